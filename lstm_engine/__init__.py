@@ -1,0 +1,38 @@
+"""lstm_engine: record an LSTM one timestep at a time, exactly, without any UI.
+
+The public API, re-exported here, is what the TUI and users build on:
+
+    trace = trace_lstm(torch_lstm_or_spec, x)      # -> Trace, arrays [layer, dir, t, unit]
+    session = Session(trace); session.step(); session.at().kept
+    trace.save("run.npz"); Trace.load("run.npz")
+
+Importing this package never imports torch or textual; torch is imported
+only when a torch model is handed in.
+"""
+
+from .activations import Activation, CellActivations
+from .errors import EngineError, InputError, LoadError, SpecError, UnsafeFileError
+from .recorder import Recorder, record, trace_lstm
+from .session import Session, StepView
+from .spec import GATES, CellWeights, LSTMSpec
+from .trace import QUANTITIES, Trace
+
+__all__ = [
+    "Activation",
+    "CellActivations",
+    "CellWeights",
+    "EngineError",
+    "GATES",
+    "InputError",
+    "LSTMSpec",
+    "LoadError",
+    "QUANTITIES",
+    "Recorder",
+    "Session",
+    "SpecError",
+    "StepView",
+    "Trace",
+    "UnsafeFileError",
+    "record",
+    "trace_lstm",
+]

@@ -1,0 +1,140 @@
+"""Gate activation functions, by the names the ONNX RNN operators use.
+
+torch's LSTM only ever uses sigmoid and tanh, but ONNX and Keras cells let
+every gate pick its own function (hard-sigmoid is common in Keras exports),
+so the engine names activations rather than hard-coding them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SpecError
+
+# ONNX's defaults for alpha/beta where the spec gives one (operators LSTM/RNN/GRU).
+_DEFAULTS: dict[str, tuple[float | None, float | None]] = {
+    "Sigmoid": (None, None),
+    "Tanh": (None, None),
+    "Relu": (None, None),
+    "Softsign": (None, None),
+    "Softplus": (None, None),
+    "Affine": (1.0, 0.0),
+    "LeakyRelu": (0.01, None),
+    "ThresholdedRelu": (1.0, None),
+    "ScaledTanh": (1.0, 1.0),
+    "HardSigmoid": (0.2, 0.5),
+    "Elu": (1.0, None),
+}
+
+ACTIVATION_NAMES = tuple(_DEFAULTS)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A named activation with ONNX's optional alpha/beta parameters.
+
+    Comparing and hashing by value lets the recorder spot the common
+    sigmoid/tanh case and take its fast path.
+    """
+
+    name: str
+    alpha: float | None = None
+    beta: float | None = None
+
+    def __post_init__(self) -> None:
+        canonical = {n.lower(): n for n in _DEFAULTS}.get(self.name.lower())
+        if canonical is None:
+            raise SpecError(
+                f"unknown activation {self.name!r}; expected one of {', '.join(ACTIVATION_NAMES)}"
+            )
+        object.__setattr__(self, "name", canonical)
+        alpha, beta = _DEFAULTS[canonical]
+        if self.alpha is None and alpha is not None:
+            object.__setattr__(self, "alpha", alpha)
+        if self.beta is None and beta is not None:
+            object.__setattr__(self, "beta", beta)
+
+    def __str__(self) -> str:
+        params = [f"{v:g}" for v in (self.alpha, self.beta) if v is not None]
+        return f"{self.name}({', '.join(params)})" if params else self.name
+
+    def __call__(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Apply elementwise; `out` may alias `z`."""
+        if out is None:
+            out = np.empty_like(z)
+        a, b = self.alpha, self.beta
+        name = self.name
+        with np.errstate(over="ignore", under="ignore"):
+            if name == "Sigmoid":
+                # 1 / (1 + exp(-z)): exact near 0 and 1, unlike 0.5 + 0.5·tanh(z/2).
+                np.negative(z, out=out)
+                np.exp(out, out=out)
+                out += 1.0
+                np.reciprocal(out, out=out)
+            elif name == "Tanh":
+                np.tanh(z, out=out)
+            elif name == "Relu":
+                np.maximum(z, 0.0, out=out)
+            elif name == "Affine":
+                np.multiply(z, a, out=out)
+                out += b
+            elif name == "LeakyRelu":
+                np.copyto(out, np.where(z >= 0, z, a * z))
+            elif name == "ThresholdedRelu":
+                np.copyto(out, np.where(z > a, z, 0.0))
+            elif name == "ScaledTanh":
+                np.multiply(z, b, out=out)
+                np.tanh(out, out=out)
+                out *= a
+            elif name == "HardSigmoid":
+                np.multiply(z, a, out=out)
+                out += b
+                np.clip(out, 0.0, 1.0, out=out)
+            elif name == "Elu":
+                np.copyto(out, np.where(z >= 0, z, a * np.expm1(np.minimum(z, 0.0))))
+            elif name == "Softsign":
+                np.copyto(out, z / (1.0 + np.abs(z)))
+            elif name == "Softplus":
+                np.copyto(out, np.logaddexp(0.0, z))
+        return out
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "alpha": self.alpha, "beta": self.beta}
+
+    @classmethod
+    def from_json(cls, d: dict | str) -> "Activation":
+        if isinstance(d, str):
+            return cls(d)
+        return cls(d["name"], d.get("alpha"), d.get("beta"))
+
+
+SIGMOID = Activation("Sigmoid")
+TANH = Activation("Tanh")
+
+
+@dataclass(frozen=True)
+class CellActivations:
+    """Which function each gate uses, plus `c`: the one applied to c_t before ×o.
+
+    torch: i, f, o sigmoid; g and c tanh. ONNX calls these f (for i, f, o),
+    g (for the candidate g) and h (for c_t).
+    """
+
+    i: Activation = SIGMOID
+    f: Activation = SIGMOID
+    g: Activation = TANH
+    o: Activation = SIGMOID
+    c: Activation = TANH
+
+    @property
+    def is_standard(self) -> bool:
+        return self == CellActivations()
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k).to_json() for k in ("i", "f", "g", "o", "c")}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "CellActivations":
+        return cls(**{k: Activation.from_json(v) for k, v in d.items()})

@@ -1,0 +1,281 @@
+"""Recording: run an LSTM over a sequence, one timestep at a time, keeping everything.
+
+`record` takes a whole sequence; `Recorder` is fed one step at a time and
+hands out a Trace of what it has seen so far. Both advance with the same
+`lstm_step`, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .cell import lstm_step
+from .errors import InputError, SpecError
+from .spec import LSTMSpec
+from .trace import Trace
+
+
+def _to_numpy(a: Any, what: str) -> np.ndarray:
+    if hasattr(a, "detach"):  # a torch tensor, without importing torch
+        a = a.detach().cpu().numpy()
+    try:
+        return np.asarray(a)
+    except Exception as e:  # noqa: BLE001 - any unconvertible object is a user error
+        raise InputError(f"{what} must be an array or tensor, got {type(a).__name__}: {e}")
+
+
+def as_sequence(spec: LSTMSpec, x: Any) -> np.ndarray:
+    """x as a (T, input_size) array of the spec's dtype, from any shape torch accepts."""
+    x = _to_numpy(x, "input")
+    size = spec.input_size
+    expect = f"[T, 1, {size}]" if not spec.batch_first else f"[1, T, {size}]"
+    expect += f" or [T, {size}]"
+    if x.ndim == 3:
+        batch = x.shape[0] if spec.batch_first else x.shape[1]
+        if batch != 1:
+            raise InputError(
+                f"input has a batch of {batch} sequences; a trace follows one sequence, "
+                f"expected shape {expect}"
+            )
+        x = x[0] if spec.batch_first else x[:, 0]
+    elif x.ndim != 2:
+        raise InputError(f"input has shape {tuple(x.shape)}, expected {expect}")
+    if x.shape[-1] != size:
+        raise InputError(
+            f"input width is {x.shape[-1]} but the LSTM takes {size} features per step; "
+            f"expected shape {expect}"
+        )
+    if x.shape[0] == 0:
+        raise InputError(f"empty sequence: the input has no timesteps; expected shape {expect}")
+    if not np.issubdtype(x.dtype, np.number):
+        raise InputError(f"input must be numeric, got dtype {x.dtype}")
+    return np.ascontiguousarray(x, dtype=spec.dtype)
+
+
+def initial_state(spec: LSTMSpec, h0: Any, c0: Any) -> tuple[np.ndarray, np.ndarray]:
+    """h0, c0 as (L, D, P) and (L, D, H), from torch's (L*D, [1,] size) shapes or zeros."""
+    L, D = spec.num_layers, spec.num_directions
+    out = []
+    for name, a, size in (("h0", h0, spec.out_size), ("c0", c0, spec.hidden_size)):
+        if a is None:
+            out.append(np.zeros((L, D, size), spec.dtype))
+            continue
+        a = _to_numpy(a, name)
+        if a.ndim == 3 and a.shape[1] == 1:
+            a = a[:, 0]
+        if a.shape != (L * D, size):
+            raise InputError(
+                f"{name} has shape {tuple(a.shape)}, expected [{L * D}, 1, {size}] "
+                f"or [{L * D}, {size}] (num_layers*num_directions, {'proj_size' if name == 'h0' and spec.proj_size else 'hidden_size'})"
+            )
+        out.append(np.ascontiguousarray(a, dtype=spec.dtype).reshape(L, D, size))
+    return out[0], out[1]
+
+
+def _first_nonfinite(spec: LSTMSpec, x, h0, c0, trace_arrays: dict) -> dict | None:
+    """Where a NaN or Inf first shows up: in what the user gave, or in the recording.
+
+    Chasing a NaN is one of the reasons people open a debugger, so the trace
+    reports it instead of refusing it.
+    """
+    if not np.isfinite(x).all():
+        t, unit = map(int, np.argwhere(~np.isfinite(x))[0])
+        return {"where": "x", "t": t, "unit": unit}
+    for name, a in (("h0", h0), ("c0", c0)):
+        if not np.isfinite(a).all():
+            layer, d, unit = map(int, np.argwhere(~np.isfinite(a))[0])
+            return {"where": name, "layer": layer, "direction": d, "unit": unit}
+    for layer, dirs in enumerate(spec.weights):
+        for d, w in enumerate(dirs):
+            for name, a in w.arrays().items():
+                if not np.isfinite(a).all():
+                    return {"where": "weights", "layer": layer, "direction": d, "name": name}
+    best = None
+    for name in ("i", "f", "g", "o", "c", "h"):
+        a = trace_arrays[name]
+        bad = ~np.isfinite(a).all(axis=-1)  # (L, D, T)
+        if not bad.any():
+            continue
+        for layer, d, t in np.argwhere(bad):
+            # order by layer, then by when the direction reached step t
+            when = t if d == 0 else a.shape[2] - 1 - t
+            key = (int(layer), int(when), int(d))
+            if best is None or key < best[0]:
+                unit = int(np.argwhere(~np.isfinite(a[layer, d, t]))[0][0])
+                best = (key, {"where": name, "layer": int(layer), "direction": int(d),
+                              "t": int(t), "unit": unit})  # fmt: skip
+            break
+    return best[1] if best else None
+
+
+def _meta(spec: LSTMSpec, source: str | None, nonfinite: dict | None) -> dict:
+    return {
+        "config": spec.config(),
+        "dtype": str(spec.dtype),
+        "source": source,
+        "first_nonfinite": nonfinite,
+    }
+
+
+def record(
+    spec: LSTMSpec,
+    x: Any,
+    h0: Any = None,
+    c0: Any = None,
+    *,
+    source: str | None = None,
+    output: np.ndarray | None = None,
+    tokens: tuple[str, ...] | None = None,
+    labels: tuple[str, ...] | None = None,
+    meta: dict | None = None,
+) -> Trace:
+    """Run `spec` over the whole sequence x and return the full Trace.
+
+    The input projection W_ih x_t + b for all steps is one matrix product per
+    layer and direction; only the recurrent part runs step by step, writing
+    straight into the trace's arrays.
+    """
+    x = as_sequence(spec, x)
+    h0, c0 = initial_state(spec, h0, c0)
+    L, D, T = spec.num_layers, spec.num_directions, x.shape[0]
+    H, P, dt = spec.hidden_size, spec.out_size, spec.dtype
+    z = np.empty((L, D, T, 4, H), dt)
+    gates = np.empty((L, D, T, 4, H), dt)
+    c = np.empty((L, D, T, H), dt)
+    h = np.empty((L, D, T, P), dt)
+    act, clip, input_forget = spec.activations, spec.clip, spec.input_forget
+
+    layer_in = x
+    with np.errstate(over="ignore", invalid="ignore"):
+        for layer in range(L):
+            for d in range(D):
+                w = spec.weights[layer][d]
+                zx = layer_in @ w.W_ih.T  # (T, 4H)
+                if w.b_ih is not None:
+                    zx += w.b_ih + w.b_hh
+                z_ld, g_ld, c_ld, h_ld = z[layer, d], gates[layer, d], c[layer, d], h[layer, d]
+                h_prev, c_prev = h0[layer, d], c0[layer, d]
+                for t in range(T) if d == 0 else range(T - 1, -1, -1):
+                    lstm_step(
+                        w, act, zx[t], h_prev, c_prev,
+                        z_ld[t], g_ld[t], c_ld[t], h_ld[t], clip, input_forget,
+                    )  # fmt: skip
+                    h_prev, c_prev = h_ld[t], c_ld[t]
+            layer_in = h[layer, 0] if D == 1 else np.concatenate([h[layer, 0], h[layer, 1]], -1)
+
+    arrays = dict(
+        i=gates[:, :, :, 0], f=gates[:, :, :, 1], g=gates[:, :, :, 2], o=gates[:, :, :, 3],
+        c=c, h=h,
+    )  # fmt: skip
+    full_meta = _meta(spec, source, _first_nonfinite(spec, x, h0, c0, arrays))
+    full_meta.update(meta or {})
+    return Trace(
+        x=x, h0=h0, c0=c0, z=z, spec=spec, output=output, tokens=tokens, labels=labels,
+        meta=full_meta, **arrays,
+    )  # fmt: skip
+
+
+class Recorder:
+    """Feed a unidirectional stack one input at a time, as a live model would see it.
+
+    Each `feed` returns a new Trace covering every step so far. Earlier traces
+    stay valid and unchanged: the buffers only ever grow past what they cover.
+    """
+
+    def __init__(self, spec: LSTMSpec, h0: Any = None, c0: Any = None, *, source: str | None = None):
+        if spec.bidirectional:
+            raise SpecError(
+                "a bidirectional LSTM reads the sequence from both ends, so it cannot be fed "
+                "one step at a time; record the whole sequence instead"
+            )
+        self.spec = spec
+        self.source = source
+        self._h0, self._c0 = initial_state(spec, h0, c0)
+        self._T = 0
+        self._alloc(16)
+
+    def _alloc(self, capacity: int) -> None:
+        spec, L = self.spec, self.spec.num_layers
+        H, P, dt = spec.hidden_size, spec.out_size, spec.dtype
+        old = getattr(self, "_buf", None)
+        self._buf = {
+            "x": np.empty((capacity, spec.input_size), dt),
+            "z": np.empty((L, 1, capacity, 4, H), dt),
+            "gates": np.empty((L, 1, capacity, 4, H), dt),
+            "c": np.empty((L, 1, capacity, H), dt),
+            "h": np.empty((L, 1, capacity, P), dt),
+        }
+        if old is not None:  # new arrays, so traces handed out keep the old ones intact
+            n = self._T
+            self._buf["x"][:n] = old["x"][:n]
+            for k in ("z", "gates", "c", "h"):
+                self._buf[k][:, :, :n] = old[k][:, :, :n]
+
+    @property
+    def T(self) -> int:
+        return self._T
+
+    def feed(self, x_t: Any) -> Trace:
+        """Advance every layer by one step on x_t, shaped (input_size,) or (1, input_size)."""
+        x_t = _to_numpy(x_t, "input step").reshape(-1)
+        seq = as_sequence(self.spec, x_t[None, :])[0]
+        t = self._T
+        if t == self._buf["x"].shape[0]:
+            self._alloc(2 * t)
+        b = self._buf
+        b["x"][t] = seq
+        spec, layer_in = self.spec, seq
+        with np.errstate(over="ignore", invalid="ignore"):
+            for layer in range(spec.num_layers):
+                w = spec.weights[layer][0]
+                zx = w.W_ih @ layer_in
+                if w.b_ih is not None:
+                    zx += w.b_ih + w.b_hh
+                if t == 0:
+                    h_prev, c_prev = self._h0[layer, 0], self._c0[layer, 0]
+                else:
+                    h_prev, c_prev = b["h"][layer, 0, t - 1], b["c"][layer, 0, t - 1]
+                lstm_step(
+                    w, spec.activations, zx, h_prev, c_prev,
+                    b["z"][layer, 0, t], b["gates"][layer, 0, t], b["c"][layer, 0, t],
+                    b["h"][layer, 0, t], spec.clip, spec.input_forget,
+                )  # fmt: skip
+                layer_in = b["h"][layer, 0, t]
+        self._T = t + 1
+        return self.trace()
+
+    def trace(self) -> Trace:
+        n, b = self._T, self._buf
+        if n == 0:
+            raise InputError("nothing has been fed yet: a trace needs at least one step")
+        gates = b["gates"][:, :, :n]
+        arrays = dict(
+            i=gates[:, :, :, 0], f=gates[:, :, :, 1], g=gates[:, :, :, 2], o=gates[:, :, :, 3],
+            c=b["c"][:, :, :n], h=b["h"][:, :, :n],
+        )  # fmt: skip
+        x = b["x"][:n]
+        nonfinite = _first_nonfinite(self.spec, x, self._h0, self._c0, arrays)
+        return Trace(
+            x=x.view(), h0=self._h0, c0=self._c0, z=b["z"][:, :, :n], spec=self.spec,
+            meta=_meta(self.spec, self.source, nonfinite), **{k: v.view() for k, v in arrays.items()},
+        )  # fmt: skip
+
+
+def trace_lstm(module: Any, x: Any, h0: Any = None, c0: Any = None) -> Trace:
+    """Record `module` (a torch.nn.LSTM, or an LSTMSpec) over one sequence x.
+
+    x is shaped as the module expects for one sequence: [T, 1, in],
+    [1, T, in] with batch_first, or [T, in]; h0/c0 as torch takes them.
+    """
+    if isinstance(module, LSTMSpec):
+        return record(module, x, h0, c0, source="LSTMSpec")
+    if type(module).__module__.startswith("torch"):
+        from .load_torch import spec_from_module  # the only way torch gets imported
+
+        spec = spec_from_module(module)
+        return record(spec, x, h0, c0, source=f"torch.nn.{type(module).__name__}")
+    raise SpecError(
+        f"trace_lstm needs a torch.nn.LSTM or an LSTMSpec, got {type(module).__name__}"
+    )

@@ -1,0 +1,103 @@
+"""Session: a cursor over a Trace, the way a time-travel debugger moves over a recording.
+
+Moving is a lookup, never a recomputation: the trace already holds every
+step. Like a browser history, each move returns whether the cursor moved, so
+a front end can tell "at the end" from "stepped" without knowing the rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .trace import QUANTITIES, Trace
+
+
+@dataclass(frozen=True, eq=False)
+class StepView:
+    """Every layer and direction of a trace at one step t."""
+
+    trace: Trace
+    t: int
+
+    def value(self, name: str, layer: int = 0, direction: int = 0) -> np.ndarray:
+        """One quantity (see QUANTITIES) for one layer and direction, shape (H,)."""
+        return self.trace.value(name, layer, direction, self.t)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        """`view.c`, `view.kept`, ...: the quantity for all layers and directions, (L, D, H)."""
+        if name not in QUANTITIES and name != "h_cell":
+            raise AttributeError(name)
+        tr = self.trace
+        return np.stack(
+            [
+                np.stack([tr.value(name, layer, d, self.t) for d in range(tr.num_directions)])
+                for layer in range(tr.num_layers)
+            ]
+        )
+
+    @property
+    def output(self) -> np.ndarray | None:
+        return None if self.trace.output is None else self.trace.output[self.t]
+
+    @property
+    def token(self) -> str | None:
+        return None if self.trace.tokens is None else self.trace.tokens[self.t]
+
+
+class Session:
+    """A cursor t in [0, T-1] over one trace; every move is clamped to the sequence."""
+
+    def __init__(self, trace: Trace, t: int = 0):
+        self.trace = trace
+        self._t = 0
+        self.goto(t)
+
+    @property
+    def t(self) -> int:
+        return self._t
+
+    @property
+    def T(self) -> int:
+        return self.trace.T
+
+    def goto(self, t: int) -> bool:
+        """Move to step t (clamped); True if the cursor moved."""
+        new = min(max(int(t), 0), self.T - 1)
+        moved = new != self._t
+        self._t = new
+        return moved
+
+    def step(self, n: int = 1) -> bool:
+        return self.goto(self._t + n)
+
+    def back(self, n: int = 1) -> bool:
+        return self.goto(self._t - n)
+
+    def first(self) -> bool:
+        return self.goto(0)
+
+    def last(self) -> bool:
+        return self.goto(self.T - 1)
+
+    def at(self, t: int | None = None) -> StepView:
+        """A view of step t (default: the cursor). Does not move the cursor."""
+        t = self._t if t is None else t
+        if not 0 <= t < self.T:
+            raise IndexError(f"step {t} is outside the trace (0..{self.T - 1})")
+        return StepView(self.trace, t)
+
+    def run_until(self, predicate: Callable[[StepView], bool], *, reverse: bool = False) -> bool:
+        """Move to the next (or previous) step where predicate(view) holds.
+
+        Stays put and returns False if no such step exists, the way a
+        debugger's continue stops at the end without a hit.
+        """
+        steps = range(self._t - 1, -1, -1) if reverse else range(self._t + 1, self.T)
+        for t in steps:
+            if predicate(StepView(self.trace, t)):
+                self._t = t
+                return True
+        return False

@@ -1,0 +1,304 @@
+"""Trace: the immutable recording of one sequence through an LSTM, and its file format.
+
+A trace is data, never a process: every array is read-only, so anything that
+wants to change a value (a what-if edit) has to make a new trace, and the
+recording it started from stays exactly as the model computed it.
+
+Arrays are indexed [layer, direction, t, unit] by sequence position, so for
+the right-to-left direction index t is the state after reading x[t] (as in
+torch's output), and its "previous" step is t + 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from .activations import CellActivations
+from .errors import EngineError, LoadError
+from .spec import CellWeights, LSTMSpec
+
+FORMAT = "lstm-tui-trace"
+FORMAT_VERSION = 1
+
+#: What the UI can show per unit, in the order of the pointwise story:
+#: the gates, then c_{t-1} → kept/forgotten → + written → c_t → tanh → h.
+QUANTITIES = (
+    "f", "i", "g", "o",
+    "c_prev", "kept", "forgotten", "written", "c", "delta_c", "tanh_c", "h",
+)  # fmt: skip
+
+_SAVED = ("x", "h0", "c0", "i", "f", "g", "o", "c", "h")
+
+
+def _frozen(a: np.ndarray | None) -> np.ndarray | None:
+    if a is not None and a.flags.writeable:
+        a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """Everything the LSTM computed for one sequence.
+
+    Shapes, with L layers, D directions, T steps, H hidden units and P the
+    width of h (proj_size, or H without a projection):
+      x (T, input_size), h0 (L, D, P), c0 (L, D, H),
+      i, f, g, o, c (L, D, T, H), h (L, D, T, P),
+      z (L, D, T, 4, H) the pre-activations in GATES order (None if not kept),
+      output (T, n_out) the model-level output at each step (None for a bare LSTM).
+    """
+
+    x: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+    i: np.ndarray
+    f: np.ndarray
+    g: np.ndarray
+    o: np.ndarray
+    c: np.ndarray
+    h: np.ndarray
+    z: np.ndarray | None = None
+    spec: LSTMSpec | None = None
+    output: np.ndarray | None = None
+    tokens: tuple[str, ...] | None = None
+    labels: tuple[str, ...] | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in (*_SAVED, "z", "output"):
+            _frozen(getattr(self, name))
+
+    # --- sizes
+    @property
+    def num_layers(self) -> int:
+        return self.c.shape[0]
+
+    @property
+    def num_directions(self) -> int:
+        return self.c.shape[1]
+
+    @property
+    def T(self) -> int:
+        return self.c.shape[2]
+
+    @property
+    def hidden_size(self) -> int:
+        return self.c.shape[3]
+
+    @property
+    def out_size(self) -> int:
+        return self.h.shape[3]
+
+    # --- the pointwise effects, derived on demand
+    def _prev(self, arr: np.ndarray, init: np.ndarray) -> np.ndarray:
+        """arr shifted one step back in each direction's own reading order."""
+        out = np.empty_like(arr)
+        out[:, 0, 1:] = arr[:, 0, :-1]
+        out[:, 0, 0] = init[:, 0]
+        if self.num_directions == 2:
+            out[:, 1, :-1] = arr[:, 1, 1:]
+            out[:, 1, -1] = init[:, 1]
+        return _frozen(out)
+
+    @cached_property
+    def c_prev(self) -> np.ndarray:
+        """c_{t-1} as the cell saw it at step t: c0 at the first step read."""
+        return self._prev(self.c, self.c0)
+
+    @cached_property
+    def h_prev(self) -> np.ndarray:
+        return self._prev(self.h, self.h0)
+
+    @cached_property
+    def kept(self) -> np.ndarray:
+        """f ⊙ c_{t-1}: the part of the old memory that survives."""
+        return _frozen(self.f * self.c_prev)
+
+    @cached_property
+    def forgotten(self) -> np.ndarray:
+        """(1 − f) ⊙ c_{t-1}: what the forget gate erased."""
+        return _frozen(self.c_prev - self.kept)
+
+    @cached_property
+    def written(self) -> np.ndarray:
+        """i ⊙ g: what the input gate let in."""
+        return _frozen(self.i * self.g)
+
+    @cached_property
+    def delta_c(self) -> np.ndarray:
+        return _frozen(self.c - self.c_prev)
+
+    @cached_property
+    def tanh_c(self) -> np.ndarray:
+        """The cell's output activation of c_t (tanh unless the model says otherwise)."""
+        act = self.spec.activations.c if self.spec is not None else CellActivations().c
+        return _frozen(act(self.c))
+
+    @cached_property
+    def h_cell(self) -> np.ndarray:
+        """o ⊙ tanh(c_t): h before the projection (equal to h without one)."""
+        return _frozen(self.o * self.tanh_c)
+
+    def value(self, name: str, layer: int, direction: int, t: int) -> np.ndarray:
+        """One quantity at one step, (H,), computed from the stored arrays alone.
+
+        The UI asks for one step at a time; this avoids materialising a whole
+        derived [L, D, T, H] array for a model with a thousand units.
+        """
+        if name in ("i", "f", "g", "o", "c", "h"):
+            return getattr(self, name)[layer, direction, t]
+        if name in self.__dict__:  # a derived array already computed
+            return self.__dict__[name][layer, direction, t]
+        step = -1 if direction == 0 else 1
+        if 0 <= t + step < self.T:
+            c_prev = self.c[layer, direction, t + step]
+        else:
+            c_prev = self.c0[layer, direction]
+        if name == "c_prev":
+            return c_prev
+        f = self.f[layer, direction, t]
+        if name == "kept":
+            return f * c_prev
+        if name == "forgotten":
+            return c_prev - f * c_prev
+        if name == "written":
+            return self.i[layer, direction, t] * self.g[layer, direction, t]
+        if name == "delta_c":
+            return self.c[layer, direction, t] - c_prev
+        if name == "tanh_c":
+            act = self.spec.activations.c if self.spec is not None else CellActivations().c
+            return act(self.c[layer, direction, t])
+        if name == "h_cell":
+            return self.o[layer, direction, t] * self.value("tanh_c", layer, direction, t)
+        raise KeyError(f"unknown quantity {name!r}; expected one of {QUANTITIES}")
+
+    def series(self, name: str, layer: int, direction: int) -> np.ndarray:
+        """One quantity over the whole sequence, (T, H)."""
+        return getattr(self, name)[layer, direction]
+
+    def layer_input(self, layer: int) -> np.ndarray:
+        """What layer `layer` read: x, or the layer below's h with directions concatenated."""
+        if layer == 0:
+            return self.x
+        below = self.h[layer - 1]
+        return np.concatenate(list(below), axis=-1)
+
+    # --- file format
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write one .npz readable with np.load(path, allow_pickle=False).
+
+        The file is written next to its destination and renamed into place,
+        so a failed save never leaves half a trace, and an existing file is
+        only replaced when the caller says so.
+        """
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise EngineError(f"{path} already exists; not overwriting it")
+        arrays = {n: np.ascontiguousarray(getattr(self, n)) for n in _SAVED}
+        if self.z is not None:
+            arrays["z"] = np.ascontiguousarray(self.z)
+        if self.output is not None:
+            arrays["output"] = np.ascontiguousarray(self.output)
+        meta = dict(self.meta)
+        meta["format"] = FORMAT
+        meta["version"] = FORMAT_VERSION
+        meta["tokens"] = list(self.tokens) if self.tokens is not None else None
+        meta["labels"] = list(self.labels) if self.labels is not None else None
+        if self.spec is not None:
+            meta["config"] = self.spec.config()
+            for layer, dirs in enumerate(self.spec.weights):
+                for d, w in enumerate(dirs):
+                    for name, arr in w.arrays().items():
+                        arrays[f"weights.{layer}.{d}.{name}"] = arr
+        arrays["meta"] = np.array(json.dumps(meta))
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Trace":
+        path = Path(path)
+        if not path.exists():
+            raise LoadError(f"{path}: no such file")
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                data = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+            raise LoadError(f"{path}: not a readable trace file ({e})") from None
+        try:
+            meta = json.loads(str(data.pop("meta")))
+        except (KeyError, json.JSONDecodeError):
+            raise LoadError(f"{path}: not an lstm-tui trace (no meta record)") from None
+        if meta.get("format") != FORMAT:
+            raise LoadError(f"{path}: not an lstm-tui trace (format {meta.get('format')!r})")
+        if meta.get("version", 0) > FORMAT_VERSION:
+            raise LoadError(
+                f"{path}: trace format version {meta['version']} is newer than this "
+                f"lstm-tui understands ({FORMAT_VERSION}); upgrade lstm-tui"
+            )
+        missing = [k for k in _SAVED if k not in data]
+        if missing:
+            raise LoadError(f"{path}: trace is missing arrays {missing}")
+        spec = _spec_from_saved(data, meta.get("config"))
+        tokens, labels = meta.pop("tokens", None), meta.pop("labels", None)
+        trace = cls(
+            **{k: data[k] for k in _SAVED},
+            z=data.get("z"),
+            output=data.get("output"),
+            spec=spec,
+            tokens=tuple(tokens) if tokens is not None else None,
+            labels=tuple(labels) if labels is not None else None,
+            meta=meta,
+        )
+        _check_shapes(trace, path)
+        return trace
+
+
+def _spec_from_saved(data: dict, config: dict | None) -> LSTMSpec | None:
+    if config is None or "weights.0.0.W_ih" not in data:
+        return None
+    layers = []
+    for layer in range(config["num_layers"]):
+        dirs = []
+        for d in range(2 if config["bidirectional"] else 1):
+            prefix = f"weights.{layer}.{d}."
+            dirs.append(
+                CellWeights(**{k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix)})
+            )
+        layers.append(tuple(dirs))
+    return LSTMSpec(
+        weights=tuple(layers),
+        batch_first=config.get("batch_first", False),
+        activations=CellActivations.from_json(config["activations"]),
+        clip=config.get("clip"),
+        input_forget=config.get("input_forget", False),
+    )
+
+
+def _check_shapes(trace: Trace, path: Path) -> None:
+    L, D, T, H = trace.c.shape
+    P = trace.h.shape[3]
+    expect = {
+        "i": (L, D, T, H), "f": (L, D, T, H), "g": (L, D, T, H), "o": (L, D, T, H),
+        "h": (L, D, T, P), "h0": (L, D, P), "c0": (L, D, H),
+    }  # fmt: skip
+    for name, shape in expect.items():
+        if getattr(trace, name).shape != shape:
+            raise LoadError(
+                f"{path}: {name} has shape {getattr(trace, name).shape}, expected {shape}"
+            )
+    if trace.x.shape[0] != T:
+        raise LoadError(f"{path}: x has {trace.x.shape[0]} steps, the trace has {T}")
+

@@ -1,0 +1,1 @@
+"""lstm_tui: the Textual debugger over lstm_engine traces."""
