@@ -1,0 +1,47 @@
+"""Pure Rich renderables for lstm-tui: no textual imports, testable as plain text.
+
+Widgets in ``lstm_tui.widgets`` stay thin and hand their drawing to these
+(the way Textual's Sparkline widget hands off to its Sparkline renderable).
+"""
+
+from lstm_tui.renderables.palette import (
+    NEG_RAMP,
+    OPEN,
+    RAMP,
+    SHUT,
+    Palette,
+    bar,
+    blend,
+    fmt,
+    gate_class,
+    gate_color,
+    gate_glyph,
+    gate_style,
+    is_finite,
+    nonfinite_style,
+    ramp_glyph,
+    signed_color,
+    signed_glyph,
+    signed_style,
+)
+
+__all__ = [
+    "NEG_RAMP",
+    "OPEN",
+    "RAMP",
+    "SHUT",
+    "Palette",
+    "bar",
+    "blend",
+    "fmt",
+    "gate_class",
+    "gate_color",
+    "gate_glyph",
+    "gate_style",
+    "is_finite",
+    "nonfinite_style",
+    "ramp_glyph",
+    "signed_color",
+    "signed_glyph",
+    "signed_style",
+]
