@@ -1,0 +1,261 @@
+"""The project checkpoint: one file that opens safely and knows what its model is for.
+
+A bare state_dict says nothing about the vocabulary, the label names or what
+follows the head, and a pickled module can run code when it is opened. The
+checkpoint is a plain dict of tensors, strings and numbers, so
+`torch.load(path, weights_only=True)` reads it without running anything:
+
+    {
+      "format": "lstm-tui-checkpoint", "version": 1,
+      "name": "tagger", "description": "...",
+      "state_dict": {str: Tensor},        # the model's own module names
+      "architecture": {
+          "embedding": "word_embeddings" | None,   # nn.Embedding prefix (token input)
+          "lstms": ["lstm"],                      # LSTM prefixes in data-flow order
+          "head": "hidden2tag" | None,            # nn.Linear after the last LSTM
+          "output": "log_softmax" | "softmax" | "logits" | None,
+          "lstm_config": {"lstm": {"input_size": 6, "hidden_size": 6, "num_layers": 1,
+                                   "bidirectional": False, "proj_size": 0, "bias": True,
+                                   "batch_first": False, "peephole": False, "clip": None,
+                                   "input_forget": False, "activations": None}},
+      },
+      "tokenizer": "words" | "chars" | None, "lowercase": False,
+      "vocab": [...] | None, "unk": "<unk>" | None,
+      "labels": [...] | None,
+      "examples": ["The dog ate the apple", ...] or [[[float, ...], ...], ...],
+    }
+
+Peephole LSTMs (Gers & Schmidhuber 2000) have no torch module; under their
+prefix they store torch-named weights (`weight_ih_l{k}[_reverse]`,
+`weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}`) plus `peephole_i_l{k}`,
+`peephole_f_l{k}`, `peephole_o_l{k}` of shape (H,), and `"peephole": True`.
+
+Saving, in one line:
+
+    save_checkpoint(model, "tagger.pt", vocab=words, labels=["DET", "NN", "V"],
+                    examples=["The dog ate the apple"])
+
+`model` is one of:
+- an `nn.Module`: its state_dict is saved under its own module names; the
+  roles are inferred (the first nn.Embedding, every nn.LSTM in registration
+  order, the first nn.Linear registered after the last LSTM) unless given
+  with `embedding=`, `lstms=`, `head=`;
+- a state_dict (a mapping of names to tensors or arrays): the LSTMs are found
+  by their torch names and configured from their shapes, and `lstm_config=`
+  ({prefix: {...}}) adds what shapes cannot say (batch_first, clip,
+  activations); this is the way to save a peephole LSTM whose weights are
+  already torch-named with peephole_* keys;
+- an engine `LSTMSpec` (e.g. a peephole cell trained outside torch): saved as
+  the model's only LSTM under the prefix "lstm".
+`peephole_lstms={prefix: LSTMSpec}` adds LSTMs that exist only as engine specs
+to a module or state_dict (say an nn.Embedding and nn.Linear around a custom
+peephole cell): whatever the module stored under that prefix is replaced by the
+spec's weights in the torch names above.
+
+Every checkpoint is opened back before it is written, so a checkpoint whose
+vocabulary, labels, shapes or examples disagree is refused at save time
+instead of at debugging time. Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .errors import EngineError, LoadError, SpecError
+from .spec import LSTMSpec
+
+FORMAT = "lstm-tui-checkpoint"
+VERSION = 1
+OUTPUTS = ("log_softmax", "softmax", "logits", None)
+TOKENIZERS = ("words", "chars", None)
+
+
+def _roles_from_module(module: Any, peephole_prefixes: Sequence[str]) -> tuple[str | None, list[str], str | None]:
+    """(embedding, lstms, head) by walking the module tree in registration order."""
+    import torch
+
+    embedding, lstms, after_last, head = None, [], False, None
+    for name, m in module.named_modules():
+        if isinstance(m, torch.nn.Embedding) and embedding is None and not lstms:
+            embedding = name
+        elif isinstance(m, torch.nn.LSTM) or name in peephole_prefixes:
+            lstms.append(name)
+            after_last, head = True, None
+        elif isinstance(m, torch.nn.Linear) and after_last and head is None:
+            head = name
+    for p in peephole_prefixes:
+        if p not in lstms:
+            lstms.append(p)
+    return embedding, lstms, head
+
+
+def save_checkpoint(
+    model: Any,
+    path: str | os.PathLike,
+    *,
+    vocab: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+    examples: Sequence[Any] = (),
+    unk: str | None = None,
+    tokenizer: str | None = "words",
+    lowercase: bool = False,
+    output: str | None = "log_softmax",
+    embedding: str | None = None,
+    lstms: Sequence[str] | None = None,
+    head: str | None = None,
+    lstm_config: Mapping[str, Mapping] | None = None,
+    peephole_lstms: Mapping[str, LSTMSpec] | None = None,
+    description: str = "",
+    name: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write `model` as a project checkpoint at `path` (see the module docstring for `model`).
+
+    `output` is what the model applies after its head ("log_softmax" as in
+    LSTMTagger, "softmax", "logits" for none); it is ignored without a head.
+    `examples` are inputs the UI can open on: strings for text models, [T, input]
+    arrays or nested lists for numeric ones. Returns the path written.
+    """
+    import torch
+
+    from .load_torch import (
+        find_lstm_prefixes,
+        infer_roles,
+        lstm_config_from_state_dict,
+        lstm_config_of,
+        model_from_checkpoint,
+        state_dict_from_spec,
+    )
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise EngineError(f"{path} already exists; not overwriting it (pass overwrite=True)")
+    peephole_lstms = dict(peephole_lstms or {})
+    if isinstance(model, LSTMSpec):
+        peephole_lstms.setdefault("lstm", model)
+        model = {}
+    for prefix, spec in peephole_lstms.items():
+        if not isinstance(spec, LSTMSpec):
+            raise SpecError(f"peephole_lstms[{prefix!r}] must be an LSTMSpec, got {type(spec).__name__}")
+        if not prefix:
+            raise SpecError("an LSTM given as a spec needs a non-empty prefix")
+
+    inferred_roles = (None, None, None)
+    if isinstance(model, torch.nn.Module):
+        inferred_roles = _roles_from_module(model, list(peephole_lstms))
+        sd = dict(model.state_dict())
+        lstm_modules = {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.LSTM)}
+    elif isinstance(model, Mapping):
+        sd = dict(model)
+        lstm_modules = {}
+    else:
+        raise SpecError(
+            f"save_checkpoint needs an nn.Module, a state_dict or an LSTMSpec, got {type(model).__name__}"
+        )
+    for prefix in peephole_lstms:  # the spec replaces whatever the module kept there
+        sd = {k: v for k, v in sd.items() if not k.startswith(prefix + ".")}
+    state_dict = {}
+    for k, v in sd.items():
+        if isinstance(v, np.ndarray):
+            v = torch.from_numpy(np.ascontiguousarray(v).copy())
+        if not isinstance(v, torch.Tensor):
+            raise SpecError(f"state_dict entry {k!r} is a {type(v).__name__}, not a tensor")
+        state_dict[k] = v.detach().cpu().contiguous().clone()
+    for prefix, spec in peephole_lstms.items():
+        state_dict.update(state_dict_from_spec(spec, prefix))
+
+    if lstms is None:
+        lstms = inferred_roles[1] if isinstance(model, torch.nn.Module) else find_lstm_prefixes(state_dict)
+    lstms = list(lstms)
+    if not lstms:
+        raise SpecError("no LSTM to save: the model has no nn.LSTM and no LSTM weights were given")
+    configs = {}
+    for prefix in lstms:
+        if prefix in peephole_lstms:
+            cfg = lstm_config_of(peephole_lstms[prefix])
+        elif prefix in lstm_modules:
+            m = lstm_modules[prefix]
+            cfg = lstm_config_from_state_dict(state_dict, prefix)
+            cfg["batch_first"] = bool(m.batch_first)
+        else:
+            cfg = lstm_config_from_state_dict(state_dict, prefix)
+        cfg.update((lstm_config or {}).get(prefix, {}))
+        configs[prefix] = cfg
+    if isinstance(model, torch.nn.Module):
+        embedding = embedding if embedding is not None else inferred_roles[0]
+        head = head if head is not None else inferred_roles[2]
+    elif embedding is None or head is None:
+        emb_guess, head_guess = infer_roles(state_dict, lstms, configs)
+        embedding = embedding if embedding is not None else emb_guess
+        head = head if head is not None else head_guess
+    if head is None:
+        output = None
+    if output not in OUTPUTS:
+        raise SpecError(f"output must be one of {OUTPUTS}, got {output!r}")
+    if tokenizer not in TOKENIZERS:
+        raise SpecError(f"tokenizer must be one of {TOKENIZERS}, got {tokenizer!r}")
+
+    ckpt = {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": name or path.stem,
+        "description": description,
+        "state_dict": state_dict,
+        "architecture": {
+            "embedding": embedding,
+            "lstms": lstms,
+            "head": head,
+            "output": output,
+            "lstm_config": configs,
+        },
+        "tokenizer": tokenizer if embedding is not None else None,
+        "lowercase": bool(lowercase),
+        "vocab": [str(w) for w in vocab] if vocab is not None else None,
+        "unk": unk,
+        "labels": [str(label) for label in labels] if labels is not None else None,
+        "examples": [e if isinstance(e, str) else np.asarray(e, dtype=np.float64).tolist() for e in examples],
+    }
+    loaded = model_from_checkpoint(ckpt, str(path))  # refuse what could not be opened again
+    for example in loaded.examples:
+        loaded._prepare(example)  # unknown words or wrong widths fail here, with their message
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        torch.save(ckpt, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def validate_checkpoint(ckpt: Mapping[str, Any], path: str) -> None:
+    """The checkpoint dict's fields have the types the format promises (one clear error if not)."""
+    def bad(what: str):
+        raise LoadError(f"{path}: broken checkpoint: {what}")
+
+    sd = ckpt.get("state_dict")
+    if not isinstance(sd, Mapping):
+        bad("no state_dict")
+    if not all(hasattr(v, "shape") for v in sd.values()):
+        bad("the state_dict holds values that are not tensors")
+    arch = ckpt.get("architecture")
+    if not isinstance(arch, Mapping):
+        bad("no architecture")
+    if not isinstance(arch.get("lstms"), (list, tuple)) or not all(isinstance(p, str) for p in arch["lstms"]):
+        bad("architecture.lstms must be a list of module names")
+    if not arch["lstms"]:
+        raise LoadError(f"{path}: the checkpoint has no LSTM")
+    if arch.get("output") not in OUTPUTS:
+        bad(f"architecture.output {arch.get('output')!r} is not one of {OUTPUTS}")
+    if ckpt.get("tokenizer") not in TOKENIZERS:
+        bad(f"tokenizer {ckpt.get('tokenizer')!r} is not one of {TOKENIZERS}")
+    for key in ("vocab", "labels"):
+        v = ckpt.get(key)
+        if v is not None and not (isinstance(v, (list, tuple)) and all(isinstance(w, str) for w in v)):
+            bad(f"{key} must be a list of strings")
+    if not isinstance(ckpt.get("examples", []), (list, tuple)):
+        bad("examples must be a list")

@@ -1,0 +1,96 @@
+"""load(path): open any model file the debugger understands, deciding by content, safely.
+
+File names lie (a `.pt` may be a TorchScript archive, a state_dict, a
+checkpoint or a pickled module), so the first bytes decide:
+  - a zip with `constants.pkl` or `code/` → TorchScript (torch.jit.load);
+  - an ONNX protobuf (or a `.onnx` name) → lstm_engine.load_onnx;
+  - a zip with `data.pkl`, or a legacy pickle → torch.load(weights_only=True),
+    which reads the checkpoint and state_dicts; anything that needs the full
+    unpickler is refused unless the caller trusts the file, because
+    unpickling can run arbitrary code.
+torch and ONNX are imported only when a file needs them.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+from .errors import LoadError, SpecError
+from .model import Model
+
+_ZIP = b"PK\x03\x04"
+_PICKLE_PROTOCOLS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+
+
+def sniff(path: Path) -> str:
+    """'torchscript', 'torch', 'onnx', 'trace' or 'unknown', from the file's content."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(_ZIP):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return "corrupt-zip"
+        if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+            return "torchscript"
+        if any(n.endswith("data.pkl") for n in names):
+            return "torch"
+        if "meta.npy" in names:
+            return "trace"
+        return "unknown"
+    if head[:2] in _PICKLE_PROTOCOLS:
+        return "torch"
+    # An ONNX ModelProto starts with field 1 (ir_version, a varint): byte 0x08.
+    if path.suffix.lower() == ".onnx" or (head[:1] == b"\x08" and path.suffix.lower() != ".pt"):
+        return "onnx"
+    return "unknown"
+
+
+def load(path: str | os.PathLike, *, trust: bool = False, lstm: str | None = None) -> Model:
+    """Open a model file for debugging; `lstm` picks which LSTM to trace (default the first).
+
+    `trust=True` allows fully pickled modules, whose unpickling can run code:
+    only for files from a source you trust.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise LoadError(f"{path}: no such file")
+    if path.is_dir():
+        raise LoadError(f"{path}: is a directory, not a model file")
+    try:
+        kind = sniff(path)
+    except OSError as e:
+        raise LoadError(f"{path}: cannot read it ({e.strerror or e})") from None
+    if kind == "trace":
+        raise LoadError(f"{path}: is a recorded trace, not a model (open it with: lstm-tui {path})")
+    if kind == "corrupt-zip":
+        raise LoadError(f"{path}: truncated or corrupt archive (not a readable zip)")
+    if kind == "unknown":
+        raise LoadError(
+            f"{path}: not a model file this tool reads (expected a torch .pt/.pth file, "
+            "a TorchScript archive or an ONNX model)"
+        )
+    if kind == "onnx":
+        try:
+            from .load_onnx import load_onnx
+        except ImportError as e:
+            if "onnx" in str(e).lower() or "load_onnx" in str(e):
+                raise LoadError(
+                    "ONNX support needs the onnx extra: pip install 'lstm-tui[onnx]'"
+                ) from None
+            raise
+        return load_onnx(str(path), node=lstm)
+    try:
+        from . import load_torch
+    except ImportError:
+        raise LoadError("reading .pt files needs torch: pip install torch") from None
+    try:
+        if kind == "torchscript":
+            return load_torch.load_torchscript(path, lstm)
+        obj = load_torch.read_torch_file(path, trust)
+        return load_torch.model_from_object(obj, path, lstm)
+    except SpecError as e:
+        raise LoadError(f"{path}: {e}") from None

@@ -1,0 +1,386 @@
+"""Model: a loaded network around the LSTM being debugged, run at the model level.
+
+A user thinks in sentences and tags, not in [T, 6] float arrays, so a Model
+turns text into the LSTM's input (vocabulary → embedding), records the
+chosen LSTM with the engine, and runs the rest of the network so that the
+trace carries the model's real per-step output with label names.
+
+`Model` is the base shared by every format (the ONNX loader subclasses it);
+`PipelineModel` is the pure-numpy run used for the project checkpoint and
+for bare state_dicts: embedding → LSTM(s) → linear head → log_softmax/softmax.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import InputError, SpecError
+from .recorder import record
+from .spec import LSTMSpec
+from .trace import Trace
+
+INPUT_KINDS = ("text", "numeric")
+OUTPUT_KINDS = ("log_prob", "prob", "logit", None)
+#: the checkpoint's `output` (what follows the head) → the trace's output_kind
+OUTPUT_OF_HEAD = {"log_softmax": "log_prob", "softmax": "prob", "logits": "logit", None: None}
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """What a model-level run hands the recorder: the chosen LSTM's input and the model's output.
+
+    x (T, input_size); h0/c0 as record() takes them (None = zeros);
+    output (T, n_out) or None; trace: the chosen LSTM's recording when the
+    run already made one (so it is not computed twice).
+    """
+
+    x: np.ndarray
+    h0: Any = None
+    c0: Any = None
+    output: np.ndarray | None = None
+    trace: Trace | None = None
+
+
+class Model:
+    """A loaded model: the LSTM being traced plus what it takes to feed it and read its output.
+
+    Subclasses implement `_forward(tokens, ids, x, batch_index) -> Run`; the
+    base turns user input (text, tokens, ids, arrays) into ids or x, and
+    `trace` records the chosen LSTM on the run's input.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        format: str,
+        spec: LSTMSpec,
+        lstm_names: Sequence[str],
+        lstm_name: str,
+        input_kind: str,
+        tokenizer: str | None = None,
+        vocab: Sequence[str] | None = None,
+        unk: str | None = None,
+        lowercase: bool = False,
+        labels: Sequence[str] | None = None,
+        output_kind: str | None = None,
+        examples: Sequence[Any] = (),
+        description: str = "",
+        name: str | None = None,
+        ids_as_vocab: bool = False,
+    ):
+        if input_kind not in INPUT_KINDS:
+            raise SpecError(f"input_kind must be one of {INPUT_KINDS}, got {input_kind!r}")
+        if output_kind not in OUTPUT_KINDS:
+            raise SpecError(f"output_kind must be one of {OUTPUT_KINDS}, got {output_kind!r}")
+        if tokenizer not in ("words", "chars", None):
+            raise SpecError(f"tokenizer must be 'words', 'chars' or None, got {tokenizer!r}")
+        self.path = str(path)
+        self.name = name or Path(path).stem
+        self.format = format
+        self.spec = spec
+        self.lstm_names = tuple(lstm_names)
+        self.lstm_name = lstm_name
+        self.input_kind = input_kind
+        self.tokenizer = tokenizer
+        self.vocab = tuple(vocab) if vocab is not None else None
+        self.unk = unk
+        self.lowercase = lowercase
+        self.labels = tuple(labels) if labels is not None else None
+        self.output_kind = output_kind
+        self.examples = tuple(examples)
+        self.description = description
+        #: the vocabulary is just the token ids "0".."N-1" (the file stored none)
+        self.ids_as_vocab = ids_as_vocab
+        self._index = {w: k for k, w in enumerate(self.vocab)} if self.vocab is not None else {}
+        if unk is not None and unk not in self._index:
+            raise SpecError(f"the unknown token {unk!r} is not in the vocabulary")
+
+    # --- what the UI and `info` show
+    @property
+    def parameter_count(self) -> int:
+        return sum(a.size for dirs in self.spec.weights for w in dirs for a in w.arrays().values())
+
+    def layers(self) -> list[tuple[str, str]]:
+        """(module name, one-line description) in data-flow order."""
+        return [(self.lstm_name, self.spec.summary())]
+
+    def info(self) -> dict:
+        """Architecture, sizes, vocabulary, labels, examples, parameter count and format."""
+        s = self.spec
+        return {
+            "name": self.name,
+            "path": self.path,
+            "format": self.format,
+            "description": self.description,
+            "layers": self.layers(),
+            "lstms": list(self.lstm_names),
+            "lstm": self.lstm_name,
+            "input_size": s.input_size,
+            "hidden_size": s.hidden_size,
+            "proj_size": s.proj_size,
+            "num_layers": s.num_layers,
+            "bidirectional": s.bidirectional,
+            "peephole": s.peephole,
+            "dtype": str(s.dtype),
+            "input_kind": self.input_kind,
+            "tokenizer": self.tokenizer,
+            "vocab_size": len(self.vocab) if self.vocab is not None else None,
+            "vocab_is_ids": self.ids_as_vocab and self.vocab is not None,
+            "unk": self.unk,
+            "labels": list(self.labels) if self.labels is not None else None,
+            "output_kind": self.output_kind,
+            "examples": [e if isinstance(e, str) else np.asarray(e).tolist() for e in self.examples],
+            "parameters": self.parameter_count,
+        }
+
+    # --- input
+    def tokenize(self, text: str) -> list[str]:
+        """Split text as the model was trained to (words or characters), checking the vocabulary."""
+        if self.input_kind != "text":
+            raise InputError(
+                f"{self.name} takes numeric input ([T, {self.spec.input_size}] from a .npy file), "
+                "not text"
+            )
+        if not isinstance(text, str):
+            raise InputError(f"text must be a string, got {type(text).__name__}")
+        s = text.lower() if self.lowercase else text
+        tokens = list(s) if self.tokenizer == "chars" else s.split()
+        if not tokens:
+            raise InputError("empty text: there is nothing to feed the model")
+        self._check_known(tokens)
+        return tokens
+
+    def _check_known(self, tokens: Sequence[str]) -> None:
+        if self.vocab is None or self.unk is not None:
+            return
+        unknown = [w for w in dict.fromkeys(tokens) if w not in self._index]
+        if not unknown:
+            return
+        shown = ", ".join(repr(w) for w in unknown[:20]) + (" ..." if len(unknown) > 20 else "")
+        if self.ids_as_vocab:
+            raise InputError(
+                f"{self.name} has no vocabulary: give token ids 0–{len(self.vocab) - 1} "
+                f"separated by spaces; not ids: {shown}"
+            )
+        raise InputError(
+            f"not in the vocabulary ({len(self.vocab)} words, no unknown token): {shown}"
+        )
+
+    def ids(self, tokens: Sequence[str]) -> np.ndarray:
+        """Vocabulary indices, unknown words mapped to the unknown token."""
+        self._check_known(tokens)
+        unk = self._index.get(self.unk) if self.unk is not None else None
+        return np.array([self._index.get(w, unk) for w in tokens], dtype=np.int64)
+
+    def _prepare(self, inp: Any) -> tuple[tuple[str, ...] | None, np.ndarray | None, np.ndarray | None]:
+        """(tokens, ids, x) for text/token input, or (None, None, x) for numeric input."""
+        if self.input_kind == "text":
+            if isinstance(inp, str):
+                tokens = self.tokenize(inp)
+            elif isinstance(inp, np.ndarray) and inp.ndim == 1 and np.issubdtype(inp.dtype, np.integer):
+                if self.vocab is None or len(inp) == 0 or inp.min() < 0 or inp.max() >= len(self.vocab):
+                    raise InputError(f"token ids must be in 0..{len(self.vocab or ()) - 1}, non-empty")
+                tokens = [self.vocab[k] for k in inp]
+            elif isinstance(inp, (list, tuple)) and all(isinstance(w, str) for w in inp):
+                if not inp:
+                    raise InputError("empty token list: there is nothing to feed the model")
+                tokens = list(inp)
+                self._check_known(tokens)
+            else:
+                raise InputError(
+                    f"{self.name} takes text (a string or a list of tokens), "
+                    f"got {type(inp).__name__}"
+                )
+            return tuple(tokens), self.ids(tokens), None
+        if isinstance(inp, str):
+            raise InputError(
+                f"{self.name} takes numeric input ([T, {self.spec.input_size}] from a .npy file), "
+                "not text"
+            )
+        try:
+            x = np.asarray(inp)
+        except Exception as e:  # noqa: BLE001 - anything unconvertible is the user's input
+            raise InputError(f"input must be a numeric array: {e}") from None
+        if not np.issubdtype(x.dtype, np.number):
+            raise InputError(f"input must be numeric, got dtype {x.dtype}")
+        width = self.input_width
+        if x.ndim != 2:
+            raise InputError(f"input has shape {tuple(x.shape)}, expected [T, {width}]")
+        if x.shape[1] != width:
+            raise InputError(
+                f"input width is {x.shape[1]} but the model takes {width} features per step "
+                f"(expected [T, {width}])"
+            )
+        if x.shape[0] == 0:
+            raise InputError(f"empty input: no timesteps (expected [T, {width}])")
+        return None, None, x
+
+    @property
+    def input_width(self) -> int:
+        """Features per step of numeric input (the first LSTM's input size)."""
+        return self.spec.input_size
+
+    # --- the run
+    def _forward(self, tokens, ids, x, batch_index: int) -> Run:
+        raise NotImplementedError(f"{type(self).__name__} must implement _forward")
+
+    def trace(self, inp: Any, *, batch_index: int = 0) -> Trace:
+        """Record the chosen LSTM on `inp`, with the model's real per-step output and labels."""
+        tokens, ids, x = self._prepare(inp)
+        run = self._forward(tokens, ids, x, batch_index)
+        meta = {
+            "model": self.name,
+            "format": self.format,
+            "lstm": self.lstm_name,
+            "output_kind": self.output_kind if run.output is not None else None,
+            "description": self.description,
+            "source": self.path,
+        }
+        labels = self.labels
+        if run.output is not None and labels is not None and len(labels) != run.output.shape[1]:
+            labels = None  # labels that do not match the output would mislabel every column
+        if run.trace is not None:
+            tr = run.trace
+            return replace(
+                tr, output=run.output, tokens=tokens, labels=labels, meta={**tr.meta, **meta}
+            )
+        return record(
+            self.spec, run.x, run.h0, run.c0, source=self.path, output=run.output,
+            tokens=tokens, labels=labels, meta=meta,
+        )  # fmt: skip
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    m = z.max(axis=-1, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class PipelineModel(Model):
+    """embedding → LSTM(s) in data-flow order → linear head → output, all in numpy.
+
+    Stacked LSTM modules each run over the whole sequence, so the chosen one
+    sees exactly what the one before it produced, and the head sees the last.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        format: str,
+        embedding: tuple[str, np.ndarray] | None,
+        lstms: Sequence[tuple[str, LSTMSpec]],
+        head: tuple[str, np.ndarray, np.ndarray | None] | None,
+        output: str | None,
+        lstm: str | None = None,
+        parameter_count: int | None = None,
+        **kwargs,
+    ):
+        if not lstms:
+            raise SpecError("a model needs at least one LSTM")
+        names = [n for n, _ in lstms]
+        chosen = lstm if lstm is not None else names[0]
+        specs = dict(lstms)
+        if output not in OUTPUT_OF_HEAD:
+            raise SpecError(
+                f"output must be 'log_softmax', 'softmax', 'logits' or None, got {output!r}"
+            )
+        if output is not None and head is None:
+            raise SpecError(f"output {output!r} needs a head to apply it to")
+        self._embedding, self._lstms, self._head, self._output = embedding, list(lstms), head, output
+        self._check_chain(embedding, lstms, head)
+        if embedding is not None:
+            vocab = kwargs.get("vocab")
+            if vocab is not None and len(vocab) != embedding[1].shape[0]:
+                raise SpecError(
+                    f"the vocabulary has {len(vocab)} words but the embedding "
+                    f"{embedding[0]!r} has {embedding[1].shape[0]} rows"
+                )
+        labels = kwargs.get("labels")
+        if labels is not None and head is not None and len(labels) != head[1].shape[0]:
+            raise SpecError(
+                f"{len(labels)} labels but the head {head[0]!r} has {head[1].shape[0]} outputs"
+            )
+        if embedding is not None and kwargs.get("tokenizer") is None:
+            kwargs["tokenizer"] = "words"
+        self._parameter_count = parameter_count
+        super().__init__(
+            path=path, format=format, spec=specs[chosen], lstm_names=names, lstm_name=chosen,
+            input_kind="text" if embedding is not None else "numeric",
+            output_kind=OUTPUT_OF_HEAD[output], **kwargs,
+        )  # fmt: skip
+
+    @staticmethod
+    def _check_chain(embedding, lstms, head) -> None:
+        width = embedding[1].shape[1] if embedding is not None else lstms[0][1].input_size
+        where = f"the embedding {embedding[0]!r}" if embedding is not None else "the input"
+        for name, spec in lstms:
+            if spec.input_size != width:
+                raise SpecError(
+                    f"inconsistent shapes: LSTM {name!r} takes {spec.input_size} features "
+                    f"but {where} gives {width}"
+                )
+            width, where = spec.out_size * spec.num_directions, f"LSTM {name!r}"
+        if head is not None:
+            W, b = head[1], head[2]
+            if W.ndim != 2 or W.shape[1] != width:
+                raise SpecError(
+                    f"inconsistent shapes: the head {head[0]!r} has weight {tuple(W.shape)} "
+                    f"but {where} gives {width} features"
+                )
+            if b is not None and b.shape != (W.shape[0],):
+                raise SpecError(f"the head {head[0]!r} has bias {tuple(b.shape)}, expected ({W.shape[0]},)")
+
+    @property
+    def input_width(self) -> int:
+        return self._lstms[0][1].input_size
+
+    @property
+    def parameter_count(self) -> int:
+        if self._parameter_count is not None:
+            return self._parameter_count
+        return sum(
+            a.size for _, s in self._lstms for dirs in s.weights for w in dirs for a in w.arrays().values()
+        )
+
+    def layers(self) -> list[tuple[str, str]]:
+        out = []
+        if self._embedding is not None:
+            n, E = self._embedding
+            out.append((n, f"Embedding({E.shape[0]}, {E.shape[1]})"))
+        for n, s in self._lstms:
+            out.append((n or "(top level)", s.summary()))
+        if self._head is not None:
+            n, W, b = self._head
+            out.append((n, f"Linear({W.shape[1]}, {W.shape[0]}{'' if b is not None else ', bias=False'})"))
+        if self._output is not None:
+            out.append(("output", self._output))
+        return out
+
+    def _forward(self, tokens, ids, x, batch_index: int) -> Run:
+        if self._embedding is not None:
+            x = self._embedding[1][ids]  # (T, E)
+        cur = x
+        chosen_x = chosen_trace = None
+        for name, spec in self._lstms:
+            tr = record(spec, cur, source=self.path)
+            if name == self.lstm_name:
+                chosen_x, chosen_trace = cur, tr
+            cur = np.concatenate(list(tr.h[-1]), axis=-1)  # (T, D*P), directions as torch orders them
+        output = None
+        if self._head is not None:
+            _, W, b = self._head
+            z = cur @ W.T.astype(cur.dtype, copy=False)
+            if b is not None:
+                z = z + b.astype(cur.dtype, copy=False)
+            output = {"log_softmax": log_softmax, "softmax": softmax}.get(self._output, lambda a: a)(z)
+        return Run(x=chosen_x, output=output, trace=chosen_trace)
