@@ -386,6 +386,11 @@ def read_torch_file(path: Path, trust: bool) -> Any:
         raise LoadError(f"{path}: not a readable torch file ({_first_line(e)})") from None
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
+    except (ModuleNotFoundError, AttributeError) as e:
+        raise LoadError(
+            f"{path}: could not unpickle the trusted file ({_first_line(e)}); the model's class "
+            "must be importable: run from the directory of the code that defines it"
+        ) from None
     except Exception as e:  # noqa: BLE001 - trusted unpickling can fail in any way
         raise LoadError(f"{path}: could not unpickle the trusted file ({_first_line(e)})") from None
 
@@ -502,6 +507,12 @@ class TorchModuleModel(Model):
     def parameter_count(self) -> int:
         return self._parameter_count
 
+    def info(self) -> dict:
+        info = super().info()
+        if self.output_kind is None:
+            info["output_note"] = "whatever the module's forward returns per step (read when run)"
+        return info
+
     def layers(self) -> list[tuple[str, str]]:
         out = []
         for n, m in self.module.named_modules():
@@ -544,12 +555,14 @@ class TorchModuleModel(Model):
 
     def _forward(self, tokens, ids, x, batch_index: int) -> Run:
         T = len(ids) if ids is not None else x.shape[0]
+        meta: dict = {}
+        lstm_out = h0 = c0 = None
         if self.format == "pickled-module":
             store: dict = {}
 
             def make_hook(name):
                 def hook(mod, args, out):
-                    store[name] = (args[0], args[1] if len(args) > 1 else None)
+                    store[name] = (args[0], args[1] if len(args) > 1 else None, out)
                 return hook
 
             handles = [m.register_forward_hook(make_hook(n)) for n, m in self._lstm_modules.items()]
@@ -558,40 +571,63 @@ class TorchModuleModel(Model):
             finally:
                 for h in handles:
                     h.remove()
-            seq, state = store[self.lstm_name]
+            seq, state, lstm_result = store[self.lstm_name]
             lstm_x = _one_sequence(seq, self.spec.batch_first)
-            h0 = c0 = None
             if state is not None:
                 h0, c0 = (_np(s)[:, 0] if s.dim() == 3 else _np(s) for s in state)
+            lstm_out = _one_sequence(lstm_result[0], self.spec.batch_first).astype(np.float64)
+            meta["lstm_input"] = "captured by a forward hook"
         else:
             out = self._call(ids, x, T, None)
-            lstm_x = self._reconstruct(ids, x)
-            h0 = c0 = None
+            lstm_x, last = self._reconstruct(ids, x)
+            meta["lstm_input"] = self._check_reconstruction(last, out, T)
         output = _per_step(out, T)
-        return Run(x=lstm_x, h0=h0, c0=c0, output=output)
+        if output is not None and self.output_kind is None:
+            self.output_kind = _guess_output_kind(output)
+        return Run(x=lstm_x, h0=h0, c0=c0, output=output, lstm_out=lstm_out, meta=meta)
 
-    def _reconstruct(self, ids, x) -> np.ndarray:
-        """The chosen LSTM's input, for modules that cannot be hooked (TorchScript)."""
-        names = list(self._lstm_modules)
+    def _reconstruct(self, ids, x) -> tuple[np.ndarray, np.ndarray]:
+        """(chosen LSTM's input, last LSTM's output) for modules that cannot be hooked.
+
+        TorchScript does not run Python hooks, so the LSTMs are assumed to be
+        fed by the embedding (or the numeric input) and by each other in order;
+        `_check_reconstruction` tests that assumption against the real output.
+        """
+        from .recorder import record
+
         if ids is not None:
             cur = _np(self._embedding[1].weight)[ids]
         else:
             cur = np.asarray(x, dtype=self.spec.dtype)
-        from .recorder import record
-
-        for name in names:
+        chosen = None
+        for name in self._lstm_modules:
             if name == self.lstm_name:
-                return cur
-            tr = record(self._specs[name], cur)
-            cur = np.concatenate(list(tr.h[-1]), axis=-1)
-        return cur
+                chosen = cur
+            spec = self._specs[name]
+            if cur.shape[1] != spec.input_size:
+                raise InputError(
+                    f"cannot tell what LSTM {name!r} reads inside this TorchScript model "
+                    f"(it takes {spec.input_size} features, the layer before gives {cur.shape[1]})"
+                )
+            cur = np.concatenate(list(record(spec, cur).h[-1]), axis=-1)
+        return chosen, cur
 
-    def trace(self, inp, *, batch_index: int = 0):
-        trace = super().trace(inp, batch_index=batch_index)
-        if trace.output is not None and self.output_kind is None:
-            self.output_kind = _guess_output_kind(trace.output)
-            trace.meta["output_kind"] = self.output_kind
-        return trace
+    def _check_reconstruction(self, last: np.ndarray, out: Any, T: int) -> str:
+        output = _per_step(out, T)
+        heads = [m for _, m in self._linears if m.weight.shape[1] == last.shape[1]]
+        if output is None or len(heads) != 1:
+            return "reconstructed (embedding → LSTMs in order); not checked against the output"
+        W, b = _np(heads[0].weight), _np(heads[0].bias) if heads[0].bias is not None else 0
+        z = (last @ W.T + b).astype(np.float64)
+        from .model import log_softmax, softmax
+
+        for f in (lambda a: a, log_softmax, softmax):
+            if f(z).shape == output.shape and np.allclose(f(z), output, atol=1e-4, rtol=1e-4):
+                return "reconstructed and checked: the head on it gives the model's output"
+        return (
+            "reconstructed (embedding → LSTMs in order) but the head on it does NOT give the "
+            "model's output: the model does more than that; treat this trace with care"
+        )
 
 
 def _steps(seq: Any, batch_first: bool) -> int:

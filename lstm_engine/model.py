@@ -35,7 +35,9 @@ class Run:
 
     x (T, input_size); h0/c0 as record() takes them (None = zeros);
     output (T, n_out) or None; trace: the chosen LSTM's recording when the
-    run already made one (so it is not computed twice).
+    run already made one (so it is not computed twice); lstm_out (T, D*P): what
+    the real LSTM module returned, when a framework ran it, so the trace can
+    say how far the engine's h is from it; meta: anything else worth keeping.
     """
 
     x: np.ndarray
@@ -43,6 +45,8 @@ class Run:
     c0: Any = None
     output: np.ndarray | None = None
     trace: Trace | None = None
+    lstm_out: np.ndarray | None = None
+    meta: dict | None = None
 
 
 class Model:
@@ -236,10 +240,14 @@ class Model:
         meta = {
             "model": self.name,
             "format": self.format,
+            # Trace.save stamps "format" with the trace file's own format name,
+            # so the model's format is kept under a key that survives a save.
+            "model_format": self.format,
             "lstm": self.lstm_name,
             "output_kind": self.output_kind if run.output is not None else None,
             "description": self.description,
             "source": self.path,
+            **(run.meta or {}),
         }
         labels = self.labels
         if run.output is not None and labels is not None and len(labels) != run.output.shape[1]:
@@ -249,10 +257,16 @@ class Model:
             return replace(
                 tr, output=run.output, tokens=tokens, labels=labels, meta={**tr.meta, **meta}
             )
-        return record(
+        trace = record(
             self.spec, run.x, run.h0, run.c0, source=self.path, output=run.output,
             tokens=tokens, labels=labels, meta=meta,
         )  # fmt: skip
+        if run.lstm_out is not None:
+            h = np.concatenate(list(trace.h[-1]), axis=-1)
+            if h.shape == run.lstm_out.shape:
+                diff = np.abs(h.astype(np.float64) - run.lstm_out).max()
+                trace.meta["lstm_max_abs_diff"] = float(diff)
+        return trace
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
