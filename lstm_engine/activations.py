@@ -8,6 +8,7 @@ so the engine names activations rather than hard-coding them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -128,8 +129,9 @@ class CellActivations:
     o: Activation = SIGMOID
     c: Activation = TANH
 
-    @property
+    @cached_property
     def is_standard(self) -> bool:
+        """torch's own choice; cached because the timestep asks on every step."""
         return self == CellActivations()
 
     def to_json(self) -> dict:

@@ -32,41 +32,65 @@ def lstm_step(
         h_t = o ⊙ tanh(c_t)                              W_hr (o ⊙ tanh(c_t)) when projected
 
     σ and tanh stand for `act.i, act.f, act.g, act.o, act.c`; the p_* terms
-    exist only for peephole cells, and with `clip` every pre-activation is
-    clipped to [−clip, clip] before its activation, as ONNX does.
-    Shapes: zx (4H,), h_prev (P,), c_prev (H,), z and gates (4, H), c (H,), h (P,).
+    exist only for peephole cells, and with `clip` every pre-activation
+    (peephole terms included) is clipped to [−clip, clip] before its
+    activation, as ONNX does. z records the pre-activations after the
+    peephole terms and the clip, i.e. exactly what each activation was given.
+    Shapes: zx (4H,), h_prev (P,), c_prev (H,), z and gates (4, H) C-contiguous,
+    c (H,), h (P,).
+
     Writing in place is what lets a full trace cost about as much as torch's
-    own forward pass, which stores only h.
+    own forward pass, which stores only h; the plain torch cell (no peephole,
+    clip or custom activation) takes a short path of a dozen numpy calls,
+    because at these sizes the per-call overhead is the cost that is left
+    after the W_hh product.
     """
-    zf = z.reshape(-1)  # (4H,) view; z is contiguous
-    np.matmul(w.W_hh, h_prev, out=zf)
+    zf = z.reshape(-1)  # (4H,) views; both buffers are contiguous
+    gf = gates.reshape(-1)
+    np.matmul(w.W_hh, h_prev, out=zf)  # W_hh (4H, P) C-contiguous: the fast gemv layout
     zf += zx
+
+    if act.is_standard and w.p_i is None and clip is None:
+        # σ(z) = 1 / (1 + exp(−z)) on all four rows at once, then g's row redone with tanh.
+        np.negative(zf, out=gf)
+        np.exp(gf, out=gf)
+        gf += 1.0
+        np.reciprocal(gf, out=gf)
+        i, f, g, o = gates
+        np.tanh(z[2], out=g)
+        if input_forget:
+            np.subtract(1.0, i, out=f)
+        np.multiply(f, c_prev, out=c)  # c_t = f ⊙ c_{t-1} + i ⊙ g
+        if w.W_hr is None:
+            np.multiply(i, g, out=h)  # h is free until the end of the step: use it as scratch
+            c += h
+            np.tanh(c, out=h)  # h_t = o ⊙ tanh(c_t)
+            h *= o
+        else:
+            c += i * g
+            np.matmul(w.W_hr, o * np.tanh(c), out=h)
+        return
+
     if w.p_i is not None:
         z[0] += w.p_i * c_prev
         z[1] += w.p_f * c_prev
     if clip is not None:
-        np.clip(z, -clip, clip, out=z)
-
-    if act.is_standard:
-        act.i(z, out=gates)  # σ on all four rows, then g's row redone with tanh
-        np.tanh(z[2], out=gates[2])
-    else:
-        act.i(z[0], out=gates[0])
-        act.f(z[1], out=gates[1])
-        act.g(z[2], out=gates[2])
-        act.o(z[3], out=gates[3])
-    if input_forget:
-        np.subtract(1.0, gates[0], out=gates[1])
+        np.clip(z[:3], -clip, clip, out=z[:3])  # o is clipped once its peephole term is in
     i, f, g, o = gates
+    act.i(z[0], out=i)
+    act.f(z[1], out=f)
+    act.g(z[2], out=g)
+    if input_forget:
+        np.subtract(1.0, i, out=f)
 
     np.multiply(f, c_prev, out=c)
     c += i * g
 
     if w.p_o is not None:
         z[3] += w.p_o * c
-        if clip is not None:
-            np.clip(z[3], -clip, clip, out=z[3])
-        act.o(z[3], out=gates[3])
+    if clip is not None:
+        np.clip(z[3], -clip, clip, out=z[3])
+    act.o(z[3], out=o)
 
     if w.W_hr is None:
         act.c(c, out=h)
