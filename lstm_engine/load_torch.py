@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -371,7 +372,9 @@ def read_torch_file(path: Path, trust: bool) -> Any:
     that needs anything else raises UnpicklingError before any of its code runs.
     """
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's advice on pickle protocols is not for our users
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         if "weights_only" not in str(e) and "Weights only" not in str(e):
             raise LoadError(f"{path}: corrupt torch file ({_first_line(e)})") from None
@@ -435,7 +438,9 @@ def _keys(d: Mapping) -> str:
 
 def load_torchscript(path: Path, lstm: str | None) -> Model:
     try:
-        module = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = torch.jit.load(str(path), map_location="cpu")
     except Exception as e:  # noqa: BLE001 - a corrupt archive raises anything from C++
         raise LoadError(f"{path}: not a readable TorchScript archive ({_first_line(e)})") from None
     return TorchModuleModel(module, str(path), "torchscript", lstm)

@@ -1,0 +1,97 @@
+"""A hostile .pt must never run: its payload would leave a marker directory if it did.
+
+The control test (`trust=True`) proves the payload is live, so the refusals
+below are real evidence, not a test that cannot fail.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lstm_engine import UnsafeFileError, load
+from lstm_tui.cli import main
+
+
+class Payload:
+    """Unpickling this calls os.mkdir(marker): the trace a real attack would leave."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def _hostile_files(tmp_path: Path) -> dict[str, tuple[Path, Path]]:
+    """name → (file, marker it would create), in every container a .pt can have."""
+    files = {}
+
+    def marker(name):
+        return tmp_path / f"PWNED-{name}"
+
+    p = tmp_path / "zip.pt"
+    torch.save(Payload(marker("zip")), p)
+    files["zip"] = (p, marker("zip"))
+    p = tmp_path / "legacy.pt"
+    torch.save(Payload(marker("legacy")), p, _use_new_zipfile_serialization=False)
+    files["legacy"] = (p, marker("legacy"))
+    p = tmp_path / "fake_checkpoint.pt"
+    torch.save({"format": "lstm-tui-checkpoint", "version": 1,
+                "state_dict": {"lstm.weight_ih_l0": Payload(marker("ckpt"))}}, p)  # fmt: skip
+    files["checkpoint"] = (p, marker("ckpt"))
+    p = tmp_path / "raw.pkl"
+    p.write_bytes(pickle.dumps(Payload(marker("raw")), protocol=4))
+    files["raw"] = (p, marker("raw"))
+    return files
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    return _hostile_files(tmp_path)
+
+
+def test_payload_is_live_when_trusted(tmp_path):
+    path, marker = _hostile_files(tmp_path)["zip"]
+    with pytest.raises(Exception):  # it unpickles to None, which is not a model
+        load(path, trust=True)
+    assert marker.exists(), "the control payload did not run; the refusal tests prove nothing"
+
+
+@pytest.mark.parametrize("kind", ["zip", "legacy", "checkpoint", "raw"])
+def test_load_refuses_without_running(hostile, kind):
+    path, marker = hostile[kind]
+    with pytest.raises(UnsafeFileError) as err:
+        load(path)
+    message = str(err.value)
+    assert "arbitrary code" in message and "--trust" in message and "trust=True" in message
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("command", [["info"], ["record"]])
+def test_cli_refuses_without_running(hostile, tmp_path, capsys, command):
+    path, marker = hostile["zip"]
+    extra = ["-o", str(tmp_path / "t.npz")] if command == ["record"] else []
+    assert main([*command, str(path), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lstm-tui: error: ") and err.count("\n") == 1
+    assert "--trust" in err and "Traceback" not in err
+    assert not marker.exists()
+    assert not (tmp_path / "t.npz").exists()
+
+
+def test_console_script_refuses_without_running(hostile):
+    path, marker = hostile["legacy"]
+    script = Path(sys.executable).with_name("lstm-tui")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "lstm_tui"]
+    proc = subprocess.run([*cmd, "info", str(path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "refused" in proc.stderr and "--trust" in proc.stderr
+    assert not marker.exists()
