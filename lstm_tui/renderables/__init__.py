@@ -4,6 +4,7 @@ Widgets in ``lstm_tui.widgets`` stay thin and hand their drawing to these
 (the way Textual's Sparkline widget hands off to its Sparkline renderable).
 """
 
+from lstm_tui.renderables.cell_diagram import CellDiagram, CellValues
 from lstm_tui.renderables.palette import (
     NEG_RAMP,
     OPEN,
@@ -26,6 +27,8 @@ from lstm_tui.renderables.palette import (
 )
 
 __all__ = [
+    "CellDiagram",
+    "CellValues",
     "NEG_RAMP",
     "OPEN",
     "RAMP",

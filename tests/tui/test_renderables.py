@@ -141,3 +141,139 @@ def test_palette_object_surfaces():
     # a zero signed fill is the theme surface itself
     assert p.signed_fill(0.0, 1.0) == p.surface
     assert not math.isnan(p.signed_fill(0.3, 1.0).get_truecolor().red)
+
+
+# ---------------------------------------------------------------- cell diagram
+
+from rich.console import Console  # noqa: E402
+from rich.segment import Segment  # noqa: E402
+
+from lstm_tui.renderables import CellDiagram, CellValues  # noqa: E402
+
+
+def _cell(peephole=None, projected=False, **over):
+    """A unit holding 'France': forget gate wide open, a little written."""
+    c_prev, f, i, g, o = 1.7342, 0.9931, 0.4127, -0.6283, 0.8114
+    kept, written = f * c_prev, i * g
+    c = kept + written
+    tanh_c = math.tanh(c)
+    h_cell = o * tanh_c
+    kw = dict(
+        unit=7, c_prev=c_prev, f=f, i=i, g=g, o=o, kept=kept, written=written, c=c,
+        tanh_c=tanh_c, h_cell=h_cell, h=None if projected else h_cell, x_label="fluent",
+        peephole=peephole, projected=projected,
+    )
+    kw.update(over)
+    return CellValues(**kw)
+
+
+def _text(renderable, width, color_system=None):
+    con = Console(width=width, color_system=color_system, record=True, file=open("/dev/null", "w"))
+    con.print(renderable)
+    return con.export_text().rstrip("\n").split("\n")
+
+
+def _segments(renderable, width, color_system="truecolor"):
+    con = Console(width=width, color_system=color_system, file=open("/dev/null", "w"))
+    return list(con.render(renderable, con.options.update_width(width)))
+
+
+def test_cell_diagram_shows_live_values_on_the_right_wires():
+    v = _cell()
+    lines = _text(CellDiagram(v), 60)
+    assert len(lines) <= 14 and max(len(ln) for ln in lines) <= 60
+    text = "\n".join(lines)
+    # the conveyor belt: c_{t-1} ... (×) kept ... (+) ... c_t, in that order on one line
+    belt = next(ln for ln in lines if "(+)" in ln)
+    order = [belt.index(s) for s in (fmt(v.c_prev), "(×)", fmt(v.kept), "(+)", fmt(v.c))]
+    assert order == sorted(order)
+    assert fmt(v.c_prev) == "+1.73" and fmt(v.c) == "+1.46"
+    # every gate and every intermediate, formatted as the UI formats them
+    for s in (fmt(v.f, signed=False), fmt(v.i, signed=False), fmt(v.o, signed=False), fmt(v.g),
+              fmt(v.written), fmt(v.tanh_c), fmt(v.h)):
+        assert s in text, s
+    for label in ("c_{t-1}", "c_t", "kept", "written", "tanh", "h_t", "h_{t-1}", '"fluent"', "unit 7"):
+        assert label in text
+    # gates labelled in their boxes, the four boxes side by side on one row
+    gates_row = next(ln for ln in lines if "σ f" in ln)
+    assert [gates_row.index(s) for s in ("σ f", "σ i", "tanh g", "σ o")] == sorted(
+        gates_row.index(s) for s in ("σ f", "σ i", "tanh g", "σ o"))
+    # the gate value sits in its box: the f value is directly under "σ f"
+    f_col = gates_row.index("σ f")
+    val_row = lines[lines.index(gates_row) + 1]
+    assert val_row[f_col - 2 : f_col + 5].strip() == fmt(v.f, signed=False)
+    # no peephole or projection furniture on a plain LSTM
+    assert "p_f" not in text and "╎" not in text and "W_hr" not in text and "h_cell" not in text
+
+
+def test_cell_diagram_peephole_wires_only_when_set():
+    plain = "\n".join(_text(CellDiagram(_cell()), 60))
+    peep = "\n".join(_text(CellDiagram(_cell(peephole=(0.0512, -0.2391, 0.3377))), 60))
+    for s in ("p_f", "p_i", "p_o", "╎", "┯"):
+        assert s not in plain and s in peep
+    assert "-0.24" in peep and "+0.05" in peep and "+0.34" in peep
+    # the dashed wires enter the f, i and o boxes from the side, not g's
+    entry = next(ln for ln in peep.split("\n") if "σ f" in ln)
+    assert entry.count("┤") == 3
+    assert entry.index("┤") < entry.index("σ f")
+
+
+def test_cell_diagram_projection_only_when_projected():
+    v = _cell(projected=True)
+    text = "\n".join(_text(CellDiagram(v), 60))
+    assert "W_hr" in text and "h_cell" in text and fmt(v.h_cell) in text
+    assert "(proj)" in text
+    plain = "\n".join(_text(CellDiagram(_cell()), 60))
+    assert "W_hr" not in plain and "(proj)" not in plain
+
+
+def test_cell_diagram_compact_at_small_width():
+    v = _cell(peephole=(0.05, -0.24, 0.34))
+    lines = _text(CellDiagram(v), 36)
+    assert max(len(ln.rstrip()) for ln in lines) <= 36
+    assert len(lines) <= 10
+    text = "\n".join(lines)
+    assert "╭" not in text  # no boxes in the compact form
+    for s in (fmt(v.c_prev), fmt(v.kept), fmt(v.c), fmt(v.f, signed=False), fmt(v.i, signed=False),
+              fmt(v.g), fmt(v.written), fmt(v.tanh_c), fmt(v.o, signed=False), fmt(v.h),
+              "p_f -0.24", "p_i +0.05", "p_o +0.34", "unit 7"):
+        assert s in text, s
+    # between compact and full it stays compact; full needs 60 columns
+    assert "╭" not in "\n".join(_text(CellDiagram(v), 59))
+    assert "╭" in "\n".join(_text(CellDiagram(v), 60))
+
+
+def test_cell_diagram_measure_and_every_segment_styled():
+    con = Console(width=100, file=open("/dev/null", "w"))
+    m = CellDiagram(_cell()).__rich_measure__(con, con.options)
+    assert (m.minimum, m.maximum) == (36, 60)
+    for color in (True, False):
+        for width in (60, 36, 20):
+            segs = _segments(CellDiagram(_cell(peephole=(0.1, 0.2, 0.3)), color=color), width)
+            assert all(s.style is not None for s in segs if s.text != "\n")
+
+
+def test_cell_diagram_colours_values_with_the_palette():
+    v = _cell()
+    segs = _segments(CellDiagram(v, c_scale=4.0), 60)
+    by_text = {s.text: s.style for s in segs}
+    assert by_text[fmt(v.f, signed=False)] == gate_style(v.f)
+    assert by_text[fmt(v.g)] == signed_style(v.g, 1.0)
+    assert by_text[fmt(v.c)] == signed_style(v.c, 4.0)
+    # colour off: same attributes, no colour
+    mono = {s.text: s.style for s in _segments(CellDiagram(v, color=False), 60)}
+    assert mono[fmt(v.f, signed=False)].color is None and mono[fmt(v.f, signed=False)].bold
+
+
+def test_cell_diagram_nan_is_spelled_out_and_loud():
+    v = _cell(c=float("nan"), tanh_c=float("nan"), h_cell=float("nan"), h=float("nan"))
+    segs = _segments(CellDiagram(v), 60)
+    nans = [s for s in segs if s.text == "nan"]
+    # c_t, tanh c_t and h_t (h_cell is only drawn separately for projected LSTMs)
+    assert len(nans) == 3 and all(s.style.bold and s.style.bgcolor is not None for s in nans)
+
+
+def test_cell_diagram_long_token_is_cut_not_overflowing():
+    lines = _text(CellDiagram(_cell(x_label="Donaudampfschifffahrtsgesellschaft")), 60)
+    assert max(len(ln) for ln in lines) <= 60
+    assert any('"Donau' in ln and '…"' in ln for ln in lines)
