@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -223,26 +224,53 @@ class Trace:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
             os.replace(tmp, path)
+        except OSError as e:
+            raise EngineError(f"cannot write {path}: {e.strerror or e}") from None
         finally:
-            tmp.unlink(missing_ok=True)
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Trace":
+        """Read a file written by `save`; anything else is a LoadError naming the file.
+
+        A trace file comes from users and other programs, so every way it can
+        be malformed (truncated, bit-flipped, another .npz, a hand edit) ends
+        as one clear LoadError rather than a traceback.
+        """
         path = Path(path)
         if not path.exists():
             raise LoadError(f"{path}: no such file")
         try:
-            with np.load(path, allow_pickle=False) as npz:
+            npz = np.load(path, allow_pickle=False)
+            if not isinstance(npz, np.lib.npyio.NpzFile):  # a bare .npy array
+                raise LoadError(f"{path}: not a trace file (a single array, not an .npz)")
+            with npz:
                 data = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-            raise LoadError(f"{path}: not a readable trace file ({e})") from None
+        except LoadError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error,
+                NotImplementedError, RuntimeError) as e:  # fmt: skip
+            raise LoadError(f"{path}: not a readable trace file ({_one_line(e)})") from None
+        try:
+            return cls._from_arrays(data, path)
+        except LoadError:
+            raise
+        except (EngineError, KeyError, TypeError, ValueError, AttributeError) as e:
+            raise LoadError(f"{path}: damaged trace file ({_one_line(e)})") from None
+
+    @classmethod
+    def _from_arrays(cls, data: dict, path: Path) -> "Trace":
         try:
             meta = json.loads(str(data.pop("meta")))
         except (KeyError, json.JSONDecodeError):
             raise LoadError(f"{path}: not an lstm-tui trace (no meta record)") from None
-        if meta.get("format") != FORMAT:
-            raise LoadError(f"{path}: not an lstm-tui trace (format {meta.get('format')!r})")
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            fmt = meta.get("format") if isinstance(meta, dict) else None
+            raise LoadError(f"{path}: not an lstm-tui trace (format {fmt!r})")
         if meta.get("version", 0) > FORMAT_VERSION:
             raise LoadError(
                 f"{path}: trace format version {meta['version']} is newer than this "
@@ -264,6 +292,10 @@ class Trace:
         )
         _check_shapes(trace, path)
         return trace
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def _spec_from_saved(data: dict, config: dict | None) -> LSTMSpec | None:
@@ -299,6 +331,18 @@ def _check_shapes(trace: Trace, path: Path) -> None:
             raise LoadError(
                 f"{path}: {name} has shape {getattr(trace, name).shape}, expected {shape}"
             )
-    if trace.x.shape[0] != T:
-        raise LoadError(f"{path}: x has {trace.x.shape[0]} steps, the trace has {T}")
-
+    if trace.x.ndim != 2 or trace.x.shape[0] != T:
+        raise LoadError(f"{path}: x has shape {trace.x.shape}, the trace has {T} steps")
+    if trace.z is not None and trace.z.shape != (L, D, T, 4, H):
+        raise LoadError(f"{path}: z has shape {trace.z.shape}, expected {(L, D, T, 4, H)}")
+    if trace.output is not None and (trace.output.ndim != 2 or trace.output.shape[0] != T):
+        raise LoadError(f"{path}: output has shape {trace.output.shape}, expected ({T}, n_out)")
+    for name, seq in (("tokens", trace.tokens), ("labels", trace.labels)):
+        if seq is not None and len(seq) != T:
+            raise LoadError(f"{path}: {len(seq)} {name} for {T} steps")
+    spec = trace.spec
+    if spec is not None:
+        got = (spec.num_layers, spec.num_directions, spec.hidden_size, spec.out_size,
+               spec.input_size)  # fmt: skip
+        if got != (L, D, H, P, trace.x.shape[1]):
+            raise LoadError(f"{path}: the stored weights do not match the stored arrays")
