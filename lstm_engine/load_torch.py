@@ -487,8 +487,7 @@ class TorchModuleModel(Model):
                 spec = spec_from_state_dict(sub, "", None)
             except SpecError as e:
                 raise LoadError(f"{path}: LSTM {n!r}: {e}") from None
-            bf = bool(getattr(m, "batch_first", False))
-            self._specs[n] = LSTMSpec(weights=spec.weights, batch_first=bf)
+            self._specs[n] = LSTMSpec(weights=spec.weights, batch_first=_batch_first(m))
         embeddings = [(n, m) for n, m in named if _kind(m) == "Embedding"]
         self._embedding = embeddings[0] if embeddings else None
         self._linears = [(n, m) for n, m in named if _kind(m) == "Linear"]
@@ -511,6 +510,10 @@ class TorchModuleModel(Model):
     @property
     def parameter_count(self) -> int:
         return self._parameter_count
+
+    @property
+    def input_width(self) -> int:
+        return self._specs[next(iter(self._lstm_modules))].input_size
 
     def info(self) -> dict:
         info = super().info()
@@ -626,13 +629,33 @@ class TorchModuleModel(Model):
         z = (last @ W.T + b).astype(np.float64)
         from .model import log_softmax, softmax
 
+        tol = 1e-9 if last.dtype == np.float64 else 2e-5  # the engine's agreement with torch
         for f in (lambda a: a, log_softmax, softmax):
-            if f(z).shape == output.shape and np.allclose(f(z), output, atol=1e-4, rtol=1e-4):
+            if f(z).shape == output.shape and np.allclose(f(z), output, atol=tol, rtol=tol):
                 return "reconstructed and checked: the head on it gives the model's output"
         return (
             "reconstructed (embedding → LSTMs in order) but the head on it does NOT give the "
             "model's output: the model does more than that; treat this trace with care"
         )
+
+
+def _batch_first(module: Any) -> bool:
+    """An LSTM's batch_first, also for traced TorchScript, which keeps it only in its code.
+
+    A traced LSTM's code calls torch.lstm(input, hx, params, has_biases, num_layers,
+    dropout, train, bidirectional, batch_first); the last argument is the answer.
+    """
+    if hasattr(module, "batch_first"):
+        return bool(module.batch_first)
+    try:
+        code = module.code
+    except Exception:  # noqa: BLE001 - no code to read: torch's default
+        return False
+    m = re.search(r"torch\.lstm\(([^()]*(?:\([^()]*\)[^()]*)*)\)", code)
+    if m:
+        last = m.group(1).rsplit(",", 1)[-1].strip()
+        return last == "True"
+    return False
 
 
 def _steps(seq: Any, batch_first: bool) -> int:
