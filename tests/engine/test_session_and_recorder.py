@@ -1,0 +1,186 @@
+"""Session, the cursor over a trace, and Recorder, the trace that grows one step at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lstm_engine import InputError, LSTMSpec, Recorder, Session, SpecError, record
+
+GATE_ARRAYS = ("i", "f", "g", "o", "c", "h", "z")
+
+
+def _trace(T=6, layers=2, bidirectional=True, seed=0):
+    spec = LSTMSpec.random(3, 4, layers, bidirectional=bidirectional, seed=seed, dtype=np.float64)
+    x = np.random.default_rng(seed).standard_normal((T, 3))
+    tokens = tuple(f"w{t}" for t in range(T))
+    output = np.arange(T * 2, dtype=np.float64).reshape(T, 2)
+    return record(spec, x, tokens=tokens, output=output)
+
+
+# --- Session -----------------------------------------------------------------------------
+def test_moves_return_whether_the_cursor_moved():
+    s = Session(_trace(T=5))
+    assert s.t == 0 and s.T == 5
+    assert s.back() is False and s.t == 0  # clamped at the start
+    assert s.step() is True and s.t == 1
+    assert s.step(2) is True and s.t == 3
+    assert s.step(10) is True and s.t == 4  # clamped at the end, but it did move
+    assert s.step() is False and s.t == 4
+    assert s.goto(4) is False
+    assert s.back(3) is True and s.t == 1
+    assert s.back(99) is True and s.t == 0
+    assert s.goto(-7) is False and s.t == 0
+    assert s.goto(99) is True and s.t == 4
+    assert s.first() is True and s.t == 0 and s.first() is False
+    assert s.last() is True and s.t == 4 and s.last() is False
+    assert s.step(0) is False
+    assert s.step(-2) is True and s.t == 2  # a negative step goes back
+
+
+def test_start_position_is_clamped_and_one_step_trace_cannot_move():
+    assert Session(_trace(T=5), t=42).t == 4
+    assert Session(_trace(T=5), t=-1).t == 0
+    s = Session(_trace(T=1))
+    assert (s.step(), s.back(), s.last(), s.first(), s.goto(3)) == (False,) * 5
+    assert s.t == 0
+
+
+def test_at_is_a_view_that_does_not_move_the_cursor():
+    trace = _trace(T=6)
+    s = Session(trace, t=2)
+    view = s.at()
+    assert view.t == 2
+    assert s.at(5).t == 5 and s.t == 2
+    L, D, H, P = trace.num_layers, trace.num_directions, trace.hidden_size, trace.out_size
+    for name in ("f", "i", "g", "o", "c_prev", "kept", "forgotten", "written", "c", "delta_c",
+                 "tanh_c", "h", "h_cell"):  # fmt: skip
+        full = getattr(view, name)
+        assert full.shape == (L, D, P if name == "h" else H), name
+        for layer in range(L):
+            for d in range(D):
+                np.testing.assert_array_equal(full[layer, d], getattr(trace, name)[layer, d, 2])
+                np.testing.assert_array_equal(view.value(name, layer, d),
+                                              trace.value(name, layer, d, 2))  # fmt: skip
+    assert view.token == "w2"
+    np.testing.assert_array_equal(view.output, [4.0, 5.0])
+    with pytest.raises(AttributeError):
+        view.not_a_quantity  # noqa: B018
+    for bad in (-1, 6, 100):
+        with pytest.raises(IndexError, match=r"outside the trace \(0\.\.5\)"):
+            s.at(bad)
+
+
+def test_view_without_tokens_or_output():
+    spec = LSTMSpec.random(2, 3, seed=1)
+    s = Session(record(spec, np.ones((3, 2))))
+    assert s.at().token is None and s.at().output is None
+
+
+def test_run_until_forward_and_backward():
+    trace = _trace(T=8)
+    s = Session(trace, t=3)
+    big = trace.c[0, 0].max(axis=-1)  # (T,)
+
+    def pred(view):
+        return view.c[0, 0].max() >= np.sort(big)[-3]  # the three steps with the largest c
+
+    hits = sorted(np.argsort(big)[-3:])
+    after = [t for t in hits if t > 3]
+    before = [t for t in hits if t < 3]
+    moved = s.run_until(pred)
+    assert moved is bool(after) and s.t == (after[0] if after else 3)
+    s.goto(3)
+    moved = s.run_until(pred, reverse=True)
+    assert moved is bool(before) and s.t == (before[-1] if before else 3)
+
+    # by token, both ways; the current step itself never counts
+    s.goto(4)
+    assert s.run_until(lambda v: v.token == "w4") is False and s.t == 4
+    assert s.run_until(lambda v: v.token in ("w1", "w6")) is True and s.t == 6
+    assert s.run_until(lambda v: v.token in ("w1", "w6"), reverse=True) is True and s.t == 1
+    assert s.run_until(lambda v: v.token == "w6", reverse=True) is False and s.t == 1
+    assert s.run_until(lambda v: True) is True and s.t == 2
+
+
+# --- Recorder ----------------------------------------------------------------------------
+def _spec(dtype=np.float64, **kw):
+    return LSTMSpec.random(3, 5, 2, seed=4, dtype=dtype, **kw)
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-13), (np.float32, 2e-6)])
+@pytest.mark.parametrize("proj", [0, 2])
+def test_feed_step_by_step_equals_record(dtype, tol, proj):
+    """Same lstm_step, same numbers. Not bit for bit: record() projects all inputs with one
+    matrix product (BLAS gemm), feed() one input at a time (gemv), and the two sum in
+    different orders; everything after that projection is shared code."""
+    spec = _spec(dtype, proj_size=proj)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((23, 3)).astype(dtype)
+    h0 = rng.standard_normal((2, proj or 5)).astype(dtype)
+    c0 = rng.standard_normal((2, 5)).astype(dtype)
+    whole = record(spec, x, h0, c0)
+    rec = Recorder(spec, h0, c0)
+    for t, row in enumerate(x):
+        fed = rec.feed(row)
+        assert fed.T == t + 1 == rec.T
+        for name in GATE_ARRAYS:
+            np.testing.assert_allclose(getattr(fed, name), getattr(whole, name)[:, :, : t + 1],
+                                       rtol=tol, atol=tol, err_msg=f"{name} after {t + 1}")  # fmt: skip
+    np.testing.assert_array_equal(fed.x, whole.x)
+    np.testing.assert_array_equal(fed.h0, whole.h0)
+    np.testing.assert_array_equal(fed.c0, whole.c0)
+    assert fed.meta["config"] == whole.meta["config"]
+    for name in ("kept", "written", "delta_c", "c_prev", "h_prev"):
+        np.testing.assert_allclose(getattr(fed, name), getattr(whole, name), rtol=tol, atol=tol)
+
+
+def test_feed_is_deterministic_and_earlier_traces_never_change():
+    spec = _spec()
+    x = np.random.default_rng(9).standard_normal((40, 3))  # past the buffer's regrowth points
+    a, b = Recorder(spec), Recorder(spec)
+    handed_out, snapshots = [], []
+    for row in x:
+        ta = a.feed(row)
+        tb = b.feed(torch.from_numpy(row)[None])  # tensors and (1, in) rows work too
+        for name in GATE_ARRAYS + ("x",):
+            np.testing.assert_array_equal(getattr(ta, name), getattr(tb, name))
+        handed_out.append(ta)
+        snapshots.append({n: getattr(ta, n).copy() for n in GATE_ARRAYS + ("x",)})
+    for trace, snap in zip(handed_out, snapshots):
+        for name, arr in snap.items():
+            np.testing.assert_array_equal(getattr(trace, name), arr, err_msg=name)
+        assert not trace.c.flags.writeable
+    # one trace of the whole run equals the last one handed out
+    last = a.trace()
+    for name in GATE_ARRAYS:
+        np.testing.assert_array_equal(getattr(last, name), getattr(handed_out[-1], name))
+
+
+def test_recorder_refuses_bidirectional_with_a_reason():
+    spec = LSTMSpec.random(3, 4, 1, bidirectional=True)
+    with pytest.raises(SpecError, match="bidirectional.*cannot be fed one step at a time"):
+        Recorder(spec)
+
+
+def test_recorder_bad_input_and_empty_trace():
+    rec = Recorder(_spec())
+    with pytest.raises(InputError, match="nothing has been fed"):
+        rec.trace()
+    with pytest.raises(InputError, match="input width is 4 but the LSTM takes 3"):
+        rec.feed(np.zeros(4))
+    with pytest.raises(InputError, match=r"h0 has shape \(3, 5\), expected \[2, 1, 5\]"):
+        Recorder(_spec(), h0=np.zeros((3, 5)))
+    assert rec.T == 0
+    rec.feed(np.zeros(3))
+    assert rec.T == 1 and rec.trace().T == 1
+
+
+def test_recorder_records_nonfinite_and_says_where():
+    rec = Recorder(_spec())
+    rec.feed(np.ones(3))
+    rec.feed([0.0, np.nan, 0.0])
+    trace = rec.feed(np.ones(3))
+    assert trace.meta["first_nonfinite"] == {"where": "x", "t": 1, "unit": 1}
+    assert np.isfinite(trace.c[:, :, 0]).all() and np.isnan(trace.c[:, :, 1:]).all()
