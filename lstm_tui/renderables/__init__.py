@@ -5,6 +5,7 @@ Widgets in ``lstm_tui.widgets`` stay thin and hand their drawing to these
 """
 
 from lstm_tui.renderables.cell_diagram import CellDiagram, CellValues
+from lstm_tui.renderables.heatmap import Heatmap
 from lstm_tui.renderables.palette import (
     NEG_RAMP,
     OPEN,
@@ -29,6 +30,7 @@ from lstm_tui.renderables.palette import (
 __all__ = [
     "CellDiagram",
     "CellValues",
+    "Heatmap",
     "NEG_RAMP",
     "OPEN",
     "RAMP",

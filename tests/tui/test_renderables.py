@@ -277,3 +277,107 @@ def test_cell_diagram_long_token_is_cut_not_overflowing():
     lines = _text(CellDiagram(_cell(x_label="Donaudampfschifffahrtsgesellschaft")), 60)
     assert max(len(ln) for ln in lines) <= 60
     assert any('"Donau' in ln and '…"' in ln for ln in lines)
+
+
+# ---------------------------------------------------------------- heatmap
+
+import numpy as np  # noqa: E402
+
+from lstm_tui.renderables import Heatmap  # noqa: E402
+
+
+def _grid(rows=4, cols=10):
+    # unit r at step j: a ramp in j, sign alternating by unit
+    j = np.arange(cols, dtype=float)
+    return np.stack([(1 if r % 2 == 0 else -1) * (j + 1) / cols * (r + 1) for r in range(rows)])
+
+
+def test_heatmap_dimensions_and_labels():
+    data = _grid(4, 10)
+    hm = Heatmap(data, row_offset=96, col_offset=40)
+    lines = _text(hm, 80)
+    assert len(lines) == 1 + 4 + 1  # header, one line per unit, legend
+    gutter = len("99") + 1
+    for k, ln in enumerate(lines[1:5]):
+        assert ln[:2] == str(96 + k)  # absolute unit labels
+        assert len(ln.rstrip()) <= gutter + 10 + 1
+        assert len(ln[gutter : gutter + 10]) == 10
+    assert lines[0][gutter:].startswith("40")  # first step in the header
+    assert hm.width == gutter + 10 + 1
+    # no labels: the map starts at column 0
+    bare = _text(Heatmap(data, row_labels=False, legend=False), 80)
+    assert len(bare) == 5 and bare[1][0] != " "
+
+
+def test_heatmap_cursor_column_marked_in_place():
+    data = _grid(3, 20)
+    lines = _text(Heatmap(data, col_offset=100, cursor_col=107, legend=False), 80)
+    gutter = len("2") + 1
+    assert lines[0].index("▼") == gutter + 7
+    assert "t=107" in lines[0]
+    # truecolor: every row has the cursor rule in that column and nowhere else
+    segs = _segments(Heatmap(data, col_offset=100, cursor_col=107, legend=False), 80)
+    rows = list(Segment.split_lines(segs))
+    for row in rows[1:]:
+        text = "".join(s.text for s in row)
+        assert text.index("│") == gutter + 7 and text.count("│") == 1
+    # wider cells: the marker sits over the middle of the cursor's cell
+    wide = _text(Heatmap(data, col_offset=100, cursor_col=102, cell_width=3, legend=False), 80)
+    assert wide[0].index("▼") == gutter + 2 * 3 + 1
+    # cursor outside the window: no marker
+    assert "▼" not in _text(Heatmap(data, col_offset=100, cursor_col=99), 80)[0]
+    assert "▼" not in _text(Heatmap(data, col_offset=100, cursor_col=120), 80)[0]
+    # cursor at the last column: label moves to the left of the marker, still inside
+    last = _text(Heatmap(data, col_offset=100, cursor_col=119, legend=False), 80)[0]
+    assert last.index("▼") == gutter + 19 and last.index("t=119") < last.index("▼")
+
+
+def test_heatmap_selected_row_marked():
+    lines = _text(Heatmap(_grid(5, 6), row_offset=10, selected_row=12, legend=False), 40)
+    marked = [k for k, ln in enumerate(lines) if "▶" in ln]
+    assert marked == [1 + 2]
+    assert lines[3].rstrip().endswith("◀") and sum("◀" in ln for ln in lines) == 1
+    # a selection outside the window marks nothing
+    assert not any("▶" in ln for ln in _text(Heatmap(_grid(5, 6), selected_row=40), 40))
+
+
+def test_heatmap_monochrome_glyph_ramps_are_ordered():
+    gates = np.array([[0.0, 0.1, 0.4, 0.7, 0.999]])
+    row = _text(Heatmap(gates, signed=False, legend=False, row_labels=False), 40)[1]
+    assert row[:5] == " ░▒▓█"
+    signed = np.array([[-1.0, -0.6, -0.1, 0.0, 0.1, 0.6, 1.0]])
+    row = _text(Heatmap(signed, vmax=1.0, legend=False, row_labels=False), 40)[1]
+    assert row[:7] == "≡=· ░▓█"
+    # color=False forces glyphs even on a colour console
+    forced = _segments(Heatmap(gates, signed=False, color=False, legend=False, row_labels=False), 40)
+    assert "".join(s.text for s in forced).split("\n")[1][:5] == " ░▒▓█"
+
+
+def test_heatmap_colours_follow_the_palette_and_vmax():
+    data = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0]])
+    segs = _segments(Heatmap(data, legend=False, row_labels=False), 40)
+    cells = [s for s in list(Segment.split_lines(segs))[1] if s.text.strip() == ""][:5]
+    pal = Palette()
+    assert [s.style.bgcolor for s in cells] == [pal.signed_fill(v, 2.0) for v in data[0]]
+    # an explicit vmax changes intensity: 0.5 of 0.5 is full colour
+    segs = _segments(Heatmap(data, vmax=0.5, legend=False, row_labels=False), 40)
+    cells = list(Segment.split_lines(segs))[1]
+    assert cells[3].style.bgcolor == pal.signed_fill(0.5, 0.5) == pal.signed_fill(2.0, 2.0)
+
+
+def test_heatmap_nan_cells_and_every_segment_styled():
+    data = _grid(3, 8)
+    data[1, 4] = np.nan
+    lines = _text(Heatmap(data, legend=False), 40)
+    assert lines[2][2 + 4] == "!"
+    for cs in ("truecolor", None):
+        for kw in ({}, {"cursor_col": 3, "selected_row": 1}, {"color": False}):
+            segs = _segments(Heatmap(data, **kw), 40, color_system=cs)
+            assert all(s.style is not None for s in segs if s.text != "\n")
+
+
+def test_heatmap_crops_to_width_and_rejects_1d():
+    lines = _text(Heatmap(_grid(2, 100)), 30)
+    assert max(len(ln) for ln in lines) <= 30
+    with pytest.raises(ValueError):
+        Heatmap(np.zeros(5))

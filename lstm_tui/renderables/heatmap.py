@@ -1,0 +1,270 @@
+"""Units × time heatmap of one quantity (c, h, f, i, o, Δc, ...), one window of it.
+
+The widget cuts the window (rows = units, columns = time steps) and passes the
+absolute position of its top-left corner (``row_offset``, ``col_offset``) so the
+labels and the cursor are in trace coordinates; this renderable only draws.
+
+Encoding choices (documented because they are what a user reads):
+
+* **One unit per text row, one time step per ``cell_width`` columns.** Half
+  blocks (two units per row, ▀ with fg/bg) would double the density but make
+  the unit labels, the selected-row marker and the monochrome glyphs ambiguous;
+  a heatmap you cannot label is a picture, not a debugger panel. The widget
+  scrolls instead.
+* Colour mode: each cell is a space on a background fill from the palette
+  (diverging blue/red for signed quantities, the gate ramp with its distinct
+  saturated ends for gates).
+* Monochrome (``color=False``, or a console without colour): glyph ramps —
+  `` ░▒▓█`` for positive/gate magnitudes, `` ·-=≡`` for negative ones — so sign
+  and magnitude survive ``NO_COLOR``.
+* The cursor column gets a ``▼`` (and its step number) in the header row, and its
+  cells a thin vertical rule (colour) or reverse video (monochrome).
+* The selected row gets ``▶`` in the label gutter and ``◀`` after the last column.
+* nan/inf cells are a ``!`` in the palette's warning style.
+
+Every segment carries a Style (Textual's Line API crashes under NO_COLOR on
+unstyled segments).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.segment import Segment
+from rich.style import Style
+
+from lstm_tui.renderables.palette import (
+    RAMP,
+    Palette,
+    fmt,
+    gate_glyph,
+    ramp_glyph,
+    signed_glyph,
+)
+
+__all__ = ["Heatmap"]
+
+_BLANK = Style()
+
+
+class Heatmap:
+    """A Rich renderable drawing ``data`` (units × steps) as coloured cells.
+
+    Args:
+        data: 2-D array, rows = units, columns = time steps (already windowed).
+        col_offset: absolute time step of column 0.
+        cursor_col: absolute time step of the cursor (marked if inside the window).
+        selected_row: absolute unit index of the selected unit (marked if inside).
+        signed: diverging colours around 0 (c, h, Δc, g); False for gates in [0, 1].
+        vmax: |value| (signed) or top (unsigned) that gets full intensity. Default:
+            the largest finite |value| in ``data`` (signed, at least 1e-12) or 1.0
+            (unsigned). Pass the whole trace's max to keep colours steady while
+            scrolling.
+        row_labels: draw the unit-index gutter on the left.
+        row_offset: absolute unit index of row 0.
+        cell_width: text columns per time step (≥ 1); widen for short sequences.
+        legend: draw a one-line scale under the map.
+        color: False forces glyph ramps. Pass ``not app.no_color`` from a widget:
+            Textual applies NO_COLOR after rendering, so the console cannot tell.
+        dark: dark terminal background.
+    """
+
+    def __init__(
+        self,
+        data: np.ndarray,
+        *,
+        col_offset: int = 0,
+        cursor_col: int | None = None,
+        selected_row: int | None = None,
+        signed: bool = True,
+        vmax: float | None = None,
+        row_labels: bool = True,
+        row_offset: int = 0,
+        cell_width: int = 1,
+        legend: bool = True,
+        color: bool = True,
+        dark: bool = True,
+    ) -> None:
+        data = np.asarray(data, dtype=float)
+        if data.ndim != 2:
+            raise ValueError(f"Heatmap wants a 2-D (units, steps) array, got shape {data.shape}")
+        self.data = data
+        self.col_offset = col_offset
+        self.cursor_col = cursor_col
+        self.selected_row = selected_row
+        self.signed = signed
+        self.row_labels = row_labels
+        self.row_offset = row_offset
+        self.cell_width = max(1, int(cell_width))
+        self.legend = legend
+        self.color = color
+        self.palette = Palette(dark=dark)
+        finite = data[np.isfinite(data)]
+        if vmax is not None and math.isfinite(vmax) and vmax > 0:
+            self.vmax = float(vmax)
+        elif signed:
+            self.vmax = float(np.abs(finite).max()) if finite.size else 1.0
+            self.vmax = max(self.vmax, 1e-12)
+        else:
+            self.vmax = 1.0
+
+    # ------------------------------------------------------------ geometry
+
+    @property
+    def label_width(self) -> int:
+        """Columns taken by the gutter (labels + the ▶ marker), 0 without labels."""
+        if not self.row_labels:
+            return 0
+        last = self.row_offset + max(self.data.shape[0] - 1, 0)
+        return len(str(last)) + 1
+
+    @property
+    def width(self) -> int:
+        return self.label_width + self.data.shape[1] * self.cell_width + 1
+
+    # ------------------------------------------------------------ cells
+
+    def _mono(self, console: Console) -> bool:
+        return (not self.color) or console.no_color or console.color_system is None
+
+    def _cell(self, v: float, mono: bool, cursor: bool) -> list[Segment]:
+        w = self.cell_width
+        pal = self.palette
+        if not math.isfinite(v):
+            st = pal.nonfinite()
+            return [Segment("!".center(w), st)]
+        if mono:
+            if self.signed:
+                glyph = signed_glyph(v, self.vmax)
+            else:
+                glyph = gate_glyph(v) if self.vmax == 1.0 else _ramp(v, self.vmax)
+            return [Segment(glyph * w, Style(reverse=True) if cursor else Style(reverse=False))]
+        fill = pal.signed_fill(v, self.vmax) if self.signed else pal.gate_fill(min(v / self.vmax, 1.0))
+        if not cursor:
+            return [Segment(" " * w, Style(bgcolor=fill))]
+        ink = "#ffffff" if _luma(fill) < 0.5 else "#000000"
+        left = (w - 1) // 2
+        return [Segment(" " * left + "│" + " " * (w - 1 - left), Style(color=ink, bgcolor=fill, bold=True))]
+
+    # ------------------------------------------------------------ rows
+
+    def _header(self) -> list[Segment]:
+        """The first step number at the left, and ▼ t=N over the cursor column."""
+        n_cols = self.data.shape[1]
+        w = self.cell_width
+        chars = [" "] * (n_cols * w + 1)
+        bold = [False] * len(chars)
+
+        def put(x: int, text: str, strong: bool) -> None:
+            for k, ch in enumerate(text):
+                if 0 <= x + k < len(chars):
+                    chars[x + k] = ch
+                    bold[x + k] = strong
+
+        t0 = self.col_offset
+        if n_cols:
+            put(0, str(t0), False)
+        if self.cursor_col is not None and t0 <= self.cursor_col < t0 + n_cols:
+            cur = (self.cursor_col - t0) * w + (w - 1) // 2
+            label = f"t={self.cursor_col}"
+            start = cur + 2 if cur + 2 + len(label) <= len(chars) else max(cur - 1 - len(label), 0)
+            # clear around the marker so the first-step label cannot run into it
+            lo, hi = min(start, cur) - 1, max(start + len(label), cur + 1)
+            put(max(lo, 0), " " * (hi - max(lo, 0) + 1), False)
+            put(start, label, True)
+            put(cur, "▼", True)
+        segs = [Segment(" " * self.label_width, _BLANK)] if self.label_width else []
+        strong, dimmed = Style(bold=True), Style(dim=True)
+        run_start = 0
+        for x in range(1, len(chars) + 1):
+            if x == len(chars) or bold[x] != bold[run_start]:
+                segs.append(Segment("".join(chars[run_start:x]), strong if bold[run_start] else dimmed))
+                run_start = x
+        return segs
+
+    def _row(self, r: int, mono: bool) -> list[Segment]:
+        unit = self.row_offset + r
+        selected = self.selected_row is not None and unit == self.selected_row
+        segs: list[Segment] = []
+        if self.label_width:
+            lw = self.label_width - 1
+            lab_style = Style(bold=True, reverse=True) if selected else Style(dim=True)
+            segs.append(Segment(f"{unit:>{lw}}", lab_style))
+            segs.append(Segment("▶" if selected else " ", Style(bold=True) if selected else _BLANK))
+        cursor_idx = None
+        if self.cursor_col is not None:
+            cursor_idx = self.cursor_col - self.col_offset
+        for j, v in enumerate(self.data[r]):
+            segs.extend(self._cell(float(v), mono, j == cursor_idx))
+        segs.append(Segment("◀" if selected else " ", Style(bold=True) if selected else _BLANK))
+        return segs
+
+    def _legend(self, mono: bool) -> list[Segment]:
+        segs: list[Segment] = []
+        if self.label_width:
+            segs.append(Segment(" " * self.label_width, _BLANK))
+        pal = self.palette
+        if self.signed:
+            lo_t, hi_t = fmt(-self.vmax), fmt(self.vmax)
+            steps = [-1, -0.75, -0.5, -0.25, 0, 0.25, 0.5, 0.75, 1]
+        else:
+            lo_t, hi_t = fmt(0.0, signed=False), fmt(self.vmax, signed=False)
+            steps = [0, 0.01, 0.25, 0.5, 0.75, 0.99, 1]
+        segs.append(Segment(lo_t + " ", Style(dim=True)))
+        for s in steps:
+            v = s * self.vmax
+            if mono:
+                g = signed_glyph(v, self.vmax) if self.signed else gate_glyph(s)
+                segs.append(Segment(g, Style(reverse=False)))
+            else:
+                fill = pal.signed_fill(v, self.vmax) if self.signed else pal.gate_fill(s)
+                segs.append(Segment(" ", Style(bgcolor=fill)))
+        segs.append(Segment(" " + hi_t, Style(dim=True)))
+        return segs
+
+    # ------------------------------------------------------------ Rich protocol
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        mono = self._mono(console)
+        width = options.max_width
+        lines = [self._header()]
+        lines += [self._row(r, mono) for r in range(self.data.shape[0])]
+        if self.legend:
+            lines.append(self._legend(mono))
+        for k, line in enumerate(lines):
+            yield from _crop(line, width)
+            if k < len(lines) - 1:
+                yield Segment.line()
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        w = min(self.width, options.max_width)
+        return Measurement(w, w)
+
+
+def _ramp(v: float, vmax: float) -> str:
+    return ramp_glyph(v, 0.0, vmax, RAMP)
+
+
+def _luma(color) -> float:
+    t = color.get_truecolor()
+    return (0.2126 * t.red + 0.7152 * t.green + 0.0722 * t.blue) / 255.0
+
+
+def _crop(segs: list[Segment], width: int) -> list[Segment]:
+    """Crop a line of one-cell-glyph segments to ``width`` cells, keeping styles."""
+    out: list[Segment] = []
+    room = width
+    for s in segs:
+        if room <= 0:
+            break
+        if len(s.text) <= room:
+            out.append(s)
+            room -= len(s.text)
+        else:
+            out.append(Segment(s.text[:room], s.style))
+            room = 0
+    return out
+
