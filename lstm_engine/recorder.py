@@ -63,13 +63,17 @@ def initial_state(spec: LSTMSpec, h0: Any, c0: Any) -> tuple[np.ndarray, np.ndar
             out.append(np.zeros((L, D, size), spec.dtype))
             continue
         a = _to_numpy(a, name)
+        given = tuple(a.shape)
         if a.ndim == 3 and a.shape[1] == 1:
             a = a[:, 0]
         if a.shape != (L * D, size):
+            what = "proj_size" if name == "h0" and spec.proj_size else "hidden_size"
             raise InputError(
-                f"{name} has shape {tuple(a.shape)}, expected [{L * D}, 1, {size}] "
-                f"or [{L * D}, {size}] (num_layers*num_directions, {'proj_size' if name == 'h0' and spec.proj_size else 'hidden_size'})"
+                f"{name} has shape {given}, expected [{L * D}, 1, {size}] "
+                f"or [{L * D}, {size}] (num_layers*num_directions, {what})"
             )
+        if not np.issubdtype(a.dtype, np.number):
+            raise InputError(f"{name} must be numeric, got dtype {a.dtype}")
         out.append(np.ascontiguousarray(a, dtype=spec.dtype).reshape(L, D, size))
     return out[0], out[1]
 
@@ -93,20 +97,20 @@ def _first_nonfinite(spec: LSTMSpec, x, h0, c0, trace_arrays: dict) -> dict | No
                 if not np.isfinite(a).all():
                     return {"where": "weights", "layer": layer, "direction": d, "name": name}
     best = None
-    for name in ("i", "f", "g", "o", "c", "h"):
+    for name in ("i", "f", "g", "c", "o", "h"):  # the order a step computes them in
         a = trace_arrays[name]
         bad = ~np.isfinite(a).all(axis=-1)  # (L, D, T)
         if not bad.any():
             continue
-        for layer, d, t in np.argwhere(bad):
-            # order by layer, then by when the direction reached step t
-            when = t if d == 0 else a.shape[2] - 1 - t
-            key = (int(layer), int(when), int(d))
+        for layer, d in zip(*np.nonzero(bad.any(axis=-1))):
+            steps = np.flatnonzero(bad[layer, d])
+            # the first step the direction read: lowest t left to right, highest right to left
+            t = int(steps[0] if d == 0 else steps[-1])
+            key = (int(layer), t if d == 0 else a.shape[2] - 1 - t, int(d))
             if best is None or key < best[0]:
-                unit = int(np.argwhere(~np.isfinite(a[layer, d, t]))[0][0])
+                unit = int(np.flatnonzero(~np.isfinite(a[layer, d, t]))[0])
                 best = (key, {"where": name, "layer": int(layer), "direction": int(d),
-                              "t": int(t), "unit": unit})  # fmt: skip
-            break
+                              "t": t, "unit": unit})  # fmt: skip
     return best[1] if best else None
 
 
