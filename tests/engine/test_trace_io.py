@@ -28,7 +28,7 @@ def _trace(**spec_opts):
         spec, x, h0, c0, source="unit test",
         output=rng.standard_normal((5, 2)),
         tokens=("Je", "parle", "français", "très", "bien"),
-        labels=("PRON", "VERB", "ADJ", "ADV", "ADV"),
+        labels=("PRON", "VERB"),  # the output's classes, one per column
         meta={"note": "ünïcode ✓"},
     )  # fmt: skip
 
@@ -164,6 +164,7 @@ def _corrupt_files(tmp_path, good):
     yield "wrong shape", npz(**dict(arrays, i=arrays["i"][:, :, :2]))
     yield "x steps", npz(**dict(arrays, x=arrays["x"][:2]))
     yield "future version", npz(**dict(arrays, meta=np.array(json.dumps(dict(meta, version=99)))))
+    yield "token count", npz(**dict(arrays, meta=np.array(json.dumps(dict(meta, tokens=["a"])))))
     yield "bad weights", npz(**{k: v for k, v in arrays.items() if k != "weights.1.0.W_hh"})
     yield "odd weight name", npz(**dict(arrays, **{"weights.0.0.W_xx": np.zeros(3)}))
     yield "object array", None
@@ -172,7 +173,7 @@ def _corrupt_files(tmp_path, good):
 @pytest.mark.parametrize(
     "kind",
     ["empty", "truncated", "text", "bit-flipped", "plain npz", "meta not json", "meta a list",
-     "other format", "missing arrays", "wrong shape", "x steps", "future version", "bad weights",
+     "other format", "missing arrays", "wrong shape", "x steps", "token count", "future version", "bad weights",
      "odd weight name", "object array"],
 )  # fmt: skip
 def test_bad_files_give_load_error(tmp_path, kind):
