@@ -337,9 +337,13 @@ def _check_shapes(trace: Trace, path: Path) -> None:
         raise LoadError(f"{path}: z has shape {trace.z.shape}, expected {(L, D, T, 4, H)}")
     if trace.output is not None and (trace.output.ndim != 2 or trace.output.shape[0] != T):
         raise LoadError(f"{path}: output has shape {trace.output.shape}, expected ({T}, n_out)")
-    for name, seq in (("tokens", trace.tokens), ("labels", trace.labels)):
-        if seq is not None and len(seq) != T:
-            raise LoadError(f"{path}: {len(seq)} {name} for {T} steps")
+    if trace.tokens is not None and len(trace.tokens) != T:
+        raise LoadError(f"{path}: {len(trace.tokens)} tokens for {T} steps")
+    # labels name the output's classes (DET, NN, V), one per output column, not per step
+    if trace.labels is not None and trace.output is not None and len(trace.labels) != trace.output.shape[1]:
+        raise LoadError(
+            f"{path}: {len(trace.labels)} labels for {trace.output.shape[1]} output columns"
+        )
     spec = trace.spec
     if spec is not None:
         got = (spec.num_layers, spec.num_directions, spec.hidden_size, spec.out_size,
