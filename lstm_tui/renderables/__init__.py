@@ -6,6 +6,7 @@ Widgets in ``lstm_tui.widgets`` stay thin and hand their drawing to these
 
 from lstm_tui.renderables.cell_diagram import CellDiagram, CellValues
 from lstm_tui.renderables.heatmap import Heatmap
+from lstm_tui.renderables.history import UnitHistory, resample
 from lstm_tui.renderables.palette import (
     NEG_RAMP,
     OPEN,
@@ -31,6 +32,8 @@ __all__ = [
     "CellDiagram",
     "CellValues",
     "Heatmap",
+    "UnitHistory",
+    "resample",
     "NEG_RAMP",
     "OPEN",
     "RAMP",

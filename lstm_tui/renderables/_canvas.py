@@ -91,3 +91,19 @@ class Canvas:
                 segs.append(Segment(" " * (w - len(chars)), self.base))
             out.append(segs)
         return out
+
+
+def crop_line(segs: list[Segment], width: int) -> list[Segment]:
+    """Crop a line of one-cell-glyph segments to ``width`` cells, keeping their styles."""
+    out: list[Segment] = []
+    room = width
+    for s in segs:
+        if room <= 0:
+            break
+        if len(s.text) <= room:
+            out.append(s)
+            room -= len(s.text)
+        else:
+            out.append(Segment(s.text[:room], s.style))
+            room = 0
+    return out

@@ -8,21 +8,26 @@ gate lets ``tanh(c_t)`` out as ``h_t``. Every number comes from a
 :class:`CellValues` the screen filled from the engine; nothing is computed here
 except the peephole contributions ``p·c`` (which is what the gate actually saw).
 
-Full layout (≈60×14; 15 rows with peepholes)::
+Full layout (60×14; peephole wires and the projection fit in the same box)::
 
-    c_{t-1}           kept                               c_t
-    +1.23 ━━━━━━(×)━ +1.14 ━━━━━━━(+)━━━━━━━━━━━━━━━━┳━━ +1.50
-                 ┃       written    ┃                 ┃
-                 ┃         +0.36    ┃             ╭───┸───╮
-                 ┃          ┏━━━━━(×)━━━━━┓       │ tanh  │ +0.91
-                 ...       (i)           (g)      ╰───┰───╯
-                                                     (×)━━ +0.55  h_t
-             ╭───┸───╮  ╭───┸───╮   ╭───┸───╮   ╭───┸───╮
-             │  σ f  │  │  σ i  │   │tanh g │   │  σ o  │
-             │ 0.93  │  │ 0.40  │   │ +0.90 │   │ 0.81  │
-             ╰───┰───╯  ╰───┰───╯   ╰───┰───╯   ╰───┰───╯
-    h_{t-1} ━━━━━┻━━━━━━━━━━┻━━━━━━━━━━━┻━━━━━━━━━━━┛
-    x_t ━━━━┛ "ate"
+    c_{t-1}          kept                              c_t
+    +1.23 ━━━━━━(×)━ +1.23 ━━━━━━(+)━━━━━━━━━━━━━━━┳━━ +1.59
+                 ┃        written ┃                ┃
+                 ┃          +0.36 ┃            ╭───┸───╮
+                 ┃          ┏━━━━(×)━━━━┓      │ tanh  │ +0.92
+                 ┃          ┃           ┃      ╰───┰───╯
+                 ┃          ┃           ┃          ┃    h_t
+                 ┃          ┃           ┃         (×)━━ +0.74
+             ╭───┸───╮  ╭───┸───╮   ╭───┸───╮  ╭───┸───╮
+             │  σ f  │  │  σ i  │   │tanh g │  │  σ o  │
+             │  0.99 │  │  0.40 │   │ +0.90 │  │  0.81 │
+             ╰───┰───╯  ╰───┰───╯   ╰───┰───╯  ╰───┰───╯
+    h_{t-1} ━━┳━━┻━━━━━━━━━━┻━━━━━━━━━━━┻━━━━━━━━━━┛
+    x_t ━━━━━━┛ "ate"                                    unit 12
+
+Peepholes add dashed wires (╎ ╌) from the belt: c_{t-1} into the sides of the f
+and i boxes, the new c_t into o, each labelled with the unit's p value. A
+projection replaces the h_t number with ``h_cell → ×W_hr → h_t (proj)``.
 
 Below ``COMPACT_BELOW`` columns the diagram switches to a compact form (the belt
 and the three gate effects on it, no boxes) that fits in ≈36 columns.
@@ -433,12 +438,15 @@ class CellDiagram:
                 yield Segment.line()
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement(min(COMPACT_WIDTH, options.max_width), min(FULL_WIDTH, options.max_width))
+        width = options.max_width
+        return Measurement(min(COMPACT_WIDTH, width), min(FULL_WIDTH, width))
 
 
 def _mono(st: Style) -> Style:
     """Keep the attributes of a palette style but none of its colours."""
-    return Style(bold=st.bold, italic=st.italic, underline=st.underline, reverse=bool(st.bgcolor) or None)
+    return Style(
+        bold=st.bold, italic=st.italic, underline=st.underline, reverse=bool(st.bgcolor) or None
+    )
 
 
 def _quote(token: str, room: int) -> str:

@@ -36,6 +36,7 @@ from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
 
+from lstm_tui.renderables._canvas import crop_line
 from lstm_tui.renderables.palette import (
     RAMP,
     Palette,
@@ -142,12 +143,16 @@ class Heatmap:
             else:
                 glyph = gate_glyph(v) if self.vmax == 1.0 else _ramp(v, self.vmax)
             return [Segment(glyph * w, Style(reverse=True) if cursor else Style(reverse=False))]
-        fill = pal.signed_fill(v, self.vmax) if self.signed else pal.gate_fill(min(v / self.vmax, 1.0))
+        if self.signed:
+            fill = pal.signed_fill(v, self.vmax)
+        else:
+            fill = pal.gate_fill(min(v / self.vmax, 1.0))
         if not cursor:
             return [Segment(" " * w, Style(bgcolor=fill))]
         ink = "#ffffff" if _luma(fill) < 0.5 else "#000000"
         left = (w - 1) // 2
-        return [Segment(" " * left + "│" + " " * (w - 1 - left), Style(color=ink, bgcolor=fill, bold=True))]
+        text = " " * left + "│" + " " * (w - 1 - left)
+        return [Segment(text, Style(color=ink, bgcolor=fill, bold=True))]
 
     # ------------------------------------------------------------ rows
 
@@ -181,7 +186,8 @@ class Heatmap:
         run_start = 0
         for x in range(1, len(chars) + 1):
             if x == len(chars) or bold[x] != bold[run_start]:
-                segs.append(Segment("".join(chars[run_start:x]), strong if bold[run_start] else dimmed))
+                style = strong if bold[run_start] else dimmed
+                segs.append(Segment("".join(chars[run_start:x]), style))
                 run_start = x
         return segs
 
@@ -193,7 +199,8 @@ class Heatmap:
             lw = self.label_width - 1
             lab_style = Style(bold=True, reverse=True) if selected else Style(dim=True)
             segs.append(Segment(f"{unit:>{lw}}", lab_style))
-            segs.append(Segment("▶" if selected else " ", Style(bold=True) if selected else _BLANK))
+            marker = Segment("▶", Style(bold=True)) if selected else Segment(" ", _BLANK)
+            segs.append(marker)
         cursor_idx = None
         if self.cursor_col is not None:
             cursor_idx = self.cursor_col - self.col_offset
@@ -235,7 +242,7 @@ class Heatmap:
         if self.legend:
             lines.append(self._legend(mono))
         for k, line in enumerate(lines):
-            yield from _crop(line, width)
+            yield from crop_line(line, width)
             if k < len(lines) - 1:
                 yield Segment.line()
 
@@ -251,20 +258,3 @@ def _ramp(v: float, vmax: float) -> str:
 def _luma(color) -> float:
     t = color.get_truecolor()
     return (0.2126 * t.red + 0.7152 * t.green + 0.0722 * t.blue) / 255.0
-
-
-def _crop(segs: list[Segment], width: int) -> list[Segment]:
-    """Crop a line of one-cell-glyph segments to ``width`` cells, keeping styles."""
-    out: list[Segment] = []
-    room = width
-    for s in segs:
-        if room <= 0:
-            break
-        if len(s.text) <= room:
-            out.append(s)
-            room -= len(s.text)
-        else:
-            out.append(Segment(s.text[:room], s.style))
-            room = 0
-    return out
-

@@ -40,7 +40,8 @@ def _rgb(style):
 
 @pytest.mark.parametrize("dark", [True, False])
 def test_gate_saturation_classes_are_distinct_from_mid(dark):
-    shut, mid_lo, mid, mid_hi, open_ = (gate_style(v, dark=dark) for v in (0.005, 0.2, 0.5, 0.8, 0.995))
+    values = (0.005, 0.2, 0.5, 0.8, 0.995)
+    shut, mid_lo, mid, mid_hi, open_ = (gate_style(v, dark=dark) for v in values)
     assert gate_class(0.005) == "shut" and gate_class(0.995) == "open" and gate_class(0.5) == "mid"
     # saturated ends are bold, mid-range values are not
     assert shut.bold and open_.bold
@@ -192,7 +193,8 @@ def test_cell_diagram_shows_live_values_on_the_right_wires():
     for s in (fmt(v.f, signed=False), fmt(v.i, signed=False), fmt(v.o, signed=False), fmt(v.g),
               fmt(v.written), fmt(v.tanh_c), fmt(v.h)):
         assert s in text, s
-    for label in ("c_{t-1}", "c_t", "kept", "written", "tanh", "h_t", "h_{t-1}", '"fluent"', "unit 7"):
+    labels = ("c_{t-1}", "c_t", "kept", "written", "tanh", "h_t", "h_{t-1}", '"fluent"', "unit 7")
+    for label in labels:
         assert label in text
     # gates labelled in their boxes, the four boxes side by side on one row
     gates_row = next(ln for ln in lines if "σ f" in ln)
@@ -349,7 +351,8 @@ def test_heatmap_monochrome_glyph_ramps_are_ordered():
     row = _text(Heatmap(signed, vmax=1.0, legend=False, row_labels=False), 40)[1]
     assert row[:7] == "≡=· ░▓█"
     # color=False forces glyphs even on a colour console
-    forced = _segments(Heatmap(gates, signed=False, color=False, legend=False, row_labels=False), 40)
+    hm = Heatmap(gates, signed=False, color=False, legend=False, row_labels=False)
+    forced = _segments(hm, 40)
     assert "".join(s.text for s in forced).split("\n")[1][:5] == " ░▒▓█"
 
 
@@ -381,3 +384,124 @@ def test_heatmap_crops_to_width_and_rejects_1d():
     assert max(len(ln) for ln in lines) <= 30
     with pytest.raises(ValueError):
         Heatmap(np.zeros(5))
+
+
+# ---------------------------------------------------------------- history
+
+from lstm_tui.renderables import UnitHistory, resample  # noqa: E402
+
+
+def _france(T=40):
+    """f holds (≈1) from step 5 to 34 while c keeps what i wrote at step 5."""
+    t = np.arange(T)
+    f = np.where((t >= 5) & (t < 35), 0.995, 0.3 + 0.2 * np.sin(t))
+    i = np.where(t == 5, 0.97, 0.05)
+    c = np.where((t >= 5) & (t < 35), 1.3, -0.2)
+    return {"f": f, "i": i, "c": c, "h": 0.8 * np.tanh(c)}
+
+
+def test_history_rows_values_and_gate_scale():
+    s = _france()
+    lines = _text(UnitHistory(s, 17, labels={"c": "c_t"}), 70)
+    assert len(lines) == 1 + 4
+    rows = {ln.split()[0]: ln for ln in lines[1:]}
+    assert set(rows) == {"f", "i", "c_t", "h"}
+    # value at the cursor, printed at the right as the UI prints it
+    assert rows["f"].rstrip().endswith(fmt(s["f"][17], signed=False))
+    assert rows["c_t"].rstrip().endswith(fmt(s["c"][17]))
+    assert all(len(ln) <= 70 for ln in lines)
+    # f is held open for 30 steps: a long run of full blocks; i fires once
+    assert "█" * 30 in rows["f"]
+    assert rows["i"].count("█") >= 1 and rows["i"].count("█") <= 2
+    # the time axis: first and last step at the ends
+    assert lines[0].split()[0] == "0" and lines[0].rstrip().endswith("39")
+
+
+def test_history_cursor_marked_in_header_and_every_row():
+    s = _france()
+    width = 70
+    u = UnitHistory(s, 17)
+    lw, sw, vw = u.geometry(width)
+    cols = u.cursor_columns(width)
+    # 40 steps stretched over sw columns: step 17 owns columns [ceil(17·sw/40), ceil(18·sw/40))
+    assert cols == range(-(-17 * sw // 40), -(-18 * sw // 40))
+    lines = _text(u, width)
+    assert lines[0].index("▼") == lw + 1 + cols.start + (len(cols) - 1) // 2
+    assert "t=17" in lines[0]
+    rows = list(Segment.split_lines(_segments(u, width)))[1:]
+    for row in rows:
+        highlighted, x = [], 0
+        for seg in row:
+            for _ in seg.text:
+                if seg.style.bgcolor is not None and x > lw:
+                    highlighted.append(x - lw - 1)
+                x += 1
+        assert highlighted == list(cols)
+    # without colour the cursor column is reverse video
+    mono_rows = list(Segment.split_lines(_segments(UnitHistory(s, 17, color=False), width)))[1:]
+    for row in mono_rows:
+        rev, x = [], 0
+        for seg in row:
+            for _ in seg.text:
+                if seg.style.reverse:
+                    rev.append(x - lw - 1)
+                x += 1
+        assert rev == list(cols)
+
+
+def test_history_long_sequence_keeps_extremes_and_places_cursor():
+    rng = np.random.default_rng(1)
+    T = 5000
+    c = rng.normal(size=T) * 0.1
+    c[1234], c[4000] = 3.0, -2.5
+    f = 1 / (1 + np.exp(-rng.normal(size=T)))
+    f[2500] = 0.0
+    # resample: min/max-from-middle per bucket keeps single-step spikes
+    cols, col_of = resample(c, 60, 0.0)
+    assert cols.shape == (60,) and cols.max() == 3.0 and cols.min() == -2.5
+    assert cols[col_of[1234]] == 3.0 and cols[col_of[4000]] == -2.5
+    gcols, gcol_of = resample(f, 60, 0.5)
+    assert gcols[gcol_of[2500]] == 0.0
+
+    u = UnitHistory({"c": c, "f": f}, 4000)
+    width = 70
+    lw, sw, vw = u.geometry(width)
+    lines = _text(u, width)
+    edges = (np.arange(sw + 1) * T) // sw
+    k = int(np.flatnonzero((edges[:-1] <= 4000) & (4000 < edges[1:]))[0])
+    assert u.cursor_columns(width) == range(k, k + 1)
+    assert lines[0].index("▼") == lw + 1 + k
+    c_row = lines[1][lw + 1 : lw + 1 + sw]
+    assert c_row[k] == "▁"  # the -2.5 at the cursor is the bottom level
+    kk = int(np.flatnonzero((edges[:-1] <= 1234) & (1234 < edges[1:]))[0])
+    assert c_row[kk] == "█"
+    assert lines[1].rstrip().endswith("-2.50")
+    assert lines[0].rstrip().endswith("4999")
+
+
+def test_history_signed_zero_is_mid_level_and_nan_is_loud():
+    s = {"c": np.array([-1.0, 0.0, 1.0, np.nan])}
+    lines = _text(UnitHistory(s, 3, header=False), 8 + 1 + 1 + 3 + 1)
+    row = lines[0]
+    spark = row[2:10]  # label "c" + space, then 8 columns for 4 steps
+    assert spark[0:2] == "▁▁" and spark[2:4] == "▅▅" and spark[4:6] == "██" and spark[6:8] == "!!"
+    assert row.rstrip().endswith("nan")
+    segs = _segments(UnitHistory(s, 3, header=False), 14)
+    nan_seg = next(sg for sg in segs if sg.text == "nan")
+    assert nan_seg.style.bold and nan_seg.style.bgcolor is not None
+
+
+def test_history_height_and_validation_and_styles():
+    s = _france()
+    lines = _text(UnitHistory(s, 0, height=2), 60)
+    assert len(lines) == 1 + 2 * 4
+    assert lines[1].split()[0] == "f" and lines[2].startswith(" ")  # label on the top line
+    with pytest.raises(ValueError):
+        UnitHistory({"f": np.zeros(3), "c": np.zeros(4)}, 0)
+    # cursor beyond the data: nothing marked, value shown as a dash
+    out = _text(UnitHistory(s, 99), 60)
+    assert "▼" not in out[0] and out[1].rstrip().endswith("—")
+    for cs in ("truecolor", None):
+        for kw in ({}, {"color": False}, {"height": 3}):
+            segs = _segments(UnitHistory(s, 5, **kw), 60, color_system=cs)
+            assert all(sg.style is not None for sg in segs if sg.text != "\n")
