@@ -1,0 +1,103 @@
+"""The lstm-tui App: screens, global keys, and the two ways in — `run()` and `debug()`.
+
+The app paints a loading screen at once and builds its Source (torch import,
+model load, trace) in a worker thread; then it switches to the debugger, or
+to an error screen whose quit exits non-zero. No traceback ever reaches the
+terminal from a load.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from .opening import from_live, open_path, source_or_error
+from .screens.debugger import DebuggerScreen
+from .screens.status import ErrorScreen, LoadingScreen
+from .source import Source
+
+
+class LstmTuiApp(App[int]):
+    """Step through an LSTM's memory."""
+
+    CSS_PATH = "lstm_tui.tcss"
+    TITLE = "lstm-tui"
+    BINDINGS = [Binding("q", "quit", "Quit")]
+
+    def __init__(
+        self, source: Source | None = None, *, loader: Callable[[], Source] | None = None,
+        what: str = "model",
+    ) -> None:  # fmt: skip
+        super().__init__()
+        if (source is None) == (loader is None):
+            raise ValueError("give exactly one of source or loader")
+        self._source = source
+        self._loader = loader
+        self._what = what
+        self.exit_status = 0
+        """0, or non-zero once a load failed (what run() returns)."""
+
+    def on_mount(self) -> None:
+        if self._source is not None:
+            self.push_screen(DebuggerScreen(self._source))
+        else:
+            self.push_screen(LoadingScreen(self._what))
+            self._load()
+
+    @work(thread=True, exclusive=True, group="load")
+    def _load(self) -> None:
+        source, error, status = source_or_error(self._loader)
+        self.call_from_thread(self._loaded, source, error, status)
+
+    def _loaded(self, source: Source | None, error: str | None, status: int) -> None:
+        if source is not None:
+            self.switch_screen(DebuggerScreen(source))
+        else:
+            self.exit_status = status
+            self.switch_screen(ErrorScreen(f"Could not open {self._what}", error))
+
+    async def action_quit(self) -> None:
+        self.exit(self.exit_status, return_code=self.exit_status)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, DebuggerScreen):
+            for b in screen.BINDINGS:
+                keys = b.key_display or b.key
+                yield SystemCommand(
+                    f"{b.description} ({keys})", f"Debugger: {b.description.lower()}",
+                    partial(screen.run_action, b.action),
+                )
+
+
+def run(
+    path: str, *, text: str | None = None, input_path: str | None = None, trust: bool = False,
+    lstm: str | None = None, batch_index: int = 0,
+) -> int:  # fmt: skip
+    """Open the debugger on a model or trace file; returns the exit status (0, or 2 after an error)."""
+    loader = partial(open_path, path, text=text, input_path=input_path, trust=trust,
+                     lstm=lstm, batch_index=batch_index)  # fmt: skip
+    app = LstmTuiApp(loader=loader, what=Path(path).name)
+    app.run()
+    return app.exit_status
+
+
+def debug(model_or_lstm: Any, inputs: Any = None, **kwargs: Any) -> int:
+    """Open the debugger on a live model from Python, the way breakpoint() opens pdb.
+
+    `model_or_lstm` may be a torch nn.Module containing an nn.LSTM (run once on
+    `inputs`, with a hook capturing what its LSTM reads), an nn.LSTM, an
+    LSTMSpec, a model from lstm_engine.load, or a Trace. Keyword arguments:
+    h0, c0, tokens, labels, output, output_kind, lstm (which LSTM), name.
+    Returns the exit status when the user quits.
+    """
+    loader = partial(from_live, model_or_lstm, inputs, **kwargs)
+    app = LstmTuiApp(loader=loader, what=kwargs.get("name") or type(model_or_lstm).__name__)
+    app.run()
+    return app.exit_status

@@ -1,0 +1,205 @@
+"""Opening things to debug: a model file, a recorded trace, or a live model in Python.
+
+Each path ends in a Source. These functions are slow (torch, tracing) and
+run in the app's worker thread; every user-caused failure is an EngineError
+with a one-line message, which the app shows on its error screen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lstm_engine import EngineError, InputError, LoadError, LSTMSpec, Trace, record, trace_lstm
+
+from .source import Source, guess_output_kind
+
+
+def is_trace_file(path: str | os.PathLike) -> bool:
+    """A recorded trace is an .npz (a zip); models are .pt / .onnx / anything else."""
+    p = Path(path)
+    if p.suffix.lower() == ".npz":
+        return True
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return False
+    if head != b"PK\x03\x04":
+        return False
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(p) as zf:
+            return "meta.npy" in zf.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+def open_path(
+    path: str, *, text: str | None = None, input_path: str | None = None, trust: bool = False,
+    lstm: str | None = None, batch_index: int = 0,
+) -> Source:  # fmt: skip
+    """Load a model (and trace its input) or a recorded trace file."""
+    if not Path(path).exists():
+        raise LoadError(f"{path}: no such file")
+    if is_trace_file(path):
+        if text is not None or input_path is not None:
+            raise InputError(
+                f"{path} is a recorded trace: it is opened read-only and cannot take new input"
+            )
+        trace = Trace.load(path)
+        meta = trace.meta
+        return Source(
+            trace=trace, name=meta.get("model") or Path(path).stem, origin="trace",
+            text=None, output_kind=meta.get("output_kind") or guess_output_kind(trace.output),
+            format="trace",
+        )  # fmt: skip
+    from lstm_engine import load  # the loader imports torch; only pay for it here
+
+    model = load(path, trust=trust, lstm=lstm)
+    if text is not None and input_path is not None:
+        raise InputError("give either --text or --input, not both")
+    inp: Any
+    if input_path is not None:
+        if not Path(input_path).exists():
+            raise InputError(f"{input_path}: no such file")
+        try:
+            inp = np.load(input_path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise InputError(f"{input_path}: not a readable .npy array ({e})") from None
+    elif text is not None:
+        inp = text
+    elif model.examples:
+        inp = model.examples[0]
+    else:
+        raise InputError(
+            f"{path} has no example input; pass one with --text TEXT or --input X.npy"
+        )
+    trace = model.trace(inp, batch_index=batch_index)
+    return Source(
+        trace=trace, name=model.name, origin="model", model=model,
+        text=inp if isinstance(inp, str) else None,
+        output_kind=model.output_kind, format=model.format,
+    )  # fmt: skip
+
+
+def from_live(
+    obj: Any, inputs: Any = None, *, h0: Any = None, c0: Any = None,
+    tokens: Any = None, labels: Any = None, output: Any = None,
+    output_kind: str | None = None, lstm: str | None = None, name: str | None = None,
+) -> Source:  # fmt: skip
+    """A Source for debug(): a Trace, an lstm_engine Model, an LSTMSpec, nn.LSTM, or a model.
+
+    For a whole torch model (say an embedding, an LSTM and a linear head), the
+    model is run once on `inputs` with a hook on its LSTM, which captures
+    exactly what the LSTM read; that input is then traced, and the model's own
+    per-step output becomes the trace's output.
+    """
+    tokens = tuple(str(t) for t in tokens) if tokens is not None else None
+    labels = tuple(str(t) for t in labels) if labels is not None else None
+    if isinstance(obj, Trace):
+        trace, kind, label = obj, output_kind, name or "trace"
+        return Source(trace=trace, name=label, origin="live",
+                      output_kind=kind or obj.meta.get("output_kind") or guess_output_kind(obj.output))  # fmt: skip
+    if hasattr(obj, "trace") and hasattr(obj, "spec") and hasattr(obj, "input_kind"):
+        trace = obj.trace(inputs)
+        return Source(
+            trace=trace, name=name or obj.name, origin="model", model=obj,
+            text=inputs if isinstance(inputs, str) else None, output_kind=obj.output_kind,
+            format=getattr(obj, "format", None),
+        )  # fmt: skip
+    if inputs is None:
+        raise InputError("debug() needs the inputs to run the LSTM on")
+    if isinstance(obj, LSTMSpec):
+        out = _as_output(output)
+        trace = record(obj, inputs, h0, c0, tokens=tokens, labels=labels, output=out)
+        return Source(trace=trace, name=name or "LSTM", origin="live",
+                      output_kind=output_kind or guess_output_kind(out))  # fmt: skip
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        raise InputError(f"debug() cannot read a {type(obj).__name__}") from None
+    if not isinstance(obj, torch.nn.Module):
+        raise InputError(
+            f"debug() takes a Trace, an LSTMSpec, a torch nn.LSTM or nn.Module, or a loaded "
+            f"model; got {type(obj).__name__}"
+        )
+    if isinstance(obj, torch.nn.LSTM):
+        trace = trace_lstm(obj, inputs, h0, c0)
+        out = _as_output(output)
+        trace = dataclasses.replace(trace, tokens=tokens, labels=labels, output=out)
+        return Source(trace=trace, name=name or "nn.LSTM", origin="live",
+                      output_kind=output_kind or guess_output_kind(out))  # fmt: skip
+    trace, out = _trace_inside(obj, inputs, lstm)
+    trace = dataclasses.replace(trace, tokens=tokens, labels=labels, output=out)
+    return Source(trace=trace, name=name or type(obj).__name__, origin="live",
+                  output_kind=output_kind or guess_output_kind(out))  # fmt: skip
+
+
+def _as_output(output: Any) -> np.ndarray | None:
+    if output is None:
+        return None
+    if hasattr(output, "detach"):
+        output = output.detach().cpu().numpy()
+    out = np.asarray(output)
+    if out.ndim == 3 and 1 in out.shape[:2]:
+        out = out[:, 0] if out.shape[1] == 1 else out[0]
+    return out if out.ndim == 2 else None
+
+
+def _trace_inside(model: Any, inputs: Any, lstm: str | None) -> tuple[Trace, np.ndarray | None]:
+    """Run a torch model once, catching what its LSTM reads, and trace that LSTM."""
+    import torch
+
+    lstms = {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.LSTM)}
+    if not lstms:
+        raise InputError(f"{type(model).__name__} has no nn.LSTM inside it")
+    if lstm is None:
+        lstm = next(iter(lstms))
+    if lstm not in lstms:
+        raise InputError(f"no LSTM named {lstm!r}; the model has {', '.join(lstms)}")
+    seen: dict = {}
+
+    def hook(module, args, kwargs):
+        if "x" not in seen:
+            seen["x"] = args[0] if args else kwargs.get("input")
+            hx = args[1] if len(args) > 1 else kwargs.get("hx")
+            seen["hx"] = hx
+
+    handle = lstms[lstm].register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        with torch.no_grad():
+            result = model(inputs)
+    except Exception as e:  # noqa: BLE001 - the user's model failed on the user's input
+        raise InputError(f"{type(model).__name__} failed on the input: {e}") from None
+    finally:
+        handle.remove()
+    if "x" not in seen:
+        raise InputError(f"the model ran but never called its LSTM {lstm!r}")
+    x = seen["x"]
+    if isinstance(x, torch.nn.utils.rnn.PackedSequence):
+        raise InputError("packed sequences are not supported; pass one unpadded sequence")
+    hx = seen["hx"]
+    h0, c0 = (hx if hx is not None else (None, None))
+    trace = trace_lstm(lstms[lstm], x, h0, c0)
+    if isinstance(result, tuple):
+        result = result[0]
+    out = _as_output(result)
+    if out is not None and out.shape[0] != trace.T:
+        out = None
+    return trace, out
+
+
+def source_or_error(fn, *args, **kwargs) -> tuple[Source | None, str | None, int]:
+    """Run a loader, turning failures into (None, message, exit status) — never a traceback."""
+    try:
+        return fn(*args, **kwargs), None, 0
+    except EngineError as e:
+        return None, str(e), 2
+    except Exception as e:  # noqa: BLE001 - a bug must still not print a traceback over the UI
+        return None, f"internal error: {type(e).__name__}: {e}", 1

@@ -1,0 +1,1 @@
+"""The screens: the debugger itself, loading/error, help, and the small dialogs."""

@@ -1,0 +1,275 @@
+"""DebuggerScreen: the cursor over a trace, and every panel that shows it.
+
+The screen owns the state — the Session (only the screen moves it) and the
+cursor reactives t, lstm_layer, direction, unit, sort and heatmap quantity, all
+ints and strings. Widgets get them through data_bind and send clicks back as
+messages. Stepping changes a few ints; each panel redraws from cached
+per-step data, which is what keeps a held arrow key smooth.
+"""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from lstm_engine import EngineError, Session
+
+from ..source import Source
+from ..stepdata import HEATMAP_QUANTITIES, SORTS, StepCache, StepColumns, sort_label
+from ..widgets.cell_view import CellView
+from ..widgets.heatmap_view import HeatmapView
+from ..widgets.output_panel import OutputPanel
+from ..widgets.sequence_strip import SequenceStrip
+from ..widgets.status_header import StatusHeader
+from ..widgets.unit_history import UnitHistoryView
+from ..widgets.unit_table import UnitTable
+from .dialogs import EditInputDialog, GoToStepDialog
+from .help import HelpScreen
+
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+
+
+class DebuggerScreen(Screen):
+    """Step through one trace: header, sequence strip, unit table, cell, history, heatmap."""
+
+    HORIZONTAL_BREAKPOINTS = [
+        (0, "-too-narrow"), (MIN_WIDTH, "-narrow"), (120, "-medium"), (156, "-wide"),
+    ]  # fmt: skip
+    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-short"), (34, "-tall"), (50, "-huge")]
+
+    BINDINGS = [
+        Binding("right,l", "step(1)", "Step", key_display="→/l"),
+        Binding("left,h", "step(-1)", "Back", key_display="←/h"),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+        Binding("g", "goto", "Go to"),
+        Binding("down,j", "unit(1)", "Unit ↓", show=False),
+        Binding("up,k", "unit(-1)", "Unit ↑", show=False),
+        Binding("pagedown", "unit_page(1)", "Page ↓", show=False),
+        Binding("pageup", "unit_page(-1)", "Page ↑", show=False),
+        Binding("left_square_bracket", "layer(-1)", "Layer −", key_display="["),
+        Binding("right_square_bracket", "layer(1)", "Layer +", key_display="]"),
+        Binding("d", "direction", "Direction"),
+        Binding("s", "sort(1)", "Sort"),
+        Binding("S", "sort(-1)", "Sort back", show=False),
+        Binding("v", "heatmap(1)", "Heatmap"),
+        Binding("e", "edit", "Edit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+
+    source: reactive[Source | None] = reactive(None, init=False)
+    """The trace in view and the model that made it (replaced by an edit-and-re-run)."""
+    t: reactive[int] = reactive(0, init=False)
+    """The cursor: sequence position, 0-based."""
+    lstm_layer: reactive[int] = reactive(0, init=False)
+    """The LSTM layer in view (not `layer`: that is Textual's compositing layer)."""
+    direction: reactive[int] = reactive(0, init=False)
+    """0 reads left to right, 1 right to left (bidirectional models)."""
+    unit: reactive[int] = reactive(0, init=False)
+    """The selected unit (index in the layer, independent of the sort)."""
+    sort: reactive[str] = reactive("unit", init=False)
+    """The unit table's sort column, one of stepdata.SORTS."""
+    heat: reactive[str] = reactive("c", init=False)
+    """The heatmap quantity, one of stepdata.HEATMAP_QUANTITIES."""
+    columns: reactive[StepColumns | None] = reactive(None, init=False, always_update=True)
+    """The unit table's data for (t, layer, direction, sort), from the step cache."""
+
+    def __init__(self, source: Source) -> None:
+        super().__init__()
+        self._cache = StepCache()
+        self.session = Session(source.trace)
+        self.set_reactive(DebuggerScreen.source, source)
+        self._update_columns()
+
+    # --- layout
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header").data_bind(
+            DebuggerScreen.source, DebuggerScreen.t, DebuggerScreen.lstm_layer, DebuggerScreen.direction
+        )
+        yield Static(id="too-small")
+        with Vertical(id="main"):
+            yield SequenceStrip(id="strip").data_bind(
+                DebuggerScreen.source, DebuggerScreen.t, DebuggerScreen.direction
+            )
+            with Horizontal(id="body"):
+                yield UnitTable(id="table").data_bind(DebuggerScreen.columns, DebuggerScreen.unit)
+                with Vertical(id="side"):
+                    yield CellView(id="cell").data_bind(*self._cursor())
+                    yield OutputPanel(id="output").data_bind(DebuggerScreen.source, DebuggerScreen.t)
+            with Horizontal(id="bottom"):
+                yield UnitHistoryView(id="history").data_bind(*self._cursor())
+                yield HeatmapView(id="heatmap").data_bind(
+                    *self._cursor(), quantity=DebuggerScreen.heat
+                )
+        yield Footer()
+
+    @staticmethod
+    def _cursor():
+        S = DebuggerScreen
+        return (S.source, S.t, S.lstm_layer, S.direction, S.unit)
+
+    def on_mount(self) -> None:
+        self._set_titles()
+
+    def on_resize(self) -> None:
+        w, h = self.app.size
+        self.query_one("#too-small", Static).update(
+            f"This terminal is {w}×{h}; lstm-tui needs at least {MIN_WIDTH}×{MIN_HEIGHT}.\n"
+            "Enlarge the window, or press q to quit."
+        )
+
+    def _set_titles(self) -> None:
+        src = self.source
+        tr = src.trace
+        table = self.query_one("#table")
+        table.border_title = f"units ({tr.hidden_size})"
+        table.border_subtitle = f"sort: {sort_label(self.sort)}  (s)"
+        self.query_one("#cell").border_title = f"cell · unit {self.unit}"
+        self.query_one("#output").border_title = "output"
+        self.query_one("#history").border_title = f"unit {self.unit} over time"
+        heat = self.query_one("#heatmap")
+        heat.border_title = f"heatmap · {self.heat}"
+        heat.border_subtitle = "v: quantity"
+
+    # --- state changes
+    def _update_columns(self) -> None:
+        self.columns = self._cache.get(
+            self.source.trace, self.lstm_layer, self.direction, self.t, self.sort
+        )
+
+    def watch_t(self) -> None:
+        self._update_columns()
+
+    def watch_lstm_layer(self) -> None:
+        self._update_columns()
+
+    def watch_direction(self) -> None:
+        self._update_columns()
+
+    def watch_sort(self) -> None:
+        self._update_columns()
+        self._set_titles()
+
+    def watch_unit(self) -> None:
+        self._set_titles()
+
+    def watch_heat(self) -> None:
+        self._set_titles()
+
+    def watch_source(self, source: Source) -> None:
+        self._cache.clear()
+        self._update_columns()
+        self._set_titles()
+
+    def _goto(self, t: int) -> None:
+        self.session.goto(t)
+        self.t = self.session.t
+
+    # --- actions
+    def action_step(self, n: int) -> None:
+        if self.session.step(n):
+            self.t = self.session.t
+        else:
+            self.app.bell()
+
+    def action_first(self) -> None:
+        self.session.first()
+        self.t = self.session.t
+
+    def action_last(self) -> None:
+        self.session.last()
+        self.t = self.session.t
+
+    def action_unit(self, n: int) -> None:
+        cols = self.columns
+        row = min(max(cols.row_of(self.unit) + n, 0), cols.H - 1)
+        self.unit = int(cols.order[row])
+
+    def action_unit_page(self, n: int) -> None:
+        table = self.query_one(UnitTable)
+        self.action_unit(n * max(table.size.height - 2, 1))
+
+    def action_layer(self, n: int) -> None:
+        L = self.source.trace.num_layers
+        if L == 1:
+            self.notify("This LSTM has a single layer.", timeout=2)
+            return
+        self.lstm_layer = (self.lstm_layer + n) % L
+
+    def action_direction(self) -> None:
+        if self.source.trace.num_directions == 1:
+            self.notify("This LSTM is unidirectional: there is no reverse direction.", timeout=2)
+            return
+        self.direction = 1 - self.direction
+
+    def action_sort(self, n: int) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + n) % len(SORTS)]
+
+    def action_heatmap(self, n: int) -> None:
+        self.heat = HEATMAP_QUANTITIES[(HEATMAP_QUANTITIES.index(self.heat) + n) % len(HEATMAP_QUANTITIES)]
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.BINDINGS, self.source))
+
+    def action_goto(self) -> None:
+        def done(t: int | None) -> None:
+            if t is not None:
+                self._goto(t)
+
+        self.app.push_screen(GoToStepDialog(self.session.T, self.t), done)
+
+    def action_edit(self) -> None:
+        reason = self.source.read_only_reason
+        if reason is not None:
+            self.notify(reason, title="Cannot edit the input", severity="warning", timeout=6)
+            return
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self._retrace(text)
+
+        self.app.push_screen(EditInputDialog(self.source), done)
+
+    @work(thread=True, exclusive=True, group="retrace")
+    def _retrace(self, text: str) -> None:
+        """Trace the edited text in a thread: a large model must not freeze the screen."""
+        try:
+            new = self.source.retrace(text)
+        except EngineError as e:
+            self.app.call_from_thread(self.notify, str(e), title="Re-run failed", severity="error")
+            return
+        self.app.call_from_thread(self._install, new)
+
+    def _install(self, source: Source) -> None:
+        """Show a new trace, keeping the cursor where it can stay."""
+        tr = source.trace
+        self.session = Session(tr, min(self.t, tr.T - 1))
+        self.lstm_layer = min(self.lstm_layer, tr.num_layers - 1)
+        self.direction = min(self.direction, tr.num_directions - 1)
+        self.unit = min(self.unit, tr.hidden_size - 1)
+        self.t = self.session.t
+        self.source = source
+        self.notify(f"Re-ran on {tr.T} tokens.", timeout=2)
+
+    # --- messages from the widgets
+    @on(SequenceStrip.StepClicked)
+    def _strip_clicked(self, event: SequenceStrip.StepClicked) -> None:
+        self._goto(event.t)
+
+    @on(UnitTable.UnitClicked)
+    def _unit_clicked(self, event: UnitTable.UnitClicked) -> None:
+        self.unit = event.unit
+
+    @on(UnitTable.SortClicked)
+    def _sort_clicked(self, event: UnitTable.SortClicked) -> None:
+        self.sort = event.column
+
+    @on(HeatmapView.CellClicked)
+    def _heat_clicked(self, event: HeatmapView.CellClicked) -> None:
+        self.unit = event.unit
+        self._goto(event.t)

@@ -1,0 +1,74 @@
+"""HelpScreen: the keys, and how to read what the debugger shows."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from ..source import Source
+
+READING = """\
+Each row of the unit table is one unit j of the layer and direction in view, at step t:
+
+  f, i, o    forget, input and output gates (0 = closed, 1 = open)
+  g          the candidate value, tanh of the cell input
+  c₍t−1₎     the memory before this step
+  kept       f · c₍t−1₎        what the forget gate let through
+  forgot     (1 − f) · c₍t−1₎  what it erased
+  written    i · g             what the input gate let in
+  c_t        kept + written    the new memory;  Δc = c_t − c₍t−1₎
+  tanh c, h  h_t = o · tanh(c_t), the unit's output
+             (o·tanhc for projected LSTMs, where h is a projection of all units)
+
+The reverse direction of a bidirectional LSTM reads right to left, so its
+"previous" step is t + 1 and the tokens it has read are at and right of t.
+Colours are fixed per layer and direction over the whole sequence, so the same
+colour means the same size at every step."""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key of the debugger screen, from its own bindings, and how to read it."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close")]
+
+    def __init__(self, bindings: list[Binding], source: Source | None = None) -> None:
+        super().__init__()
+        self.bindings = bindings
+        self.source = source
+
+    def compose(self) -> ComposeResult:
+        keys = Table.grid(padding=(0, 2))
+        keys.add_column(style="bold", no_wrap=True)
+        keys.add_column()
+        for b in self.bindings:
+            shown = b.key_display or "/".join(_key_name(k) for k in b.key.split(","))
+            keys.add_row(shown, b.description)
+        keys.add_row("q", "Quit")
+        keys.add_row("ctrl+p", "Command palette (every action by name)")
+        with VerticalScroll(id="help", classes="dialog"):
+            yield Static(Text("lstm-tui — keys", style="bold"), classes="dialog-title")
+            yield Static(keys)
+            if self.source is not None and self.source.read_only_reason:
+                yield Static(Text("e (edit): " + self.source.read_only_reason), classes="dialog-hint")
+            yield Static(Text("\nReading the screen", style="bold"))
+            yield Static(READING)
+            yield Static("Esc or ? closes this help.", classes="dialog-hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+_NAMES = {
+    "right": "→", "left": "←", "up": "↑", "down": "↓", "home": "Home", "end": "End",
+    "pagedown": "PgDn", "pageup": "PgUp", "left_square_bracket": "[",
+    "right_square_bracket": "]", "question_mark": "?",
+}  # fmt: skip
+
+
+def _key_name(key: str) -> str:
+    return _NAMES.get(key, key)

@@ -1,0 +1,49 @@
+"""LoadingScreen and ErrorScreen: what shows before there is a trace, or instead of one.
+
+The loading screen paints at once while torch and the model load in a
+worker; the error screen shows a load failure as one readable message (never
+a traceback) and the app then exits non-zero.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Center, Middle, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, LoadingIndicator, Static
+
+
+class LoadingScreen(Screen):
+    """Shown while the model loads and the input is traced."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+
+    def compose(self) -> ComposeResult:
+        with Middle():
+            with Center():
+                yield Static(f"Loading {self.what} …", id="loading-label")
+            yield LoadingIndicator()
+        yield Footer()
+
+
+class ErrorScreen(Screen):
+    """A load failure, in words; q quits with a non-zero status."""
+
+    BINDINGS = [Binding("q,escape,enter", "app.quit", "Quit")]
+
+    def __init__(self, title: str, message: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Middle():
+            with Center():
+                with Vertical(id="error-box", classes="dialog"):
+                    yield Static(self.title_text, classes="dialog-title")
+                    yield Static(self.message, id="error-message")
+                    yield Static("Press q to quit.", classes="dialog-hint")
+        yield Footer()

@@ -1,0 +1,1 @@
+"""The debugger's widgets, one per module; each draws what the screen binds into it."""

@@ -1,0 +1,63 @@
+"""CellView: the LSTM cell of the selected unit, with this step's values on its wires.
+
+c_{t−1} → ×f → + i·g → c_t → tanh → ×o → h_t, gates fed from [h_{t−1}, x_t];
+peephole wires and the projection appear when the model has them. The
+drawing is the pure CellDiagram renderable; this widget only gathers the
+unit's numbers from the trace.
+"""
+
+from __future__ import annotations
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from ..renderables.cell_diagram import CellDiagram, CellValues
+from ..source import Source
+
+
+def cell_values(source: Source, layer: int, direction: int, t: int, unit: int) -> CellValues:
+    """Everything the diagram shows for one unit at one step, from the engine's values."""
+    tr = source.trace
+    v = {q: float(tr.value(q, layer, direction, t)[unit])
+         for q in ("c_prev", "f", "i", "g", "o", "kept", "written", "c", "tanh_c")}  # fmt: skip
+    h_cell = v["o"] * v["tanh_c"]
+    projected = source.projected
+    h = None if projected else float(tr.h[layer, direction, t, unit])
+    peephole = None
+    spec = tr.spec
+    if spec is not None and spec.peephole:
+        w = spec.weights[layer][direction]
+        peephole = (float(w.p_i[unit]), float(w.p_f[unit]), float(w.p_o[unit]))
+    if layer > 0:
+        x_label = f"h{layer}"
+    elif tr.tokens is not None:
+        x_label = tr.tokens[t]
+    else:
+        x_label = f"x{t + 1}"
+    return CellValues(
+        unit=unit, c_prev=v["c_prev"], f=v["f"], i=v["i"], g=v["g"], o=v["o"],
+        kept=v["kept"], written=v["written"], c=v["c"], tanh_c=v["tanh_c"],
+        h_cell=h_cell, h=h, x_label=x_label, peephole=peephole, projected=projected,
+    )  # fmt: skip
+
+
+class CellView(Widget):
+    """The cell diagram for the selected unit."""
+
+    DEFAULT_CSS = """
+    CellView { height: auto; }
+    """
+
+    source: reactive[Source | None] = reactive(None)
+    t: reactive[int] = reactive(0)
+    lstm_layer: reactive[int] = reactive(0)
+    direction: reactive[int] = reactive(0)
+    unit: reactive[int] = reactive(0)
+
+    def render(self) -> RenderableType:
+        if self.source is None:
+            return Text("")
+        values = cell_values(self.source, self.lstm_layer, self.direction, self.t, self.unit)
+        return CellDiagram(values, color=not self.app.no_color, dark=self.app.current_theme.dark)

@@ -1,0 +1,66 @@
+"""OutputPanel: what the model said at step t — the top-k labels and which one won."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.style import Style
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from ..renderables.palette import bar
+from ..source import Source, probabilities
+
+_KIND = {
+    "log_prob": "p = exp(log-prob)",
+    "prob": "p",
+    "logit": "p = softmax(logits)",
+    None: "p = softmax(output)",
+}
+
+
+def render_output(source: Source, t: int, k: int, width: int, win: Style, dim: Style) -> Text:
+    """The top-k rows at t: `▶ NN    0.93 ████████▋ ` with the winner marked."""
+    tr = source.trace
+    if tr.output is None or tr.output.ndim != 2:
+        return Text("No model output: this trace has the LSTM only.", dim)
+    p = probabilities(tr.output[t], source.output_kind)
+    top = np.argsort(-p, kind="stable")[:k]
+    names = [
+        tr.labels[j] if tr.labels is not None and j < len(tr.labels) else f"#{j}" for j in top
+    ]
+    name_w = min(max(len(n) for n in names), 16)
+    bar_w = max(width - name_w - 10, 4)
+    text = Text(no_wrap=True)
+    text.append(f"output at t = {t + 1}   {_KIND.get(source.output_kind, 'p')}\n", dim)
+    for row, (j, name) in enumerate(zip(top, names)):
+        style = win if row == 0 else Style()
+        text.append("▶ " if row == 0 else "  ", style)
+        text.append(f"{name[:name_w]:<{name_w}} {p[j]:5.2f} ", style)
+        text.append(bar(float(p[j]), 0.0, 1.0, bar_w), style if row == 0 else dim)
+        if row < len(top) - 1:
+            text.append("\n")
+    return text
+
+
+class OutputPanel(Widget):
+    """The top-k outputs at the cursor."""
+
+    DEFAULT_CSS = """
+    OutputPanel { height: auto; }
+    """
+    COMPONENT_CLASSES = {"output-panel--winner", "output-panel--dim"}
+
+    source: reactive[Source | None] = reactive(None)
+    t: reactive[int] = reactive(0)
+    top_k: reactive[int] = reactive(5)
+    """How many labels to list."""
+
+    def render(self) -> Text:
+        if self.source is None:
+            return Text("")
+        return render_output(
+            self.source, self.t, self.top_k, self.size.width,
+            self.get_component_rich_style("output-panel--winner"),
+            self.get_component_rich_style("output-panel--dim"),
+        )  # fmt: skip

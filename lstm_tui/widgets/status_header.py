@@ -1,0 +1,49 @@
+"""StatusHeader: the one line that says what you are looking at and where the cursor is.
+
+`tagger · LSTM 6→6 ×1 layer, uni   t = 3 / 5   layer 1/1  → forward`
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from ..source import Source
+
+
+class StatusHeader(Widget):
+    """Model name, architecture, the step counter and the layer/direction in view."""
+
+    DEFAULT_CSS = """
+    StatusHeader { height: 1; }
+    """
+    COMPONENT_CLASSES = {"status-header--name", "status-header--step", "status-header--dim"}
+
+    source: reactive[Source | None] = reactive(None)
+    """What is loaded; None while loading."""
+    t: reactive[int] = reactive(0)
+    """The cursor, 0-based; shown 1-based as `t = 3 / 5`."""
+    lstm_layer: reactive[int] = reactive(0)
+    direction: reactive[int] = reactive(0)
+
+    def render(self) -> Text:
+        src = self.source
+        if src is None:
+            return Text("lstm-tui")
+        tr = src.trace
+        name = self.get_component_rich_style("status-header--name")
+        step = self.get_component_rich_style("status-header--step")
+        dim = self.get_component_rich_style("status-header--dim")
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f" {src.name} ", name)
+        text.append(" ")
+        text.append(src.summary(), dim)
+        if src.origin == "trace":
+            text.append("  [trace, read-only]", dim)
+        text.append("   ")
+        text.append(f"t = {self.t + 1} / {tr.T}", step)
+        text.append(f"   layer {self.lstm_layer + 1}/{tr.num_layers}")
+        if tr.num_directions == 2:
+            text.append("  ← reverse" if self.direction == 1 else "  → forward")
+        return text

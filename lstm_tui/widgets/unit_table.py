@@ -1,0 +1,171 @@
+"""UnitTable: one row per unit, the twelve pointwise quantities of the step in view.
+
+A DataTable rebuilt at every step is too slow for a thousand units, so this
+is a Line-API ScrollView: it keeps the step's columns (computed once by the
+screen) and formats only the rows that are on screen. The header line stays
+put while the rows scroll under it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..renderables.palette import gate_glyph, gate_style, signed_glyph, signed_style
+from ..stepdata import COLUMN_LABELS, COLUMNS, GATE_COLUMNS, StepColumns
+
+UNIT_W = 6
+_BOLD = Style(bold=True)
+
+
+def fmt(v: float, width: int, gate: bool) -> str:
+    """v in at most `width` characters, with two decimals whenever they fit."""
+    if v != v:  # NaN
+        return "nan".rjust(width)
+    if gate and 0.0 <= v <= 1.0:
+        return f"{v:.2f}".rjust(width)
+    for text in (f"{v:+.2f}", f"{v:+.1f}", f"{v:+.0f}", f"{v:+.0e}"):
+        if len(text) <= width:
+            return text.rjust(width)
+    return ("+∞" if v > 0 else "−∞").rjust(width)
+
+
+class UnitTable(ScrollView, can_focus=False):
+    """The unit table: rows in the screen's sort order, the selected unit marked."""
+
+    DEFAULT_CSS = """
+    UnitTable { scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0; }
+    """
+    COMPONENT_CLASSES = {"unit-table--header", "unit-table--sorted", "unit-table--cursor"}
+
+    columns: reactive[StepColumns | None] = reactive(None, always_update=True)
+    """The step in view: values of every column and the display order (set by the screen)."""
+    unit: reactive[int] = reactive(0)
+    """The selected unit (its index in the LSTM, not its row)."""
+
+    @dataclass
+    class UnitClicked(Message):
+        unit: int
+
+    @dataclass
+    class SortClicked(Message):
+        column: str
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._cache: LRUCache[tuple, Strip] = LRUCache(256)
+
+    @property
+    def cell_width(self) -> int:
+        """7 characters per number when there is room for them, 6 at 80 columns."""
+        return 7 if self.size.width >= UNIT_W + 7 * len(COLUMNS) + 1 else 6
+
+    def watch_columns(self, columns: StepColumns | None) -> None:
+        self._cache.clear()
+        if columns is not None:
+            self.virtual_size = Size(UNIT_W + self.cell_width * len(COLUMNS), columns.H + 1)
+            self._keep_visible()
+        self.refresh()
+
+    def watch_unit(self) -> None:
+        self._cache.clear()
+        self._keep_visible()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._cache.clear()
+        if self.columns is not None:
+            self.virtual_size = Size(UNIT_W + self.cell_width * len(COLUMNS), self.columns.H + 1)
+            self._keep_visible()
+
+    def _keep_visible(self) -> None:
+        cols = self.columns
+        if cols is None or self.size.height < 2:
+            return
+        row = cols.row_of(self.unit)
+        rows = self.size.height - 1
+        top = round(self.scroll_offset.y)
+        if row < top:
+            self.scroll_to(y=row, animate=False, immediate=True)
+        elif row >= top + rows:
+            self.scroll_to(y=row - rows + 1, animate=False, immediate=True)
+
+    # --- drawing
+    def render_line(self, y: int) -> Strip:
+        cols = self.columns
+        base = self.rich_style
+        if cols is None:
+            return Strip([Segment(" " * self.size.width, base)], self.size.width)
+        scroll_x, scroll_y = self.scroll_offset
+        row = None if y == 0 else y - 1 + round(scroll_y)
+        cw = self.cell_width
+        key = (row, cw, self.unit if row is not None else cols.sort, self.app.current_theme.name)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._header(cols, cw, base) if row is None else self._row(cols, row, cw, base)
+            self._cache[key] = strip
+        return strip.crop_extend(round(scroll_x), round(scroll_x) + self.size.width, base)
+
+    def _header(self, cols: StepColumns, cw: int, base: Style) -> Strip:
+        head = base + self.get_component_rich_style("unit-table--header")
+        sorted_style = head + self.get_component_rich_style("unit-table--sorted")
+        label = "unit" + ("↓" if cols.sort == "unit" else " ")
+        segs = [Segment(label.rjust(UNIT_W), sorted_style if cols.sort == "unit" else head)]
+        for q in COLUMNS:
+            text = COLUMN_LABELS[q]
+            if q == "h" and cols.projected:
+                text = "o·tanhc"
+            if q == cols.sort:
+                text = text + "↓"
+            segs.append(Segment(text[:cw - 1].rjust(cw), sorted_style if q == cols.sort else head))
+        return Strip(segs)
+
+    def _row(self, cols: StepColumns, row: int, cw: int, base: Style) -> Strip:
+        if row >= cols.H:
+            return Strip([Segment(" " * (UNIT_W + cw * len(COLUMNS)), base)])
+        unit = int(cols.order[row])
+        selected = unit == self.unit
+        cursor = self.get_component_rich_style("unit-table--cursor") if selected else Style()
+        segs = [Segment(("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}} ", base + cursor)]
+        dark = self.app.current_theme.dark
+        mono = self.app.no_color
+        for q in COLUMNS:
+            v = float(cols.values[q][unit])
+            gate = q in GATE_COLUMNS
+            style = gate_style(v, dark=dark) if gate else signed_style(v, cols.scales[q], dark=dark)
+            # Without colour, the gap before each number carries a glyph for its size.
+            if mono:
+                glyph = gate_glyph(v) if gate else signed_glyph(v, cols.scales[q])
+            else:
+                glyph = " "
+            segs.append(Segment(glyph, base + cursor))
+            segs.append(Segment(fmt(v, cw - 1, gate), base + style + (_BOLD if selected else Style())))
+        return Strip(segs)
+
+    # --- messages up
+    def on_click(self, event: events.Click) -> None:
+        cols = self.columns
+        offset = event.get_content_offset(self)
+        if cols is None or offset is None:
+            return
+        x = offset.x + round(self.scroll_offset.x)
+        if offset.y == 0:
+            if x < UNIT_W:
+                self.post_message(self.SortClicked("unit"))
+            else:
+                k = (x - UNIT_W) // self.cell_width
+                if 0 <= k < len(COLUMNS):
+                    self.post_message(self.SortClicked(COLUMNS[k]))
+            return
+        row = offset.y - 1 + round(self.scroll_offset.y)
+        if 0 <= row < cols.H:
+            self.post_message(self.UnitClicked(int(cols.order[row])))

@@ -1,0 +1,58 @@
+"""Helpers for the TUI tests: seeded synthetic traces, the sample models, and screen readers.
+
+Everything the tests read off the screen goes through `widget_text`, which
+renders a widget's lines the way the compositor does, so assertions are on
+what a user sees, not on internal state alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from textual.geometry import Region
+
+from lstm_engine import LSTMSpec, record
+from lstm_tui.source import Source
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "sample_models"
+
+WORDS = ("the", "cat", "sat", "on", "a", "warm", "mat", "today")
+LABELS = ("DET", "NN", "V", "P")
+
+
+def synthetic_source(
+    *, layers: int = 1, bidirectional: bool = False, hidden: int = 6, T: int = 8,
+    peephole: bool = False, proj: int = 0, seed: int = 0, name: str = "synthetic",
+) -> Source:  # fmt: skip
+    """A seeded random LSTM traced on random input, with tokens and a log-softmax head."""
+    rng = np.random.default_rng(seed)
+    spec = LSTMSpec.random(
+        5, hidden, layers, bidirectional=bidirectional, peephole=peephole, proj_size=proj,
+        seed=seed,
+    )  # fmt: skip
+    x = rng.standard_normal((T, 5))
+    logits = rng.standard_normal((T, len(LABELS))) * 2
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    tokens = tuple(WORDS[k % len(WORDS)] for k in range(T))
+    trace = record(spec, x, tokens=tokens, labels=LABELS, output=log_probs,
+                   meta={"output_kind": "log_prob"})  # fmt: skip
+    return Source(trace=trace, name=name, origin="live", output_kind="log_prob")
+
+
+def widget_text(widget) -> str:
+    """The widget as drawn, border included, one string per screen line."""
+    w, h = widget.outer_size
+    return "\n".join(strip.text.rstrip() for strip in widget.render_lines(Region(0, 0, w, h)))
+
+
+def table_rows(table) -> list[tuple[int, list[float]]]:
+    """The unit table's visible rows as (unit, [12 numbers]) read back from the text."""
+    rows = []
+    for y in range(1, table.size.height):
+        text = table.render_line(y).text.replace("▶", " ").split()
+        if len(text) == 13:
+            rows.append((int(text[0]), [float(v) for v in text[1:]]))
+    return rows
