@@ -237,6 +237,11 @@ def validate_checkpoint(ckpt: Mapping[str, Any], path: str) -> None:
     def bad(what: str):
         raise LoadError(f"{path}: broken checkpoint: {what}")
 
+    for key in ("name", "description", "unk"):
+        if ckpt.get(key) is not None and not isinstance(ckpt[key], str):
+            bad(f"{key} must be a string")
+    if not isinstance(ckpt.get("lowercase", False), bool):
+        bad("lowercase must be true or false")
     sd = ckpt.get("state_dict")
     if not isinstance(sd, Mapping):
         bad("no state_dict")
@@ -249,6 +254,12 @@ def validate_checkpoint(ckpt: Mapping[str, Any], path: str) -> None:
         bad("architecture.lstms must be a list of module names")
     if not arch["lstms"]:
         raise LoadError(f"{path}: the checkpoint has no LSTM")
+    for role in ("embedding", "head"):
+        if arch.get(role) is not None and not isinstance(arch[role], str):
+            bad(f"architecture.{role} must be a module name or None")
+    configs = arch.get("lstm_config") or {}
+    if not isinstance(configs, Mapping) or not all(isinstance(c, Mapping) for c in configs.values()):
+        bad("architecture.lstm_config must map LSTM names to their configuration")
     if arch.get("output") not in OUTPUTS:
         bad(f"architecture.output {arch.get('output')!r} is not one of {OUTPUTS}")
     if ckpt.get("tokenizer") not in TOKENIZERS:
@@ -257,5 +268,6 @@ def validate_checkpoint(ckpt: Mapping[str, Any], path: str) -> None:
         v = ckpt.get(key)
         if v is not None and not (isinstance(v, (list, tuple)) and all(isinstance(w, str) for w in v)):
             bad(f"{key} must be a list of strings")
-    if not isinstance(ckpt.get("examples", []), (list, tuple)):
-        bad("examples must be a list")
+    examples = ckpt.get("examples", [])
+    if not isinstance(examples, (list, tuple)) or not all(isinstance(e, (str, list, tuple)) for e in examples):
+        bad("examples must be a list of strings or of [T, input] lists")

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .activations import CellActivations
-from .errors import InputError, LoadError, SpecError, UnsafeFileError
+from .errors import EngineError, InputError, LoadError, SpecError, UnsafeFileError
 from .model import Model, PipelineModel, Run
 from .spec import CellWeights, LSTMSpec
 
@@ -344,19 +344,33 @@ def model_from_checkpoint(ckpt: Mapping[str, Any], path: str, lstm: str | None =
             f"{path}: checkpoint version {ckpt.get('version')!r} is newer than this lstm-tui "
             f"understands ({VERSION}); upgrade lstm-tui"
         )
-    validate_checkpoint(ckpt, path)
+    try:
+        validate_checkpoint(ckpt, path)
+        return _checkpoint_model(ckpt, path, lstm)
+    except EngineError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError, RuntimeError) as e:
+        # a field of the wrong type or shape deep inside: the file is broken, not lstm-tui
+        raise LoadError(f"{path}: broken checkpoint ({_first_line(e)})") from None
+
+
+def _checkpoint_model(ckpt: Mapping[str, Any], path: str, lstm: str | None) -> Model:
     arch = ckpt["architecture"]
     lstms = list(arch["lstms"])
     if not lstms:
         raise LoadError(f"{path}: the checkpoint has no LSTM")
     chosen = _choose(lstms, lstm, path)
     examples = ckpt.get("examples") or []
+    vocab, ids_as_vocab = ckpt.get("vocab"), False
+    if vocab is None and arch.get("embedding") is not None:  # token ids are all we can take
+        rows = ckpt["state_dict"][_p(arch["embedding"]) + "weight"].shape[0]
+        vocab, ids_as_vocab = [str(k) for k in range(rows)], True
     tokenizer = ckpt.get("tokenizer") if arch.get("embedding") is not None else None
     return pipeline_from_parts(
         ckpt["state_dict"], path=path, format="checkpoint", lstms=lstms,
         lstm_configs=arch.get("lstm_config") or {}, embedding=arch.get("embedding"),
         head=arch.get("head"), output=arch.get("output"), lstm=chosen,
-        tokenizer=tokenizer, vocab=tuple(ckpt["vocab"]) if ckpt.get("vocab") is not None else None,
+        tokenizer=tokenizer, vocab=vocab, ids_as_vocab=ids_as_vocab,
         unk=ckpt.get("unk"), lowercase=bool(ckpt.get("lowercase", False)),
         labels=tuple(ckpt["labels"]) if ckpt.get("labels") is not None else None,
         examples=tuple(e if isinstance(e, str) else np.asarray(e, dtype=np.float64) for e in examples),

@@ -253,3 +253,35 @@ def test_broken_checkpoints_fail_to_load(tmp_path):
     assert "num_layers=2" in messages["config_lies"]
     assert "lstm.weight_hh_l0" in messages["missing_weight"]
     assert "upgrade" in messages["newer"]
+
+
+def test_any_malformed_field_is_a_load_error(tmp_path):
+    """Each field replaced by a value of the wrong type: always a LoadError/EngineError, never a crash."""
+    import copy
+
+    good = torch.load(TAGGER, weights_only=True)
+    fields = [
+        ("format",), ("version",), ("name",), ("state_dict",), ("architecture",),
+        ("architecture", "embedding"), ("architecture", "lstms"), ("architecture", "head"),
+        ("architecture", "output"), ("architecture", "lstm_config"),
+        ("architecture", "lstm_config", "lstm"), ("architecture", "lstm_config", "lstm", "activations"),
+        ("architecture", "lstm_config", "lstm", "hidden_size"), ("tokenizer",), ("lowercase",),
+        ("vocab",), ("unk",), ("labels",), ("examples",), ("state_dict", "lstm.weight_ih_l0"),
+        ("state_dict", "word_embeddings.weight"),
+    ]  # fmt: skip
+    path, opened = tmp_path / "f.pt", 0
+    for field in fields:
+        for value in (None, "x", [1], {"a": 1}, torch.zeros(2)):
+            ckpt = copy.deepcopy(good)
+            holder = ckpt
+            for key in field[:-1]:
+                holder = holder[key]
+            holder[field[-1]] = value
+            torch.save(ckpt, path)
+            try:
+                model = load(path)
+                opened += 1
+                model.trace(model.examples[0] if model.examples else "The dog")
+            except EngineError as e:
+                assert "\n" not in str(e)
+    assert 0 < opened < len(fields) * 5  # some harmless changes open, most are refused
