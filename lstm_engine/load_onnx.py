@@ -1,0 +1,852 @@
+"""ONNX → engine: open an ONNX model and trace one of its LSTM nodes.
+
+ONNX's LSTM operator is the one widely deployed LSTM spec with peepholes,
+clipping, a coupled input/forget gate and a free choice of activations, and
+every one of those maps onto `LSTMSpec`, so an ONNX LSTM is recorded by the
+same `record` as a torch one: the numbers on screen come from the engine, and
+the tests hold them to onnxruntime. onnxruntime does the rest of the graph: it
+computes the LSTM's input when other nodes feed it (an embedding Gather, a
+Transpose) and the model's real output for the output panel.
+
+How ONNX maps onto the engine (opset 7 to the newest):
+- W, R and B stack gate blocks in ONNX's order i, o, f, c; the engine stacks
+  i, f, g, o, and g is ONNX's c ("cell") gate. B = [Wb, Rb] → b_ih, b_hh.
+- P = [Pi, Po, Pf] → p_i, p_o, p_f: Pi and Pf see c_{t-1}, Po sees the new c_t.
+- `activations` (f, g, h per direction) → CellActivations(i=f, f=f, g=g, o=f,
+  c=h). activation_alpha/beta are consumed the way onnxruntime consumes them:
+  one list each, walked in activation order, each function taking a value only
+  if it has that parameter; a function whose value is missing gets
+  onnxruntime's default (LeakyRelu 0.01, HardSigmoid 0.2/0.5, Elu 1.0, and 0
+  for the rest). Forward and reverse must use the same functions.
+- `clip` bounds every gate pre-activation after bias and peephole are added;
+  `input_forget` sets f = 1 − i, as onnxruntime does.
+- `layout` 1 ([batch, T, ...] tensors) is read by transposing; onnxruntime's
+  CPU LSTM refuses it, so such a model has no model-level output.
+- `sequence_lens`: a batch entry of length L is traced for L steps (its reverse
+  direction starts at step L − 1). An entry of length 0 runs no step at all
+  (onnxruntime returns zeros for it), so tracing it is an InputError.
+- `direction="reverse"`: the engine has no right-to-left-only LSTM, so the trace
+  holds the sequence in the order the node reads it, last position first, and
+  says so in meta ("time_reversed": True); trace step t is position L − 1 − t,
+  and the output panel is reordered the same way.
+
+onnx and onnxruntime are imported only here, and only when an ONNX file is
+opened; without them the error says how to install the extra.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .activations import Activation, CellActivations
+from .errors import EngineError, InputError, LoadError, SpecError
+from .model import Model
+from .recorder import record
+from .spec import CellWeights, LSTMSpec
+from .trace import Trace
+
+ONNX_EXTRA = "ONNX support needs the onnx extra: pip install 'lstm-tui[onnx]'"
+
+#: The LSTM node's inputs and outputs, by position (ONNX spec).
+INPUT_ROLES = ("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P")
+OUTPUT_ROLES = ("Y", "Y_h", "Y_c")
+DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
+#: Engine gate block k comes from ONNX block ONNX_BLOCK[k]: i←i, f←f, g←c, o←o.
+ONNX_BLOCK = (0, 2, 3, 1)
+KNOWN_ATTRIBUTES = {
+    "activation_alpha", "activation_beta", "activations", "clip", "direction",
+    "hidden_size", "input_forget", "layout", "output_sequence",
+}  # fmt: skip
+
+# Which of (alpha, beta) each activation takes, and onnxruntime's value when the
+# list runs out (rnn_helpers.cc: NameToArgUsageMap, NameToArgDefaultsMap; 0 otherwise).
+_PARAMS = {
+    "Affine": (True, True),
+    "LeakyRelu": (True, False),
+    "ThresholdedRelu": (True, False),
+    "ScaledTanh": (True, True),
+    "HardSigmoid": (True, True),
+    "Elu": (True, False),
+}
+_ORT_DEFAULTS = {"LeakyRelu": (0.01, 0.0), "HardSigmoid": (0.2, 0.5), "Elu": (1.0, 0.0)}
+_DEFAULT_ACTIVATIONS = ("Sigmoid", "Tanh", "Tanh")
+#: Ops that only move values around: an output behind them is still what fed them.
+_SHAPE_OPS = {
+    "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Flatten", "Concat", "Slice",
+}  # fmt: skip
+
+
+def import_onnx():
+    """(onnx, onnxruntime), or the LoadError that says how to get them."""
+    try:
+        import onnx
+        import onnx.numpy_helper  # noqa: F401 - used through onnx.numpy_helper
+        import onnxruntime
+    except ImportError as e:
+        raise LoadError(ONNX_EXTRA) from e
+    return onnx, onnxruntime
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def resolve_activations(
+    names: list[str], alphas: list[float], betas: list[float]
+) -> list[Activation]:
+    """Activation objects with explicit alpha/beta, consumed as onnxruntime does."""
+    canonical = {
+        n.lower(): n for n in ("Sigmoid", "Tanh", "Relu", "Softsign", "Softplus", *_PARAMS)
+    }
+    alpha_it, beta_it = iter(alphas), iter(betas)
+    out = []
+    for raw in names:
+        name = canonical.get(raw.lower())
+        if name is None:
+            raise LoadError(
+                f"unsupported activation {raw!r}; ONNX's LSTM takes "
+                f"{', '.join(sorted(canonical.values()))}"
+            )
+        uses_alpha, uses_beta = _PARAMS.get(name, (False, False))
+        da, db = _ORT_DEFAULTS.get(name, (0.0, 0.0))
+        alpha = float(next(alpha_it, da)) if uses_alpha else None
+        beta = float(next(beta_it, db)) if uses_beta else None
+        out.append(Activation(name, alpha, beta))
+    return out
+
+
+def activation_attributes(act: CellActivations, num_directions: int) -> dict:
+    """The inverse of `resolve_activations`: ONNX attributes for a CellActivations.
+
+    ONNX has one function for i, f and o, so the spec must agree on them.
+    Every alpha/beta is written out, so no runtime's defaults come into play.
+    """
+    if not (act.i == act.f == act.o):
+        raise SpecError(
+            f"ONNX's LSTM uses one activation for the i, f and o gates; this spec has "
+            f"i={act.i}, f={act.f}, o={act.o}"
+        )
+    names, alphas, betas = [], [], []
+    for a in (act.i, act.g, act.c) * num_directions:
+        names.append(a.name)
+        uses_alpha, uses_beta = _PARAMS.get(a.name, (False, False))
+        if uses_alpha:
+            alphas.append(float(a.alpha))
+        if uses_beta:
+            betas.append(float(a.beta))
+    attrs: dict[str, Any] = {"activations": names}
+    if alphas:
+        attrs["activation_alpha"] = alphas
+    if betas:
+        attrs["activation_beta"] = betas
+    return attrs
+
+
+@dataclass(frozen=True, eq=False)
+class LstmNode:
+    """One LSTM node of the graph, its attributes checked and decoded."""
+
+    name: str
+    node: Any  # onnx.NodeProto
+    inputs: dict  # role -> tensor name, "" when absent
+    outputs: dict  # role -> tensor name, "" when absent
+    attributes: dict  # as written in the node, JSON-able
+    direction: str
+    num_directions: int
+    layout: int
+    hidden_size: int | None
+    clip: float | None
+    input_forget: bool
+    activations: CellActivations
+
+
+def _json_attr(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (list, tuple)):
+        return [_json_attr(v) for v in value]
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def _short_floats(value: Any) -> Any:
+    """ONNX stores float attributes as float32: show 0.75, not 0.75000001..., in meta."""
+    if isinstance(value, float):
+        return float(str(np.float32(value)))
+    if isinstance(value, list):
+        return [_short_floats(v) for v in value]
+    return value
+
+
+def parse_lstm_node(onnx, node, name: str) -> LstmNode:
+    """Decode and validate one LSTM node's attributes (weights are read later)."""
+    where = f"LSTM node {name!r}"
+    attrs = {}
+    for a in node.attribute:
+        if a.name not in KNOWN_ATTRIBUTES:
+            raise LoadError(f"{where}: unsupported attribute {a.name!r}")
+        attrs[a.name] = _json_attr(onnx.helper.get_attribute_value(a))
+
+    direction = attrs.get("direction", "forward")
+    if direction not in DIRECTIONS:
+        raise LoadError(
+            f"{where}: unsupported direction {direction!r}; "
+            "expected forward, reverse or bidirectional"
+        )
+    D = DIRECTIONS[direction]
+    layout = attrs.get("layout", 0)
+    if layout not in (0, 1):
+        raise LoadError(f"{where}: unsupported layout {layout!r}; expected 0 or 1")
+    hidden_size = attrs.get("hidden_size")
+    if hidden_size is not None and (not isinstance(hidden_size, int) or hidden_size <= 0):
+        raise LoadError(f"{where}: hidden_size must be a positive integer, got {hidden_size!r}")
+    clip = attrs.get("clip")
+    if clip is not None and not (isinstance(clip, float) and np.isfinite(clip) and clip > 0):
+        raise LoadError(f"{where}: clip must be a positive number, got {clip!r}")
+    input_forget = attrs.get("input_forget", 0)
+    if input_forget not in (0, 1):
+        raise LoadError(f"{where}: input_forget must be 0 or 1, got {input_forget!r}")
+
+    names = attrs.get("activations") or list(_DEFAULT_ACTIVATIONS) * D
+    if len(names) != 3 * D:
+        raise LoadError(
+            f"{where}: {len(names)} activations given; a {direction} LSTM needs {3 * D} "
+            f"(f, g, h{' per direction' if D == 2 else ''})"
+        )
+    try:
+        acts = resolve_activations(
+            names, attrs.get("activation_alpha", []), attrs.get("activation_beta", [])
+        )
+    except (LoadError, SpecError) as e:
+        raise LoadError(f"{where}: {e}") from None
+    per_dir = [CellActivations(i=f, f=f, g=g, o=f, c=h) for f, g, h in zip(*[iter(acts)] * 3)]
+    if D == 2 and per_dir[0] != per_dir[1]:
+        raise LoadError(
+            f"{where}: the forward and reverse directions use different activations "
+            f"({', '.join(map(str, acts[:3]))} vs {', '.join(map(str, acts[3:]))}); "
+            "lstm-tui's engine has one set per LSTM"
+        )
+
+    ins = list(node.input) + [""] * (len(INPUT_ROLES) - len(node.input))
+    outs = list(node.output) + [""] * (len(OUTPUT_ROLES) - len(node.output))
+    if not ins[0] or not ins[1] or not ins[2]:
+        raise LoadError(f"{where}: inputs X, W and R are required")
+    return LstmNode(
+        name=name, node=node,
+        inputs=dict(zip(INPUT_ROLES, ins)), outputs=dict(zip(OUTPUT_ROLES, outs)),
+        attributes={k: _short_floats(v) for k, v in attrs.items()},
+        direction=direction, num_directions=D, layout=layout,
+        hidden_size=hidden_size, clip=clip, input_forget=bool(input_forget),
+        activations=per_dir[0],
+    )  # fmt: skip
+
+
+class _Graph:
+    """The parts of an ONNX graph lstm-tui needs: constants, producers, and pruned runs."""
+
+    def __init__(self, onnx, ort, model, path: str):
+        self.onnx, self.ort, self.model, self.path = onnx, ort, model, path
+        g = model.graph
+        self.initializers = {t.name: t for t in g.initializer}
+        self.producer = {o: n for n in g.node for o in n.output if o}
+        self.inputs = [vi for vi in g.input if vi.name not in self.initializers]
+        self._sessions: dict = {}
+
+    def initializer(self, name: str) -> np.ndarray | None:
+        t = self.initializers.get(name)
+        if t is None:
+            return None
+        try:
+            return self.onnx.numpy_helper.to_array(t, base_dir=os.path.dirname(self.path))
+        except Exception as e:  # noqa: BLE001 - external data missing, bad tensor
+            raise LoadError(f"{self.path}: cannot read tensor {name!r}: {_first_line(e)}") from None
+
+    def _node_refs(self, node) -> list[str]:
+        """Everything a node reads, including outer names its subgraphs use."""
+        refs = [i for i in node.input if i]
+        for a in node.attribute:
+            for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                for n in sub.node:
+                    refs += self._node_refs(n)
+        return refs
+
+    def ancestry(self, names) -> tuple[list, set[str]]:
+        """The nodes (graph order) that compute `names`, and the graph inputs they need."""
+        wanted, nodes, feeds = list(names), set(), set()
+        graph_inputs = {vi.name for vi in self.inputs}
+        while wanted:
+            name = wanted.pop()
+            if name in graph_inputs:
+                feeds.add(name)
+                continue
+            node = self.producer.get(name)
+            if node is None or id(node) in nodes:
+                continue
+            nodes.add(id(node))
+            wanted += self._node_refs(node)
+        ordered = [n for n in self.model.graph.node if id(n) in nodes]
+        return ordered, feeds
+
+    def evaluate(self, names: list[str], feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Tensor values by name: initializers, graph inputs, or a pruned onnxruntime run."""
+        out, computed = {}, []
+        for name in names:
+            if name in feeds:
+                out[name] = feeds[name]
+            elif name in self.initializers:
+                out[name] = self.initializer(name)
+            else:
+                computed.append(name)
+        if computed:
+            key = tuple(computed)
+            sess = self._sessions.get(key)
+            nodes, needed = self.ancestry(computed)
+            if sess is None:
+                sub = self.onnx.ModelProto()
+                sub.CopyFrom(self.model)
+                del sub.graph.node[:]
+                sub.graph.node.extend(nodes)
+                del sub.graph.output[:]
+                sub.graph.output.extend(self.onnx.ValueInfoProto(name=n) for n in computed)
+                keep = [
+                    vi
+                    for vi in self.model.graph.input
+                    if vi.name in needed or vi.name in self.initializers
+                ]
+                del sub.graph.input[:]
+                sub.graph.input.extend(keep)
+                sess = self.session(sub.SerializeToString(), f"evaluating {', '.join(computed)}")
+                self._sessions[key] = sess
+            try:
+                values = sess.run(computed, {k: feeds[k] for k in needed})
+            except Exception as e:  # noqa: BLE001 - onnxruntime raises its own types
+                raise InputError(
+                    f"onnxruntime could not compute {', '.join(computed)} from the input: "
+                    f"{_first_line(e)}"
+                ) from None
+            out.update(zip(computed, values))
+        return out
+
+    def session(self, model_bytes: bytes, what: str):
+        so = self.ort.SessionOptions()
+        so.log_severity_level = 4  # errors come back as exceptions; keep stderr clean
+        try:
+            return self.ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001
+            raise LoadError(
+                f"{self.path}: onnxruntime cannot run the graph for {what}: {_first_line(e)}"
+            ) from None
+
+
+def _lstm_nodes(graph) -> list[tuple[str, Any]]:
+    """(name, node) for every top-level LSTM node; unnamed ones get LSTM_<k>."""
+    found, used = [], set()
+    for node in graph.node:
+        if node.op_type == "LSTM" and node.domain in ("", "ai.onnx"):
+            name = node.name or f"LSTM_{len(found)}"
+            base, k = name, 1
+            while name in used:
+                name, k = f"{base}#{k}", k + 1
+            used.add(name)
+            found.append((name, node))
+    return found
+
+
+def _read_model(onnx, path: str):
+    p = Path(path)
+    if not p.exists():
+        raise LoadError(f"{path}: no such file")
+    if p.is_dir():
+        raise LoadError(f"{path}: is a directory, not an ONNX model")
+    try:
+        model = onnx.load(str(p))
+    except Exception as e:  # noqa: BLE001 - protobuf DecodeError and friends
+        raise LoadError(
+            f"{path}: not a valid ONNX file (corrupt or truncated: {_first_line(e)})"
+        ) from None
+    if model.ir_version <= 0 or not model.opset_import or not model.graph.node:
+        raise LoadError(f"{path}: not an ONNX model (no graph in it)")
+    return model
+
+
+class OnnxModel(Model):
+    """An ONNX model with an LSTM node chosen to trace; see the module docstring."""
+
+    def __init__(self, path: str | os.PathLike, node: str | None = None):
+        onnx, ort = import_onnx()
+        path = str(path)
+        self._onnx_model = model = _read_model(onnx, path)
+        self._graph = g = _Graph(onnx, ort, model, path)
+
+        found = _lstm_nodes(model.graph)
+        if not found:
+            ops = sorted({n.op_type for n in model.graph.node})
+            raise LoadError(f"{path}: no LSTM node in this ONNX graph (it has {', '.join(ops)})")
+        names = tuple(name for name, _ in found)
+        if node is None:
+            node = names[0]
+        if node not in names:
+            raise LoadError(
+                f"{path}: no LSTM node named {node!r}; the LSTM nodes are {', '.join(names)}"
+            )
+        try:
+            self.node = parse_lstm_node(onnx, dict(found)[node], node)
+        except LoadError as e:
+            raise LoadError(f"{path}: {e}") from None
+        self.opset = max(
+            (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0
+        )
+        if not g.inputs:
+            raise LoadError(f"{path}: the graph has no input to feed")
+        self.input_names = tuple(vi.name for vi in g.inputs)
+        self.output_name = model.graph.output[0].name if model.graph.output else None
+        spec = self._read_spec(path)
+        props = {p.key: p.value for p in model.metadata_props}
+        description = (
+            props.get("description")
+            or model.doc_string
+            or (
+                f"ONNX model ({model.producer_name or 'unknown producer'}"
+                f"{' ' + model.producer_version if model.producer_version else ''}, "
+                f"opset {self.opset}); "
+                f"tracing LSTM node {node!r}: {spec.summary()}."
+            )
+        )
+        # A vocabulary in the metadata (spec_to_onnx writes one) and token ids as the one
+        # graph input: the model takes text, as the checkpoint it came from did.
+        vocab = _json_list(props.get("vocab"))
+        elem = (
+            g.inputs[0].type.tensor_type.elem_type
+            if g.inputs[0].type.HasField("tensor_type")
+            else 0
+        )
+        text = vocab is not None and len(g.inputs) == 1 and elem in (6, 7)  # INT32, INT64
+        examples = _json_any(props.get("examples")) or []
+        if not text:
+            examples = [np.asarray(e, np.float32) for e in examples if isinstance(e, list)]
+        super().__init__(
+            path=path, format="onnx", spec=spec, lstm_names=names, lstm_name=node,
+            input_kind="text" if text else "numeric", labels=_json_list(props.get("labels")),
+            tokenizer=(props.get("tokenizer") or "words") if text else None,
+            vocab=vocab if text else None, unk=(props.get("unk") or None) if text else None,
+            lowercase=props.get("lowercase") == "true", examples=examples,
+            output_kind=self._guess_output_kind(), description=description,
+        )  # fmt: skip
+
+    # --- reading the node
+    def _static(self, role: str, feeds: dict | None = None) -> np.ndarray | None:
+        """The value of one of the node's inputs, or None when the input is absent."""
+        name = self.node.inputs[role]
+        if not name:
+            return None
+        return self._graph.evaluate([name], feeds or {})[name]
+
+    def _read_spec(self, path: str) -> LSTMSpec:
+        n, g, where = self.node, self._graph, f"{path}: LSTM node {self.node.name!r}"
+        for role in ("W", "R", "B", "P"):
+            name = n.inputs[role]
+            if name and name not in g.initializers and g.ancestry([name])[1]:
+                raise LoadError(
+                    f"{where}: its {role} is computed from the graph input; lstm-tui needs "
+                    "weights that are fixed in the model"
+                )
+        try:
+            W, R, B, P = (self._static(r) for r in ("W", "R", "B", "P"))
+        except InputError as e:  # nothing was fed, so this is the file's fault
+            raise LoadError(str(e)) from None
+        D = n.num_directions
+        if R.ndim != 3 or R.shape[0] != D or R.shape[1] != 4 * R.shape[2]:
+            raise LoadError(
+                f"{where}: R has shape {tuple(R.shape)}, expected [{D}, 4*hidden, hidden] "
+                f"for a {n.direction} LSTM"
+            )
+        H = R.shape[2]
+        if n.hidden_size is not None and n.hidden_size != H:
+            raise LoadError(f"{where}: hidden_size is {n.hidden_size} but R is for {H} units")
+        if W.ndim != 3 or W.shape[:2] != (D, 4 * H):
+            raise LoadError(
+                f"{where}: W has shape {tuple(W.shape)}, expected [{D}, {4 * H}, input_size]"
+            )
+        expect = {"B": (D, 8 * H), "P": (D, 3 * H)}
+        for role, arr in (("B", B), ("P", P)):
+            if arr is not None and tuple(arr.shape) != expect[role]:
+                raise LoadError(
+                    f"{where}: {role} has shape {tuple(arr.shape)}, expected {list(expect[role])}"
+                )
+        dtypes = {a.dtype for a in (W, R, B, P) if a is not None}
+        if len(dtypes) != 1 or not np.issubdtype(next(iter(dtypes)), np.floating):
+            raise LoadError(
+                f"{where}: weights must share one float type, got {sorted(map(str, dtypes))}"
+            )
+        dtype = np.float64 if W.dtype == np.float64 else np.float32  # float16/bfloat16 widen
+
+        def blocks(a: np.ndarray) -> np.ndarray:  # (4H, ...) ONNX i,o,f,c → engine i,f,g,o
+            return np.ascontiguousarray(
+                a.reshape(4, H, *a.shape[1:])[list(ONNX_BLOCK)].reshape(a.shape), dtype
+            )
+
+        dirs = []
+        for d in range(D):
+            p = None if P is None else P[d].astype(dtype)
+            dirs.append(
+                CellWeights(
+                    W_ih=blocks(W[d]), W_hh=blocks(R[d]),
+                    b_ih=None if B is None else blocks(B[d, : 4 * H]),
+                    b_hh=None if B is None else blocks(B[d, 4 * H :]),
+                    p_i=None if p is None else p[:H].copy(),
+                    p_o=None if p is None else p[H : 2 * H].copy(),
+                    p_f=None if p is None else p[2 * H :].copy(),
+                )
+            )  # fmt: skip
+        try:
+            return LSTMSpec(
+                weights=(tuple(dirs),), batch_first=n.layout == 1, activations=n.activations,
+                clip=n.clip, input_forget=n.input_forget,
+            )  # fmt: skip
+        except SpecError as e:
+            raise LoadError(f"{where}: {e}") from None
+
+    def _lstm_state_output(self) -> bool:
+        """Whether the first graph output is just an LSTM's states: no model-level output."""
+        name, seen = self.output_name, set()
+        while name and name not in seen:
+            seen.add(name)
+            node = self._graph.producer.get(name)
+            if node is None:
+                return False
+            if node.op_type == "LSTM":
+                return True
+            if node.op_type not in _SHAPE_OPS:
+                return False
+            name = node.input[0] if node.input else None
+        return False
+
+    def _guess_output_kind(self) -> str | None:
+        if self.output_name is None or self._lstm_state_output():
+            return None
+        node = self._graph.producer.get(self.output_name)
+        if node is None:  # a graph input or an initializer passed straight through
+            return None
+        return {"LogSoftmax": "log_prob", "Softmax": "prob"}.get(node.op_type, "logit")
+
+    # --- feeding
+    def _token_input(self, ids: np.ndarray) -> np.ndarray:
+        """Token ids (T,) shaped as the graph input takes one sequence: [T], [T, 1] or [1, T]."""
+        dims = _dims(self._graph.inputs[0]) or [None, None]
+        if len(dims) == 1:
+            return ids
+        if len(dims) != 2:
+            raise InputError(f"cannot feed text to the graph input {self.input_names[0]} {dims}")
+        batch_first = dims[0] == 1 or (dims[1] != 1 and self.node.layout == 1)
+        return ids[None, :] if batch_first else ids[:, None]
+
+    def _feeds(self, inp: Any) -> dict[str, np.ndarray]:
+        if isinstance(inp, str) or (
+            isinstance(inp, (list, tuple)) and inp and isinstance(inp[0], str)
+        ):
+            raise InputError(
+                f"{self.name} is an ONNX model with numeric input ({self.input_names[0]}): "
+                "give an array (--input X.npy), not text"
+            )
+        if isinstance(inp, dict):
+            given = dict(inp)
+        elif len(self.input_names) == 1:
+            given = {self.input_names[0]: inp}
+        else:
+            raise InputError(
+                f"this model has {len(self.input_names)} inputs ({', '.join(self.input_names)}); "
+                "lstm-tui can feed only a graph with one input"
+            )
+        missing = [n for n in self.input_names if n not in given]
+        if missing:
+            raise InputError(f"no value for the model's input {', '.join(missing)}")
+        return {
+            vi.name: _check_feed(vi, given[vi.name], self._graph.onnx) for vi in self._graph.inputs
+        }
+
+    def trace(self, inp: Any, *, batch_index: int = 0) -> Trace:
+        """Record the chosen LSTM node on one sequence of the batch `inp` (the graph input)."""
+        n, spec = self.node, self.spec
+        tokens = None
+        if self.input_kind == "text" and (
+            isinstance(inp, (str, list, tuple)) or (isinstance(inp, np.ndarray) and inp.ndim == 1)
+        ):
+            tokens, ids, _ = self._prepare(inp)
+            inp = self._token_input(ids)
+        feeds = self._feeds(inp)
+        roles = [r for r in ("X", "sequence_lens", "initial_h", "initial_c") if n.inputs[r]]
+        values = self._graph.evaluate([n.inputs[r] for r in roles], feeds)
+        X = np.asarray(values[n.inputs["X"]])
+        if X.ndim != 3:
+            raise InputError(
+                f"the LSTM node {n.name!r} gets an input of shape {tuple(X.shape)}; it needs "
+                f"{'[batch, T, features]' if n.layout else '[T, batch, features]'}"
+            )
+        if n.layout == 1:
+            X = X.transpose(1, 0, 2)  # → [T, batch, in]
+        T, batch, width = X.shape
+        if width != spec.input_size:
+            raise InputError(
+                f"the LSTM node {n.name!r} gets {width} features per step "
+                f"but takes {spec.input_size}"
+            )
+        if isinstance(batch_index, bool) or not isinstance(batch_index, (int, np.integer)):
+            raise InputError(f"batch index must be an integer, got {batch_index!r}")
+        if not 0 <= batch_index < batch:
+            raise InputError(
+                f"batch index {batch_index} is out of range: the input holds {batch} "
+                f"sequence{'s' if batch != 1 else ''} (0..{batch - 1})"
+            )
+        b = int(batch_index)
+        if T == 0:
+            raise InputError("empty sequence: the input has no timesteps")
+
+        L = T
+        if n.inputs["sequence_lens"]:
+            lens = np.asarray(values[n.inputs["sequence_lens"]]).reshape(-1)
+            if lens.shape != (batch,) or (lens < 0).any() or (lens > T).any():
+                raise InputError(
+                    f"sequence_lens {lens.tolist()} does not fit a batch of {batch} "
+                    f"sequences of at most {T} steps"
+                )
+            L = int(lens[b])
+            if L == 0:
+                raise InputError(
+                    f"batch entry {b} has sequence length 0: the LSTM runs no step for it "
+                    "(onnxruntime returns zeros), so there is nothing to trace; "
+                    "pick another --batch-index"
+                )
+        x = X[:L, b]
+        if tokens is None and self.input_kind == "text":  # token ids with a batch axis
+            tokens = self._tokens_of(feeds[self.input_names[0]], T, batch, b, L)
+        D, H = n.num_directions, spec.hidden_size
+        h0, c0 = [self._state(values, role, b, batch, D, H) for role in ("initial_h", "initial_c")]
+        reversed_ = n.direction == "reverse"
+        if reversed_:
+            x = x[::-1]
+            tokens = tokens[::-1] if tokens is not None else None
+
+        output, out_meta = self._model_output(feeds, T, batch, b, L)
+        if output is not None and reversed_:
+            output = output[::-1]
+        meta = {
+            "model": self.name, "format": self.format, "lstm": self.lstm_name,
+            "output_kind": self.output_kind if output is not None else None,
+            "description": self.description, "source": self.path,
+            "onnx_node": n.name, "op_type": "LSTM", "attributes": n.attributes,
+            "onnx_direction": n.direction, "time_reversed": reversed_, "opset": self.opset,
+            "batch_index": b, "batch_size": batch, "sequence_length": L, "padded_length": T,
+            **out_meta,
+        }  # fmt: skip
+        labels = self.labels
+        if output is None or (labels is not None and len(labels) != output.shape[1]):
+            labels = None  # labels that do not match the output would mislabel every column
+        try:
+            return record(
+                spec, x, h0, c0, source=self.path, output=output, labels=labels, meta=meta,
+                tokens=tuple(tokens) if tokens is not None else None,
+            )  # fmt: skip
+        except SpecError as e:
+            raise InputError(str(e)) from None
+
+    def _tokens_of(self, ids: np.ndarray, T: int, batch: int, b: int, L: int) -> list[str] | None:
+        """The words of sequence b when the graph input is token ids [T, batch] or [batch, T]."""
+        layouts = [(0, 1), (1, 0)] if self.node.layout == 0 else [(1, 0), (0, 1)]
+        if ids.ndim == 1 and batch == 1 and len(ids) == T:
+            seq = ids
+        elif ids.ndim == 2:
+            axes = [(t, a) for t, a in layouts if ids.shape[t] == T and ids.shape[a] == batch]
+            if not axes:
+                return None
+            seq = np.take(ids, b, axis=axes[0][1])
+        else:
+            return None
+        ids = seq[:L]
+        if ids.min() < 0 or ids.max() >= len(self.vocab):
+            raise InputError(
+                f"token ids must be in 0..{len(self.vocab) - 1}, got {ids.min()}..{ids.max()}"
+            )
+        return [self.vocab[k] for k in ids]
+
+    def _state(
+        self, values: dict, role: str, b: int, batch: int, D: int, H: int
+    ) -> np.ndarray | None:
+        name = self.node.inputs[role]
+        if not name:
+            return None
+        a = np.asarray(values[name])
+        expect = (batch, D, H) if self.node.layout else (D, batch, H)
+        if a.shape != expect:
+            raise InputError(f"{role} has shape {tuple(a.shape)}, expected {list(expect)}")
+        return a[b] if self.node.layout else a[:, b]
+
+    # --- the model's own output
+    def _model_output(
+        self, feeds: dict, T: int, batch: int, b: int, L: int
+    ) -> tuple[np.ndarray | None, dict]:
+        """The graph's first output for this sequence, per step, as onnxruntime computes it."""
+        name = self.output_name
+        if name is None:
+            return None, {}
+        if self.output_kind is None:
+            return None, {
+                "graph_output": {"name": name, "note": "an LSTM's states, not a model-level output"}
+            }
+        info: dict[str, Any] = {"name": name}
+        try:
+            sess = self._graph._sessions.get("__full__")
+            if sess is None:
+                sess = self._graph.session(self._onnx_model.SerializeToString(), "the model output")
+                self._graph._sessions["__full__"] = sess
+            out = np.asarray(sess.run([name], feeds)[0])
+        except EngineError as e:
+            return None, {"graph_output": {**info, "error": str(e)}}
+        except Exception as e:  # noqa: BLE001 - a runtime failure of the rest of the graph
+            return None, {"graph_output": {**info, "error": f"onnxruntime: {_first_line(e)}"}}
+        info["shape"] = list(out.shape)
+        per_step = _per_step(out, T, batch, b, self.node.layout)
+        if per_step is None or not np.issubdtype(per_step.dtype, np.number):
+            if out.size <= 4096 and np.issubdtype(out.dtype, np.number):
+                info["values"] = out.tolist()
+            info["note"] = "not one value per step; kept here instead of the output panel"
+            return None, {"graph_output": info}
+        if not np.issubdtype(per_step.dtype, np.floating):
+            per_step = per_step.astype(np.float64)
+        return np.ascontiguousarray(per_step[:L]), {"graph_output": info}
+
+    # --- the Model API
+    @property
+    def parameter_count(self) -> int:
+        """Every float initializer of the graph, not only the traced LSTM's."""
+        floats = (1, 10, 11, 16)  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
+        return sum(
+            int(np.prod(t.dims)) for t in self._graph.initializers.values() if t.data_type in floats
+        )
+
+    def layers(self) -> list[tuple[str, str]]:
+        """Every node of the graph in order: the ONNX graph is the architecture."""
+        out = []
+        for k, nd in enumerate(self._onnx_model.graph.node):
+            name = nd.name or f"{nd.op_type}_{k}"
+            if nd.op_type == "LSTM" and name == self.lstm_name:
+                out.append((name, self.spec.summary()))
+            else:
+                out.append((name, nd.op_type))
+        return out
+
+    def info(self) -> dict:
+        d = super().info()
+        model = self._onnx_model
+        inputs = {vi.name: _shape_text(vi) for vi in self._graph.inputs}
+        outputs = {vi.name: _shape_text(vi) for vi in model.graph.output}
+        attrs = ", ".join(f"{k} {v}" for k, v in self.node.attributes.items())
+        d.update(
+            onnx_node=self.node.name, attributes=self.node.attributes,
+            direction=self.node.direction,
+            layout=self.node.layout, opset=self.opset, inputs=inputs, outputs=outputs,
+            producer=f"{model.producer_name} {model.producer_version}".strip() or None,
+            graph=" ".join(f"{k} {v}" for k, v in inputs.items()) + " → "
+            + ", ".join(f"{k} {v}" for k, v in outputs.items()),
+            notes=f"LSTM node {self.node.name!r}: {attrs}" + (
+                "; give the graph input, batch included (--input X.npy, --batch-index B)"),
+        )  # fmt: skip
+        return d
+
+
+def _json_list(text: str | None) -> tuple[str, ...] | None:
+    if not text:
+        return None
+    try:
+        v = json.loads(text)
+    except ValueError:
+        return None
+    return tuple(map(str, v)) if isinstance(v, list) else None
+
+
+def _json_any(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def _dims(vi) -> list | None:
+    t = vi.type
+    if not t.HasField("tensor_type") or not t.tensor_type.HasField("shape"):
+        return None
+    return [
+        d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
+        for d in t.tensor_type.shape.dim
+    ]
+
+
+def _shape_text(vi) -> str:
+    dims = _dims(vi)
+    return "?" if dims is None else "[" + ", ".join(map(str, dims)) + "]"
+
+
+def _check_feed(vi, value: Any, onnx) -> np.ndarray:
+    """The user's array for graph input `vi`, checked against its declared shape and type."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    try:
+        a = np.asarray(value)
+    except Exception as e:  # noqa: BLE001
+        raise InputError(f"input {vi.name!r} must be an array: {_first_line(e)}") from None
+    dims = _dims(vi)
+    if dims is not None:
+        if a.ndim != len(dims) or any(
+            isinstance(d, int) and d > 0 and d != s for d, s in zip(dims, a.shape)
+        ):
+            raise InputError(
+                f"input has shape {tuple(a.shape)}, "
+                f"but the model's input {vi.name!r} is {_shape_text(vi)}"
+            )
+    if a.size == 0:
+        raise InputError(f"input {vi.name!r} is empty (shape {tuple(a.shape)})")
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+        raise InputError(f"input {vi.name!r} must be numeric, got dtype {a.dtype}")
+    elem = vi.type.tensor_type.elem_type if vi.type.HasField("tensor_type") else 0
+    if elem:
+        want = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem))
+        if np.issubdtype(want, np.integer) and not np.issubdtype(a.dtype, np.integer):
+            if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
+                raise InputError(
+                    f"input {vi.name!r} takes integers (e.g. token ids), got {a.dtype} values"
+                )
+        a = a.astype(want, copy=False)
+    return np.ascontiguousarray(a)
+
+
+def _per_step(out: np.ndarray, T: int, batch: int, b: int, layout: int) -> np.ndarray | None:
+    """`out` as (T, n) for sequence b, when its shape says it has one row per step."""
+    shape = out.shape
+    time_major = layout == 0
+    candidates = []
+    if out.ndim == 4:  # an LSTM's Y: [T, D, batch, H], or [batch, T, D, H] with layout 1
+        candidates = [(0, 2), (1, 0)] if time_major else [(1, 0), (0, 2)]
+    elif out.ndim == 3:
+        candidates = [(0, 1), (1, 0)] if time_major else [(1, 0), (0, 1)]
+    elif out.ndim == 2 and batch == 1 and shape[0] == T:
+        return out.reshape(T, -1)
+    elif out.ndim == 1 and batch == 1 and shape[0] == T:
+        return out.reshape(T, 1)
+    for t_ax, b_ax in candidates:
+        if shape[t_ax] == T and shape[b_ax] == batch:
+            seq = np.take(out, b, axis=b_ax)
+            t_ax -= t_ax > b_ax
+            return np.moveaxis(seq, t_ax, 0).reshape(T, -1)
+    return None
+
+
+def load_onnx(path: str | os.PathLike, node: str | None = None) -> OnnxModel:
+    """Open an ONNX model and pick the LSTM node to trace (the first by default)."""
+    return OnnxModel(path, node)
