@@ -30,12 +30,16 @@ from .model import Model, PipelineModel, Run
 from .spec import CellWeights, LSTMSpec
 
 _LSTM_KEY = re.compile(r"^(.*?)weight_ih_l(\d+)(_reverse)?$")
+_PARAM_KEY = re.compile(r"^(?:weight|bias)_(?:ih|hh|hr)_l(\d+)(?:_reverse)?$|^peephole_[ifo]_l(\d+)")
 
 
 def _np(t: Any) -> np.ndarray:
     if isinstance(t, np.ndarray):
         return t.copy()
-    return t.detach().cpu().numpy().copy()
+    t = t.detach().cpu()
+    if t.dtype in (torch.float16, torch.bfloat16):
+        t = t.float()  # exact: every half value is a float32; numpy has no bfloat16
+    return t.numpy().copy()
 
 
 def weights_from_state_dict(
@@ -123,6 +127,15 @@ def lstm_config_from_state_dict(sd: Mapping[str, Any], prefix: str) -> dict:
         layers += 1
     if layers == 0:
         raise SpecError(f"no LSTM weights under {prefix or 'the top level'!r}")
+    stray = [
+        k for k in sd
+        if k.startswith(p) and (m := _PARAM_KEY.match(k[len(p):])) and int(m.group(1) or m.group(2)) >= layers
+    ]  # fmt: skip
+    if stray:
+        raise SpecError(
+            f"LSTM {prefix or '(top level)'} has {layers} complete layer(s) but also "
+            f"{', '.join(stray[:4])}: a layer's weights are missing"
+        )
     w_ih = sd[f"{p}weight_ih_l0"]
     if len(w_ih.shape) != 2 or w_ih.shape[0] % 4:
         raise SpecError(
@@ -441,7 +454,8 @@ def model_from_object(obj: Any, path: Path, lstm: str | None) -> Model:
                 f"{path}: holds several state_dicts with LSTMs ({', '.join(nested)}); "
                 "save the one to debug on its own"
             )
-        raise LoadError(f"{path}: no LSTM in this file (a dict with keys {_keys(obj)})")
+        what = f"a dict with keys {_keys(obj)}" if obj else "an empty dict"
+        raise LoadError(f"{path}: no LSTM in this file ({what})")
     raise LoadError(f"{path}: holds a {type(obj).__name__}, not a model, state_dict or checkpoint")
 
 

@@ -7,6 +7,7 @@ and every kind of bad file gives a LoadError with one clear line.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -248,3 +249,29 @@ def test_text_and_numeric_input_errors():
         model.trace(np.zeros((3, 6)))
     ids_trace = model.trace(np.array([0, 1, 2]))
     assert ids_trace.tokens == ("The", "dog", "ate")
+
+
+def test_malformed_state_dicts(tmp_path):
+    lstm = nn.LSTM(3, 2, num_layers=3).state_dict()
+    cases = {
+        "flat": ({"weight_ih_l0": torch.zeros(8)}, "expected (4*hidden_size, input_size)"),
+        "ints": ({"weight_ih_l0": torch.zeros(8, 3, dtype=torch.int64),
+                  "weight_hh_l0": torch.zeros(8, 2, dtype=torch.int64)}, "float32 or float64"),
+        "hh": ({"weight_ih_l0": torch.zeros(8, 3), "weight_hh_l0": torch.zeros(8, 5)}, "W_hh has shape (8, 5)"),
+        "gap": ({k: v for k, v in lstm.items() if "_l1" not in k}, "a layer's weights are missing"),
+        "half_bias": ({k: v for k, v in lstm.items() if k != "bias_hh_l0"}, "'bias_hh_l0'"),
+        "empty": ({}, "an empty dict"),
+    }  # fmt: skip
+    for name, (sd, message) in cases.items():
+        torch.save(sd, tmp_path / f"{name}.pt")
+        with pytest.raises(LoadError, match=re.escape(message)):
+            load(tmp_path / f"{name}.pt")
+
+
+def test_half_precision_weights_are_traced_in_float32(tmp_path):
+    lstm = nn.LSTM(3, 2)
+    torch.save({k: v.bfloat16() for k, v in lstm.state_dict().items()}, tmp_path / "bf16.pt")
+    model = load(tmp_path / "bf16.pt")
+    assert model.spec.dtype == np.float32
+    w = lstm.weight_ih_l0.detach().bfloat16().float().numpy()
+    np.testing.assert_array_equal(model.spec.weights[0][0].W_ih, w)
