@@ -81,7 +81,10 @@ class UnitHistory:
         labels: optional display names (e.g. ``{"c": "c_t"}``).
         unsigned: names drawn on the fixed [0, 1] gate scale.
         height: text lines per sparkline (≥ 1); 8 levels per line.
-        header: draw the time axis line (▼ t=N over the cursor, 0 and T-1 at the ends).
+        header: draw the time axis line (▼ t=N over the cursor, first and last step at
+            the ends).
+        step_base: the number printed for step 0 (1 to match a 1-based ``t = 3 / 5``
+            header); ``cursor`` itself is always the 0-based index into the series.
         color: False draws without colour (the cursor then shows in reverse video).
         dark: dark terminal background.
     """
@@ -95,6 +98,7 @@ class UnitHistory:
         unsigned: Iterable[str] = ("f", "i", "o"),
         height: int = 1,
         header: bool = True,
+        step_base: int = 0,
         color: bool = True,
         dark: bool = True,
     ) -> None:
@@ -108,6 +112,7 @@ class UnitHistory:
         self.unsigned = set(unsigned)
         self.height = max(1, int(height))
         self.header = header
+        self.step_base = step_base
         self.color = color
         self.dark = dark
 
@@ -188,12 +193,12 @@ class UnitHistory:
                     bold[x + k] = strong
 
         if self.T:
-            put(0, "0", False)
-            end = str(self.T - 1)
+            put(0, str(self.step_base), False)
+            end = str(self.T - 1 + self.step_base)
             put(sw - len(end), end, False)
         if cur:
             x = cur.start + (len(cur) - 1) // 2
-            label = f"t={self.cursor}"
+            label = f"t={self.cursor + self.step_base}"
             start = x + 2 if x + 2 + len(label) <= sw else max(x - 1 - len(label), 0)
             lo, hi = min(start, x) - 1, max(start + len(label), x + 1)
             put(max(lo, 0), " " * (hi - max(lo, 0) + 1), False)
@@ -213,44 +218,57 @@ class UnitHistory:
     ) -> list[list[Segment]]:
         lo, hi, mid = self._scale(name)
         cols, _ = resample(self.series[name], sw, mid)
+        n = cols.shape[0]
         n_levels = len(BARS) * self.height
+        finite = np.isfinite(cols)
+        with np.errstate(invalid="ignore"):
+            t = (np.clip(cols, lo, hi) - lo) / (hi - lo)
+            levels = np.where(finite, np.minimum((t * n_levels).astype(np.int64), n_levels - 1), -1)
         if mono:
             highlight = Style(reverse=True)
         else:
             highlight = Style(bgcolor="#3a3a3a" if self.dark else "#d7d7d7")
+        # one Style per column, computed once (columns repeat a lot when T < width)
+        warn = nonfinite_style(dark=self.dark)
+        cache: dict[float, Style] = {}
+        styles: list[Style] = []
+        for x, v in enumerate(cols.tolist()):
+            if not finite[x]:
+                st = warn
+            else:
+                st = cache.get(v)
+                if st is None:
+                    st = cache[v] = self._style(name, v, hi)
+            if x in cur:
+                st = st + highlight
+            styles.append(st)
+        styles += [_BLANK] * (sw - n)
+        levels_l = levels.tolist() + [-2] * (sw - n)
         label_style = Style(bold=True)
         rows: list[list[Segment]] = []
         for line in range(self.height):
             # line 0 is the top of the sparkline
             floor_level = (self.height - 1 - line) * len(BARS)
-            segs: list[Segment] = []
+            last_line = line == self.height - 1
+            chars = []
+            for lev in levels_l:
+                if lev == -1:  # non-finite bucket
+                    chars.append("!" if last_line else " ")
+                    continue
+                here = lev - floor_level
+                chars.append(" " if here < 0 else (BARS[here] if here < len(BARS) else "█"))
             lab = self._label(name) if line == 0 else ""
-            segs.append(Segment(f"{lab:>{lw}} ", label_style if lab else _BLANK))
-            for x in range(sw):
-                if x < cols.shape[0]:
-                    v = float(cols[x])
-                    if math.isnan(v) or math.isinf(v):
-                        ch = "!" if line == self.height - 1 else " "
-                        st = nonfinite_style(dark=self.dark)
-                    else:
-                        t = (min(max(v, lo), hi) - lo) / (hi - lo)
-                        level = min(int(t * n_levels), n_levels - 1)  # 0..n_levels-1
-                        here = level - floor_level
-                        ch = " " if here < 0 else (BARS[here] if here < len(BARS) else "█")
-                        st = self._style(name, v, hi)
-                else:
-                    ch, st = " ", _BLANK
-                if x in cur:
-                    st = st + highlight
-                segs.append(Segment(ch, st))
+            segs = [Segment(f"{lab:>{lw}} ", label_style if lab else _BLANK)]
+            start = 0
+            for x in range(1, sw + 1):
+                if x == sw or styles[x] is not styles[start]:
+                    segs.append(Segment("".join(chars[start:x]), styles[start]))
+                    start = x
             val = self._value_text(name) if line == 0 else ""
             vst = Style(dim=True) if val else _BLANK
             if val and 0 <= self.cursor < self.T:
                 v = float(self.series[name][self.cursor])
-                if math.isfinite(v):
-                    vst = self._style(name, v, hi)
-                else:
-                    vst = nonfinite_style(dark=self.dark)
+                vst = self._style(name, v, hi) if math.isfinite(v) else warn
             segs.append(Segment(" ", _BLANK))
             segs.append(Segment(f"{val:>{vw}}", vst))
             rows.append(segs)

@@ -364,8 +364,9 @@ def test_heatmap_colours_follow_the_palette_and_vmax():
     assert [s.style.bgcolor for s in cells] == [pal.signed_fill(v, 2.0) for v in data[0]]
     # an explicit vmax changes intensity: 0.5 of 0.5 is full colour
     segs = _segments(Heatmap(data, vmax=0.5, legend=False, row_labels=False), 40)
-    cells = list(Segment.split_lines(segs))[1]
-    assert cells[3].style.bgcolor == pal.signed_fill(0.5, 0.5) == pal.signed_fill(2.0, 2.0)
+    per_col = [seg.style.bgcolor for seg in list(Segment.split_lines(segs))[1] for _ in seg.text]
+    assert per_col[3] == per_col[4] == pal.signed_fill(0.5, 0.5) == pal.signed_fill(2.0, 2.0)
+    assert per_col[0] == pal.signed_fill(-0.5, 0.5)
 
 
 def test_heatmap_nan_cells_and_every_segment_styled():
@@ -498,6 +499,11 @@ def test_history_height_and_validation_and_styles():
     assert lines[1].split()[0] == "f" and lines[2].startswith(" ")  # label on the top line
     with pytest.raises(ValueError):
         UnitHistory({"f": np.zeros(3), "c": np.zeros(4)}, 0)
+    # 1-based step labels for a 1-based header; the cursor index stays 0-based
+    one = _text(UnitHistory(s, 16, step_base=1), 60)[0]
+    zero = _text(UnitHistory(s, 16), 60)[0]
+    assert "t=17" in one and one.split()[0] == "1" and one.rstrip().endswith("40")
+    assert "t=16" in zero and one.index("▼") == zero.index("▼")
     # cursor beyond the data: nothing marked, value shown as a dash
     out = _text(UnitHistory(s, 99), 60)
     assert "▼" not in out[0] and out[1].rstrip().endswith("—")
@@ -505,3 +511,29 @@ def test_history_height_and_validation_and_styles():
         for kw in ({}, {"color": False}, {"height": 3}):
             segs = _segments(UnitHistory(s, 5, **kw), 60, color_system=cs)
             assert all(sg.style is not None for sg in segs if sg.text != "\n")
+
+
+def test_heatmap_fast_paths_agree_with_the_palette():
+    """The vectorised glyph/colour levels must say what the scalar palette says."""
+    rng = np.random.default_rng(3)
+    signed = rng.normal(size=(6, 50)) * 1.5
+    gates = rng.random(size=(6, 50))
+    gates[0, :5] = [0.0, 0.01, 0.02, 0.98, 1.0]
+    for data, is_signed in ((signed, True), (gates, False)):
+        vmax = 2.0 if is_signed else 1.0
+        hm = Heatmap(data, signed=is_signed, vmax=vmax, row_labels=False, legend=False)
+        rows = _text(hm, 60)[1:]
+        for r, row in enumerate(rows):
+            want = [signed_glyph(v, vmax) if is_signed else gate_glyph(v) for v in data[r]]
+            assert list(row[:50]) == want
+        # colours: within one quantisation step of the exact palette colour
+        segs = _segments(hm, 60)
+        pal = Palette()
+        for r, line in enumerate(list(Segment.split_lines(segs))[1:]):
+            fills = [seg.style.bgcolor for seg in line for _ in seg.text][:50]
+            for v, got in zip(data[r], fills):
+                exact = (pal.signed_fill(v, vmax) if is_signed else pal.gate_fill(v)).triplet
+                diff = max(abs(a - b) for a, b in zip(got.triplet, exact))
+                assert diff <= 40, (v, got, exact)
+                if not is_signed and gate_class(v) != "mid":
+                    assert got.triplet == exact  # saturated classes are exact, never blended
