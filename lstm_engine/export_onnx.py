@@ -84,6 +84,10 @@ def spec_to_onnx(
         raise SpecError(f"output must be None, 'log_softmax' or 'softmax', got {output!r}")
     if output is not None and head is None:
         raise SpecError(f"output {output!r} needs a head to apply it to")
+    if vocab is not None and embedding is None:
+        raise SpecError("a vocabulary needs an embedding to look its words up in")
+    if unk is not None and (vocab is None or unk not in vocab):
+        raise SpecError(f"the unknown token {unk!r} is not in the vocabulary")
     dt = np.dtype(dtype if dtype is not None else spec.dtype)
     if dt not in (np.float32, np.float64):
         raise SpecError(f"dtype must be float32 or float64, got {dt}")
@@ -207,10 +211,6 @@ def spec_to_onnx(
     model.ir_version = min(model.ir_version, _ir_for_opset(onnx, opset))
     if description:
         model.doc_string = description
-    if vocab is not None and embedding is None:
-        raise SpecError("a vocabulary needs an embedding to look its words up in")
-    if unk is not None and (vocab is None or unk not in vocab):
-        raise SpecError(f"the unknown token {unk!r} is not in the vocabulary")
     props = {
         "description": description, "labels": labels, "vocab": vocab, "unk": unk,
         "examples": [e if isinstance(e, str) else np.asarray(e).tolist() for e in examples],

@@ -277,3 +277,23 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, case):
     assert code == 2
     assert err.startswith("lstm-tui: error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists()
+
+
+# --- exporting what ONNX's LSTM cannot express
+
+
+def test_export_refuses_what_onnx_cannot_express(tmp_path):
+    from lstm_engine import Activation, CellActivations, LSTMSpec, SpecError
+    from lstm_engine.export_onnx import spec_to_onnx
+
+    with pytest.raises(SpecError, match="no projection") as e:
+        spec_to_onnx(LSTMSpec.random(3, 4, proj_size=2), tmp_path / "p.onnx")
+    one_line(e)
+    acts = CellActivations(f=Activation("HardSigmoid"))  # i and o stay Sigmoid
+    with pytest.raises(SpecError, match="one activation for the i, f and o gates") as e:
+        spec_to_onnx(LSTMSpec.random(3, 4, activations=acts), tmp_path / "a.onnx")
+    one_line(e)
+    with pytest.raises(SpecError, match="needs an embedding") as e:
+        spec_to_onnx(LSTMSpec.random(3, 4), tmp_path / "v.onnx", vocab=["a", "b"])
+    one_line(e)
+    assert not any(tmp_path.iterdir())  # nothing half-written
