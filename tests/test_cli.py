@@ -222,3 +222,22 @@ def test_save_checkpoint_one_liner_opens_in_the_cli(tmp_path, capsys):
     save_checkpoint(model, tmp_path / "mine.pt", vocab=vocab, labels=["D", "N", "V"], examples=["that book"])
     assert main(["info", str(tmp_path / "mine.pt")]) == 0
     assert "3: D, N, V" in capsys.readouterr().out
+
+
+def test_ui_command_hands_its_arguments_to_app_run(monkeypatch, tmp_path):
+    app = pytest.importorskip("lstm_tui.app")
+    calls = []
+
+    def fake_run(path, **kwargs):
+        calls.append((path, kwargs))
+        return 0
+
+    monkeypatch.setattr(app, "run", fake_run)
+    np.save(tmp_path / "x.npy", np.zeros((3, 6)))
+    assert main([str(TAGGER), "--text", "the dog", "--lstm", "lstm", "--trust"]) == 0
+    assert main([str(TAGGER), "--input", str(tmp_path / "x.npy"), "--node", "n", "--batch-index", "2"]) == 0
+    assert calls == [
+        (str(TAGGER), dict(text="the dog", input_path=None, trust=True, lstm="lstm", batch_index=0)),
+        (str(TAGGER), dict(text=None, input_path=str(tmp_path / "x.npy"), trust=False, lstm="n",
+                           batch_index=2)),
+    ]  # fmt: skip

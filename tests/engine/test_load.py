@@ -275,3 +275,20 @@ def test_half_precision_weights_are_traced_in_float32(tmp_path):
     assert model.spec.dtype == np.float32
     w = lstm.weight_ih_l0.detach().bfloat16().float().numpy()
     np.testing.assert_array_equal(model.spec.weights[0][0].W_ih, w)
+
+
+def test_onnx_is_dispatched_by_content(tmp_path):
+    pytest.importorskip("onnx", reason="the onnx extra is not installed")
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    from onnx_helpers import lstm_arrays, single_lstm_model
+
+    data = single_lstm_model(lstm_arrays(3, 4)).SerializeToString()
+    (tmp_path / "m.onnx").write_bytes(data)
+    (tmp_path / "exported.model").write_bytes(data)  # no suffix to go by: the protobuf says so
+    for name in ("m.onnx", "exported.model"):
+        assert sniff(tmp_path / name) == "onnx"
+        model = load(tmp_path / name)
+        assert model.format == "onnx" and model.spec.hidden_size == 4
+    (tmp_path / "broken.onnx").write_bytes(data[: len(data) // 2])
+    with pytest.raises(LoadError):
+        load(tmp_path / "broken.onnx")
