@@ -432,10 +432,10 @@ class CellDiagram:
         width = options.max_width
         cv = self._full() if width >= COMPACT_BELOW else self._compact()
         lines = cv.lines(min(width, cv.width))
-        for k, line in enumerate(lines):
+        # every line ends in a newline: Textual sizes `height: auto` by counting them
+        for line in lines:
             yield from line
-            if k < len(lines) - 1:
-                yield Segment.line()
+            yield Segment.line()
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         width = options.max_width

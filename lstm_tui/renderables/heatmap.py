@@ -309,10 +309,10 @@ class Heatmap:
         lines += [self._row(r, keys, finite, mono) for r in range(self.data.shape[0])]
         if self.legend:
             lines.append(self._legend(mono))
-        for k, line in enumerate(lines):
+        # every line ends in a newline: Textual sizes `height: auto` by counting them
+        for line in lines:
             yield from crop_line(line, width)
-            if k < len(lines) - 1:
-                yield Segment.line()
+            yield Segment.line()
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         w = min(self.width, options.max_width)

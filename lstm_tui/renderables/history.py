@@ -177,10 +177,10 @@ class UnitHistory:
             lines.append(self._axis(lw, sw, cur))
         for name in self.series:
             lines.extend(self._rows(name, lw, sw, vw, cur, mono))
-        for k, line in enumerate(lines):
+        # every line ends in a newline: Textual sizes `height: auto` by counting them
+        for line in lines:
             yield from crop_line(line, width)
-            if k < len(lines) - 1:
-                yield Segment.line()
+            yield Segment.line()
 
     def _axis(self, lw: int, sw: int, cur: range) -> list[Segment]:
         chars = [" "] * sw

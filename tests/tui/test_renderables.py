@@ -537,3 +537,22 @@ def test_heatmap_fast_paths_agree_with_the_palette():
                 assert diff <= 40, (v, got, exact)
                 if not is_signed and gate_class(v) != "mid":
                     assert got.triplet == exact  # saturated classes are exact, never blended
+
+
+@pytest.mark.parametrize(
+    "make, width",
+    [
+        (lambda: CellDiagram(_cell()), 60),
+        (lambda: CellDiagram(_cell(peephole=(0.1, 0.2, 0.3))), 36),
+        (lambda: Heatmap(_grid(5, 12)), 40),
+        (lambda: UnitHistory(_france(), 3, height=2), 60),
+    ],
+)
+def test_line_count_matches_what_textual_counts(make, width):
+    """Textual sizes `height: auto` widgets by counting newlines in the segments;
+    a renderable that omits the last one loses its bottom row on screen."""
+    con = Console(width=width, color_system="truecolor", file=open("/dev/null", "w"))
+    r = make()
+    newlines = sum(seg.text.count("\n") for seg in con.render(r, con.options.update_width(width)))
+    lines = con.render_lines(r, con.options.update_width(width), pad=False)
+    assert newlines == len(lines) and len(lines) > 1
