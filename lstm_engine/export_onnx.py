@@ -12,7 +12,8 @@ layer, and so on. Optionally an embedding in front (token ids → Gather) and a
 linear head behind (MatMul + Add, then LogSoftmax or Softmax), so a whole
 tagger can be exported. Graph outputs: the model output first ("output" with a
 head, else "Y", the last layer's states [T, batch, D·H]), then every layer's
-final states Y_h_l{k} and Y_c_l{k}.
+final states Y_h_{node} and Y_c_{node}. `checkpoint_to_onnx` does all of this for
+a project checkpoint.
 
 Weights are written in the spec's dtype; onnxruntime's CPU LSTM runs float32
 only, so export float64 specs with `dtype=np.float32` when onnxruntime is to
@@ -28,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import EngineError, SpecError
+from .errors import EngineError, LoadError, SpecError
 from .load_onnx import activation_attributes, import_onnx
 from .spec import LSTMSpec
 
@@ -41,8 +42,25 @@ def _onnx_blocks(a: np.ndarray, H: int) -> np.ndarray:
     return a.reshape(4, H, *a.shape[1:])[list(TO_ONNX)].reshape(a.shape)
 
 
+def _attributes(spec: LSTMSpec, layout: int) -> dict:
+    """The LSTM node attributes for every layer of `spec`."""
+    D = spec.num_directions
+    attrs: dict = {
+        "hidden_size": spec.hidden_size, "direction": "bidirectional" if D == 2 else "forward"
+    }  # fmt: skip
+    if not spec.activations.is_standard:
+        attrs.update(activation_attributes(spec.activations, D))
+    if spec.clip is not None:
+        attrs["clip"] = float(spec.clip)
+    if spec.input_forget:
+        attrs["input_forget"] = 1
+    if layout:
+        attrs["layout"] = 1
+    return attrs
+
+
 def spec_to_onnx(
-    spec: LSTMSpec,
+    spec: LSTMSpec | Sequence[tuple[str, LSTMSpec]],
     path: str | os.PathLike,
     *,
     name: str = "lstm",
@@ -55,18 +73,23 @@ def spec_to_onnx(
     labels: Sequence[str] | None = None,
     vocab: Sequence[str] | None = None,
     unk: str | None = None,
+    tokenizer: str | None = None,
+    lowercase: bool = False,
     examples: Sequence = (),
     description: str = "",
     overwrite: bool = False,
 ) -> Path:
     """Write `spec` to `path` as ONNX and return the path.
 
+    spec: one LSTMSpec (its nodes are `{name}_l{k}`), or (module name, LSTMSpec)
+    pairs in data-flow order for stacked LSTM modules (nodes `{module}_l{k}`).
     embedding: (vocab, input_size) rows looked up by int64 token ids [T, batch].
     head: (W (n, D·H), b (n,) or None) applied to the last layer at every step;
     output: None, "log_softmax" or "softmax" after the head.
-    labels, vocab (one word per embedding row), unk, examples (text, or arrays shaped as
-    the graph input) and description go to the model's metadata_props, so that
-    `load_onnx` opens the file as the same model: with a vocabulary, it takes text.
+    labels, vocab (one word per embedding row), unk, tokenizer ("words" or "chars"),
+    lowercase, examples (text, or arrays shaped as the graph input) and description go
+    to the model's metadata_props, so that `load_onnx` opens the file as the same
+    model: with a vocabulary, it takes text.
     Refuses to overwrite an existing file unless overwrite=True.
     """
     onnx, _ = import_onnx()
@@ -74,8 +97,20 @@ def spec_to_onnx(
     path = Path(path)
     if path.exists() and not overwrite:
         raise EngineError(f"{path} already exists; not overwriting it")
-    if spec.proj_size:
-        raise SpecError("ONNX's LSTM has no projection (proj_size); this spec cannot be exported")
+    named = [(name, spec)] if isinstance(spec, LSTMSpec) else list(spec)
+    if not named:
+        raise SpecError("nothing to export: no LSTM given")
+    for module, sp in named:
+        if sp.proj_size:
+            raise SpecError(
+                f"ONNX's LSTM has no projection (proj_size); {module!r} cannot be exported"
+            )
+    for (m0, s0), (m1, s1) in zip(named, named[1:]):
+        if s1.input_size != s0.out_size * s0.num_directions:
+            raise SpecError(
+                f"{m1!r} takes {s1.input_size} features but {m0!r} gives "
+                f"{s0.out_size * s0.num_directions}"
+            )
     if layout not in (0, 1):
         raise SpecError(f"layout must be 0 or 1, got {layout!r}")
     if opset < 7 or (layout == 1 and opset < 14):
@@ -88,25 +123,15 @@ def spec_to_onnx(
         raise SpecError("a vocabulary needs an embedding to look its words up in")
     if unk is not None and (vocab is None or unk not in vocab):
         raise SpecError(f"the unknown token {unk!r} is not in the vocabulary")
-    dt = np.dtype(dtype if dtype is not None else spec.dtype)
+    dt = np.dtype(dtype if dtype is not None else named[0][1].dtype)
     if dt not in (np.float32, np.float64):
         raise SpecError(f"dtype must be float32 or float64, got {dt}")
     elem = TP.FLOAT if dt == np.float32 else TP.DOUBLE
-    H, D = spec.hidden_size, spec.num_directions
-    direction = "bidirectional" if D == 2 else "forward"
-    attrs: dict = {"hidden_size": H, "direction": direction}
-    if not spec.activations.is_standard:
-        attrs.update(activation_attributes(spec.activations, D))
-    if spec.clip is not None:
-        attrs["clip"] = float(spec.clip)
-    if spec.input_forget:
-        attrs["input_forget"] = 1
-    if layout:
-        attrs["layout"] = 1
+    first_spec, last_spec = named[0][1], named[-1][1]
 
     inits, nodes, outputs = [], [], []
     steps = ["batch", "T"] if layout else ["T", "batch"]
-    shapes = {"Y": [*steps, D * H]}
+    shapes = {"Y": [*steps, last_spec.out_size * last_spec.num_directions]}
 
     def const(value: np.ndarray, tensor_name: str) -> str:
         inits.append(numpy_helper.from_array(np.ascontiguousarray(value), tensor_name))
@@ -114,9 +139,9 @@ def spec_to_onnx(
 
     if embedding is not None:
         E = np.asarray(embedding)
-        if E.ndim != 2 or E.shape[1] != spec.input_size:
+        if E.ndim != 2 or E.shape[1] != first_spec.input_size:
             raise SpecError(
-                f"embedding has shape {tuple(E.shape)}, expected (vocab, {spec.input_size})"
+                f"embedding has shape {tuple(E.shape)}, expected (vocab, {first_spec.input_size})"
             )
         if vocab is not None and len(vocab) != E.shape[0]:
             raise SpecError(
@@ -129,47 +154,53 @@ def spec_to_onnx(
             )
         )
     else:
-        graph_input = helper.make_tensor_value_info("X", elem, [*steps, spec.input_size])
+        graph_input = helper.make_tensor_value_info("X", elem, [*steps, first_spec.input_size])
 
     flat = const(np.array([0, 0, -1], np.int64), "shape_steps")  # keep [T, batch], merge D·H
     layer_in = "X"
-    for k, dirs in enumerate(spec.weights):
-        W = np.stack([_onnx_blocks(w.W_ih, H) for w in dirs]).astype(dt)
-        R = np.stack([_onnx_blocks(w.W_hh, H) for w in dirs]).astype(dt)
-        ins = [layer_in, const(W, f"W_l{k}"), const(R, f"R_l{k}")]
-        if spec.bias:
-            B = np.stack(
-                [np.concatenate([_onnx_blocks(w.b_ih, H), _onnx_blocks(w.b_hh, H)]) for w in dirs]
-            )
-            ins.append(const(B.astype(dt), f"B_l{k}"))
-        else:
-            ins.append("")
-        if spec.peephole:
-            P = np.stack([np.concatenate([w.p_i, w.p_o, w.p_f]) for w in dirs])
-            ins += ["", "", "", const(P.astype(dt), f"P_l{k}")]
-        Y, Yh, Yc = f"Y_l{k}", f"Y_h_l{k}", f"Y_c_l{k}"
-        nodes.append(helper.make_node("LSTM", ins, [Y, Yh, Yc], name=f"{name}_l{k}", **attrs))
-        outputs += [Yh, Yc]
-        shapes[Yh] = shapes[Yc] = ["batch", D, H] if layout else [D, "batch", H]
-        if layout:  # Y [batch, T, D, H] → [batch, T, D·H]
-            src = Y
-        else:  # Y [T, D, batch, H] → [T, batch, D, H] → [T, batch, D·H]
-            src = f"Y_l{k}_steps"
-            nodes.append(
-                helper.make_node(
-                    "Transpose", [Y], [src], name=f"{name}_l{k}_steps", perm=[0, 2, 1, 3]
+    for j, (module, sp) in enumerate(named):
+        H, D = sp.hidden_size, sp.num_directions
+        attrs = _attributes(sp, layout)
+        for k, dirs in enumerate(sp.weights):
+            tag = f"{module}_l{k}"
+            W = np.stack([_onnx_blocks(w.W_ih, H) for w in dirs]).astype(dt)
+            R = np.stack([_onnx_blocks(w.W_hh, H) for w in dirs]).astype(dt)
+            ins = [layer_in, const(W, f"{tag}.W"), const(R, f"{tag}.R")]
+            if sp.bias:
+                B = np.stack(
+                    [
+                        np.concatenate([_onnx_blocks(w.b_ih, H), _onnx_blocks(w.b_hh, H)])
+                        for w in dirs
+                    ]
                 )
-            )
-        layer_in = f"X_l{k + 1}" if k + 1 < spec.num_layers else "Y"
-        nodes.append(
-            helper.make_node("Reshape", [src, flat], [layer_in], name=f"{name}_l{k}_concat")
-        )
+                ins.append(const(B.astype(dt), f"{tag}.B"))
+            else:
+                ins.append("")
+            if sp.peephole:
+                P = np.stack([np.concatenate([w.p_i, w.p_o, w.p_f]) for w in dirs])
+                ins += ["", "", "", const(P.astype(dt), f"{tag}.P")]
+            Y, Yh, Yc = f"{tag}.Y", f"Y_h_{tag}", f"Y_c_{tag}"
+            nodes.append(helper.make_node("LSTM", ins, [Y, Yh, Yc], name=tag, **attrs))
+            outputs += [Yh, Yc]
+            shapes[Yh] = shapes[Yc] = ["batch", D, H] if layout else [D, "batch", H]
+            if layout:  # Y [batch, T, D, H] → [batch, T, D·H]
+                src = Y
+            else:  # Y [T, D, batch, H] → [T, batch, D, H] → [T, batch, D·H]
+                src = f"{tag}.Y_steps"
+                nodes.append(
+                    helper.make_node(
+                        "Transpose", [Y], [src], name=f"{tag}_steps", perm=[0, 2, 1, 3]
+                    )
+                )
+            last = j == len(named) - 1 and k == sp.num_layers - 1
+            layer_in = "Y" if last else f"{tag}.out"
+            nodes.append(helper.make_node("Reshape", [src, flat], [layer_in], name=f"{tag}_concat"))
 
     first = "Y"
     if head is not None:
         W, b = head
         W = np.asarray(W)
-        F = H * D
+        F = last_spec.out_size * last_spec.num_directions
         if W.ndim != 2 or W.shape[1] != F:
             raise SpecError(f"head weight has shape {tuple(W.shape)}, expected (n, {F})")
         nodes.append(
@@ -213,6 +244,8 @@ def spec_to_onnx(
         model.doc_string = description
     props = {
         "description": description, "labels": labels, "vocab": vocab, "unk": unk,
+        "tokenizer": tokenizer if vocab is not None else None,
+        "lowercase": "true" if lowercase and vocab is not None else None,
         "examples": [e if isinstance(e, str) else np.asarray(e).tolist() for e in examples],
     }  # fmt: skip
     for key, value in props.items():
@@ -231,3 +264,55 @@ def _ir_for_opset(onnx, opset: int) -> int:
     """The oldest IR version that carries `opset`, so that older runtimes accept the file."""
     irs = [row[1] for row in onnx.helper.VERSION_TABLE if row[2] >= opset]
     return min(irs) if irs else onnx.IR_VERSION
+
+
+def checkpoint_to_onnx(
+    checkpoint: str | os.PathLike, path: str | os.PathLike, *, opset: int = 14,
+    overwrite: bool = False,
+) -> Path:  # fmt: skip
+    """A project checkpoint as one ONNX graph: embedding, every LSTM, head and output.
+
+    The ONNX file keeps the vocabulary, labels and examples, so `load_onnx`
+    opens it as the same model (text in, per-step log-probs out) computed by
+    onnxruntime and the engine. Weights are written as float32, the type
+    onnxruntime's LSTM runs. Needs torch to read the checkpoint.
+    """
+    from .load import load
+    from .load_torch import read_torch_file, state_dict_to_arrays
+
+    checkpoint = Path(checkpoint)
+    model = load(checkpoint)  # validates the checkpoint; refuses files that need unpickling
+    if model.format != "checkpoint":
+        raise LoadError(
+            f"{checkpoint} is a {model.format}, not an lstm-tui checkpoint; "
+            "export its LSTM with spec_to_onnx"
+        )
+    ck = read_torch_file(checkpoint, trust=False)
+    arch, sd = ck["architecture"], state_dict_to_arrays(ck["state_dict"])
+
+    def weight(prefix: str, name: str) -> np.ndarray | None:
+        return sd.get(f"{prefix}.{name}" if prefix else name)
+
+    specs = [
+        (n or "lstm", model.spec if n == model.lstm_name else load(checkpoint, lstm=n).spec)
+        for n in model.lstm_names
+    ]
+    emb = weight(arch["embedding"], "weight") if arch.get("embedding") else None
+    head = (
+        (weight(arch["head"], "weight"), weight(arch["head"], "bias")) if arch.get("head") else None
+    )
+    output = arch.get("output") if arch.get("output") in ("log_softmax", "softmax") else None
+    text = model.input_kind == "text" and not getattr(model, "ids_as_vocab", False)
+    examples = []
+    for e in model.examples:
+        if isinstance(e, str):  # text; or token ids "3 5 2" for a model stored without vocab
+            examples.append(e if text else model.ids(model.tokenize(e))[:, None])
+        else:
+            examples.append(np.asarray(e, np.float32)[:, None, :])  # [T, in] → [T, batch 1, in]
+    return spec_to_onnx(
+        specs, path, name=model.name, opset=opset, dtype=np.float32, embedding=emb, head=head,
+        output=output, labels=model.labels, vocab=model.vocab if text else None,
+        unk=model.unk if text else None, tokenizer=model.tokenizer if text else None,
+        lowercase=model.lowercase, examples=examples, description=model.description,
+        overwrite=overwrite,
+    )  # fmt: skip

@@ -30,7 +30,7 @@ from onnx_helpers import (  # noqa: E402
 
 import lstm_engine  # noqa: E402
 from lstm_engine import Activation, CellActivations, LoadError, LSTMSpec, record  # noqa: E402
-from lstm_engine.export_onnx import spec_to_onnx  # noqa: E402
+from lstm_engine.export_onnx import checkpoint_to_onnx, spec_to_onnx  # noqa: E402
 from lstm_engine.load_onnx import ONNX_EXTRA, load_onnx, resolve_activations  # noqa: E402
 
 TOL = 1e-5
@@ -556,35 +556,9 @@ def test_exported_tagger_with_embedding_head_and_vocab_takes_text(tmp_path):
 
 
 def export_checkpoint(pt_path, onnx_path):
-    """A single-LSTM project checkpoint as ONNX: embedding, LSTM, head and output all in the graph.
-
-    The checkpoint format is documented (MODEL_API.md), so the test reads the
-    head and embedding weights straight from it.
-    """
-    import torch
-
-    ck = torch.load(pt_path, weights_only=True)
-    arch, sd = ck["architecture"], ck["state_dict"]
-    model = lstm_engine.load(pt_path)
-    assert len(model.lstm_names) == 1
-
-    def arr(key):
-        return sd[key].detach().numpy() if key in sd else None
-
-    emb = arr(arch["embedding"] + ".weight") if arch.get("embedding") else None
-    head = (
-        (arr(arch["head"] + ".weight"), arr(arch["head"] + ".bias")) if arch.get("head") else None
-    )
-    output = arch.get("output") if arch.get("output") in ("log_softmax", "softmax") else None
-    examples = [
-        e if isinstance(e, str) else np.asarray(e)[:, None, :] for e in ck.get("examples") or ()
-    ]
-    spec_to_onnx(
-        model.spec, onnx_path, dtype=np.float32, embedding=emb, head=head, output=output,
-        labels=ck.get("labels"), vocab=ck.get("vocab") if emb is not None else None,
-        unk=ck.get("unk"), examples=examples, description=ck.get("description", ""),
-    )  # fmt: skip
-    return model, load_onnx(onnx_path)
+    """(the checkpoint opened by lstm_engine.load, its ONNX export opened by load_onnx)."""
+    checkpoint_to_onnx(pt_path, onnx_path)
+    return lstm_engine.load(pt_path), load_onnx(onnx_path)
 
 
 def assert_same_trace(a, b):
@@ -624,6 +598,49 @@ def test_peephole_checkpoint_exported_and_opened_both_ways(tmp_path):
     assert_same_trace(a, b)
     (Y,) = session(onnx.load(str(tmp_path / "peep.onnx"))).run(["output"], {"X": x[:, None, :]})
     np.testing.assert_allclose(b.output, Y[:, 0], atol=TOL, rtol=0)
+
+
+def test_tagger_sample_exported_and_opened_both_ways(tmp_path):
+    sample = ROOT / "sample_models" / "tagger.pt"
+    if not sample.exists():
+        pytest.skip("sample_models/tagger.pt is not there")
+    pytest.importorskip("torch")
+    torch_side, onnx_side = export_checkpoint(sample, tmp_path / "tagger.onnx")
+    assert onnx_side.input_kind == "text" and onnx_side.vocab == torch_side.vocab
+    assert onnx_side.labels == torch_side.labels and onnx_side.examples == torch_side.examples
+    for example in torch_side.examples:
+        assert_same_trace(torch_side.trace(example), onnx_side.trace(example))
+
+
+def test_stacked_checkpoint_exported_with_every_lstm_module(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(5, 3)
+            self.encoder = torch.nn.LSTM(3, 4, bidirectional=True)
+            self.decoder = torch.nn.LSTM(8, 5, num_layers=2)
+            self.out = torch.nn.Linear(5, 2)
+
+    vocab = ["a", "b", "c", "d", "e"]
+    lstm_engine.save_checkpoint(
+        Net(), tmp_path / "net.pt", vocab=vocab, labels=["x", "y"], examples=["a b c d e a"],
+        lstms=["encoder", "decoder"], output="softmax",
+    )  # fmt: skip
+    checkpoint_to_onnx(tmp_path / "net.pt", tmp_path / "net.onnx")
+    names = load_onnx(tmp_path / "net.onnx").lstm_names
+    assert names == ("encoder_l0", "decoder_l0", "decoder_l1")
+    for module, node, layer in (("encoder", "encoder_l0", 0), ("decoder", "decoder_l1", 1)):
+        a = lstm_engine.load(tmp_path / "net.pt", lstm=module).trace("a b c d e a")
+        b = load_onnx(tmp_path / "net.onnx", node=node).trace("a b c d e a")
+        for name in ("i", "f", "g", "o", "c", "h"):
+            np.testing.assert_allclose(
+                getattr(b, name)[0], getattr(a, name)[layer], atol=TOL, rtol=0
+            )
+        np.testing.assert_allclose(b.output, a.output, atol=TOL, rtol=0)
+        assert b.meta["output_kind"] == "prob" and b.labels == ("x", "y")
 
 
 def test_peephole_sample_model_exported_and_opened_both_ways(tmp_path):
@@ -704,7 +721,8 @@ def test_missing_onnx_extra_says_how_to_install(tmp_path, monkeypatch):
 
 def test_importing_the_engine_does_not_import_onnx():
     code = (
-        "import sys, lstm_engine, lstm_engine.load, lstm_engine.load_onnx, lstm_engine.export_onnx; "
+        "import sys, lstm_engine, lstm_engine.load, lstm_engine.load_onnx, "
+        "lstm_engine.export_onnx; "
         "print(sorted(m for m in ('onnx', 'onnxruntime') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
