@@ -25,6 +25,10 @@ Full layout (60×14; peephole wires and the projection fit in the same box)::
     h_{t-1} ━━┳━━┻━━━━━━━━━━┻━━━━━━━━━━━┻━━━━━━━━━━┛
     x_t ━━━━━━┛ "ate"                                    unit 12
 
+A gate at saturation gets a word beside its wire: f ≥ 0.98 "keeps", f ≤ 0.02
+"forgets"; i "writes" / "blocks". That is the seed's France example, read off
+the diagram.
+
 Peepholes add dashed wires (╎ ╌) from the belt: c_{t-1} into the sides of the f
 and i boxes, the new c_t into o, each labelled with the unit's p value. A
 projection replaces the h_t number with ``h_cell → ×W_hr → h_t (proj)``.
@@ -43,7 +47,7 @@ from rich.segment import Segment
 from rich.style import Style
 
 from lstm_tui.renderables._canvas import Canvas
-from lstm_tui.renderables.palette import fmt, gate_style, is_finite, signed_style
+from lstm_tui.renderables.palette import fmt, gate_class, gate_style, is_finite, signed_style
 
 __all__ = ["CellValues", "CellDiagram", "FULL_WIDTH", "COMPACT_WIDTH", "COMPACT_BELOW"]
 
@@ -182,6 +186,10 @@ class CellDiagram:
         st = signed_style(x, scale, dark=self.dark)
         return fmt(x, signed=True, digits=self.digits), (st if self.color else _mono(st))
 
+    def _caption(self, gate: float) -> Style:
+        st = gate_style(gate, dark=self.dark)
+        return Style(color=st.color if self.color else None, italic=True)
+
     # ------------------------------------------------------------ layouts
 
     def _full(self) -> Canvas:
@@ -231,6 +239,14 @@ class CellDiagram:
         cv.put(G, 4, "┓", ink.wire)
         cv.vline(I, 5, BT - 1, "┃", ink.wire)
         cv.vline(G, 5, BT - 1, "┃", ink.wire)
+
+        # --- saturated gates say what they are doing, in words (the seed's story)
+        verdict = _verdict(v.f, "keeps", "forgets")
+        if verdict:
+            cv.put(F + 2, 3, verdict, self._caption(v.f))
+        verdict = _verdict(v.i, "writes", "blocks")
+        if verdict:
+            cv.put(I + 2, 6, verdict, self._caption(v.i))
 
         # --- output: c_t → tanh → (×) o → h_t
         cv.put(O, 2, "┃", ink.wire)
@@ -440,6 +456,12 @@ class CellDiagram:
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         width = options.max_width
         return Measurement(min(COMPACT_WIDTH, width), min(FULL_WIDTH, width))
+
+
+def _verdict(gate: float, open_word: str, shut_word: str) -> str:
+    """A word for a saturated gate ("keeps" for f ≈ 1), nothing for a mid value."""
+    cls = gate_class(gate)
+    return open_word if cls == "open" else shut_word if cls == "shut" else ""
 
 
 def _mono(st: Style) -> Style:

@@ -556,3 +556,23 @@ def test_line_count_matches_what_textual_counts(make, width):
     newlines = sum(seg.text.count("\n") for seg in con.render(r, con.options.update_width(width)))
     lines = con.render_lines(r, con.options.update_width(width), pad=False)
     assert newlines == len(lines) and len(lines) > 1
+
+
+def test_renderables_never_import_textual():
+    """The drawing layer is plain Rich: usable (and testable) without Textual."""
+    import subprocess
+    import sys
+
+    code = "import sys, lstm_tui.renderables; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_cell_diagram_names_saturated_gates_in_words():
+    held = "\n".join(_text(CellDiagram(_cell()), 60))  # f = 0.9931, i = 0.41
+    assert "keeps" in held and "forgets" not in held and "writes" not in held
+    shut = "\n".join(_text(CellDiagram(_cell(f=0.004, i=0.991)), 60))
+    assert "forgets" in shut and "writes" in shut and "keeps" not in shut
+    mid = "\n".join(_text(CellDiagram(_cell(f=0.5, i=0.5)), 60))
+    assert not any(w in mid for w in ("keeps", "forgets", "writes", "blocks"))
+    assert "blocks" in "\n".join(_text(CellDiagram(_cell(i=0.0)), 60))
