@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -384,6 +385,19 @@ def test_embedding_gather_in_front_and_model_output(tmp_path):
         # the output panel shows the model's real per-step log-probs for this sequence
         np.testing.assert_array_equal(tr.output, log_probs[:, b])
         assert tr.labels == ("DET", "NN", "V") and tr.meta["output_kind"] == "log_prob"
+    info = m.info()
+    assert (
+        info["format"] == "onnx"
+        and info["lstm"] == "tagger_lstm"
+        and info["lstms"] == ["tagger_lstm"]
+    )
+    assert info["inputs"] == {"tokens": "[T, batch]"} and info["attributes"] == {
+        "clip": 3.0,
+        "hidden_size": 4,
+    }
+    floats = [t for t in model.graph.initializer if t.data_type == TensorProto.FLOAT]
+    assert info["parameters"] == sum(int(np.prod(t.dims)) for t in floats)
+    assert [n for n, _ in info["layers"]][:2] == ["embedding", "tagger_lstm"]
     # float token ids that are whole numbers are accepted; others are refused
     np.testing.assert_array_equal(m.trace(tokens.astype(np.float64)).h, m.trace(tokens).h)
     with pytest.raises(lstm_engine.InputError, match="integers"):
@@ -444,6 +458,51 @@ def test_weights_and_states_from_constant_nodes(tmp_path):
     oracle = Oracle(single_lstm_model(arrays))
     for b in range(2):
         assert_matches_ort(m.trace(X, batch_index=b), oracle, X, b)
+
+
+def test_torch_onnx_export(tmp_path):
+    # what users actually bring: torch.onnx.export of Embedding → LSTM(2 layers, bi,
+    # batch_first) → Linear → log_softmax, with initial states built from the input's shape
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(7, 3)
+            self.lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+            self.out = torch.nn.Linear(8, 2)
+
+        def forward(self, x):
+            h, _ = self.lstm(self.emb(x))
+            return torch.log_softmax(self.out(h), -1)
+
+    net = Net().eval()
+    x = torch.tensor([[1, 2, 3, 4, 5], [0, 6, 1, 2, 2]])
+    path = tmp_path / "net.onnx"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                net, (x,), str(path), input_names=["tokens"], output_names=["log_probs"],
+                dynamic_axes={"tokens": {0: "batch", 1: "T"}}, opset_version=14, dynamo=False,
+            )  # fmt: skip
+    except Exception as e:  # noqa: BLE001 - the legacy exporter may be gone in a future torch
+        pytest.skip(f"torch.onnx.export (TorchScript exporter) unavailable: {e}")
+    names = load_onnx(path).lstm_names
+    assert len(names) == 2
+    with torch.no_grad():
+        expected = net(x).numpy()
+        for b in range(2):
+            ref = lstm_engine.trace_lstm(net.lstm, net.emb(x[b : b + 1]))
+            for layer, name in enumerate(names):
+                tr = load_onnx(path, node=name).trace(x.numpy(), batch_index=b)
+                for q in ("i", "f", "g", "o", "c", "h"):
+                    np.testing.assert_allclose(
+                        getattr(tr, q)[0], getattr(ref, q)[layer], atol=TOL, rtol=0
+                    )
+                np.testing.assert_allclose(tr.output, expected[b], atol=TOL, rtol=0)
+                assert tr.meta["output_kind"] == "log_prob"
 
 
 # --- the engine → ONNX → engine round trip
