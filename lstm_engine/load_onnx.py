@@ -30,6 +30,14 @@ How ONNX maps onto the engine (opset 7 to the newest):
   says so in meta ("time_reversed": True); trace step t is position L − 1 − t,
   and the output panel is reordered the same way.
 
+The model's output: the graph's first output, run by onnxruntime, becomes the
+trace's per-step output when it has a step axis ([T, batch, n], [batch, T, n],
+an LSTM-style Y); otherwise it is kept in meta["graph_output"]. An output that
+is only an LSTM's states (possibly reshaped) is not a model-level output.
+`trace(X, batch_index=b)` takes the graph input exactly as the model does,
+batch axis included. A vocabulary in the metadata (written by spec_to_onnx /
+checkpoint_to_onnx) over integer token ids makes the model take text.
+
 onnx and onnxruntime are imported only here, and only when an ONNX file is
 opened; without them the error says how to install the extra.
 """
