@@ -241,11 +241,20 @@ def trace_info_lines(path: str) -> list[str]:
     return [f"{k.ljust(kw)}  {v}" for k, v in rows]
 
 
+def _is_trace_file(path: str) -> bool:
+    """A recorded trace is an .npz, i.e. a zip holding meta.npy (models never do)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "meta.npy" in zf.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+
+
 def cmd_info(args) -> int:
     _check_model_path(args.model)
-    from lstm_engine.load import sniff
-
-    if sniff(Path(args.model)) == "trace":
+    if _is_trace_file(args.model):
         lines = trace_info_lines(args.model)
     else:
         lines = info_lines(_load(args).info())
