@@ -540,7 +540,11 @@ class TorchModuleModel(Model):
         return self._parameter_count
 
     @property
-    def input_width(self) -> int:
+    def input_width(self) -> int | None:
+        """The first LSTM's input size for TorchScript, whose reconstruction feeds it directly;
+        unknown for a hooked module, which may transform its input before any LSTM."""
+        if self.format == "pickled-module":
+            return None
         return self._specs[next(iter(self._lstm_modules))].input_size
 
     def info(self) -> dict:

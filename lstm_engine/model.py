@@ -214,8 +214,10 @@ class Model:
             raise InputError(f"input must be numeric, got dtype {x.dtype}")
         width = self.input_width
         if x.ndim != 2:
-            raise InputError(f"input has shape {tuple(x.shape)}, expected [T, {width}]")
-        if x.shape[1] != width:
+            raise InputError(
+                f"input has shape {tuple(x.shape)}, expected [T, {width or 'features'}]"
+            )
+        if width is not None and x.shape[1] != width:
             raise InputError(
                 f"input width is {x.shape[1]} but the model takes {width} features per step "
                 f"(expected [T, {width}])"
@@ -225,8 +227,8 @@ class Model:
         return None, None, x
 
     @property
-    def input_width(self) -> int:
-        """Features per step of numeric input (the first LSTM's input size)."""
+    def input_width(self) -> int | None:
+        """Features per step of numeric input (the first LSTM's input size); None if unknown."""
         return self.spec.input_size
 
     # --- the run

@@ -292,3 +292,32 @@ def test_onnx_is_dispatched_by_content(tmp_path):
     (tmp_path / "broken.onnx").write_bytes(data[: len(data) // 2])
     with pytest.raises(LoadError):
         load(tmp_path / "broken.onnx")
+
+
+class Projected(nn.Module):
+    """A Linear in front of the LSTM: the model's input width is not the LSTM's."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(2, 5)
+        self.lstm = nn.LSTM(5, 3)
+        self.out = nn.Linear(3, 1)
+
+    def forward(self, x):
+        y, _ = self.lstm(torch.relu(self.inp(x)))
+        return self.out(y)
+
+
+def test_hooks_capture_what_the_lstm_really_reads(tmp_path):
+    torch.manual_seed(4)
+    m = Projected().eval()
+    torch.save(m, tmp_path / "proj.pt")
+    x = torch.randn(6, 1, 2)
+    trace = load(tmp_path / "proj.pt", trust=True).trace(x[:, 0].numpy())
+    with torch.no_grad():
+        lstm_in = torch.relu(m.inp(x))
+        np.testing.assert_allclose(trace.output, m(x)[:, 0].numpy(), atol=1e-6)
+    assert_same_trace(trace, trace_lstm(m.lstm, lstm_in))
+    assert trace.meta["output_kind"] == "logit"
+    with pytest.raises(InputError, match="forward failed"):
+        load(tmp_path / "proj.pt", trust=True).trace(np.zeros((4, 3)))
