@@ -135,6 +135,8 @@ def _model_input(model, args):
 def cmd_record(args) -> int:
     _check_model_path(args.model)
     out = Path(args.output)
+    if out.exists() and out.resolve() == Path(args.model).resolve():
+        raise UsageError(f"{out} is the model itself; write the trace to another file")
     if out.exists() and not args.force:
         raise UsageError(f"{out} already exists; not overwriting it (pass --force to replace it)")
     if out.is_dir():

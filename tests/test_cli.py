@@ -73,6 +73,9 @@ def test_record_defaults_to_the_first_example_and_never_overwrites(tmp_path, cap
     assert "already exists" in _one_error_line(capsys) and out.read_bytes() == before
     assert main(["record", str(TAGGER), "--text", "the dog", "-o", str(out), "--force"]) == 0
     assert Trace.load(out).tokens == ("the", "dog")
+    model_bytes = TAGGER.read_bytes()
+    assert main(["record", str(TAGGER), "-o", str(TAGGER), "--force"]) == 2
+    assert "is the model itself" in _one_error_line(capsys) and TAGGER.read_bytes() == model_bytes
 
 
 def test_record_numeric_input(tmp_path, capsys):
