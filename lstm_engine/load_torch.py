@@ -166,17 +166,13 @@ def spec_from_state_dict(sd: Mapping[str, Any], prefix: str, config: Mapping | N
     inferred = lstm_config_from_state_dict(sd, prefix)
     config = dict(config or {})
     where = f"LSTM {prefix or '(top level)'}"
-    for key in ("input_size", "hidden_size", "num_layers", "bidirectional", "bias", "peephole"):
+    for key in ("input_size", "hidden_size", "num_layers", "bidirectional", "proj_size", "bias",
+                "peephole"):  # fmt: skip
         if config.get(key) is not None and config[key] != inferred[key]:
             raise SpecError(
                 f"{where}: the configuration says {key}={config[key]} "
                 f"but the weights say {inferred[key]}"
             )
-    if (config.get("proj_size") or 0) != inferred["proj_size"] and "proj_size" in config:
-        raise SpecError(
-            f"{where}: the configuration says proj_size={config['proj_size']} "
-            f"but the weights say {inferred['proj_size']}"
-        )
     weights = weights_from_state_dict(
         sd, _p(prefix), inferred["num_layers"], inferred["bidirectional"], inferred["bias"],
         inferred["proj_size"] > 0, inferred["peephole"],
@@ -228,7 +224,7 @@ def infer_roles(
     input width is what the last LSTM outputs. Anything ambiguous is left out:
     tracing the LSTM alone is better than running the wrong head.
     """
-    owned = {k for k in sd if any(k.startswith(_p(p)) for p in lstms if p)} if all(lstms) else set()
+    owned = {k for k in sd for p in lstms if p and k.startswith(p + ".")}
     modules: dict[str, set[str]] = {}
     for key in sd:
         if key in owned or _LSTM_KEY.match(key):
@@ -248,7 +244,7 @@ def infer_roles(
         and sd[_p(m) + "weight"].shape[1] == out_width
         and tuple(sd[_p(m) + "bias"].shape) == (sd[_p(m) + "weight"].shape[0],)
     ]  # fmt: skip
-    return (embeddings[0] if len(embeddings) == 1 else None, heads[-1] if len(heads) == 1 else None)
+    return (embeddings[0] if len(embeddings) == 1 else None, heads[0] if len(heads) == 1 else None)
 
 
 def chain_lstms(lstms: list[str], configs: Mapping[str, Mapping]) -> list[str]:

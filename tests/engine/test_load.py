@@ -321,3 +321,39 @@ def test_hooks_capture_what_the_lstm_really_reads(tmp_path):
     assert trace.meta["output_kind"] == "logit"
     with pytest.raises(InputError, match="forward failed"):
         load(tmp_path / "proj.pt", trust=True).trace(np.zeros((4, 3)))
+
+
+class Stacked(nn.Module):
+    """Embedding → a 2-layer bidirectional LSTM → a projected LSTM → Linear: a plain chain."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(7, 4)
+        self.encoder = nn.LSTM(4, 3, num_layers=2, bidirectional=True)
+        self.decoder = nn.LSTM(6, 5, proj_size=2)
+        self.classifier = nn.Linear(2, 4)
+
+    def forward(self, ids):
+        y, _ = self.encoder(self.emb(ids)[:, None])
+        y, _ = self.decoder(y)
+        return self.classifier(y[:, 0])
+
+
+def test_state_dict_of_stacked_modules(tmp_path):
+    torch.manual_seed(5)
+    m = Stacked().eval()
+    torch.save(m.state_dict(), tmp_path / "stacked.pt")
+    ids = [6, 0, 3, 3, 1]
+    with torch.no_grad():
+        expect = m(torch.tensor(ids)).numpy()
+        enc_out, _ = m.encoder(m.emb(torch.tensor(ids))[:, None])
+    model = load(tmp_path / "stacked.pt")
+    assert model.lstm_names == ("encoder", "decoder")
+    assert [n for n, _ in model.layers()] == ["emb", "encoder", "decoder", "classifier", "output"]
+    trace = model.trace("6 0 3 3 1")
+    np.testing.assert_allclose(trace.output, expect, atol=1e-5)
+    assert_same_trace(trace, trace_lstm(m.encoder, m.emb(torch.tensor(ids))))
+    decoder = load(tmp_path / "stacked.pt", lstm="decoder").trace("6 0 3 3 1")
+    ref = trace_lstm(m.decoder, enc_out)
+    np.testing.assert_allclose(decoder.h, ref.h, atol=1e-5)
+    np.testing.assert_allclose(decoder.output, expect, atol=1e-5)
