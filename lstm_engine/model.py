@@ -132,6 +132,7 @@ class Model:
             "peephole": s.peephole,
             "dtype": str(s.dtype),
             "input_kind": self.input_kind,
+            "input_width": self.input_width if self.input_kind == "numeric" else None,
             "tokenizer": self.tokenizer,
             "vocab_size": len(self.vocab) if self.vocab is not None else None,
             "vocab_is_ids": self.ids_as_vocab and self.vocab is not None,

@@ -198,7 +198,8 @@ def info_lines(info: dict) -> list[str]:
             vocab = "no vocabulary"
         row("input", f"text ({info['tokenizer']}); {vocab}")
     else:
-        row("input", f"numeric, [T, {info['input_size'] if 'input_width' not in info else info['input_width']}] (--input X.npy)")
+        width = info.get("input_width", info["input_size"]) or "features"
+        row("input", f"numeric, [T, {width}] (--input X.npy)")
     if info["labels"] is not None:
         labels = info["labels"]
         shown = ", ".join(repr(x) if len(x) != len(x.strip()) or not x else x for x in labels[:20])
