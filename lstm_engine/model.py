@@ -264,11 +264,11 @@ class Model:
             self.spec, run.x, run.h0, run.c0, source=self.path, output=run.output,
             tokens=tokens, labels=labels, meta=meta,
         )  # fmt: skip
-        if run.lstm_out is not None:
+        if run.lstm_out is not None:  # how far the engine's h is from what the module returned
             h = np.concatenate(list(trace.h[-1]), axis=-1)
             if h.shape == run.lstm_out.shape:
-                diff = np.abs(h.astype(np.float64) - run.lstm_out).max()
-                trace.meta["lstm_max_abs_diff"] = float(diff)
+                diff = float(np.abs(h.astype(np.float64) - run.lstm_out).max())
+                trace = replace(trace, meta={**trace.meta, "lstm_max_abs_diff": diff})
         return trace
 
 
