@@ -7,6 +7,8 @@ import numpy as np
 from .activations import CellActivations
 from .spec import CellWeights
 
+_ONE = {np.dtype(t).char: np.ones((), t) for t in (np.float32, np.float64)}
+
 
 def lstm_step(
     w: CellWeights,
@@ -48,14 +50,15 @@ def lstm_step(
     zf = z.reshape(-1)  # (4H,) views; both buffers are contiguous
     gf = gates.reshape(-1)
     np.matmul(w.W_hh, h_prev, out=zf)  # W_hh (4H, P) C-contiguous: the fast gemv layout
-    zf += zx
+    np.add(zf, zx, out=zf)
 
-    if act.is_standard and w.p_i is None and clip is None:
+    if w.p_i is None and clip is None and act.is_standard:
         # σ(z) = 1 / (1 + exp(−z)) on all four rows at once, then g's row redone with tanh.
         np.negative(zf, out=gf)
         np.exp(gf, out=gf)
-        gf += 1.0
-        np.reciprocal(gf, out=gf)
+        one = _ONE[gf.dtype.char]  # a 0-d array: no scalar conversion in each call
+        np.add(gf, one, out=gf)
+        np.divide(one, gf, out=gf)
         i, f, g, o = gates
         np.tanh(z[2], out=g)
         if input_forget:
@@ -63,9 +66,9 @@ def lstm_step(
         np.multiply(f, c_prev, out=c)  # c_t = f ⊙ c_{t-1} + i ⊙ g
         if w.W_hr is None:
             np.multiply(i, g, out=h)  # h is free until the end of the step: use it as scratch
-            c += h
+            np.add(c, h, out=c)
             np.tanh(c, out=h)  # h_t = o ⊙ tanh(c_t)
-            h *= o
+            np.multiply(h, o, out=h)
         else:
             c += i * g
             np.matmul(w.W_hr, o * np.tanh(c), out=h)

@@ -7,6 +7,7 @@ hands out a Trace of what it has seen so far. Both advance with the same
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -78,7 +79,9 @@ def initial_state(spec: LSTMSpec, h0: Any, c0: Any) -> tuple[np.ndarray, np.ndar
     return out[0], out[1]
 
 
-def _first_nonfinite(spec: LSTMSpec, x, h0, c0, trace_arrays: dict) -> dict | None:
+def _first_nonfinite(
+    spec: LSTMSpec, x, h0, c0, trace_arrays: dict, buffers: tuple = ()
+) -> dict | None:
     """Where a NaN or Inf first shows up: in what the user gave, or in the recording.
 
     Chasing a NaN is one of the reasons people open a debugger, so the trace
@@ -96,6 +99,9 @@ def _first_nonfinite(spec: LSTMSpec, x, h0, c0, trace_arrays: dict) -> dict | No
             for name, a in w.arrays().items():
                 if not np.isfinite(a).all():
                     return {"where": "weights", "layer": layer, "direction": d, "name": name}
+    # the common case, everything finite, settled with one pass over the whole buffers
+    if buffers and all(np.isfinite(b).all() for b in buffers):
+        return None
     best = None
     for name in ("i", "f", "g", "c", "o", "h"):  # the order a step computes them in
         a = trace_arrays[name]
@@ -134,18 +140,24 @@ def record(
     tokens: tuple[str, ...] | None = None,
     labels: tuple[str, ...] | None = None,
     meta: dict | None = None,
+    keep_z: bool = True,
 ) -> Trace:
     """Run `spec` over the whole sequence x and return the full Trace.
 
     The input projection W_ih x_t + b for all steps is one matrix product per
     layer and direction; only the recurrent part runs step by step, writing
     straight into the trace's arrays.
+
+    `keep_z=False` leaves the pre-activations out (trace.z is None): they are
+    4 of the 10·H numbers a step stores, and for long sequences of wide
+    models the memory, not the arithmetic, is what a full trace costs.
     """
     x = as_sequence(spec, x)
     h0, c0 = initial_state(spec, h0, c0)
     L, D, T = spec.num_layers, spec.num_directions, x.shape[0]
     H, P, dt = spec.hidden_size, spec.out_size, spec.dtype
-    z = np.empty((L, D, T, 4, H), dt)
+    z = np.empty((L, D, T, 4, H), dt) if keep_z else None
+    z_scratch = itertools.repeat(np.empty((4, H), dt))  # every step's z, when not kept
     gates = np.empty((L, D, T, 4, H), dt)
     c = np.empty((L, D, T, H), dt)
     h = np.empty((L, D, T, P), dt)
@@ -159,21 +171,27 @@ def record(
                 zx = layer_in @ w.W_ih.T  # (T, 4H)
                 if w.b_ih is not None:
                     zx += w.b_ih + w.b_hh
-                z_ld, g_ld, c_ld, h_ld = z[layer, d], gates[layer, d], c[layer, d], h[layer, d]
+                # per-step rows in this direction's reading order (right to left for d=1)
+                rows = (zx, gates[layer, d], c[layer, d], h[layer, d])
+                if keep_z:
+                    rows += (z[layer, d],)
+                if d == 1:
+                    rows = tuple(a[::-1] for a in rows)
+                if not keep_z:
+                    rows += (z_scratch,)
                 h_prev, c_prev = h0[layer, d], c0[layer, d]
-                for t in range(T) if d == 0 else range(T - 1, -1, -1):
+                for zx_t, gates_t, c_t, h_t, z_t in zip(*rows):
                     lstm_step(
-                        w, act, zx[t], h_prev, c_prev,
-                        z_ld[t], g_ld[t], c_ld[t], h_ld[t], clip, input_forget,
-                    )  # fmt: skip
-                    h_prev, c_prev = h_ld[t], c_ld[t]
+                        w, act, zx_t, h_prev, c_prev, z_t, gates_t, c_t, h_t, clip, input_forget
+                    )
+                    h_prev, c_prev = h_t, c_t
             layer_in = h[layer, 0] if D == 1 else np.concatenate([h[layer, 0], h[layer, 1]], -1)
 
     arrays = dict(
         i=gates[:, :, :, 0], f=gates[:, :, :, 1], g=gates[:, :, :, 2], o=gates[:, :, :, 3],
         c=c, h=h,
     )  # fmt: skip
-    full_meta = _meta(spec, source, _first_nonfinite(spec, x, h0, c0, arrays))
+    full_meta = _meta(spec, source, _first_nonfinite(spec, x, h0, c0, arrays, (gates, c, h)))
     full_meta.update(meta or {})
     return Trace(
         x=x, h0=h0, c0=c0, z=z, spec=spec, output=output, tokens=tokens, labels=labels,
@@ -260,7 +278,9 @@ class Recorder:
             c=b["c"][:, :, :n], h=b["h"][:, :, :n],
         )  # fmt: skip
         x = b["x"][:n]
-        nonfinite = _first_nonfinite(self.spec, x, self._h0, self._c0, arrays)
+        nonfinite = _first_nonfinite(
+            self.spec, x, self._h0, self._c0, arrays, (gates, arrays["c"], arrays["h"])
+        )
         return Trace(
             x=x.view(), h0=self._h0, c0=self._c0, z=b["z"][:, :, :n], spec=self.spec,
             meta=_meta(self.spec, self.source, nonfinite), **{k: v.view() for k, v in arrays.items()},
