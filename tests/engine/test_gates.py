@@ -183,3 +183,19 @@ def test_reverse_direction_index_is_torchs_output_position():
     assert not trace.c_prev[0, 1, T - 1].any()
     np.testing.assert_array_equal(trace.c_prev[0, 1, :-1], trace.c[0, 1, 1:])
     np.testing.assert_array_equal(trace.c_prev[0, 0, 1:], trace.c[0, 0, :-1])
+
+
+@pytest.mark.parametrize("peephole", [False, True])
+def test_trace_without_pre_activations_is_otherwise_identical(tmp_path, peephole):
+    from lstm_engine import LSTMSpec, Trace, record
+
+    spec = LSTMSpec.random(3, 4, 2, bidirectional=True, peephole=peephole, seed=6)
+    x = np.random.default_rng(6).standard_normal((9, 3)).astype(np.float32)
+    full, lean = record(spec, x), record(spec, x, keep_z=False)
+    assert full.z is not None and lean.z is None
+    for name in ("i", "f", "g", "o", "c", "h", "kept", "delta_c"):
+        np.testing.assert_array_equal(getattr(lean, name), getattr(full, name), err_msg=name)
+    lean.save(tmp_path / "lean.npz")
+    back = Trace.load(tmp_path / "lean.npz")
+    assert back.z is None
+    np.testing.assert_array_equal(back.c, full.c)
