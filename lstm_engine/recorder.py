@@ -18,6 +18,11 @@ from .spec import LSTMSpec
 from .trace import Trace
 
 
+#: record() keeps the pre-activations z by default up to this many bytes (16 MiB: e.g. a
+#: 2-layer bidirectional H=256 float32 model for 1,000 steps), the interactive sizes.
+Z_KEEP_LIMIT = 16 * 2**20
+
+
 def _to_numpy(a: Any, what: str) -> np.ndarray:
     if hasattr(a, "detach"):  # a torch tensor, without importing torch
         a = a.detach().cpu().numpy()
@@ -140,7 +145,7 @@ def record(
     tokens: tuple[str, ...] | None = None,
     labels: tuple[str, ...] | None = None,
     meta: dict | None = None,
-    keep_z: bool = True,
+    keep_z: bool | None = None,
 ) -> Trace:
     """Run `spec` over the whole sequence x and return the full Trace.
 
@@ -148,14 +153,18 @@ def record(
     layer and direction; only the recurrent part runs step by step, writing
     straight into the trace's arrays.
 
-    `keep_z=False` leaves the pre-activations out (trace.z is None): they are
-    4 of the 10·H numbers a step stores, and for long sequences of wide
-    models the memory, not the arithmetic, is what a full trace costs.
+    The pre-activations z are kept where they are cheap: by default when they
+    take at most Z_KEEP_LIMIT bytes (`keep_z=True`/`False` decides outright).
+    They are 4 of the 10·H numbers a step stores, and for long sequences of
+    wide models it is the memory, more than the arithmetic, that a full trace
+    costs (see bench/bench_engine.py). Without them trace.z is None.
     """
     x = as_sequence(spec, x)
     h0, c0 = initial_state(spec, h0, c0)
     L, D, T = spec.num_layers, spec.num_directions, x.shape[0]
     H, P, dt = spec.hidden_size, spec.out_size, spec.dtype
+    if keep_z is None:
+        keep_z = L * D * T * 4 * H * dt.itemsize <= Z_KEEP_LIMIT
     z = np.empty((L, D, T, 4, H), dt) if keep_z else None
     z_scratch = itertools.repeat(np.empty((4, H), dt))  # every step's z, when not kept
     gates = np.empty((L, D, T, 4, H), dt)
@@ -206,7 +215,9 @@ class Recorder:
     stay valid and unchanged: the buffers only ever grow past what they cover.
     """
 
-    def __init__(self, spec: LSTMSpec, h0: Any = None, c0: Any = None, *, source: str | None = None):
+    def __init__(
+        self, spec: LSTMSpec, h0: Any = None, c0: Any = None, *, source: str | None = None
+    ):
         if spec.bidirectional:
             raise SpecError(
                 "a bidirectional LSTM reads the sequence from both ends, so it cannot be fed "
@@ -283,23 +294,27 @@ class Recorder:
         )
         return Trace(
             x=x.view(), h0=self._h0, c0=self._c0, z=b["z"][:, :, :n], spec=self.spec,
-            meta=_meta(self.spec, self.source, nonfinite), **{k: v.view() for k, v in arrays.items()},
+            meta=_meta(self.spec, self.source, nonfinite),
+            **{k: v.view() for k, v in arrays.items()},
         )  # fmt: skip
 
 
-def trace_lstm(module: Any, x: Any, h0: Any = None, c0: Any = None) -> Trace:
+def trace_lstm(
+    module: Any, x: Any, h0: Any = None, c0: Any = None, *, keep_z: bool | None = None
+) -> Trace:
     """Record `module` (a torch.nn.LSTM, or an LSTMSpec) over one sequence x.
 
     x is shaped as the module expects for one sequence: [T, 1, in],
     [1, T, in] with batch_first, or [T, in]; h0/c0 as torch takes them.
+    `keep_z` as in `record`.
     """
     if isinstance(module, LSTMSpec):
-        return record(module, x, h0, c0, source="LSTMSpec")
+        return record(module, x, h0, c0, source="LSTMSpec", keep_z=keep_z)
     if type(module).__module__.startswith("torch"):
         from .load_torch import spec_from_module  # the only way torch gets imported
 
         spec = spec_from_module(module)
-        return record(spec, x, h0, c0, source=f"torch.nn.{type(module).__name__}")
+        return record(spec, x, h0, c0, source=f"torch.nn.{type(module).__name__}", keep_z=keep_z)
     raise SpecError(
         f"trace_lstm needs a torch.nn.LSTM or an LSTMSpec, got {type(module).__name__}"
     )

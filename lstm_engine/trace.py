@@ -340,7 +340,8 @@ def _check_shapes(trace: Trace, path: Path) -> None:
     if trace.tokens is not None and len(trace.tokens) != T:
         raise LoadError(f"{path}: {len(trace.tokens)} tokens for {T} steps")
     # labels name the output's classes (DET, NN, V), one per output column, not per step
-    if trace.labels is not None and trace.output is not None and len(trace.labels) != trace.output.shape[1]:
+    labels, output = trace.labels, trace.output
+    if labels is not None and output is not None and len(labels) != output.shape[1]:
         raise LoadError(
             f"{path}: {len(trace.labels)} labels for {trace.output.shape[1]} output columns"
         )
