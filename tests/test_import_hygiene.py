@@ -138,7 +138,8 @@ def test_ui_uses_the_engine_only_through_its_public_package():
         ("from lstm_engine.trace import Trace", [(1, "lstm_engine.trace")]),
         ("def f():\n    from lstm_engine.recorder import record", [(2, "lstm_engine.recorder")]),
         ("from lstm_engine import cell", [(1, "lstm_engine.cell")]),
-        ("import importlib\nimportlib.import_module('lstm_engine.spec')", [(2, "lstm_engine.spec")]),
+        ("import importlib\nimportlib.import_module('lstm_engine.spec')",
+         [(2, "lstm_engine.spec")]),
         ("from . import lstm_engine", []),  # a relative import is lstm_tui's own module
         ("import lstm_engine_extras", []),
     ],

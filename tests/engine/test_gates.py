@@ -122,8 +122,10 @@ def test_value_agrees_with_full_arrays(which):
             for d in range(D):
                 for t in range(T):
                     v = b.value(name, layer, d, t)
-                    np.testing.assert_allclose(v, full[layer, d, t], rtol=1e-14, atol=1e-15,
-                                               err_msg=f"value({name}, {layer}, {d}, {t})")  # fmt: skip
+                    np.testing.assert_allclose(
+                        v, full[layer, d, t], rtol=1e-14, atol=1e-15,
+                        err_msg=f"value({name}, {layer}, {d}, {t})",
+                    )  # fmt: skip
         np.testing.assert_array_equal(a.series(name, 0, D - 1), full[0, D - 1])
     with pytest.raises(KeyError, match="unknown quantity"):
         a.value("nonsense", 0, 0, 0)
@@ -191,7 +193,7 @@ def test_trace_without_pre_activations_is_otherwise_identical(tmp_path, peephole
 
     spec = LSTMSpec.random(3, 4, 2, bidirectional=True, peephole=peephole, seed=6)
     x = np.random.default_rng(6).standard_normal((9, 3)).astype(np.float32)
-    full, lean = record(spec, x), record(spec, x, keep_z=False)
+    full, lean = record(spec, x, keep_z=True), record(spec, x, keep_z=False)
     assert full.z is not None and lean.z is None
     for name in ("i", "f", "g", "o", "c", "h", "kept", "delta_c"):
         np.testing.assert_array_equal(getattr(lean, name), getattr(full, name), err_msg=name)
@@ -199,3 +201,16 @@ def test_trace_without_pre_activations_is_otherwise_identical(tmp_path, peephole
     back = Trace.load(tmp_path / "lean.npz")
     assert back.z is None
     np.testing.assert_array_equal(back.c, full.c)
+
+
+def test_pre_activations_are_kept_by_default_only_while_small(monkeypatch):
+    from lstm_engine import LSTMSpec, recorder, trace_lstm
+
+    spec = LSTMSpec.random(3, 4, 2, bidirectional=True, seed=6)  # z: 2*2*T*4*4*4 = 256*T bytes
+    x = np.ones((10, 3), np.float32)
+    assert trace_lstm(spec, x).z is not None  # small models, the debugger's sizes, keep z
+    monkeypatch.setattr(recorder, "Z_KEEP_LIMIT", 256 * 10)
+    assert trace_lstm(spec, x).z is not None
+    assert trace_lstm(spec, np.ones((11, 3), np.float32)).z is None
+    assert trace_lstm(spec, np.ones((11, 3), np.float32), keep_z=True).z.shape == (2, 2, 11, 4, 4)
+    assert trace_lstm(spec, x, keep_z=False).z is None

@@ -84,8 +84,10 @@ def _check(trace, ref, tol=1e-12):
     for layer, steps in enumerate(ref):
         for t, vals in enumerate(steps):
             for name, v in zip("ifgoch", vals):
-                np.testing.assert_allclose(getattr(trace, name)[layer, 0, t], v, rtol=tol,
-                                           atol=tol, err_msg=f"{name} layer {layer} t {t}")  # fmt: skip
+                np.testing.assert_allclose(
+                    getattr(trace, name)[layer, 0, t], v, rtol=tol, atol=tol,
+                    err_msg=f"{name} layer {layer} t {t}",
+                )  # fmt: skip
 
 
 def _x(T=6, n=3, seed=0, scale=1.5):
@@ -213,7 +215,7 @@ def test_input_forget_couples_f_to_i(peephole):
 
 
 def test_recorder_feed_uses_the_same_variants():
-    """feed() goes through the same step: peephole + custom activations + clip agree with record()."""
+    """feed() goes through the same step: peephole, custom activations and clip included."""
     spec = LSTMSpec.random(3, 4, 2, peephole=True, seed=31, dtype=np.float64, clip=2.0,
                            activations=CUSTOM_CELLS["mixed"])  # fmt: skip
     x = _x(T=5, seed=32)

@@ -126,8 +126,10 @@ def test_feed_step_by_step_equals_record(dtype, tol, proj):
         fed = rec.feed(row)
         assert fed.T == t + 1 == rec.T
         for name in GATE_ARRAYS:
-            np.testing.assert_allclose(getattr(fed, name), getattr(whole, name)[:, :, : t + 1],
-                                       rtol=tol, atol=tol, err_msg=f"{name} after {t + 1}")  # fmt: skip
+            np.testing.assert_allclose(
+                getattr(fed, name), getattr(whole, name)[:, :, : t + 1],
+                rtol=tol, atol=tol, err_msg=f"{name} after {t + 1}",
+            )  # fmt: skip
     np.testing.assert_array_equal(fed.x, whole.x)
     np.testing.assert_array_equal(fed.h0, whole.h0)
     np.testing.assert_array_equal(fed.c0, whole.c0)

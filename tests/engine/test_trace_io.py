@@ -47,7 +47,9 @@ SPECS = {
     "peephole custom clip": dict(
         num_layers=1, bidirectional=False, proj_size=0, peephole=True, clip=1.5,
         input_forget=True,
-        activations=CellActivations(i=Activation("HardSigmoid", 0.3, 0.4), c=Activation("Softsign")),
+        activations=CellActivations(
+            i=Activation("HardSigmoid", 0.3, 0.4), c=Activation("Softsign")
+        ),
     ),  # fmt: skip
     "no bias": dict(bias=False),
 }
@@ -173,7 +175,8 @@ def _corrupt_files(tmp_path, good):
 @pytest.mark.parametrize(
     "kind",
     ["empty", "truncated", "text", "bit-flipped", "plain npz", "meta not json", "meta a list",
-     "other format", "missing arrays", "wrong shape", "x steps", "token count", "future version", "bad weights",
+     "other format", "missing arrays", "wrong shape", "x steps", "token count", "future version",
+     "bad weights",
      "odd weight name", "object array"],
 )  # fmt: skip
 def test_bad_files_give_load_error(tmp_path, kind):

@@ -156,7 +156,8 @@ def test_engine_matches_torch(cfg):
         with torch.no_grad():
             layer_out, _ = sub(layer_in, (h0_all[sl], c0_all[sl]))  # unbatched (T, D*P)
         for d in range(D):
-            _close(trace.h[layer, d], layer_out[:, d * P:(d + 1) * P], tol, f"h layer {layer} dir {d}")
+            ref = layer_out[:, d * P:(d + 1) * P]
+            _close(trace.h[layer, d], ref, tol, f"h layer {layer} dir {d}")
 
         # 3. one timestep at a time, per direction: every step's c (and h again)
         for d in range(D):
