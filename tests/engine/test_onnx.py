@@ -659,18 +659,6 @@ def test_peephole_checkpoint_exported_and_opened_both_ways(tmp_path):
     np.testing.assert_allclose(b.output, Y[:, 0], atol=TOL, rtol=0)
 
 
-def test_tagger_sample_exported_and_opened_both_ways(tmp_path):
-    sample = ROOT / "sample_models" / "tagger.pt"
-    if not sample.exists():
-        pytest.skip("sample_models/tagger.pt is not there")
-    pytest.importorskip("torch")
-    torch_side, onnx_side = export_checkpoint(sample, tmp_path / "tagger.onnx")
-    assert onnx_side.input_kind == "text" and onnx_side.vocab == torch_side.vocab
-    assert onnx_side.labels == torch_side.labels and onnx_side.examples == torch_side.examples
-    for example in torch_side.examples:
-        assert_same_trace(torch_side.trace(example), onnx_side.trace(example))
-
-
 def test_stacked_checkpoint_exported_with_every_lstm_module(tmp_path):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
@@ -702,26 +690,40 @@ def test_stacked_checkpoint_exported_with_every_lstm_module(tmp_path):
         assert b.meta["output_kind"] == "prob" and b.labels == ("x", "y")
 
 
-def test_peephole_sample_model_exported_and_opened_both_ways(tmp_path):
-    sample = ROOT / "sample_models" / "peephole.pt"
+SAMPLES = ("peephole", "tagger", "bitagger", "france", "charlm")
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_sample_model_exported_and_opened_both_ways(tmp_path, name):
+    # the acceptance test of issue 5: a sample exported to ONNX and opened both ways gives
+    # the same trace (and, for the peephole sample, onnxruntime agrees step by step)
+    sample = ROOT / "sample_models" / f"{name}.pt"
     if not sample.exists():
         pytest.skip(
-            "sample_models/peephole.pt is not there yet (sample_models/train_peephole.py makes it)"
+            f"sample_models/{name}.pt is not there yet (sample_models/train_{name}.py makes it)"
         )
     pytest.importorskip("torch")
-    torch_side, onnx_side = export_checkpoint(sample, tmp_path / "peephole.onnx")
-    assert torch_side.spec.peephole and onnx_side.spec.peephole
-    assert torch_side.examples, "the peephole sample should come with example inputs"
-    for k, example in enumerate(torch_side.examples):
-        a = torch_side.trace(example)
-        b = onnx_side.trace(onnx_side.examples[k])
-        assert_same_trace(a, b)
-    # and onnxruntime agrees with the engine on the ONNX side, step by step
-    x = onnx_side.examples[0]
-    tr = onnx_side.trace(x)
-    assert_matches_ort(
-        tr, Oracle(_single_node_of(onnx.load(str(tmp_path / "peephole.onnx")), 0)), x, 0
-    )
+    path = tmp_path / f"{name}.onnx"
+    torch_side, onnx_side = export_checkpoint(sample, path)
+    assert torch_side.examples, f"the {name} sample should come with example inputs"
+    assert onnx_side.input_kind == torch_side.input_kind and onnx_side.labels == torch_side.labels
+    for lstm in torch_side.lstm_names:
+        spec = lstm_engine.load(sample, lstm=lstm).spec
+        for k in range(spec.num_layers):
+            node = load_onnx(path, node=f"{lstm or 'lstm'}_l{k}")
+            for e, example in enumerate(torch_side.examples[:2]):
+                a = lstm_engine.load(sample, lstm=lstm).trace(example)
+                b = node.trace(onnx_side.examples[e])
+                for q in ("i", "f", "g", "o", "c", "h"):
+                    np.testing.assert_allclose(getattr(b, q)[0], getattr(a, q)[k], atol=TOL, rtol=0)
+                if a.output is not None:  # onnxruntime's head and log_softmax, in float32
+                    np.testing.assert_allclose(b.output, a.output, atol=TOL, rtol=TOL)
+                assert b.tokens == a.tokens and b.labels == a.labels
+    if name == "peephole":
+        assert onnx_side.spec.peephole and "peephole" in onnx_side.spec.summary()
+        x = onnx_side.examples[0]
+        tr = onnx_side.trace(x)
+        assert_matches_ort(tr, Oracle(_single_node_of(onnx.load(str(path)), 0)), x, 0)
 
 
 # --- the command line
