@@ -57,7 +57,10 @@ def as_sequence(spec: LSTMSpec, x: Any) -> np.ndarray:
         raise InputError(f"empty sequence: the input has no timesteps; expected shape {expect}")
     if not np.issubdtype(x.dtype, np.number):
         raise InputError(f"input must be numeric, got dtype {x.dtype}")
-    return np.ascontiguousarray(x, dtype=spec.dtype)
+    # always a copy: the trace must not share memory with the caller's array or tensor,
+    # or a later in-place edit of theirs would rewrite the recording (and freezing our
+    # array would freeze theirs)
+    return np.array(x, dtype=spec.dtype, order="C", copy=True)
 
 
 def initial_state(spec: LSTMSpec, h0: Any, c0: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +83,7 @@ def initial_state(spec: LSTMSpec, h0: Any, c0: Any) -> tuple[np.ndarray, np.ndar
             )
         if not np.issubdtype(a.dtype, np.number):
             raise InputError(f"{name} must be numeric, got dtype {a.dtype}")
-        out.append(np.ascontiguousarray(a, dtype=spec.dtype).reshape(L, D, size))
+        out.append(np.array(a, dtype=spec.dtype, order="C", copy=True).reshape(L, D, size))
     return out[0], out[1]
 
 
@@ -203,7 +206,8 @@ def record(
     full_meta = _meta(spec, source, _first_nonfinite(spec, x, h0, c0, arrays, (gates, c, h)))
     full_meta.update(meta or {})
     return Trace(
-        x=x, h0=h0, c0=c0, z=z, spec=spec, output=output, tokens=tokens, labels=labels,
+        x=x, h0=h0, c0=c0, z=z, spec=spec, tokens=tokens, labels=labels,
+        output=None if output is None else np.array(_to_numpy(output, "output"), copy=True),
         meta=full_meta, **arrays,
     )  # fmt: skip
 
