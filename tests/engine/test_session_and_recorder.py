@@ -186,3 +186,26 @@ def test_recorder_records_nonfinite_and_says_where():
     trace = rec.feed(np.ones(3))
     assert trace.meta["first_nonfinite"] == {"where": "x", "t": 1, "unit": 1}
     assert np.isfinite(trace.c[:, :, 0]).all() and np.isnan(trace.c[:, :, 1:]).all()
+
+
+def test_a_trace_shares_no_memory_with_what_it_was_given():
+    """Editing the caller's input afterwards must not rewrite the recording, and recording
+    must not freeze the caller's arrays."""
+    spec = LSTMSpec.random(3, 4, 1, seed=2)  # float32, so float32 inputs need no conversion
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    h0, c0 = rng.standard_normal((1, 4)).astype(np.float32), np.zeros((1, 4), np.float32)
+    output = rng.standard_normal((5, 2)).astype(np.float32)
+    tensor = torch.from_numpy(x.copy())
+    traces = [record(spec, x, h0, c0, output=output), record(spec, tensor)]
+    rec = Recorder(spec, h0, c0)
+    traces.append(rec.feed(x[0]))
+    kept = [(t.x.copy(), t.h0.copy(), t.output) for t in traces]
+    x[:] = 7.0
+    h0[:] = 7.0
+    output[:] = 7.0  # all still writable, and writing them changes no trace
+    tensor.add_(7.0)
+    for trace, (x_was, h0_was, _) in zip(traces, kept):
+        np.testing.assert_array_equal(trace.x, x_was)
+        np.testing.assert_array_equal(trace.h0, h0_was)
+    assert not (traces[0].output == 7.0).any()
