@@ -71,7 +71,7 @@ class LstmTuiApp(App[int]):
             for b in screen.BINDINGS:
                 keys = b.key_display or b.key
                 yield SystemCommand(
-                    f"{b.description} ({keys})", f"Debugger: {b.description.lower()}",
+                    f"{b.tooltip or b.description} ({keys})", f"Debugger key: {keys}",
                     partial(screen.run_action, b.action),
                 )
 

@@ -23,11 +23,11 @@ COLUMNS = QUANTITIES
 #: Gates live in [0, 1] (for the standard sigmoid); everything else is signed.
 GATE_COLUMNS = frozenset({"f", "i", "o"})
 
-#: Header labels, as in the equations.
+#: Header labels, as in the equations; at most 5 characters so 80 columns hold them all.
 COLUMN_LABELS = {
     "f": "f", "i": "i", "g": "g", "o": "o",
-    "c_prev": "c₍t−1₎", "kept": "kept", "forgotten": "forgot", "written": "written",
-    "c": "c_t", "delta_c": "Δc", "tanh_c": "tanh c", "h": "h_t",
+    "c_prev": "c_t-1", "kept": "kept", "forgotten": "forgt", "written": "i·g",
+    "c": "c_t", "delta_c": "Δc", "tanh_c": "tanh", "h": "h_t",
 }  # fmt: skip
 
 #: What `s` cycles through: natural unit order, then "which units changed most", then each column.

@@ -9,11 +9,13 @@ per-step data, which is what keeps a held arrow key smooth.
 
 from __future__ import annotations
 
+import time
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -37,57 +39,74 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 class DebuggerScreen(Screen):
     """Step through one trace: header, sequence strip, unit table, cell, history, heatmap."""
 
+    #: How often the whole-sequence panels (history, heatmap) follow a held arrow key;
+    #: 0 makes them follow every step (the tests do that, so nothing depends on timing).
+    CONTEXT_HZ: float = 10
+
     HORIZONTAL_BREAKPOINTS = [
         (0, "-too-narrow"), (MIN_WIDTH, "-narrow"), (120, "-medium"), (156, "-wide"),
     ]  # fmt: skip
     VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-short"), (34, "-tall"), (50, "-huge")]
 
+    # Footer order is priority order: at 80 columns the last ones fall off the footer
+    # (they stay in the help screen and the command palette, with their tooltips).
     BINDINGS = [
-        Binding("right,l", "step(1)", "Step", key_display="→/l"),
-        Binding("left,h", "step(-1)", "Back", key_display="←/h"),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
-        Binding("g", "goto", "Go to"),
-        Binding("down,j", "unit(1)", "Unit ↓", show=False),
-        Binding("up,k", "unit(-1)", "Unit ↑", show=False),
-        Binding("pagedown", "unit_page(1)", "Page ↓", show=False),
-        Binding("pageup", "unit_page(-1)", "Page ↑", show=False),
-        Binding("left_square_bracket", "layer(-1)", "Layer −", key_display="["),
-        Binding("right_square_bracket", "layer(1)", "Layer +", key_display="]"),
-        Binding("d", "direction", "Direction"),
-        Binding("s", "sort(1)", "Sort"),
-        Binding("S", "sort(-1)", "Sort back", show=False),
-        Binding("v", "heatmap(1)", "Heatmap"),
-        Binding("e", "edit", "Edit"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-    ]
+        Binding("right,l", "step(1)", "Step", key_display="→/l", tooltip="Step forward one token"),
+        Binding("left,h", "step(-1)", "Back", key_display="←/h", tooltip="Step back one token"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and how to read the screen"),
+        Binding("q", "app.quit", "Quit", tooltip="Quit lstm-tui"),
+        Binding("s", "sort(1)", "Sort", tooltip="Cycle the unit table's sort column (|Δc| first)"),
+        Binding("v", "heatmap(1)", "Heatmap", tooltip="Cycle the heatmap quantity: c, h, f, i, o, Δc"),
+        Binding("d", "direction", "Dir", tooltip="Switch direction (bidirectional LSTMs)"),
+        Binding("left_square_bracket", "layer(-1)", "Layer−", key_display="[", tooltip="Previous layer"),
+        Binding("right_square_bracket", "layer(1)", "Layer+", key_display="]", tooltip="Next layer"),
+        Binding("g", "goto", "Go to", tooltip="Go to a step by number"),
+        Binding("e", "edit", "Edit", tooltip="Edit the input text and re-run the model"),
+        Binding("home", "first", "First", show=False, tooltip="First step"),
+        Binding("end", "last", "Last", show=False, tooltip="Last step"),
+        Binding("down,j", "unit(1)", "Unit ↓", show=False, tooltip="Select the next unit in the table"),
+        Binding("up,k", "unit(-1)", "Unit ↑", show=False, tooltip="Select the previous unit in the table"),
+        Binding("pagedown", "unit_page(1)", "Page ↓", show=False, tooltip="Select a unit one page down"),
+        Binding("pageup", "unit_page(-1)", "Page ↑", show=False, tooltip="Select a unit one page up"),
+        Binding("S", "sort(-1)", "Sort back", show=False, tooltip="Cycle the sort column backwards"),
+    ]  # fmt: skip
 
-    source: reactive[Source | None] = reactive(None, init=False)
+    # `var`, not `reactive`: a change repaints only the widgets bound to it, never the
+    # whole screen (a full-screen repaint per step would double the cost of a step).
+    source: var[Source | None] = var(None, init=False)
     """The trace in view and the model that made it (replaced by an edit-and-re-run)."""
-    t: reactive[int] = reactive(0, init=False)
+    t: var[int] = var(0, init=False)
     """The cursor: sequence position, 0-based."""
-    lstm_layer: reactive[int] = reactive(0, init=False)
+    lstm_layer: var[int] = var(0, init=False)
     """The LSTM layer in view (not `layer`: that is Textual's compositing layer)."""
-    direction: reactive[int] = reactive(0, init=False)
+    direction: var[int] = var(0, init=False)
     """0 reads left to right, 1 right to left (bidirectional models)."""
-    unit: reactive[int] = reactive(0, init=False)
+    unit: var[int] = var(0, init=False)
     """The selected unit (index in the layer, independent of the sort)."""
-    sort: reactive[str] = reactive("unit", init=False)
+    sort: var[str] = var("unit", init=False)
     """The unit table's sort column, one of stepdata.SORTS."""
-    heat: reactive[str] = reactive("c", init=False)
+    heat: var[str] = var("c", init=False)
     """The heatmap quantity, one of stepdata.HEATMAP_QUANTITIES."""
-    columns: reactive[StepColumns | None] = reactive(None, init=False, always_update=True)
+    context_t: var[int] = var(0, init=False)
+    """t as the history and heatmap show it: at most CONTEXT_HZ updates a second while
+    stepping, and always the final t once stepping pauses (see _follow_context)."""
+    columns: var[StepColumns | None] = var(None, init=False, always_update=True)
     """The unit table's data for (t, layer, direction, sort), from the step cache."""
 
     def __init__(self, source: Source) -> None:
         super().__init__()
         self._cache = StepCache()
+        self._context_at = 0.0
+        self._context_timer = None
         self.session = Session(source.trace)
         self.set_reactive(DebuggerScreen.source, source)
         self._update_columns()
 
     # --- layout
     def compose(self) -> ComposeResult:
+        S = DebuggerScreen
+        # The whole-sequence panels follow `context_t`, which trails t while a key is held.
+        context = (S.source, S.lstm_layer, S.direction, S.unit)
         yield StatusHeader(id="header").data_bind(
             DebuggerScreen.source, DebuggerScreen.t, DebuggerScreen.lstm_layer, DebuggerScreen.direction
         )
@@ -102,19 +121,31 @@ class DebuggerScreen(Screen):
                     yield CellView(id="cell").data_bind(*self._cursor())
                     yield OutputPanel(id="output").data_bind(DebuggerScreen.source, DebuggerScreen.t)
             with Horizontal(id="bottom"):
-                yield UnitHistoryView(id="history").data_bind(*self._cursor())
+                yield UnitHistoryView(id="history").data_bind(*context, t=DebuggerScreen.context_t)
                 yield HeatmapView(id="heatmap").data_bind(
-                    *self._cursor(), quantity=DebuggerScreen.heat
+                    *context, t=DebuggerScreen.context_t, quantity=DebuggerScreen.heat
                 )
-        yield Footer()
+        yield Footer(compact=True)
 
     @staticmethod
     def _cursor():
         S = DebuggerScreen
         return (S.source, S.t, S.lstm_layer, S.direction, S.unit)
 
+
     def on_mount(self) -> None:
         self._set_titles()
+
+    def on_screen_resume(self) -> None:
+        """Apply the size classes now: a screen switched in after a resize never got one."""
+        w, h = self.app.size
+        names = {name: False for _, name in self.HORIZONTAL_BREAKPOINTS + self.VERTICAL_BREAKPOINTS}
+        for name in self._get_breakpoint_classes(
+            w, self.HORIZONTAL_BREAKPOINTS
+        ) | self._get_breakpoint_classes(h, self.VERTICAL_BREAKPOINTS):
+            names[name] = True
+        self.update_classes(names)
+        self.on_resize()
 
     def on_resize(self) -> None:
         w, h = self.app.size
@@ -144,6 +175,31 @@ class DebuggerScreen(Screen):
 
     def watch_t(self) -> None:
         self._update_columns()
+        self._follow_context()
+
+    def _follow_context(self) -> None:
+        """Move the history and heatmap cursors now, or at the next 1/CONTEXT_HZ tick.
+
+        The step's own numbers (header, strip, table, cell, output) change on
+        every key; the whole-sequence panels cost as much to redraw as all of
+        those together, so while a key is held they are redrawn ten times a
+        second, and always once more with the final t.
+        """
+        if not self.CONTEXT_HZ:
+            self.context_t = self.t
+            return
+        now = time.monotonic()
+        wait = self._context_at + 1 / self.CONTEXT_HZ - now
+        if wait <= 0:
+            self._context_at = now
+            self.context_t = self.t
+        elif self._context_timer is None:
+            self._context_timer = self.set_timer(wait, self._context_tick)
+
+    def _context_tick(self) -> None:
+        self._context_timer = None
+        self._context_at = time.monotonic()
+        self.context_t = self.t
 
     def watch_lstm_layer(self) -> None:
         self._update_columns()
@@ -253,6 +309,7 @@ class DebuggerScreen(Screen):
         self.direction = min(self.direction, tr.num_directions - 1)
         self.unit = min(self.unit, tr.hidden_size - 1)
         self.t = self.session.t
+        self.context_t = self.t
         self.source = source
         self.notify(f"Re-ran on {tr.T} tokens.", timeout=2)
 

@@ -17,13 +17,13 @@ Each row of the unit table is one unit j of the layer and direction in view, at 
 
   f, i, o    forget, input and output gates (0 = closed, 1 = open)
   g          the candidate value, tanh of the cell input
-  c₍t−1₎     the memory before this step
-  kept       f · c₍t−1₎        what the forget gate let through
-  forgot     (1 − f) · c₍t−1₎  what it erased
-  written    i · g             what the input gate let in
-  c_t        kept + written    the new memory;  Δc = c_t − c₍t−1₎
-  tanh c, h  h_t = o · tanh(c_t), the unit's output
-             (o·tanhc for projected LSTMs, where h is a projection of all units)
+  c_t-1      the memory before this step
+  kept       f · c_t-1         what the forget gate let through
+  forgt      (1 − f) · c_t-1   what it erased (forgotten)
+  i·g        i · g             what the input gate wrote
+  c_t        kept + i·g        the new memory;  Δc = c_t − c_t-1
+  tanh, h_t  h_t = o · tanh(c_t), the unit's output
+             (o·th = o·tanh c for projected LSTMs, whose h mixes all units)
 
 The reverse direction of a bidirectional LSTM reads right to left, so its
 "previous" step is t + 1 and the tokens it has read are at and right of t.
@@ -47,8 +47,7 @@ class HelpScreen(ModalScreen[None]):
         keys.add_column()
         for b in self.bindings:
             shown = b.key_display or "/".join(_key_name(k) for k in b.key.split(","))
-            keys.add_row(shown, b.description)
-        keys.add_row("q", "Quit")
+            keys.add_row(shown, b.tooltip or b.description)
         keys.add_row("ctrl+p", "Command palette (every action by name)")
         with VerticalScroll(id="help", classes="dialog"):
             yield Static(Text("lstm-tui — keys", style="bold"), classes="dialog-title")

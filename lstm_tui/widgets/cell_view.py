@@ -31,7 +31,7 @@ def cell_values(source: Source, layer: int, direction: int, t: int, unit: int) -
         w = spec.weights[layer][direction]
         peephole = (float(w.p_i[unit]), float(w.p_f[unit]), float(w.p_o[unit]))
     if layer > 0:
-        x_label = f"h{layer}"
+        x_label = f"h of layer {layer}"  # layer k+1 reads layer k's h (1-based, as in the header)
     elif tr.tokens is not None:
         x_label = tr.tokens[t]
     else:

@@ -23,14 +23,19 @@ from ..source import Source
 from ..stepdata import GATE_COLUMNS, scales, window
 
 
-def follow(start: int, cursor: int, span: int, total: int) -> int:
-    """Move a window [start, start+span) as little as possible to keep cursor inside it."""
+def follow(start: int, cursor: int, span: int, total: int, page: bool = False) -> int:
+    """Move a window [start, start+span) to keep cursor inside it.
+
+    With page=True the window jumps by most of its span when the cursor leaves
+    it, so a held arrow key shifts the heatmap once per page rather than at
+    every step (only the cursor column then changes between frames).
+    """
     if span >= total:
         return 0
     if cursor < start:
-        start = cursor
+        start = cursor - (span * 3 // 4 if page else 0)
     elif cursor >= start + span:
-        start = cursor - span + 1
+        start = cursor - (span // 4 if page else span - 1)
     return max(0, min(start, total - span))
 
 
@@ -64,7 +69,7 @@ class HeatmapView(Widget):
         cell = max(1, min(4, room // tr.T))
         cols = max(room // cell, 1)
         rows = max(self.content_size.height - 2, 1)  # a header row and a legend row
-        self._t0 = follow(self._t0, self.t, cols, tr.T)
+        self._t0 = follow(self._t0, self.t, cols, tr.T, page=True)
         self._u0 = follow(self._u0, self.unit, rows, tr.hidden_size)
         self._geometry = (gutter, cell, rows)
         return self._t0, min(self._t0 + cols, tr.T), self._u0, min(self._u0 + rows, tr.hidden_size)

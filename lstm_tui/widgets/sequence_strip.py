@@ -91,18 +91,18 @@ def cell_widths(tokens: list[str], preds: list[tuple[str, float]] | None) -> lis
 
 def render_strip(
     tokens: list[str], preds: list[tuple[str, float]] | None, t: int, direction: int,
-    width: int, styles: StripStyles,
+    width: int, styles: StripStyles, widths: list[int] | None = None,
 ) -> Text:  # fmt: skip
     """Three lines: tokens, predicted labels (under processed tokens only), their probabilities."""
-    cells = list(zip([_short(tok) for tok in tokens], cell_widths(tokens, preds)))
-    a, b = visible_range([w for _, w in cells], t, max(width - 2, 10))
+    widths = cell_widths(tokens, preds) if widths is None else widths
+    a, b = visible_range(widths, t, max(width - 2, 10))
     left = "‹ " if a > 0 else "  "
     right = " ›" if b < len(tokens) else ""
     lines = [Text(no_wrap=True) for _ in range(3)]
     for line in lines:
         line.append(left, styles.dim)
     for k in range(a, b):
-        tok, w = cells[k]
+        tok, w = _short(tokens[k]), widths[k]
         done = processed(t, k, direction)
         style = styles.current if k == t else styles.processed if done else styles.future
         lines[0].append(f" {tok.center(w - 2)} ", style)
@@ -155,10 +155,12 @@ class SequenceStrip(Widget):
         super().__init__(**kwargs)
         self._tokens: list[str] = []
         self._preds: list[tuple[str, float]] | None = None
+        self._widths: list[int] = []
 
     def watch_source(self, source: Source | None) -> None:
         self._tokens = token_labels(source) if source is not None else []
         self._preds = predictions(source) if source is not None else None
+        self._widths = cell_widths(self._tokens, self._preds)
         self._update_title()
 
     def _update_title(self) -> None:
@@ -166,7 +168,7 @@ class SequenceStrip(Widget):
             return
         self.border_title = strip_title(
             len(self._tokens), self.t, self.direction, self.content_size.width,
-            cell_widths(self._tokens, self._preds), self._preds is not None,
+            self._widths, self._preds is not None,
             self.source.trace.tokens is None,
         )  # fmt: skip
 
@@ -191,14 +193,14 @@ class SequenceStrip(Widget):
             return Text("")
         return render_strip(
             self._tokens, self._preds, self.t, self.direction, self.content_size.width,
-            self._styles(),
+            self._styles(), self._widths,
         )  # fmt: skip
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
         if self.source is None or offset is None or offset.y != 0:
             return
-        widths = cell_widths(self._tokens, self._preds)
+        widths = self._widths
         a, b = visible_range(widths, self.t, max(self.content_size.width - 2, 10))
         x = 2
         for k in range(a, b):

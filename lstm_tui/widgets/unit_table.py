@@ -9,6 +9,7 @@ put while the rows scroll under it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rich.segment import Segment
 from rich.style import Style
@@ -24,7 +25,29 @@ from ..renderables.palette import gate_glyph, gate_style, signed_glyph, signed_s
 from ..stepdata import COLUMN_LABELS, COLUMNS, GATE_COLUMNS, StepColumns
 
 UNIT_W = 6
-_BOLD = Style(bold=True)
+
+
+@lru_cache(maxsize=16384)
+def _gate(v: float, dark: bool, under: Style) -> Style:
+    return under + gate_style(v, dark=dark)
+
+
+@lru_cache(maxsize=16384)
+def _signed(v: float, scale: float, dark: bool, under: Style) -> Style:
+    return under + signed_style(v, scale, dark=dark)
+
+
+def cell_style(v: float, gate: bool, scale: float, dark: bool, under: Style) -> Style:
+    """`under` plus the palette's style for v, memoised on v rounded to 1/1000 of its scale.
+
+    Styles are built for every cell at every step; colours closer than that
+    are indistinguishable, and the saturation thresholds (0.02 / 0.98) stay exact.
+    """
+    if v != v or v in (float("inf"), float("-inf")):
+        return under + gate_style(v, dark=dark)
+    if gate:
+        return _gate(round(v, 3), dark, under)
+    return _signed(round(v / scale, 3) * scale, scale, dark, under)
 
 
 def fmt(v: float, width: int, gate: bool) -> str:
@@ -63,6 +86,20 @@ class UnitTable(ScrollView, can_focus=False):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._cache: LRUCache[tuple, Strip] = LRUCache(256)
+        self._style_key: tuple | None = None
+        self._styles: dict[str, Style] = {}
+
+    def _row_styles(self) -> dict[str, Style]:
+        """The few styles every row combines, looked up once per theme, not once per cell."""
+        key = (self.app.theme, self.app.no_color)
+        if key != self._style_key:
+            base = self.rich_style
+            cursor = base + self.get_component_rich_style("unit-table--cursor")
+            head = base + self.get_component_rich_style("unit-table--header")
+            sorted_ = head + self.get_component_rich_style("unit-table--sorted")
+            self._styles = {"base": base, "cursor": cursor, "head": head, "sorted": sorted_}
+            self._style_key = key
+        return self._styles
 
     @property
     def cell_width(self) -> int:
@@ -102,7 +139,7 @@ class UnitTable(ScrollView, can_focus=False):
     # --- drawing
     def render_line(self, y: int) -> Strip:
         cols = self.columns
-        base = self.rich_style
+        base = self._row_styles()["base"]
         if cols is None:
             return Strip([Segment(" " * self.size.width, base)], self.size.width)
         scroll_x, scroll_y = self.scroll_offset
@@ -116,15 +153,14 @@ class UnitTable(ScrollView, can_focus=False):
         return strip.crop_extend(round(scroll_x), round(scroll_x) + self.size.width, base)
 
     def _header(self, cols: StepColumns, cw: int, base: Style) -> Strip:
-        head = base + self.get_component_rich_style("unit-table--header")
-        sorted_style = head + self.get_component_rich_style("unit-table--sorted")
+        head, sorted_style = self._row_styles()["head"], self._row_styles()["sorted"]
         label = "unit" + ("↓" if cols.sort == "unit" else " ")
         segs = [Segment(label.rjust(UNIT_W), sorted_style if cols.sort == "unit" else head)]
         for q in COLUMNS:
             text = COLUMN_LABELS[q]
             if q == "h" and cols.projected:
-                text = "o·tanhc"
-            if q == cols.sort:
+                text = "o·th"
+            if q == cols.sort and len(text) < cw - 1:
                 text = text + "↓"
             segs.append(Segment(text[:cw - 1].rjust(cw), sorted_style if q == cols.sort else head))
         return Strip(segs)
@@ -134,21 +170,21 @@ class UnitTable(ScrollView, can_focus=False):
             return Strip([Segment(" " * (UNIT_W + cw * len(COLUMNS)), base)])
         unit = int(cols.order[row])
         selected = unit == self.unit
-        cursor = self.get_component_rich_style("unit-table--cursor") if selected else Style()
-        segs = [Segment(("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}} ", base + cursor)]
+        under = self._row_styles()["cursor" if selected else "base"]
+        segs = [Segment(("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}} ", under)]
         dark = self.app.current_theme.dark
         mono = self.app.no_color
         for q in COLUMNS:
             v = float(cols.values[q][unit])
             gate = q in GATE_COLUMNS
-            style = gate_style(v, dark=dark) if gate else signed_style(v, cols.scales[q], dark=dark)
+            style = cell_style(v, gate, cols.scales[q], dark, under)
             # Without colour, the gap before each number carries a glyph for its size.
             if mono:
                 glyph = gate_glyph(v) if gate else signed_glyph(v, cols.scales[q])
             else:
                 glyph = " "
-            segs.append(Segment(glyph, base + cursor))
-            segs.append(Segment(fmt(v, cw - 1, gate), base + style + (_BOLD if selected else Style())))
+            segs.append(Segment(glyph, under))
+            segs.append(Segment(fmt(v, cw - 1, gate), style))
         return Strip(segs)
 
     # --- messages up

@@ -15,3 +15,11 @@ def tagger_path() -> Path:
     if not path.exists():
         pytest.skip("sample_models/tagger.pt is not built")
     return path
+
+
+@pytest.fixture(autouse=True)
+def context_panels_follow_every_step(monkeypatch):
+    """History and heatmap follow each step at once, so no test depends on timers."""
+    from lstm_tui.screens.debugger import DebuggerScreen
+
+    monkeypatch.setattr(DebuggerScreen, "CONTEXT_HZ", 0)

@@ -205,8 +205,8 @@ async def test_command_palette_offers_the_debugger_actions():
     app = LstmTuiApp(synthetic_source())
     async with app.run_test(size=SIZE) as pilot:
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert any(t.startswith("Step") for t in titles)
-        assert any(t.startswith("Sort") for t in titles)
+        assert any(t.startswith("Step forward") for t in titles)
+        assert any(t.startswith("Cycle the unit table") for t in titles)
         step = next(c for c in app.get_system_commands(app.screen) if c.title.startswith("Step"))
         await step.callback()
         await pilot.pause()

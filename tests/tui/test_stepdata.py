@@ -1,0 +1,94 @@
+"""The per-step data behind the panels equals the engine's values, windowed or not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lstm_engine import QUANTITIES
+from lstm_tui.source import guess_output_kind, probabilities
+from lstm_tui.stepdata import SORTS, StepCache, sort_order, step_values, unit_series, window
+from lstm_tui.widgets.heatmap_view import follow
+from lstm_tui.widgets.sequence_strip import processed, visible_range
+from lstm_tui.widgets.unit_table import fmt
+
+from tui_helpers import synthetic_source
+
+
+@pytest.mark.parametrize("direction", [0, 1])
+@pytest.mark.parametrize("name", ["c", "h", "f", "i", "o", "g", "delta_c"])
+def test_window_equals_the_full_derived_array(name, direction):
+    tr = synthetic_source(layers=2, bidirectional=True, hidden=7, T=11, seed=1).trace
+    units = np.array([0, 3, 6])
+    for t0, t1 in [(0, 11), (0, 4), (3, 9), (7, 11)]:
+        got = window(tr, name, 1, direction, t0, t1, units)
+        want = tr.series(name, 1, direction)[t0:t1][:, units].T
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def test_projected_h_window_is_o_tanh_c():
+    tr = synthetic_source(hidden=6, proj=2, T=5, seed=2).trace
+    got = window(tr, "h", 0, 0, 0, 5, np.arange(6))
+    np.testing.assert_allclose(got, tr.h_cell[0, 0].T, atol=1e-12)
+
+
+def test_step_values_are_the_engines():
+    tr = synthetic_source(layers=2, bidirectional=True, hidden=5, T=6, seed=3).trace
+    vals = step_values(tr, 1, 1, 2)
+    for q in QUANTITIES:
+        np.testing.assert_allclose(vals[q], getattr(tr, q)[1, 1, 2], atol=1e-12, err_msg=q)
+
+
+def test_sort_orders():
+    vals = {"c": np.array([0.1, -0.9, 0.5]), "f": np.array([0.2, 0.9, 0.5]),
+            "delta_c": np.array([0.3, -0.4, 0.4])}  # fmt: skip
+    assert list(sort_order(vals, "unit")) == [0, 1, 2]
+    assert list(sort_order(vals, "c")) == [1, 2, 0]  # by |c|
+    assert list(sort_order(vals, "f")) == [1, 2, 0]  # gates high to low
+    assert list(sort_order(vals, "delta_c")) == [1, 2, 0]  # ties keep unit order
+    assert SORTS[:2] == ("unit", "delta_c")
+
+
+def test_step_cache_returns_the_same_object_until_evicted():
+    tr = synthetic_source().trace
+    cache = StepCache(size=2)
+    a = cache.get(tr, 0, 0, 1, "unit")
+    assert cache.get(tr, 0, 0, 1, "unit") is a
+    cache.get(tr, 0, 0, 2, "unit")
+    cache.get(tr, 0, 0, 3, "unit")
+    assert cache.get(tr, 0, 0, 1, "unit") is not a
+
+
+def test_unit_series_is_one_unit_over_time():
+    tr = synthetic_source(hidden=4, T=9).trace
+    s = unit_series(tr, 0, 0, 2)
+    np.testing.assert_allclose(s["c"], tr.c[0, 0, :, 2])
+    np.testing.assert_allclose(s["f"], tr.f[0, 0, :, 2])
+
+
+def test_number_format_keeps_two_decimals_when_it_fits():
+    assert fmt(0.934, 5, gate=True) == " 0.93"
+    assert fmt(-0.5, 5, gate=False) == "-0.50"
+    assert fmt(12.345, 6, gate=False) == "+12.35"
+    assert fmt(12.345, 5, gate=False) == "+12.3"
+    assert fmt(float("nan"), 5, gate=False) == "  nan"
+
+
+def test_output_kinds():
+    logits = np.array([[1.0, 2.0, 0.5]])
+    logp = logits - np.log(np.exp(logits).sum())
+    assert guess_output_kind(logp) == "log_prob"
+    assert guess_output_kind(np.exp(logp)) == "prob"
+    assert guess_output_kind(logits) == "logit"
+    for kind, row in (("log_prob", logp[0]), ("prob", np.exp(logp[0])), ("logit", logits[0])):
+        np.testing.assert_allclose(probabilities(row, kind), np.exp(logp[0]))
+
+
+def test_strip_helpers():
+    assert processed(3, 2, 0) and not processed(3, 4, 0)
+    assert processed(3, 4, 1) and not processed(3, 2, 1)  # reverse reads right to left
+    a, b = visible_range([5] * 100, 50, 30)
+    assert a <= 50 < b and b - a == 6
+    assert follow(0, 3, 10, 100) == 0
+    assert follow(0, 12, 10, 100) == 3
+    assert follow(50, 20, 10, 100) == 20
