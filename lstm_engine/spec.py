@@ -31,6 +31,14 @@ class CellWeights:
     p_f: np.ndarray | None = None  # (H,)
     p_o: np.ndarray | None = None  # (H,)
 
+    def __post_init__(self) -> None:
+        # Own a C-contiguous, read-only copy: a trace must not change when the
+        # caller later edits its tensors, and W_hh @ h is fastest on C order.
+        for name, arr in self.arrays().items():
+            own = np.array(arr, order="C", copy=True)
+            own.flags.writeable = False
+            object.__setattr__(self, name, own)
+
     @property
     def peephole(self) -> bool:
         return self.p_i is not None

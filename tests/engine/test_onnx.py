@@ -8,6 +8,8 @@ alpha/beta, a missing bias, stacked nodes, and an embedding Gather in front.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import subprocess
 import sys
@@ -508,6 +510,17 @@ def test_torch_onnx_export(tmp_path):
 # --- the engine → ONNX → engine round trip
 
 
+def scaled_peepholes(spec, k):
+    """The same spec with its peephole weights ×k (specs are immutable)."""
+    return dataclasses.replace(
+        spec,
+        weights=tuple(
+            tuple(dataclasses.replace(w, p_i=k * w.p_i, p_f=k * w.p_f, p_o=k * w.p_o) for w in dirs)
+            for dirs in spec.weights
+        ),
+    )
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -532,10 +545,7 @@ def test_peephole_spec_exported_and_opened_both_ways(tmp_path, options):
     layers = options.pop("num_layers")
     bi = options.pop("bidirectional", False)
     spec = LSTMSpec.random(3, 5, layers, bidirectional=bi, peephole=True, seed=35, **options)
-    for k in range(layers):  # make the peepholes matter
-        for w in spec.weights[k]:
-            for p in (w.p_i, w.p_f, w.p_o):
-                p *= 4
+    spec = scaled_peepholes(spec, 4)  # peepholes that matter
     path = spec_to_onnx(spec, tmp_path / "spec.onnx")
     x = np.random.default_rng(36).normal(size=(7, 1, 3)).astype(np.float32)
     ref = record(spec, x)
@@ -635,10 +645,7 @@ def assert_same_trace(a, b):
 
 def test_peephole_checkpoint_exported_and_opened_both_ways(tmp_path):
     pytest.importorskip("torch")
-    spec = LSTMSpec.random(1, 6, peephole=True, seed=39)
-    for w in spec.weights[0]:
-        for p in (w.p_i, w.p_f, w.p_o):
-            p *= 5  # peepholes that matter
+    spec = scaled_peepholes(LSTMSpec.random(1, 6, peephole=True, seed=39), 5)
     rng = np.random.default_rng(40)
     sd = {
         "head.weight": rng.normal(size=(2, 6)).astype(np.float32),
