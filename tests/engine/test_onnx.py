@@ -9,7 +9,6 @@ alpha/beta, a missing bias, stacked nodes, and an embedding Gather in front.
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import subprocess
 import sys
@@ -46,16 +45,18 @@ def save(model, tmp_path, name="model.onnx") -> str:
     return str(path)
 
 
-def assert_matches_ort(trace, oracle: Oracle, X: np.ndarray, b: int, *, reverse=False) -> float:
+def assert_matches_ort(
+    trace, oracle: Oracle, X: np.ndarray, b: int, *, reverse=False, rtol=0.0
+) -> float:
     """Every step's h and c of the trace against onnxruntime's; returns the max abs diff."""
     h_ref, c_ref = oracle.states(X, b)
     h, c = trace.h[0], trace.c[0]
     if reverse:  # a reverse-only node is traced in reading order: step t is position L-1-t
         h, c = h[:, ::-1], c[:, ::-1]
     assert h.shape == h_ref.shape and c.shape == c_ref.shape
-    diff = max(np.abs(h - h_ref).max(), np.abs(c - c_ref).max())
-    assert diff < TOL, f"max abs diff {diff:g} vs onnxruntime"
-    return float(diff)
+    np.testing.assert_allclose(h, h_ref, atol=TOL, rtol=rtol, err_msg="h vs onnxruntime")
+    np.testing.assert_allclose(c, c_ref, atol=TOL, rtol=rtol, err_msg="c vs onnxruntime")
+    return float(max(np.abs(h - h_ref).max(), np.abs(c - c_ref).max()))
 
 
 def assert_y_matches(trace, Y, b, L, *, reverse=False, layout=0):
@@ -728,9 +729,12 @@ def test_sample_model_exported_and_opened_both_ways(tmp_path, name):
                 assert b.tokens == a.tokens and b.labels == a.labels
     if name == "peephole":
         assert onnx_side.spec.peephole and "peephole" in onnx_side.spec.summary()
-        x = onnx_side.examples[0]
-        tr = onnx_side.trace(x)
-        assert_matches_ort(tr, Oracle(_single_node_of(onnx.load(str(path)), 0)), x, 0)
+        # The sample counts steps in c (|c| up to ~5 over hundreds of steps), so two float32
+        # implementations drift apart by float32 rounding: both are ~6e-6 from a float64 run.
+        # Hence a relative term on top of the 1e-5.
+        oracle = Oracle(_single_node_of(onnx.load(str(path)), 0))
+        for x in onnx_side.examples:
+            assert_matches_ort(onnx_side.trace(x), oracle, x, 0, rtol=TOL)
 
 
 # --- the command line
