@@ -1,9 +1,9 @@
-"""The sample models (france, bitagger, charlm) do what their READMEs and descriptions say.
+"""The sample models (france, bitagger, peephole, charlm) do what their READMEs and descriptions say.
 
 Each test opens the committed checkpoint with `lstm_engine.load`, the way
 `lstm-tui` does, and checks the documented behaviour on the engine's own
 trace: no training happens here. The training scripts are imported only for
-their data generators.
+their data generators and, for the peephole model, its torch cell.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ sys.path.insert(0, str(SAMPLES))
 import train_bitagger  # noqa: E402
 import train_charlm  # noqa: E402
 import train_france  # noqa: E402
+import train_peephole  # noqa: E402
 
 
 def last_label(model, text: str) -> str:
@@ -168,6 +169,54 @@ def test_bitagger_held_out_accuracy(bitagger):
         amb_tot += len(amb)
     assert tok / tot >= 0.98
     assert amb_hit / amb_tot >= 0.97
+
+
+# --- peephole.pt -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def peephole():
+    return load(SAMPLES / "peephole.pt")
+
+
+def cue_at(cue: int, T: int) -> np.ndarray:
+    x = np.zeros((T, 1), np.float32)
+    x[cue, 0] = 1.0
+    return x
+
+
+def test_peephole_checkpoint_is_an_engine_peephole_cell(peephole):
+    assert peephole.spec.peephole
+    assert peephole.input_kind == "numeric" and peephole.labels == ("quiet", "spike")
+    assert peephole.spec.hidden_size == train_peephole.HIDDEN
+    assert len(peephole.examples) == 2 and np.asarray(peephole.examples[1]).shape == (300, 1)
+
+
+@pytest.mark.parametrize("cue,T", [(5, 80), (0, 100), (17, 160), (12, 300)])
+def test_peephole_spikes_every_period_after_the_cue(peephole, cue, T):
+    """Trained on 100 steps; the count holds for 300 (with no input after the cue)."""
+    tr = peephole.trace(cue_at(cue, T))
+    spikes = np.flatnonzero(np.argmax(tr.output, axis=1) == tr.labels.index("spike")).tolist()
+    assert spikes == train_peephole.spike_times(cue, T)
+
+
+def test_peephole_engine_matches_the_torch_training_cell(peephole):
+    import torch
+
+    ckpt = torch.load(SAMPLES / "peephole.pt", weights_only=True)
+    net = train_peephole.Timer2Spike(True)
+    net.load_state_dict(ckpt["state_dict"])
+    x = cue_at(12, 300)
+    with torch.no_grad():
+        h, rec = net.lstm(torch.from_numpy(x)[:, None], keep=True)
+        out = net(torch.from_numpy(x)[:, None])[:, 0].numpy()
+    tr = peephole.trace(x)
+    np.testing.assert_allclose(tr.series("h", 0, 0), h[:, 0].numpy(), atol=1e-5)
+    for name in "ifgoc":
+        np.testing.assert_allclose(tr.series(name, 0, 0), rec[name][:, 0].numpy(), atol=1e-5)
+    # log-probabilities reach -20 at confident steps, where float32 keeps ~1e-6 relative precision
+    np.testing.assert_allclose(tr.output, out, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.exp(tr.output), np.exp(out), atol=1e-6)
 
 
 # --- charlm.pt -------------------------------------------------------------------------------
