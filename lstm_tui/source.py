@@ -85,13 +85,12 @@ def guess_output_kind(output: np.ndarray | None) -> str | None:
     return "logit"
 
 
-def probabilities(row: np.ndarray, kind: str | None) -> np.ndarray:
-    """One step's output as probabilities, whatever form the model gives it in."""
-    row = np.asarray(row, dtype=np.float64)
+def probabilities(out: np.ndarray, kind: str | None) -> np.ndarray:
+    """Output rows (one step's (n,), or all steps' (T, n)) as probabilities."""
+    out = np.asarray(out, dtype=np.float64)
     if kind == "log_prob":
-        return np.exp(row)
+        return np.exp(out)
     if kind == "prob":
-        return row
-    z = row - row.max()
-    e = np.exp(z)
-    return e / e.sum()
+        return out
+    e = np.exp(out - out.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)

@@ -42,13 +42,12 @@ def predictions(source: Source) -> list[tuple[str, float]] | None:
     tr = source.trace
     if tr.output is None or tr.output.ndim != 2:
         return None
-    out = []
-    for row in tr.output:
-        p = probabilities(row, source.output_kind)
-        k = int(np.argmax(p))
-        name = tr.labels[k] if tr.labels is not None and k < len(tr.labels) else f"#{k}"
-        out.append((name, float(p[k])))
-    return out
+    p = probabilities(tr.output, source.output_kind)  # (T, n), all steps at once
+    best = np.argmax(p, axis=1)
+    top = p[np.arange(len(p)), best]
+    names = [tr.labels[k] if tr.labels is not None and k < len(tr.labels) else f"#{k}"
+             for k in best.tolist()]  # fmt: skip
+    return list(zip(names, top.tolist()))
 
 
 def processed(t: int, k: int, direction: int) -> bool:

@@ -27,14 +27,19 @@ from ..stepdata import COLUMN_LABELS, COLUMNS, GATE_COLUMNS, StepColumns
 UNIT_W = 6
 
 
+_BOLD = Style(bold=True)
+
+
 @lru_cache(maxsize=16384)
 def _gate(v: float, dark: bool, under: Style) -> Style:
-    return under + gate_style(v, dark=dark)
+    style = under + gate_style(v, dark=dark)
+    return style + _BOLD if under.bold else style  # the selected row stays bold
 
 
 @lru_cache(maxsize=16384)
 def _signed(v: float, scale: float, dark: bool, under: Style) -> Style:
-    return under + signed_style(v, scale, dark=dark)
+    style = under + signed_style(v, scale, dark=dark)
+    return style + _BOLD if under.bold else style
 
 
 def cell_style(v: float, gate: bool, scale: float, dark: bool, under: Style) -> Style:

@@ -325,3 +325,25 @@ async def test_large_hidden_size_scrolls_to_the_selected_unit():
         shown = [u for u, _ in table_rows(table)]
         assert unit in shown
         assert_table_matches(screen)
+
+
+async def test_history_and_heatmap_show_the_unit_in_view_after_switching():
+    """The cached sparklines and heatmap follow layer, direction and unit changes."""
+    src = synthetic_source(layers=2, bidirectional=True, hidden=6, T=9, seed=11)
+    app = LstmTuiApp(src)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = app.screen
+        history = screen.query_one("#history")
+        await pilot.press("right", "right", "right")
+        before = widget_text(history)
+        await pilot.press("right_square_bracket", "d", "down")
+        text = widget_text(history)
+        assert text != before
+        tr = src.trace
+        lines = {line.split()[0]: line.split()[-1] for line in text.splitlines()[2:] if line.strip()}
+        assert float(lines["c_t"]) == pytest.approx(float(tr.c[1, 1, 3, 1]), abs=0.006)
+        assert float(lines["f"]) == pytest.approx(float(tr.f[1, 1, 3, 1]), abs=0.006)
+        assert "t=4" in text.splitlines()[1]
+        heat = widget_text(screen.query_one("#heatmap"))
+        assert "t=4" in heat.splitlines()[1]
+        assert "1▶" in heat.replace(" ", "")
