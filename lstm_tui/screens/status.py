@@ -40,10 +40,8 @@ class ErrorScreen(Screen):
         self.message = message
 
     def compose(self) -> ComposeResult:
-        with Middle():
-            with Center():
-                with Vertical(id="error-box", classes="dialog"):
-                    yield Static(self.title_text, classes="dialog-title")
-                    yield Static(self.message, id="error-message")
-                    yield Static("Press q to quit.", classes="dialog-hint")
+        with Vertical(id="error-box", classes="dialog"):
+            yield Static(self.title_text, classes="dialog-title")
+            yield Static(self.message, id="error-message")
+            yield Static("Press q to quit.", classes="dialog-hint")
         yield Footer()
