@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from .opening import from_live, open_path, source_or_error
-from .screens.debugger import DebuggerScreen
 from .screens.status import ErrorScreen, LoadingScreen
-from .source import Source
+
+if TYPE_CHECKING:
+    from .source import Source
+
+# numpy, the engine and the debugger screen are imported when first needed (in the
+# loading worker), so the loading screen paints after importing Textual alone.
 
 
 class LstmTuiApp(App[int]):
@@ -45,6 +48,8 @@ class LstmTuiApp(App[int]):
 
     def on_mount(self) -> None:
         if self._source is not None:
+            from .screens.debugger import DebuggerScreen
+
             self.push_screen(DebuggerScreen(self._source))
         else:
             self.push_screen(LoadingScreen(self._what))
@@ -52,11 +57,16 @@ class LstmTuiApp(App[int]):
 
     @work(thread=True, exclusive=True, group="load")
     def _load(self) -> None:
+        from .opening import source_or_error
+        from .screens import debugger  # noqa: F401 - import numpy and the engine here, off the UI thread
+
         source, error, status = source_or_error(self._loader)
         self.call_from_thread(self._loaded, source, error, status)
 
     def _loaded(self, source: Source | None, error: str | None, status: int) -> None:
         if source is not None:
+            from .screens.debugger import DebuggerScreen
+
             self.switch_screen(DebuggerScreen(source))
         else:
             self.exit_status = status
@@ -66,6 +76,8 @@ class LstmTuiApp(App[int]):
         self.exit(self.exit_status, return_code=self.exit_status)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        from .screens.debugger import DebuggerScreen
+
         yield from super().get_system_commands(screen)
         if isinstance(screen, DebuggerScreen):
             for b in screen.BINDINGS:
@@ -81,6 +93,8 @@ def run(
     lstm: str | None = None, batch_index: int = 0,
 ) -> int:  # fmt: skip
     """Open the debugger on a model or trace file; returns the exit status (0, or 2 after an error)."""
+    from .opening import open_path
+
     loader = partial(open_path, path, text=text, input_path=input_path, trust=trust,
                      lstm=lstm, batch_index=batch_index)  # fmt: skip
     app = LstmTuiApp(loader=loader, what=Path(path).name)
@@ -97,6 +111,8 @@ def debug(model_or_lstm: Any, inputs: Any = None, **kwargs: Any) -> int:
     h0, c0, tokens, labels, output, output_kind, lstm (which LSTM), name.
     Returns the exit status when the user quits.
     """
+    from .opening import from_live
+
     loader = partial(from_live, model_or_lstm, inputs, **kwargs)
     app = LstmTuiApp(loader=loader, what=kwargs.get("name") or type(model_or_lstm).__name__)
     app.run()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Center, Middle, Vertical
+from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, LoadingIndicator, Static
 
@@ -22,9 +22,8 @@ class LoadingScreen(Screen):
         self.what = what
 
     def compose(self) -> ComposeResult:
-        with Middle():
-            with Center():
-                yield Static(f"Loading {self.what} …", id="loading-label")
+        with Vertical(id="loading-box"):
+            yield Static(f"Loading {self.what} …", id="loading-label")
             yield LoadingIndicator()
         yield Footer()
 

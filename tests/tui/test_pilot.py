@@ -347,3 +347,27 @@ async def test_history_and_heatmap_show_the_unit_in_view_after_switching():
         heat = widget_text(screen.query_one("#heatmap"))
         assert "t=4" in heat.splitlines()[1]
         assert "1▶" in heat.replace(" ", "")
+
+
+async def test_loading_state_shows_until_the_worker_is_done():
+    import threading
+
+    from lstm_tui.screens.status import LoadingScreen
+
+    release = threading.Event()
+    src = synthetic_source()
+
+    def loader():
+        release.wait(10)
+        return src
+
+    app = LstmTuiApp(loader=loader, what="model.pt")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, LoadingScreen)
+        assert "Loading model.pt" in widget_text(app.screen.query_one("#loading-label"))
+        release.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, DebuggerScreen)
+        assert app.screen.source is src
