@@ -58,7 +58,8 @@ class LstmTuiApp(App[int]):
     @work(thread=True, exclusive=True, group="load")
     def _load(self) -> None:
         from .opening import source_or_error
-        from .screens import debugger  # noqa: F401 - import numpy and the engine here, off the UI thread
+        # numpy and the engine are imported here, off the UI thread
+        from .screens import debugger  # noqa: F401
 
         source, error, status = source_or_error(self._loader)
         self.call_from_thread(self._loaded, source, error, status)
@@ -92,7 +93,7 @@ def run(
     path: str, *, text: str | None = None, input_path: str | None = None, trust: bool = False,
     lstm: str | None = None, batch_index: int = 0,
 ) -> int:  # fmt: skip
-    """Open the debugger on a model or trace file; returns the exit status (0, or 2 after an error)."""
+    """Open the debugger on a model or trace file; returns the exit status (2 after an error)."""
     from .opening import open_path
 
     loader = partial(open_path, path, text=text, input_path=input_path, trust=trust,

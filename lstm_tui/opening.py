@@ -103,9 +103,8 @@ def from_live(
     tokens = tuple(str(t) for t in tokens) if tokens is not None else None
     labels = tuple(str(t) for t in labels) if labels is not None else None
     if isinstance(obj, Trace):
-        trace, kind, label = obj, output_kind, name or "trace"
-        return Source(trace=trace, name=label, origin="live",
-                      output_kind=kind or obj.meta.get("output_kind") or guess_output_kind(obj.output))  # fmt: skip
+        kind = output_kind or obj.meta.get("output_kind") or guess_output_kind(obj.output)
+        return Source(trace=obj, name=name or "trace", origin="live", output_kind=kind)
     if hasattr(obj, "trace") and hasattr(obj, "spec") and hasattr(obj, "input_kind"):
         trace = obj.trace(inputs)
         return Source(

@@ -45,7 +45,9 @@ class Source:
         if self.model is None:
             return "Opened from Python with a fixed input: there is no text to edit."
         if not self.editable:
-            return "This model reads numeric input, not text: pass another --input file to change it."
+            return (
+                "This model reads numeric input, not text: pass another --input file to change it."
+            )
         return None
 
     def summary(self) -> str:

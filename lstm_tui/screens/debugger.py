@@ -107,33 +107,22 @@ class DebuggerScreen(Screen):
     # --- layout
     def compose(self) -> ComposeResult:
         S = DebuggerScreen
+        cursor = (S.source, S.t, S.lstm_layer, S.direction, S.unit)
         # The whole-sequence panels follow `context_t`, which trails t while a key is held.
         context = (S.source, S.lstm_layer, S.direction, S.unit)
-        yield StatusHeader(id="header").data_bind(
-            DebuggerScreen.source, DebuggerScreen.t, DebuggerScreen.lstm_layer, DebuggerScreen.direction
-        )
+        yield StatusHeader(id="header").data_bind(S.source, S.t, S.lstm_layer, S.direction)
         yield Static(id="too-small")
         with Vertical(id="main"):
-            yield SequenceStrip(id="strip").data_bind(
-                DebuggerScreen.source, DebuggerScreen.t, DebuggerScreen.direction
-            )
+            yield SequenceStrip(id="strip").data_bind(S.source, S.t, S.direction)
             with Horizontal(id="body"):
-                yield UnitTable(id="table").data_bind(DebuggerScreen.columns, DebuggerScreen.unit)
+                yield UnitTable(id="table").data_bind(S.columns, S.unit)
                 with Vertical(id="side"):
-                    yield CellView(id="cell").data_bind(*self._cursor())
-                    yield OutputPanel(id="output").data_bind(DebuggerScreen.source, DebuggerScreen.t)
+                    yield CellView(id="cell").data_bind(*cursor)
+                    yield OutputPanel(id="output").data_bind(S.source, S.t)
             with Horizontal(id="bottom"):
-                yield UnitHistoryView(id="history").data_bind(*context, t=DebuggerScreen.context_t)
-                yield HeatmapView(id="heatmap").data_bind(
-                    *context, t=DebuggerScreen.context_t, quantity=DebuggerScreen.heat
-                )
+                yield UnitHistoryView(id="history").data_bind(*context, t=S.context_t)
+                yield HeatmapView(id="heatmap").data_bind(*context, t=S.context_t, quantity=S.heat)
         yield Footer(compact=True)
-
-    @staticmethod
-    def _cursor():
-        S = DebuggerScreen
-        return (S.source, S.t, S.lstm_layer, S.direction, S.unit)
-
 
     def on_mount(self) -> None:
         self._set_titles()
@@ -291,7 +280,8 @@ class DebuggerScreen(Screen):
         self.sort = SORTS[(SORTS.index(self.sort) + n) % len(SORTS)]
 
     def action_heatmap(self, n: int) -> None:
-        self.heat = HEATMAP_QUANTITIES[(HEATMAP_QUANTITIES.index(self.heat) + n) % len(HEATMAP_QUANTITIES)]
+        quantities = HEATMAP_QUANTITIES
+        self.heat = quantities[(quantities.index(self.heat) + n) % len(quantities)]
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.BINDINGS, self.source))

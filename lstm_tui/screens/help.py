@@ -53,7 +53,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("lstm-tui — keys", style="bold"), classes="dialog-title")
             yield Static(keys)
             if self.source is not None and self.source.read_only_reason:
-                yield Static(Text("e (edit): " + self.source.read_only_reason), classes="dialog-hint")
+                reason = Text("e (edit): " + self.source.read_only_reason)
+                yield Static(reason, classes="dialog-hint")
             yield Static(Text("\nReading the screen", style="bold"))
             yield Static(READING)
             yield Static("Esc or ? closes this help.", classes="dialog-hint")

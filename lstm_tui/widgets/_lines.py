@@ -35,6 +35,5 @@ def splice(strip: Strip, x: int, piece: Strip, base: Style) -> Strip:
     """`strip` with the cells from x on replaced by `piece` (same total width)."""
     width = strip.cell_length
     end = min(x + piece.cell_length, width)
-    return Strip.join([strip.crop(0, x), piece.crop(0, end - x), strip.crop(end, width)]).crop_extend(
-        0, width, base
-    )
+    joined = Strip.join([strip.crop(0, x), piece.crop(0, end - x), strip.crop(end, width)])
+    return joined.crop_extend(0, width, base)

@@ -34,6 +34,8 @@ def cell_values(source: Source, layer: int, direction: int, t: int, unit: int) -
         x_label = f"h of layer {layer}"  # layer k+1 reads layer k's h (1-based, as in the header)
     elif tr.tokens is not None:
         x_label = tr.tokens[t]
+    elif tr.x.shape[1] == 1:
+        x_label = f"{float(tr.x[t, 0]):+.2f}"  # a one-feature input: show the number itself
     else:
         x_label = f"x{t + 1}"
     return CellValues(
