@@ -197,6 +197,9 @@ def info_lines(info: dict) -> list[str]:
         else:
             vocab = "no vocabulary"
         row("input", f"text ({info['tokenizer']}); {vocab}")
+    elif info.get("inputs"):  # ONNX: the graph's own inputs, batch axis included
+        shapes = ", ".join(f"{k} {v}" for k, v in info["inputs"].items())
+        row("input", f"numeric graph input {shapes} (--input X.npy, --batch-index B)")
     else:
         width = info.get("input_width", info["input_size"]) or "features"
         row("input", f"numeric, [T, {width}] (--input X.npy)")
