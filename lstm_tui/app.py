@@ -8,6 +8,7 @@ terminal from a load.
 
 from __future__ import annotations
 
+import sys
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -45,6 +46,8 @@ class LstmTuiApp(App[int]):
         self._what = what
         self.exit_status = 0
         """0, or non-zero once a load failed (what run() returns)."""
+        self.error: str | None = None
+        """Why the load failed, repeated on stderr once the screen is gone."""
 
     def on_mount(self) -> None:
         if self._source is not None:
@@ -71,6 +74,7 @@ class LstmTuiApp(App[int]):
             self.switch_screen(DebuggerScreen(source))
         else:
             self.exit_status = status
+            self.error = error
             self.switch_screen(ErrorScreen(f"Could not open {self._what}", error))
 
     async def action_quit(self) -> None:
@@ -100,6 +104,8 @@ def run(
                      lstm=lstm, batch_index=batch_index)  # fmt: skip
     app = LstmTuiApp(loader=loader, what=Path(path).name)
     app.run()
+    if app.error:  # the error screen is gone with the app; leave the reason in the scrollback
+        sys.stderr.write(f"lstm-tui: error: {app.error}\n")
     return app.exit_status
 
 

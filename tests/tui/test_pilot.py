@@ -7,13 +7,14 @@ step or unit fails here even if the cursor state is right.
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 
 import numpy as np
 import pytest
 
 from lstm_engine import QUANTITIES
-from lstm_tui.app import LstmTuiApp
+from lstm_tui.app import LstmTuiApp, run
 from lstm_tui.opening import open_path
 from lstm_tui.screens.debugger import DebuggerScreen
 from lstm_tui.screens.dialogs import EditInputDialog, GoToStepDialog
@@ -277,6 +278,25 @@ async def test_bad_file_shows_an_error_and_quits_non_zero(tmp_path):
         await pilot.press("q")
     assert app.exit_status == 2
     assert app.return_code == 2
+
+
+def test_run_repeats_the_error_on_stderr_after_quitting(tmp_path, monkeypatch, capsys):
+    """The error screen vanishes with the app, so run() leaves the reason in the scrollback."""
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"this is not a model")
+
+    async def user_reads_the_error_and_quits(app):
+        async with app.run_test(size=SIZE) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert isinstance(app.screen, ErrorScreen)
+            await pilot.press("q")
+
+    monkeypatch.setattr(LstmTuiApp, "run", lambda app: asyncio.run(user_reads_the_error_and_quits(app)))
+    assert run(str(bad)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lstm-tui: error: ") and "broken.pt" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 async def test_missing_file_error(tmp_path):
