@@ -2,7 +2,8 @@
 
 File names lie (a `.pt` may be a TorchScript archive, a state_dict, a
 checkpoint or a pickled module), so the first bytes decide:
-  - a zip with `constants.pkl` or `code/` → TorchScript (torch.jit.load);
+  - a zip with `constants.pkl` or `code/` → TorchScript (torch.jit.load), which
+    runs the archive's code, so only when the caller trusts the file;
   - an ONNX protobuf (or a `.onnx` name) → lstm_engine.load_onnx;
   - a zip with `data.pkl`, or a legacy pickle → torch.load(weights_only=True),
     which reads the checkpoint and state_dicts; anything that needs the full
@@ -52,8 +53,8 @@ def sniff(path: Path) -> str:
 def load(path: str | os.PathLike, *, trust: bool = False, lstm: str | None = None) -> Model:
     """Open a model file for debugging; `lstm` picks which LSTM to trace (default the first).
 
-    `trust=True` allows fully pickled modules, whose unpickling can run code:
-    only for files from a source you trust.
+    `trust=True` allows fully pickled modules and TorchScript archives, whose
+    loading runs code from the file: only for files from a source you trust.
     """
     path = Path(path)
     if not path.exists():
@@ -89,7 +90,7 @@ def load(path: str | os.PathLike, *, trust: bool = False, lstm: str | None = Non
         raise LoadError("reading .pt files needs torch: pip install torch") from None
     try:
         if kind == "torchscript":
-            return load_torch.load_torchscript(path, lstm)
+            return load_torch.load_torchscript(path, lstm, trust)
         obj = load_torch.read_torch_file(path, trust)
         return load_torch.model_from_object(obj, path, lstm)
     except SpecError as e:

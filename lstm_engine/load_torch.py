@@ -460,7 +460,20 @@ def _keys(d: Mapping) -> str:
     return ", ".join(keys) + (", ..." if len(d) > 6 else "")
 
 
-def load_torchscript(path: Path, lstm: str | None) -> Model:
+def load_torchscript(path: Path, lstm: str | None, trust: bool = False) -> Model:
+    """Run a TorchScript archive only when trusted: it is code, not data.
+
+    torch.jit.load runs the archive's own TorchScript (a module's __setstate__,
+    later its forward), which can read and write files (torch.from_file), so it
+    gets the same --trust gate as a fully pickled module (PyTorch's SECURITY.md:
+    models are programs).
+    """
+    if not trust:
+        raise UnsafeFileError(
+            f"{path} is a TorchScript archive; it contains code that runs when it is loaded "
+            "and run, so it is refused. If you trust where it came from, pass --trust "
+            "(or trust=True to lstm_engine.load)"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -95,3 +95,55 @@ def test_console_script_refuses_without_running(hostile):
     assert "Traceback" not in proc.stderr
     assert "refused" in proc.stderr and "--trust" in proc.stderr
     assert not marker.exists()
+
+
+# --- TorchScript: an archive is code (its __setstate__ runs inside torch.jit.load)
+_TS_SOURCE = """
+import sys, torch
+from typing import Tuple
+class Sub(torch.nn.Module):
+    def __init__(self):
+        super().__init__(); self.x = 1
+    def forward(self, x):
+        return x
+    @torch.jit.export
+    def __getstate__(self) -> Tuple[int, bool]:
+        return (self.x, self.training)
+    @torch.jit.export
+    def __setstate__(self, state: Tuple[int, bool]) -> None:
+        t = torch.from_file(MARKER, shared=True, size=4, dtype=torch.uint8)
+        t.fill_(66)
+        self.x = state[0] + int(t.sum().item()) * 0  # keeps t alive past dead-code elimination
+        self.training = state[1]
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__(); self.sub = Sub(); self.lstm = torch.nn.LSTM(2, 3)
+    def forward(self, x):
+        return self.lstm(self.sub(x))[0]
+torch.jit.save(torch.jit.script(Net()), sys.argv[1])
+"""
+
+
+def _hostile_torchscript(tmp_path: Path) -> tuple[Path, Path]:
+    """A scripted LSTM model whose __setstate__ overwrites a marker file (torch.from_file).
+
+    Built in a fresh interpreter from a script, as an attacker would: the
+    marker's path is a literal in the archive's code.
+    """
+    marker = tmp_path / "PWNED-torchscript"
+    script = tmp_path / "make_hostile.py"
+    script.write_text(_TS_SOURCE.replace("MARKER", repr(str(marker))))
+    path = tmp_path / "hostile_ts.pt"
+    subprocess.run([sys.executable, str(script), str(path)], check=True, timeout=120)
+    marker.write_bytes(b"\0\0\0\0")  # scripting ran the payload once; reset the marker
+    return path, marker
+
+
+def test_torchscript_payload_is_live_when_trusted(tmp_path):
+    path, marker = _hostile_torchscript(tmp_path)
+    load(path, trust=True)
+    assert marker.read_bytes() == b"BBBB"
+    marker.write_bytes(b"\0\0\0\0")
+    with pytest.raises(UnsafeFileError, match="TorchScript.*code.*--trust"):
+        load(path)
+    assert marker.read_bytes() == b"\0\0\0\0"

@@ -136,7 +136,7 @@ def test_state_dict_of_a_bare_lstm_infers_its_configuration(tmp_path, kwargs):
 # --- TorchScript
 def test_scripted_tagger(tmp_path, tagger):
     torch.jit.save(torch.jit.script(tagger), tmp_path / "ts.pt")
-    model = load(tmp_path / "ts.pt")
+    model = load(tmp_path / "ts.pt", trust=True)
     assert model.format == "torchscript" and model.lstm_names == ("lstm",)
     trace = model.trace(TEXT)
     np.testing.assert_allclose(trace.output, _forward(tagger), atol=1e-5)
@@ -150,14 +150,14 @@ def test_traced_numeric_model_flags_an_unchecked_reconstruction(tmp_path):
     enc = Encoder().double().eval()
     x = torch.randn(1, 6, 3, dtype=torch.float64)
     torch.jit.save(torch.jit.trace(enc, x), tmp_path / "traced.pt")
-    model = load(tmp_path / "traced.pt")
+    model = load(tmp_path / "traced.pt", trust=True)
     assert model.lstm_names == ("first", "second") and model.input_kind == "numeric"
     trace = model.trace(x[0].numpy())
     with torch.no_grad():
         np.testing.assert_allclose(trace.output, enc(x)[0].numpy(), atol=1e-10)
     assert_same_trace(trace, trace_lstm(enc.first, x))
     # the tanh between the LSTMs is invisible without hooks, and the check says so
-    second = load(tmp_path / "traced.pt", lstm="second")
+    second = load(tmp_path / "traced.pt", lstm="second", trust=True)
     assert "does NOT give the model's output" in second.trace(x[0].numpy()).meta["lstm_input"]
 
 
@@ -235,7 +235,7 @@ def test_a_trace_is_not_a_model(tmp_path):
 def test_content_decides_not_the_suffix(tmp_path, tagger):
     torch.jit.save(torch.jit.script(tagger), tmp_path / "model.bin")
     shutil.copy(TAGGER, tmp_path / "checkpoint.weird")
-    assert load(tmp_path / "model.bin").format == "torchscript"
+    assert load(tmp_path / "model.bin", trust=True).format == "torchscript"
     assert load(tmp_path / "checkpoint.weird").format == "checkpoint"
 
 
