@@ -1,26 +1,29 @@
-"""The selected unit's history over the whole sequence: one sparkline per quantity.
+"""The selected unit's history: one sparkline per quantity, on the time axis the heatmap uses.
 
 This is where a user sees "the forget gate held France for 30 steps": f sits on
-the top level for a run of columns while c stays put. Every row shares the same
-time axis, the cursor column is marked in every row, and the value at the cursor
-is printed at the right.
+the top level for a run of columns while c stays put.
 
-Scales (fixed per quantity so heights mean the same thing on every step):
+The time axis (:class:`TimeAxis`, :func:`time_axis`) is shared with the heatmap
+beside it, so a column means the same steps in both panels:
 
-* gates (names in ``unsigned``, default f, i, o): 0 at the bottom, 1 at the top;
-* everything else is signed and symmetric, ``[-m, m]`` with ``m`` the largest
-  finite |value| in that series, so zero is always the middle level.
+* **window** (default): one step per ``cell`` columns (``cell`` ≥ 1, larger when
+  the sequence is short so it fills the width), a window of steps around the
+  cursor. The window moves half a page at a time and is a pure function of
+  (T, cursor, room), so two panels given the same room always agree.
+* **overview**: the whole sequence. When T is wider than the room, steps are
+  split into contiguous buckets, one per column. A bucket is drawn by the
+  value furthest from the bucket's own median, so a forget gate that sits at 1
+  and dips to 0.01 for one step shows the dip; a bucket whose values swing
+  across a quarter of the scale or more (interquartile range) is drawn as a
+  range mark ``┃`` instead of one height, so an oscillating series does not
+  turn into a solid block. A bucket with any nan/inf shows ``!``.
 
-Resampling to the available width:
-
-* ``T <= width``: column x shows step ``x * T // width``, so every step gets
-  ``width // T`` or one more columns, the rows fill the width, and the cursor
-  marks exactly its own columns.
-* ``T > width``: steps are split into ``width`` contiguous buckets; each column
-  shows its bucket's **min or max, whichever lies further from the row's middle**
-  (0.5 for gates, 0 for signed). A one-step spike or a one-step gate closing in
-  T = 5000 therefore stays visible, which a mean would wash out. A bucket with
-  any nan/inf shows ``!``: a non-finite value is never averaged away.
+Scales (fixed per quantity and unit, so heights mean the same thing on every
+step, and printed in the row label): gates (``unsigned``, default f, i, o) are
+0 at the bottom and 1 at the top; everything else is signed and symmetric,
+``[-m, m]`` with ``m`` the largest finite |value| of that series, so zero is
+the middle level. The value at the cursor is printed at the right in a column
+whose width is fixed by the whole series, so nothing shifts while stepping.
 
 Colour carries the value through the palette (gate ramp / diverging); the height
 (eighth blocks ``▁▂▃▄▅▆▇█``) carries it without colour. Every segment has a Style.
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -40,35 +44,188 @@ from rich.style import Style
 from lstm_tui.renderables._canvas import crop_line
 from lstm_tui.renderables.palette import fmt, gate_style, nonfinite_style, signed_style
 
-__all__ = ["UnitHistory", "resample"]
+__all__ = ["UnitHistory", "TimeAxis", "time_axis", "summarize", "resample", "axis_segments"]
 
 BARS = "▁▂▃▄▅▆▇█"
+RANGE = "┃"
+#: A bucket whose interquartile range covers this share of the row's scale is a swing.
+SPREAD = 0.25
 _BLANK = Style()
 
 
-def resample(values: np.ndarray, n: int, mid: float) -> tuple[np.ndarray, np.ndarray]:
-    """Reduce ``values`` (T,) to ``n`` columns, returning ``(column_values, column_of_step)``.
+@dataclass(frozen=True)
+class TimeAxis:
+    """Which steps the columns show: steps [t0, t1), ``cell`` columns each, or buckets.
 
-    ``column_values[k]`` is the bucket's min or max, whichever is further from
-    ``mid`` (nan if the bucket holds any non-finite value, +inf/-inf kept as such).
-    ``column_of_step[t]`` is the first column showing step t. For T <= n each step
-    is repeated instead (column x shows step ``x * T // n``).
+    ``columns`` is the number of columns drawn (≤ the room it was made for).
+    When ``bucketed``, column k shows steps ``[edges[k], edges[k+1])``.
     """
-    values = np.asarray(values, dtype=float)
+
+    T: int
+    t0: int
+    t1: int
+    cell: int
+    columns: int
+    bucketed: bool = False
+
+    @property
+    def edges(self) -> np.ndarray:
+        """Step boundaries of the columns (length columns + 1)."""
+        if self.bucketed:
+            return (np.arange(self.columns + 1) * self.T) // self.columns
+        return np.arange(self.t0, self.t1 + 1)
+
+    def columns_of(self, t: int) -> range:
+        """The columns that show step t (empty if t is outside the axis)."""
+        if not self.t0 <= t < self.t1:
+            return range(0)
+        if self.bucketed:
+            k = int(np.searchsorted(self.edges, t, side="right") - 1)
+            return range(k, k + 1)
+        x = (t - self.t0) * self.cell
+        return range(x, x + self.cell)
+
+    def step_at(self, x: int) -> int | None:
+        """The first step column x shows, or None past the last column."""
+        if not 0 <= x < self.columns:
+            return None
+        if self.bucketed:
+            return int(self.edges[x])
+        return self.t0 + x // self.cell
+
+
+def time_axis(T: int, cursor: int, room: int, overview: bool = False) -> TimeAxis:
+    """The axis for ``room`` columns: a window around ``cursor``, or the whole sequence.
+
+    The window is a function of its arguments alone (no scrolling state), so
+    the history and the heatmap, given the same room, show the same steps. It
+    moves by half its span, keeping the cursor in its middle half, so a held
+    arrow key shifts the picture once per half page.
+    """
+    room = max(int(room), 1)
+    if T <= 0:
+        return TimeAxis(0, 0, 0, 1, 0)
+    if overview and T > room:
+        return TimeAxis(T, 0, T, 1, room, bucketed=True)
+    cell = max(1, room // T)
+    span = max(room // cell, 1)
+    if span >= T:
+        return TimeAxis(T, 0, T, cell, T * cell)
+    stride = max(span // 2, 1)
+    t0 = ((cursor - span // 4) // stride) * stride
+    t0 = max(0, min(t0, T - span))
+    return TimeAxis(T, t0, t0 + span, cell, span * cell)
+
+
+@dataclass(frozen=True, eq=False)
+class Buckets:
+    """Per-bucket summary of rows of values: what a column of an overview shows."""
+
+    value: np.ndarray  # (R, n) the value furthest from the bucket median (nan if any non-finite)
+    lo: np.ndarray  # (R, n) finite min
+    hi: np.ndarray  # (R, n) finite max
+    iqr: np.ndarray  # (R, n) interquartile range of the finite values
+    bad: np.ndarray  # (R, n) bool: the bucket holds a nan/inf
+
+
+def summarize(values: np.ndarray, edges: np.ndarray) -> Buckets:
+    """Summarise ``values`` (R, T) over the buckets ``[edges[k], edges[k+1])``."""
+    v = np.atleast_2d(np.asarray(values, dtype=float))
+    R = v.shape[0]
+    edges = np.asarray(edges)
+    n = edges.shape[0] - 1
+    sizes = np.diff(edges)
+    width = int(sizes.max()) if n else 0
+    finite = np.isfinite(v)
+    # pad each bucket to the widest one with nan, sort (nan last), read order statistics
+    idx = edges[:-1, None] + np.arange(width)[None, :]  # (n, width)
+    inside = np.arange(width)[None, :] < sizes[:, None]
+    idx = np.where(inside, idx, 0)
+    block = np.where(finite, v, np.nan)[:, idx]  # (R, n, width)
+    block[:, ~inside] = np.nan
+    block.sort(axis=2)
+    count = (~np.isnan(block)).sum(axis=2)  # finite values per bucket
+    has = count > 0
+    last = np.maximum(count - 1, 0)
+
+    def order(p: float) -> np.ndarray:
+        k = np.floor(p * last).astype(np.int64)
+        return np.take_along_axis(block, k[..., None], axis=2)[..., 0]
+
+    lo = block[:, :, 0]
+    hi = np.take_along_axis(block, last[..., None], axis=2)[..., 0]
+    med = order(0.5)
+    iqr = order(0.75) - order(0.25)
+    value = np.where(hi - med >= med - lo, hi, lo)
+    bad = np.add.reduceat((~finite).astype(np.int64), edges[:-1], axis=1) > 0 if n else np.zeros((R, 0), bool)
+    bad = bad | ~has
+    value = np.where(bad, np.nan, value)
+    return Buckets(value, np.where(has, lo, np.nan), np.where(has, hi, np.nan), np.where(has, iqr, 0.0), bad)
+
+
+def resample(values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Reduce ``values`` (T,) to ``n`` columns as the overview does: ``(column_values, column_of_step)``.
+
+    For T > n, ``column_values[k]`` is the value of bucket k furthest from that
+    bucket's median (nan if it holds a non-finite value). For T ≤ n each step
+    gets ``n // T`` columns.
+    """
+    values = np.asarray(values, dtype=float).reshape(-1)
     T = values.shape[0]
     if T == 0 or n <= 0:
         return np.empty(0), np.zeros(T, dtype=int)
-    if T <= n:
-        step_of_col = (np.arange(n) * T) // n
-        return values[step_of_col], (np.arange(T) * n + T - 1) // T
-    edges = (np.arange(n + 1) * T) // n  # bucket k = [edges[k], edges[k+1])
-    lo = np.minimum.reduceat(values, edges[:-1])
-    hi = np.maximum.reduceat(values, edges[:-1])
-    out = np.where(np.abs(hi - mid) >= np.abs(lo - mid), hi, lo)
-    bad = np.add.reduceat((~np.isfinite(values)).astype(int), edges[:-1]) > 0
-    out = np.where(bad & ~np.isinf(out), np.nan, out)
-    col = np.searchsorted(edges, np.arange(T), side="right") - 1
-    return out, col
+    axis = time_axis(T, 0, n, overview=True)
+    if not axis.bucketed:
+        return np.repeat(values, axis.cell), np.arange(T) * axis.cell
+    col = np.searchsorted(axis.edges, np.arange(T), side="right") - 1
+    return summarize(values[None, :], axis.edges).value[0], col
+
+
+def axis_segments(axis: TimeAxis, cursor: int, step_base: int = 1, width: int | None = None) -> list[Segment]:
+    """The time axis line: first and last step shown at the ends, ``▼ t=N`` over the cursor.
+
+    ``width`` pads (or crops) to that many cells; steps are numbered from ``step_base``.
+    """
+    n = max(axis.columns, 0) if width is None else width
+    chars = [" "] * n
+    bold = [False] * n
+
+    def put(x: int, text: str, strong: bool) -> None:
+        for k, ch in enumerate(text):
+            if 0 <= x + k < n:
+                chars[x + k] = ch
+                bold[x + k] = strong
+
+    first, end = "", ""
+    if axis.T and axis.columns:
+        first = str(axis.t0 + step_base)
+        put(0, first, False)
+        end = str(axis.t1 - 1 + step_base)
+        if len(end) + len(first) + 1 < axis.columns:
+            put(axis.columns - len(end), end, False)
+    cur = axis.columns_of(cursor)
+    if cur:
+        x = cur.start + (len(cur) - 1) // 2
+        label = f"t={cursor + step_base}"
+        # right of the marker unless that runs into the last step's number; then left
+        right_room = axis.columns - len(end) - 1
+        left = x - 1 - len(label)
+        if x + 2 + len(label) <= right_room or left < len(first) + 1:
+            start = x + 2 if x + 2 + len(label) <= axis.columns else max(left, 0)
+        else:
+            start = left
+        lo, hi = max(min(start, x) - 1, 0), max(start + len(label), x + 1)
+        put(lo, " " * (hi - lo + 1), False)
+        put(start, label, True)
+        put(x, "▼", True)
+    segs: list[Segment] = []
+    strong, dimmed = Style(bold=True), Style(dim=True)
+    run = 0
+    for x in range(1, n + 1):
+        if x == n or bold[x] != bold[run]:
+            segs.append(Segment("".join(chars[run:x]), strong if bold[run] else dimmed))
+            run = x
+    return segs
 
 
 class UnitHistory:
@@ -77,14 +234,14 @@ class UnitHistory:
     Args:
         series: name → (T,) array, drawn top to bottom in insertion order
             (e.g. ``{"f": ..., "i": ..., "o": ..., "c": ..., "h": ...}``).
-        cursor: the current step t (0-based), marked in every row.
+        cursor: the current step t (0-based), marked in every row; None marks nothing.
+        axis: the steps to show (see :func:`time_axis`); default: the whole
+            sequence fitted to the width (the overview).
         labels: optional display names (e.g. ``{"c": "c_t"}``).
         unsigned: names drawn on the fixed [0, 1] gate scale.
         height: text lines per sparkline (≥ 1); 8 levels per line.
-        header: draw the time axis line (▼ t=N over the cursor, first and last step at
-            the ends).
-        step_base: the number printed for step 0 (1 to match a 1-based ``t = 3 / 5``
-            header); ``cursor`` itself is always the 0-based index into the series.
+        header: draw the time axis line.
+        step_base: the number printed for step 0 (1 to match the 1-based header).
         color: False draws without colour (the cursor then shows in reverse video).
         dark: dark terminal background.
     """
@@ -92,8 +249,9 @@ class UnitHistory:
     def __init__(
         self,
         series: dict[str, np.ndarray],
-        cursor: int,
+        cursor: int | None,
         *,
+        axis: TimeAxis | None = None,
         labels: dict[str, str] | None = None,
         unsigned: Iterable[str] = ("f", "i", "o"),
         height: int = 1,
@@ -108,6 +266,7 @@ class UnitHistory:
             raise ValueError(f"all series must have the same length, got {sorted(lengths)}")
         self.T = lengths.pop() if lengths else 0
         self.cursor = cursor
+        self.axis = axis
         self.labels = dict(labels or {})
         self.unsigned = set(unsigned)
         self.height = max(1, int(height))
@@ -115,20 +274,11 @@ class UnitHistory:
         self.step_base = step_base
         self.color = color
         self.dark = dark
+        self._scales = {name: self._compute_scale(name) for name in self.series}
 
     # ------------------------------------------------------------ layout
 
-    def _label(self, name: str) -> str:
-        return self.labels.get(name, name)
-
-    def _value_text(self, name: str) -> str:
-        arr = self.series[name]
-        if not 0 <= self.cursor < self.T:
-            return fmt(None)
-        return fmt(float(arr[self.cursor]), signed=name not in self.unsigned)
-
-    def _scale(self, name: str) -> tuple[float, float, float]:
-        """(lo, hi, mid) of the row."""
+    def _compute_scale(self, name: str) -> tuple[float, float, float]:
         if name in self.unsigned:
             return 0.0, 1.0, 0.5
         arr = self.series[name]
@@ -137,33 +287,65 @@ class UnitHistory:
         m = m if m > 0 else 1.0
         return -m, m, 0.0
 
-    def _style(self, name: str, v: float, hi: float) -> Style:
+    def scale(self, name: str) -> tuple[float, float, float]:
+        """(lo, hi, mid) of the row: [0, 1] for gates, [-m, m] for signed series."""
+        return self._scales[name]
+
+    def scale_text(self, name: str) -> str:
+        """The row's scale as printed in its label: ``0–1`` or ``±m``."""
         if name in self.unsigned:
-            st = gate_style(v, dark=self.dark)
-        else:
-            st = signed_style(v, hi, dark=self.dark)
-        if self.color:
-            return st
-        return Style(bold=st.bold)
+            return "0–1"
+        return "±" + fmt(self._scales[name][1], signed=False)
+
+    def label(self, name: str) -> str:
+        nw = max(len(self.labels.get(n, n)) for n in self.series)
+        sw = max(len(self.scale_text(n)) for n in self.series)
+        return f"{self.labels.get(name, name):<{nw}} {self.scale_text(name):>{sw}}"
+
+    def value_text(self, name: str) -> str:
+        arr = self.series[name]
+        if self.cursor is None or not 0 <= self.cursor < self.T:
+            return fmt(None)
+        return fmt(float(arr[self.cursor]), signed=name not in self.unsigned)
+
+    def value_width(self) -> int:
+        """Fixed by the whole series (largest |value|, nan), not by the value at the cursor."""
+        w = 4  # "nan", "+inf"
+        for name in self.series:
+            m = self._scales[name][1]
+            w = max(w, len(fmt(-m if name not in self.unsigned else m, signed=name not in self.unsigned)))
+        return w
+
+    def _style(self, name: str, v: float, hi: float) -> Style:
+        st = gate_style(v, dark=self.dark) if name in self.unsigned else signed_style(v, hi, dark=self.dark)
+        return st if self.color else Style(bold=st.bold)
+
+    def value_style(self, name: str) -> Style:
+        """The style of the value printed at the right (the palette colour of the value)."""
+        if self.cursor is None or not 0 <= self.cursor < self.T:
+            return Style(dim=True)
+        v = float(self.series[name][self.cursor])
+        if not math.isfinite(v):
+            return nonfinite_style(dark=self.dark)
+        return self._style(name, v, self._scales[name][1])
 
     def geometry(self, width: int) -> tuple[int, int, int]:
-        """(label width, sparkline width, value width) for a total ``width``."""
-        lw = max((len(self._label(n)) for n in self.series), default=0)
-        vw = max((len(self._value_text(n)) for n in self.series), default=0)
+        """(label width, sparkline room, value width) for a total ``width``."""
+        lw = max((len(self.label(n)) for n in self.series), default=0)
+        vw = self.value_width() if self.series else 0
         sw = max(width - lw - 1 - 1 - vw, 1)
         return lw, sw, vw
 
+    def time_axis(self, width: int) -> TimeAxis:
+        if self.axis is not None:
+            return self.axis
+        return time_axis(self.T, self.cursor or 0, self.geometry(width)[1], overview=True)
+
     def cursor_columns(self, width: int) -> range:
         """The sparkline columns (0-based, within the sparkline) that show the cursor step."""
-        _, sw, _ = self.geometry(width)
-        if not 0 <= self.cursor < self.T:
+        if self.cursor is None:
             return range(0)
-        if self.T <= sw:
-            first = (self.cursor * sw + self.T - 1) // self.T
-            nxt = ((self.cursor + 1) * sw + self.T - 1) // self.T
-            return range(first, nxt)
-        k = int(np.searchsorted((np.arange(sw + 1) * self.T) // sw, self.cursor, side="right") - 1)
-        return range(k, k + 1)
+        return self.time_axis(width).columns_of(self.cursor)
 
     # ------------------------------------------------------------ Rich protocol
 
@@ -171,64 +353,49 @@ class UnitHistory:
         width = options.max_width
         mono = (not self.color) or console.no_color or console.color_system is None
         lw, sw, vw = self.geometry(width)
+        axis = self.time_axis(width)
         cur = self.cursor_columns(width)
         lines: list[list[Segment]] = []
         if self.header:
-            lines.append(self._axis(lw, sw, cur))
+            pad = [Segment(" " * (lw + 1), _BLANK)]
+            lines.append(pad + axis_segments(axis, self.cursor if self.cursor is not None else -1,
+                                             self.step_base, sw))  # fmt: skip
         for name in self.series:
-            lines.extend(self._rows(name, lw, sw, vw, cur, mono))
+            lines.extend(self._rows(name, axis, lw, sw, vw, cur, mono))
         # every line ends in a newline: Textual sizes `height: auto` by counting them
         for line in lines:
             yield from crop_line(line, width)
             yield Segment.line()
 
-    def _axis(self, lw: int, sw: int, cur: range) -> list[Segment]:
-        chars = [" "] * sw
-        bold = [False] * sw
-
-        def put(x: int, text: str, strong: bool) -> None:
-            for k, ch in enumerate(text):
-                if 0 <= x + k < sw:
-                    chars[x + k] = ch
-                    bold[x + k] = strong
-
-        if self.T:
-            put(0, str(self.step_base), False)
-            end = str(self.T - 1 + self.step_base)
-            put(sw - len(end), end, False)
-        if cur:
-            x = cur.start + (len(cur) - 1) // 2
-            label = f"t={self.cursor + self.step_base}"
-            start = x + 2 if x + 2 + len(label) <= sw else max(x - 1 - len(label), 0)
-            lo, hi = min(start, x) - 1, max(start + len(label), x + 1)
-            put(max(lo, 0), " " * (hi - max(lo, 0) + 1), False)
-            put(start, label, True)
-            put(x, "▼", True)
-        segs = [Segment(" " * (lw + 1), _BLANK)]
-        strong, dimmed = Style(bold=True), Style(dim=True)
-        run = 0
-        for x in range(1, sw + 1):
-            if x == sw or bold[x] != bold[run]:
-                segs.append(Segment("".join(chars[run:x]), strong if bold[run] else dimmed))
-                run = x
-        return segs
+    def columns(self, name: str, axis: TimeAxis) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per column: (value, lo, hi, swing) — swing marks a bucket drawn as a range."""
+        arr = self.series[name]
+        if not axis.bucketed:
+            cols = np.repeat(arr[axis.t0 : axis.t1], axis.cell)
+            return cols, cols, cols, np.zeros(cols.shape, bool)
+        b = summarize(arr[None, :], axis.edges)
+        lo, hi, _ = self._scales[name]
+        swing = (b.iqr[0] >= SPREAD * (hi - lo)) & ~b.bad[0]
+        return b.value[0], b.lo[0], b.hi[0], swing
 
     def _rows(
-        self, name: str, lw: int, sw: int, vw: int, cur: range, mono: bool
+        self, name: str, axis: TimeAxis, lw: int, sw: int, vw: int, cur: range, mono: bool
     ) -> list[list[Segment]]:
-        lo, hi, mid = self._scale(name)
-        cols, _ = resample(self.series[name], sw, mid)
+        lo, hi, mid = self._scales[name]
+        cols, blo, bhi, swing = self.columns(name, axis)
+        cols, blo, bhi, swing = cols[:sw], blo[:sw], bhi[:sw], swing[:sw]
         n = cols.shape[0]
         n_levels = len(BARS) * self.height
         finite = np.isfinite(cols)
-        with np.errstate(invalid="ignore"):
-            t = (np.clip(cols, lo, hi) - lo) / (hi - lo)
-            levels = np.where(finite, np.minimum((t * n_levels).astype(np.int64), n_levels - 1), -1)
-        if mono:
-            highlight = Style(reverse=True)
-        else:
-            highlight = Style(bgcolor="#3a3a3a" if self.dark else "#d7d7d7")
-        # one Style per column, computed once (columns repeat a lot when T < width)
+
+        def level(a: np.ndarray) -> np.ndarray:
+            with np.errstate(invalid="ignore"):
+                t = (np.clip(a, lo, hi) - lo) / (hi - lo)
+                return np.where(np.isfinite(a), np.minimum((t * n_levels).astype(np.int64), n_levels - 1), -1)
+
+        levels = level(cols)
+        lo_lev, hi_lev = level(blo), level(bhi)
+        highlight = Style(reverse=True) if mono else Style(bgcolor="#3a3a3a" if self.dark else "#d7d7d7")
         warn = nonfinite_style(dark=self.dark)
         cache: dict[float, Style] = {}
         styles: list[Style] = []
@@ -244,33 +411,36 @@ class UnitHistory:
             styles.append(st)
         styles += [_BLANK] * (sw - n)
         levels_l = levels.tolist() + [-2] * (sw - n)
+        swing_l = swing.tolist() + [False] * (sw - n)
+        lo_l, hi_l = lo_lev.tolist(), hi_lev.tolist()
         label_style = Style(bold=True)
         rows: list[list[Segment]] = []
         for line in range(self.height):
             # line 0 is the top of the sparkline
             floor_level = (self.height - 1 - line) * len(BARS)
+            top_level = floor_level + len(BARS) - 1
             last_line = line == self.height - 1
             chars = []
-            for lev in levels_l:
+            for x, lev in enumerate(levels_l):
                 if lev == -1:  # non-finite bucket
                     chars.append("!" if last_line else " ")
-                    continue
-                here = lev - floor_level
-                chars.append(" " if here < 0 else (BARS[here] if here < len(BARS) else "█"))
-            lab = self._label(name) if line == 0 else ""
-            segs = [Segment(f"{lab:>{lw}} ", label_style if lab else _BLANK)]
+                elif lev == -2:
+                    chars.append(" ")
+                elif swing_l[x]:  # a swing: a range mark on the lines lo..hi covers
+                    chars.append(RANGE if lo_l[x] <= top_level and hi_l[x] >= floor_level else " ")
+                else:
+                    here = lev - floor_level
+                    chars.append(" " if here < 0 else (BARS[here] if here < len(BARS) else "█"))
+            lab = self.label(name) if line == 0 else ""
+            segs = [Segment(f"{lab:<{lw}} ", label_style if lab else _BLANK)]
             start = 0
             for x in range(1, sw + 1):
                 if x == sw or styles[x] is not styles[start]:
                     segs.append(Segment("".join(chars[start:x]), styles[start]))
                     start = x
-            val = self._value_text(name) if line == 0 else ""
-            vst = Style(dim=True) if val else _BLANK
-            if val and 0 <= self.cursor < self.T:
-                v = float(self.series[name][self.cursor])
-                vst = self._style(name, v, hi) if math.isfinite(v) else warn
+            val = self.value_text(name) if line == 0 else ""
             segs.append(Segment(" ", _BLANK))
-            segs.append(Segment(f"{val:>{vw}}", vst))
+            segs.append(Segment(f"{val:>{vw}}", self.value_style(name) if val else _BLANK))
             rows.append(segs)
         return rows
 

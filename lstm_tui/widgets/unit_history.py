@@ -1,75 +1,52 @@
-"""UnitHistoryView: the selected unit over the whole sequence, with the cursor marked.
+"""UnitHistoryView: the selected unit over time, on the heatmap's time axis.
 
 This is where one sees a forget gate hold on to "France" for thirty steps:
 c, h and the gates as sparklines, drawn by the pure UnitHistory renderable.
-The series only change with the unit, layer or direction, so they are cached
-and stepping just moves the cursor mark.
+The history and the heatmap beside it share one time axis (the same steps per
+column, :func:`shared_axis`); ``overview`` switches both to the whole sequence.
+The sparklines only change with the unit, layer, direction or the window, so
+they are cached; a step moves the cursor mark and rewrites the values.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.strip import Strip
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 
-from ..renderables.history import UnitHistory
-from ..renderables.palette import fmt, gate_style, signed_style
+from ..renderables.history import TimeAxis, UnitHistory, axis_segments, time_axis
 from ..source import Source
 from ..stepdata import unit_series
 from ._lines import render_strips, splice, text_strip
 
 
-def axis_line(history: UnitHistory, width: int) -> Text:
-    """The time axis over the sparklines, with steps numbered 1..T as in the header.
+def shared_axis(widget: Widget, T: int, t: int, overview: bool) -> TimeAxis:
+    """The time axis for every time panel beside ``widget`` (history, heatmap).
 
-    Drawn here rather than by the renderable (whose axis counts from 0) so that
-    every step number on screen means the same thing.
+    Each panel says how many plot columns it has (``plot_room``); all use the
+    smallest, so the same column shows the same steps in every panel.
     """
-    lw, sw, _ = history.geometry(width)
-    chars = [" "] * sw
-    strong = [False] * sw
-
-    def put(x: int, text: str, bold: bool) -> None:
-        for k, ch in enumerate(text):
-            if 0 <= x + k < sw:
-                chars[x + k] = ch
-                strong[x + k] = bold
-
-    if history.T:
-        put(0, "1", False)
-        put(sw - len(str(history.T)), str(history.T), False)
-    cur = history.cursor_columns(width)
-    if cur:
-        x = cur.start + (len(cur) - 1) // 2
-        label = f"t={history.cursor + 1}"
-        start = x + 2 if x + 2 + len(label) <= sw else max(x - 1 - len(label), 0)
-        lo, hi = max(min(start, x) - 1, 0), max(start + len(label), x + 1)
-        put(lo, " " * (hi - lo + 1), False)
-        put(start, label, True)
-        put(x, "▼", True)
-    text = Text(" " * (lw + 1), no_wrap=True)
-    bold, dim = Style(bold=True), Style(dim=True)
-    for ch, b in zip(chars, strong):
-        text.append(ch, bold if b else dim)
-    return text
+    panels = [widget]
+    if widget.parent is not None:
+        panels = [w for w in widget.parent.children
+                  if hasattr(w, "plot_room") and w.display and w.source is not None] or panels  # fmt: skip
+    room = min(w.plot_room() for w in panels)
+    return time_axis(T, t, room, overview=overview)
 
 
 class UnitHistoryView(Widget):
-    """Sparklines of c, h, f, i, o, g for the selected unit.
-
-    Drawn with the Line API: the sparklines are rendered once per unit and per
-    cursor column (with T > width many steps share a column), and each step
-    only rewrites the values printed at the right of each row.
-    """
+    """Sparklines of c, h, f, i, o, g for the selected unit."""
 
     source: reactive[Source | None] = reactive(None)
     t: reactive[int] = reactive(0)
     lstm_layer: reactive[int] = reactive(0)
     direction: reactive[int] = reactive(0)
     unit: reactive[int] = reactive(0)
+    overview: reactive[bool] = reactive(False)
+    """Show the whole sequence (buckets of steps per column) instead of a window around t."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -79,6 +56,8 @@ class UnitHistoryView(Widget):
         self._base: list[Strip] = []
         self._frame_key: tuple | None = None
         self._frame: list[Strip] = []
+        self._room_key: tuple | None = None
+        self._room = 1
 
     def _current_series(self) -> dict:
         src = self.source
@@ -88,65 +67,75 @@ class UnitHistoryView(Widget):
             self._key = key
         return self._series
 
-    def history(self, width: int, height: int) -> UnitHistory:
+    def history(self, cursor: int | None = None, axis: TimeAxis | None = None) -> UnitHistory:
         series = self._current_series()
+        height = self.content_size.height
         rows = max(height - 1, len(series))  # one line for the time axis
         labels = {"c": "c_t", "h": "o·tanh c" if self.source.projected else "h_t"}
         return UnitHistory(
-            series, self.t, labels=labels, height=max(1, rows // len(series)), header=False,
-            color=not self.app.no_color, dark=self.app.current_theme.dark,
+            series, cursor, axis=axis, labels=labels, height=max(1, rows // len(series)),
+            header=False, step_base=1, color=not self.app.no_color,
+            dark=self.app.current_theme.dark,
         )  # fmt: skip
+
+    def plot_room(self) -> int:
+        """Columns left for the sparklines after the labels and the value column."""
+        self._current_series()
+        key = (self._key, self.content_size)
+        if key != self._room_key:
+            self._room = self.history().geometry(self.content_size.width)[1]
+            self._room_key = key
+        return self._room
+
+    def axis(self) -> TimeAxis:
+        return shared_axis(self, self.source.trace.T, self.t, self.overview)
 
     def _lines(self) -> list[Strip]:
         width, height = self.content_size
-        self._current_series()  # updates self._key for the unit, layer and direction in view
-        frame_key = (self._key, self.t, width, height, self.app.theme, self.app.no_color)
+        self._current_series()
+        axis = self.axis()
+        frame_key = (self._key, self.t, axis, width, height, self.app.theme, self.app.no_color)
         if frame_key == self._frame_key:
             return self._frame
-        history = self.history(width, height)
-        geometry = history.geometry(width)
-        cursor = history.cursor_columns(width)
-        base_key = (
-            self._key, id(self.source), width, height, self.app.theme, self.app.no_color,
-            geometry, (cursor.start, cursor.stop),
-        )  # fmt: skip
+        history = self.history(self.t, axis)
+        lw, sw, vw = history.geometry(width)
+        base_key = (self._key, axis, width, height, self.app.theme, self.app.no_color)
         if base_key != self._base_key:
-            self._base = render_strips(self, history, width)
+            self._base = render_strips(self, self.history(None, axis), width)
             self._base_key = base_key
-        lines = [text_strip(self, axis_line(history, width), width)]
-        lines += self._with_values(history, geometry, width)
+        axis_line = Text(" " * (lw + 1), no_wrap=True)
+        for seg in axis_segments(axis, self.t, 1, sw):
+            axis_line.append(seg.text, seg.style)
+        lines = [text_strip(self, axis_line, width)]
+        lines += self._with_cursor(history, axis, (lw, sw, vw), width)
         self._frame, self._frame_key = lines, frame_key
         return lines
 
-    def _with_values(self, history: UnitHistory, geometry, width: int) -> list[Strip]:
-        """The cached sparklines with each row's value at this step written at the right."""
+    def _with_cursor(self, history: UnitHistory, axis: TimeAxis, geometry, width: int) -> list[Strip]:
+        """The cached sparklines with the cursor columns marked and the values at this step."""
         lw, sw, vw = geometry
         base = self.rich_style
-        x = lw + 1 + sw + 1
+        mono = self.app.no_color
+        dark = self.app.current_theme.dark
+        highlight = Style(reverse=True) if mono else Style(bgcolor="#3a3a3a" if dark else "#d7d7d7")
+        cur = axis.columns_of(self.t)
         out = list(self._base)
+        if cur:
+            x0 = lw + 1 + cur.start
+            x1 = min(lw + 1 + cur.stop, lw + 1 + sw)
+            for r in range(len(out)):
+                piece = out[r].crop(x0, x1)
+                marked = Strip([Segment(s.text, (s.style or Style()) + highlight) for s in piece],
+                               piece.cell_length)  # fmt: skip
+                out[r] = splice(out[r], x0, marked, base)
+        x = lw + 1 + sw + 1
         for k, name in enumerate(history.series):
             row = k * history.height
             if row >= len(out):
                 break
-            series = history.series[name]
-            gate = name in history.unsigned
-            v = float(series[self.t]) if 0 <= self.t < history.T else None
-            value = Text(fmt(v, signed=not gate).rjust(vw), no_wrap=True)
-            if v is not None:
-                value.stylize(self._value_style(series, v, gate))
+            value = Text(history.value_text(name).rjust(vw), style=history.value_style(name), no_wrap=True)
             out[row] = splice(out[row], x, text_strip(self, value, vw), base)
         return out
-
-    def _value_style(self, series, v: float, gate: bool) -> Style:
-        """As the renderable colours its values: gate ramp, or diverging on the row's scale."""
-        dark = self.app.current_theme.dark
-        if gate:
-            style = gate_style(v, dark=dark)
-        else:
-            finite = series[np.isfinite(series)]
-            hi = float(np.abs(finite).max()) if finite.size else 1.0
-            style = signed_style(v, hi if hi > 0 else 1.0, dark=dark)
-        return Style(bold=style.bold) if self.app.no_color else style
 
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width

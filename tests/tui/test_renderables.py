@@ -424,8 +424,9 @@ def test_history_cursor_marked_in_header_and_every_row():
     u = UnitHistory(s, 17)
     lw, sw, vw = u.geometry(width)
     cols = u.cursor_columns(width)
-    # 40 steps stretched over sw columns: step 17 owns columns [ceil(17·sw/40), ceil(18·sw/40))
-    assert cols == range(-(-17 * sw // 40), -(-18 * sw // 40))
+    # 40 steps over sw columns: a whole number of columns per step, step 17 owns its own
+    cell = sw // 40
+    assert cell >= 1 and cols == range(17 * cell, 18 * cell)
     lines = _text(u, width)
     assert lines[0].index("▼") == lw + 1 + cols.start + (len(cols) - 1) // 2
     assert "t=17" in lines[0]
@@ -457,11 +458,11 @@ def test_history_long_sequence_keeps_extremes_and_places_cursor():
     c[1234], c[4000] = 3.0, -2.5
     f = 1 / (1 + np.exp(-rng.normal(size=T)))
     f[2500] = 0.0
-    # resample: min/max-from-middle per bucket keeps single-step spikes
-    cols, col_of = resample(c, 60, 0.0)
+    # resample: the value furthest from each bucket's median keeps single-step spikes
+    cols, col_of = resample(c, 60)
     assert cols.shape == (60,) and cols.max() == 3.0 and cols.min() == -2.5
     assert cols[col_of[1234]] == 3.0 and cols[col_of[4000]] == -2.5
-    gcols, gcol_of = resample(f, 60, 0.5)
+    gcols, gcol_of = resample(f, 60)
     assert gcols[gcol_of[2500]] == 0.0
 
     u = UnitHistory({"c": c, "f": f}, 4000)
@@ -482,13 +483,17 @@ def test_history_long_sequence_keeps_extremes_and_places_cursor():
 
 def test_history_signed_zero_is_mid_level_and_nan_is_loud():
     s = {"c": np.array([-1.0, 0.0, 1.0, np.nan])}
-    lines = _text(UnitHistory(s, 3, header=False), 8 + 1 + 1 + 3 + 1)
-    row = lines[0]
-    spark = row[2:10]  # label "c" + space, then 8 columns for 4 steps
+    u = UnitHistory(s, 3, header=False)
+    lw = len("c ±1.00")
+    width = lw + 1 + 8 + 1 + u.value_width()
+    assert u.geometry(width) == (lw, 8, u.value_width())
+    row = _text(u, width)[0]
+    assert row.startswith("c ±1.00 ")
+    spark = row[lw + 1 : lw + 1 + 8]  # label and space, then 8 columns for 4 steps
     assert spark[0:2] == "▁▁" and spark[2:4] == "▅▅" and spark[4:6] == "██" and spark[6:8] == "!!"
     assert row.rstrip().endswith("nan")
-    segs = _segments(UnitHistory(s, 3, header=False), 14)
-    nan_seg = next(sg for sg in segs if sg.text == "nan")
+    segs = _segments(UnitHistory(s, 3, header=False), width)
+    nan_seg = next(sg for sg in segs if sg.text.strip() == "nan")
     assert nan_seg.style.bold and nan_seg.style.bgcolor is not None
 
 
