@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import LoadError, SpecError
+from .files import require_regular_file
 from .model import Model
 
 _ZIP = b"PK\x03\x04"
@@ -56,11 +57,7 @@ def load(path: str | os.PathLike, *, trust: bool = False, lstm: str | None = Non
     `trust=True` allows fully pickled modules and TorchScript archives, whose
     loading runs code from the file: only for files from a source you trust.
     """
-    path = Path(path)
-    if not path.exists():
-        raise LoadError(f"{path}: no such file")
-    if path.is_dir():
-        raise LoadError(f"{path}: is a directory, not a model file")
+    path = require_regular_file(path, "model file")
     try:
         kind = sniff(path)
     except OSError as e:

@@ -23,6 +23,7 @@ import numpy as np
 
 from .activations import CellActivations
 from .errors import EngineError, LoadError
+from .files import require_regular_file
 from .spec import CellWeights, LSTMSpec
 
 FORMAT = "lstm-tui-trace"
@@ -241,9 +242,7 @@ class Trace:
         be malformed (truncated, bit-flipped, another .npz, a hand edit) ends
         as one clear LoadError rather than a traceback.
         """
-        path = Path(path)
-        if not path.exists():
-            raise LoadError(f"{path}: no such file")
+        path = require_regular_file(path, "trace file")
         try:
             npz = np.load(path, allow_pickle=False)
             if not isinstance(npz, np.lib.npyio.NpzFile):  # a bare .npy array
