@@ -182,6 +182,19 @@ class Model:
         unk = self._index.get(self.unk) if self.unk is not None else None
         return np.array([self._index.get(w, unk) for w in tokens], dtype=np.int64)
 
+    def unk_meta(self, tokens: Sequence[str] | None) -> dict:
+        """Where the model read its unknown token instead of the user's word.
+
+        The trace keeps the user's words as its tokens (that is what they
+        typed), so this is the only record that "Narnia" reached the LSTM as
+        `<unk>`: {"unk": "<unk>", "unk_positions": [k, ...]}, or {} when every
+        token is in the vocabulary.
+        """
+        if tokens is None or self.vocab is None or self.unk is None:
+            return {}
+        where = [k for k, w in enumerate(tokens) if w not in self._index]
+        return {"unk": self.unk, "unk_positions": where} if where else {}
+
     def _prepare(self, inp: Any) -> tuple[tuple[str, ...] | None, np.ndarray | None, np.ndarray | None]:
         """(tokens, ids, x) for text/token input, or (None, None, x) for numeric input."""
         if self.input_kind == "text":
@@ -250,6 +263,7 @@ class Model:
             "output_kind": self.output_kind if run.output is not None else None,
             "description": self.description,
             "source": self.path,
+            **self.unk_meta(tokens),
             **(run.meta or {}),
         }
         labels = self.labels
