@@ -1,7 +1,7 @@
 """The `lstm-tui` command: open the debugger, or `record` / `info` without any UI.
 
-    lstm-tui MODEL [--text TEXT | --input X.npy] [--trust] [--lstm NAME] [--batch-index B]
-    lstm-tui record MODEL [--text TEXT | --input X.npy] -o TRACE.npz [--force] ...
+    lstm-tui MODEL [--text TEXT | --input X.npy | --example N] [--trust] [--lstm NAME] [--batch-index B]
+    lstm-tui record MODEL [--text TEXT | --input X.npy | --example N] -o TRACE.npz [--force] ...
     lstm-tui info MODEL [--trust] [--lstm NAME]
 
 A user's mistake (a missing file, a corrupt archive, an unknown word) is one
@@ -18,6 +18,8 @@ import sys
 import textwrap
 from pathlib import Path
 from typing import Any, Sequence
+
+from .text import display
 
 PROG = "lstm-tui"
 SUBCOMMANDS = ("record", "info")
@@ -40,6 +42,8 @@ def _add_model_args(p: argparse.ArgumentParser, *, with_input: bool = True) -> N
         src = p.add_mutually_exclusive_group()
         src.add_argument("--text", help="the input text (default: the model's first example)")
         src.add_argument("--input", metavar="X.npy", help="numeric input, an array of shape [T, input]")
+        src.add_argument("--example", type=_positive, metavar="N",
+                         help="the model's example N (1-based, as `lstm-tui info` lists them)")  # fmt: skip
     p.add_argument("--trust", action="store_true",
                    help="allow a fully pickled model; unpickling can run arbitrary code, so only "
                    "for files from a source you trust")  # fmt: skip
@@ -58,6 +62,16 @@ def _non_negative(s: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
     if v < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {v}")
+    return v
+
+
+def _positive(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"examples are numbered from 1, got {v}")
     return v
 
 
@@ -125,6 +139,10 @@ def _model_input(model, args):
         if model.input_kind == "text" and model.format != "onnx":
             raise UsageError(f"{model.name} reads text: give --text (or token ids as a 1-D integer .npy)")
         return x
+    if args.example is not None:
+        from lstm_tui.source import example_index
+
+        return model.examples[example_index(args.example, len(model.examples), model.name)]
     if model.examples:
         return model.examples[0]
     what = "--text TEXT" if model.input_kind == "text" else "--input X.npy"
@@ -145,11 +163,25 @@ def cmd_record(args) -> int:
         raise UsageError(f"{out.parent}: no such directory")
     model = _load(args)
     trace = model.trace(_model_input(model, args), batch_index=args.batch_index)
+    if trace.output is not None:  # the strip shows every prediction when they see the future
+        from dataclasses import replace
+
+        from lstm_tui.source import output_uses_future
+
+        trace = replace(trace, meta={**trace.meta,
+                                     "output_uses_future": output_uses_future(trace, model)})  # fmt: skip
     trace.save(out, overwrite=args.force)
-    what = f"{trace.T} steps" + (f" ({' '.join(trace.tokens[:8])}{' …' if trace.T > 8 else ''})"
+    what = f"{trace.T} steps" + (f" ({' '.join(map(display, trace.tokens[:8]))}{' …' if trace.T > 8 else ''})"
                                  if trace.tokens and model.tokenizer != "chars" else "")  # fmt: skip
+    if args.example is not None:
+        what += f" (example {args.example})"
     sys.stdout.write(f"recorded {what} of {model.lstm_name or 'the LSTM'} "
                      f"[{model.spec.summary()}] from {args.model} → {out}\n")  # fmt: skip
+    unk_at = trace.meta.get("unk_positions") or ()
+    if unk_at:
+        words = ", ".join(dict.fromkeys(display(trace.tokens[k]) for k in unk_at))
+        sys.stdout.write(f"note: {len(unk_at)} token{'s' if len(unk_at) != 1 else ''} not in the "
+                         f"vocabulary, read as {display(trace.meta['unk'])}: {words}\n")  # fmt: skip
     return 0
 
 
@@ -205,7 +237,7 @@ def info_lines(info: dict) -> list[str]:
         row("input", f"numeric, [T, {width}] (--input X.npy)")
     if info["labels"] is not None:
         labels = info["labels"]
-        shown = ", ".join(repr(x) if len(x) != len(x.strip()) or not x else x for x in labels[:20])
+        shown = ", ".join(display(x) for x in labels[:20])
         row("labels", f"{len(labels)}: {shown}{' …' if len(labels) > 20 else ''}")
     else:
         row("labels", "none")
@@ -239,10 +271,15 @@ def trace_info_lines(path: str) -> list[str]:
         ("format", f"trace of a {meta.get('model_format') or 'bare LSTM'} model"),
         ("lstm", f"{meta.get('lstm') or '?'}  [{tr.spec.summary() if tr.spec is not None else 'no weights stored'}]"),
         ("steps", str(tr.T)),
-        ("tokens", " ".join(tr.tokens[:20]) + (" …" if tr.T > 20 else "") if tr.tokens else "none (numeric input)"),
-        ("labels", ", ".join(tr.labels) if tr.labels else "none"),
+        ("tokens", " ".join(map(display, tr.tokens[:20])) + (" …" if tr.T > 20 else "") if tr.tokens else "none (numeric input)"),
+        ("labels", ", ".join(map(display, tr.labels)) if tr.labels else "none"),
         ("output", f"{meta.get('output_kind') or 'none'}" + (f", shape {list(tr.output.shape)}" if tr.output is not None else "")),
     ]  # fmt: skip
+    unk_at = meta.get("unk_positions") or []
+    if unk_at and tr.tokens:
+        words = ", ".join(display(tr.tokens[k]) for k in unk_at[:10] if 0 <= k < tr.T)
+        rows.insert(6, ("unknown", f"{len(unk_at)} read as {display(meta.get('unk') or '?')}: {words}"
+                        + (" …" if len(unk_at) > 10 else "")))  # fmt: skip
     kw = max(len(k) for k, _ in rows)
     return [f"{k.ljust(kw)}  {v}" for k, v in rows]
 
@@ -274,9 +311,10 @@ def cmd_ui(args) -> int:
         raise UsageError(f"{args.input}: no such file")
     from . import app  # textual is imported only when the UI opens
 
+    extra = {"example": args.example} if args.example is not None else {}
     return app.run(
         args.model, text=args.text, input_path=args.input, trust=args.trust,
-        lstm=args.lstm, batch_index=args.batch_index,
+        lstm=args.lstm, batch_index=args.batch_index, **extra,
     )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from lstm_engine import EngineError, InputError, LoadError, LSTMSpec, Trace, record, trace_lstm
 
-from .source import Source, guess_output_kind
+from .source import Source, example_index, guess_output_kind
 
 
 def is_trace_file(path: str | os.PathLike) -> bool:
@@ -42,13 +42,17 @@ def is_trace_file(path: str | os.PathLike) -> bool:
 
 def open_path(
     path: str, *, text: str | None = None, input_path: str | None = None, trust: bool = False,
-    lstm: str | None = None, batch_index: int = 0,
+    lstm: str | None = None, batch_index: int = 0, example: int | None = None,
 ) -> Source:  # fmt: skip
-    """Load a model (and trace its input) or a recorded trace file."""
+    """Load a model (and trace its input) or a recorded trace file.
+
+    `example` is 1-based, as `lstm-tui info` numbers the model's examples;
+    without text, input or example the first example opens.
+    """
     if not Path(path).exists():
         raise LoadError(f"{path}: no such file")
     if is_trace_file(path):
-        if text is not None or input_path is not None:
+        if text is not None or input_path is not None or example is not None:
             raise InputError(
                 f"{path} is a recorded trace: it is opened read-only and cannot take new input"
             )
@@ -62,8 +66,8 @@ def open_path(
     from lstm_engine import load  # the loader imports torch; only pay for it here
 
     model = load(path, trust=trust, lstm=lstm)
-    if text is not None and input_path is not None:
-        raise InputError("give either --text or --input, not both")
+    if sum(v is not None for v in (text, input_path, example)) > 1:
+        raise InputError("give only one of --text, --input and --example")
     inp: Any
     if input_path is not None:
         if not Path(input_path).exists():
@@ -74,8 +78,10 @@ def open_path(
             raise InputError(f"{input_path}: not a readable .npy array ({e})") from None
     elif text is not None:
         inp = text
+    elif example is not None:
+        inp = model.examples[example_index(example, len(model.examples), model.name)]
     elif model.examples:
-        inp = model.examples[0]
+        inp, example = model.examples[0], 1
     else:
         raise InputError(
             f"{path} has no example input; pass one with --text TEXT or --input X.npy"
@@ -84,7 +90,7 @@ def open_path(
     return Source(
         trace=trace, name=model.name, origin="model", model=model,
         text=inp if isinstance(inp, str) else None,
-        output_kind=model.output_kind, format=model.format,
+        output_kind=model.output_kind, format=model.format, example=example,
     )  # fmt: skip
 
 
@@ -92,6 +98,7 @@ def from_live(
     obj: Any, inputs: Any = None, *, h0: Any = None, c0: Any = None,
     tokens: Any = None, labels: Any = None, output: Any = None,
     output_kind: str | None = None, lstm: str | None = None, name: str | None = None,
+    vocab: Any = None, tokenizer: str = "words", unk: str | None = None,
 ) -> Source:  # fmt: skip
     """A Source for debug(): a Trace, an lstm_engine Model, an LSTMSpec, nn.LSTM, or a model.
 
@@ -99,9 +106,32 @@ def from_live(
     model is run once on `inputs` with a hook on its LSTM, which captures
     exactly what the LSTM read; that input is then traced, and the model's own
     per-step output becomes the trace's output.
+
+    Text input to a torch model needs `vocab` — the word → id dict the model
+    was trained with (the seed's `word_to_ix`) or a list of words in id order:
+    the text is split on whitespace (`tokenizer="chars"`: into characters)
+    and looked up, and the words become the trace's tokens. A word not in
+    the vocabulary is an error listing them all, unless `unk` names the token
+    to read them as. `labels` may be a list or a dict label → id (`tag_to_ix`).
     """
     tokens = tuple(str(t) for t in tokens) if tokens is not None else None
-    labels = tuple(str(t) for t in labels) if labels is not None else None
+    labels = _names(labels, "labels")
+    meta: dict = {}
+    if _is_text(inputs) and not hasattr(obj, "input_kind") and not isinstance(obj, Trace):
+        if isinstance(obj, LSTMSpec) or _is_bare_lstm(obj):
+            raise InputError(
+                "an LSTM on its own reads vectors, not text: pass the whole model (with its "
+                "embedding) or the vectors"
+            )
+        if vocab is None:
+            raise InputError(
+                "text input needs vocab=: the word → id dict the model was trained with "
+                "(e.g. word_to_ix) or a list of words in id order"
+            )
+        words, inputs, meta = _text_to_ids(inputs, vocab, tokenizer, unk)
+        tokens = tokens if tokens is not None else words
+    elif vocab is not None and hasattr(obj, "input_kind"):
+        raise InputError(f"{getattr(obj, 'name', 'the model')} has its own vocabulary; drop vocab=")
     if isinstance(obj, Trace):
         kind = output_kind or obj.meta.get("output_kind") or guess_output_kind(obj.output)
         return Source(trace=obj, name=name or "trace", origin="live", output_kind=kind)
@@ -135,9 +165,68 @@ def from_live(
         return Source(trace=trace, name=name or "nn.LSTM", origin="live",
                       output_kind=output_kind or guess_output_kind(out))  # fmt: skip
     trace, out = _trace_inside(obj, inputs, lstm)
-    trace = dataclasses.replace(trace, tokens=tokens, labels=labels, output=out)
+    if tokens is not None and len(tokens) != trace.T:
+        raise InputError(f"{len(tokens)} tokens for an LSTM that read {trace.T} steps")
+    trace = dataclasses.replace(
+        trace, tokens=tokens, labels=labels, output=out, meta={**trace.meta, **meta}
+    )
     return Source(trace=trace, name=name or type(obj).__name__, origin="live",
                   output_kind=output_kind or guess_output_kind(out))  # fmt: skip
+
+
+def _is_text(inputs: Any) -> bool:
+    return isinstance(inputs, str) or (
+        isinstance(inputs, (list, tuple)) and bool(inputs) and all(isinstance(w, str) for w in inputs)
+    )
+
+
+def _is_bare_lstm(obj: Any) -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return False
+    return isinstance(obj, torch.nn.LSTM)
+
+
+def _names(names: Any, what: str) -> tuple[str, ...] | None:
+    """A list of names, or a dict name → id (like the seed's tag_to_ix) put in id order."""
+    if names is None:
+        return None
+    if isinstance(names, dict):
+        ids = sorted(names.values())
+        if ids != list(range(len(names))):
+            raise InputError(f"{what} as a dict must map names to the ids 0..{len(names) - 1}")
+        return tuple(str(n) for n, _ in sorted(names.items(), key=lambda kv: kv[1]))
+    return tuple(str(n) for n in names)
+
+
+def _text_to_ids(text: Any, vocab: Any, tokenizer: str, unk: str | None) -> tuple[tuple, Any, dict]:
+    """(words, a LongTensor of ids, meta) for text read through the user's vocabulary."""
+    import torch
+
+    if tokenizer not in ("words", "chars"):
+        raise InputError(f"tokenizer must be 'words' or 'chars', got {tokenizer!r}")
+    if isinstance(text, str):
+        words = list(text) if tokenizer == "chars" else text.split()
+    else:
+        words = [str(w) for w in text]
+    if not words:
+        raise InputError("empty text: there is nothing to feed the model")
+    if isinstance(vocab, dict):
+        index = {str(w): int(k) for w, k in vocab.items()}
+    else:
+        index = {str(w): k for k, w in enumerate(vocab)}
+    if unk is not None and unk not in index:
+        raise InputError(f"the unknown token {unk!r} is not in the vocabulary")
+    unknown = [w for w in dict.fromkeys(words) if w not in index]
+    meta: dict = {}
+    if unknown and unk is None:
+        shown = ", ".join(repr(w) for w in unknown[:20]) + (" ..." if len(unknown) > 20 else "")
+        raise InputError(f"not in the vocabulary ({len(index)} words): {shown}")
+    if unknown:
+        meta = {"unk": unk, "unk_positions": [k for k, w in enumerate(words) if w not in index]}
+    ids = [index.get(w, index.get(unk)) for w in words]
+    return tuple(words), torch.tensor(ids, dtype=torch.long), meta
 
 
 def _as_output(output: Any) -> np.ndarray | None:

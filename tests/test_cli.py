@@ -244,3 +244,71 @@ def test_ui_command_hands_its_arguments_to_app_run(monkeypatch, tmp_path):
         (str(TAGGER), dict(text=None, input_path=str(tmp_path / "x.npy"), trust=False, lstm="n",
                            batch_index=2)),
     ]  # fmt: skip
+
+
+# --- examples, escaped labels, unknown words
+CHARLM = ROOT / "sample_models" / "charlm.pt"
+FRANCE = ROOT / "sample_models" / "france.pt"
+
+
+def test_record_example_n_is_the_nth_example_info_lists(tmp_path, capsys):
+    if not CHARLM.exists():
+        pytest.skip("sample_models/charlm.pt is not built")
+    from lstm_engine import load
+
+    third = load(CHARLM).examples[2]
+    out = tmp_path / "t.npz"
+    assert main(["record", str(CHARLM), "--example", "3", "-o", str(out)]) == 0
+    assert "(example 3)" in capsys.readouterr().out
+    assert "".join(Trace.load(out).tokens) == third
+    assert main(["record", str(CHARLM), "--example", "99", "-o", str(tmp_path / "u.npz")]) == 2
+    err = _one_error_line(capsys)
+    assert "no example 99" in err and "3 examples" in err and not (tmp_path / "u.npz").exists()
+    assert main(["record", str(CHARLM), "--example", "0", "-o", str(tmp_path / "u.npz")]) == 2
+    assert "numbered from 1" in _one_error_line(capsys)
+    assert main(["record", str(CHARLM), "--example", "2", "--text", "x", "-o", str(tmp_path / "u.npz")]) == 2
+    assert "not allowed with" in _one_error_line(capsys)
+
+
+def test_ui_command_passes_example_to_app_run(monkeypatch):
+    app = pytest.importorskip("lstm_tui.app")
+    calls = []
+    monkeypatch.setattr(app, "run", lambda path, **kwargs: calls.append(kwargs) or 0)
+    assert main([str(TAGGER), "--example", "2"]) == 0
+    assert calls[0]["example"] == 2 and calls[0]["text"] is None
+
+
+def test_info_shows_character_labels_on_one_line(capsys):
+    if not CHARLM.exists():
+        pytest.skip("sample_models/charlm.pt is not built")
+    assert main(["info", str(CHARLM)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    labels = [line for line in lines if line.startswith("labels")]
+    assert len(labels) == 1 and "97: ⏎, ␣, !" in labels[0]
+
+
+def test_info_of_a_character_trace_escapes_labels_and_tokens(tmp_path, capsys):
+    if not CHARLM.exists():
+        pytest.skip("sample_models/charlm.pt is not built")
+    out = tmp_path / "c.npz"
+    assert main(["record", str(CHARLM), "--text", "a b\nc", "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    fields = dict(line.split(None, 1) for line in text.splitlines())
+    assert fields["tokens"] == "a ␣ b ⏎ c"
+    assert fields["labels"].startswith("⏎, ␣, !")
+    assert len(text.splitlines()) == len(fields)
+
+
+def test_record_keeps_which_words_were_read_as_unk(tmp_path, capsys):
+    if not FRANCE.exists():
+        pytest.skip("sample_models/france.pt is not built")
+    out = tmp_path / "n.npz"
+    assert main(["record", str(FRANCE), "--text", "I grew up in Narnia", "-o", str(out)]) == 0
+    assert "read as <unk>: Narnia" in capsys.readouterr().out
+    trace = Trace.load(out)
+    assert trace.tokens[4] == "Narnia"
+    assert trace.meta["unk_positions"] == [4] and trace.meta["unk"] == "<unk>"
+    assert main(["info", str(out)]) == 0
+    assert "1 read as <unk>: Narnia" in capsys.readouterr().out

@@ -1,8 +1,13 @@
-"""OutputPanel: what the model said at step t — the top-k labels and which one won."""
+"""OutputPanel: what the model said at step t — the top-k labels and which one won.
+
+Labels are shown through lstm_tui.text.display: a character model's "\\n" label
+is one ⏎ cell, so a row never breaks.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
@@ -10,6 +15,7 @@ from textual.widget import Widget
 
 from ..renderables.palette import bar
 from ..source import Source, probabilities
+from ..text import display
 
 _KIND = {
     "log_prob": "p = exp(log-prob)",
@@ -27,16 +33,17 @@ def render_output(source: Source, t: int, k: int, width: int, win: Style, dim: S
     p = probabilities(tr.output[t], source.output_kind)
     top = np.argsort(-p, kind="stable")[:k]
     names = [
-        tr.labels[j] if tr.labels is not None and j < len(tr.labels) else f"#{j}" for j in top
+        display(tr.labels[j]) if tr.labels is not None and j < len(tr.labels) else f"#{j}"
+        for j in top
     ]
-    name_w = min(max(len(n) for n in names), 16)
+    name_w = min(max(cell_len(n) for n in names), 16)
     bar_w = max(width - name_w - 10, 4)
     text = Text(no_wrap=True)
     text.append(f"output at t = {t + 1}   {_KIND.get(source.output_kind, 'p')}\n", dim)
     for row, (j, name) in enumerate(zip(top, names)):
         style = win if row == 0 else Style()
         text.append("▶ " if row == 0 else "  ", style)
-        text.append(f"{name[:name_w]:<{name_w}} {p[j]:5.2f} ", style)
+        text.append(f"{set_cell_size(name, name_w)} {p[j]:5.2f} ", style)
         text.append(bar(float(p[j]), 0.0, 1.0, bar_w), style if row == 0 else dim)
         if row < len(top) - 1:
             text.append("\n")

@@ -3,7 +3,14 @@
 Tokens already read by the direction in view show the model's prediction
 under them; tokens not yet read are dim and have none. The reverse direction
 reads right to left, so there the processed tokens are on the right and the
-strip says so with its arrow.
+strip says so with its arrow. When the output depends on the future (a
+bidirectional LSTM anywhere before it), every prediction is made from the
+whole sequence, so all of them are shown.
+
+Token and label text goes through lstm_tui.text.display, so a character
+model's newline is one ⏎ cell, not a broken row; words the model read as its
+unknown token are marked `word→<unk>`. A numeric input shows each step's value
+(one feature) or a summary of the vector, so a cue like x = 1 is visible.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -19,6 +27,12 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ..source import Source, probabilities
+from ..text import display
+
+#: widest a token or label is drawn, in cells, before it is cut with …
+MAX_CELL = 14
+#: the "‹ " on the left (always reserved) and the " ›" on the right
+MARK = 2
 
 
 @dataclass(frozen=True)
@@ -28,13 +42,53 @@ class StripStyles:
     future: Style
     pred: Style
     dim: Style
+    unk: Style = Style()
+
+
+def _num(v: float) -> str:
+    return f"{v:.2f}" if abs(v) < 99.995 else f"{v:.3g}"
+
+
+def numeric_kind(x: np.ndarray) -> str:
+    """How a numeric input's steps are summarised: "value", "one-hot" or "norm"."""
+    if x.shape[1] == 1:
+        return "value"
+    nonzero = np.count_nonzero(x, axis=1)
+    if np.all(nonzero == 1) and np.all(x.max(axis=1) == 1):
+        return "one-hot"
+    return "norm"
 
 
 def token_labels(source: Source) -> list[str]:
+    """What the token row shows for each step: the displayed token, or step:value."""
     tr = source.trace
     if tr.tokens is not None:
-        return [t if t.strip() else repr(t)[1:-1] or "·" for t in tr.tokens]
-    return [str(k + 1) for k in range(tr.T)]
+        labels = [display(t) for t in tr.tokens]
+        unk = tr.meta.get("unk")
+        if unk is not None:
+            mark = "→" + display(unk)
+            for k in unk_positions(source):
+                word = _fit(labels[k], max(MAX_CELL - cell_len(mark), 3))
+                labels[k] = word + mark
+        return labels
+    x = np.asarray(tr.x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] != tr.T or x.shape[1] == 0:
+        return [str(k + 1) for k in range(tr.T)]
+    kind = numeric_kind(x)
+    if kind == "value":
+        return [f"{k + 1}:{_num(v)}" for k, v in enumerate(x[:, 0].tolist())]
+    if kind == "one-hot":
+        return [f"{k + 1}:#{j}" for k, j in enumerate(np.argmax(x, axis=1).tolist())]
+    norms = np.sqrt(np.sum(x * x, axis=1))
+    return [f"{k + 1}:{_num(v)}" for k, v in enumerate(norms.tolist())]
+
+
+def unk_positions(source: Source) -> set[int]:
+    """Steps where the model read its unknown token in place of the user's word."""
+    tr = source.trace
+    if tr.tokens is None or tr.meta.get("unk") is None:
+        return set()
+    return {int(k) for k in tr.meta.get("unk_positions") or () if 0 <= int(k) < tr.T}
 
 
 def predictions(source: Source) -> list[tuple[str, float]] | None:
@@ -45,7 +99,7 @@ def predictions(source: Source) -> list[tuple[str, float]] | None:
     p = probabilities(tr.output, source.output_kind)  # (T, n), all steps at once
     best = np.argmax(p, axis=1)
     top = p[np.arange(len(p)), best]
-    names = [tr.labels[k] if tr.labels is not None and k < len(tr.labels) else f"#{k}"
+    names = [display(tr.labels[k]) if tr.labels is not None and k < len(tr.labels) else f"#{k}"
              for k in best.tolist()]  # fmt: skip
     return list(zip(names, top.tolist()))
 
@@ -56,7 +110,7 @@ def processed(t: int, k: int, direction: int) -> bool:
 
 
 def visible_range(widths: list[int], t: int, width: int) -> tuple[int, int]:
-    """The slice of tokens [a, b) that fits in `width` columns, keeping t in view."""
+    """The slice of tokens [a, b) whose widths sum to at most `width`, keeping t in view."""
     a = b = t
     used = widths[t] if widths else 0
     while True:
@@ -73,17 +127,47 @@ def visible_range(widths: list[int], t: int, width: int) -> tuple[int, int]:
             return a, b + 1
 
 
-def _short(tok: str) -> str:
-    return tok if len(tok) <= 14 else tok[:13] + "…"
+def window(widths: list[int], t: int, width: int) -> tuple[int, int, list[int]]:
+    """The tokens [a, b) drawn in a strip `width` cells wide, and their drawn widths.
+
+    Both markers are reserved ("‹ " and " ›"), and a cell wider than what is
+    left is narrowed to fit, so the rows never exceed `width` and never wrap.
+    """
+    budget = max(width - 2 * MARK, 1)
+    drawn = [min(w, budget) for w in widths]
+    if not drawn:
+        return 0, 0, drawn
+    a, b = visible_range(drawn, t, budget)
+    return a, b, drawn
+
+
+def _fit(s: str, n: int) -> str:
+    """`s` cut to at most n cells, ending in … when cut."""
+    if cell_len(s) <= n:
+        return s
+    out, used = [], 0
+    for c in s:
+        w = cell_len(c)
+        if used + w > n - 1:
+            break
+        out.append(c)
+        used += w
+    return "".join(out) + "…" if n >= 1 else ""
+
+
+def _center(s: str, w: int) -> str:
+    s = _fit(s, w)
+    pad = w - cell_len(s)
+    return " " * (pad // 2) + s + " " * (pad - pad // 2)
 
 
 def cell_widths(tokens: list[str], preds: list[tuple[str, float]] | None) -> list[int]:
     """Each token's column width: wide enough for the token and its predicted label."""
     widths = []
     for k, tok in enumerate(tokens):
-        w = len(_short(tok))
+        w = min(cell_len(tok), MAX_CELL)
         if preds is not None:
-            w = max(w, len(_short(preds[k][0])), 4)
+            w = max(w, min(cell_len(preds[k][0]), MAX_CELL), 4)
         widths.append(w + 2)
     return widths
 
@@ -91,41 +175,68 @@ def cell_widths(tokens: list[str], preds: list[tuple[str, float]] | None) -> lis
 def render_strip(
     tokens: list[str], preds: list[tuple[str, float]] | None, t: int, direction: int,
     width: int, styles: StripStyles, widths: list[int] | None = None,
+    all_preds: bool = False, unk: set[int] | frozenset[int] = frozenset(),
 ) -> Text:  # fmt: skip
-    """Three lines: tokens, predicted labels (under processed tokens only), their probabilities."""
+    """Three lines: tokens, predicted labels, their probabilities.
+
+    Predictions show under processed tokens only, unless `all_preds` (the
+    output reads the whole sequence). No row is ever wider than `width`.
+    """
     widths = cell_widths(tokens, preds) if widths is None else widths
-    a, b = visible_range(widths, t, max(width - 2, 10))
+    a, b, drawn = window(widths, t, width)
     left = "‹ " if a > 0 else "  "
     right = " ›" if b < len(tokens) else ""
-    lines = [Text(no_wrap=True) for _ in range(3)]
-    for line in lines:
-        line.append(left, styles.dim)
+    lines = [Text(no_wrap=True, overflow="crop") for _ in range(3)]
+    lines[0].append(left, styles.dim)
+    for line in lines[1:]:
+        line.append(" " * MARK, styles.dim)
     for k in range(a, b):
-        tok, w = _short(tokens[k]), widths[k]
+        w = drawn[k]
         done = processed(t, k, direction)
         style = styles.current if k == t else styles.processed if done else styles.future
-        lines[0].append(f" {tok.center(w - 2)} ", style)
-        if preds is not None and done:
+        if k in unk and k != t:
+            style = style + styles.unk
+        lines[0].append(_center(tokens[k], w), style)
+        if preds is not None and (done or all_preds):
             label, p = preds[k]
-            lines[1].append(_short(label).center(w), styles.pred)
-            lines[2].append(f"{p:.2f}".center(w), styles.dim)
+            lines[1].append(_center(label, w), styles.pred)
+            lines[2].append(_center(f"{p:.2f}", w), styles.dim)
         else:
             lines[1].append(" " * w, styles.dim)
             lines[2].append(" " * w, styles.dim)
     lines[0].append(right, styles.dim)
-    return Text("\n").join(lines)
+    text = Text("\n", no_wrap=True, overflow="crop", end="").join(lines)
+    text.no_wrap, text.overflow = True, "crop"
+    return text
 
 
 def strip_title(n_tokens: int, t: int, direction: int, width: int, widths: list[int],
-                has_preds: bool, numeric: bool) -> str:  # fmt: skip
-    """The panel title: which way the direction in view reads, and which tokens are shown."""
+                has_preds: bool, numeric: str | None, *, all_preds: bool = False,
+                n_unk: int = 0, unk: str | None = None,
+                example: str | None = None) -> str:  # fmt: skip
+    """The panel title: which way the direction in view reads, and which tokens are shown.
+
+    `numeric` is None for text, else how the steps are labelled (numeric_kind).
+    """
     arrow = "→ reads left to right" if direction == 0 else "← reads right to left"
-    title = ("input (numeric: step numbers)" if numeric else "input") + f" · {arrow}"
-    a, b = visible_range(widths, t, max(width - 2, 10))
+    what = {
+        None: "input",
+        "value": "input (numeric: step:x)",
+        "one-hot": "input (numeric: step:#hot feature)",
+        "norm": "input (numeric: step:‖x‖)",
+    }.get(numeric, "input (numeric: step numbers)")
+    title = f"{what} · {arrow}"
+    if example:
+        title = f"{what} · {example} · {arrow}"
+    a, b, _ = window(widths, t, width)
     if (a, b) != (0, n_tokens):
         title += f" · tokens {a + 1}–{b} of {n_tokens}"
     if not has_preds:
         title += " · no model output"
+    elif all_preds:
+        title += " · outputs use both directions"
+    if n_unk:
+        title += f" · {n_unk} read as {display(unk or '<unk>')}"
     return title
 
 
@@ -134,10 +245,11 @@ class SequenceStrip(Widget):
 
     DEFAULT_CSS = """
     SequenceStrip { height: 3; }
+    SequenceStrip > .sequence-strip--unk { color: $warning; text-style: italic; }
     """
     COMPONENT_CLASSES = {
         "sequence-strip--current", "sequence-strip--processed", "sequence-strip--future",
-        "sequence-strip--pred", "sequence-strip--dim",
+        "sequence-strip--pred", "sequence-strip--dim", "sequence-strip--unk",
     }  # fmt: skip
 
     source: reactive[Source | None] = reactive(None)
@@ -155,11 +267,20 @@ class SequenceStrip(Widget):
         self._tokens: list[str] = []
         self._preds: list[tuple[str, float]] | None = None
         self._widths: list[int] = []
+        self._unk: set[int] = set()
+        self._all_preds = False
+        self._numeric: str | None = None
 
     def watch_source(self, source: Source | None) -> None:
         self._tokens = token_labels(source) if source is not None else []
         self._preds = predictions(source) if source is not None else None
         self._widths = cell_widths(self._tokens, self._preds)
+        self._unk = unk_positions(source) if source is not None else set()
+        self._all_preds = source is not None and source.output_uses_future
+        self._numeric = None
+        if source is not None and source.trace.tokens is None:
+            x = np.asarray(source.trace.x)
+            self._numeric = numeric_kind(x) if x.ndim == 2 and x.shape[1] else "steps"
         self._update_title()
 
     def _update_title(self) -> None:
@@ -167,9 +288,16 @@ class SequenceStrip(Widget):
             return
         self.border_title = strip_title(
             len(self._tokens), self.t, self.direction, self.content_size.width,
-            self._widths, self._preds is not None,
-            self.source.trace.tokens is None,
+            self._widths, self._preds is not None, self._numeric,
+            all_preds=self._all_preds, n_unk=len(self._unk),
+            unk=self.source.trace.meta.get("unk"), example=self._example_label(),
         )  # fmt: skip
+
+    def _example_label(self) -> str | None:
+        src = self.source
+        if src is None or src.example is None or src.example_count < 2:
+            return None
+        return f"example {src.example} of {src.example_count}"
 
     def watch_t(self) -> None:
         self._update_title()
@@ -185,6 +313,7 @@ class SequenceStrip(Widget):
         return StripStyles(
             s("sequence-strip--current"), s("sequence-strip--processed"),
             s("sequence-strip--future"), s("sequence-strip--pred"), s("sequence-strip--dim"),
+            s("sequence-strip--unk"),
         )  # fmt: skip
 
     def render(self) -> Text:
@@ -192,18 +321,17 @@ class SequenceStrip(Widget):
             return Text("")
         return render_strip(
             self._tokens, self._preds, self.t, self.direction, self.content_size.width,
-            self._styles(), self._widths,
+            self._styles(), self._widths, all_preds=self._all_preds, unk=self._unk,
         )  # fmt: skip
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
         if self.source is None or offset is None or offset.y != 0:
             return
-        widths = self._widths
-        a, b = visible_range(widths, self.t, max(self.content_size.width - 2, 10))
-        x = 2
+        a, b, drawn = window(self._widths, self.t, self.content_size.width)
+        x = MARK
         for k in range(a, b):
-            if x <= offset.x < x + widths[k]:
+            if x <= offset.x < x + drawn[k]:
                 self.post_message(self.StepClicked(k))
                 return
-            x += widths[k]
+            x += drawn[k]
