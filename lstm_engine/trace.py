@@ -15,6 +15,7 @@ import json
 import os
 import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .activations import CellActivations
-from .errors import EngineError, LoadError
+from .errors import EngineError, InputError, LoadError
 from .files import require_regular_file
 from .spec import CellWeights, LSTMSpec
 
@@ -74,6 +75,7 @@ class Trace:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _validate(self)
         for name in (*_SAVED, "z", "output"):
             _frozen(getattr(self, name))
 
@@ -219,7 +221,7 @@ class Trace:
                 for d, w in enumerate(dirs):
                     for name, arr in w.arrays().items():
                         arrays[f"weights.{layer}.{d}.{name}"] = arr
-        arrays["meta"] = np.array(json.dumps(meta))
+        arrays["meta"] = np.array(json.dumps(_json_value(meta, "meta"), allow_nan=False))
         tmp = path.with_name(f".{path.name}.tmp")
         try:
             with open(tmp, "wb") as fh:
@@ -280,7 +282,10 @@ class Trace:
             raise LoadError(f"{path}: trace is missing arrays {missing}")
         spec = _spec_from_saved(data, meta.get("config"))
         tokens, labels = meta.pop("tokens", None), meta.pop("labels", None)
-        trace = cls(
+        for name, seq in (("tokens", tokens), ("labels", labels)):
+            if seq is not None and not isinstance(seq, list):
+                raise LoadError(f"{path}: {name} is a {type(seq).__name__}, not a list of strings")
+        return cls(
             **{k: data[k] for k in _SAVED},
             z=data.get("z"),
             output=data.get("output"),
@@ -289,8 +294,6 @@ class Trace:
             labels=tuple(labels) if labels is not None else None,
             meta=meta,
         )
-        _check_shapes(trace, path)
-        return trace
 
 
 def _one_line(e: BaseException) -> str:
@@ -318,35 +321,105 @@ def _spec_from_saved(data: dict, config: dict | None) -> LSTMSpec | None:
     )
 
 
-def _check_shapes(trace: Trace, path: Path) -> None:
+_STATE = ("i", "f", "g", "o", "c", "h", "h0", "c0", "z")
+
+
+def _validate(trace: Trace) -> None:
+    """Refuse a Trace that a save/load round trip or the UI could not handle (InputError).
+
+    Checked at construction, so record(), a hand-built Trace and Trace.load
+    all share one definition of a well-formed trace, and a bad one fails
+    where it is made, not later in the UI. Costs O(1) per array (dtype and
+    shape only), never a pass over the data.
+    """
+    for name in (*_SAVED, "z", "output"):
+        a = getattr(trace, name)
+        if a is None and name in ("z", "output"):
+            continue
+        if not isinstance(a, np.ndarray):
+            raise InputError(f"{name} must be a numpy array, got {type(a).__name__}")
+        kinds = "fiu" if name == "output" else "f"
+        if a.dtype.kind not in kinds:
+            what = "real numbers" if name == "output" else "floating point"
+            raise InputError(f"{name} must hold {what}, got dtype {a.dtype}")
+    dt = trace.c.dtype
+    for name in ("x", *_STATE):
+        a = getattr(trace, name)
+        if a is not None and a.dtype != dt:
+            raise InputError(f"{name} has dtype {a.dtype} but c has {dt}; a trace has one dtype")
+    if trace.spec is not None and trace.spec.dtype != dt:
+        raise InputError(f"the arrays are {dt} but the weights are {trace.spec.dtype}")
+    if trace.c.ndim != 4 or trace.h.ndim != 4:
+        raise InputError(f"c and h must be (layers, directions, T, units), got shapes "
+                         f"{trace.c.shape} and {trace.h.shape}")  # fmt: skip
     L, D, T, H = trace.c.shape
     P = trace.h.shape[3]
+    if T == 0:
+        raise InputError("a trace needs at least one step (T is 0)")
     expect = {
         "i": (L, D, T, H), "f": (L, D, T, H), "g": (L, D, T, H), "o": (L, D, T, H),
         "h": (L, D, T, P), "h0": (L, D, P), "c0": (L, D, H),
     }  # fmt: skip
     for name, shape in expect.items():
         if getattr(trace, name).shape != shape:
-            raise LoadError(
-                f"{path}: {name} has shape {getattr(trace, name).shape}, expected {shape}"
-            )
+            raise InputError(f"{name} has shape {getattr(trace, name).shape}, expected {shape}")
     if trace.x.ndim != 2 or trace.x.shape[0] != T:
-        raise LoadError(f"{path}: x has shape {trace.x.shape}, the trace has {T} steps")
+        raise InputError(f"x has shape {trace.x.shape}, the trace has {T} steps")
     if trace.z is not None and trace.z.shape != (L, D, T, 4, H):
-        raise LoadError(f"{path}: z has shape {trace.z.shape}, expected {(L, D, T, 4, H)}")
-    if trace.output is not None and (trace.output.ndim != 2 or trace.output.shape[0] != T):
-        raise LoadError(f"{path}: output has shape {trace.output.shape}, expected ({T}, n_out)")
+        raise InputError(f"z has shape {trace.z.shape}, expected {(L, D, T, 4, H)}")
+    output = trace.output
+    if output is not None and (output.ndim != 2 or output.shape[0] != T):
+        raise InputError(f"output has shape {output.shape}, expected ({T}, n_out): one row per step")
+    for name in ("tokens", "labels"):
+        seq = getattr(trace, name)
+        if seq is None:
+            continue
+        if isinstance(seq, (str, bytes)) or not isinstance(seq, (tuple, list)):
+            raise InputError(f"{name} must be a sequence of strings, got {type(seq).__name__}")
+        bad = [v for v in seq if not isinstance(v, str)][:1]
+        if bad:
+            bad = bad[0]
+            raise InputError(f"{name} must be strings, got {type(bad).__name__} {bad!r}")
+        object.__setattr__(trace, name, tuple(seq))
     if trace.tokens is not None and len(trace.tokens) != T:
-        raise LoadError(f"{path}: {len(trace.tokens)} tokens for {T} steps")
+        raise InputError(f"{len(trace.tokens)} tokens for {T} steps")
     # labels name the output's classes (DET, NN, V), one per output column, not per step
-    labels, output = trace.labels, trace.output
+    labels = trace.labels
     if labels is not None and output is not None and len(labels) != output.shape[1]:
-        raise LoadError(
-            f"{path}: {len(trace.labels)} labels for {trace.output.shape[1]} output columns"
-        )
+        raise InputError(f"{len(labels)} labels for {output.shape[1]} output columns")
     spec = trace.spec
     if spec is not None:
         got = (spec.num_layers, spec.num_directions, spec.hidden_size, spec.out_size,
                spec.input_size)  # fmt: skip
         if got != (L, D, H, P, trace.x.shape[1]):
-            raise LoadError(f"{path}: the stored weights do not match the stored arrays")
+            raise InputError("the weights (spec) do not match the recorded arrays' sizes")
+    if not isinstance(trace.meta, Mapping):
+        raise InputError(f"meta must be a dict, got {type(trace.meta).__name__}")
+    object.__setattr__(trace, "meta", _json_value(trace.meta, "meta"))
+
+
+def _json_value(v, where: str):
+    """v as plain JSON data (dict, list, str, int, float, bool, None); numpy scalars become Python.
+
+    Non-finite floats become None: JSON has no NaN, and a trace file must be
+    readable by any JSON parser. Anything else is an InputError naming the key.
+    """
+    if isinstance(v, np.generic) and v.dtype.kind in "biufU":
+        v = v.item()
+    if v is None or isinstance(v, (str, bool, int)):
+        return v
+    if isinstance(v, float):
+        return v if np.isfinite(v) else None
+    if isinstance(v, Mapping):
+        out = {}
+        for k, item in v.items():
+            if not isinstance(k, str):
+                raise InputError(f"{where} has a non-string key {k!r}; trace meta must be JSON data")
+            out[k] = _json_value(item, f"{where}[{k!r}]")
+        return out
+    if isinstance(v, (list, tuple)):
+        return [_json_value(item, f"{where}[{n}]") for n, item in enumerate(v)]
+    raise InputError(
+        f"{where} is a {type(v).__name__}; trace meta must be JSON data "
+        "(dict, list, str, int, float, bool, None)"
+    )
