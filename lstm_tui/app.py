@@ -95,13 +95,16 @@ class LstmTuiApp(App[int]):
 
 def run(
     path: str, *, text: str | None = None, input_path: str | None = None, trust: bool = False,
-    lstm: str | None = None, batch_index: int = 0,
+    lstm: str | None = None, batch_index: int = 0, example: int | None = None,
 ) -> int:  # fmt: skip
-    """Open the debugger on a model or trace file; returns the exit status (2 after an error)."""
+    """Open the debugger on a model or trace file; returns the exit status (2 after an error).
+
+    `example` is 1-based, as `lstm-tui info` numbers a model's examples.
+    """
     from .opening import open_path
 
     loader = partial(open_path, path, text=text, input_path=input_path, trust=trust,
-                     lstm=lstm, batch_index=batch_index)  # fmt: skip
+                     lstm=lstm, batch_index=batch_index, example=example)  # fmt: skip
     app = LstmTuiApp(loader=loader, what=Path(path).name)
     app.run()
     if app.error:  # the error screen is gone with the app; leave the reason in the scrollback
@@ -115,7 +118,9 @@ def debug(model_or_lstm: Any, inputs: Any = None, **kwargs: Any) -> int:
     `model_or_lstm` may be a torch nn.Module containing an nn.LSTM (run once on
     `inputs`, with a hook capturing what its LSTM reads), an nn.LSTM, an
     LSTMSpec, a model from lstm_engine.load, or a Trace. Keyword arguments:
-    h0, c0, tokens, labels, output, output_kind, lstm (which LSTM), name.
+    h0, c0, tokens, labels, output, output_kind, lstm (which LSTM), name, and for
+    text: vocab (word→id dict, or words in id order), tokenizer ("words" or
+    "chars") and unk (the unknown token, if the vocabulary has one).
     Returns the exit status when the user quits.
     """
     from .opening import from_live
