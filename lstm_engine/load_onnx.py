@@ -652,7 +652,7 @@ class OnnxModel(Model):
             "onnx_node": n.name, "op_type": "LSTM", "attributes": n.attributes,
             "onnx_direction": n.direction, "time_reversed": reversed_, "opset": self.opset,
             "batch_index": b, "batch_size": batch, "sequence_length": L, "padded_length": T,
-            **out_meta,
+            **out_meta, **self.unk_meta(tokens),
         }  # fmt: skip
         labels = self.labels
         if output is None or (labels is not None and len(labels) != output.shape[1]):
