@@ -15,7 +15,7 @@ import numpy as np
 from .cell import lstm_step
 from .errors import InputError, SpecError
 from .spec import LSTMSpec
-from .trace import Trace
+from .trace import Trace, seal
 
 
 #: record() keeps the pre-activations z by default up to this many bytes (16 MiB: e.g. a
@@ -199,15 +199,24 @@ def record(
                     h_prev, c_prev = h_t, c_t
             layer_in = h[layer, 0] if D == 1 else np.concatenate([h[layer, 0], h[layer, 1]], -1)
 
+    # the buffers are done: seal them (read-only for good), so the Trace adopts them uncopied
+    x, h0, c0, gates, c, h = map(seal, (x, h0, c0, gates, c, h))
+    z = seal(z) if keep_z else None
     arrays = dict(
         i=gates[:, :, :, 0], f=gates[:, :, :, 1], g=gates[:, :, :, 2], o=gates[:, :, :, 3],
         c=c, h=h,
     )  # fmt: skip
     full_meta = _meta(spec, source, _first_nonfinite(spec, x, h0, c0, arrays, (gates, c, h)))
-    full_meta.update(meta or {})
+    for key, value in (meta or {}).items():
+        if key in full_meta and value != full_meta[key]:
+            raise InputError(
+                f"meta key {key!r} is computed by the engine and cannot be overridden "
+                "(name your own value differently)"
+            )
+        full_meta[key] = value
     return Trace(
         x=x, h0=h0, c0=c0, z=z, spec=spec, tokens=tokens, labels=labels,
-        output=None if output is None else np.array(_to_numpy(output, "output"), copy=True),
+        output=None if output is None else _to_numpy(output, "output"),
         meta=full_meta, **arrays,
     )  # fmt: skip
 
@@ -233,7 +242,7 @@ class Recorder:
             )
         self.spec = spec
         self.source = source
-        self._h0, self._c0 = initial_state(spec, h0, c0)
+        self._h0, self._c0 = map(seal, initial_state(spec, h0, c0))
         self._T = 0
         self._alloc(16)
 
@@ -253,6 +262,11 @@ class Recorder:
             self._buf["x"][:n] = old["x"][:n]
             for k in ("z", "gates", "c", "h"):
                 self._buf[k][:, :, :n] = old[k][:, :, :n]
+        # Traces get views of read-only aliases of the buffers (`seal`), never the
+        # buffers: only feed() writes, and only at steps past every trace handed
+        # out, so a trace cannot be changed and cannot change later steps, with
+        # no copy per feed (O(1) amortised, the doubling above aside).
+        self._ro = {k: seal(v, freeze_owner=False) for k, v in self._buf.items()}
 
     @property
     def T(self) -> int:
@@ -288,7 +302,7 @@ class Recorder:
         return self.trace()
 
     def trace(self) -> Trace:
-        n, b = self._T, self._buf
+        n, b = self._T, self._ro
         if n == 0:
             raise InputError("nothing has been fed yet: a trace needs at least one step")
         gates = b["gates"][:, :, :n]
@@ -301,9 +315,8 @@ class Recorder:
             self.spec, x, self._h0, self._c0, arrays, (gates, arrays["c"], arrays["h"])
         )
         return Trace(
-            x=x.view(), h0=self._h0, c0=self._c0, z=b["z"][:, :, :n], spec=self.spec,
-            meta=_meta(self.spec, self.source, nonfinite),
-            **{k: v.view() for k, v in arrays.items()},
+            x=x, h0=self._h0, c0=self._c0, z=b["z"][:, :, :n], spec=self.spec,
+            meta=_meta(self.spec, self.source, nonfinite), **arrays,
         )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from .activations import CellActivations
 from .errors import SpecError
+from .readonly import seal
 
 GATES = ("i", "f", "g", "o")
 
@@ -35,9 +36,7 @@ class CellWeights:
         # Own a C-contiguous, read-only copy: a trace must not change when the
         # caller later edits its tensors, and W_hh @ h is fastest on C order.
         for name, arr in self.arrays().items():
-            own = np.array(arr, order="C", copy=True)
-            own.flags.writeable = False
-            object.__setattr__(self, name, own)
+            object.__setattr__(self, name, seal(np.array(arr, order="C", copy=True)))
 
     @property
     def peephole(self) -> bool:

@@ -19,12 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
 from .activations import CellActivations
 from .errors import EngineError, InputError, LoadError
 from .files import require_regular_file
+from .readonly import _is_sealed, seal
 from .spec import CellWeights, LSTMSpec
 
 FORMAT = "lstm-tui-trace"
@@ -40,10 +42,34 @@ QUANTITIES = (
 _SAVED = ("x", "h0", "c0", "i", "f", "g", "o", "c", "h")
 
 
+def _owned(a: np.ndarray) -> np.ndarray:
+    """`a` if it is already sealed, else a sealed copy: a trace never shares a caller's memory."""
+    if _is_sealed(a):
+        return a
+    return seal(np.array(a, order="C", copy=True))
+
+
 def _frozen(a: np.ndarray | None) -> np.ndarray | None:
-    if a is not None and a.flags.writeable:
-        a.flags.writeable = False
-    return a
+    return None if a is None else seal(np.ascontiguousarray(a))
+
+
+class FrozenList(list):
+    """A list that refuses changes: trace meta stays equal to plain lists and JSON-able."""
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("trace meta is read-only; build a new Trace with dataclasses.replace")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+
+def _deep_freeze(v):
+    """JSON data (from `_json_value`) made read-only: dicts as MappingProxyType, lists as FrozenList."""
+    if isinstance(v, dict):
+        return MappingProxyType({k: _deep_freeze(item) for k, item in v.items()})
+    if isinstance(v, list):
+        return FrozenList(_deep_freeze(item) for item in v)
+    return v
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,9 +101,15 @@ class Trace:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _validate(self)
+        # Arrays handed in are copied unless they are already sealed (record(),
+        # Recorder and dataclasses.replace of a trace pass sealed arrays), so a
+        # caller's later edit of its own array can never rewrite a recording.
         for name in (*_SAVED, "z", "output"):
-            _frozen(getattr(self, name))
+            a = getattr(self, name)
+            if a is not None:
+                object.__setattr__(self, name, _owned(np.asarray(a)))
+        _validate(self)
+        object.__setattr__(self, "meta", _deep_freeze(self.meta))
 
     # --- sizes
     @property

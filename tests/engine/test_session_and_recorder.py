@@ -209,3 +209,79 @@ def test_a_trace_shares_no_memory_with_what_it_was_given():
         np.testing.assert_array_equal(trace.x, x_was)
         np.testing.assert_array_equal(trace.h0, h0_was)
     assert not (traces[0].output == 7.0).any()
+
+
+# --- a recording never changes (review finding 10)
+def _write_routes(tr):
+    """Every public way to write into a trace's numbers; each must raise."""
+    import numpy as np
+
+    def flip(a):
+        a.flags.writeable = True
+        a[...] = 99
+
+    return {
+        "c": lambda: flip(tr.c), "i (view of the gates)": lambda: flip(tr.i),
+        "x": lambda: flip(tr.x), "h0": lambda: flip(tr.h0), "z": lambda: flip(tr.z),
+        "c.base": lambda: flip(np.asarray(tr.c.base)), "kept (derived)": lambda: flip(tr.kept),
+        "weights": lambda: flip(tr.spec.weights[0][0].W_ih),
+    }  # fmt: skip
+
+
+def test_record_traces_cannot_be_written_through_any_public_route():
+    import numpy as np
+    from lstm_engine import LSTMSpec, record
+
+    tr = record(LSTMSpec.random(2, 3, num_layers=2, seed=3), np.ones((4, 2)))
+    before = {k: getattr(tr, k).copy() for k in ("x", "c", "i", "h0", "z")}
+    for name, write in _write_routes(tr).items():
+        with pytest.raises(ValueError):
+            write()
+    for k, v in before.items():
+        np.testing.assert_array_equal(getattr(tr, k), v)
+
+
+def test_recorder_traces_cannot_be_tampered_with_nor_change_later_steps():
+    import numpy as np
+    from lstm_engine import LSTMSpec, Recorder, record
+
+    spec = LSTMSpec.random(2, 3, seed=2, dtype=np.float64)
+    rec = Recorder(spec)
+    first = rec.feed(np.ones(2))
+    for name, write in _write_routes(first).items():
+        with pytest.raises(ValueError):
+            write()
+    second = rec.feed(np.ones(2))
+    np.testing.assert_allclose(second.c, record(spec, np.ones((2, 2))).c, atol=1e-12)
+
+
+def test_meta_is_deeply_read_only_and_engine_keys_cannot_be_overridden():
+    import numpy as np
+    from lstm_engine import InputError, LSTMSpec, record
+
+    tr = record(LSTMSpec.random(2, 3, seed=1), np.ones((3, 2)), meta={"runs": [1, 2]})
+    with pytest.raises(TypeError):
+        tr.meta["first_nonfinite"] = {"where": "x"}
+    with pytest.raises(TypeError):
+        tr.meta["config"]["hidden_size"] = 999
+    with pytest.raises(TypeError):
+        tr.meta["runs"].append(3)
+    assert tr.meta["runs"] == [1, 2] and tr.meta["config"]["hidden_size"] == 3
+    with pytest.raises(InputError, match="'first_nonfinite' is computed by the engine"):
+        record(LSTMSpec.random(2, 3, seed=1), np.ones((3, 2)), meta={"first_nonfinite": {"where": "nowhere"}})
+
+
+def test_a_hand_built_trace_copies_the_callers_arrays():
+    import dataclasses
+
+    import numpy as np
+    from lstm_engine import Trace
+
+    a = np.zeros((1, 1, 2, 3))
+    tr = Trace(x=np.zeros((2, 2)), h0=np.zeros((1, 1, 3)), c0=np.zeros((1, 1, 3)),
+               i=a, f=a, g=a, o=a, c=a, h=a)  # fmt: skip
+    assert a.flags.writeable  # the caller's array is left alone...
+    a[...] = 7
+    assert tr.c.max() == 0  # ...and editing it does not reach the trace
+    again = dataclasses.replace(tr, tokens=("a", "b"))
+    assert again.c is tr.c  # a trace's own sealed arrays are shared, not copied
