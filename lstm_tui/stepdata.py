@@ -24,6 +24,8 @@ COLUMNS = QUANTITIES
 GATE_COLUMNS = frozenset({"f", "i", "o"})
 
 #: Header labels, as in the equations; at most 5 characters so 80 columns hold them all.
+#: The notation is the same everywhere on screen: c_t, c_t-1, h_t-1, x_t (and c_t+1,
+#: h_t+1 for the reverse direction, whose previous step is t + 1).
 COLUMN_LABELS = {
     "f": "f", "i": "i", "g": "g", "o": "o",
     "c_prev": "c_t-1", "kept": "kept", "forgotten": "forgt", "written": "i·g",
@@ -37,11 +39,25 @@ SORTS = ("unit", "delta_c", *[q for q in COLUMNS if q != "delta_c"])
 HEATMAP_QUANTITIES = ("c", "h", "f", "i", "o", "delta_c")
 
 
-def sort_label(key: str) -> str:
+def prev_step(direction: int) -> str:
+    """The subscript of the step a direction reads its state from: t-1, or t+1 in reverse."""
+    return "t+1" if direction == 1 else "t-1"
+
+
+def column_label(key: str, direction: int = 0) -> str:
+    """A column's header label; the previous-state column says t+1 in the reverse direction."""
+    if key == "c_prev":
+        return f"c_{prev_step(direction)}"
+    return COLUMN_LABELS[key]
+
+
+def sort_label(key: str, direction: int = 0, descending: bool = True) -> str:
+    """The sort as the table's subtitle says it: gates by value, signed columns by size |x|."""
+    arrow = "↓" if descending else "↑"
     if key == "unit":
-        return "unit #"
-    label = COLUMN_LABELS[key]
-    return f"{label} ↓" if key in GATE_COLUMNS else f"|{label}| ↓"
+        return f"unit # {arrow}"
+    label = column_label(key, direction)
+    return f"{label} {arrow}" if key in GATE_COLUMNS else f"|{label}| {arrow}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +72,8 @@ class StepColumns:
     sort: str
     projected: bool
     scales: dict[str, float]  # colour scale per column, fixed over the sequence
+    descending: bool = True
+    widths: dict[str, int] | None = None  # characters each column's numbers need (2 decimals)
 
     @property
     def H(self) -> int:
@@ -81,18 +99,21 @@ def step_values(trace: Trace, layer: int, direction: int, t: int) -> dict[str, n
     return out
 
 
-def sort_order(values: dict[str, np.ndarray], sort: str) -> np.ndarray:
-    """Display order: unit index, gates high-to-low, signed columns by size high-to-low.
+def sort_order(values: dict[str, np.ndarray], sort: str, descending: bool = True) -> np.ndarray:
+    """Display order: unit index, gates by value, signed columns by size |x|.
 
-    A stable sort, so ties keep unit order and the table does not shuffle
-    units whose values are equal.
+    Descending lists the most open gates / largest changes first; ascending
+    lists the units a gate shut (f ≈ 0) or a step left alone first. A stable
+    sort, so ties keep unit order and the table does not shuffle units whose
+    values are equal. NaNs go last either way.
     """
     n = len(values["c"])
     if sort == "unit":
-        return np.arange(n)
+        return np.arange(n) if descending else np.arange(n)[::-1].copy()
     col = values[sort]
     key = col if sort in GATE_COLUMNS else np.abs(col)
-    return np.argsort(-key, kind="stable")
+    key = np.where(np.isnan(key), np.inf, -key if descending else key)
+    return np.argsort(key, kind="stable")
 
 
 class StepCache:
@@ -102,17 +123,19 @@ class StepCache:
         self._size = size
         self._cache: OrderedDict[tuple, StepColumns] = OrderedDict()
 
-    def get(self, trace: Trace, layer: int, direction: int, t: int, sort: str) -> StepColumns:
-        key = (id(trace), layer, direction, t, sort)
+    def get(self, trace: Trace, layer: int, direction: int, t: int, sort: str,
+            descending: bool = True) -> StepColumns:  # fmt: skip
+        key = (id(trace), layer, direction, t, sort, descending)
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
         values = step_values(trace, layer, direction, t)
         cols = StepColumns(
-            layer, direction, t, values, sort_order(values, sort), sort,
+            layer, direction, t, values, sort_order(values, sort, descending), sort,
             projected=trace.out_size != trace.hidden_size,
-            scales=scales(trace, layer, direction),
+            scales=scales(trace, layer, direction), descending=descending,
+            widths=number_widths(trace, layer, direction),
         )  # fmt: skip
         self._cache[key] = cols
         if len(self._cache) > self._size:
@@ -144,6 +167,57 @@ def scales(trace: Trace, layer: int, direction: int) -> dict[str, float]:
         "c_prev": c_scale, "kept": c_scale, "forgotten": c_scale, "c": c_scale,
         "delta_c": c_scale, "h": max(h_scale, 1e-12),
     }  # fmt: skip
+
+
+def _text_width(bound: float, gate: bool) -> int:
+    if not np.isfinite(bound):
+        return 4
+    if gate and bound <= 1.0:
+        return 4  # 0.00 .. 1.00
+    return len(f"{-bound:+.2f}")
+
+
+@lru_cache(maxsize=32)
+def number_widths(trace: Trace, layer: int, direction: int) -> dict[str, int]:
+    """Characters each table column needs to print its values with two decimals,
+    over the whole sequence of one (layer, direction), so columns never jitter
+    while stepping.
+
+    The stored arrays (gates, g, c, h) give exact maxima; the products use
+    their bounds (|kept|, |forgotten| ≤ max|f|,|1-f| · max|c_prev|, |i·g| ≤
+    max|i|·max|g|, |Δc| ≤ max|c| + max|c_prev|), which never under-size a column.
+    """
+    def amax(a: np.ndarray) -> float:
+        a = np.asarray(a)
+        if not a.size:
+            return 0.0
+        with np.errstate(invalid="ignore"):
+            m = float(np.nanmax(np.abs(a)))
+        return m
+
+    f, i, g, o = (getattr(trace, q)[layer, direction] for q in ("f", "i", "g", "o"))
+    c = trace.c[layer, direction]
+    c_max = amax(c)
+    prev = max(c_max, amax(trace.c0[layer, direction]))
+    fm, im, gm, om = amax(f), amax(i), amax(g), amax(o)
+    f_lo = float(np.nanmin(f)) if f.size else 0.0
+    keep = max(fm, abs(1 - f_lo), abs(1 - fm)) if np.isfinite(fm) else fm
+    tanh_c = amax(trace.spec.activations.c(np.array([c_max, -c_max]))) if trace.spec else 1.0
+    tanh_c = max(tanh_c, 1.0) if np.isfinite(tanh_c) else tanh_c
+    if trace.out_size == trace.hidden_size:
+        h = amax(trace.h[layer, direction])
+    else:
+        h = om * tanh_c
+    bounds = {
+        "f": fm, "i": im, "g": gm, "o": om, "c_prev": prev, "kept": keep * prev,
+        "forgotten": keep * prev, "written": im * gm, "c": c_max, "delta_c": c_max + prev,
+        "tanh_c": tanh_c, "h": h,
+    }  # fmt: skip
+    out = {}
+    for q, b in bounds.items():
+        gate = q in GATE_COLUMNS and np.nanmin(getattr(trace, q)[layer, direction], initial=0) >= 0
+        out[q] = _text_width(b, gate)
+    return out
 
 
 def window(trace: Trace, name: str, layer: int, direction: int, t0: int, t1: int,

@@ -10,7 +10,7 @@ except the peephole contributions ``p·c`` (which is what the gate actually saw)
 
 Full layout (60×14; peephole wires and the projection fit in the same box)::
 
-    c_{t-1}          kept                              c_t
+    c_t-1            kept                              c_t
     +1.23 ━━━━━━(×)━ +1.23 ━━━━━━(+)━━━━━━━━━━━━━━━┳━━ +1.59
                  ┃        written ┃                ┃
                  ┃          +0.36 ┃            ╭───┸───╮
@@ -22,15 +22,20 @@ Full layout (60×14; peephole wires and the projection fit in the same box)::
              │  σ f  │  │  σ i  │   │tanh g │  │  σ o  │
              │  0.99 │  │  0.40 │   │ +0.90 │  │  0.81 │
              ╰───┰───╯  ╰───┰───╯   ╰───┰───╯  ╰───┰───╯
-    h_{t-1} ━━┳━━┻━━━━━━━━━━┻━━━━━━━━━━━┻━━━━━━━━━━┛
+    h_t-1 ━━━━┳━━┻━━━━━━━━━━┻━━━━━━━━━━━┻━━━━━━━━━━┛
     x_t ━━━━━━┛ "ate"                                    unit 12
 
 A gate at saturation gets a word beside its wire: f ≥ 0.98 "keeps", f ≤ 0.02
 "forgets"; i "writes" / "blocks". That is the seed's France example, read off
 the diagram.
 
-Peepholes add dashed wires (╎ ╌) from the belt: c_{t-1} into the sides of the f
-and i boxes, the new c_t into o, each labelled with the unit's p value. A
+Peepholes add dashed wires (╎ ╌) from the belt: c_t-1 into the sides of the f
+and i boxes, the new c_t into o, each labelled with the term the gate receives
+(p_f·c_t-1, p_i·c_t-1, p_o·c_t) and, dimmer, the unit's weight p.
+
+The reverse direction of a bidirectional LSTM reads right to left: its
+previous state is c_t+1 / h_t+1, and the labels say so (CellValues.c_prev_label,
+h_prev_label). A
 projection replaces the h_t number with ``h_cell → ×W_hr → h_t (proj)``.
 
 Below ``COMPACT_BELOW`` columns the diagram switches to a compact form (the belt
@@ -81,7 +86,9 @@ class CellValues:
     h_cell: float
     h: float | None
     x_label: str = "x_t"
-    h_prev_label: str = "h_{t-1}"
+    h_prev_label: str = "h_t-1"
+    #: "c_t+1" / "h_t+1" in the reverse direction, whose previous step is t + 1.
+    c_prev_label: str = "c_t-1"
     peephole: tuple[float, float, float] | None = None  # this unit's (p_i, p_f, p_o)
     projected: bool = False
 
@@ -207,7 +214,7 @@ class CellDiagram:
         XIN = 10  # where x_t joins the bus
 
         # --- the conveyor belt (row 1) and its labels (row 0)
-        cv.put(0, 0, "c_{t-1}", ink.label)
+        cv.put(0, 0, v.c_prev_label, ink.label)
         s, st = self._signed(v.c_prev, cs)
         x = cv.put(0, 1, s, st) + 1
         cv.hline(x, F - 2, 1, "━", ink.belt)
@@ -278,18 +285,21 @@ class CellDiagram:
             s, st = self._signed(val) if name == "g" else self._gate(val)
             cv.put(cx - (len(s) - 1) // 2, BT + 2, s, st)
 
-        # --- peepholes: c_{t-1} into f and i, c_t into o (dashed, labelled with p)
+        # --- peepholes: c_{t-1} into f and i, c_t into o (dashed), each labelled with
+        # the term the gate receives (p·c) and, dimmer, the weight p
         if peep:
             p_i, p_f, p_o = v.peephole  # type: ignore[misc]
+            dim = Style(dim=True) + ink.peep
             PR = BT + 1  # row where the peephole enters the box side
             cv.put(PF, 1, "┯", ink.belt)
             cv.vline(PF, 2, PR - 1, "╎", ink.peep)
             cv.put(PF, PR, "└", ink.peep)
             cv.put(PF + 1, PR, "╌", ink.peep)
             cv.put(F - 4, PR, "┤", ink.gate)
-            cv.put(0, 4, "p_f", ink.peep)
-            s, st = self._signed(p_f)
+            cv.put(0, 4, "p_f·c", ink.peep)
+            s, st = self._signed(p_f * v.c_prev)
             cv.put(0, 5, s, st)
+            cv.put(0, 6, _weight(p_f, PF - 1), dim)
             # c_{t-1} also into i, crossing the f wire
             cv.put(PF, 6, "├", ink.peep)
             cv.hline(PF + 1, PI - 1, 6, "╌", ink.peep)
@@ -298,18 +308,20 @@ class CellDiagram:
             cv.vline(PI, 7, PR - 1, "╎", ink.peep)
             cv.put(PI, PR, "└", ink.peep)
             cv.put(I - 4, PR, "┤", ink.gate)
-            cv.put(F + 2, 5, "p_i", ink.peep)
-            s, st = self._signed(p_i)
-            cv.put(F + 1, 7, s, st)
+            cv.put(F + 2, 4, "p_i·c", ink.peep)
+            s, st = self._signed(p_i * v.c_prev)
+            cv.put(F + 2, 5, s, st)
+            cv.put(F + 1, 7, _weight(p_i, PI - F - 1), dim)
             # the new c_t into o
             cv.put(PO, 1, "┯", ink.belt)
             cv.vline(PO, 2, PR - 1, "╎", ink.peep)
             cv.put(PO, PR, "└", ink.peep)
             cv.put(PO + 1, PR, "╌", ink.peep)
             cv.put(O - 4, PR, "┤", ink.gate)
-            cv.put(PO - 3, 2, "p_o", ink.peep)
-            s, st = self._signed(p_o)
+            cv.put(PO - 6, 2, "p_o·c", ink.peep)
+            s, st = self._signed(p_o * v.c)
             cv.put(PO - len(s), 3, s, st)
+            cv.put(PO + 1, 2, _weight(p_o, O - PO - 1), dim)
 
         # --- the input bus [h_{t-1}, x_t]
         hl = v.h_prev_label
@@ -348,14 +360,14 @@ class CellDiagram:
     def _compact(self) -> Canvas:
         """≈36×8: the belt with its two operations, then the output as one wire::
 
-            c_{t-1}     kept        c_t
+            c_t-1       kept        c_t
             +1.23 ━(×)━ +1.23 ━(+)━ +1.59
                     ┃           ┃
                   f 0.99        ┃ +0.36
                          i 0.40 ━(×)━ g +0.90
             c_t ━ tanh +0.92 ━(×)━ +0.74 h_t
                              o 0.81
-            [h_{t-1}, x_t "France"]    unit 12
+            [h_t-1, x_t "France"]      unit 12
         """
         v = self.values
         ink = _ink(self.color, self.dark)
@@ -364,7 +376,7 @@ class CellDiagram:
         cv = Canvas(COMPACT_WIDTH, 9 if peep else 8, ink.base)
 
         # row 1: the belt
-        cv.put(0, 0, "c_{t-1}", ink.label)
+        cv.put(0, 0, v.c_prev_label, ink.label)
         s, st = self._signed(v.c_prev, cs)
         x = cv.put(0, 1, s, st) + 1
         cv.put(x, 1, "━", ink.belt)
@@ -429,10 +441,11 @@ class CellDiagram:
         if peep:
             p_i, p_f, p_o = v.peephole  # type: ignore[misc]
             x = 0
-            for name, p in (("p_f", p_f), ("p_i", p_i), ("p_o", p_o)):
+            for name, term in (("pf·c", p_f * v.c_prev), ("pi·c", p_i * v.c_prev),
+                               ("po·c", p_o * v.c)):  # fmt: skip
                 x = cv.put(x, row, name, ink.peep) + 1
-                s, st = self._signed(p)
-                x = cv.put(x, row, s, st) + 2
+                s, st = self._signed(term)
+                x = cv.put(x, row, s, st) + 1
             row += 1
         x = cv.put(0, row, f"[{v.h_prev_label}, x_t ", ink.label)
         unit = f"unit {v.unit}"
@@ -456,6 +469,14 @@ class CellDiagram:
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         width = options.max_width
         return Measurement(min(COMPACT_WIDTH, width), min(FULL_WIDTH, width))
+
+
+def _weight(p: float, room: int) -> str:
+    """A peephole weight in at most `room` cells, as precise as fits ("" if nothing does)."""
+    for text in (f"p={p:+.2f}", f"p{p:+.2f}", f"p{p:+.1f}", f"{p:+.1f}", f"{p:+.0f}"):
+        if len(text) <= room:
+            return text
+    return ""
 
 
 def _verdict(gate: float, open_word: str, shut_word: str) -> str:

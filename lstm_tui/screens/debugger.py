@@ -12,6 +12,9 @@ from __future__ import annotations
 import gc
 import time
 
+from dataclasses import replace
+
+from rich.cells import cell_len
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -31,10 +34,16 @@ from ..widgets.sequence_strip import SequenceStrip
 from ..widgets.status_header import StatusHeader
 from ..widgets.unit_history import UnitHistoryView
 from ..widgets.unit_table import UnitTable
-from .dialogs import EditInputDialog, GoToStepDialog
+from .dialogs import EditInputDialog, GoToStepDialog, GoToUnitDialog
 from .help import HelpScreen
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
+#: Rows the history and heatmap need to be worth showing (title rule included).
+PLOT_ROWS = 10
+#: What `p` cycles through when the plots do not fit beside the cell view.
+PANELS = ("cell", "history", "heatmap")
+#: Rows above and below the body: header, strip (4) and footer.
+CHROME_ROWS = 6
 
 
 class DebuggerScreen(Screen):
@@ -57,19 +66,22 @@ class DebuggerScreen(Screen):
         Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and how to read the screen"),
         Binding("q", "app.quit", "Quit", tooltip="Quit lstm-tui"),
         Binding("s", "sort(1)", "Sort", tooltip="Cycle the unit table's sort column (|Δc| first)"),
-        Binding("v", "heatmap(1)", "Heatmap", tooltip="Cycle the heatmap quantity: c, h, f, i, o, Δc"),
-        Binding("d", "direction", "Dir", tooltip="Switch direction (bidirectional LSTMs)"),
-        Binding("left_square_bracket", "layer(-1)", "Layer−", key_display="[", tooltip="Previous layer"),
-        Binding("right_square_bracket", "layer(1)", "Layer+", key_display="]", tooltip="Next layer"),
         Binding("g", "goto", "Go to", tooltip="Go to a step by number"),
         Binding("e", "edit", "Edit", tooltip="Edit the input text and re-run the model"),
+        Binding("d", "direction", "Dir", tooltip="Switch direction (bidirectional LSTMs)"),
+        Binding("right_square_bracket", "layer(1)", "Layer", key_display="[ ]", tooltip="Next layer"),
+        Binding("left_square_bracket", "layer(-1)", "Layer−", key_display="[", show=False, tooltip="Previous layer"),
+        Binding("v", "heatmap(1)", "Heatmap", tooltip="Cycle the heatmap quantity: c, h, f, i, o, Δc"),
+        Binding("p", "panel", "Panels", tooltip="Small terminals: show the cell view, the unit's history or the heatmap"),
+        Binding("u", "goto_unit", "Unit", tooltip="Go to a unit by number"),
+        Binding("x", "next_example", "Example", show=False, tooltip="Open the model's next example input"),
         Binding("home", "first", "First", show=False, tooltip="First step"),
         Binding("end", "last", "Last", show=False, tooltip="Last step"),
         Binding("down,j", "unit(1)", "Unit ↓", show=False, tooltip="Select the next unit in the table"),
         Binding("up,k", "unit(-1)", "Unit ↑", show=False, tooltip="Select the previous unit in the table"),
         Binding("pagedown", "unit_page(1)", "Page ↓", show=False, tooltip="Select a unit one page down"),
         Binding("pageup", "unit_page(-1)", "Page ↑", show=False, tooltip="Select a unit one page up"),
-        Binding("S", "sort(-1)", "Sort back", show=False, tooltip="Cycle the sort column backwards"),
+        Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort order (ascending lists f ≈ 0 first)"),
     ]  # fmt: skip
 
     # `var`, not `reactive`: a change repaints only the widgets bound to it, never the
@@ -86,6 +98,10 @@ class DebuggerScreen(Screen):
     """The selected unit (index in the layer, independent of the sort)."""
     sort: var[str] = var("unit", init=False)
     """The unit table's sort column, one of stepdata.SORTS."""
+    descending: var[bool] = var(True, init=False)
+    """The sort order: largest first (True) or smallest first (`S`)."""
+    panel: var[str] = var("cell", init=False)
+    """What the lower/side area shows when the plots do not fit: one of PANELS."""
     heat: var[str] = var("c", init=False)
     """The heatmap quantity, one of stepdata.HEATMAP_QUANTITIES."""
     context_t: var[int] = var(0, init=False)
@@ -102,6 +118,7 @@ class DebuggerScreen(Screen):
         self._gc_timer = None
         self.session = Session(source.trace)
         self.set_reactive(DebuggerScreen.source, source)
+        self.set_reactive(DebuggerScreen.unit, self._focus_unit(source))
         self._update_columns()
 
     # --- layout
@@ -126,6 +143,60 @@ class DebuggerScreen(Screen):
 
     def on_mount(self) -> None:
         self._set_titles()
+        self._hide_idle_keys()
+
+    @staticmethod
+    def _focus_unit(source: Source) -> int:
+        """The unit to open on: the model's own `focus_unit` when it names one (the
+        france sample's country unit), else unit 0."""
+        unit = getattr(source, "focus_unit", None)
+        if isinstance(unit, int) and not isinstance(unit, bool) and 0 <= unit < source.trace.hidden_size:
+            return unit
+        return 0
+
+    _base_bindings: dict | None = None
+
+    def _hide_idle_keys(self) -> None:
+        """Keep the footer to keys that do something for this model, and to as many
+        as fit whole beside the palette key: at 80 columns a footer listing layer
+        keys for a one-layer LSTM cuts off the useful ones. Idle keys still answer
+        (with a note saying why nothing moved); every key stays in the help
+        screen and the command palette."""
+        tr = self.source.trace
+        idle = set()
+        if tr.num_layers == 1:
+            idle |= {"left_square_bracket", "right_square_bracket"}
+        if tr.num_directions == 1:
+            idle.add("d")
+        if self.source.read_only_reason is not None:
+            idle.add("e")
+        if getattr(self.source, "example_reason", "no") is None:
+            shown = {"x"}
+        else:
+            shown = set()
+        # the last shown ones (lowest priority) go first when the footer is too narrow:
+        # a compact footer key takes "key description" and a space; the palette key 11 (+1 gap)
+        room = self.app.size.width - 12
+        for b in self.BINDINGS:
+            keys = set(b.key.split(","))
+            if not (b.show or keys & shown) or keys & idle:
+                continue
+            width = cell_len(b.key_display or b.key) + 1 + cell_len(b.description) + 1
+            if width > room:
+                idle |= keys
+                room = -1  # keep the footer's order: nothing after a dropped key
+            else:
+                room -= width
+        key_to_bindings = self._bindings.key_to_bindings
+        if self._base_bindings is None:
+            self._base_bindings = {k: list(bs) for k, bs in key_to_bindings.items()}
+        for key, bindings in self._base_bindings.items():
+            key_to_bindings[key] = [
+                replace(b, show=False) if key in idle else
+                replace(b, show=True) if key in shown else b
+                for b in bindings
+            ]  # fmt: skip
+        self.refresh_bindings()
 
     def _hold_gc(self) -> None:
         """Pause the cyclic garbage collector while keys keep coming, as Textual does
@@ -164,13 +235,71 @@ class DebuggerScreen(Screen):
             f"This terminal is {w}×{h}; lstm-tui needs at least {MIN_WIDTH}×{MIN_HEIGHT}.\n"
             "Enlarge the window, or press q to quit."
         )
+        self._layout()
+        self.call_after_refresh(self._layout)
+
+    def plots_fit(self) -> bool:
+        """Do the history and heatmap fit below the table and cell view as they are?"""
+        return self._plots_fit
+
+    _plots_fit = True
+
+    def _layout(self) -> None:
+        """Share the rows between the body (table + cell) and the plots.
+
+        The body gets what its content needs (a 16-unit table does not leave
+        blank rows), the plots get the rest. When they do not get PLOT_ROWS,
+        `p` swaps the cell view for the history or the heatmap instead.
+        """
+        if not self.is_mounted:
+            return
+        w, h = self.app.size
+        rest = h - CHROME_ROWS
+        side = self.query_one("#side")
+        narrow = w < 120
+        side_h = side.outer_size.height if self.panel == "cell" or self._plots_fit else 0
+        if side_h == 0 and self.panel == "cell":
+            side_h = 10  # before the first layout: the compact cell is about this tall
+        table_need = self.source.trace.hidden_size + 2  # header + title rule
+        body_need = table_need + side_h if narrow else max(table_need, side_h)
+        big = w >= 120 and h >= 34
+        min_plots = 16 if h >= 50 else PLOT_ROWS
+        fit = big or rest - body_need >= PLOT_ROWS
+        self._plots_fit = fit
+        body, bottom = self.query_one("#body"), self.query_one("#bottom")
+        history, heatmap = self.query_one("#history"), self.query_one("#heatmap")
+        if fit:
+            body_h = max(min(body_need, rest - min_plots), 3)
+            body.styles.height = body_h
+            bottom.styles.height = rest - body_h
+            bottom.display = True
+            side.display = True
+            history.display = heatmap.display = True
+        elif self.panel == "cell":
+            # the table shrinks to its rows; what is left stays below the cell view
+            body.styles.height = min(rest, body_need)
+            bottom.display = False
+            side.display = True
+        else:
+            body_h = max(min(table_need, rest - PLOT_ROWS), 3)
+            body.styles.height = body_h
+            bottom.styles.height = rest - body_h
+            bottom.display = True
+            side.display = False
+            history.display = self.panel == "history"
+            heatmap.display = self.panel == "heatmap"
+        self._hide_idle_keys()
+
+    def watch_panel(self) -> None:
+        self._layout()
+        self.call_after_refresh(self._layout)
 
     def _set_titles(self) -> None:
         src = self.source
         tr = src.trace
         table = self.query_one("#table")
         table.border_title = f"units ({tr.hidden_size})"
-        table.border_subtitle = f"sort: {sort_label(self.sort)}  (s)"
+        table.border_subtitle = f"sort: {sort_label(self.sort, self.direction, self.descending)}  (s, S)"
         self.query_one("#cell").border_title = f"cell · unit {self.unit}"
         self.query_one("#output").border_title = "output"
         self.query_one("#history").border_title = f"unit {self.unit} over time"
@@ -181,7 +310,7 @@ class DebuggerScreen(Screen):
     # --- state changes
     def _update_columns(self) -> None:
         self.columns = self._cache.get(
-            self.source.trace, self.lstm_layer, self.direction, self.t, self.sort
+            self.source.trace, self.lstm_layer, self.direction, self.t, self.sort, self.descending
         )
 
     def watch_t(self) -> None:
@@ -217,9 +346,19 @@ class DebuggerScreen(Screen):
 
     def watch_direction(self) -> None:
         self._update_columns()
+        self._set_titles()
 
     def watch_sort(self) -> None:
+        self._resorted()
+
+    def watch_descending(self) -> None:
+        self._resorted()
+
+    def _resorted(self) -> None:
+        """A new ranking: select its top unit and show the table from the top."""
         self._update_columns()
+        self.unit = int(self.columns.order[0])
+        self.query_one(UnitTable).scroll_to_top()
         self._set_titles()
 
     def watch_unit(self) -> None:
@@ -232,6 +371,8 @@ class DebuggerScreen(Screen):
         self._cache.clear()
         self._update_columns()
         self._set_titles()
+        self._hide_idle_keys()
+        self._layout()
 
     def _goto(self, t: int) -> None:
         self.session.goto(t)
@@ -268,7 +409,12 @@ class DebuggerScreen(Screen):
         if L == 1:
             self.notify("This LSTM has a single layer.", timeout=2)
             return
-        self.lstm_layer = (self.lstm_layer + n) % L
+        layer = self.lstm_layer + n
+        if not 0 <= layer < L:
+            end = "first" if layer < 0 else "last"
+            self.notify(f"Layer {self.lstm_layer + 1} is the {end} of {L}.", timeout=2)
+            return
+        self.lstm_layer = layer
 
     def action_direction(self) -> None:
         if self.source.trace.num_directions == 1:
@@ -279,9 +425,47 @@ class DebuggerScreen(Screen):
     def action_sort(self, n: int) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + n) % len(SORTS)]
 
+    def action_reverse_sort(self) -> None:
+        self.descending = not self.descending
+        self.notify(f"Sorted by {sort_label(self.sort, self.direction, self.descending)}", timeout=2)
+
     def action_heatmap(self, n: int) -> None:
         quantities = HEATMAP_QUANTITIES
         self.heat = quantities[(quantities.index(self.heat) + n) % len(quantities)]
+        if not self._plots_fit and self.panel != "heatmap":
+            self.panel = "heatmap"
+        self.notify(f"Heatmap shows {_HEAT_NAMES.get(self.heat, self.heat)}", timeout=2)
+
+    def action_panel(self) -> None:
+        if self._plots_fit:
+            self.notify("The cell view, history and heatmap are all on screen.", timeout=2)
+            return
+        self.panel = PANELS[(PANELS.index(self.panel) + 1) % len(PANELS)]
+        names = {"cell": "cell view and output", "history": "unit history", "heatmap": "heatmap"}
+        self.notify(f"Showing the {names[self.panel]} (p: next)", timeout=2)
+
+    def action_goto_unit(self) -> None:
+        def done(unit: int | None) -> None:
+            if unit is not None:
+                self.unit = unit
+
+        self.app.push_screen(GoToUnitDialog(self.source.trace.hidden_size, self.unit), done)
+
+    def action_next_example(self) -> None:
+        reason = getattr(self.source, "example_reason", "This version cannot open examples.")
+        if reason is not None:
+            self.notify(reason, title="No other example", severity="warning", timeout=4)
+            return
+        self._open_example(self.source.next_example())
+
+    @work(thread=True, exclusive=True, group="retrace")
+    def _open_example(self, n: int) -> None:
+        try:
+            new = self.source.with_example(n)
+        except EngineError as e:
+            self.app.call_from_thread(self.notify, str(e), title="Example failed", severity="error")
+            return
+        self.app.call_from_thread(self._install, new, f"Example {n}: {new.trace.T} steps.")
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.BINDINGS, self.source))
@@ -315,7 +499,7 @@ class DebuggerScreen(Screen):
             return
         self.app.call_from_thread(self._install, new)
 
-    def _install(self, source: Source) -> None:
+    def _install(self, source: Source, message: str | None = None) -> None:
         """Show a new trace, keeping the cursor where it can stay."""
         tr = source.trace
         self.session = Session(tr, min(self.t, tr.T - 1))
@@ -325,7 +509,7 @@ class DebuggerScreen(Screen):
         self.t = self.session.t
         self.context_t = self.t
         self.source = source
-        self.notify(f"Re-ran on {tr.T} tokens.", timeout=2)
+        self.notify(message or f"Re-ran on {tr.T} tokens.", timeout=2)
 
     # --- messages from the widgets
     @on(SequenceStrip.StepClicked)
@@ -344,3 +528,9 @@ class DebuggerScreen(Screen):
     def _heat_clicked(self, event: HeatmapView.CellClicked) -> None:
         self.unit = event.unit
         self._goto(event.t)
+
+
+_HEAT_NAMES = {
+    "c": "c_t (the cell state)", "h": "h_t (the output)", "f": "f (the forget gate)",
+    "i": "i (the input gate)", "o": "o (the output gate)", "delta_c": "Δc (the change in c)",
+}  # fmt: skip

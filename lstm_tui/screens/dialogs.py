@@ -1,4 +1,4 @@
-"""The two small dialogs: edit the input text, go to a step.
+"""The small dialogs: edit the input text, go to a step, go to a unit.
 
 Both validate before they close, so a typo gets a message in the dialog
 instead of a failed re-run behind it.
@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label, Static, TextArea
 
 from lstm_engine import EngineError
 
@@ -19,26 +19,45 @@ from ..source import Source
 
 
 class EditInputDialog(ModalScreen[str | None]):
-    """Type a new sentence; Enter re-runs the model on it, Escape cancels."""
+    """Type a new input; Enter (ctrl+s for multi-line text) re-runs the model, Escape cancels.
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    A character-level model reads newlines as characters, so it gets a
+    multi-line TextArea where they can be typed and shown; a word model gets a
+    one-line Input, in which the text's line breaks (which a word tokenizer
+    reads as spaces) are shown as spaces rather than printed raw.
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Re-run", priority=True),
+    ]
 
     def __init__(self, source: Source) -> None:
         super().__init__()
         self.source = source
 
+    @property
+    def chars(self) -> bool:
+        return getattr(self.source.model, "tokenizer", "words") == "chars"
+
     def compose(self) -> ComposeResult:
         model = self.source.model
         with Vertical(id="dialog", classes="dialog"):
             yield Label(f"Edit the input of {self.source.name} and re-run", classes="dialog-title")
-            yield Input(value=self.initial_text(), id="text", select_on_focus=False)
+            if self.chars:
+                yield TextArea(self.initial_text(), id="text", soft_wrap=True, show_line_numbers=False)
+            else:
+                text = " ".join(self.initial_text().splitlines())
+                yield Input(value=text, id="text", select_on_focus=False)
             yield Static("", id="error", classes="dialog-error")
-            hint = "Enter: re-run   Esc: cancel"
+            keys = "ctrl+s: re-run   Enter: new line" if self.chars else "Enter: re-run"
+            hint = f"{keys}   Esc: cancel"
             vocab = getattr(model, "vocab", None)
             if vocab:
                 unk = getattr(model, "unk", None)
-                hint += f"   vocabulary: {len(vocab)} words" + (
-                    f", unknown words become {unk}" if unk else ", unknown words are refused"
+                what = "characters" if self.chars else "words"
+                hint += f"   vocabulary: {len(vocab)} {what}" + (
+                    f", unknown {what} become {unk}" if unk else f", unknown {what} are refused"
                 )
             yield Static(hint, classes="dialog-hint")
 
@@ -49,9 +68,15 @@ class EditInputDialog(ModalScreen[str | None]):
         sep = "" if getattr(self.source.model, "tokenizer", "words") == "chars" else " "
         return sep.join(tokens)
 
-    @on(Input.Submitted)
+    @on(Input.Submitted, "#text")
     def _submit(self, event: Input.Submitted) -> None:
-        text = event.value
+        self._try(event.value)
+
+    def action_submit(self) -> None:
+        widget = self.query_one("#text")
+        self._try(widget.text if isinstance(widget, TextArea) else widget.value)
+
+    def _try(self, text: str) -> None:
         try:
             self.source.model.tokenize(text)
         except EngineError as e:
@@ -90,6 +115,38 @@ class GoToStepDialog(ModalScreen[int | None]):
             self.query_one("#error", Static).update(f"Enter a step between 1 and {self.T}.")
             return
         self.dismiss(step - 1)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class GoToUnitDialog(ModalScreen[int | None]):
+    """Type a unit number (0-based, as the table lists them); Enter selects it."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, H: int, unit: int) -> None:
+        super().__init__()
+        self.H = H
+        self.unit = unit
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(f"Go to unit (0–{self.H - 1})", classes="dialog-title")
+            yield Input(value=str(self.unit), type="integer", id="unit")
+            yield Static("", id="error", classes="dialog-error")
+            yield Static("Enter: select   Esc: cancel", classes="dialog-hint")
+
+    @on(Input.Submitted)
+    def _submit(self, event: Input.Submitted) -> None:
+        try:
+            unit = int(event.value)
+        except ValueError:
+            unit = -1
+        if not 0 <= unit < self.H:
+            self.query_one("#error", Static).update(f"Enter a unit between 0 and {self.H - 1}.")
+            return
+        self.dismiss(unit)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -1,6 +1,7 @@
 """CellView: the LSTM cell of the selected unit, with this step's values on its wires.
 
-c_{t−1} → ×f → + i·g → c_t → tanh → ×o → h_t, gates fed from [h_{t−1}, x_t];
+c_t-1 → ×f → + i·g → c_t → tanh → ×o → h_t, gates fed from [h_t-1, x_t];
+in the reverse direction the previous step is t+1, and the labels say c_t+1, h_t+1;
 peephole wires and the projection appear when the model has them. The
 drawing is the pure CellDiagram renderable; this widget only gathers the
 unit's numbers from the trace.
@@ -15,6 +16,7 @@ from textual.widget import Widget
 
 from ..renderables.cell_diagram import CellDiagram, CellValues
 from ..source import Source
+from ..stepdata import prev_step
 
 
 def cell_values(source: Source, layer: int, direction: int, t: int, unit: int) -> CellValues:
@@ -42,6 +44,7 @@ def cell_values(source: Source, layer: int, direction: int, t: int, unit: int) -
         unit=unit, c_prev=v["c_prev"], f=v["f"], i=v["i"], g=v["g"], o=v["o"],
         kept=v["kept"], written=v["written"], c=v["c"], tanh_c=v["tanh_c"],
         h_cell=h_cell, h=h, x_label=x_label, peephole=peephole, projected=projected,
+        h_prev_label=f"h_{prev_step(direction)}", c_prev_label=f"c_{prev_step(direction)}",
     )  # fmt: skip
 
 

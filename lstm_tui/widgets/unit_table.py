@@ -22,7 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..renderables.palette import gate_glyph, gate_style, signed_glyph, signed_style
-from ..stepdata import COLUMN_LABELS, COLUMNS, GATE_COLUMNS, StepColumns
+from ..stepdata import COLUMNS, GATE_COLUMNS, StepColumns, column_label
 
 UNIT_W = 6
 
@@ -93,6 +93,7 @@ class UnitTable(ScrollView, can_focus=False):
         self._cache: LRUCache[tuple, Strip] = LRUCache(256)
         self._style_key: tuple | None = None
         self._styles: dict[str, Style] = {}
+        self._widths: tuple[int, ...] = (7,) * len(COLUMNS)
 
     def _row_styles(self) -> dict[str, Style]:
         """The few styles every row combines, looked up once per theme, not once per cell."""
@@ -106,17 +107,48 @@ class UnitTable(ScrollView, can_focus=False):
             self._style_key = key
         return self._styles
 
-    @property
-    def cell_width(self) -> int:
-        """7 characters per number when there is room for them, 6 at 80 columns."""
-        return 7 if self.size.width >= UNIT_W + 7 * len(COLUMNS) + 1 else 6
+    def column_widths(self) -> tuple[int, ...]:
+        """Each column's width (a gap, then the number), from what its values need.
+
+        Every number gets two decimals whenever the columns fit the table: gate
+        columns need 4 characters, signed ones 5 until |x| ≥ 10. If they do not
+        fit (a huge c at 80 columns), the widest columns give up a character and
+        their numbers lose a decimal; spare room widens every column by one.
+        """
+        cols = self.columns
+        labels = [self._label(q) for q in COLUMNS]
+        need = [
+            max((cols.widths or {}).get(q, 5) if cols is not None else 5, len(lbl), 3)
+            for q, lbl in zip(COLUMNS, labels)
+        ]
+        room = self.size.width - UNIT_W - 1  # the scrollbar
+        text = list(need)
+        while sum(text) + len(text) > room and max(text) > 4:
+            k = text.index(max(text))
+            text[k] -= 1
+        if sum(text) + 2 * len(text) <= room:
+            text = [w + 1 for w in text]
+        return tuple(w + 1 for w in text)
+
+    def _label(self, q: str) -> str:
+        cols = self.columns
+        if q == "h" and cols is not None and cols.projected:
+            return "o·th"
+        return column_label(q, cols.direction if cols is not None else 0)
+
+    def _set_virtual_size(self) -> None:
+        self._widths = self.column_widths()
+        self.virtual_size = Size(UNIT_W + sum(self._widths), self.columns.H + 1)
 
     def watch_columns(self, columns: StepColumns | None) -> None:
         self._cache.clear()
         if columns is not None:
-            self.virtual_size = Size(UNIT_W + self.cell_width * len(COLUMNS), columns.H + 1)
+            self._set_virtual_size()
             self._keep_visible()
         self.refresh()
+
+    def scroll_to_top(self) -> None:
+        self.scroll_to(y=0, animate=False, immediate=True)
 
     def watch_unit(self) -> None:
         self._cache.clear()
@@ -126,7 +158,7 @@ class UnitTable(ScrollView, can_focus=False):
     def on_resize(self) -> None:
         self._cache.clear()
         if self.columns is not None:
-            self.virtual_size = Size(UNIT_W + self.cell_width * len(COLUMNS), self.columns.H + 1)
+            self._set_virtual_size()
             self._keep_visible()
 
     def _keep_visible(self) -> None:
@@ -149,37 +181,42 @@ class UnitTable(ScrollView, can_focus=False):
             return Strip([Segment(" " * self.size.width, base)], self.size.width)
         scroll_x, scroll_y = self.scroll_offset
         row = None if y == 0 else y - 1 + round(scroll_y)
-        cw = self.cell_width
-        key = (row, cw, self.unit if row is not None else cols.sort, self.app.current_theme.name)
+        cw = self._widths
+        key = (row, cw, self.unit if row is not None else (cols.sort, cols.descending),
+               self.app.current_theme.name)  # fmt: skip
         strip = self._cache.get(key)
         if strip is None:
             strip = self._header(cols, cw, base) if row is None else self._row(cols, row, cw, base)
             self._cache[key] = strip
         return strip.crop_extend(round(scroll_x), round(scroll_x) + self.size.width, base)
 
-    def _header(self, cols: StepColumns, cw: int, base: Style) -> Strip:
+    def _header(self, cols: StepColumns, cw: tuple[int, ...], base: Style) -> Strip:
         head, sorted_style = self._row_styles()["head"], self._row_styles()["sorted"]
-        label = "unit" + ("↓" if cols.sort == "unit" else " ")
+        arrow = "↓" if cols.descending else "↑"
+        label = "unit" + (arrow if cols.sort == "unit" else " ")
         segs = [Segment(label.rjust(UNIT_W), sorted_style if cols.sort == "unit" else head)]
-        for q in COLUMNS:
-            text = COLUMN_LABELS[q]
-            if q == "h" and cols.projected:
-                text = "o·th"
-            if q == cols.sort and len(text) < cw - 1:
-                text = text + "↓"
-            segs.append(Segment(text[:cw - 1].rjust(cw), sorted_style if q == cols.sort else head))
+        for q, w in zip(COLUMNS, cw):
+            text = self._label(q)
+            if q == cols.sort:
+                # signed columns sort by size: say so (|g|↓) when it fits
+                magnitude = f"|{text}|{arrow}"
+                if q not in GATE_COLUMNS and len(magnitude) <= w - 1:
+                    text = magnitude
+                elif len(text) < w - 1:
+                    text = text + arrow
+            segs.append(Segment(text[:w - 1].rjust(w), sorted_style if q == cols.sort else head))
         return Strip(segs)
 
-    def _row(self, cols: StepColumns, row: int, cw: int, base: Style) -> Strip:
+    def _row(self, cols: StepColumns, row: int, cw: tuple[int, ...], base: Style) -> Strip:
         if row >= cols.H:
-            return Strip([Segment(" " * (UNIT_W + cw * len(COLUMNS)), base)])
+            return Strip([Segment(" " * (UNIT_W + sum(cw)), base)])
         unit = int(cols.order[row])
         selected = unit == self.unit
         under = self._row_styles()["cursor" if selected else "base"]
         segs = [Segment(("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}} ", under)]
         dark = self.app.current_theme.dark
         mono = self.app.no_color
-        for q in COLUMNS:
+        for q, w in zip(COLUMNS, cw):
             v = float(cols.values[q][unit])
             gate = q in GATE_COLUMNS
             style = cell_style(v, gate, cols.scales[q], dark, under)
@@ -189,7 +226,7 @@ class UnitTable(ScrollView, can_focus=False):
             else:
                 glyph = " "
             segs.append(Segment(glyph, under))
-            segs.append(Segment(fmt(v, cw - 1, gate), style))
+            segs.append(Segment(fmt(v, w - 1, gate), style))
         return Strip(segs)
 
     # --- messages up
@@ -203,9 +240,12 @@ class UnitTable(ScrollView, can_focus=False):
             if x < UNIT_W:
                 self.post_message(self.SortClicked("unit"))
             else:
-                k = (x - UNIT_W) // self.cell_width
-                if 0 <= k < len(COLUMNS):
-                    self.post_message(self.SortClicked(COLUMNS[k]))
+                edge = UNIT_W
+                for q, w in zip(COLUMNS, self._widths):
+                    if edge <= x < edge + w:
+                        self.post_message(self.SortClicked(q))
+                        break
+                    edge += w
             return
         row = offset.y - 1 + round(self.scroll_offset.y)
         if 0 <= row < cols.H:

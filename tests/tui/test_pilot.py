@@ -114,13 +114,21 @@ async def test_layer_and_direction_switching():
         assert "← reverse" in widget_text(screen.query_one("#header"))
         assert "right to left" in str(screen.query_one("#strip").border_title)
         assert_table_matches(screen)
-        # The reverse direction's c_{t-1} is the state at t+1.
+        # The reverse direction's c_{t-1} is the state at t+1, and the labels say so.
         cols = screen.columns
         np.testing.assert_allclose(cols.values["c_prev"], src.trace.c[1, 1, screen.t + 1])
+        header = widget_text(screen.query_one("#table")).splitlines()[1]
+        assert "c_t+1" in header and "c_t-1" not in header
+        cell = widget_text(screen.query_one("#cell"))
+        assert "c_t+1" in cell and "h_t+1" in cell and "t-1" not in cell
         await pilot.press("right_square_bracket")
-        assert screen.lstm_layer == 0  # wraps around
+        assert screen.lstm_layer == 1  # the last layer: no silent wrap-around
+        assert any("last of 2" in n.message for n in app._notifications)
         await pilot.press("left_square_bracket", "d")
-        assert (screen.lstm_layer, screen.direction) == (1, 0)
+        assert (screen.lstm_layer, screen.direction) == (0, 0)
+        assert "c_t-1" in widget_text(screen.query_one("#table")).splitlines()[1]
+        assert "h_t-1" in widget_text(screen.query_one("#cell"))
+        await pilot.press("right_square_bracket")
         assert_table_matches(screen)
 
 
@@ -147,20 +155,26 @@ async def test_sort_cycles_and_orders_rows_by_the_column():
         dc = np.abs(src.trace.value("delta_c", 0, 0, 2))
         shown = [u for u, _ in table_rows(screen.query_one("#table"))]
         assert shown == list(np.argsort(-dc, kind="stable"))
-        assert "Δc↓" in widget_text(screen.query_one("#table")).splitlines()[1]
+        # a magnitude sort says so
+        assert "|Δc|↓" in widget_text(screen.query_one("#table")).splitlines()[1]
         assert_table_matches(screen)
-        # the selected unit keeps its identity across a re-sort, and ↓ walks the sorted order
-        assert screen.unit == 0
+        # a new ranking selects its top unit, and ↓ walks the sorted order
+        assert screen.unit == shown[0]
         await pilot.press("down")
-        assert screen.unit == shown[shown.index(0) + 1]
+        assert screen.unit == shown[1]
         await pilot.press("s")
         assert screen.sort == "f"
         f = src.trace.f[0, 0, 2]
         assert [u for u, _ in table_rows(screen.query_one("#table"))] == list(
             np.argsort(-f, kind="stable")
         )
-        await pilot.press("S", "S")
-        assert screen.sort == "unit"
+        # S reverses the order: the most closed forget gates first
+        await pilot.press("S")
+        assert not screen.descending
+        ascending = list(np.argsort(f, kind="stable"))
+        assert [u for u, _ in table_rows(screen.query_one("#table"))] == ascending
+        assert screen.unit == ascending[0]
+        assert "f↑" in widget_text(screen.query_one("#table")).splitlines()[1]
 
 
 async def test_heatmap_quantity_cycles():
@@ -391,3 +405,174 @@ async def test_loading_state_shows_until_the_worker_is_done():
         await pilot.pause()
         assert isinstance(app.screen, DebuggerScreen)
         assert app.screen.source is src
+
+
+async def test_sorting_many_units_shows_the_top_of_the_ranking():
+    src = synthetic_source(hidden=300, T=4, seed=2)
+    app = LstmTuiApp(src)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("pagedown", "pagedown", "pagedown")
+        assert screen.unit > 20
+        await pilot.press("s")
+        dc = np.abs(src.trace.value("delta_c", 0, 0, 0))
+        top = [int(u) for u in np.argsort(-dc, kind="stable")]
+        shown = [u for u, _ in table_rows(screen.query_one("#table"))]
+        assert len(shown) > 5 and shown == top[: len(shown)]
+        assert screen.unit == top[0]
+
+
+async def test_go_to_unit_dialog():
+    from lstm_tui.screens.dialogs import GoToUnitDialog
+
+    src = synthetic_source(hidden=300, T=4, seed=2)
+    app = LstmTuiApp(src)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("u")
+        dialog = app.screen
+        assert isinstance(dialog, GoToUnitDialog)
+        dialog.query_one("#unit").value = "300"
+        await pilot.press("enter")
+        assert "between 0 and 299" in widget_text(dialog.query_one("#error"))
+        dialog.query_one("#unit").value = "211"
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, DebuggerScreen) and screen.unit == 211
+        assert 211 in [u for u, _ in table_rows(screen.query_one("#table"))]
+        assert "unit 211" in str(screen.query_one("#cell").border_title)
+
+
+def _big_cell_trace():
+    """One unit whose gates are pinned open with g = +1, so its c grows by 1 per step."""
+    from lstm_engine import CellWeights, LSTMSpec, record
+
+    w = LSTMSpec.random(3, 4, seed=1).weights[0][0]
+    b = np.zeros_like(np.asarray(w.b_ih))
+    b[[2, 6, 10, 14]] = 30.0  # unit 2 of the i, f, g, o blocks
+    cell = CellWeights(w.W_ih * 0, w.W_hh * 0, b, np.zeros_like(b), None, None, None, None)
+    return record(LSTMSpec(weights=((cell,),)), np.ones((24, 3)))
+
+
+async def test_values_of_ten_and_more_keep_two_decimals():
+    """A cell state beyond ±10 still prints with two decimals, at 80 columns too."""
+    from lstm_tui.source import Source
+
+    trace = _big_cell_trace()
+    c = float(trace.c[0, 0, -1, 2])
+    assert c > 20
+    for size in ((80, 24), (120, 36)):
+        app = LstmTuiApp(Source(trace=trace, name="big", origin="live"))
+        async with app.run_test(size=size) as pilot:
+            await pilot.press("end")
+            table = app.screen.query_one("#table")
+            assert f"{c:+.2f}" in widget_text(table), size
+            rows = dict(table_rows(table))
+            assert rows[2][8] == pytest.approx(c, abs=0.006)
+
+
+def footer_keys(screen) -> list[str]:
+    """The footer's keys as shown; each must end inside the terminal (none cut off)."""
+    from textual.widgets._footer import FooterKey
+
+    keys = list(screen.query(FooterKey))
+    assert all(k.region.right <= screen.size.width for k in keys)
+    return [k.description for k in keys]
+
+
+async def test_footer_lists_only_keys_that_do_something():
+    app = LstmTuiApp(synthetic_source())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        footer = footer_keys(app.screen)
+        assert "Layer" not in footer and "Dir" not in footer
+        assert {"Step", "Back", "Help", "Quit", "Sort", "Go to"} <= set(footer)
+    app = LstmTuiApp(synthetic_source(layers=2, bidirectional=True))
+    async with app.run_test(size=(200, 40)) as pilot:
+        await pilot.pause()
+        footer = footer_keys(app.screen)
+        assert "Layer" in footer and "Dir" in footer
+
+
+async def test_read_only_trace_hides_edit_from_the_footer(tmp_path, tagger_path):
+    trace_file = tmp_path / "run.npz"
+    open_path(str(tagger_path)).trace.save(trace_file)
+    app = LstmTuiApp(open_path(str(trace_file)))
+    async with app.run_test(size=(200, 40)) as pilot:
+        await pilot.pause()
+        assert "Edit" not in footer_keys(app.screen)
+    app = LstmTuiApp(open_path(str(tagger_path)))
+    async with app.run_test(size=(200, 40)) as pilot:
+        await pilot.pause()
+        assert "Edit" in footer_keys(app.screen)
+
+
+async def test_char_model_edit_dialog_is_multi_line():
+    from textual.widgets import TextArea
+
+    from tui_helpers import SAMPLES
+
+    path = SAMPLES / "charlm.pt"
+    if not path.exists():
+        pytest.skip("sample_models/charlm.pt is not built")
+    source = open_path(str(path), text='say "hi"\nand go')
+    app = LstmTuiApp(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        dialog = app.screen
+        assert isinstance(dialog, EditInputDialog)
+        area = dialog.query_one("#text")
+        assert isinstance(area, TextArea)
+        assert area.text == 'say "hi"\nand go' and area.document.line_count == 2
+        hint = " ".join(widget_text(w) for w in dialog.query(".dialog-hint"))
+        assert "characters" in hint and "words" not in hint
+        area.text = "ab\ncd"
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DebuggerScreen)
+        assert screen.source.trace.tokens == ("a", "b", "\n", "c", "d")
+
+
+async def test_small_terminal_p_shows_history_and_heatmap():
+    app = LstmTuiApp(synthetic_source(hidden=40))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert not screen.query_one("#bottom").display
+        await pilot.press("p")
+        await pilot.pause()
+        assert screen.panel == "history"
+        assert screen.query_one("#bottom").display and screen.query_one("#history").display
+        assert not screen.query_one("#side").display
+        assert "over time" in widget_text(screen.query_one("#history"))
+        await pilot.press("v")
+        await pilot.pause()
+        assert screen.panel == "heatmap" and screen.query_one("#heatmap").display
+        assert any("Heatmap shows h" in n.message for n in app._notifications)
+        await pilot.press("p")
+        await pilot.pause()
+        assert screen.panel == "cell"
+        assert screen.query_one("#side").display and not screen.query_one("#bottom").display
+
+
+async def test_small_model_leaves_no_blank_rows_under_the_table():
+    """A 6-unit table takes the rows it needs; the plots get the rest when it is enough."""
+    app = LstmTuiApp(synthetic_source(hidden=6))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert screen.query_one("#table").outer_size.height == 6 + 2
+        await pilot.resize_terminal(100, 36)
+        await pilot.pause()
+        await pilot.pause()
+        assert screen.query_one("#table").outer_size.height == 6 + 2
+        assert screen.query_one("#bottom").display and screen.query_one("#side").display
+        assert screen.query_one("#heatmap").outer_size.height >= 10
+    app = LstmTuiApp(synthetic_source(hidden=16))
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        heat = widget_text(app.screen.query_one("#heatmap"))
+        assert all(f"{u}▶" in heat.replace(" ", "") or f"{u}" in heat for u in range(16))
+        assert app.screen.query_one("#heatmap").outer_size.height >= 16 + 3

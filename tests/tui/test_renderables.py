@@ -193,9 +193,12 @@ def test_cell_diagram_shows_live_values_on_the_right_wires():
     for s in (fmt(v.f, signed=False), fmt(v.i, signed=False), fmt(v.o, signed=False), fmt(v.g),
               fmt(v.written), fmt(v.tanh_c), fmt(v.h)):
         assert s in text, s
-    labels = ("c_{t-1}", "c_t", "kept", "written", "tanh", "h_t", "h_{t-1}", '"fluent"', "unit 7")
+    labels = ("c_t-1", "c_t", "kept", "written", "tanh", "h_t", "h_t-1", '"fluent"', "unit 7")
     for label in labels:
         assert label in text
+    # the reverse direction reads its previous state from t+1, and says so
+    rev = "\n".join(_text(CellDiagram(_cell(c_prev_label="c_t+1", h_prev_label="h_t+1")), 60))
+    assert "c_t+1" in rev and "h_t+1" in rev and "t-1" not in rev
     # gates labelled in their boxes, the four boxes side by side on one row
     gates_row = next(ln for ln in lines if "σ f" in ln)
     assert [gates_row.index(s) for s in ("σ f", "σ i", "tanh g", "σ o")] == sorted(
@@ -213,7 +216,14 @@ def test_cell_diagram_peephole_wires_only_when_set():
     peep = "\n".join(_text(CellDiagram(_cell(peephole=(0.0512, -0.2391, 0.3377))), 60))
     for s in ("p_f", "p_i", "p_o", "╎", "┯"):
         assert s not in plain and s in peep
-    assert "-0.24" in peep and "+0.05" in peep and "+0.34" in peep
+    # each wire carries the term its gate receives, p·c (c_t-1 for f and i, c_t for o)
+    v = _cell(peephole=(0.0512, -0.2391, 0.3377))
+    for term in (-0.2391 * v.c_prev, 0.0512 * v.c_prev, 0.3377 * v.c):
+        assert fmt(term) in peep, fmt(term)
+    for label in ("p_f·c", "p_i·c", "p_o·c"):
+        assert label in peep
+    # and the weights themselves, dimmer, where they fit
+    assert "p-0.24" in peep
     # the dashed wires enter the f, i and o boxes from the side, not g's
     entry = next(ln for ln in peep.split("\n") if "σ f" in ln)
     assert entry.count("┤") == 3
@@ -238,7 +248,8 @@ def test_cell_diagram_compact_at_small_width():
     assert "╭" not in text  # no boxes in the compact form
     for s in (fmt(v.c_prev), fmt(v.kept), fmt(v.c), fmt(v.f, signed=False), fmt(v.i, signed=False),
               fmt(v.g), fmt(v.written), fmt(v.tanh_c), fmt(v.o, signed=False), fmt(v.h),
-              "p_f -0.24", "p_i +0.05", "p_o +0.34", "unit 7"):
+              f"pf·c {fmt(-0.24 * v.c_prev)}", f"pi·c {fmt(0.05 * v.c_prev)}",
+              f"po·c {fmt(0.34 * v.c)}", "unit 7"):
         assert s in text, s
     # between compact and full it stays compact; full needs 60 columns
     assert "╭" not in "\n".join(_text(CellDiagram(v), 59))
