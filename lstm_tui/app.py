@@ -71,11 +71,18 @@ class LstmTuiApp(App[int]):
         if source is not None:
             from .screens.debugger import DebuggerScreen
 
+            keys = self.screen.pending_keys if isinstance(self.screen, LoadingScreen) else []
             self.switch_screen(DebuggerScreen(source))
+            if keys:  # typed during loading: they were meant for the debugger
+                self.call_after_refresh(self._replay, keys)
         else:
             self.exit_status = status
             self.error = error
             self.switch_screen(ErrorScreen(f"Could not open {self._what}", error))
+
+    def _replay(self, keys: list[str]) -> None:
+        for key in keys:
+            self.simulate_key(key)
 
     async def action_quit(self) -> None:
         self.exit(self.exit_status, return_code=self.exit_status)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Mapping
 
 from dataclasses import replace
 
+import numpy as np
 from rich.cells import cell_len
 from textual import on, work
 from textual.app import ComposeResult
@@ -147,12 +149,15 @@ class DebuggerScreen(Screen):
 
     @staticmethod
     def _focus_unit(source: Source) -> int:
-        """The unit to open on: the model's own `focus_unit` when it names one (the
-        france sample's country unit), else unit 0."""
+        """The unit to open on: the one the model points at (the france sample's
+        country unit) — `source.focus_unit`, or `"focus": {"unit": N}` in the
+        trace's meta — else unit 0."""
         unit = getattr(source, "focus_unit", None)
-        if isinstance(unit, int) and not isinstance(unit, bool) and 0 <= unit < source.trace.hidden_size:
-            return unit
-        return 0
+        if unit is None:
+            focus = source.trace.meta.get("focus")
+            unit = focus.get("unit") if isinstance(focus, Mapping) else None
+        ok = isinstance(unit, (int, np.integer)) and not isinstance(unit, bool)
+        return int(unit) if ok and 0 <= unit < source.trace.hidden_size else 0
 
     _base_bindings: dict | None = None
 

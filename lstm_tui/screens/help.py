@@ -13,8 +13,15 @@ from textual.widgets import Static
 from ..source import Source
 
 READING = """\
-Each row of the unit table is one unit j of the layer and direction in view, at step t:
+Notation: t is the step in view (1-based in the header, as the strip counts);
+c_t the cell state after it, h_t the unit's output, x_t the token read.
+c_t-1 and h_t-1 are what the step started from. Units are numbered from 0.
 
+Input strip (top): the tokens, the one being read highlighted, and the
+model's prediction under each step (a bidirectional model's predictions use
+the whole sentence). Click a token to go there.
+
+Unit table: one row per unit j of the layer and direction in view, at step t.
   f, i, o    forget, input and output gates (0 = closed, 1 = open)
   g          the candidate value, tanh of the cell input
   c_t-1      the memory before this step
@@ -24,11 +31,34 @@ Each row of the unit table is one unit j of the layer and direction in view, at 
   c_t        kept + i·g        the new memory;  Δc = c_t − c_t-1
   tanh, h_t  h_t = o · tanh(c_t), the unit's output
              (o·th = o·tanh c for projected LSTMs, whose h mixes all units)
+  s picks the sort column (gates by value, the rest by size |x|), S flips it
+  to smallest first (e.g. the units whose forget gate shut); the top unit of
+  a new ranking is selected. ↑/↓, PgUp/PgDn and u move the selection.
+
+Cell view: the selected unit's LSTM cell with this step's numbers on its
+wires. The cell state runs along the top (c_t-1 → ×f → + i·g → c_t), the four
+gates sit below, fed from [h_t-1, x_t]; tanh(c_t) × o is h_t. A saturated gate
+says what it does ("keeps", "forgets", "writes", "blocks"). With peepholes,
+dashed wires carry p·c into the gates (p_f·c_t-1, p_i·c_t-1, p_o·c_t), with the
+weight p beside them, dimmer.
+
+History: the selected unit over time (c_t, h_t and the gates), the cursor
+marked ▼, the values at t at the right.
+
+Heatmap: units (rows) × steps (columns) around the cursor, for the quantity
+v picks (c, h, f, i, o, Δc); click a cell to go to that unit and step.
+
+Output: what the model predicts at step t (its top classes and probabilities).
+
+Small terminals (under 120×34): history and heatmap are hidden when they do
+not fit; p cycles the cell view, the history and the heatmap, and v shows
+the heatmap. The footer lists the keys that fit; all are listed here.
 
 The reverse direction of a bidirectional LSTM reads right to left, so its
-"previous" step is t + 1 and the tokens it has read are at and right of t.
-Colours are fixed per layer and direction over the whole sequence, so the same
-colour means the same size at every step."""
+previous step is t + 1: its columns and wires say c_t+1, h_t+1, and the
+tokens it has read are at and right of t. Colours are fixed per layer and
+direction over the whole sequence, so the same colour means the same size at
+every step."""
 
 
 class HelpScreen(ModalScreen[None]):

@@ -7,6 +7,7 @@ a traceback) and the app then exits non-zero.
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -15,11 +16,23 @@ from textual.widgets import Footer, LoadingIndicator, Static
 
 
 class LoadingScreen(Screen):
-    """Shown while the model loads and the input is traced."""
+    """Shown while the model loads and the input is traced.
+
+    Keys typed meanwhile (a user who knows the model presses → three times
+    before it has loaded) are kept, and the app replays them on the debugger.
+    """
+
+    #: Beyond this many, the keys were not meant for the debugger (a stuck key).
+    MAX_KEYS = 64
 
     def __init__(self, what: str) -> None:
         super().__init__()
         self.what = what
+        self.pending_keys: list[str] = []
+
+    def on_key(self, event: events.Key) -> None:
+        if len(self.pending_keys) < self.MAX_KEYS:
+            self.pending_keys.append(event.key)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="loading-box"):

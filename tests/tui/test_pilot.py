@@ -576,3 +576,60 @@ async def test_small_model_leaves_no_blank_rows_under_the_table():
         heat = widget_text(app.screen.query_one("#heatmap"))
         assert all(f"{u}▶" in heat.replace(" ", "") or f"{u}" in heat for u in range(16))
         assert app.screen.query_one("#heatmap").outer_size.height >= 16 + 3
+
+
+async def test_keys_typed_while_loading_reach_the_debugger():
+    import threading
+
+    from lstm_tui.screens.status import LoadingScreen
+
+    release = threading.Event()
+    src = synthetic_source(T=6)
+
+    def loader():
+        release.wait(10)
+        return src
+
+    app = LstmTuiApp(loader=loader, what="model.pt")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, LoadingScreen)
+        await pilot.press("right", "right", "s")
+        release.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DebuggerScreen)
+        assert screen.t == 2 and screen.sort == "delta_c"
+
+
+async def test_x_opens_the_next_example(tagger_path):
+    source = open_path(str(tagger_path))
+    if getattr(source, "example_count", 0) < 2:
+        pytest.skip("needs a sample with two examples")
+    app = LstmTuiApp(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("x")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert screen.source.example == 2
+        np.testing.assert_allclose(
+            screen.source.trace.c, source.model.trace(source.model.examples[1]).c
+        )
+
+
+async def test_opens_on_the_unit_the_model_points_at():
+    from dataclasses import replace
+
+    src = synthetic_source(hidden=20, T=4)
+    focused = replace(src, trace=replace(src.trace, meta={**src.trace.meta, "focus": {"unit": 11}}))
+    app = LstmTuiApp(focused)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.screen.unit == 11
+        assert "unit 11" in str(app.screen.query_one("#cell").border_title)
+    app = LstmTuiApp(src)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.screen.unit == 0

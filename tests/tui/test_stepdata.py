@@ -92,3 +92,41 @@ def test_strip_helpers():
     assert follow(0, 3, 10, 100) == 0
     assert follow(0, 12, 10, 100) == 3
     assert follow(50, 20, 10, 100) == 20
+
+
+def test_ascending_sort_orders_and_nans_last():
+    vals = {"c": np.array([0.1, -0.9, 0.5, np.nan]), "f": np.array([0.2, 0.9, 0.01, np.nan]),
+            "delta_c": np.array([0.3, -0.3, 0.4, 0.0])}  # fmt: skip
+    assert list(sort_order(vals, "f", descending=False)) == [2, 0, 1, 3]  # f ≈ 0 first
+    assert list(sort_order(vals, "f")) == [1, 0, 2, 3]
+    assert list(sort_order(vals, "c", descending=False)) == [0, 2, 1, 3]  # by |c|
+    assert list(sort_order(vals, "delta_c", descending=False)) == [3, 0, 1, 2]  # ties stable
+    assert list(sort_order(vals, "unit", descending=False)) == [3, 2, 1, 0]
+
+
+def test_labels_follow_the_direction_and_say_magnitude():
+    from lstm_tui.stepdata import column_label, sort_label
+
+    assert column_label("c_prev", 0) == "c_t-1" and column_label("c_prev", 1) == "c_t+1"
+    assert sort_label("g") == "|g| ↓" and sort_label("f") == "f ↓"
+    assert sort_label("f", descending=False) == "f ↑"
+    assert sort_label("c_prev", 1) == "|c_t+1| ↓"
+
+
+def test_number_widths_cover_every_value_with_two_decimals():
+    from lstm_tui.stepdata import number_widths
+
+    for src in (synthetic_source(layers=2, bidirectional=True, hidden=7, T=9, seed=4),
+                synthetic_source(hidden=5, proj=2, T=6, seed=2)):  # fmt: skip
+        tr = src.trace
+        for layer in range(tr.num_layers):
+            for d in range(tr.num_directions):
+                widths = number_widths(tr, layer, d)
+                for t in range(tr.T):
+                    for q, col in step_values(tr, layer, d, t).items():
+                        for v in col:
+                            text = f"{v:.2f}" if q in ("f", "i", "o") else f"{v:+.2f}"
+                            assert len(text) <= widths[q], (q, v, widths[q])
+    # gates take 4 characters (0.00–1.00), bounded signed columns 5 (+0.00)
+    tr = synthetic_source(hidden=3, T=4).trace
+    assert number_widths(tr, 0, 0)["f"] == 4 and number_widths(tr, 0, 0)["g"] == 5
