@@ -45,6 +45,8 @@ class Activation:
     beta: float | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise SpecError(f"activation name must be a string, got {self.name!r}")
         canonical = {n.lower(): n for n in _DEFAULTS}.get(self.name.lower())
         if canonical is None:
             raise SpecError(
@@ -56,6 +58,17 @@ class Activation:
             object.__setattr__(self, "alpha", alpha)
         if self.beta is None and beta is not None:
             object.__setattr__(self, "beta", beta)
+        # alpha/beta come from files (checkpoints, ONNX attributes, traces): a
+        # string or a bool there must be a SpecError here, not a numpy error later
+        for which in ("alpha", "beta"):
+            v = getattr(self, which)
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise SpecError(f"{canonical} {which} must be a number, got {v!r}")
+            if not np.isfinite(v):
+                raise SpecError(f"{canonical} {which} must be finite, got {v!r}")
+            object.__setattr__(self, which, float(v))
 
     def __str__(self) -> str:
         params = [f"{v:g}" for v in (self.alpha, self.beta) if v is not None]
@@ -108,6 +121,8 @@ class Activation:
     def from_json(cls, d: dict | str) -> "Activation":
         if isinstance(d, str):
             return cls(d)
+        if not isinstance(d, dict) or "name" not in d:
+            raise SpecError(f"an activation is a name or {{'name': ..., 'alpha': ..., 'beta': ...}}, got {d!r}")
         return cls(d["name"], d.get("alpha"), d.get("beta"))
 
 
@@ -139,4 +154,9 @@ class CellActivations:
 
     @classmethod
     def from_json(cls, d: dict) -> "CellActivations":
+        if not isinstance(d, dict):
+            raise SpecError(f"activations must map gates (i, f, g, o, c) to activations, got {d!r}")
+        unknown = sorted(set(d) - {"i", "f", "g", "o", "c"})
+        if unknown:
+            raise SpecError(f"activations for unknown gates {unknown}; the gates are i, f, g, o, c")
         return cls(**{k: Activation.from_json(v) for k, v in d.items()})

@@ -163,6 +163,29 @@ def test_activation_names_are_case_insensitive_and_checked():
         Activation("Swish")
 
 
+@pytest.mark.parametrize("alpha, message", [
+    ("x", "HardSigmoid alpha must be a number, got 'x'"),
+    (True, "must be a number, got True"),
+    ([0.2], "must be a number"),
+    (float("nan"), "must be finite"),
+])  # fmt: skip
+def test_activation_parameters_from_files_are_checked(alpha, message):
+    with pytest.raises(SpecError, match=message):
+        Activation("HardSigmoid", alpha)
+    with pytest.raises(SpecError, match=message):
+        CellActivations.from_json({"i": {"name": "HardSigmoid", "alpha": alpha}})
+    assert Activation("HardSigmoid", np.float32(0.25)).alpha == 0.25
+
+
+def test_activation_configs_of_the_wrong_shape_are_spec_errors():
+    with pytest.raises(SpecError, match="must map gates"):
+        CellActivations.from_json(["Sigmoid"])
+    with pytest.raises(SpecError, match="unknown gates"):
+        CellActivations.from_json({"q": "Sigmoid"})
+    with pytest.raises(SpecError, match="activation name must be a string"):
+        Activation(3)
+
+
 CUSTOM_CELLS = {
     "keras hard_sigmoid": CellActivations(i=Activation("HardSigmoid"), f=Activation("HardSigmoid"),
                                           o=Activation("HardSigmoid")),
