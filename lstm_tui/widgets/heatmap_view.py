@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from rich.text import Text
+from rich.segment import Segment
+from rich.style import Style
 from textual.strip import Strip
 from textual import events
 from textual.message import Message
@@ -25,8 +26,8 @@ from ..renderables.heatmap import Heatmap
 from ..renderables.history import TimeAxis, axis_segments, summarize
 from ..source import Source
 from ..stepdata import GATE_COLUMNS, scales, window
-from ._lines import render_strips, splice, text_strip
-from .unit_history import shared_axis
+from ._lines import render_strips, splice
+from .unit_history import segment_strip, shared_axis
 
 
 def follow(start: int, cursor: int, span: int, total: int, page: bool = False) -> int:
@@ -140,10 +141,8 @@ class HeatmapView(Widget):
                 x = label_w + cur.start
                 for r in range(1, min(len(narrow), len(lines) - 1)):
                     lines[r] = splice(lines[r], x, narrow[r].crop(label_w, label_w + cell), base)
-        header = Text(" " * label_w, no_wrap=True)
-        for seg in axis_segments(axis, self.t, 1, axis.columns + 1):
-            header.append(seg.text, seg.style)
-        lines[0] = text_strip(self, header, width)
+        header = [Segment(" " * label_w, Style()), *axis_segments(axis, self.t, 1, axis.columns + 1)]
+        lines[0] = segment_strip(self, header, width)
         return lines
 
     def render_line(self, y: int) -> Strip:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
@@ -20,7 +19,17 @@ from textual.widget import Widget
 from ..renderables.history import TimeAxis, UnitHistory, axis_segments, time_axis
 from ..source import Source
 from ..stepdata import unit_series
-from ._lines import render_strips, splice, text_strip
+from ._lines import render_strips
+
+
+def segment_strip(widget: Widget, segments: list[Segment], width: int) -> Strip:
+    """Segments as one Strip of exactly ``width`` cells on the widget's base style.
+
+    A step rewrites a few short pieces (values, the axis line); building them
+    directly is ten times cheaper than a console render.
+    """
+    base = widget.rich_style
+    return Strip(list(Segment.apply_style(segments, base))).crop_extend(0, width, base)
 
 
 def shared_axis(widget: Widget, T: int, t: int, overview: bool) -> TimeAxis:
@@ -54,6 +63,7 @@ class UnitHistoryView(Widget):
         self._series: dict = {}
         self._base_key: tuple | None = None
         self._base: list[Strip] = []
+        self._cells: list[list[Segment]] = []
         self._frame_key: tuple | None = None
         self._frame: list[Strip] = []
         self._room_key: tuple | None = None
@@ -102,11 +112,11 @@ class UnitHistoryView(Widget):
         base_key = (self._key, axis, width, height, self.app.theme, self.app.no_color)
         if base_key != self._base_key:
             self._base = render_strips(self, self.history(None, axis), width)
+            self._cells = [[Segment(ch, seg.style or Style()) for seg in strip for ch in seg.text]
+                           for strip in self._base]  # fmt: skip
             self._base_key = base_key
-        axis_line = Text(" " * (lw + 1), no_wrap=True)
-        for seg in axis_segments(axis, self.t, 1, sw):
-            axis_line.append(seg.text, seg.style)
-        lines = [text_strip(self, axis_line, width)]
+        axis_line = [Segment(" " * (lw + 1), Style()), *axis_segments(axis, self.t, 1, sw)]
+        lines = [segment_strip(self, axis_line, width)]
         lines += self._with_cursor(history, axis, (lw, sw, vw), width)
         self._frame, self._frame_key = lines, frame_key
         return lines
@@ -119,22 +129,25 @@ class UnitHistoryView(Widget):
         dark = self.app.current_theme.dark
         highlight = Style(reverse=True) if mono else Style(bgcolor="#3a3a3a" if dark else "#d7d7d7")
         cur = axis.columns_of(self.t)
-        out = list(self._base)
-        if cur:
-            x0 = lw + 1 + cur.start
-            x1 = min(lw + 1 + cur.stop, lw + 1 + sw)
-            for r in range(len(out)):
-                piece = out[r].crop(x0, x1)
-                marked = Strip([Segment(s.text, (s.style or Style()) + highlight) for s in piece],
-                               piece.cell_length)  # fmt: skip
-                out[r] = splice(out[r], x0, marked, base)
-        x = lw + 1 + sw + 1
-        for k, name in enumerate(history.series):
-            row = k * history.height
-            if row >= len(out):
-                break
-            value = Text(history.value_text(name).rjust(vw), style=history.value_style(name), no_wrap=True)
-            out[row] = splice(out[row], x, text_strip(self, value, vw), base)
+        x0 = lw + 1 + (cur.start if cur else 0)
+        x1 = min(lw + 1 + cur.stop, lw + 1 + sw) if cur else x0
+        xv = lw + 1 + sw + 1
+        value_rows = {k * history.height: name for k, name in enumerate(history.series)}
+        out = []
+        # rows as lists of one-cell segments (cached with the base): a step slices
+        # lists instead of cropping strips, which is what a held key pays for
+        for r, cells in enumerate(self._cells):
+            segs = cells[:x0]
+            segs += [Segment(c.text, c.style + highlight) for c in cells[x0:x1]]
+            name = value_rows.get(r)
+            if name is None:
+                segs += cells[x1:]
+            else:
+                text = history.value_text(name).rjust(vw)
+                segs += cells[x1:xv]
+                segs.append(Segment(text, base + history.value_style(name)))
+                segs += cells[xv + len(text):]
+            out.append(Strip(segs, width).simplify())
         return out
 
     def render_line(self, y: int) -> Strip:
