@@ -55,12 +55,27 @@ def as_sequence(spec: LSTMSpec, x: Any) -> np.ndarray:
         )
     if x.shape[0] == 0:
         raise InputError(f"empty sequence: the input has no timesteps; expected shape {expect}")
-    if not np.issubdtype(x.dtype, np.number):
-        raise InputError(f"input must be numeric, got dtype {x.dtype}")
+    _require_real(x, "input")
     # always a copy: the trace must not share memory with the caller's array or tensor,
     # or a later in-place edit of theirs would rewrite the recording (and freezing our
     # array would freeze theirs)
-    return np.array(x, dtype=spec.dtype, order="C", copy=True)
+    return _cast(x, spec.dtype)
+
+
+def _require_real(a: np.ndarray, what: str) -> None:
+    """Real numbers only: complex would drop its imaginary part, a timedelta is not a value."""
+    if a.dtype.kind not in "fiub":
+        raise InputError(f"{what} must be numeric (real numbers), got dtype {a.dtype}")
+
+
+def _cast(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A C-ordered copy in the model's dtype; values too big for it become ±inf, silently.
+
+    That is what the model would compute with them, and first_nonfinite then
+    reports where, so the overflow is recorded faithfully instead of warned about.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.array(a, dtype=dtype, order="C", copy=True)
 
 
 def initial_state(spec: LSTMSpec, h0: Any, c0: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -81,9 +96,8 @@ def initial_state(spec: LSTMSpec, h0: Any, c0: Any) -> tuple[np.ndarray, np.ndar
                 f"{name} has shape {given}, expected [{L * D}, 1, {size}] "
                 f"or [{L * D}, {size}] (num_layers*num_directions, {what})"
             )
-        if not np.issubdtype(a.dtype, np.number):
-            raise InputError(f"{name} must be numeric, got dtype {a.dtype}")
-        out.append(np.array(a, dtype=spec.dtype, order="C", copy=True).reshape(L, D, size))
+        _require_real(a, name)
+        out.append(_cast(a, spec.dtype).reshape(L, D, size))
     return out[0], out[1]
 
 

@@ -84,6 +84,8 @@ def test_not_an_lstm(module, pattern):
     "x,pattern",
     [
         ([["a", "b", "c", "d"]], "input must be numeric"),
+        (np.ones((2, 4), complex), r"input must be numeric \(real numbers\), got dtype complex128"),
+        (np.ones((2, 4), "m8[s]"), "input must be numeric .*timedelta64"),
         ([[1.0, 2.0], [3.0]], "input must be an array or tensor"),
         ("hello", r"input has shape \(\)"),
     ],
@@ -197,3 +199,15 @@ def test_overflow_inside_the_recording_is_located_in_reading_order():
 def test_finite_run_has_no_nonfinite_note(lstm):
     trace = trace_lstm(lstm, torch.randn(3, 1, 4, dtype=torch.float64))
     assert trace.meta["first_nonfinite"] is None
+
+
+def test_values_too_big_for_float32_become_inf_without_warnings():
+    import warnings
+
+    spec = LSTMSpec.random(2, 3, seed=0)  # float32
+    x = np.array([[1.0, 0.5], [1e39, 0.0], [0.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning would fail here
+        tr = record(spec, x, h0=np.full((1, 3), -1e39))
+    assert np.isinf(tr.x[1, 0]) and np.isinf(tr.h0).all()
+    assert tr.meta["first_nonfinite"] == {"where": "x", "t": 1, "unit": 0}
