@@ -82,8 +82,18 @@ def weights_from_state_dict(
     return tuple(layers)
 
 
+def is_torch_lstm(module: Any) -> bool:
+    """A torch.nn.LSTM, a subclass of it, or its TorchScript form."""
+    if isinstance(module, torch.nn.LSTM):
+        return True
+    return isinstance(module, torch.jit.ScriptModule) and getattr(module, "original_name", None) == "LSTM"
+
+
 def spec_from_module(module: Any) -> LSTMSpec:
-    """The engine's spec of a torch.nn.LSTM, with its exact weights and options."""
+    """The engine's spec of a torch.nn.LSTM (a subclass, or a scripted one), with its exact weights."""
+    if is_torch_lstm(module) and not isinstance(module, torch.nn.LSTM):  # scripted nn.LSTM
+        spec = spec_from_state_dict(module.state_dict(), "", None)
+        return LSTMSpec(weights=spec.weights, batch_first=_batch_first(module))
     if not isinstance(module, torch.nn.LSTM):
         raise SpecError(f"expected a torch.nn.LSTM, got {type(module).__name__}")
     if module.mode != "LSTM":

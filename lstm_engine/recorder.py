@@ -8,6 +8,7 @@ hands out a Trace of what it has seen so far. Both advance with the same
 from __future__ import annotations
 
 import itertools
+import sys
 from typing import Any
 
 import numpy as np
@@ -334,6 +335,29 @@ class Recorder:
         )  # fmt: skip
 
 
+def _ndim(a: Any) -> int:
+    return a.ndim if hasattr(a, "ndim") else np.ndim(a)
+
+
+def _torch_like_state(x: Any, h0: Any, c0: Any) -> None:
+    """Refuse the initial states torch.nn.LSTM itself refuses, so a trace is never of a call torch rejects."""
+    if (h0 is None) != (c0 is None):
+        given = "h0" if c0 is None else "c0"
+        raise InputError(f"{given} given without {'c0' if given == 'h0' else 'h0'}: "
+                         "torch.nn.LSTM takes the initial state as a pair (h0, c0), or neither")  # fmt: skip
+    if h0 is None:
+        return
+    want = 3 if _ndim(x) == 3 else 2
+    if not {_ndim(h0), _ndim(c0)} <= {2, 3}:
+        return  # other shapes: initial_state names them with the shape it expects
+    for name, a in (("h0", h0), ("c0", c0)):
+        if _ndim(a) != want:
+            raise InputError(
+                f"{name} is {_ndim(a)}-D but the input is {_ndim(x)}-D; torch.nn.LSTM takes "
+                f"{want}-D states with {'batched 3-D' if want == 3 else 'unbatched 2-D'} input"
+            )
+
+
 def trace_lstm(
     module: Any, x: Any, h0: Any = None, c0: Any = None, *, keep_z: bool | None = None
 ) -> Trace:
@@ -345,11 +369,16 @@ def trace_lstm(
     """
     if isinstance(module, LSTMSpec):
         return record(module, x, h0, c0, source="LSTMSpec", keep_z=keep_z)
-    if type(module).__module__.startswith("torch"):
-        from .load_torch import spec_from_module  # the only way torch gets imported
+    # a torch module can only exist if torch is already imported; never import it here
+    if "torch" in sys.modules:
+        from .load_torch import is_torch_lstm, spec_from_module
 
-        spec = spec_from_module(module)
-        return record(spec, x, h0, c0, source=f"torch.nn.{type(module).__name__}", keep_z=keep_z)
+        if is_torch_lstm(module) or type(module).__module__.startswith("torch"):
+            spec = spec_from_module(module)  # a GRU, LSTMCell, ...: SpecError naming it
+            _torch_like_state(x, h0, c0)
+            name = type(module).__name__
+            source = "torch.nn.LSTM" if name in ("LSTM", "RecursiveScriptModule") else f"{name} (a torch.nn.LSTM)"
+            return record(spec, x, h0, c0, source=source, keep_z=keep_z)
     raise SpecError(
         f"trace_lstm needs a torch.nn.LSTM or an LSTMSpec, got {type(module).__name__}"
     )

@@ -211,3 +211,24 @@ def test_values_too_big_for_float32_become_inf_without_warnings():
         tr = record(spec, x, h0=np.full((1, 3), -1e39))
     assert np.isinf(tr.x[1, 0]) and np.isinf(tr.h0).all()
     assert tr.meta["first_nonfinite"] == {"where": "x", "t": 1, "unit": 0}
+
+
+def test_trace_lstm_takes_what_torch_takes():
+    class MyLSTM(torch.nn.LSTM):
+        pass
+
+    torch.manual_seed(0)
+    x = torch.randn(4, 1, 2, dtype=torch.float64)
+    sub = MyLSTM(2, 3).double()
+    with torch.no_grad():
+        np.testing.assert_allclose(trace_lstm(sub, x).h[0, 0], sub(x)[0][:, 0].numpy(), atol=1e-12)
+        plain = torch.nn.LSTM(2, 3).double()
+        scripted = torch.jit.script(plain)
+        np.testing.assert_allclose(trace_lstm(scripted, x).h[0, 0], plain(x)[0][:, 0].numpy(),
+                                   atol=1e-12)  # fmt: skip
+    with pytest.raises(InputError, match="h0 given without c0"):
+        trace_lstm(sub, x, torch.zeros(1, 1, 3))
+    with pytest.raises(InputError, match="h0 is 2-D but the input is 3-D"):
+        trace_lstm(sub, x, torch.zeros(1, 3), torch.zeros(1, 3))
+    with pytest.raises(InputError, match="h0 is 3-D but the input is 2-D"):
+        trace_lstm(sub, x[:, 0], torch.zeros(1, 1, 3), torch.zeros(1, 1, 3))
