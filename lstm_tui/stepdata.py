@@ -183,41 +183,40 @@ def number_widths(trace: Trace, layer: int, direction: int) -> dict[str, int]:
     over the whole sequence of one (layer, direction), so columns never jitter
     while stepping.
 
-    The stored arrays (gates, g, c, h) give exact maxima; the products use
-    their bounds (|kept|, |forgotten| ≤ max|f|,|1-f| · max|c_prev|, |i·g| ≤
-    max|i|·max|g|, |Δc| ≤ max|c| + max|c_prev|), which never under-size a column.
+    Exact maxima, computed a block of steps at a time so a long trace never
+    materialises a whole derived array; once per (layer, direction).
     """
-    def amax(a: np.ndarray) -> float:
-        a = np.asarray(a)
-        if not a.size:
-            return 0.0
-        with np.errstate(invalid="ignore"):
-            m = float(np.nanmax(np.abs(a)))
-        return m
-
-    f, i, g, o = (getattr(trace, q)[layer, direction] for q in ("f", "i", "g", "o"))
-    c = trace.c[layer, direction]
-    c_max = amax(c)
-    prev = max(c_max, amax(trace.c0[layer, direction]))
-    fm, im, gm, om = amax(f), amax(i), amax(g), amax(o)
-    f_lo = float(np.nanmin(f)) if f.size else 0.0
-    keep = max(fm, abs(1 - f_lo), abs(1 - fm)) if np.isfinite(fm) else fm
-    tanh_c = amax(trace.spec.activations.c(np.array([c_max, -c_max]))) if trace.spec else 1.0
-    tanh_c = max(tanh_c, 1.0) if np.isfinite(tanh_c) else tanh_c
-    if trace.out_size == trace.hidden_size:
-        h = amax(trace.h[layer, direction])
-    else:
-        h = om * tanh_c
-    bounds = {
-        "f": fm, "i": im, "g": gm, "o": om, "c_prev": prev, "kept": keep * prev,
-        "forgotten": keep * prev, "written": im * gm, "c": c_max, "delta_c": c_max + prev,
-        "tanh_c": tanh_c, "h": h,
-    }  # fmt: skip
-    out = {}
-    for q, b in bounds.items():
-        gate = q in GATE_COLUMNS and np.nanmin(getattr(trace, q)[layer, direction], initial=0) >= 0
-        out[q] = _text_width(b, gate)
-    return out
+    T = trace.T
+    peak = dict.fromkeys(COLUMNS, 0.0)
+    low = dict.fromkeys(GATE_COLUMNS, 0.0)
+    block = max(1, (1 << 20) // max(trace.hidden_size, 1))
+    for t0 in range(0, T, block):
+        t1 = min(T, t0 + block)
+        f = np.asarray(trace.f[layer, direction, t0:t1])
+        i = np.asarray(trace.i[layer, direction, t0:t1])
+        g = np.asarray(trace.g[layer, direction, t0:t1])
+        o = np.asarray(trace.o[layer, direction, t0:t1])
+        c = np.asarray(trace.c[layer, direction, t0:t1])
+        prev = _prev_block(trace, layer, direction, t0, t1)
+        tc = trace.spec.activations.c if trace.spec is not None else np.tanh
+        tanh_c = tc(c)
+        if trace.out_size == trace.hidden_size:
+            h = np.asarray(trace.h[layer, direction, t0:t1])
+        else:
+            h = o * tanh_c
+        cols = {
+            "f": f, "i": i, "g": g, "o": o, "c_prev": prev, "kept": f * prev,
+            "forgotten": (1 - f) * prev, "written": i * g, "c": c, "delta_c": c - prev,
+            "tanh_c": tanh_c, "h": h,
+        }  # fmt: skip
+        with np.errstate(invalid="ignore", over="ignore"):
+            for q, a in cols.items():
+                finite = a[~np.isnan(a)]  # NaNs print as "nan", which always fits
+                if finite.size:
+                    peak[q] = max(peak[q], float(np.abs(finite).max()))
+                    if q in low:
+                        low[q] = min(low[q], float(finite.min()))
+    return {q: _text_width(peak[q], q in GATE_COLUMNS and low[q] >= 0) for q in COLUMNS}
 
 
 def window(trace: Trace, name: str, layer: int, direction: int, t0: int, t1: int,

@@ -70,11 +70,11 @@ class DebuggerScreen(Screen):
         Binding("s", "sort(1)", "Sort", tooltip="Cycle the unit table's sort column (|Δc| first)"),
         Binding("g", "goto", "Go to", tooltip="Go to a step by number"),
         Binding("e", "edit", "Edit", tooltip="Edit the input text and re-run the model"),
+        Binding("p", "panel", "Panels", tooltip="Small terminals: show the cell view, the unit's history or the heatmap"),
         Binding("d", "direction", "Dir", tooltip="Switch direction (bidirectional LSTMs)"),
-        Binding("right_square_bracket", "layer(1)", "Layer", key_display="[ ]", tooltip="Next layer"),
+        Binding("right_square_bracket", "layer(1)", "Layer", key_display="[ ]", tooltip="Next layer (] forward, [ back; they stop at the ends)"),
         Binding("left_square_bracket", "layer(-1)", "Layer−", key_display="[", show=False, tooltip="Previous layer"),
         Binding("v", "heatmap(1)", "Heatmap", tooltip="Cycle the heatmap quantity: c, h, f, i, o, Δc"),
-        Binding("p", "panel", "Panels", tooltip="Small terminals: show the cell view, the unit's history or the heatmap"),
         Binding("u", "goto_unit", "Unit", tooltip="Go to a unit by number"),
         Binding("x", "next_example", "Example", show=False, tooltip="Open the model's next example input"),
         Binding("home", "first", "First", show=False, tooltip="First step"),
@@ -175,6 +175,8 @@ class DebuggerScreen(Screen):
             idle.add("d")
         if self.source.read_only_reason is not None:
             idle.add("e")
+        if self._plots_fit:
+            idle.add("p")
         if getattr(self.source, "example_reason", "no") is None:
             shown = {"x"}
         else:

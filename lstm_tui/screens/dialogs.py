@@ -28,7 +28,8 @@ class EditInputDialog(ModalScreen[str | None]):
     """
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
+        # priority: a TextArea would take Escape for itself (to leave the widget)
+        Binding("escape", "cancel", "Cancel", priority=True),
         Binding("ctrl+s", "submit", "Re-run", priority=True),
     ]
 

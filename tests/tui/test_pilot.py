@@ -633,3 +633,18 @@ async def test_opens_on_the_unit_the_model_points_at():
     app = LstmTuiApp(src)
     async with app.run_test(size=SIZE) as pilot:
         assert app.screen.unit == 0
+
+
+async def test_char_model_edit_dialog_closes_with_escape():
+    from tui_helpers import SAMPLES
+
+    path = SAMPLES / "charlm.pt"
+    if not path.exists():
+        pytest.skip("sample_models/charlm.pt is not built")
+    app = LstmTuiApp(open_path(str(path), text="ab\ncd"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        assert isinstance(app.screen, EditInputDialog)
+        await pilot.press("escape")
+        assert isinstance(app.screen, DebuggerScreen)
+        assert app.screen.source.trace.tokens == ("a", "b", "\n", "c", "d")
