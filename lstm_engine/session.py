@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from .trace import QUANTITIES, Trace
+from .trace import VALUE_NAMES, Trace, step_index
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,7 +28,7 @@ class StepView:
 
     def __getattr__(self, name: str) -> np.ndarray:
         """`view.c`, `view.kept`, ...: the quantity for all layers and directions, (L, D, H)."""
-        if name not in QUANTITIES and name != "h_cell":
+        if name not in VALUE_NAMES:
             raise AttributeError(name)
         tr = self.trace
         return np.stack(
@@ -65,16 +65,16 @@ class Session:
 
     def goto(self, t: int) -> bool:
         """Move to step t (clamped); True if the cursor moved."""
-        new = min(max(int(t), 0), self.T - 1)
+        new = min(max(step_index(t), 0), self.T - 1)
         moved = new != self._t
         self._t = new
         return moved
 
     def step(self, n: int = 1) -> bool:
-        return self.goto(self._t + n)
+        return self.goto(self._t + step_index(n))
 
     def back(self, n: int = 1) -> bool:
-        return self.goto(self._t - n)
+        return self.goto(self._t - step_index(n))
 
     def first(self) -> bool:
         return self.goto(0)
@@ -84,7 +84,7 @@ class Session:
 
     def at(self, t: int | None = None) -> StepView:
         """A view of step t (default: the cursor). Does not move the cursor."""
-        t = self._t if t is None else t
+        t = self._t if t is None else step_index(t)
         if not 0 <= t < self.T:
             raise IndexError(f"step {t} is outside the trace (0..{self.T - 1})")
         return StepView(self.trace, t)

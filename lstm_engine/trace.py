@@ -12,6 +12,7 @@ torch's output), and its "previous" step is t + 1.
 from __future__ import annotations
 
 import json
+import operator
 import os
 import zipfile
 import zlib
@@ -39,7 +40,28 @@ QUANTITIES = (
     "c_prev", "kept", "forgotten", "written", "c", "delta_c", "tanh_c", "h",
 )  # fmt: skip
 
+#: Everything `Trace.value` answers: QUANTITIES plus h_prev and h_cell (o·tanh c, before
+#: any projection), which the UI does not list but a user script may want.
+VALUE_NAMES = (*QUANTITIES, "h_prev", "h_cell")
+
 _SAVED = ("x", "h0", "c0", "i", "f", "g", "o", "c", "h")
+
+
+def step_index(t) -> int:
+    """t as a step number; an InputError for anything that is not a whole number.
+
+    numpy integers and integral floats (3.0) are fine; 1.5, nan, None and
+    strings are not, because silently truncating them shows the wrong step.
+    """
+    if isinstance(t, bool):
+        raise InputError(f"a step must be a whole number, got {t!r}")
+    try:
+        return operator.index(t)
+    except TypeError:
+        pass
+    if isinstance(t, (float, np.floating)) and np.isfinite(t) and float(t).is_integer():
+        return int(t)
+    raise InputError(f"a step must be a whole number, got {t!r}")
 
 
 def _owned(a: np.ndarray) -> np.ndarray:
@@ -188,6 +210,9 @@ class Trace:
         The UI asks for one step at a time; this avoids materialising a whole
         derived [L, D, T, H] array for a model with a thousand units.
         """
+        t = step_index(t)
+        if not 0 <= t < self.T:  # a negative t would wrap, with c0 as its previous state
+            raise IndexError(f"step {t} is outside the trace (0..{self.T - 1})")
         if name in ("i", "f", "g", "o", "c", "h"):
             return getattr(self, name)[layer, direction, t]
         if name in self.__dict__:  # a derived array already computed
@@ -199,6 +224,10 @@ class Trace:
             c_prev = self.c0[layer, direction]
         if name == "c_prev":
             return c_prev
+        if name == "h_prev":
+            if 0 <= t + step < self.T:
+                return self.h[layer, direction, t + step]
+            return self.h0[layer, direction]
         f = self.f[layer, direction, t]
         if name == "kept":
             return f * c_prev
@@ -213,7 +242,7 @@ class Trace:
             return act(self.c[layer, direction, t])
         if name == "h_cell":
             return self.o[layer, direction, t] * self.value("tanh_c", layer, direction, t)
-        raise KeyError(f"unknown quantity {name!r}; expected one of {QUANTITIES}")
+        raise KeyError(f"unknown quantity {name!r}; expected one of {', '.join(VALUE_NAMES)}")
 
     def series(self, name: str, layer: int, direction: int) -> np.ndarray:
         """One quantity over the whole sequence, (T, H)."""

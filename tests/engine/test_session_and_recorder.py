@@ -285,3 +285,33 @@ def test_a_hand_built_trace_copies_the_callers_arrays():
     assert tr.c.max() == 0  # ...and editing it does not reach the trace
     again = dataclasses.replace(tr, tokens=("a", "b"))
     assert again.c is tr.c  # a trace's own sealed arrays are shared, not copied
+
+
+# --- steps are whole numbers, and value() never wraps (review finding 14)
+def test_steps_must_be_whole_numbers():
+    import numpy as np
+    from lstm_engine import InputError, LSTMSpec, Session, record
+
+    s = Session(record(LSTMSpec.random(2, 3, seed=1), np.ones((4, 2))))
+    for bad in (1.5, float("nan"), None, "2", True):
+        with pytest.raises(InputError, match="a step must be a whole number"):
+            s.goto(bad)
+    with pytest.raises(InputError, match="whole number, got 1.5"):
+        s.at(1.5)
+    assert s.goto(np.int64(2)) and s.t == 2 and s.at(3.0).t == 3 and type(s.at(3.0).t) is int
+
+
+def test_value_rejects_out_of_range_steps_and_knows_h_prev_and_h_cell():
+    import numpy as np
+    from lstm_engine import LSTMSpec, record
+
+    tr = record(LSTMSpec.random(2, 3, bidirectional=True, seed=1), np.ones((4, 2)))
+    for t in (-1, 4):
+        with pytest.raises(IndexError, match=r"step .* is outside the trace \(0..3\)"):
+            tr.value("delta_c", 0, 0, t)
+    for d in (0, 1):
+        for t in range(4):
+            np.testing.assert_array_equal(tr.value("h_prev", 0, d, t), tr.h_prev[0, d, t])
+            np.testing.assert_array_equal(tr.value("h_cell", 0, d, t), tr.h_cell[0, d, t])
+    with pytest.raises(KeyError, match="h_prev, h_cell"):
+        tr.value("nonsense", 0, 0, 0)
