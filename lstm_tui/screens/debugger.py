@@ -529,7 +529,10 @@ class DebuggerScreen(Screen):
 
     @on(UnitTable.SortClicked)
     def _sort_clicked(self, event: UnitTable.SortClicked) -> None:
-        self.sort = event.column
+        if event.column == self.sort:  # a second click on the sorted column flips it
+            self.descending = not self.descending
+        else:
+            self.sort = event.column
 
     @on(HeatmapView.CellClicked)
     def _heat_clicked(self, event: HeatmapView.CellClicked) -> None:

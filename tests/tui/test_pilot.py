@@ -648,3 +648,30 @@ async def test_char_model_edit_dialog_closes_with_escape():
         await pilot.press("escape")
         assert isinstance(app.screen, DebuggerScreen)
         assert app.screen.source.trace.tokens == ("a", "b", "\n", "c", "d")
+
+
+async def test_word_model_edit_dialog_shows_line_breaks_as_spaces(tagger_path):
+    app = LstmTuiApp(open_path(str(tagger_path), text="The dog\nate the apple"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        dialog = app.screen
+        assert isinstance(dialog, EditInputDialog)
+        assert dialog.query_one("#text").value == "The dog ate the apple"
+        hint = " ".join(widget_text(w) for w in dialog.query(".dialog-hint"))
+        assert "words" in hint and "characters" not in hint
+
+
+async def test_clicking_the_sorted_header_flips_the_order():
+    src = synthetic_source(hidden=8, T=3, seed=4)
+    app = LstmTuiApp(src)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        table = screen.query_one("#table")
+        table.post_message(table.SortClicked("f"))
+        await pilot.pause()
+        assert screen.sort == "f" and screen.descending
+        table.post_message(table.SortClicked("f"))
+        await pilot.pause()
+        assert not screen.descending
+        f = src.trace.f[0, 0, 0]
+        assert [u for u, _ in table_rows(table)] == list(np.argsort(f, kind="stable"))
