@@ -259,6 +259,14 @@ class Recorder:
         self.source = source
         self._h0, self._c0 = map(seal, initial_state(spec, h0, c0))
         self._T = 0
+        # first_nonfinite, kept up to date one step at a time (a rescan of the
+        # whole buffers on every feed would make feeding T steps O(T²)):
+        # the first bad x, else a bad h0/c0/weight, else the first bad recorded value
+        x_none = np.zeros((1, spec.input_size), spec.dtype)
+        self._bad_x: dict | None = None
+        # (x_none as the "recorded buffers": finite, so only h0, c0 and the weights are checked)
+        self._bad_init = _first_nonfinite(spec, x_none, self._h0, self._c0, {}, (x_none,))
+        self._bad_rec: tuple | None = None  # ((layer, t), where)
         self._alloc(16)
 
     def _alloc(self, capacity: int) -> None:
@@ -314,7 +322,32 @@ class Recorder:
                 )  # fmt: skip
                 layer_in = b["h"][layer, 0, t]
         self._T = t + 1
+        self._note_nonfinite(t)
         return self.trace()
+
+    def _note_nonfinite(self, t: int) -> None:
+        """Fold step t into first_nonfinite, in the order _first_nonfinite reports."""
+        b = self._buf
+        if self._bad_x is None and not np.isfinite(b["x"][t]).all():
+            unit = int(np.flatnonzero(~np.isfinite(b["x"][t]))[0])
+            self._bad_x = {"where": "x", "t": t, "unit": unit}
+        for layer in range(self.spec.num_layers):
+            if self._bad_rec is not None and self._bad_rec[0][0] <= layer:
+                break  # an earlier step of this layer or a lower layer already went bad
+            gates = b["gates"][layer, 0, t]
+            if np.isfinite(gates).all() and np.isfinite(b["c"][layer, 0, t]).all() \
+                    and np.isfinite(b["h"][layer, 0, t]).all():
+                continue
+            rows = (("i", gates[0]), ("f", gates[1]), ("g", gates[2]), ("c", b["c"][layer, 0, t]),
+                    ("o", gates[3]), ("h", b["h"][layer, 0, t]))  # the order a step computes them in
+            for name, row in rows:
+                bad = ~np.isfinite(row)
+                if bad.any():
+                    where = {"where": name, "layer": layer, "direction": 0, "t": t,
+                             "unit": int(np.flatnonzero(bad)[0])}  # fmt: skip
+                    self._bad_rec = ((layer, t), where)
+                    break
+            break
 
     def trace(self) -> Trace:
         n, b = self._T, self._ro
@@ -326,9 +359,7 @@ class Recorder:
             c=b["c"][:, :, :n], h=b["h"][:, :, :n],
         )  # fmt: skip
         x = b["x"][:n]
-        nonfinite = _first_nonfinite(
-            self.spec, x, self._h0, self._c0, arrays, (gates, arrays["c"], arrays["h"])
-        )
+        nonfinite = self._bad_x or self._bad_init or (self._bad_rec and self._bad_rec[1])
         return Trace(
             x=x, h0=self._h0, c0=self._c0, z=b["z"][:, :, :n], spec=self.spec,
             meta=_meta(self.spec, self.source, nonfinite), **arrays,

@@ -315,3 +315,50 @@ def test_value_rejects_out_of_range_steps_and_knows_h_prev_and_h_cell():
             np.testing.assert_array_equal(tr.value("h_cell", 0, d, t), tr.h_cell[0, d, t])
     with pytest.raises(KeyError, match="h_prev, h_cell"):
         tr.value("nonsense", 0, 0, 0)
+
+
+# --- Recorder.feed stays O(1) per step (review finding 5)
+@pytest.mark.parametrize("poison", [
+    None, ("x", 5), ("x", 0), ("W_hh", None), ("h0", None), ("big", 7),
+])  # fmt: skip
+def test_recorder_first_nonfinite_matches_a_full_scan(poison):
+    import dataclasses
+
+    import numpy as np
+    from lstm_engine import LSTMSpec, Recorder, record
+
+    spec = LSTMSpec.random(3, 4, num_layers=2, seed=5, dtype=np.float64)
+    x = np.random.default_rng(1).standard_normal((12, 3))
+    h0 = np.zeros((2, 4))
+    if poison and poison[0] == "x":
+        x[poison[1], 2] = np.nan
+    if poison and poison[0] == "big":
+        x[poison[1]:, :] = 1e308  # overflows inside the cell from step 7 on
+    if poison and poison[0] == "h0":
+        h0[1, 3] = np.inf
+    if poison and poison[0] == "W_hh":
+        w = spec.weights[1][0]
+        W = w.W_hh.copy()
+        W[0, 0] = np.nan
+        spec = dataclasses.replace(spec, weights=(spec.weights[0], (dataclasses.replace(w, W_hh=W),)))
+    rec = Recorder(spec, h0=h0)
+    for t in range(12):
+        got = rec.feed(x[t]).meta["first_nonfinite"]
+        assert got == record(spec, x[: t + 1], h0=h0).meta["first_nonfinite"], t
+
+
+def test_recorder_feed_does_not_rescan_the_whole_buffers(monkeypatch):
+    """The full scan (_first_nonfinite) runs once, for h0/c0/weights, never per feed."""
+    import numpy as np
+    import lstm_engine.recorder as recorder
+    from lstm_engine import LSTMSpec, Recorder
+
+    rec = Recorder(LSTMSpec.random(4, 8, seed=0))
+
+    def full_scan(*args, **kwargs):
+        raise AssertionError("feed() rescanned every recorded step")
+
+    monkeypatch.setattr(recorder, "_first_nonfinite", full_scan)
+    for x in np.ones((50, 4)):
+        tr = rec.feed(x)
+    assert tr.T == 50 and tr.meta["first_nonfinite"] is None
