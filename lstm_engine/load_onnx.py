@@ -646,7 +646,8 @@ class OnnxModel(Model):
         if output is not None and reversed_:
             output = output[::-1]
         meta = {
-            "model": self.name, "format": self.format, "lstm": self.lstm_name,
+            "model": self.name, "format": self.format, "model_format": self.format,
+            "lstm": self.lstm_name,
             "output_kind": self.output_kind if output is not None else None,
             "description": self.description, "source": self.path,
             "onnx_node": n.name, "op_type": "LSTM", "attributes": n.attributes,

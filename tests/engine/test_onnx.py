@@ -757,6 +757,8 @@ def test_cli_record_with_batch_index_and_node(tmp_path, capsys):
     np.testing.assert_array_equal(saved.c, direct.c)
     assert saved.meta["onnx_node"] == "lstm_b" and saved.meta["batch_index"] == 2
     assert saved.meta["attributes"] == {"hidden_size": 5}  # as written in the node
+    # the model's format survives the save (Trace.save stamps "format" with its own)
+    assert saved.meta["format"] == "lstm-tui-trace" and saved.meta["model_format"] == "onnx"
     # the default is the first node and the first sequence
     code = cli.main(
         ["record", path, "--input", str(tmp_path / "X.npy"), "-o", str(tmp_path / "d.npz")]
