@@ -111,7 +111,12 @@ class Activation:
             elif name == "Softsign":
                 np.copyto(out, z / (1.0 + np.abs(z)))
             elif name == "Softplus":
-                np.copyto(out, np.logaddexp(0.0, z))
+                # log(1 + exp(z)) as onnxruntime computes it, overflow included: a
+                # stable logaddexp stays finite where the real model gives inf
+                # (z > 88.7 in float32), and a debugger chasing NaNs must agree
+                np.exp(z, out=out)
+                out += 1.0
+                np.log(out, out=out)
         return out
 
     def to_json(self) -> dict:

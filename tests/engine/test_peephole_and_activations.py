@@ -259,3 +259,12 @@ def test_bad_options_are_spec_errors():
         LSTMSpec(weights=((replace(w, p_o=None),),))
     with pytest.raises(SpecError, match=r"p_f has shape \(2,\), expected \(3,\)"):
         LSTMSpec(weights=((replace(w, p_f=np.zeros(2, np.float32)),),))
+
+
+def test_softplus_overflows_where_onnxruntime_does():
+    z = np.array([-30.0, 0.0, 50.0, 88.0, 89.0, 1e4], np.float32)
+    got = Activation("Softplus")(z)
+    with np.errstate(over="ignore"):
+        expect = np.log(np.float32(1) + np.exp(z))  # onnxruntime's formula, in float32
+    np.testing.assert_array_equal(got, expect)
+    assert np.isinf(got[-2:]).all() and np.isfinite(got[:-2]).all()
