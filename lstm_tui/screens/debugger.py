@@ -76,6 +76,7 @@ class DebuggerScreen(Screen):
         Binding("left_square_bracket", "layer(-1)", "Layer−", key_display="[", show=False, tooltip="Previous layer"),
         Binding("v", "heatmap(1)", "Heatmap", tooltip="Cycle the heatmap quantity: c, h, f, i, o, Δc"),
         Binding("u", "goto_unit", "Unit", tooltip="Go to a unit by number"),
+        Binding("z", "overview", "Zoom", show=False, tooltip="History and heatmap: a window around the cursor, or the whole sequence"),
         Binding("x", "next_example", "Example", show=False, tooltip="Open the model's next example input"),
         Binding("home", "first", "First", show=False, tooltip="First step"),
         Binding("end", "last", "Last", show=False, tooltip="Last step"),
@@ -104,6 +105,8 @@ class DebuggerScreen(Screen):
     """The sort order: largest first (True) or smallest first (`S`)."""
     panel: var[str] = var("cell", init=False)
     """What the lower/side area shows when the plots do not fit: one of PANELS."""
+    overview: var[bool] = var(False, init=False)
+    """History and heatmap show the whole sequence (True) or a window around the cursor."""
     heat: var[str] = var("c", init=False)
     """The heatmap quantity, one of stepdata.HEATMAP_QUANTITIES."""
     context_t: var[int] = var(0, init=False)
@@ -139,8 +142,10 @@ class DebuggerScreen(Screen):
                     yield CellView(id="cell").data_bind(*cursor)
                     yield OutputPanel(id="output").data_bind(S.source, S.t)
             with Horizontal(id="bottom"):
-                yield UnitHistoryView(id="history").data_bind(*context, t=S.context_t)
-                yield HeatmapView(id="heatmap").data_bind(*context, t=S.context_t, quantity=S.heat)
+                yield UnitHistoryView(id="history").data_bind(*context, S.overview, t=S.context_t)
+                yield HeatmapView(id="heatmap").data_bind(
+                    *context, S.overview, t=S.context_t, quantity=S.heat
+                )
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -442,6 +447,11 @@ class DebuggerScreen(Screen):
         if not self._plots_fit and self.panel != "heatmap":
             self.panel = "heatmap"
         self.notify(f"Heatmap shows {_HEAT_NAMES.get(self.heat, self.heat)}", timeout=2)
+
+    def action_overview(self) -> None:
+        self.overview = not self.overview
+        what = "the whole sequence" if self.overview else "a window around the cursor"
+        self.notify(f"History and heatmap show {what} (z: toggle)", timeout=2)
 
     def action_panel(self) -> None:
         if self._plots_fit:

@@ -43,10 +43,17 @@ dashed wires carry p·c into the gates (p_f·c_t-1, p_i·c_t-1, p_o·c_t), with 
 weight p beside them, dimmer.
 
 History: the selected unit over time (c_t, h_t and the gates), the cursor
-marked ▼, the values at t at the right.
+marked ▼, the values at t at the right; each row states its scale (f 0–1,
+c_t ±max|c| of the unit).
 
-Heatmap: units (rows) × steps (columns) around the cursor, for the quantity
-v picks (c, h, f, i, o, Δc); click a cell to go to that unit and step.
+Heatmap: units (rows) × steps (columns), for the quantity v picks (c, h, f,
+i, o, Δc); click a cell to go to that unit and step.
+
+History and heatmap share one time axis: a window of steps around the
+cursor, or with z the whole sequence. There a column stands for a bucket of
+steps and shows the value furthest from the bucket's median, so one-step
+dips stay visible; ┃ marks a bucket that swings across its range, ! one
+holding nan or inf.
 
 Output: what the model predicts at step t (its top classes and probabilities).
 

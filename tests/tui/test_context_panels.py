@@ -171,9 +171,9 @@ async def test_history_and_heatmap_share_the_time_axis_and_the_overview():
         for widget, text in ((history, h_text), (heat, m_text)):
             line = text.splitlines()[1]
             assert line.index("▼") - line.index(first) == h_axis.columns_of(t).start
-        # overview: both switch to the whole sequence, 1..300
-        history.overview = heat.overview = True
-        await pilot.pause()
+        # overview: z switches both to the whole sequence, 1..300, and back
+        await pilot.press("z")
+        assert screen.overview and history.overview and heat.overview
         h_axis, m_axis = history.axis(), heat._window()[0]
         assert h_axis == m_axis and (h_axis.t0, h_axis.t1) == (0, 300)
         for text in (widget_text(history), widget_text(heat)):
@@ -193,3 +193,6 @@ async def test_history_and_heatmap_share_the_time_axis_and_the_overview():
         assert [g for k, g in enumerate(got) if k != cursor] == [
             e for k, e in enumerate(expected) if k != cursor
         ]
+        await pilot.press("z")
+        assert not history.overview and not heat.overview
+        assert history.axis() == heat._window()[0] and not history.axis().bucketed
