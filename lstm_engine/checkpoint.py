@@ -268,6 +268,11 @@ def validate_checkpoint(ckpt: Mapping[str, Any], path: str) -> None:
         v = ckpt.get(key)
         if v is not None and not (isinstance(v, (list, tuple)) and all(isinstance(w, str) for w in v)):
             bad(f"{key} must be a list of strings")
+    vocab = ckpt.get("vocab")
+    if vocab is not None and len(set(vocab)) != len(vocab):
+        seen: set[str] = set()
+        dup = next(w for w in vocab if w in seen or seen.add(w))
+        bad(f"vocab lists {dup!r} twice; each word needs one embedding row")
     examples = ckpt.get("examples", [])
     if not isinstance(examples, (list, tuple)) or not all(isinstance(e, (str, list, tuple)) for e in examples):
         bad("examples must be a list of strings or of [T, input] lists")

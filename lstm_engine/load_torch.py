@@ -178,11 +178,25 @@ def spec_from_state_dict(sd: Mapping[str, Any], prefix: str, config: Mapping | N
     where = f"LSTM {prefix or '(top level)'}"
     for key in ("input_size", "hidden_size", "num_layers", "bidirectional", "proj_size", "bias",
                 "peephole"):  # fmt: skip
-        if config.get(key) is not None and config[key] != inferred[key]:
+        value = config.get(key)
+        if value is None:
+            continue
+        want = bool if isinstance(inferred[key], bool) else int
+        if type(value) is not want and not (want is int and isinstance(value, (int, np.integer))
+                                            and not isinstance(value, bool)):
+            raise SpecError(f"{where}: {key} must be {'true/false' if want is bool else 'an integer'}, "
+                            f"got {value!r}")  # fmt: skip
+        if value != inferred[key]:
             raise SpecError(
-                f"{where}: the configuration says {key}={config[key]} "
+                f"{where}: the configuration says {key}={value!r} "
                 f"but the weights say {inferred[key]}"
             )
+    for key in ("batch_first", "input_forget"):
+        if config.get(key) is not None and not isinstance(config[key], bool):
+            raise SpecError(f"{where}: {key} must be true/false, got {config[key]!r}")
+    clip = config.get("clip")
+    if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float, np.integer, np.floating))):
+        raise SpecError(f"{where}: clip must be a number or null, got {clip!r}")
     weights = weights_from_state_dict(
         sd, _p(prefix), inferred["num_layers"], inferred["bidirectional"], inferred["bias"],
         inferred["proj_size"] > 0, inferred["peephole"],

@@ -37,7 +37,7 @@ def test_float32_drift_is_no_worse_than_torchs_own(charlm):
     model, lstm, example = charlm
     tr = model.trace(example)
     assert tr.T >= 2000 and tr.c.dtype == np.float32
-    x = torch.from_numpy(np.asarray(tr.x))
+    x = torch.from_numpy(np.array(tr.x))  # a writable copy for torch
     with torch.no_grad():
         h32 = lstm(x)[0].numpy()
         h64 = lstm.double()(x.double())[0].numpy()

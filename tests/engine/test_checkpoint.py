@@ -285,3 +285,25 @@ def test_any_malformed_field_is_a_load_error(tmp_path):
             except EngineError as e:
                 assert "\n" not in str(e)
     assert 0 < opened < len(fields) * 5  # some harmless changes open, most are refused
+
+
+def test_checkpoint_fields_are_not_coerced(tmp_path):
+    """Values of the wrong type are refused by name, not silently converted (finding 15)."""
+    good = torch.load(TAGGER, weights_only=True)
+    cfg = good["architecture"]["lstm_config"]["lstm"]
+
+    def with_config(**changes):
+        arch = {**good["architecture"], "lstm_config": {"lstm": {**cfg, **changes}}}
+        return {**good, "architecture": arch}
+
+    cases = {
+        "batch_first must be true/false, got 'no'": with_config(batch_first="no"),
+        "clip must be a number or null, got True": with_config(clip=True),
+        "hidden_size must be an integer, got '6'": with_config(hidden_size=str(cfg["hidden_size"])),
+        "bidirectional must be true/false, got 0": with_config(bidirectional=0),
+        "vocab lists 'The' twice": {**good, "vocab": ["The", *good["vocab"][1:], "The"]},
+    }
+    for message, ckpt in cases.items():
+        torch.save(ckpt, tmp_path / "c.pt")
+        with pytest.raises(LoadError, match=message):
+            load(tmp_path / "c.pt")
