@@ -297,8 +297,16 @@ class Recorder:
 
     def feed(self, x_t: Any) -> Trace:
         """Advance every layer by one step on x_t, shaped (input_size,) or (1, input_size)."""
-        x_t = _to_numpy(x_t, "input step").reshape(-1)
-        seq = as_sequence(self.spec, x_t[None, :])[0]
+        x_t = _to_numpy(x_t, "input step")
+        size = self.spec.input_size
+        if x_t.shape not in ((size,), (1, size)):
+            one_step = f"Recorder.feed takes one step shaped ({size},) or (1, {size})"
+            if x_t.ndim == 1 or (x_t.ndim == 2 and x_t.shape[0] == 1):
+                raise InputError(f"input width is {x_t.shape[-1]} but the LSTM takes {size} "
+                                 f"features per step; {one_step}")  # fmt: skip
+            raise InputError(f"input step has shape {tuple(x_t.shape)}; {one_step}")
+        _require_real(x_t, "input step")
+        seq = _cast(x_t.reshape(1, size), self.spec.dtype)[0]
         t = self._T
         if t == self._buf["x"].shape[0]:
             self._alloc(2 * t)

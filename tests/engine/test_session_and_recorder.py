@@ -362,3 +362,17 @@ def test_recorder_feed_does_not_rescan_the_whole_buffers(monkeypatch):
     for x in np.ones((50, 4)):
         tr = rec.feed(x)
     assert tr.T == 50 and tr.meta["first_nonfinite"] is None
+
+
+@pytest.mark.parametrize("x_t, message", [
+    (np.ones((2, 2)), r"input step has shape \(2, 2\); Recorder.feed takes one step shaped \(2,\) or \(1, 2\)"),
+    (np.ones((1, 1, 2)), r"input step has shape \(1, 1, 2\)"),
+    (np.ones(4), r"input width is 4 but the LSTM takes 2 features per step; Recorder.feed"),
+    (np.array(["a", "b"]), r"input step must be numeric"),
+])  # fmt: skip
+def test_feed_messages_speak_of_one_step(x_t, message):
+    rec = Recorder(LSTMSpec.random(2, 3, seed=1))
+    with pytest.raises(InputError, match=message):
+        rec.feed(x_t)
+    assert rec.T == 0
+    assert rec.feed(np.ones((1, 2))).T == 1
