@@ -15,6 +15,7 @@ torch and ONNX are imported only when a file needs them.
 from __future__ import annotations
 
 import os
+import pickletools
 import zipfile
 from pathlib import Path
 
@@ -26,8 +27,25 @@ _ZIP = b"PK\x03\x04"
 _PICKLE_PROTOCOLS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
 
+def _is_old_pickle(path: Path) -> bool:
+    """A protocol 0/1 pickle (no header to recognise): its opcodes parse, ending in STOP.
+
+    pickletools only reads the opcodes, it never builds objects, so this runs no code.
+    """
+    if path.stat().st_size > 2**24:
+        return False
+    data = path.read_bytes()
+    if not data.endswith(b".") or data[:1] not in b"(}]cK\x80NIFSVLGTUX":
+        return False
+    try:
+        ops = list(pickletools.genops(data))
+    except Exception:  # noqa: BLE001 - anything that does not parse is not a pickle
+        return False
+    return bool(ops) and ops[-1][0].name == "STOP"
+
+
 def sniff(path: Path) -> str:
-    """'torchscript', 'torch', 'onnx', 'trace' or 'unknown', from the file's content."""
+    """'torchscript', 'torch', 'onnx', 'trace', 'corrupt-zip' or 'unknown', from the file's content."""
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head.startswith(_ZIP):
@@ -43,7 +61,7 @@ def sniff(path: Path) -> str:
         if "meta.npy" in names:
             return "trace"
         return "unknown"
-    if head[:2] in _PICKLE_PROTOCOLS:
+    if head[:2] in _PICKLE_PROTOCOLS or _is_old_pickle(path):
         return "torch"
     # An ONNX ModelProto starts with field 1 (ir_version, a varint): byte 0x08.
     if path.suffix.lower() == ".onnx" or (head[:1] == b"\x08" and path.suffix.lower() != ".pt"):
@@ -72,14 +90,9 @@ def load(path: str | os.PathLike, *, trust: bool = False, lstm: str | None = Non
             "a TorchScript archive or an ONNX model)"
         )
     if kind == "onnx":
-        try:
-            from .load_onnx import load_onnx
-        except ImportError as e:
-            if "onnx" in str(e).lower() or "load_onnx" in str(e):
-                raise LoadError(
-                    "ONNX support needs the onnx extra: pip install 'lstm-tui[onnx]'"
-                ) from None
-            raise
+        # load_onnx imports onnx/onnxruntime itself and says how to install them
+        from .load_onnx import load_onnx
+
         return load_onnx(str(path), node=lstm)
     try:
         from . import load_torch

@@ -147,3 +147,14 @@ def test_torchscript_payload_is_live_when_trusted(tmp_path):
     with pytest.raises(UnsafeFileError, match="TorchScript.*code.*--trust"):
         load(path)
     assert marker.read_bytes() == b"\0\0\0\0"
+
+
+@pytest.mark.parametrize("protocol", [0, 1])
+def test_old_protocol_pickles_are_refused_as_pickles(tmp_path, protocol):
+    """Protocols 0/1 have no header; they still get the pickle refusal, and never run."""
+    marker = tmp_path / f"PWNED-p{protocol}"
+    path = tmp_path / f"old{protocol}.pt"
+    path.write_bytes(pickle.dumps(Payload(marker), protocol=protocol))
+    with pytest.raises(UnsafeFileError, match="unpickling it can run arbitrary code.*--trust"):
+        load(path)
+    assert not marker.exists()
