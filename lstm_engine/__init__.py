@@ -15,12 +15,13 @@ only when a torch model is handed in.
 from .activations import Activation, CellActivations
 from .checkpoint import save_checkpoint
 from .errors import EngineError, InputError, LoadError, SpecError, UnsafeFileError
+from .files import require_regular_file
 from .load import load
 from .model import Model
 from .recorder import Recorder, record, trace_lstm
 from .session import Session, StepView
 from .spec import GATES, CellWeights, LSTMSpec
-from .trace import QUANTITIES, Trace
+from .trace import QUANTITIES, VALUE_NAMES, Trace
 
 __all__ = [
     "Activation",
@@ -39,8 +40,10 @@ __all__ = [
     "StepView",
     "Trace",
     "UnsafeFileError",
+    "VALUE_NAMES",
     "load",
     "record",
+    "require_regular_file",
     "save_checkpoint",
     "trace_lstm",
 ]
