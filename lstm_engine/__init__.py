@@ -15,7 +15,7 @@ only when a torch model is handed in.
 from .activations import Activation, CellActivations
 from .checkpoint import save_checkpoint
 from .errors import EngineError, InputError, LoadError, SpecError, UnsafeFileError
-from .files import require_regular_file
+from .files import read_input_array, require_regular_file
 from .load import load
 from .model import Model
 from .recorder import Recorder, record, trace_lstm
@@ -43,6 +43,7 @@ __all__ = [
     "VALUE_NAMES",
     "load",
     "record",
+    "read_input_array",
     "require_regular_file",
     "save_checkpoint",
     "trace_lstm",

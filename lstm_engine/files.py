@@ -45,3 +45,30 @@ def require_regular_file(
         kind = next((k for test, k in _KINDS if test(st.st_mode)), "not a regular file")
         raise error(f"{path}: is {kind}, not {a_what} (only regular files are read)")
     return path
+
+
+def read_input_array(path: str | os.PathLike):
+    """A numeric input saved with np.save, read without unpickling; InputError in one line.
+
+    The one reader of `--input X.npy` for every front end, so that a pickled
+    object array, a truncated file or a header promising 10^11 rows gets the
+    same clear refusal everywhere.
+    """
+    import numpy as np
+
+    from .errors import InputError
+
+    path = require_regular_file(path, "input file", error=InputError)
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as e:
+        if "pickle" in str(e).lower():
+            raise InputError(
+                f"{path}: holds Python objects, not a numeric array "
+                "(refused: loading it would need unpickling)"
+            ) from None
+        raise InputError(f"{path}: not a readable .npy array ({e})") from None
+    except MemoryError:
+        raise InputError(f"{path}: the array it describes does not fit in memory") from None
+    except (OSError, EOFError) as e:
+        raise InputError(f"{path}: not a readable .npy array ({e})") from None

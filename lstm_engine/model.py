@@ -224,8 +224,8 @@ class Model:
             x = np.asarray(inp)
         except Exception as e:  # noqa: BLE001 - anything unconvertible is the user's input
             raise InputError(f"input must be a numeric array: {e}") from None
-        if not np.issubdtype(x.dtype, np.number):
-            raise InputError(f"input must be numeric, got dtype {x.dtype}")
+        if x.dtype.kind not in "fiub":  # complex or timedelta would be cast silently
+            raise InputError(f"input must be real numbers, got dtype {x.dtype}")
         width = self.input_width
         if x.ndim != 2:
             raise InputError(

@@ -113,20 +113,9 @@ def _load(args) -> Any:
 
 
 def _read_npy(path: str):
-    import numpy as np
+    from lstm_engine import read_input_array
 
-    p = Path(path)
-    if not p.exists():
-        raise UsageError(f"{path}: no such file")
-    try:
-        return np.load(p, allow_pickle=False)
-    except ValueError as e:
-        if "pickle" in str(e).lower():
-            raise UsageError(f"{path}: holds Python objects, not a numeric array (refused: "
-                             "loading it would need unpickling)") from None  # fmt: skip
-        raise UsageError(f"{path}: not a readable .npy array ({e})") from None
-    except (OSError, EOFError) as e:
-        raise UsageError(f"{path}: not a readable .npy array ({e})") from None
+    return read_input_array(path)
 
 
 def _model_input(model, args):

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from lstm_engine import EngineError, InputError, LoadError, LSTMSpec, Trace, record, trace_lstm
+from lstm_engine import (
+    EngineError, InputError, LoadError, LSTMSpec, Trace, read_input_array, record, trace_lstm,
+)  # fmt: skip
 
 from .source import Source, example_index, guess_output_kind
 
@@ -70,12 +72,7 @@ def open_path(
         raise InputError("give only one of --text, --input and --example")
     inp: Any
     if input_path is not None:
-        if not Path(input_path).exists():
-            raise InputError(f"{input_path}: no such file")
-        try:
-            inp = np.load(input_path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise InputError(f"{input_path}: not a readable .npy array ({e})") from None
+        inp = read_input_array(input_path)
     elif text is not None:
         inp = text
     elif example is not None:

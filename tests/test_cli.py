@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -102,6 +103,31 @@ def test_record_numeric_input(tmp_path, capsys):
     assert main(["record", str(tmp_path / "lstm.pt"), "-o", str(tmp_path / "n.npz")]) == 2
     assert "no example inputs; give --input" in _one_error_line(capsys)
     assert not any((tmp_path / n).exists() for n in ("w.npz", "o.npz", "h.npz", "n.npz"))
+
+
+def test_record_refuses_inputs_that_are_not_plain_real_arrays(tmp_path, capsys):
+    """A FIFO would hang np.load, complex values would lose their imaginary part, a
+    header promising 10^11 rows would exhaust memory: each is one line and exit 2."""
+    peephole = ROOT / "sample_models" / "peephole.pt"
+    fifo = tmp_path / "pipe.npy"
+    os.mkfifo(fifo)
+    run = subprocess.run(
+        [*_command(), "record", str(peephole), "--input", str(fifo), "-o", str(tmp_path / "f.npz")],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert run.returncode == 2 and "FIFO" in run.stderr and "Traceback" not in run.stderr
+    np.save(tmp_path / "complex.npy", np.ones((5, 1), complex))
+    assert main(["record", str(peephole), "--input", str(tmp_path / "complex.npy"),
+                 "-o", str(tmp_path / "c.npz")]) == 2  # fmt: skip
+    assert "real numbers" in _one_error_line(capsys)
+    huge = tmp_path / "huge.npy"
+    with open(huge, "wb") as fh:  # a valid header for (10^11, 1) float64 and no data
+        np.lib.format.write_array_header_1_0(
+            fh, {"descr": "<f8", "fortran_order": False, "shape": (10**11, 1)}
+        )
+    assert main(["record", str(peephole), "--input", str(huge), "-o", str(tmp_path / "h.npz")]) == 2
+    _one_error_line(capsys)
+    assert not any((tmp_path / n).exists() for n in ("f.npz", "c.npz", "h.npz"))
 
 
 # --- info
