@@ -111,6 +111,7 @@ def save_checkpoint(
     peephole_lstms: Mapping[str, LSTMSpec] | None = None,
     description: str = "",
     name: str | None = None,
+    focus: Mapping[str, int] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write `model` as a project checkpoint at `path` (see the module docstring for `model`).
@@ -118,7 +119,9 @@ def save_checkpoint(
     `output` is what the model applies after its head ("log_softmax" as in
     LSTMTagger, "softmax", "logits" for none); it is ignored without a head.
     `examples` are inputs the UI can open on: strings for text models, [T, input]
-    arrays or nested lists for numeric ones. Returns the path written.
+    arrays or nested lists for numeric ones. `focus` points the debugger at what
+    the model is for: {"unit": 11} opens the UI on unit 11 (0-based).
+    Returns the path written.
     """
     import torch
 
@@ -219,6 +222,8 @@ def save_checkpoint(
         "labels": [str(label) for label in labels] if labels is not None else None,
         "examples": [e if isinstance(e, str) else np.asarray(e, dtype=np.float64).tolist() for e in examples],
     }
+    if focus:
+        ckpt["focus"] = {"unit": int(focus["unit"])}
     loaded = model_from_checkpoint(ckpt, str(path))  # refuse what could not be opened again
     for example in loaded.examples:
         loaded._prepare(example)  # unknown words or wrong widths fail here, with their message
@@ -242,6 +247,14 @@ def validate_checkpoint(ckpt: Mapping[str, Any], path: str) -> None:
             bad(f"{key} must be a string")
     if not isinstance(ckpt.get("lowercase", False), bool):
         bad("lowercase must be true or false")
+    focus = ckpt.get("focus")
+    if focus is not None and not (
+        isinstance(focus, Mapping)
+        and set(focus) == {"unit"}
+        and type(focus["unit"]) is int
+        and focus["unit"] >= 0
+    ):
+        bad('focus must be {"unit": N} with N a non-negative whole number')
     sd = ckpt.get("state_dict")
     if not isinstance(sd, Mapping):
         bad("no state_dict")

@@ -408,6 +408,7 @@ def _checkpoint_model(ckpt: Mapping[str, Any], path: str, lstm: str | None) -> M
         labels=tuple(ckpt["labels"]) if ckpt.get("labels") is not None else None,
         examples=tuple(e if isinstance(e, str) else np.asarray(e, dtype=np.float64) for e in examples),
         description=ckpt.get("description") or "", name=ckpt.get("name") or None,
+        focus=ckpt.get("focus"),
     )  # fmt: skip
 
 

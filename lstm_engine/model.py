@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -76,6 +76,7 @@ class Model:
         description: str = "",
         name: str | None = None,
         ids_as_vocab: bool = False,
+        focus: Mapping[str, int] | None = None,
     ):
         if input_kind not in INPUT_KINDS:
             raise SpecError(f"input_kind must be one of {INPUT_KINDS}, got {input_kind!r}")
@@ -100,6 +101,8 @@ class Model:
         self.description = description
         #: the vocabulary is just the token ids "0".."N-1" (the file stored none)
         self.ids_as_vocab = ids_as_vocab
+        #: where the model's author says its story is, {"unit": 11}: the UI opens there
+        self.focus = dict(focus) if focus else None
         self._index = {w: k for k, w in enumerate(self.vocab)} if self.vocab is not None else {}
         if unk is not None and unk not in self._index:
             raise SpecError(f"the unknown token {unk!r} is not in the vocabulary")
@@ -264,6 +267,7 @@ class Model:
             "description": self.description,
             "source": self.path,
             **self.unk_meta(tokens),
+            **({"focus": self.focus} if self.focus else {}),
             **(run.meta or {}),
         }
         labels = self.labels

@@ -285,7 +285,8 @@ def main() -> None:
     save_checkpoint(
         model, args.out, vocab=vocab, labels=labels, unk=UNK, tokenizer="words",
         examples=examples, output="log_softmax", embedding="embedding", lstms=["lstm"],
-        head="head", description=description, name="france", overwrite=args.force,
+        head="head", description=description, name="france", focus={"unit": u},
+        overwrite=args.force,
     )
     log(f"saved {args.out} ({os.path.getsize(args.out)} bytes); training {train_time}, total {timer}")
 

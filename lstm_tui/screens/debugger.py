@@ -155,12 +155,9 @@ class DebuggerScreen(Screen):
     @staticmethod
     def _focus_unit(source: Source) -> int:
         """The unit to open on: the one the model points at (the france sample's
-        country unit) — `source.focus_unit`, or `"focus": {"unit": N}` in the
-        trace's meta — else unit 0."""
-        unit = getattr(source, "focus_unit", None)
-        if unit is None:
-            focus = source.trace.meta.get("focus")
-            unit = focus.get("unit") if isinstance(focus, Mapping) else None
+        country unit, `"focus": {"unit": N}` in the trace's meta), else unit 0."""
+        focus = source.trace.meta.get("focus")
+        unit = focus.get("unit") if isinstance(focus, Mapping) else None
         ok = isinstance(unit, (int, np.integer)) and not isinstance(unit, bool)
         return int(unit) if ok and 0 <= unit < source.trace.hidden_size else 0
 

@@ -201,6 +201,21 @@ def test_unknown_token(tmp_path):
     np.testing.assert_allclose(trace.output, expect, atol=1e-5)
 
 
+def test_focus_unit_travels_from_checkpoint_to_trace(tmp_path):
+    """The author's pointer to the interesting unit reaches every trace (the UI opens there)."""
+    m = Tagger(vocab=4).eval()
+    path = save_checkpoint(m, tmp_path / "f.pt", vocab=["a", "b", "c", "d"], examples=["a b"],
+                           focus={"unit": 2})  # fmt: skip
+    model = load(path)
+    assert model.focus == {"unit": 2} and model.trace("a b c").meta["focus"] == {"unit": 2}
+    assert "focus" not in load(TAGGER).trace("The dog").meta
+    ckpt = torch.load(path, weights_only=True)
+    for bad in ({"unit": -1}, {"unit": "2"}, {"unit": 2.0}, {"layer": 1}, [2]):
+        torch.save({**ckpt, "focus": bad}, tmp_path / "bad.pt")
+        with pytest.raises(LoadError, match="focus"):
+            load(tmp_path / "bad.pt")
+
+
 # --- what save_checkpoint refuses
 def test_refuses_to_overwrite(tmp_path):
     path = save_checkpoint(Tagger(), tmp_path / "m.pt", vocab=WORDS)

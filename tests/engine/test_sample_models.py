@@ -88,6 +88,7 @@ def test_the_documented_france_unit_carries_the_country(france):
     assert m, "the description names the France unit and its direction"
     u, side = int(m.group(1)), 1 if m.group(2) == "higher" else -1
     assert f"unit {u}" in README, "README and checkpoint name the same France unit"
+    assert france.focus == {"unit": u}, "the debugger opens on the France unit"
     rng = random.Random(77)
     forget = []
     for _ in range(5):
