@@ -89,65 +89,61 @@ class EditInputDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class GoToStepDialog(ModalScreen[int | None]):
-    """Type a step number (1-based, as in the header); Enter jumps there."""
+class _NumberDialog(ModalScreen[int | None]):
+    """Type a number between `first` and `first + count - 1`; Enter dismisses with its index.
+
+    Steps are shown 1-based and units 0-based, as the header and the table
+    number them; `first` is that base, and the dialog returns the 0-based index.
+    """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    WHAT = "number"
+    ACTION = "go"
+
+    def __init__(self, count: int, index: int, first: int) -> None:
+        super().__init__()
+        self.count, self.index, self.first = count, index, first
+
+    def compose(self) -> ComposeResult:
+        last = self.first + self.count - 1
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(f"Go to {self.WHAT} ({self.first}–{last})", classes="dialog-title")
+            yield Input(value=str(self.index + self.first), type="integer", id=self.WHAT)
+            yield Static("", id="error", classes="dialog-error")
+            yield Static(f"Enter: {self.ACTION}   Esc: cancel", classes="dialog-hint")
+
+    @on(Input.Submitted)
+    def _submit(self, event: Input.Submitted) -> None:
+        try:
+            index = int(event.value) - self.first
+        except ValueError:
+            index = -1
+        if not 0 <= index < self.count:
+            last = self.first + self.count - 1
+            self.query_one("#error", Static).update(
+                f"Enter a {self.WHAT} between {self.first} and {last}."
+            )
+            return
+        self.dismiss(index)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class GoToStepDialog(_NumberDialog):
+    """A step number, 1-based as in the header; returns the 0-based step."""
+
+    WHAT = "step"
 
     def __init__(self, T: int, t: int) -> None:
-        super().__init__()
-        self.T = T
-        self.t = t
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="dialog"):
-            yield Label(f"Go to step (1–{self.T})", classes="dialog-title")
-            yield Input(value=str(self.t + 1), type="integer", id="step")
-            yield Static("", id="error", classes="dialog-error")
-            yield Static("Enter: go   Esc: cancel", classes="dialog-hint")
-
-    @on(Input.Submitted)
-    def _submit(self, event: Input.Submitted) -> None:
-        try:
-            step = int(event.value)
-        except ValueError:
-            step = 0
-        if not 1 <= step <= self.T:
-            self.query_one("#error", Static).update(f"Enter a step between 1 and {self.T}.")
-            return
-        self.dismiss(step - 1)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        super().__init__(T, t, first=1)
 
 
-class GoToUnitDialog(ModalScreen[int | None]):
-    """Type a unit number (0-based, as the table lists them); Enter selects it."""
+class GoToUnitDialog(_NumberDialog):
+    """A unit number, 0-based as the table lists them."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    WHAT = "unit"
+    ACTION = "select"
 
     def __init__(self, H: int, unit: int) -> None:
-        super().__init__()
-        self.H = H
-        self.unit = unit
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="dialog"):
-            yield Label(f"Go to unit (0–{self.H - 1})", classes="dialog-title")
-            yield Input(value=str(self.unit), type="integer", id="unit")
-            yield Static("", id="error", classes="dialog-error")
-            yield Static("Enter: select   Esc: cancel", classes="dialog-hint")
-
-    @on(Input.Submitted)
-    def _submit(self, event: Input.Submitted) -> None:
-        try:
-            unit = int(event.value)
-        except ValueError:
-            unit = -1
-        if not 0 <= unit < self.H:
-            self.query_one("#error", Static).update(f"Enter a unit between 0 and {self.H - 1}.")
-            return
-        self.dismiss(unit)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        super().__init__(H, unit, first=0)
