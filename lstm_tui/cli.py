@@ -55,24 +55,22 @@ def _add_model_args(p: argparse.ArgumentParser, *, with_input: bool = True) -> N
                        help="for ONNX inputs with a batch, which sequence to trace (default 0)")  # fmt: skip
 
 
-def _non_negative(s: str) -> int:
+def _whole_number(s: str, least: int, why: str) -> int:
     try:
         v = int(s)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {v}")
+    if v < least:
+        raise argparse.ArgumentTypeError(f"{why}, got {v}")
     return v
+
+
+def _non_negative(s: str) -> int:
+    return _whole_number(s, 0, "must be 0 or more")
 
 
 def _positive(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"examples are numbered from 1, got {v}")
-    return v
+    return _whole_number(s, 1, "examples are numbered from 1")
 
 
 def _parsers() -> dict[str, argparse.ArgumentParser]:
