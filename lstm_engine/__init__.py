@@ -12,18 +12,23 @@ Importing this package never imports torch or textual; torch is imported
 only when a torch model is handed in.
 """
 
-from .activations import Activation, CellActivations
-from .checkpoint import save_checkpoint
-from .errors import EngineError, InputError, LoadError, SpecError, UnsafeFileError
-from .files import read_input_array, require_regular_file
-from .load import load
+from .core.activations import Activation, CellActivations
+from .formats.checkpoint import save_checkpoint
+from .core.errors import EngineError, InputError, LoadError, SpecError, UnsafeFileError
+from .core.files import read_input_array, require_regular_file
+from .open import load
 from .model import Model
-from .recorder import Recorder, record, trace_lstm
-from .session import Session, StepView
-from .spec import GATES, CellWeights, LSTMSpec
-from .trace import QUANTITIES, VALUE_NAMES, Trace
+from .core.recorder import Recorder, record
+from .live import trace_lstm
+from .core.session import Session, StepView
+from .core.spec import GATES, CellWeights, LSTMSpec
+from .core.quantities import (
+    ALIASES, QUANTITIES, REGISTRY, VALUE_NAMES, Quantity, prev_subscript, previous_step,
+)
+from .core.trace import Trace
 
 __all__ = [
+    "ALIASES",
     "Activation",
     "CellActivations",
     "CellWeights",
@@ -34,6 +39,8 @@ __all__ = [
     "LoadError",
     "Model",
     "QUANTITIES",
+    "Quantity",
+    "REGISTRY",
     "Recorder",
     "Session",
     "SpecError",
@@ -42,6 +49,8 @@ __all__ = [
     "UnsafeFileError",
     "VALUE_NAMES",
     "load",
+    "prev_subscript",
+    "previous_step",
     "record",
     "read_input_array",
     "require_regular_file",

@@ -18,10 +18,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import InputError, SpecError
-from .recorder import record
-from .spec import LSTMSpec
-from .trace import Trace
+from .core.errors import InputError, SpecError
+from .core.recorder import record
+from .core.spec import LSTMSpec
+from .core.trace import Trace
 
 INPUT_KINDS = ("text", "numeric")
 OUTPUT_KINDS = ("log_prob", "prob", "logit", None)

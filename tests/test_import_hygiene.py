@@ -2,8 +2,8 @@
 
 * `import lstm_engine` pulls in neither textual nor torch nor onnx: the engine is usable
   (and testable) without the UI, and torch is only paid for when a torch model is loaded.
-* lstm_tui talks to the engine through its public package only: `lstm_engine` itself and
-  `lstm_engine.errors`, never other submodules, so the engine can be reorganised freely.
+* lstm_tui talks to the engine through its public package only: `lstm_engine` itself,
+  never its submodules, so the engine can be reorganised freely.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ALLOWED_ENGINE_MODULES = {"lstm_engine", "lstm_engine.errors"}
+ALLOWED_ENGINE_MODULES = {"lstm_engine"}
 HEAVY = ("textual", "rich", "torch", "onnx", "onnxruntime")
 
 
@@ -59,20 +59,71 @@ def test_recording_from_a_spec_and_reloading_needs_no_torch(tmp_path):
     assert loaded == {m: False for m in HEAVY}
 
 
-def test_engine_core_modules_import_no_torch_or_ui():
+def _engine_modules(folder: str = "") -> list[str]:
+    base = ROOT / "lstm_engine" / folder
+    return sorted(
+        "lstm_engine." + ".".join(p.relative_to(ROOT / "lstm_engine").with_suffix("").parts)
+        for p in base.rglob("*.py") if p.stem != "__init__"
+    )
+
+
+def test_engine_modules_import_no_torch_or_ui():
     """Every engine module except the torch/ONNX readers stays import-light on its own."""
-    loaders = {"load_torch", "load_onnx", "export_onnx"}
-    names = sorted(p.stem for p in (ROOT / "lstm_engine").glob("*.py") if p.stem not in loaders)
-    assert {"cell", "recorder", "trace", "session", "spec"} <= set(names)
+    readers = {"lstm_engine.formats.torch_files", "lstm_engine.formats.onnx_read",
+               "lstm_engine.formats.onnx_write"}  # fmt: skip
+    names = [n for n in _engine_modules() if n not in readers]
+    assert {f"lstm_engine.core.{m}" for m in ("cell", "recorder", "trace", "session", "spec",
+                                             "quantities")} <= set(names)  # fmt: skip
     loaded = _run(
         f"""
         import importlib, json, sys
         for name in {names!r}:
-            importlib.import_module("lstm_engine." + name if name != "__init__" else "lstm_engine")
+            importlib.import_module(name)
         print(json.dumps({{m: m in sys.modules for m in {HEAVY!r}}}))
         """
     )
     assert loaded == {m: False for m in HEAVY}
+
+
+def _relative_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, absolute module) for every import in an engine module, relative ones resolved."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            found.append((node.lineno, mod))
+            found += [(node.lineno, f"{mod}.{a.name}") for a in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+    return found
+
+
+def test_engine_core_imports_nothing_above_it():
+    """The core (spec, cell, recorder, trace, session, quantities) knows no file format and
+    no model: a loader can change without touching the math, and the math has no cycle
+    through a loader."""
+    bad = []
+    for path in sorted((ROOT / "lstm_engine" / "core").glob("*.py")):
+        for line, mod in _relative_imports(path):
+            if mod.startswith("lstm_engine.") and not mod.startswith("lstm_engine.core"):
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports {mod}")
+    assert bad == []
+
+
+def test_formats_do_not_import_the_front_door_at_import_time():
+    """formats/ sits below open.py: a module-level import of it would be a cycle."""
+    bad = []
+    for path in sorted((ROOT / "lstm_engine" / "formats").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:  # module level only
+            if isinstance(node, ast.ImportFrom) and node.level == 2 and node.module == "open":
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert bad == []
 
 
 def engine_imports(source: str, filename: str = "<src>") -> list[tuple[int, str]]:
@@ -100,7 +151,9 @@ def _is_submodule(name: str) -> bool:
     """A name in lstm_engine that is a module file and not re-exported by the package."""
     import lstm_engine
 
-    return (ROOT / "lstm_engine" / f"{name}.py").exists() and name not in lstm_engine.__all__
+    engine = ROOT / "lstm_engine"
+    is_module = (engine / f"{name}.py").exists() or (engine / name / "__init__.py").exists()
+    return is_module and name not in lstm_engine.__all__
 
 
 def _is_import_call(node: ast.Call) -> bool:
@@ -122,7 +175,7 @@ def test_ui_uses_the_engine_only_through_its_public_package():
         for line, mod in engine_imports(path.read_text(encoding="utf-8"), str(path))
     ]
     assert not violations, (
-        "lstm_tui must import from `lstm_engine` (or `lstm_engine.errors`) only:\n"
+        "lstm_tui must import from `lstm_engine` only:\n"
         + "\n".join(violations)
     )
 
@@ -132,12 +185,12 @@ def test_ui_uses_the_engine_only_through_its_public_package():
     [
         ("import lstm_engine", []),
         ("from lstm_engine import Trace, Session", []),
-        ("from lstm_engine.errors import LoadError", []),
-        ("import lstm_engine.errors", []),
+        ("from lstm_engine.core.errors import LoadError", [(1, "lstm_engine.core.errors")]),
         ("import numpy, lstm_engine.cell", [(1, "lstm_engine.cell")]),
         ("from lstm_engine.trace import Trace", [(1, "lstm_engine.trace")]),
         ("def f():\n    from lstm_engine.recorder import record", [(2, "lstm_engine.recorder")]),
-        ("from lstm_engine import cell", [(1, "lstm_engine.cell")]),
+        ("from lstm_engine import model", [(1, "lstm_engine.model")]),
+        ("from lstm_engine import core", [(1, "lstm_engine.core")]),
         ("import importlib\nimportlib.import_module('lstm_engine.spec')",
          [(2, "lstm_engine.spec")]),
         ("from . import lstm_engine", []),  # a relative import is lstm_tui's own module

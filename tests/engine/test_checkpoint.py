@@ -21,7 +21,7 @@ from lstm_engine import (
     save_checkpoint,
     trace_lstm,
 )
-from lstm_engine.checkpoint import FORMAT, VERSION
+from lstm_engine.formats.checkpoint import FORMAT, VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 TAGGER = ROOT / "sample_models" / "tagger.pt"
@@ -146,7 +146,7 @@ def test_peephole_spec_round_trip(tmp_path):
 
 
 def test_peephole_state_dict_with_embedding_and_head(tmp_path):
-    from lstm_engine.load_torch import state_dict_from_spec
+    from lstm_engine.formats.torch_files import state_dict_from_spec
 
     rng = np.random.default_rng(1)
     spec = LSTMSpec.random(4, 3, peephole=True, num_layers=2, seed=2)

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from lstm_engine import InputError, LoadError
-from lstm_engine.files import require_regular_file
+from lstm_engine.core.files import require_regular_file
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs")
 

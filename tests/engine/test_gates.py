@@ -204,7 +204,8 @@ def test_trace_without_pre_activations_is_otherwise_identical(tmp_path, peephole
 
 
 def test_pre_activations_are_kept_by_default_only_while_small(monkeypatch):
-    from lstm_engine import LSTMSpec, recorder, trace_lstm
+    from lstm_engine import LSTMSpec, trace_lstm
+    from lstm_engine.core import recorder
 
     spec = LSTMSpec.random(3, 4, 2, bidirectional=True, seed=6)  # z: 2*2*T*4*4*4 = 256*T bytes
     x = np.ones((10, 3), np.float32)

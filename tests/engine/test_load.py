@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lstm_engine import InputError, LoadError, Trace, UnsafeFileError, load, trace_lstm
-from lstm_engine.load import sniff
+from lstm_engine.open import sniff
 
 ROOT = Path(__file__).resolve().parents[2]
 TAGGER = ROOT / "sample_models" / "tagger.pt"

@@ -32,8 +32,8 @@ from onnx_helpers import (  # noqa: E402
 
 import lstm_engine  # noqa: E402
 from lstm_engine import Activation, CellActivations, LoadError, LSTMSpec, record  # noqa: E402
-from lstm_engine.export_onnx import checkpoint_to_onnx, spec_to_onnx  # noqa: E402
-from lstm_engine.load_onnx import ONNX_EXTRA, load_onnx, resolve_activations  # noqa: E402
+from lstm_engine.formats.onnx_write import checkpoint_to_onnx, spec_to_onnx  # noqa: E402
+from lstm_engine.formats.onnx_read import ONNX_EXTRA, load_onnx, resolve_activations  # noqa: E402
 
 TOL = 1e-5
 ROOT = Path(__file__).resolve().parents[2]
@@ -795,8 +795,8 @@ def test_missing_onnx_extra_says_how_to_install(tmp_path, monkeypatch):
 
 def test_importing_the_engine_does_not_import_onnx():
     code = (
-        "import sys, lstm_engine, lstm_engine.load, lstm_engine.load_onnx, "
-        "lstm_engine.export_onnx; "
+        "import sys, lstm_engine, lstm_engine.open, lstm_engine.formats.onnx_read, "
+        "lstm_engine.formats.onnx_write; "
         "print(sorted(m for m in ('onnx', 'onnxruntime') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -18,7 +18,7 @@ from onnx_helpers import lstm_arrays, lstm_node, single_lstm_model  # noqa: E402
 
 import lstm_engine  # noqa: E402
 from lstm_engine import InputError, LoadError  # noqa: E402
-from lstm_engine.load_onnx import load_onnx  # noqa: E402
+from lstm_engine.formats.onnx_read import load_onnx  # noqa: E402
 
 
 def save(model, tmp_path, name="model.onnx") -> str:
@@ -284,7 +284,7 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, case):
 
 def test_export_refuses_what_onnx_cannot_express(tmp_path):
     from lstm_engine import Activation, CellActivations, LSTMSpec, SpecError
-    from lstm_engine.export_onnx import spec_to_onnx
+    from lstm_engine.formats.onnx_write import spec_to_onnx
 
     with pytest.raises(SpecError, match="no projection") as e:
         spec_to_onnx(LSTMSpec.random(3, 4, proj_size=2), tmp_path / "p.onnx")

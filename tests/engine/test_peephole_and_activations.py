@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from lstm_engine import Activation, CellActivations, LSTMSpec, Recorder, SpecError, record
-from lstm_engine.activations import ACTIVATION_NAMES
+from lstm_engine.core.activations import ACTIVATION_NAMES
 
 
 # ONNX operator definitions, one scalar at a time

@@ -241,7 +241,8 @@ def test_peephole_engine_matches_the_torch_training_cell(peephole):
         np.testing.assert_allclose(tr.series(name, 0, 0), rec[name][:, 0].numpy(), atol=1e-5)
     # log-probabilities reach -20 at confident steps, where float32 keeps ~1e-6 relative precision
     np.testing.assert_allclose(tr.output, out, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(np.exp(tr.output), np.exp(out), atol=1e-6)
+    # probabilities in float32 to the project's 1e-5 (1e-6 failed by 1.4e-6 on another BLAS)
+    np.testing.assert_allclose(np.exp(tr.output), np.exp(out), atol=1e-5)
 
 
 # --- charlm.pt -------------------------------------------------------------------------------

@@ -350,7 +350,7 @@ def test_recorder_first_nonfinite_matches_a_full_scan(poison):
 def test_recorder_feed_does_not_rescan_the_whole_buffers(monkeypatch):
     """The full scan (_first_nonfinite) runs once, for h0/c0/weights, never per feed."""
     import numpy as np
-    import lstm_engine.recorder as recorder
+    import lstm_engine.core.recorder as recorder
     from lstm_engine import LSTMSpec, Recorder
 
     rec = Recorder(LSTMSpec.random(4, 8, seed=0))

@@ -24,10 +24,10 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from .activations import CellActivations
-from .errors import EngineError, InputError, LoadError, SpecError, UnsafeFileError
-from .model import Model, PipelineModel, Run
-from .spec import CellWeights, LSTMSpec
+from ..core.activations import CellActivations
+from ..core.errors import EngineError, InputError, LoadError, SpecError, UnsafeFileError
+from ..model import Model, PipelineModel, Run
+from ..core.spec import CellWeights, LSTMSpec
 
 _LSTM_KEY = re.compile(r"^(.*?)weight_ih_l(\d+)(_reverse)?$")
 _PARAM_KEY = re.compile(r"^(?:weight|bias)_(?:ih|hh|hr)_l(\d+)(?:_reverse)?$|^peephole_[ifo]_l(\d+)")
@@ -667,7 +667,7 @@ class TorchModuleModel(Model):
         fed by the embedding (or the numeric input) and by each other in order;
         `_check_reconstruction` tests that assumption against the real output.
         """
-        from .recorder import record
+        from ..core.recorder import record
 
         if ids is not None:
             cur = _np(self._embedding[1].weight)[ids]
@@ -693,7 +693,7 @@ class TorchModuleModel(Model):
             return "reconstructed (embedding → LSTMs in order); not checked against the output"
         W, b = _np(heads[0].weight), _np(heads[0].bias) if heads[0].bias is not None else 0
         z = (last @ W.T + b).astype(np.float64)
-        from .model import log_softmax, softmax
+        from ..model import log_softmax, softmax
 
         tol = 1e-9 if last.dtype == np.float64 else 2e-5  # the engine's agreement with torch
         for f in (lambda a: a, log_softmax, softmax):

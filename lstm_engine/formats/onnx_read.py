@@ -52,12 +52,12 @@ from typing import Any
 
 import numpy as np
 
-from .activations import Activation, CellActivations
-from .errors import EngineError, InputError, LoadError, SpecError
-from .model import Model
-from .recorder import record
-from .spec import CellWeights, LSTMSpec
-from .trace import Trace
+from ..core.activations import Activation, CellActivations
+from ..core.errors import EngineError, InputError, LoadError, SpecError
+from ..model import Model
+from ..core.recorder import record
+from ..core.spec import CellWeights, LSTMSpec
+from ..core.trace import Trace
 
 ONNX_EXTRA = "ONNX support needs the onnx extra: pip install 'lstm-tui[onnx]'"
 

@@ -12,7 +12,8 @@ from typing import Callable
 
 import numpy as np
 
-from .trace import VALUE_NAMES, Trace, step_index
+from .quantities import VALUE_NAMES
+from .trace import Trace, step_index
 
 
 @dataclass(frozen=True, eq=False)

@@ -65,8 +65,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import EngineError, LoadError, SpecError
-from .spec import LSTMSpec
+from ..core.errors import EngineError, LoadError, SpecError
+from ..core.spec import LSTMSpec
 
 FORMAT = "lstm-tui-checkpoint"
 VERSION = 1
@@ -125,7 +125,7 @@ def save_checkpoint(
     """
     import torch
 
-    from .load_torch import (
+    from .torch_files import (
         find_lstm_prefixes,
         infer_roles,
         lstm_config_from_state_dict,

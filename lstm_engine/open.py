@@ -19,8 +19,8 @@ import pickletools
 import zipfile
 from pathlib import Path
 
-from .errors import LoadError, SpecError
-from .files import require_regular_file
+from .core.errors import LoadError, SpecError
+from .core.files import require_regular_file
 from .model import Model
 
 _ZIP = b"PK\x03\x04"
@@ -91,11 +91,11 @@ def load(path: str | os.PathLike, *, trust: bool = False, lstm: str | None = Non
         )
     if kind == "onnx":
         # load_onnx imports onnx/onnxruntime itself and says how to install them
-        from .load_onnx import load_onnx
+        from .formats.onnx_read import load_onnx
 
         return load_onnx(str(path), node=lstm)
     try:
-        from . import load_torch
+        from .formats import torch_files as load_torch
     except ImportError:
         raise LoadError("reading .pt files needs torch: pip install torch") from None
     try:

@@ -27,22 +27,12 @@ import numpy as np
 from .activations import CellActivations
 from .errors import EngineError, InputError, LoadError
 from .files import require_regular_file
+from .quantities import evaluate, previous, resolve
 from .readonly import _is_sealed, seal
 from .spec import CellWeights, LSTMSpec
 
 FORMAT = "lstm-tui-trace"
 FORMAT_VERSION = 1
-
-#: What the UI can show per unit, in the order of the pointwise story:
-#: the gates, then c_{t-1} → kept/forgotten → + written → c_t → tanh → h.
-QUANTITIES = (
-    "f", "i", "g", "o",
-    "c_prev", "kept", "forgotten", "written", "c", "delta_c", "tanh_c", "h",
-)  # fmt: skip
-
-#: Everything `Trace.value` answers: QUANTITIES plus h_prev and h_cell (o·tanh c, before
-#: any projection), which the UI does not list but a user script may want.
-VALUE_NAMES = (*QUANTITIES, "h_prev", "h_cell")
 
 _SAVED = ("x", "h0", "c0", "i", "f", "g", "o", "c", "h")
 
@@ -154,55 +144,33 @@ class Trace:
     def out_size(self) -> int:
         return self.h.shape[3]
 
-    # --- the pointwise effects, derived on demand
-    def _prev(self, arr: np.ndarray, init: np.ndarray) -> np.ndarray:
-        """arr shifted one step back in each direction's own reading order."""
-        out = np.empty_like(arr)
-        out[:, 0, 1:] = arr[:, 0, :-1]
-        out[:, 0, 0] = init[:, 0]
-        if self.num_directions == 2:
-            out[:, 1, :-1] = arr[:, 1, 1:]
-            out[:, 1, -1] = init[:, 1]
-        return _frozen(out)
+    # --- every other quantity, from the registry (core/quantities.py)
+    @property
+    def output_activation(self):
+        """The cell's output activation (tanh unless the model says otherwise)."""
+        return self.spec.activations.c if self.spec is not None else CellActivations().c
 
-    @cached_property
-    def c_prev(self) -> np.ndarray:
-        """c_{t-1} as the cell saw it at step t: c0 at the first step read."""
-        return self._prev(self.c, self.c0)
+    def window(self, name: str, layer: int, direction: int, t0: int, t1: int) -> np.ndarray:
+        """One quantity over positions [t0, t1) of one layer and direction: (t1 − t0, width).
 
-    @cached_property
-    def h_prev(self) -> np.ndarray:
-        return self._prev(self.h, self.h0)
+        Only the window is computed, so a heatmap of Δc over a 5000-step,
+        1024-unit trace never materialises the whole derived array.
+        """
+        t0, t1 = step_index(t0), step_index(t1)
+        if not 0 <= t0 <= t1 <= self.T:
+            raise IndexError(f"steps {t0}..{t1} are outside the trace (0..{self.T})")
+        cached = self.__dict__.get(resolve(name).name)  # an unknown name: KeyError
+        if cached is not None:  # a whole derived array already computed
+            return cached[layer, direction, t0:t1]
 
-    @cached_property
-    def kept(self) -> np.ndarray:
-        """f ⊙ c_{t-1}: the part of the old memory that survives."""
-        return _frozen(self.f * self.c_prev)
+        def base(n: str) -> np.ndarray:
+            if n == "c_prev":
+                return previous(self.c[layer, direction], self.c0[layer, direction], direction, t0, t1)
+            if n == "h_prev":
+                return previous(self.h[layer, direction], self.h0[layer, direction], direction, t0, t1)
+            return getattr(self, n)[layer, direction, t0:t1]
 
-    @cached_property
-    def forgotten(self) -> np.ndarray:
-        """(1 − f) ⊙ c_{t-1}: what the forget gate erased."""
-        return _frozen(self.c_prev - self.kept)
-
-    @cached_property
-    def written(self) -> np.ndarray:
-        """i ⊙ g: what the input gate let in."""
-        return _frozen(self.i * self.g)
-
-    @cached_property
-    def delta_c(self) -> np.ndarray:
-        return _frozen(self.c - self.c_prev)
-
-    @cached_property
-    def tanh_c(self) -> np.ndarray:
-        """The cell's output activation of c_t (tanh unless the model says otherwise)."""
-        act = self.spec.activations.c if self.spec is not None else CellActivations().c
-        return _frozen(act(self.c))
-
-    @cached_property
-    def h_cell(self) -> np.ndarray:
-        """o ⊙ tanh(c_t): h before the projection (equal to h without one)."""
-        return _frozen(self.o * self.tanh_c)
+        return evaluate(name, base, self.output_activation)
 
     def value(self, name: str, layer: int, direction: int, t: int) -> np.ndarray:
         """One quantity at one step, (H,), computed from the stored arrays alone.
@@ -213,40 +181,51 @@ class Trace:
         t = step_index(t)
         if not 0 <= t < self.T:  # a negative t would wrap, with c0 as its previous state
             raise IndexError(f"step {t} is outside the trace (0..{self.T - 1})")
-        if name in ("i", "f", "g", "o", "c", "h"):
-            return getattr(self, name)[layer, direction, t]
-        if name in self.__dict__:  # a derived array already computed
-            return self.__dict__[name][layer, direction, t]
-        step = -1 if direction == 0 else 1
-        if 0 <= t + step < self.T:
-            c_prev = self.c[layer, direction, t + step]
-        else:
-            c_prev = self.c0[layer, direction]
-        if name == "c_prev":
-            return c_prev
-        if name == "h_prev":
-            if 0 <= t + step < self.T:
-                return self.h[layer, direction, t + step]
-            return self.h0[layer, direction]
-        f = self.f[layer, direction, t]
-        if name == "kept":
-            return f * c_prev
-        if name == "forgotten":
-            return c_prev - f * c_prev
-        if name == "written":
-            return self.i[layer, direction, t] * self.g[layer, direction, t]
-        if name == "delta_c":
-            return self.c[layer, direction, t] - c_prev
-        if name == "tanh_c":
-            act = self.spec.activations.c if self.spec is not None else CellActivations().c
-            return act(self.c[layer, direction, t])
-        if name == "h_cell":
-            return self.o[layer, direction, t] * self.value("tanh_c", layer, direction, t)
-        raise KeyError(f"unknown quantity {name!r}; expected one of {', '.join(VALUE_NAMES)}")
+        return self.window(name, layer, direction, t, t + 1)[0]
+
+    def _whole(self, name: str) -> np.ndarray:
+        """A derived quantity over every layer, direction and step, (L, D, T, width)."""
+        return _frozen(np.stack([
+            np.stack([self.window(name, layer, d, 0, self.T) for d in range(self.num_directions)])
+            for layer in range(self.num_layers)
+        ]))  # fmt: skip
+
+    @cached_property
+    def c_prev(self) -> np.ndarray:
+        """c_{t-1} as the cell saw it at step t: c0 at the first step read."""
+        return self._whole("c_prev")
+
+    @cached_property
+    def h_prev(self) -> np.ndarray:
+        return self._whole("h_prev")
+
+    @cached_property
+    def kept(self) -> np.ndarray:
+        return self._whole("kept")
+
+    @cached_property
+    def forgotten(self) -> np.ndarray:
+        return self._whole("forgotten")
+
+    @cached_property
+    def written(self) -> np.ndarray:
+        return self._whole("written")
+
+    @cached_property
+    def delta_c(self) -> np.ndarray:
+        return self._whole("delta_c")
+
+    @cached_property
+    def tanh_c(self) -> np.ndarray:
+        return self._whole("tanh_c")
+
+    @cached_property
+    def h_cell(self) -> np.ndarray:
+        return self._whole("h_cell")
 
     def series(self, name: str, layer: int, direction: int) -> np.ndarray:
         """One quantity over the whole sequence, (T, H)."""
-        return getattr(self, name)[layer, direction]
+        return self.window(name, layer, direction, 0, self.T)
 
     def layer_input(self, layer: int) -> np.ndarray:
         """What layer `layer` read: x, or the layer below's h with directions concatenated."""

@@ -29,9 +29,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import EngineError, LoadError, SpecError
-from .load_onnx import activation_attributes, import_onnx
-from .spec import LSTMSpec
+from ..core.errors import EngineError, LoadError, SpecError
+from .onnx_read import activation_attributes, import_onnx
+from ..core.spec import LSTMSpec
 
 #: ONNX gate block k comes from engine block TO_ONNX[k]: i←i, o←o, f←f, c←g.
 TO_ONNX = (0, 3, 1, 2)
@@ -277,8 +277,8 @@ def checkpoint_to_onnx(
     onnxruntime and the engine. Weights are written as float32, the type
     onnxruntime's LSTM runs. Needs torch to read the checkpoint.
     """
-    from .load import load
-    from .load_torch import read_torch_file, state_dict_to_arrays
+    from ..open import load
+    from .torch_files import read_torch_file, state_dict_to_arrays
 
     checkpoint = Path(checkpoint)
     model = load(checkpoint)  # validates the checkpoint; refuses files that need unpickling

@@ -1,0 +1,65 @@
+"""trace_lstm: record a live torch.nn.LSTM (or an LSTMSpec) over one sequence.
+
+This is the one place that knows torch's calling rules for an LSTM (h0 and c0
+as a pair, 3-D states with batched input), so the recorder in the core stays
+a pure function of a spec and arrays, and torch is never imported here: a
+torch module can only exist if the caller already imported torch.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .core.errors import InputError, SpecError
+from .core.recorder import record
+from .core.spec import LSTMSpec
+
+
+def _ndim(a: Any) -> int:
+    return a.ndim if hasattr(a, "ndim") else np.ndim(a)
+
+
+def _torch_like_state(x: Any, h0: Any, c0: Any) -> None:
+    """Refuse the initial states torch.nn.LSTM itself refuses, so a trace is never of a call torch rejects."""
+    if (h0 is None) != (c0 is None):
+        given = "h0" if c0 is None else "c0"
+        raise InputError(f"{given} given without {'c0' if given == 'h0' else 'h0'}: "
+                         "torch.nn.LSTM takes the initial state as a pair (h0, c0), or neither")  # fmt: skip
+    if h0 is None:
+        return
+    want = 3 if _ndim(x) == 3 else 2
+    if not {_ndim(h0), _ndim(c0)} <= {2, 3}:
+        return  # other shapes: initial_state names them with the shape it expects
+    for name, a in (("h0", h0), ("c0", c0)):
+        if _ndim(a) != want:
+            raise InputError(
+                f"{name} is {_ndim(a)}-D but the input is {_ndim(x)}-D; torch.nn.LSTM takes "
+                f"{want}-D states with {'batched 3-D' if want == 3 else 'unbatched 2-D'} input"
+            )
+
+
+def trace_lstm(
+    module: Any, x: Any, h0: Any = None, c0: Any = None, *, keep_z: bool | None = None
+) -> Trace:
+    """Record `module` (a torch.nn.LSTM, or an LSTMSpec) over one sequence x.
+
+    x is shaped as the module expects for one sequence: [T, 1, in],
+    [1, T, in] with batch_first, or [T, in]; h0/c0 as torch takes them.
+    `keep_z` as in `record`.
+    """
+    if isinstance(module, LSTMSpec):
+        return record(module, x, h0, c0, source="LSTMSpec", keep_z=keep_z)
+    # a torch module can only exist if torch is already imported; never import it here
+    if "torch" in sys.modules:
+        from .formats.torch_files import is_torch_lstm, spec_from_module
+
+        if is_torch_lstm(module) or type(module).__module__.startswith("torch"):
+            spec = spec_from_module(module)  # a GRU, LSTMCell, ...: SpecError naming it
+            _torch_like_state(x, h0, c0)
+            name = type(module).__name__
+            source = "torch.nn.LSTM" if name in ("LSTM", "RecursiveScriptModule") else f"{name} (a torch.nn.LSTM)"
+            return record(spec, x, h0, c0, source=source, keep_z=keep_z)
+    raise SpecError(
+        f"trace_lstm needs a torch.nn.LSTM or an LSTMSpec, got {type(module).__name__}"
+    )
