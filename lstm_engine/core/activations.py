@@ -158,6 +158,15 @@ class CellActivations:
         return {k: getattr(self, k).to_json() for k in ("i", "f", "g", "o", "c")}
 
     @classmethod
+    def from_config(cls, d: dict | list) -> "CellActivations | tuple[tuple[CellActivations, ...], ...]":
+        """A spec config's `activations`: one set, or a list per layer of lists per direction."""
+        if isinstance(d, list):
+            if not all(isinstance(row, list) for row in d):
+                raise SpecError(f"per-direction activations must be a list of lists, got {d!r}")
+            return tuple(tuple(cls.from_json(a) for a in row) for row in d)
+        return cls.from_json(d)
+
+    @classmethod
     def from_json(cls, d: dict) -> "CellActivations":
         if not isinstance(d, dict):
             raise SpecError(f"activations must map gates (i, f, g, o, c) to activations, got {d!r}")

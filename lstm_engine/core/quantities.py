@@ -49,8 +49,9 @@ class Quantity:
     formula: Callable[[Callable[[str], np.ndarray], Callable], np.ndarray] | None = None
     width: str = "hidden"
 
-    def label_for(self, direction: int = 0) -> str:
-        return self.label.format(prev=prev_subscript(direction))
+    def label_for(self, reverse: bool = False) -> str:
+        """The label for a direction that reads left to right, or right to left (`reverse`)."""
+        return self.label.format(prev=prev_subscript(reverse))
 
     @property
     def is_gate(self) -> bool:
@@ -107,29 +108,33 @@ def resolve(name: str) -> Quantity:
     return q
 
 
-def prev_subscript(direction: int) -> str:
-    """The subscript of the step a direction reads its state from: t-1, or t+1 in reverse."""
-    return "t+1" if direction == 1 else "t-1"
+def prev_subscript(reverse: bool) -> str:
+    """The subscript of the step a direction reads its state from: t-1, or t+1 in reverse.
+
+    `reverse` is the direction's reading order (`Trace.reads_reversed(d)`), not its
+    index: a right-to-left-only LSTM has one direction, index 0, that reads reversed.
+    """
+    return "t+1" if reverse else "t-1"
 
 
-def previous_step(t: int, direction: int) -> int:
-    """The position whose state step t read: t − 1, or t + 1 for the reverse direction.
+def previous_step(t: int, reverse: bool) -> int:
+    """The position whose state step t read: t − 1, or t + 1 when reading right to left.
 
     It is −1 or T (outside the sequence) where the step read the initial state.
     """
-    return t + 1 if direction == 1 else t - 1
+    return t + 1 if reverse else t - 1
 
 
-def previous(series: np.ndarray, initial: np.ndarray, direction: int, t0: int, t1: int) -> np.ndarray:
+def previous(series: np.ndarray, initial: np.ndarray, reverse: bool, t0: int, t1: int) -> np.ndarray:
     """The state each step of [t0, t1) read: series (T, n) of one layer and direction.
 
-    The left-to-right direction reads position t − 1 (the initial state at 0);
-    the right-to-left one reads t + 1 (the initial state at T − 1).
+    Left to right, a step reads position t − 1 (the initial state at 0); right to
+    left, it reads t + 1 (the initial state at T − 1).
     """
     T = series.shape[0]
     if t1 <= t0:
         return series[t0:t0]
-    if direction == 0:
+    if not reverse:
         head = initial[None] if t0 == 0 else series[t0 - 1 : t0]
         return np.concatenate([head, series[t0 : t1 - 1]])
     tail = initial[None] if t1 >= T else series[t1 : t1 + 1]

@@ -134,8 +134,9 @@ def _first_nonfinite(
         for layer, d in zip(*np.nonzero(bad.any(axis=-1))):
             steps = np.flatnonzero(bad[layer, d])
             # the first step the direction read: lowest t left to right, highest right to left
-            t = int(steps[0] if d == 0 else steps[-1])
-            key = (int(layer), t if d == 0 else a.shape[2] - 1 - t, int(d))
+            rev = spec.reads_reversed(int(d))
+            t = int(steps[-1] if rev else steps[0])
+            key = (int(layer), a.shape[2] - 1 - t if rev else t, int(d))
             if best is None or key < best[0]:
                 unit = int(np.flatnonzero(~np.isfinite(a[layer, d, t]))[0])
                 best = (key, {"where": name, "layer": int(layer), "direction": int(d),
@@ -188,21 +189,21 @@ def record(
     gates = np.empty((L, D, T, 4, H), dt)
     c = np.empty((L, D, T, H), dt)
     h = np.empty((L, D, T, P), dt)
-    act, clip, input_forget = spec.activations, spec.clip, spec.input_forget
+    clip, input_forget = spec.clip, spec.input_forget
 
     layer_in = x
     with np.errstate(over="ignore", invalid="ignore"):
         for layer in range(L):
             for d in range(D):
-                w = spec.weights[layer][d]
+                w, act = spec.weights[layer][d], spec.cell_activations(layer, d)
                 zx = layer_in @ w.W_ih.T  # (T, 4H)
                 if w.b_ih is not None:
                     zx += w.b_ih + w.b_hh
-                # per-step rows in this direction's reading order (right to left for d=1)
+                # per-step rows in this direction's reading order (right to left when reversed)
                 rows = (zx, gates[layer, d], c[layer, d], h[layer, d])
                 if keep_z:
                     rows += (z[layer, d],)
-                if d == 1:
+                if spec.reads_reversed(d):
                     rows = tuple(a[::-1] for a in rows)
                 if not keep_z:
                     rows += (z_scratch,)
@@ -250,10 +251,11 @@ class Recorder:
     def __init__(
         self, spec: LSTMSpec, h0: Any = None, c0: Any = None, *, source: str | None = None
     ):
-        if spec.bidirectional:
+        if spec.bidirectional or spec.reads_reversed(0):
             raise SpecError(
-                "a bidirectional LSTM reads the sequence from both ends, so it cannot be fed "
-                "one step at a time; record the whole sequence instead"
+                f"a {'bidirectional' if spec.bidirectional else 'right-to-left'} LSTM reads the "
+                "sequence from its end, so it cannot be fed one step at a time; "
+                "record the whole sequence instead"
             )
         self.spec = spec
         self.source = source
@@ -324,7 +326,7 @@ class Recorder:
                 else:
                     h_prev, c_prev = b["h"][layer, 0, t - 1], b["c"][layer, 0, t - 1]
                 lstm_step(
-                    w, spec.activations, zx, h_prev, c_prev,
+                    w, spec.cell_activations(layer, 0), zx, h_prev, c_prev,
                     b["z"][layer, 0, t], b["gates"][layer, 0, t], b["c"][layer, 0, t],
                     b["h"][layer, 0, t], spec.clip, spec.input_forget,
                 )  # fmt: skip

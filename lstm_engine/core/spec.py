@@ -52,16 +52,24 @@ class CellWeights:
 class LSTMSpec:
     """A (possibly stacked, bidirectional, projected or peephole) LSTM.
 
-    `weights[layer][direction]`; direction 0 reads left to right, 1 right to left.
+    `weights[layer][direction]`. `directions` says how each direction reads the
+    sequence: ("forward",), ("forward", "reverse") when bidirectional, or
+    ("reverse",) for a right-to-left-only LSTM (ONNX's direction="reverse");
+    the default follows the number of directions, as torch has it.
+    `activations` is one CellActivations for every layer and direction, or one
+    per layer and direction (ONNX lets the two directions of a node differ).
     `clip` bounds every gate pre-activation to [-clip, clip] (ONNX), and
     `input_forget` couples the forget gate to the input gate, f = 1 - i (ONNX).
     """
 
     weights: tuple[tuple[CellWeights, ...], ...]
     batch_first: bool = False
-    activations: CellActivations = field(default_factory=CellActivations)
+    activations: CellActivations | tuple[tuple[CellActivations, ...], ...] = field(
+        default_factory=CellActivations
+    )
     clip: float | None = None
     input_forget: bool = False
+    directions: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.weights or not self.weights[0]:
@@ -69,6 +77,8 @@ class LSTMSpec:
         ndir = len(self.weights[0])
         if ndir not in (1, 2):
             raise SpecError(f"an LSTM has 1 or 2 directions, got {ndir}")
+        self._check_directions(ndir)
+        self._check_activations(ndir)
         w0 = self.weights[0][0]
         if w0.W_ih.ndim != 2 or w0.W_ih.shape[0] % 4:
             raise SpecError(
@@ -111,6 +121,51 @@ class LSTMSpec:
                 peep = {w.p_i is None, w.p_f is None, w.p_o is None}
                 if len(peep) != 1 or (w.p_i is None) != (w0.p_i is None):
                     raise SpecError(f"{where}: peepholes p_i, p_f, p_o must all be given or none")
+
+    def _check_directions(self, ndir: int) -> None:
+        dirs = self.directions
+        if dirs is None:
+            dirs = ("forward", "reverse")[:ndir]
+        dirs = tuple(dirs)
+        allowed = (("forward",), ("reverse",)) if ndir == 1 else (("forward", "reverse"),)
+        if dirs not in allowed:
+            raise SpecError(
+                f"directions {list(dirs)} do not fit {ndir} direction{'s' if ndir > 1 else ''}; "
+                f"expected one of {[list(a) for a in allowed]}"
+            )
+        object.__setattr__(self, "directions", dirs)
+
+    def _check_activations(self, ndir: int) -> None:
+        acts = self.activations
+        if isinstance(acts, CellActivations):
+            return
+        if not isinstance(acts, (tuple, list)) or len(acts) != len(self.weights) or not all(
+            isinstance(row, (tuple, list)) and len(row) == ndir
+            and all(isinstance(a, CellActivations) for a in row)
+            for row in acts
+        ):  # fmt: skip
+            raise SpecError(
+                "activations must be one CellActivations or one per layer and direction "
+                f"({len(self.weights)} × {ndir})"
+            )
+        rows = tuple(tuple(row) for row in acts)
+        flat = {a for row in rows for a in row}
+        # one set everywhere is the common case: keep it as one, so `activations` stays simple
+        object.__setattr__(self, "activations", flat.pop() if len(flat) == 1 else rows)
+
+    def cell_activations(self, layer: int, direction: int) -> CellActivations:
+        """The functions layer `layer`, direction `direction` uses."""
+        acts = self.activations
+        return acts if isinstance(acts, CellActivations) else acts[layer][direction]
+
+    @property
+    def standard_activations(self) -> bool:
+        """torch's sigmoid/tanh everywhere (what torch.nn.LSTM and a checkpoint can hold)."""
+        return isinstance(self.activations, CellActivations) and self.activations.is_standard
+
+    def reads_reversed(self, direction: int) -> bool:
+        """Does this direction read the sequence right to left (its previous step is t + 1)?"""
+        return self.directions[direction] == "reverse"
 
     # --- configuration, derived from the weights so it cannot disagree with them
     @property
@@ -183,14 +238,18 @@ class LSTMSpec:
             "peephole": self.peephole,
             "clip": self.clip,
             "input_forget": self.input_forget,
-            "activations": self.activations.to_json(),
+            "activations": (
+                self.activations.to_json() if isinstance(self.activations, CellActivations)
+                else [[a.to_json() for a in row] for row in self.activations]
+            ),
+            "directions": list(self.directions),
             "dtype": str(self.dtype),
         }
 
     def summary(self) -> str:
         """One line, e.g. `LSTM 6→6 ×1 layer, uni`."""
         layers = f"×{self.num_layers} layer" + ("s" if self.num_layers > 1 else "")
-        flags = ["bi" if self.bidirectional else "uni"]
+        flags = ["bi" if self.bidirectional else "reverse" if self.reads_reversed(0) else "uni"]
         if self.proj_size:
             flags.append(f"proj {self.proj_size}")
         if self.peephole:
@@ -199,7 +258,9 @@ class LSTMSpec:
             flags.append(f"clip {self.clip:g}")
         if self.input_forget:
             flags.append("input_forget")
-        if not self.activations.is_standard:
+        if not isinstance(self.activations, CellActivations):
+            flags.append("act per direction")
+        elif not self.activations.is_standard:
             a = self.activations
             flags.append(f"act {a.i}/{a.g}/{a.c}")
         if not self.bias:

@@ -32,7 +32,9 @@ from .readonly import _is_sealed, seal
 from .spec import CellWeights, LSTMSpec
 
 FORMAT = "lstm-tui-trace"
-FORMAT_VERSION = 1
+#: 2: a spec's `directions` (a right-to-left-only LSTM) and per-direction activations in
+#: meta.config, and a branch's parent and edits; version-1 files read as before.
+FORMAT_VERSION = 2
 
 _SAVED = ("x", "h0", "c0", "i", "f", "g", "o", "c", "h")
 
@@ -145,10 +147,20 @@ class Trace:
         return self.h.shape[3]
 
     # --- every other quantity, from the registry (core/quantities.py)
-    @property
-    def output_activation(self):
-        """The cell's output activation (tanh unless the model says otherwise)."""
-        return self.spec.activations.c if self.spec is not None else CellActivations().c
+    def output_activation(self, layer: int, direction: int):
+        """The cell's output activation there (tanh unless the model says otherwise)."""
+        if self.spec is None:
+            return CellActivations().c
+        return self.spec.cell_activations(layer, direction).c
+
+    def reads_reversed(self, direction: int) -> bool:
+        """Does this direction read right to left, so that its previous step is t + 1?
+
+        Arrays are always indexed by sequence position; only the reading order differs.
+        """
+        if self.spec is not None:
+            return self.spec.reads_reversed(direction)
+        return direction == 1
 
     def window(self, name: str, layer: int, direction: int, t0: int, t1: int) -> np.ndarray:
         """One quantity over positions [t0, t1) of one layer and direction: (t1 − t0, width).
@@ -163,14 +175,16 @@ class Trace:
         if cached is not None:  # a whole derived array already computed
             return cached[layer, direction, t0:t1]
 
+        reverse = self.reads_reversed(direction)
+
         def base(n: str) -> np.ndarray:
             if n == "c_prev":
-                return previous(self.c[layer, direction], self.c0[layer, direction], direction, t0, t1)
+                return previous(self.c[layer, direction], self.c0[layer, direction], reverse, t0, t1)
             if n == "h_prev":
-                return previous(self.h[layer, direction], self.h0[layer, direction], direction, t0, t1)
+                return previous(self.h[layer, direction], self.h0[layer, direction], reverse, t0, t1)
             return getattr(self, n)[layer, direction, t0:t1]
 
-        return evaluate(name, base, self.output_activation)
+        return evaluate(name, base, self.output_activation(layer, direction))
 
     def value(self, name: str, layer: int, direction: int, t: int) -> np.ndarray:
         """One quantity at one step, (H,), computed from the stored arrays alone.
@@ -355,9 +369,10 @@ def _spec_from_saved(data: dict, config: dict | None) -> LSTMSpec | None:
     return LSTMSpec(
         weights=tuple(layers),
         batch_first=config.get("batch_first", False),
-        activations=CellActivations.from_json(config["activations"]),
+        activations=CellActivations.from_config(config["activations"]),
         clip=config.get("clip"),
         input_forget=config.get("input_forget", False),
+        directions=tuple(config["directions"]) if "directions" in config else None,
     )
 
 

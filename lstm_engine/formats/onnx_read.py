@@ -17,7 +17,8 @@ How ONNX maps onto the engine (opset 7 to the newest):
   one list each, walked in activation order, each function taking a value only
   if it has that parameter; a function whose value is missing gets
   onnxruntime's default (LeakyRelu 0.01, HardSigmoid 0.2/0.5, Elu 1.0, and 0
-  for the rest). Forward and reverse must use the same functions.
+  for the rest). The forward and reverse directions may use different functions:
+  the spec keeps one set per direction.
 - `clip` bounds every gate pre-activation after bias and peephole are added;
   `input_forget` sets f = 1 − i, as onnxruntime does.
 - `layout` 1 ([batch, T, ...] tensors) is read by transposing; onnxruntime's
@@ -25,10 +26,10 @@ How ONNX maps onto the engine (opset 7 to the newest):
 - `sequence_lens`: a batch entry of length L is traced for L steps (its reverse
   direction starts at step L − 1). An entry of length 0 runs no step at all
   (onnxruntime returns zeros for it), so tracing it is an InputError.
-- `direction="reverse"`: the engine has no right-to-left-only LSTM, so the trace
-  holds the sequence in the order the node reads it, last position first, and
-  says so in meta ("time_reversed": True); trace step t is position L − 1 − t,
-  and the output panel is reordered the same way.
+- `direction="reverse"`: a one-direction spec whose direction reads right to
+  left (`LSTMSpec(directions=("reverse",))`). The trace is indexed by sequence
+  position like every other (its previous step is t + 1, as for torch's
+  reverse direction), so tokens, x and the output panel keep their order.
 
 The model's output: the graph's first output, run by onnxruntime, becomes the
 trace's per-step output when it has a step axis ([T, batch, n], [batch, T, n],
@@ -46,6 +47,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,19 +132,20 @@ def resolve_activations(
     return out
 
 
-def activation_attributes(act: CellActivations, num_directions: int) -> dict:
-    """The inverse of `resolve_activations`: ONNX attributes for a CellActivations.
+def activation_attributes(per_direction: Sequence[CellActivations]) -> dict:
+    """The inverse of `resolve_activations`: ONNX attributes for each direction's functions.
 
     ONNX has one function for i, f and o, so the spec must agree on them.
     Every alpha/beta is written out, so no runtime's defaults come into play.
     """
-    if not (act.i == act.f == act.o):
-        raise SpecError(
-            f"ONNX's LSTM uses one activation for the i, f and o gates; this spec has "
-            f"i={act.i}, f={act.f}, o={act.o}"
-        )
+    for act in per_direction:
+        if not (act.i == act.f == act.o):
+            raise SpecError(
+                f"ONNX's LSTM uses one activation for the i, f and o gates; this spec has "
+                f"i={act.i}, f={act.f}, o={act.o}"
+            )
     names, alphas, betas = [], [], []
-    for a in (act.i, act.g, act.c) * num_directions:
+    for a in (a for act in per_direction for a in (act.i, act.g, act.c)):
         names.append(a.name)
         uses_alpha, uses_beta = _PARAMS.get(a.name, (False, False))
         if uses_alpha:
@@ -172,7 +175,7 @@ class LstmNode:
     hidden_size: int | None
     clip: float | None
     input_forget: bool
-    activations: CellActivations
+    activations: tuple[CellActivations, ...]  # one set per direction
 
 
 def _json_attr(value: Any) -> Any:
@@ -235,13 +238,9 @@ def parse_lstm_node(onnx, node, name: str) -> LstmNode:
         )
     except (LoadError, SpecError) as e:
         raise LoadError(f"{where}: {e}") from None
-    per_dir = [CellActivations(i=f, f=f, g=g, o=f, c=h) for f, g, h in zip(*[iter(acts)] * 3)]
-    if D == 2 and per_dir[0] != per_dir[1]:
-        raise LoadError(
-            f"{where}: the forward and reverse directions use different activations "
-            f"({', '.join(map(str, acts[:3]))} vs {', '.join(map(str, acts[3:]))}); "
-            "lstm-tui's engine has one set per LSTM"
-        )
+    per_dir = tuple(
+        CellActivations(i=f, f=f, g=g, o=f, c=h) for f, g, h in zip(*[iter(acts)] * 3)
+    )
 
     ins = list(node.input) + [""] * (len(INPUT_ROLES) - len(node.input))
     outs = list(node.output) + [""] * (len(OUTPUT_ROLES) - len(node.output))
@@ -253,7 +252,7 @@ def parse_lstm_node(onnx, node, name: str) -> LstmNode:
         attributes={k: _short_floats(v) for k, v in attrs.items()},
         direction=direction, num_directions=D, layout=layout,
         hidden_size=hidden_size, clip=clip, input_forget=bool(input_forget),
-        activations=per_dir[0],
+        activations=per_dir,
     )  # fmt: skip
 
 
@@ -516,8 +515,9 @@ class OnnxModel(Model):
             )  # fmt: skip
         try:
             return LSTMSpec(
-                weights=(tuple(dirs),), batch_first=n.layout == 1, activations=n.activations,
+                weights=(tuple(dirs),), batch_first=n.layout == 1, activations=(n.activations,),
                 clip=n.clip, input_forget=n.input_forget,
+                directions=("reverse",) if n.direction == "reverse" else None,
             )  # fmt: skip
         except SpecError as e:
             raise LoadError(f"{where}: {e}") from None
@@ -637,21 +637,14 @@ class OnnxModel(Model):
             tokens = self._tokens_of(feeds[self.input_names[0]], T, batch, b, L)
         D, H = n.num_directions, spec.hidden_size
         h0, c0 = [self._state(values, role, b, batch, D, H) for role in ("initial_h", "initial_c")]
-        reversed_ = n.direction == "reverse"
-        if reversed_:
-            x = x[::-1]
-            tokens = tokens[::-1] if tokens is not None else None
-
         output, out_meta = self._model_output(feeds, T, batch, b, L)
-        if output is not None and reversed_:
-            output = output[::-1]
         meta = {
             "model": self.name, "format": self.format, "model_format": self.format,
             "lstm": self.lstm_name,
             "output_kind": self.output_kind if output is not None else None,
             "description": self.description, "source": self.path,
             "onnx_node": n.name, "op_type": "LSTM", "attributes": n.attributes,
-            "onnx_direction": n.direction, "time_reversed": reversed_, "opset": self.opset,
+            "onnx_direction": n.direction, "opset": self.opset,
             "batch_index": b, "batch_size": batch, "sequence_length": L, "padded_length": T,
             **out_meta, **self.unk_meta(tokens),
         }  # fmt: skip

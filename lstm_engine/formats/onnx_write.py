@@ -42,14 +42,14 @@ def _onnx_blocks(a: np.ndarray, H: int) -> np.ndarray:
     return a.reshape(4, H, *a.shape[1:])[list(TO_ONNX)].reshape(a.shape)
 
 
-def _attributes(spec: LSTMSpec, layout: int) -> dict:
-    """The LSTM node attributes for every layer of `spec`."""
+def _attributes(spec: LSTMSpec, layout: int, layer: int) -> dict:
+    """The LSTM node attributes for one layer of `spec`."""
     D = spec.num_directions
-    attrs: dict = {
-        "hidden_size": spec.hidden_size, "direction": "bidirectional" if D == 2 else "forward"
-    }  # fmt: skip
-    if not spec.activations.is_standard:
-        attrs.update(activation_attributes(spec.activations, D))
+    direction = "bidirectional" if D == 2 else "reverse" if spec.reads_reversed(0) else "forward"
+    attrs: dict = {"hidden_size": spec.hidden_size, "direction": direction}
+    acts = [spec.cell_activations(layer, d) for d in range(D)]
+    if not all(a.is_standard for a in acts):
+        attrs.update(activation_attributes(acts))
     if spec.clip is not None:
         attrs["clip"] = float(spec.clip)
     if spec.input_forget:
@@ -160,8 +160,8 @@ def spec_to_onnx(
     layer_in = "X"
     for j, (module, sp) in enumerate(named):
         H, D = sp.hidden_size, sp.num_directions
-        attrs = _attributes(sp, layout)
         for k, dirs in enumerate(sp.weights):
+            attrs = _attributes(sp, layout, k)
             tag = f"{module}_l{k}"
             W = np.stack([_onnx_blocks(w.W_ih, H) for w in dirs]).astype(dt)
             R = np.stack([_onnx_blocks(w.W_hh, H) for w in dirs]).astype(dt)

@@ -45,24 +45,23 @@ def save(model, tmp_path, name="model.onnx") -> str:
     return str(path)
 
 
-def assert_matches_ort(
-    trace, oracle: Oracle, X: np.ndarray, b: int, *, reverse=False, rtol=0.0
-) -> float:
-    """Every step's h and c of the trace against onnxruntime's; returns the max abs diff."""
+def assert_matches_ort(trace, oracle: Oracle, X: np.ndarray, b: int, *, rtol=0.0) -> float:
+    """Every step's h and c of the trace against onnxruntime's; returns the max abs diff.
+
+    Every trace, a reverse-only node's too, is indexed by sequence position, as Y is.
+    """
     h_ref, c_ref = oracle.states(X, b)
     h, c = trace.h[0], trace.c[0]
-    if reverse:  # a reverse-only node is traced in reading order: step t is position L-1-t
-        h, c = h[:, ::-1], c[:, ::-1]
     assert h.shape == h_ref.shape and c.shape == c_ref.shape
     np.testing.assert_allclose(h, h_ref, atol=TOL, rtol=rtol, err_msg="h vs onnxruntime")
     np.testing.assert_allclose(c, c_ref, atol=TOL, rtol=rtol, err_msg="c vs onnxruntime")
     return float(max(np.abs(h - h_ref).max(), np.abs(c - c_ref).max()))
 
 
-def assert_y_matches(trace, Y, b, L, *, reverse=False, layout=0):
+def assert_y_matches(trace, Y, b, L, *, layout=0):
     """The trace's h against the node's own Y output from one batched onnxruntime run."""
     Y = Y.transpose(1, 2, 0, 3) if layout else Y  # [batch, T, D, H] → [T, D, batch, H]
-    h = trace.h[0][:, ::-1] if reverse else trace.h[0]
+    h = trace.h[0]
     np.testing.assert_allclose(h, Y[:L, :, b].transpose(1, 0, 2), atol=TOL, rtol=0)
     if L < Y.shape[0]:  # onnxruntime zeroes the padded steps; the trace stops at L
         assert not Y[L:, :, b].any()
@@ -80,12 +79,15 @@ def test_direction(tmp_path, direction):
     assert m.spec.num_directions == D and m.lstm_names == ("lstm_1",)
     for b in range(2):
         tr = m.trace(X, batch_index=b)
-        assert_matches_ort(tr, oracle, X, b, reverse=direction == "reverse")
-        assert_y_matches(tr, Y, b, 6, reverse=direction == "reverse")
-        assert tr.meta["time_reversed"] is (direction == "reverse")
+        assert_matches_ort(tr, oracle, X, b)
+        assert_y_matches(tr, Y, b, 6)
+        assert "time_reversed" not in tr.meta  # indexed by position, like every trace
+        assert tr.reads_reversed(0) is (direction == "reverse")
+        np.testing.assert_array_equal(tr.x, X[:, b])
         assert tr.meta["batch_index"] == b and tr.meta["onnx_direction"] == direction
-    # the last state each direction reaches is onnxruntime's Y_h / Y_c
-    np.testing.assert_allclose(tr.c[0, 0, -1], Y_c[0, 1], atol=TOL, rtol=0)
+    # the last state each direction reaches is onnxruntime's Y_h / Y_c: right to left, position 0
+    end = 0 if direction == "reverse" else -1
+    np.testing.assert_allclose(tr.c[0, 0, end], Y_c[0, 1], atol=TOL, rtol=0)
     if D == 2:
         np.testing.assert_allclose(tr.c[0, 1, 0], Y_c[1, 1], atol=TOL, rtol=0)
 
@@ -101,10 +103,11 @@ def test_initial_states_and_peepholes(tmp_path, direction):
     oracle = Oracle(model)
     for b in range(3):
         tr = m.trace(X, batch_index=b)
-        assert_matches_ort(tr, oracle, X, b, reverse=direction == "reverse")
+        assert_matches_ort(tr, oracle, X, b)
         # the initial state is this entry's: c_prev at the first step read is initial_c[:, b]
-        # (a reverse-only node is traced in reading order, so that step is index 0 too)
-        np.testing.assert_array_equal(tr.c_prev[0, 0, 0], arrays["initial_c"][0, b])
+        # (the last position, for a reverse-only node)
+        first = -1 if direction == "reverse" else 0
+        np.testing.assert_array_equal(tr.c_prev[0, 0, first], arrays["initial_c"][0, b])
         if D == 2:
             np.testing.assert_array_equal(tr.c_prev[0, 1, -1], arrays["initial_c"][1, b])
     # Pi, Po, Pf land on p_i, p_o, p_f: dropping any one changes the trace
@@ -131,15 +134,11 @@ def test_sequence_lens(tmp_path, direction):
         tr = m.trace(X, batch_index=b)
         L = int(lens[b])
         assert tr.T == L and tr.meta["sequence_length"] == L and tr.meta["padded_length"] == 7
-        np.testing.assert_array_equal(
-            tr.x, (X[:L, b][::-1] if direction == "reverse" else X[:L, b])
-        )
-        assert_matches_ort(tr, oracle, X, b, reverse=direction == "reverse")
-        assert_y_matches(tr, Y, b, L, reverse=direction == "reverse")
+        np.testing.assert_array_equal(tr.x, X[:L, b])
+        assert_matches_ort(tr, oracle, X, b)
+        assert_y_matches(tr, Y, b, L)
         # Y_h is where each direction ends: step L-1 forward, position 0 in reverse
-        last = {"forward": (0, L - 1), "reverse": (0, L - 1), "bidirectional": (0, L - 1)}[
-            direction
-        ]
+        last = {"forward": (0, L - 1), "reverse": (0, 0), "bidirectional": (0, L - 1)}[direction]
         np.testing.assert_allclose(tr.h[0, last[0], last[1]], Y_h[0, b], atol=TOL, rtol=0)
         if direction == "bidirectional":
             np.testing.assert_allclose(tr.h[0, 1, 0], Y_h[1, b], atol=TOL, rtol=0)
@@ -266,6 +265,65 @@ def test_bidirectional_activations(tmp_path):
     assert_matches_ort(m.trace(X), Oracle(model), X, 0)
 
 
+def test_each_direction_keeps_its_own_activations(tmp_path):
+    """ONNX lets the directions of one node differ; the engine follows each (it used to refuse)."""
+    acts = ["Sigmoid", "Tanh", "Tanh", "HardSigmoid", "Softsign", "ScaledTanh"]
+    model = single_lstm_model(
+        lstm_arrays(3, 4, 2, peephole=True, seed=40), direction="bidirectional", activations=acts,
+        activation_alpha=[0.25, 0.9], activation_beta=[0.45, 1.3],
+    )  # fmt: skip
+    X = np.random.default_rng(41).normal(size=(6, 1, 3)).astype(np.float32)
+    m = load_onnx(save(model, tmp_path))
+    fwd, rev = m.spec.cell_activations(0, 0), m.spec.cell_activations(0, 1)
+    assert fwd == CellActivations()
+    assert rev.i == Activation("HardSigmoid", np.float32(0.25), np.float32(0.45))
+    assert rev.g == Activation("Softsign") and rev.c.name == "ScaledTanh"
+    assert "act per direction" in m.spec.summary()
+    tr = m.trace(X)
+    assert_matches_ort(tr, Oracle(model), X, 0)
+    # derived quantities use each direction's own output activation
+    np.testing.assert_allclose(tr.value("tanh_c", 0, 1, 2), rev.c(tr.c[0, 1, 2]), rtol=1e-6)
+    np.testing.assert_allclose(tr.value("tanh_c", 0, 0, 2), np.tanh(tr.c[0, 0, 2]), rtol=1e-6)
+    # and a saved trace, and a re-export, keep both sets
+    back = lstm_engine.Trace.load(tr.save(tmp_path / "t.npz"))
+    assert back.spec.cell_activations(0, 1) == rev and back.spec.cell_activations(0, 0) == fwd
+    again = load_onnx(spec_to_onnx(m.spec, tmp_path / "again.onnx"))
+    np.testing.assert_array_equal(again.trace(X).h, tr.h)
+
+
+def test_reverse_only_node_is_indexed_by_position(tmp_path):
+    """Tokens, x, states and the output panel all in sequence order; the previous step is t+1."""
+    arrays = lstm_arrays(3, 4, 1, seed=42)
+    model = single_lstm_model(arrays, direction="reverse")
+    X = np.random.default_rng(43).normal(size=(5, 1, 3)).astype(np.float32)
+    m = load_onnx(save(model, tmp_path))
+    tr = m.trace(X)
+    assert m.spec.directions == ("reverse",) and m.spec.summary().endswith("reverse")
+    np.testing.assert_array_equal(tr.x, X[:, 0])
+    for t in range(4):  # step t read the state at t + 1
+        np.testing.assert_array_equal(tr.value("c_prev", 0, 0, t), tr.c[0, 0, t + 1])
+    np.testing.assert_array_equal(tr.value("c_prev", 0, 0, 4), tr.c0[0, 0])
+    np.testing.assert_array_equal(tr.value("h_prev", 0, 0, 4), tr.h0[0, 0])
+    # the same computation as the reverse direction of a bidirectional spec, by position
+    spec_bi = LSTMSpec.random(3, 4, bidirectional=True, seed=44)
+    rev_only = LSTMSpec(weights=((spec_bi.weights[0][1],),), directions=("reverse",))
+    a, b = record(spec_bi, X[:, 0]), record(rev_only, X[:, 0])
+    for name in ("i", "f", "g", "o", "c", "h"):
+        np.testing.assert_array_equal(getattr(b, name)[0, 0], getattr(a, name)[0, 1])
+    np.testing.assert_array_equal(b.delta_c[0, 0], a.delta_c[0, 1])
+    # a save keeps the reading order; an export writes direction="reverse" again
+    back = lstm_engine.Trace.load(tr.save(tmp_path / "r.npz"))
+    assert back.reads_reversed(0) and back.spec.directions == ("reverse",)
+    np.testing.assert_array_equal(back.delta_c, tr.delta_c)
+    exported = onnx.load(str(spec_to_onnx(rev_only, tmp_path / "rev.onnx")))
+    node = [n for n in exported.graph.node if n.op_type == "LSTM"][0]
+    assert helper.get_attribute_value(
+        [a for a in node.attribute if a.name == "direction"][0]) == b"reverse"  # fmt: skip
+    np.testing.assert_allclose(
+        session(exported).run(["Y"], {"X": X})[0][:, 0], b.h[0, 0], atol=TOL, rtol=0
+    )
+
+
 @pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
 def test_layout_1_matches_layout_0(tmp_path, direction):
     # onnxruntime's CPU LSTM refuses layout=1, so the oracle is the same model in layout 0
@@ -285,7 +343,7 @@ def test_layout_1_matches_layout_0(tmp_path, direction):
     oracle = Oracle(model0)
     for b in range(2):
         t1 = m1.trace(X1, batch_index=b)
-        assert_matches_ort(t1, oracle, X0, b, reverse=direction == "reverse")
+        assert_matches_ort(t1, oracle, X0, b)
         np.testing.assert_array_equal(t1.h, m0.trace(X0, batch_index=b).h)
     assert t1.output is None and t1.meta["graph_output"]["name"] == "Y"
 

@@ -114,16 +114,6 @@ def test_unsupported_attribute_values(tmp_path, attrs, expect):
     assert expect in one_line(e) and "lstm_1" in str(e.value)
 
 
-def test_different_activations_per_direction(tmp_path):
-    model = single_lstm_model(
-        lstm_arrays(3, 4, 2), direction="bidirectional",
-        activations=["Sigmoid", "Tanh", "Tanh", "HardSigmoid", "Tanh", "Tanh"],
-    )  # fmt: skip
-    with pytest.raises(LoadError) as e:
-        load_onnx(save(model, tmp_path))
-    assert "forward and reverse directions use different activations" in one_line(e)
-
-
 def test_weights_with_wrong_shapes(tmp_path):
     arrays = lstm_arrays(3, 4, seed=2)
     arrays["B"] = arrays["B"][:, :10]

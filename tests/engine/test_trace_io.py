@@ -95,7 +95,7 @@ def test_file_is_plain_npz_without_pickles(tmp_path):
         meta = json.loads(str(npz["meta"]))
         np.testing.assert_array_equal(npz["c"], trace.c)
         assert npz["i"].shape == (2, 2, 5, 4) and npz["h"].shape == (2, 2, 5, 2)
-    assert meta["format"] == "lstm-tui-trace" and meta["version"] == 1
+    assert meta["format"] == "lstm-tui-trace" and meta["version"] == 2
     assert meta["tokens"][2] == "français" and meta["labels"][0] == "PRON"
     assert meta["config"]["bidirectional"] is True and meta["config"]["proj_size"] == 2
 
