@@ -11,9 +11,12 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import numpy as np
+
 from .core.errors import InputError, SpecError
 from .core.recorder import record
 from .core.spec import LSTMSpec
+from .core.trace import Trace
 
 
 def _ndim(a: Any) -> int:
@@ -52,7 +55,7 @@ def trace_lstm(
         return record(module, x, h0, c0, source="LSTMSpec", keep_z=keep_z)
     # a torch module can only exist if torch is already imported; never import it here
     if "torch" in sys.modules:
-        from .formats.torch_files import is_torch_lstm, spec_from_module
+        from .formats.torch_module import is_torch_lstm, spec_from_module
 
         if is_torch_lstm(module) or type(module).__module__.startswith("torch"):
             spec = spec_from_module(module)  # a GRU, LSTMCell, ...: SpecError naming it

@@ -95,13 +95,15 @@ def load(path: str | os.PathLike, *, trust: bool = False, lstm: str | None = Non
 
         return load_onnx(str(path), node=lstm)
     try:
-        from .formats import torch_files as load_torch
+        import torch  # noqa: F401 - the .pt readers below need it
     except ImportError:
         raise LoadError("reading .pt files needs torch: pip install torch") from None
+    from .formats.pickled import model_from_object, read_torch_file
+    from .formats.torchscript import load_torchscript
+
     try:
         if kind == "torchscript":
-            return load_torch.load_torchscript(path, lstm, trust)
-        obj = load_torch.read_torch_file(path, trust)
-        return load_torch.model_from_object(obj, path, lstm)
+            return load_torchscript(path, lstm, trust)
+        return model_from_object(read_torch_file(path, trust), path, lstm)
     except SpecError as e:
         raise LoadError(f"{path}: {e}") from None

@@ -54,7 +54,8 @@ spec's weights in the torch names above.
 
 Every checkpoint is opened back before it is written, so a checkpoint whose
 vocabulary, labels, shapes or examples disagree is refused at save time
-instead of at debugging time. Importing this module does not import torch.
+instead of at debugging time. Reading and writing live here together, so the
+format is defined in one file; importing this module does not import torch.
 """
 
 from __future__ import annotations
@@ -67,6 +68,17 @@ import numpy as np
 
 from ..core.errors import EngineError, LoadError, SpecError
 from ..core.spec import LSTMSpec
+from ..model import Model
+from .state_dict import (
+    choose_lstm,
+    find_lstm_prefixes,
+    first_line,
+    infer_roles,
+    lstm_config_from_state_dict,
+    lstm_config_of,
+    pipeline_from_parts,
+    state_dict_from_spec,
+)
 
 FORMAT = "lstm-tui-checkpoint"
 VERSION = 1
@@ -124,15 +136,6 @@ def save_checkpoint(
     Returns the path written.
     """
     import torch
-
-    from .torch_files import (
-        find_lstm_prefixes,
-        infer_roles,
-        lstm_config_from_state_dict,
-        lstm_config_of,
-        model_from_checkpoint,
-        state_dict_from_spec,
-    )
 
     path = Path(path)
     if path.exists() and not overwrite:
@@ -289,3 +292,52 @@ def validate_checkpoint(ckpt: Mapping[str, Any], path: str) -> None:
     examples = ckpt.get("examples", [])
     if not isinstance(examples, (list, tuple)) or not all(isinstance(e, (str, list, tuple)) for e in examples):
         bad("examples must be a list of strings or of [T, input] lists")
+
+
+# --- reading
+def model_from_checkpoint(ckpt: Mapping[str, Any], path: str, lstm: str | None = None) -> Model:
+    """The project checkpoint as a Model: checked field by field, then built as a numpy pipeline."""
+    if ckpt.get("format") != FORMAT:
+        raise LoadError(f"{path}: not an lstm-tui checkpoint")
+    if not isinstance(ckpt.get("version"), int) or ckpt["version"] > VERSION:
+        raise LoadError(
+            f"{path}: checkpoint version {ckpt.get('version')!r} is newer than this lstm-tui "
+            f"understands ({VERSION}); upgrade lstm-tui"
+        )
+    try:
+        validate_checkpoint(ckpt, path)
+        return _checkpoint_model(ckpt, path, lstm)
+    except EngineError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError, RuntimeError) as e:
+        # a field of the wrong type or shape deep inside: the file is broken, not lstm-tui
+        raise LoadError(f"{path}: broken checkpoint ({first_line(e)})") from None
+
+
+def _checkpoint_model(ckpt: Mapping[str, Any], path: str, lstm: str | None) -> Model:
+    arch = ckpt["architecture"]
+    lstms = list(arch["lstms"])
+    if not lstms:
+        raise LoadError(f"{path}: the checkpoint has no LSTM")
+    chosen = choose_lstm(lstms, lstm, path)
+    examples = ckpt.get("examples") or []
+    vocab, ids_as_vocab = ckpt.get("vocab"), False
+    if vocab is None and arch.get("embedding") is not None:  # token ids are all we can take
+        rows = ckpt["state_dict"][f"{arch['embedding']}.weight" if arch["embedding"] else "weight"].shape[0]
+        vocab, ids_as_vocab = [str(k) for k in range(rows)], True
+    tokenizer = ckpt.get("tokenizer") if arch.get("embedding") is not None else None
+    return pipeline_from_parts(
+        ckpt["state_dict"], path=path, format="checkpoint", lstms=lstms,
+        lstm_configs=arch.get("lstm_config") or {}, embedding=arch.get("embedding"),
+        head=arch.get("head"), output=arch.get("output"), lstm=chosen,
+        tokenizer=tokenizer, vocab=vocab, ids_as_vocab=ids_as_vocab,
+        unk=ckpt.get("unk"), lowercase=bool(ckpt.get("lowercase", False)),
+        labels=tuple(ckpt["labels"]) if ckpt.get("labels") is not None else None,
+        examples=tuple(e if isinstance(e, str) else np.asarray(e, dtype=np.float64) for e in examples),
+        description=ckpt.get("description") or "", name=ckpt.get("name") or None,
+        focus=ckpt.get("focus"),
+    )  # fmt: skip
+
+
+
+__all__ = ["FORMAT", "VERSION", "model_from_checkpoint", "save_checkpoint", "validate_checkpoint"]
