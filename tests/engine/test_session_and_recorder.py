@@ -104,6 +104,31 @@ def test_run_until_forward_and_backward():
     assert s.run_until(lambda v: True) is True and s.t == 2
 
 
+def test_run_until_reaches_both_ends_of_the_sequence():
+    """The first and the last step are hits like any other, from anywhere and in either
+    direction. Kills the mutant whose reverse search stops at t=1 (range(t - 1, 0, -1)), which
+    survived the whole suite, and its forward twin that stops at T-2."""
+    T = 6
+    trace = _trace(T=T)
+    for start in range(1, T):
+        s = Session(trace, t=start)
+        assert s.run_until(lambda v: v.t == 0, reverse=True) is True and s.t == 0
+        s.goto(start)
+        assert s.run_until(lambda v: v.token == "w0", reverse=True) is True and s.t == 0
+    for start in range(T - 1):
+        s = Session(trace, t=start)
+        assert s.run_until(lambda v: v.t == T - 1) is True and s.t == T - 1
+        s.goto(start)
+        assert s.run_until(lambda v: v.token == f"w{T - 1}") is True and s.t == T - 1
+    # every step is visited once, nearest first, and the cursor's own step is never one
+    for start in (0, 3, T - 1):
+        for reverse in (False, True):
+            s, seen = Session(trace, t=start), []
+            assert s.run_until(lambda v: seen.append(v.t) and False, reverse=reverse) is False
+            assert seen == (list(range(start - 1, -1, -1)) if reverse else list(range(start + 1, T)))
+            assert s.t == start
+
+
 # --- Recorder ----------------------------------------------------------------------------
 def _spec(dtype=np.float64, **kw):
     return LSTMSpec.random(3, 5, 2, seed=4, dtype=dtype, **kw)
