@@ -17,7 +17,7 @@ from .formats.checkpoint import save_checkpoint
 from .core.errors import EngineError, InputError, LoadError, SpecError, UnsafeFileError
 from .core.files import read_input_array, require_regular_file
 from .open import load
-from .model import Model
+from .model import EmbeddingPart, HeadPart, LSTMPart, Model, PipelineModel
 from .core.recorder import Recorder, record
 from .live import trace_lstm
 from .core.session import Session, StepView
@@ -32,12 +32,16 @@ __all__ = [
     "Activation",
     "CellActivations",
     "CellWeights",
+    "EmbeddingPart",
     "EngineError",
     "GATES",
+    "HeadPart",
     "InputError",
+    "LSTMPart",
     "LSTMSpec",
     "LoadError",
     "Model",
+    "PipelineModel",
     "QUANTITIES",
     "Quantity",
     "REGISTRY",

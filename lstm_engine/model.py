@@ -1,13 +1,25 @@
-"""Model: a loaded network around the LSTM being debugged, run at the model level.
+"""Model: a loaded network around the LSTM being debugged, its parts, and runs at the model level.
 
 A user thinks in sentences and tags, not in [T, 6] float arrays, so a Model
 turns text into the LSTM's input (vocabulary → embedding), records the
 chosen LSTM with the engine, and runs the rest of the network so that the
 trace carries the model's real per-step output with label names.
 
-`Model` is the base shared by every format (the ONNX loader subclasses it);
-`PipelineModel` is the pure-numpy run used for the project checkpoint and
-for bare state_dicts: embedding → LSTM(s) → linear head → log_softmax/softmax.
+A debugger also needs the network as parts, not only `trace(inp)`: to re-run
+the head after an edit, to attribute a logit, to say whether a prediction
+saw the future. So a Model shows them as plain data, in data-flow order:
+
+    model.embedding   EmbeddingPart(name, weight (V, E)) or None
+    model.lstms       (LSTMPart(name, spec), ...)
+    model.head        HeadPart(name, weight (n_out, D*P), bias (n_out,) | None, output) or None
+    model.downstream(lstm_name, h)   # h (T, D*P) of that LSTM → the model's output (T, n_out)
+    model.output_uses_future         # any LSTM on the way to the output reads right to left
+    model.warnings                   # what the reader could not account for, for the UI and `info`
+
+`Model` is the base shared by every format (the ONNX and torch-module readers
+subclass it); `PipelineModel` is the pure-numpy run used for the project
+checkpoint and for bare state_dicts: embedding → LSTM(s) → linear head →
+log_softmax/softmax.
 """
 
 from __future__ import annotations
@@ -18,7 +30,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .core.errors import InputError, SpecError
+from .core.errors import EngineError, InputError, SpecError
+from .core.readonly import seal
 from .core.recorder import record
 from .core.spec import LSTMSpec
 from .core.trace import Trace
@@ -27,6 +40,74 @@ INPUT_KINDS = ("text", "numeric")
 OUTPUT_KINDS = ("log_prob", "prob", "logit", None)
 #: the checkpoint's `output` (what follows the head) → the trace's output_kind
 OUTPUT_OF_HEAD = {"log_softmax": "log_prob", "softmax": "prob", "logits": "logit", None: None}
+
+
+#: what follows a head → how its output is applied (log_softmax and softmax over the last axis)
+HEAD_OUTPUTS = ("log_softmax", "softmax", "logits")
+
+
+def _sealed(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else seal(np.array(a, order="C", copy=True))
+
+
+@dataclass(frozen=True, eq=False)
+class EmbeddingPart:
+    """The token embedding in front of the first LSTM: row k is what token id k feeds it."""
+
+    name: str
+    weight: np.ndarray  # (V, E)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight", _sealed(self.weight))
+
+
+@dataclass(frozen=True, eq=False)
+class LSTMPart:
+    """One LSTM module of the model, by its name in the file, with its exact weights."""
+
+    name: str
+    spec: LSTMSpec
+
+    @property
+    def reads_right_to_left(self) -> bool:
+        """Some direction of it reads the sequence from the end (bidirectional or reverse-only),
+        so its output at step t depends on the inputs after t."""
+        return any(self.spec.reads_reversed(d) for d in range(self.spec.num_directions))
+
+    @property
+    def out_width(self) -> int:
+        """Features per step of its output sequence h: D*P, directions as torch concatenates them."""
+        return self.spec.out_size * self.spec.num_directions
+
+
+@dataclass(frozen=True, eq=False)
+class HeadPart:
+    """The linear layer after the last LSTM and what follows it: output = f(h @ weight.T + bias).
+
+    `output` is f: "log_softmax", "softmax" (over the last axis) or "logits" (nothing).
+    """
+
+    name: str
+    weight: np.ndarray  # (n_out, D*P)
+    bias: np.ndarray | None  # (n_out,)
+    output: str = "logits"
+
+    def __post_init__(self) -> None:
+        if self.output not in HEAD_OUTPUTS:
+            raise SpecError(f"a head's output must be one of {HEAD_OUTPUTS}, got {self.output!r}")
+        object.__setattr__(self, "weight", _sealed(self.weight))
+        object.__setattr__(self, "bias", _sealed(self.bias))
+
+    def __call__(self, h: np.ndarray) -> np.ndarray:
+        """The model's output from the last LSTM's h (T, D*P), computed in h's dtype."""
+        z = h @ self.weight.T.astype(h.dtype, copy=False)  # (T, n_out)
+        if self.bias is not None:
+            z = z + self.bias.astype(h.dtype, copy=False)
+        if self.output == "log_softmax":
+            return log_softmax(z)
+        if self.output == "softmax":
+            return softmax(z)
+        return z
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,6 +158,10 @@ class Model:
         name: str | None = None,
         ids_as_vocab: bool = False,
         focus: Mapping[str, int] | None = None,
+        embedding: EmbeddingPart | None = None,
+        lstms: Sequence[LSTMPart] | None = None,
+        head: HeadPart | None = None,
+        warnings: Sequence[str] = (),
     ):
         if input_kind not in INPUT_KINDS:
             raise SpecError(f"input_kind must be one of {INPUT_KINDS}, got {input_kind!r}")
@@ -106,6 +191,47 @@ class Model:
         self._index = {w: k for k, w in enumerate(self.vocab)} if self.vocab is not None else {}
         if unk is not None and unk not in self._index:
             raise SpecError(f"the unknown token {unk!r} is not in the vocabulary")
+        #: the embedding in front of the first LSTM, when the model reads token ids
+        self.embedding = embedding
+        #: the LSTMs in data-flow order; a reader that knows only the traced one lists it alone
+        self.lstms = tuple(lstms) if lstms is not None else (LSTMPart(lstm_name, spec),)
+        #: the linear head after the last LSTM and its output function, where it is known
+        self.head = head
+        #: what the reader could not account for (say, parameters no part explains), one
+        #: sentence each; `lstm-tui info` prints them and the UI shows them
+        self.warnings = tuple(warnings)
+
+    # --- the parts
+    def part(self, lstm_name: str) -> LSTMPart:
+        """The LSTM part named `lstm_name`; InputError listing the names otherwise."""
+        for p in self.lstms:
+            if p.name == lstm_name:
+                return p
+        shown = ", ".join(repr(p.name or "(top level)") for p in self.lstms)
+        raise InputError(f"no LSTM named {lstm_name!r} in {self.name}; its LSTMs are {shown}")
+
+    def downstream(self, lstm_name: str, h: np.ndarray) -> np.ndarray:
+        """The model's output (T, n_out) from LSTM `lstm_name`'s output sequence h (T, D*P).
+
+        Runs everything after that LSTM (the LSTMs it feeds, the head and its
+        output function), so an edited h can be followed to the prediction.
+        Formats that cannot do it honestly raise an EngineError saying why.
+        """
+        raise EngineError(
+            f"{self.name} ({self.format}) cannot run what follows an LSTM on its own: "
+            "this reader does not know the rest of the network as parts"
+        )
+
+    @property
+    def output_uses_future(self) -> bool:
+        """Does the output at step t depend on inputs after t?
+
+        True when any LSTM between the input and the output reads right to left
+        (bidirectional or reverse-only): then every step's prediction is made
+        from the whole sequence. Decided from `lstms`; a reader whose other
+        nodes are not in `lstms` (an ONNX graph) overrides this.
+        """
+        return any(p.reads_right_to_left for p in self.lstms)
 
     # --- what the UI and `info` show
     @property
@@ -144,6 +270,8 @@ class Model:
             "output_kind": self.output_kind,
             "examples": [e if isinstance(e, str) else np.asarray(e).tolist() for e in self.examples],
             "parameters": self.parameter_count,
+            "output_uses_future": self.output_uses_future,
+            "warnings": list(self.warnings),
         }
 
     # --- input
@@ -270,6 +398,11 @@ class Model:
             **({"focus": self.focus} if self.focus else {}),
             **(run.meta or {}),
         }
+        if run.output is not None:  # decided from the structure, kept through a save
+            meta["output_uses_future"] = bool(self.output_uses_future)
+        warned = list(self.warnings) + list((run.meta or {}).get("warnings", ()))
+        if warned:
+            meta["warnings"] = list(dict.fromkeys(warned))
         labels = self.labels
         if run.output is not None and labels is not None and len(labels) != run.output.shape[1]:
             labels = None  # labels that do not match the output would mislabel every column
@@ -334,6 +467,8 @@ class PipelineModel(Model):
 
     Stacked LSTM modules each run over the whole sequence, so the chosen one
     sees exactly what the one before it produced, and the head sees the last.
+    The parts are the whole network, so `downstream` can re-run it from any
+    LSTM's output, with the same arithmetic as a trace.
     """
 
     def __init__(
@@ -360,7 +495,7 @@ class PipelineModel(Model):
             )
         if output is not None and head is None:
             raise SpecError(f"output {output!r} needs a head to apply it to")
-        self._embedding, self._lstms, self._head, self._output = embedding, list(lstms), head, output
+        self._output = output
         self._check_chain(embedding, lstms, head)
         if embedding is not None:
             vocab = kwargs.get("vocab")
@@ -380,7 +515,11 @@ class PipelineModel(Model):
         super().__init__(
             path=path, format=format, spec=specs[chosen], lstm_names=names, lstm_name=chosen,
             input_kind="text" if embedding is not None else "numeric",
-            output_kind=OUTPUT_OF_HEAD[output], **kwargs,
+            output_kind=OUTPUT_OF_HEAD[output],
+            embedding=EmbeddingPart(*embedding) if embedding is not None else None,
+            lstms=[LSTMPart(n, sp) for n, sp in lstms],
+            head=HeadPart(*head, output=output) if head is not None else None,
+            **kwargs,
         )  # fmt: skip
 
     @staticmethod
@@ -406,45 +545,59 @@ class PipelineModel(Model):
 
     @property
     def input_width(self) -> int:
-        return self._lstms[0][1].input_size
+        return self.lstms[0].spec.input_size
 
     @property
     def parameter_count(self) -> int:
         if self._parameter_count is not None:
             return self._parameter_count
         return sum(
-            a.size for _, s in self._lstms for dirs in s.weights for w in dirs for a in w.arrays().values()
+            a.size for p in self.lstms for dirs in p.spec.weights for w in dirs for a in w.arrays().values()
         )
 
     def layers(self) -> list[tuple[str, str]]:
         out = []
-        if self._embedding is not None:
-            n, E = self._embedding
-            out.append((n, f"Embedding({E.shape[0]}, {E.shape[1]})"))
-        for n, s in self._lstms:
-            out.append((n or "(top level)", s.summary()))
-        if self._head is not None:
-            n, W, b = self._head
-            out.append((n, f"Linear({W.shape[1]}, {W.shape[0]}{'' if b is not None else ', bias=False'})"))
+        if self.embedding is not None:
+            E = self.embedding.weight
+            out.append((self.embedding.name, f"Embedding({E.shape[0]}, {E.shape[1]})"))
+        for p in self.lstms:
+            out.append((p.name or "(top level)", p.spec.summary()))
+        if self.head is not None:
+            W, b = self.head.weight, self.head.bias
+            out.append((self.head.name, f"Linear({W.shape[1]}, {W.shape[0]}{'' if b is not None else ', bias=False'})"))
         if self._output is not None:
             out.append(("output", self._output))
         return out
 
-    def _forward(self, tokens, ids, x, batch_index: int) -> Run:
-        if self._embedding is not None:
-            x = self._embedding[1][ids]  # (T, E)
-        cur = x
-        chosen_x = chosen_trace = None
-        for name, spec in self._lstms:
-            tr = record(spec, cur, source=self.path)
-            if name == self.lstm_name:
-                chosen_x, chosen_trace = cur, tr
+    def _run_from(self, start: int, cur: np.ndarray, keep: str | None = None):
+        """LSTMs start.. on cur, then the head: (output or None, the trace of LSTM `keep`, its input)."""
+        kept_x = kept_trace = None
+        for p in self.lstms[start:]:
+            tr = record(p.spec, cur, source=self.path)
+            if p.name == keep:
+                kept_x, kept_trace = cur, tr
             cur = np.concatenate(list(tr.h[-1]), axis=-1)  # (T, D*P), directions as torch orders them
-        output = None
-        if self._head is not None:
-            _, W, b = self._head
-            z = cur @ W.T.astype(cur.dtype, copy=False)
-            if b is not None:
-                z = z + b.astype(cur.dtype, copy=False)
-            output = {"log_softmax": log_softmax, "softmax": softmax}.get(self._output, lambda a: a)(z)
-        return Run(x=chosen_x, output=output, trace=chosen_trace)
+        output = self.head(cur) if self.head is not None else None
+        return output, kept_trace, kept_x
+
+    def _forward(self, tokens, ids, x, batch_index: int) -> Run:
+        if self.embedding is not None:
+            x = self.embedding.weight[ids]  # (T, E)
+        output, trace, chosen_x = self._run_from(0, x, keep=self.lstm_name)
+        return Run(x=chosen_x, output=output, trace=trace)
+
+    def downstream(self, lstm_name: str, h: np.ndarray) -> np.ndarray:
+        part = self.part(lstm_name)
+        if self.head is None:
+            raise EngineError(f"{self.name} has no head after its LSTMs: there is no output to run to")
+        h = np.asarray(h)
+        if h.ndim != 2 or h.shape[1] != part.out_width or h.shape[0] == 0:
+            raise InputError(
+                f"h has shape {tuple(h.shape)}; LSTM {lstm_name!r} outputs [T, {part.out_width}]"
+            )
+        if h.dtype.kind not in "fiu":
+            raise InputError(f"h must be real numbers, got dtype {h.dtype}")
+        h = h.astype(part.spec.dtype, copy=False)  # the arithmetic of a trace, in the model's dtype
+        start = [p.name for p in self.lstms].index(lstm_name) + 1
+        output, _, _ = self._run_from(start, h)
+        return output

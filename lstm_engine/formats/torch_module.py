@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import InputError, LoadError, SpecError
+from ..core.errors import EngineError, InputError, LoadError, SpecError
 from ..core.spec import LSTMSpec
-from ..model import Model, Run, guess_output_kind
+from ..model import (
+    EmbeddingPart, HeadPart, LSTMPart, Model, Run, guess_output_kind, log_softmax, softmax,
+)  # fmt: skip
 from .state_dict import choose_lstm, first_line, spec_from_state_dict, to_array, weights_from_state_dict
 
 
@@ -112,8 +114,15 @@ class TorchModuleModel(Model):
             tokenizer="words" if self._embedding else None,
             vocab=tuple(str(i) for i in range(n_emb)) if self._embedding else None,
             ids_as_vocab=True, output_kind=None, description=desc,
+            embedding=(EmbeddingPart(self._embedding[0], to_array(self._embedding[1].weight))
+                       if self._embedding else None),
+            lstms=[LSTMPart(n, self._specs[n]) for n in names],
         )  # fmt: skip
         self._parameter_count = sum(int(v.numel()) for v in sd.values())
+        #: set by each run: the head module and whether each LSTM read the one before it
+        self._head_module: Any = None
+        self._fed_by_previous: dict[str, bool] = {}
+        self._head_reason = "nothing has been run yet: trace an input first"
 
     @property
     def parameter_count(self) -> int:
@@ -201,14 +210,113 @@ class TorchModuleModel(Model):
                 h0, c0 = (to_array(s)[:, 0] if s.dim() == 3 else to_array(s) for s in state)
             lstm_out = _one_sequence(lstm_result[0], self.spec.batch_first).astype(np.float64)
             meta["lstm_input"] = "captured by a forward hook"
+            self._fed_by_previous = self._chain_seen(store)
+            last_name = next(reversed(self._lstm_modules))
+            last = _one_sequence(store[last_name][2][0], self._specs[last_name].batch_first)
+            self._find_head(last, out, T)
         else:
             out = self._call(ids, x, T, None)
             lstm_x, last = self._reconstruct(ids, x)
-            meta["lstm_input"] = self._check_reconstruction(last, out, T)
+            meta["lstm_input"], checked = self._check_reconstruction(last, out, T)
+            if not checked:
+                meta["warnings"] = [f"TorchScript runs no hooks: the input of LSTM {self.lstm_name!r} was "
+                                    f"{meta['lstm_input']}"]  # fmt: skip
+            # the reconstruction assumes the chain; a head that then gives the output confirms it
+            self._fed_by_previous = dict.fromkeys(self._lstm_modules, True)
+            self._find_head(last, out, T)
         output = _per_step(out, T)
         if output is not None and self.output_kind is None:
             self.output_kind = guess_output_kind(output)
         return Run(x=lstm_x, h0=h0, c0=c0, output=output, lstm_out=lstm_out, meta=meta)
+
+    # --- what follows an LSTM, as far as a run has shown it
+    def _chain_seen(self, store: dict) -> dict[str, bool]:
+        """For each LSTM after the first: did it read exactly what the one before it returned?"""
+        names = list(self._lstm_modules)
+        fed = {names[0]: False}
+        for prev, name in zip(names, names[1:]):
+            if prev not in store or name not in store:
+                fed[name] = False
+                continue
+            before = _one_sequence(store[prev][2][0], self._specs[prev].batch_first)
+            got = _one_sequence(store[name][0], self._specs[name].batch_first)
+            fed[name] = before.shape == got.shape and bool(np.array_equal(before, got))
+        return fed
+
+    def _find_head(self, last: np.ndarray, out: Any, T: int) -> None:
+        """The one Linear (and output function) that turns the last LSTM's output into the model's.
+
+        Sets `head` when exactly one Linear reading the last LSTM's width gives
+        the module's real output on this run, through log_softmax, softmax or
+        nothing; otherwise `head` is None and `_head_reason` says why.
+        """
+        self.head, self._head_module = None, None
+        output = _per_step(out, T)
+        heads = [(n, m) for n, m in self._linears if m.weight.shape[1] == last.shape[1]]
+        if output is None:
+            self._head_reason = "its forward does not return one output per step"
+            return
+        if len(heads) != 1:
+            self._head_reason = (f"{'no' if not heads else len(heads)} Linear layer(s) read the last "
+                                 "LSTM's output, so the head is not known")  # fmt: skip
+            return
+        name, m = heads[0]
+        W = to_array(m.weight)
+        b = to_array(m.bias) if m.bias is not None else None
+        head = HeadPart(name, W, b, "logits")
+        z = head(last.astype(np.float64))
+        tol = 1e-9 if last.dtype == np.float64 else 2e-5  # the engine's agreement with torch
+        for fn, f in (("logits", lambda a: a), ("log_softmax", log_softmax), ("softmax", softmax)):
+            if f(z).shape == output.shape and np.allclose(f(z), output, atol=tol, rtol=tol):
+                self.head, self._head_module = HeadPart(name, W, b, fn), m
+                self._head_reason = ""
+                return
+        self._head_reason = (f"the Linear {name!r} on the last LSTM's output does not give the model's "
+                             "output: its forward does more than embedding → LSTMs → head")  # fmt: skip
+
+    def downstream(self, lstm_name: str, h: np.ndarray) -> np.ndarray:
+        """The module's output from LSTM `lstm_name`'s h, re-running its later modules with torch.
+
+        Honest only where a run showed the network after that LSTM to be a chain
+        of LSTMs and a head: each later LSTM read exactly what the one before it
+        returned (seen by hooks; for TorchScript, the reconstruction checked
+        against the output), and one Linear plus an output function gave the
+        module's own output. It was shown on the input last traced, not proven
+        for every input: a forward is code.
+        """
+        import torch
+
+        part = self.part(lstm_name)
+        names = list(self._lstm_modules)
+        later = names[names.index(lstm_name) + 1:]
+        why = self._head_reason or next(
+            (f"LSTM {n!r} did not read what the LSTM before it returned" for n in later
+             if not self._fed_by_previous.get(n)), ""
+        )  # fmt: skip
+        if why:
+            raise EngineError(f"cannot run what follows LSTM {lstm_name!r} in {self.name}: {why}")
+        h = np.asarray(h)
+        if h.ndim != 2 or h.shape[1] != part.out_width or h.shape[0] == 0 or h.dtype.kind not in "fiu":
+            raise InputError(f"h has shape {tuple(h.shape)} ({h.dtype}); LSTM {lstm_name!r} outputs "
+                             f"[T, {part.out_width}] real numbers")  # fmt: skip
+        from ..core.recorder import record
+
+        cur = torch.from_numpy(np.ascontiguousarray(h, dtype=part.spec.dtype))
+        with torch.no_grad():
+            for n in later:
+                m, spec = self._lstm_modules[n], self._specs[n]
+                if isinstance(m, torch.nn.LSTM):
+                    seq = m(cur[None] if spec.batch_first else cur[:, None])[0]
+                    cur = seq[0] if spec.batch_first else seq[:, 0]
+                else:  # a scripted LSTM's forward is overloaded; the engine runs it as it was checked
+                    tr = record(spec, cur.numpy())
+                    cur = torch.from_numpy(np.concatenate(list(tr.h[-1]), axis=-1))
+            z = self._head_module(cur)
+            if self.head.output == "log_softmax":
+                z = torch.log_softmax(z, dim=-1)
+            elif self.head.output == "softmax":
+                z = torch.softmax(z, dim=-1)
+        return to_array(z)
 
     def _reconstruct(self, ids, x) -> tuple[np.ndarray, np.ndarray]:
         """(chosen LSTM's input, last LSTM's output) for modules that cannot be hooked.
@@ -236,23 +344,22 @@ class TorchModuleModel(Model):
             cur = np.concatenate(list(record(spec, cur).h[-1]), axis=-1)
         return chosen, cur
 
-    def _check_reconstruction(self, last: np.ndarray, out: Any, T: int) -> str:
+    def _check_reconstruction(self, last: np.ndarray, out: Any, T: int) -> tuple[str, bool]:
+        """(what the trace's meta says about the reconstructed input, whether it was confirmed)."""
         output = _per_step(out, T)
         heads = [m for _, m in self._linears if m.weight.shape[1] == last.shape[1]]
         if output is None or len(heads) != 1:
-            return "reconstructed (embedding → LSTMs in order); not checked against the output"
+            return "reconstructed (embedding → LSTMs in order); not checked against the output", False
         W, b = to_array(heads[0].weight), to_array(heads[0].bias) if heads[0].bias is not None else 0
         z = (last @ W.T + b).astype(np.float64)
-        from ..model import log_softmax, softmax
-
         tol = 1e-9 if last.dtype == np.float64 else 2e-5  # the engine's agreement with torch
         for f in (lambda a: a, log_softmax, softmax):
             if f(z).shape == output.shape and np.allclose(f(z), output, atol=tol, rtol=tol):
-                return "reconstructed and checked: the head on it gives the model's output"
+                return "reconstructed and checked: the head on it gives the model's output", True
         return (
             "reconstructed (embedding → LSTMs in order) but the head on it does NOT give the "
             "model's output: the model does more than that; treat this trace with care"
-        )
+        ), False
 
 
 def _batch_first(module: Any) -> bool:
