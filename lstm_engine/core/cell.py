@@ -1,4 +1,9 @@
-"""The LSTM timestep, written once and shared by every way of recording."""
+"""The LSTM timestep, written once and shared by every way of recording.
+
+`lstm_step` also takes an `override`: the interventions of a what-if edit
+(core/edits.py) at this step, applied where the equations use the value, so
+that a branch (recorder.branch) re-runs with the same code as the recording.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,20 @@ from .activations import CellActivations
 from .spec import CellWeights
 
 _ONE = {np.dtype(t).char: np.ones((), t) for t in (np.float32, np.float64)}
+
+#: One step's interventions, applied in order (a later one wins on the same unit):
+#: (what, unit, value) with `what` a gate ("i", "f", "g", "o"), "c", "h_cell" (o ⊙ tanh(c_t),
+#: before any projection) or "h"; `unit` an index, or None for every unit.
+Override = tuple[tuple[str, "int | None", float], ...]
+
+#: What an Override may set, in the order a step computes them.
+OVERRIDABLE = ("i", "f", "g", "c", "o", "h_cell", "h")
+
+
+def _put(override: Override, what: str, a: np.ndarray) -> None:
+    for name, unit, value in override:
+        if name == what:
+            a[... if unit is None else unit] = value
 
 
 def lstm_step(
@@ -22,6 +41,7 @@ def lstm_step(
     h: np.ndarray,
     clip: float | None = None,
     input_forget: bool = False,
+    override: Override | None = None,
 ) -> None:
     """Advance one step, writing into the caller's (trace) buffers.
 
@@ -41,6 +61,14 @@ def lstm_step(
     Shapes: zx (4H,), h_prev (P,), c_prev (H,), z and gates (4, H) C-contiguous,
     c (H,), h (P,).
 
+    `override` sets values where the rest of the step reads them: a gate right
+    after its activation (so a clamped i or f is what c_t is made of; with
+    input_forget, f = 1 − i follows a clamped i), c_t before o's peephole and
+    tanh (so h_t is what the cell outputs from the edited memory), h_cell
+    before the projection, and h_t last, as the next step and the layer above
+    see it. z keeps the pre-activations as computed: what each activation was
+    given, not what replaced its result.
+
     Writing in place is what lets a full trace cost about as much as torch's
     own forward pass, which stores only h; the plain torch cell (no peephole,
     clip or custom activation) takes a short path of a dozen numpy calls,
@@ -52,7 +80,7 @@ def lstm_step(
     np.matmul(w.W_hh, h_prev, out=zf)  # W_hh (4H, P) C-contiguous: the fast gemv layout
     np.add(zf, zx, out=zf)
 
-    if w.p_i is None and clip is None and act.is_standard:
+    if override is None and w.p_i is None and clip is None and act.is_standard:
         # σ(z) = 1 / (1 + exp(−z)) on all four rows at once, then g's row redone with tanh.
         np.negative(zf, out=gf)
         np.exp(gf, out=gf)
@@ -74,6 +102,10 @@ def lstm_step(
             np.matmul(w.W_hr, o * np.tanh(c), out=h)
         return
 
+    # the general path: peepholes, clip, any activation, and the edits. For the plain cell it
+    # computes the same numbers as the short path above, operation for operation, so an
+    # edit that changes nothing changes no bit downstream.
+    ov = override or ()
     if w.p_i is not None:
         z[0] += w.p_i * c_prev
         z[1] += w.p_f * c_prev
@@ -81,22 +113,31 @@ def lstm_step(
         np.clip(z[:3], -clip, clip, out=z[:3])  # o is clipped once its peephole term is in
     i, f, g, o = gates
     act.i(z[0], out=i)
+    _put(ov, "i", i)
     act.f(z[1], out=f)
-    act.g(z[2], out=g)
     if input_forget:
         np.subtract(1.0, i, out=f)
+    _put(ov, "f", f)
+    act.g(z[2], out=g)
+    _put(ov, "g", g)
 
     np.multiply(f, c_prev, out=c)
     c += i * g
+    _put(ov, "c", c)
 
     if w.p_o is not None:
         z[3] += w.p_o * c
     if clip is not None:
         np.clip(z[3], -clip, clip, out=z[3])
     act.o(z[3], out=o)
+    _put(ov, "o", o)
 
     if w.W_hr is None:
         act.c(c, out=h)
         h *= o
+        _put(ov, "h_cell", h)
     else:
-        np.matmul(w.W_hr, o * act.c(c), out=h)
+        h_cell = o * act.c(c)
+        _put(ov, "h_cell", h_cell)
+        np.matmul(w.W_hr, h_cell, out=h)
+    _put(ov, "h", h)
