@@ -5,6 +5,7 @@ The public API, re-exported here, is what the TUI and users build on:
     trace = trace_lstm(torch_lstm_or_spec, x)      # -> Trace, arrays [layer, dir, t, unit]
     session = Session(trace); session.step(); session.at().kept
     trace.save("run.npz"); Trace.load("run.npz")
+    what_if = branch(trace, [Ablate(unit=11, from_t=6)])   # a new Trace; .parent, .edits
     model = load("tagger.pt"); model.trace("The dog ate the apple")   # a whole model, by content
     save_checkpoint(torch_model, "mine.pt", vocab=..., labels=..., examples=[...])
 
@@ -18,7 +19,8 @@ from .core.errors import EngineError, InputError, LoadError, SpecError, UnsafeFi
 from .core.files import read_input_array, require_regular_file
 from .open import load
 from .model import EmbeddingPart, HeadPart, LSTMPart, Model, PipelineModel
-from .core.recorder import Recorder, record
+from .core.recorder import Recorder, branch, record
+from .core.edits import Ablate, ClampGate, Edit, ReplaceInput, SetState, edit_from_json, reach
 from .live import trace_lstm
 from .core.session import Session, StepView
 from .core.spec import GATES, CellWeights, LSTMSpec
@@ -29,9 +31,12 @@ from .core.trace import Trace
 
 __all__ = [
     "ALIASES",
+    "Ablate",
     "Activation",
     "CellActivations",
     "CellWeights",
+    "ClampGate",
+    "Edit",
     "EmbeddingPart",
     "EngineError",
     "GATES",
@@ -46,15 +51,20 @@ __all__ = [
     "Quantity",
     "REGISTRY",
     "Recorder",
+    "ReplaceInput",
     "Session",
+    "SetState",
     "SpecError",
     "StepView",
     "Trace",
     "UnsafeFileError",
     "VALUE_NAMES",
+    "branch",
+    "edit_from_json",
     "load",
     "prev_subscript",
     "previous_step",
+    "reach",
     "record",
     "read_input_array",
     "require_regular_file",

@@ -1,27 +1,39 @@
 """Recording: run an LSTM over a sequence, one timestep at a time, keeping everything.
 
 `record` takes a whole sequence; `Recorder` is fed one step at a time and
-hands out a Trace of what it has seen so far. Both advance with the same
-`lstm_step`, so they cannot disagree.
+hands out a Trace of what it has seen so far; `branch` re-runs a recording
+with what-if edits (core/edits.py) from the state at the edited step, only
+where the edits can reach. All three advance with the same `lstm_step`, and
+record and branch share the input projection and the step loop too, so a
+branch whose edits change nothing is its parent bit for bit.
 """
 
 from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from .cell import lstm_step
+from .cell import Override, lstm_step
+from .edits import Edit, ReplaceInput, check_edits, overrides, reach
 from .errors import InputError, SpecError
-from .spec import LSTMSpec
+from .quantities import previous_step
+from .spec import GATES, LSTMSpec
 from .trace import Trace, seal
 
 
 #: record() keeps the pre-activations z by default up to this many bytes (16 MiB: e.g. a
 #: 2-layer bidirectional H=256 float32 model for 1,000 steps), the interactive sizes.
 Z_KEEP_LIMIT = 16 * 2**20
+
+#: The input projection is computed in blocks of this many positions, counted from position
+#: 0, by record() and branch() alike: one GEMM over a sub-range of rows rounds differently
+#: from the same rows of a whole-sequence GEMM, while the same block always gives the same
+#: bits, so a branch re-projects only the blocks its re-run covers and still matches.
+ZX_BLOCK = 512
 
 
 def _to_numpy(a: Any, what: str) -> np.ndarray:
@@ -185,35 +197,18 @@ def record(
     if keep_z is None:
         keep_z = L * D * T * 4 * H * dt.itemsize <= Z_KEEP_LIMIT
     z = np.empty((L, D, T, 4, H), dt) if keep_z else None
-    z_scratch = itertools.repeat(np.empty((4, H), dt))  # every step's z, when not kept
     gates = np.empty((L, D, T, 4, H), dt)
     c = np.empty((L, D, T, H), dt)
     h = np.empty((L, D, T, P), dt)
-    clip, input_forget = spec.clip, spec.input_forget
 
     layer_in = x
     with np.errstate(over="ignore", invalid="ignore"):
         for layer in range(L):
             for d in range(D):
-                w, act = spec.weights[layer][d], spec.cell_activations(layer, d)
-                zx = layer_in @ w.W_ih.T  # (T, 4H)
-                if w.b_ih is not None:
-                    zx += w.b_ih + w.b_hh
-                # per-step rows in this direction's reading order (right to left when reversed)
-                rows = (zx, gates[layer, d], c[layer, d], h[layer, d])
-                if keep_z:
-                    rows += (z[layer, d],)
-                if spec.reads_reversed(d):
-                    rows = tuple(a[::-1] for a in rows)
-                if not keep_z:
-                    rows += (z_scratch,)
-                h_prev, c_prev = h0[layer, d], c0[layer, d]
-                for zx_t, gates_t, c_t, h_t, z_t in zip(*rows):
-                    lstm_step(
-                        w, act, zx_t, h_prev, c_prev, z_t, gates_t, c_t, h_t, clip, input_forget
-                    )
-                    h_prev, c_prev = h_t, c_t
-            layer_in = h[layer, 0] if D == 1 else np.concatenate([h[layer, 0], h[layer, 1]], -1)
+                zx = _project(spec.weights[layer][d], layer_in, 0, T)
+                _run(spec, layer, d, zx, gates[layer, d], c[layer, d], h[layer, d],
+                     z[layer, d] if keep_z else None, h0[layer, d], c0[layer, d])  # fmt: skip
+            layer_in = _layer_output(h, layer)
 
     # the buffers are done: seal them (read-only for good), so the Trace adopts them uncopied
     x, h0, c0, gates, c, h = map(seal, (x, h0, c0, gates, c, h))
@@ -224,7 +219,7 @@ def record(
     )  # fmt: skip
     full_meta = _meta(spec, source, _first_nonfinite(spec, x, h0, c0, arrays, (gates, c, h)))
     for key, value in (meta or {}).items():
-        if key in full_meta and value != full_meta[key]:
+        if key == "branch" or key in full_meta and value != full_meta[key]:
             raise InputError(
                 f"meta key {key!r} is computed by the engine and cannot be overridden "
                 "(name your own value differently)"
@@ -234,6 +229,142 @@ def record(
         x=x, h0=h0, c0=c0, z=z, spec=spec, tokens=tokens, labels=labels,
         output=None if output is None else _to_numpy(output, "output"),
         meta=full_meta, **arrays,
+    )  # fmt: skip
+
+
+def _project(w, layer_in: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """W_ih x_t + b_ih + b_hh for positions [lo, hi): (hi − lo, 4H), in ZX_BLOCK blocks."""
+    T = layer_in.shape[0]
+    b0, b1 = lo - lo % ZX_BLOCK, min(T, -(-hi // ZX_BLOCK) * ZX_BLOCK)
+    zx = np.empty((b1 - b0, w.W_ih.shape[0]), layer_in.dtype)
+    for s in range(b0, b1, ZX_BLOCK):
+        e = min(s + ZX_BLOCK, T)
+        np.matmul(layer_in[s:e], w.W_ih.T, out=zx[s - b0 : e - b0])
+    if w.b_ih is not None:
+        zx += w.b_ih + w.b_hh
+    return zx[lo - b0 : hi - b0]
+
+
+def _run(
+    spec: LSTMSpec, layer: int, d: int, zx: np.ndarray, gates: np.ndarray, c: np.ndarray,
+    h: np.ndarray, z: np.ndarray | None, h_prev: np.ndarray, c_prev: np.ndarray,
+    lo: int = 0, edited: dict[int, Override] | None = None,
+) -> None:  # fmt: skip
+    """Step one layer and direction over positions [lo, lo + len(zx)) in its reading order.
+
+    The row arrays (zx, gates, c, h, z) cover those positions in sequence order;
+    (h_prev, c_prev) is the state the first step read reads. `edited` maps a
+    position to the cell's Override there; unedited steps take the cell's fast path.
+    """
+    w, act = spec.weights[layer][d], spec.cell_activations(layer, d)
+    clip, input_forget = spec.clip, spec.input_forget
+    rows = (zx, gates, c, h) if z is None else (zx, gates, c, h, z)
+    positions = range(lo, lo + zx.shape[0])
+    if spec.reads_reversed(d):  # right to left: walk the rows from the end
+        rows, positions = tuple(a[::-1] for a in rows), positions[::-1]
+    if z is None:  # every step's z in one scratch buffer
+        rows += (itertools.repeat(np.empty((4, spec.hidden_size), spec.dtype)),)
+    if not edited:
+        for zx_t, gates_t, c_t, h_t, z_t in zip(*rows):
+            lstm_step(w, act, zx_t, h_prev, c_prev, z_t, gates_t, c_t, h_t, clip, input_forget)
+            h_prev, c_prev = h_t, c_t
+        return
+    for t, zx_t, gates_t, c_t, h_t, z_t in zip(positions, *rows):
+        lstm_step(w, act, zx_t, h_prev, c_prev, z_t, gates_t, c_t, h_t, clip, input_forget,
+                  edited.get(t))  # fmt: skip
+        h_prev, c_prev = h_t, c_t
+
+
+def _layer_output(h: np.ndarray, layer: int) -> np.ndarray:
+    """What the layer above reads: h (T, P), or both directions' h concatenated (T, 2P)."""
+    return h[layer, 0] if h.shape[1] == 1 else np.concatenate([h[layer, 0], h[layer, 1]], -1)
+
+
+def branch(
+    trace: Trace,
+    edits: Iterable[Edit] = (),
+    *,
+    tokens: tuple[str, ...] | None = None,
+    output: np.ndarray | None = None,
+) -> Trace:
+    """A new Trace: `trace` with `edits` applied; `trace` itself never changes.
+
+    Only what the edits can reach is re-run (`edits.reach`): each reached
+    layer and direction from the state its first re-run step reads, taken
+    from the parent (or h0/c0), with the code record() uses; every other
+    step is copied from the parent bit for bit. The parent's own edits still
+    hold in the re-run steps (an ablation of the whole sequence stays in
+    force), so edits stack: the branch's `edits` are the parent's plus these,
+    and its `parent` is the parent's identity. A trace loaded from a file
+    branches like any other; it needs its weights (trace.spec).
+
+    The model's output is kept only where the last layer's h came out
+    identical (else the branch's output is None: a head the engine does not
+    have must run again, e.g. Model.downstream); pass `output` to give it.
+    Tokens are kept, except at a replaced input, which reads "<edited>"
+    unless `tokens` says what was put there.
+    """
+    spec = trace.spec
+    if spec is None:
+        raise InputError("this trace has no weights (spec), so it cannot be re-run to make "
+                         "a branch; record it from its LSTMSpec")  # fmt: skip
+    L, D, T = spec.num_layers, spec.num_directions, trace.T
+    new = check_edits(edits, spec, T)
+    every = trace.edits + new
+    mask, edited = reach(new, spec, T), overrides(every, spec, T)
+
+    x = np.array(trace.x, order="C", copy=True)
+    for e in new:
+        if isinstance(e, ReplaceInput):
+            x[e.t] = e.x
+    gates = np.empty((L, D, T, 4, spec.hidden_size), spec.dtype)
+    for k, name in enumerate(GATES):
+        gates[:, :, :, k] = getattr(trace, name)
+    c, h = np.array(trace.c, order="C"), np.array(trace.h, order="C")
+    z = None if trace.z is None else np.array(trace.z, order="C")
+    h0, c0 = trace.h0, trace.c0
+
+    layer_in = x
+    with np.errstate(over="ignore", invalid="ignore"):
+        for layer in range(L):
+            for d in range(D):
+                rerun = np.flatnonzero(mask[layer, d])
+                if not rerun.size:
+                    continue
+                lo, hi = int(rerun[0]), int(rerun[-1]) + 1
+                reverse = spec.reads_reversed(d)
+                p = previous_step(hi - 1 if reverse else lo, reverse)
+                h_prev, c_prev = (h[layer, d, p], c[layer, d, p]) if 0 <= p < T else \
+                    (h0[layer, d], c0[layer, d])  # fmt: skip
+                zx = _project(spec.weights[layer][d], layer_in, lo, hi)
+                _run(spec, layer, d, zx, gates[layer, d, lo:hi], c[layer, d, lo:hi],
+                     h[layer, d, lo:hi], None if z is None else z[layer, d, lo:hi],
+                     h_prev, c_prev, lo, edited.get((layer, d)))  # fmt: skip
+            if layer + 1 < L and mask[layer + 1].any():
+                layer_in = _layer_output(h, layer)
+
+    x, gates, c, h = map(seal, (x, gates, c, h))
+    z = None if z is None else seal(z)
+    arrays = dict(
+        i=gates[:, :, :, 0], f=gates[:, :, :, 1], g=gates[:, :, :, 2], o=gates[:, :, :, 3],
+        c=c, h=h,
+    )  # fmt: skip
+    if output is None and trace.output is not None \
+            and np.array_equal(h[L - 1], trace.h[L - 1], equal_nan=True):  # fmt: skip
+        output = trace.output
+    if tokens is None and trace.tokens is not None:
+        replaced = {e.t for e in new if isinstance(e, ReplaceInput)}
+        tokens = tuple("<edited>" if t in replaced else tok for t, tok in enumerate(trace.tokens))
+    meta = {k: v for k, v in trace.meta.items() if k not in ("format", "version", "branch")}
+    meta["first_nonfinite"] = _first_nonfinite(spec, x, h0, c0, arrays, (gates, c, h))
+    meta["branch"] = {
+        "parent": trace.identity,
+        "root": trace.root or trace.identity,
+        "edits": [e.to_json() for e in every],
+    }
+    return Trace(
+        x=x, h0=h0, c0=c0, z=z, spec=spec, tokens=tokens, labels=trace.labels,
+        output=None if output is None else _to_numpy(output, "output"), meta=meta, **arrays,
     )  # fmt: skip
 
 

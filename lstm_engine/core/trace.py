@@ -7,10 +7,17 @@ recording it started from stays exactly as the model computed it.
 Arrays are indexed [layer, direction, t, unit] by sequence position, so for
 the right-to-left direction index t is the state after reading x[t] (as in
 torch's output), and its "previous" step is t + 1.
+
+A branch (recorder.branch) is a trace like any other that also says how it
+was made: `parent` (the identity of the trace it was made from), `edits`
+(every edit since the original recording) and `root` (that recording's
+identity), kept in meta["branch"] and so in its file. A trace holds no
+reference to its parent object: whoever offers undo keeps the parents.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import operator
 import os
@@ -25,6 +32,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .activations import CellActivations
+from .edits import Edit, check_edits, edit_from_json
 from .errors import EngineError, InputError, LoadError
 from .files import require_regular_file
 from .quantities import evaluate, previous, resolve
@@ -145,6 +153,51 @@ class Trace:
     @property
     def out_size(self) -> int:
         return self.h.shape[3]
+
+    # --- lineage: where a branch came from (recorder.branch)
+    @property
+    def parent(self) -> str | None:
+        """The identity of the trace this branch was made from; None for a recording."""
+        lineage = self.meta.get("branch")
+        return None if lineage is None else lineage["parent"]
+
+    @property
+    def root(self) -> str | None:
+        """The identity of the recording at the start of the chain of branches; None for it."""
+        lineage = self.meta.get("branch")
+        return None if lineage is None else lineage["root"]
+
+    @cached_property
+    def edits(self) -> tuple[Edit, ...]:
+        """Every edit between the recording and this trace, oldest first; () for a recording."""
+        lineage = self.meta.get("branch")
+        return () if lineage is None else tuple(edit_from_json(e) for e in lineage["edits"])
+
+    @cached_property
+    def identity(self) -> str:
+        """A content hash, "sha256:…": the weights and config, every saved array, the tokens,
+        labels and output, and the lineage (parent and edits).
+
+        The same on both sides of a save and load, so a saved branch names its
+        parent by something a loaded parent still answers to; different for
+        any changed bit. z is left out: it is a cache of what the cell computed,
+        kept or dropped for memory, and the same recording with or without it
+        is the same recording. Costs one pass over the arrays, the first time.
+        """
+        digest = hashlib.sha256()
+        head = {
+            "config": None if self.spec is None else self.spec.config(),
+            "tokens": self.tokens, "labels": self.labels, "branch": self.meta.get("branch"),
+        }  # fmt: skip
+        digest.update(json.dumps(_json_value(head, "identity"), sort_keys=True).encode())
+        named = [(n, getattr(self, n)) for n in (*_SAVED, "output") if getattr(self, n) is not None]
+        if self.spec is not None:
+            named += [(f"weights.{layer}.{d}.{k}", a) for layer, dirs in enumerate(self.spec.weights)
+                      for d, w in enumerate(dirs) for k, a in w.arrays().items()]  # fmt: skip
+        for name, a in named:
+            digest.update(f"{name} {a.dtype.str} {a.shape}\n".encode())
+            digest.update(np.ascontiguousarray(a).data)
+        return "sha256:" + digest.hexdigest()
 
     # --- every other quantity, from the registry (core/quantities.py)
     def output_activation(self, layer: int, direction: int):
@@ -451,6 +504,24 @@ def _validate(trace: Trace) -> None:
     if not isinstance(trace.meta, Mapping):
         raise InputError(f"meta must be a dict, got {type(trace.meta).__name__}")
     object.__setattr__(trace, "meta", _json_value(trace.meta, "meta"))
+    _validate_lineage(trace)
+
+
+def _validate_lineage(trace: Trace) -> None:
+    """meta["branch"], when present: a parent and root identity and edits that fit the trace."""
+    lineage = trace.meta.get("branch")
+    if lineage is None:
+        return
+    if not isinstance(lineage, dict) or set(lineage) != {"parent", "root", "edits"}:
+        raise InputError("meta['branch'] must hold exactly 'parent', 'root' and 'edits'")
+    for key in ("parent", "root"):
+        if not isinstance(lineage[key], str):
+            raise InputError(f"meta['branch'][{key!r}] must be an identity string")
+    if not isinstance(lineage["edits"], list):
+        raise InputError("meta['branch']['edits'] must be a list of edits")
+    edits = tuple(edit_from_json(e) for e in lineage["edits"])
+    if trace.spec is not None:
+        check_edits(edits, trace.spec, trace.T)
 
 
 def _json_value(v, where: str):
