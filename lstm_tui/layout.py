@@ -1,0 +1,146 @@
+"""The debugger's layout as a pure function of the space it has.
+
+Every size the layout depends on is here, once: the smallest terminal, the
+widths at which the cell view moves beside the table and grows to the full
+diagram, the rows the history and heatmap need, and how many footer keys fit.
+`plan` turns (width, height, what is shown) into a plain `Layout` of
+decisions that the TraceView applies; it imports no Textual, so it is tested
+as plain Python (tests/tui/test_layout.py).
+
+The shapes, by the width a trace view has:
+
+* ≥ 156 columns: table | full cell diagram;
+* 120–155: table | compact cell diagram;
+* 80–119: the table over a row of [compact cell | output].
+
+The rows are shared between the body (table and cell view: what their content
+needs) and the plots below it (history and heatmap: the rest). From 120×34 the
+plots are always shown; below that, when they get PLOT_ROWS; otherwise `p`
+shows one of them in place of the cell view. Below 80×24 a message replaces
+the screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.cells import cell_len
+
+#: The smallest terminal the debugger draws in; below it, a message says so.
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+#: Rows the screen keeps for itself around a trace view: the header and the footer.
+SCREEN_ROWS = 2
+#: Rows of the sequence strip (its title rule and three lines).
+STRIP_ROWS = 4
+#: Rows of the unit table besides one per unit: its title rule and header line.
+TABLE_CHROME_ROWS = 2
+
+#: From this width the cell view sits beside the table; below it, under it.
+BESIDE_FROM = 120
+#: From this width the cell view has room for the full diagram (cell_diagram.FULL_WIDTH + borders).
+FULL_CELL_FROM = 156
+#: From BESIDE_FROM columns and this many terminal rows, the plots are always shown.
+PLOTS_ALWAYS_FROM = 34
+#: From this many terminal rows, the plots get BIG_PLOT_ROWS at least.
+BIG_PLOTS_FROM = 50
+
+#: Rows the history and heatmap need to be worth showing (title rule included).
+PLOT_ROWS = 10
+#: Rows the plots get at least on a tall terminal.
+BIG_PLOT_ROWS = 16
+#: Fewest rows the body is given, whatever the plots want.
+MIN_BODY_ROWS = 3
+#: The cell view's height before it has been measured (about the compact diagram's).
+CELL_ROWS_GUESS = 10
+
+#: What `p` cycles through when the plots do not fit beside the cell view.
+PANELS = ("cell", "history", "heatmap")
+#: The arrangements of table and cell view, narrowest first (CSS classes `-<name>`).
+ARRANGEMENTS = ("stacked", "beside", "wide")
+
+#: Footer cells the command-palette key takes on the right (its 11 and a gap).
+PALETTE_CELLS = 12
+
+
+def too_small(width: int, height: int) -> bool:
+    """Is the terminal too small to draw the debugger in?"""
+    return width < MIN_WIDTH or height < MIN_HEIGHT
+
+
+def arrangement(width: int) -> str:
+    """How the table and the cell view share `width` columns: one of ARRANGEMENTS."""
+    if width >= FULL_CELL_FROM:
+        return "wide"
+    return "beside" if width >= BESIDE_FROM else "stacked"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a trace view shows, and how many rows each part gets.
+
+    `bottom_rows` is None where the plots' row is hidden. Plain ints, strings
+    and bools, so two layouts compare by value.
+    """
+
+    arrangement: str
+    plots_fit: bool
+    """Do the history and heatmap fit below the table and cell view (no `p` needed)?"""
+    body_rows: int
+    bottom_rows: int | None
+    show_side: bool
+    show_history: bool
+    show_heatmap: bool
+
+    @property
+    def show_bottom(self) -> bool:
+        return self.bottom_rows is not None
+
+
+def plan(width: int, height: int, *, units: int, side_rows: int | None = None,
+         panel: str = "cell") -> Layout:  # fmt: skip
+    """The layout of a trace view `width` × `height` (the terminal less header and footer).
+
+    `units` is the table's row count (the hidden size), `side_rows` the height
+    the cell view and output panel last took on screen (None or 0 when not
+    measured or not shown), `panel` what `p` has chosen (one of PANELS).
+
+    The body gets what its content needs (a 16-unit table leaves no blank
+    rows), the plots the rest; when that is fewer than PLOT_ROWS, `panel`
+    decides whether the cell view or one of the plots is shown.
+    """
+    if panel not in PANELS:
+        raise ValueError(f"panel must be one of {PANELS}, not {panel!r}")
+    terminal_rows = height + SCREEN_ROWS
+    rest = height - STRIP_ROWS
+    shape = arrangement(width)
+    side_h = side_rows or 0
+    if side_h == 0 and panel == "cell":
+        side_h = CELL_ROWS_GUESS
+    table_need = units + TABLE_CHROME_ROWS
+    body_need = table_need + side_h if shape == "stacked" else max(table_need, side_h)
+    roomy = width >= BESIDE_FROM and terminal_rows >= PLOTS_ALWAYS_FROM
+    min_plots = BIG_PLOT_ROWS if terminal_rows >= BIG_PLOTS_FROM else PLOT_ROWS
+    fit = roomy or rest - body_need >= PLOT_ROWS
+    if fit:
+        body = max(min(body_need, rest - min_plots), MIN_BODY_ROWS)
+        return Layout(shape, True, body, rest - body, True, True, True)
+    if panel == "cell":  # the table shrinks to its rows; what is left stays below the cell view
+        return Layout(shape, False, min(rest, body_need), None, True, False, False)
+    body = max(min(table_need, rest - PLOT_ROWS), MIN_BODY_ROWS)
+    return Layout(shape, False, body, rest - body, False, panel == "history", panel == "heatmap")
+
+
+def footer_fit(entries: list[tuple[str, str]], width: int) -> int:
+    """How many footer entries (key, description), in priority order, fit whole in `width`.
+
+    A compact footer entry takes "key description" and a space; the command
+    palette key keeps PALETTE_CELLS on the right. The footer keeps its order:
+    nothing after the first entry that does not fit.
+    """
+    room = width - PALETTE_CELLS
+    for n, (key, description) in enumerate(entries):
+        cells = cell_len(key) + 1 + cell_len(description) + 1
+        if cells > room:
+            return n
+        room -= cells
+    return len(entries)
