@@ -92,11 +92,13 @@ class LstmTuiApp(App[int]):
 
         yield from super().get_system_commands(screen)
         if isinstance(screen, DebuggerScreen):
-            for b in screen.BINDINGS:
+            from .screens.debugger import always
+
+            for b in screen.KEYS:  # run as the key does, even when the footer hides it
                 keys = b.key_display or b.key
                 yield SystemCommand(
                     f"{b.tooltip or b.description} ({keys})", f"Debugger key: {keys}",
-                    partial(screen.run_action, b.action),
+                    partial(screen.run_action, always(b.action)),
                 )
 
 

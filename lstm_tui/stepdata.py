@@ -1,36 +1,29 @@
-"""Per-step numbers for the screen, computed once and cached.
+"""Per-step numbers for the screen, asked of the engine and cached per trace.
 
 Holding an arrow key asks for the same handful of things at every step: the
 twelve columns of one (layer, direction, t), their order under the current
 sort, a window of the heatmap, and colour scales that must not jump from step
-to step. Everything here is pure numpy over a Trace, so it is cheap to test
-and the widgets only format what they are given.
+to step. Every number comes from the engine's quantity registry
+(`lstm_engine.REGISTRY`, through `Trace.window` / `Trace.value`): no formula,
+label or "previous step" rule is repeated here. What this module adds is the
+screen's choices (which columns, which sort) and a `TraceData` that caches
+them, bounded and per trace, so that nothing is keyed by `id()` and no
+global cache pins old traces.
 """
 
 from __future__ import annotations
 
+import inspect
+import itertools
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
-from lstm_engine import QUANTITIES, Trace
+from lstm_engine import QUANTITIES, REGISTRY, Trace
 
-#: Columns of the unit table, in the order of the pointwise story.
+#: Columns of the unit table, in the order of the pointwise story (the engine's).
 COLUMNS = QUANTITIES
-
-#: Gates live in [0, 1] (for the standard sigmoid); everything else is signed.
-GATE_COLUMNS = frozenset({"f", "i", "o"})
-
-#: Header labels, as in the equations; at most 5 characters so 80 columns hold them all.
-#: The notation is the same everywhere on screen: c_t, c_t-1, h_t-1, x_t (and c_t+1,
-#: h_t+1 for the reverse direction, whose previous step is t + 1).
-COLUMN_LABELS = {
-    "f": "f", "i": "i", "g": "g", "o": "o",
-    "c_prev": "c_t-1", "kept": "kept", "forgotten": "forgt", "written": "i·g",
-    "c": "c_t", "delta_c": "Δc", "tanh_c": "tanh", "h": "h_t",
-}  # fmt: skip
 
 #: What `s` cycles through: natural unit order, then "which units changed most", then each column.
 SORTS = ("unit", "delta_c", *[q for q in COLUMNS if q != "delta_c"])
@@ -38,17 +31,30 @@ SORTS = ("unit", "delta_c", *[q for q in COLUMNS if q != "delta_c"])
 #: What `v` cycles through in the heatmap.
 HEATMAP_QUANTITIES = ("c", "h", "f", "i", "o", "delta_c")
 
+#: Labels the screen has always shown where the registry's differ. The projected
+#: table column has read "o·th" since the first release (the registry says "o·tc");
+#: kept so the screen does not change, until the engine adopts one of them.
+_SHOWN_LABELS = {"h_cell": "o·th"}
 
-def prev_step(direction: int) -> str:
-    """The subscript of the step a direction reads its state from: t-1, or t+1 in reverse."""
-    return "t+1" if direction == 1 else "t-1"
+
+def is_gate(key: str) -> bool:
+    """Is the column a gate in [0, 1] (coloured and sorted by value, not by size)?"""
+    return REGISTRY[key].is_gate
 
 
-def column_label(key: str, direction: int = 0) -> str:
-    """A column's header label; the previous-state column says t+1 in the reverse direction."""
-    if key == "c_prev":
-        return f"c_{prev_step(direction)}"
-    return COLUMN_LABELS[key]
+def per_unit(key: str, projected: bool) -> str:
+    """The registry quantity a per-unit column shows.
+
+    A projected LSTM's h is proj_size wide and mixes all units, so the h column
+    shows the unit's own output before the projection, h_cell = o ⊙ tanh(c_t).
+    """
+    return "h_cell" if projected and key == "h" else key
+
+
+def column_label(key: str, direction: int = 0, projected: bool = False) -> str:
+    """A column's header label, from the registry: the previous state says t+1 in reverse."""
+    name = per_unit(key, projected)
+    return _SHOWN_LABELS.get(name) or REGISTRY[name].label_for(direction)
 
 
 def sort_label(key: str, direction: int = 0, descending: bool = True) -> str:
@@ -57,7 +63,11 @@ def sort_label(key: str, direction: int = 0, descending: bool = True) -> str:
     if key == "unit":
         return f"unit # {arrow}"
     label = column_label(key, direction)
-    return f"{label} {arrow}" if key in GATE_COLUMNS else f"|{label}| {arrow}"
+    return f"{label} {arrow}" if is_gate(key) else f"|{label}| {arrow}"
+
+
+def is_projected(trace: Trace) -> bool:
+    return trace.out_size != trace.hidden_size
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,18 +95,47 @@ class StepColumns:
         return int(hits[0]) if len(hits) else 0
 
 
-def step_values(trace: Trace, layer: int, direction: int, t: int) -> dict[str, np.ndarray]:
-    """The twelve quantities of one step, (H,) each, straight from the engine.
+def windows(trace: Trace, names, layer: int, direction: int, t0: int, t1: int) -> dict[str, np.ndarray]:
+    """Several quantities over steps [t0, t1), (t1 - t0, width) each, by the registry's formulas.
 
-    For a projected LSTM, h has proj_size entries and no per-unit meaning; the
-    table then shows o ⊙ tanh(c_t), the unit's own output before projection.
+    `Trace.window` answers one name at a time, so twelve columns would compute
+    c_prev five times; here the quantities the formulas share are computed once
+    (what the engine's own evaluation does within one name). The formulas, the
+    stored arrays and the previous state all come from the engine.
     """
-    out = {q: trace.value(q, layer, direction, t) for q in COLUMNS if q != "h"}
-    if trace.out_size != trace.hidden_size:
-        out["h"] = out["o"] * out["tanh_c"]
-    else:
-        out["h"] = trace.value("h", layer, direction, t)
-    return out
+    memo: dict[str, np.ndarray] = {}
+    act = _output_activation(trace, layer, direction)
+
+    def get(name: str) -> np.ndarray:
+        if name not in memo:
+            q = REGISTRY[name]
+            if q.formula is None:  # stored, or the previous state (the engine's rule)
+                memo[name] = np.asarray(trace.window(name, layer, direction, t0, t1))
+            else:
+                memo[name] = q.formula(get, act)
+        return memo[name]
+
+    return {n: get(n) for n in names}
+
+
+def _output_activation(trace: Trace, layer: int, direction: int):
+    """The activation tanh_c applies: `Trace.output_activation`, a property that is
+    becoming a per-(layer, direction) method as the engine grows per-direction
+    activations; both are accepted."""
+    act = trace.output_activation
+    return act(layer, direction) if inspect.ismethod(act) else act
+
+
+def step_values(trace: Trace, layer: int, direction: int, t: int) -> dict[str, np.ndarray]:
+    """The twelve columns of one step, (H,) each, straight from the engine.
+
+    For a projected LSTM the h column holds h_cell (see `per_unit`).
+    """
+    if not 0 <= t < trace.T:
+        raise IndexError(f"step {t} is outside the trace (0..{trace.T - 1})")
+    projected = is_projected(trace)
+    got = windows(trace, [per_unit(q, projected) for q in COLUMNS], layer, direction, t, t + 1)
+    return {q: got[per_unit(q, projected)][0] for q in COLUMNS}
 
 
 def sort_order(values: dict[str, np.ndarray], sort: str, descending: bool = True) -> np.ndarray:
@@ -111,44 +150,12 @@ def sort_order(values: dict[str, np.ndarray], sort: str, descending: bool = True
     if sort == "unit":
         return np.arange(n) if descending else np.arange(n)[::-1].copy()
     col = values[sort]
-    key = col if sort in GATE_COLUMNS else np.abs(col)
+    key = col if is_gate(sort) else np.abs(col)
     key = np.where(np.isnan(key), np.inf, -key if descending else key)
     return np.argsort(key, kind="stable")
 
 
-class StepCache:
-    """A small LRU of StepColumns, so stepping back is a lookup too."""
-
-    def __init__(self, size: int = 64):
-        self._size = size
-        self._cache: OrderedDict[tuple, StepColumns] = OrderedDict()
-
-    def get(self, trace: Trace, layer: int, direction: int, t: int, sort: str,
-            descending: bool = True) -> StepColumns:  # fmt: skip
-        key = (id(trace), layer, direction, t, sort, descending)
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
-        values = step_values(trace, layer, direction, t)
-        cols = StepColumns(
-            layer, direction, t, values, sort_order(values, sort, descending), sort,
-            projected=trace.out_size != trace.hidden_size,
-            scales=scales(trace, layer, direction), descending=descending,
-            widths=number_widths(trace, layer, direction),
-        )  # fmt: skip
-        self._cache[key] = cols
-        if len(self._cache) > self._size:
-            self._cache.popitem(last=False)
-        return cols
-
-    def clear(self) -> None:
-        self._cache.clear()
-
-
-@lru_cache(maxsize=32)
-def _abs_max(trace: Trace, name: str, layer: int, direction: int) -> float:
-    arr = getattr(trace, name)[layer, direction]
+def _abs_max(arr: np.ndarray) -> float:
     m = float(np.nanmax(np.abs(arr))) if arr.size else 0.0
     return m if np.isfinite(m) and m > 0 else 1.0
 
@@ -158,15 +165,16 @@ def scales(trace: Trace, layer: int, direction: int) -> dict[str, float]:
 
     Scales come from the recorded c and h, so a colour means the same size at
     every step and a unit visibly grows as it accumulates memory. Quantities in
-    "cell units" (c, c_{t-1}, kept, forgotten, Δc) share c's scale.
+    "cell units" (c, c_{t-1}, kept, forgotten, Δc) share c's scale; the other
+    effects and states (g, i·g, tanh c) are bounded by 1 for the standard
+    activations, as the gates are.
     """
-    c_scale = _abs_max(trace, "c", layer, direction)
-    h_scale = 1.0 if trace.out_size != trace.hidden_size else _abs_max(trace, "h", layer, direction)
-    return {
-        "f": 1.0, "i": 1.0, "o": 1.0, "g": 1.0, "written": 1.0, "tanh_c": 1.0,
-        "c_prev": c_scale, "kept": c_scale, "forgotten": c_scale, "c": c_scale,
-        "delta_c": c_scale, "h": max(h_scale, 1e-12),
-    }  # fmt: skip
+    c_scale = _abs_max(trace.c[layer, direction])
+    h_scale = 1.0 if is_projected(trace) else _abs_max(trace.h[layer, direction])
+    cell_units = {"c_prev", "kept", "forgotten", "c", "delta_c"}
+    out = {q: c_scale if q in cell_units else 1.0 for q in COLUMNS}
+    out["h"] = max(h_scale, 1e-12)
+    return out
 
 
 def _text_width(bound: float, gate: bool) -> int:
@@ -177,83 +185,124 @@ def _text_width(bound: float, gate: bool) -> int:
     return len(f"{-bound:+.2f}")
 
 
-@lru_cache(maxsize=32)
 def number_widths(trace: Trace, layer: int, direction: int) -> dict[str, int]:
     """Characters each table column needs to print its values with two decimals,
     over the whole sequence of one (layer, direction), so columns never jitter
     while stepping.
 
-    Exact maxima, computed a block of steps at a time so a long trace never
-    materialises a whole derived array; once per (layer, direction).
+    Exact maxima, asked of the engine a block of steps at a time, so a long
+    trace never materialises a whole derived array.
     """
-    T = trace.T
+    projected = is_projected(trace)
     peak = dict.fromkeys(COLUMNS, 0.0)
-    low = dict.fromkeys(GATE_COLUMNS, 0.0)
+    low = dict.fromkeys(COLUMNS, 0.0)
     block = max(1, (1 << 20) // max(trace.hidden_size, 1))
-    for t0 in range(0, T, block):
-        t1 = min(T, t0 + block)
-        f = np.asarray(trace.f[layer, direction, t0:t1])
-        i = np.asarray(trace.i[layer, direction, t0:t1])
-        g = np.asarray(trace.g[layer, direction, t0:t1])
-        o = np.asarray(trace.o[layer, direction, t0:t1])
-        c = np.asarray(trace.c[layer, direction, t0:t1])
-        prev = _prev_block(trace, layer, direction, t0, t1)
-        tc = trace.spec.activations.c if trace.spec is not None else np.tanh
-        tanh_c = tc(c)
-        if trace.out_size == trace.hidden_size:
-            h = np.asarray(trace.h[layer, direction, t0:t1])
-        else:
-            h = o * tanh_c
-        cols = {
-            "f": f, "i": i, "g": g, "o": o, "c_prev": prev, "kept": f * prev,
-            "forgotten": (1 - f) * prev, "written": i * g, "c": c, "delta_c": c - prev,
-            "tanh_c": tanh_c, "h": h,
-        }  # fmt: skip
+    for t0 in range(0, trace.T, block):
+        t1 = min(trace.T, t0 + block)
         with np.errstate(invalid="ignore", over="ignore"):
-            for q, a in cols.items():
+            got = windows(trace, [per_unit(q, projected) for q in COLUMNS], layer, direction, t0, t1)
+            for q in COLUMNS:
+                a = got[per_unit(q, projected)]
                 finite = a[~np.isnan(a)]  # NaNs print as "nan", which always fits
                 if finite.size:
                     peak[q] = max(peak[q], float(np.abs(finite).max()))
-                    if q in low:
-                        low[q] = min(low[q], float(finite.min()))
-    return {q: _text_width(peak[q], q in GATE_COLUMNS and low[q] >= 0) for q in COLUMNS}
+                    low[q] = min(low[q], float(finite.min()))
+    return {q: _text_width(peak[q], is_gate(q) and low[q] >= 0) for q in COLUMNS}
 
 
 def window(trace: Trace, name: str, layer: int, direction: int, t0: int, t1: int,
            units: np.ndarray | slice) -> np.ndarray:  # fmt: skip
-    """One quantity for some units over steps [t0, t1): (units, t1 - t0).
+    """One column's quantity for some units over steps [t0, t1): (units, t1 - t0).
 
-    Only the window is computed, so a heatmap of Δc over a 5000-step,
+    The engine computes only the window, so a heatmap of Δc over a 5000-step,
     1024-unit trace never materialises the whole derived array.
     """
-    c = trace.c[layer, direction]
-    if name in ("i", "f", "g", "o", "c"):
-        block = getattr(trace, name)[layer, direction, t0:t1]
-    elif name == "h" and trace.out_size == trace.hidden_size:
-        block = trace.h[layer, direction, t0:t1]
-    elif name == "h":
-        tc = trace.spec.activations.c if trace.spec is not None else np.tanh
-        block = trace.o[layer, direction, t0:t1] * tc(c[t0:t1])
-    elif name == "delta_c":
-        block = c[t0:t1] - _prev_block(trace, layer, direction, t0, t1)
-    else:
-        raise KeyError(name)
+    block = trace.window(per_unit(name, is_projected(trace)), layer, direction, t0, t1)
     return np.asarray(block)[:, units].T
 
 
-def _prev_block(trace: Trace, layer: int, direction: int, t0: int, t1: int) -> np.ndarray:
-    c = trace.c[layer, direction]
-    c0 = trace.c0[layer, direction]
-    if direction == 0:
-        head = c0[None] if t0 == 0 else c[t0 - 1 : t0]
-        return np.concatenate([head, c[t0 : t1 - 1]]) if t1 > t0 else c[t0:t0]
-    tail = c0[None] if t1 >= trace.T else c[t1 : t1 + 1]
-    return np.concatenate([c[t0 + 1 : t1], tail]) if t1 > t0 else c[t0:t0]
+#: The sparklines of the unit history, top to bottom.
+SERIES = ("c", "h", "f", "i", "o", "g")
 
 
 def unit_series(trace: Trace, layer: int, direction: int, unit: int) -> dict[str, np.ndarray]:
     """The selected unit over the whole sequence, for the history sparklines."""
-    series = {q: np.ascontiguousarray(window(trace, q, layer, direction, 0, trace.T, [unit])[0])
-              for q in ("c", "h", "f", "i", "o")}  # fmt: skip
-    series["g"] = np.ascontiguousarray(trace.g[layer, direction, :, unit])
-    return series
+    return {q: np.ascontiguousarray(window(trace, q, layer, direction, 0, trace.T, [unit])[0])
+            for q in SERIES}  # fmt: skip
+
+
+class _LRU(OrderedDict):
+    """At most `size` entries, the least recently used dropped first."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def get_or(self, key, make):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = self[key] = make()
+        if len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
+_serials = itertools.count(1)
+
+
+class TraceData:
+    """One trace's numbers for the panels, cached by value and bounded.
+
+    One TraceData per trace on screen; a new trace (an edit, another example)
+    gets a new one, and the old caches go with the old object. Keys are plain
+    values (layer, direction, t, sort, ...), never `id()`, and every cache has a
+    size limit, so holding an arrow key over a long trace cannot grow them.
+    `serial` names this trace's data for the widgets' frame caches: unlike an
+    `id()`, it is never reused by a later trace.
+    """
+
+    def __init__(self, trace: Trace, steps: int = 64, series: int = 8) -> None:
+        self.trace = trace
+        self.serial = next(_serials)
+        self.projected = is_projected(trace)
+        self._columns = _LRU(steps)
+        self._series = _LRU(series)
+        # one entry per (layer, direction) of this trace at most
+        self._scales: dict[tuple[int, int], dict[str, float]] = {}
+        self._widths: dict[tuple[int, int], dict[str, int]] = {}
+
+    def scales(self, layer: int, direction: int) -> dict[str, float]:
+        key = (layer, direction)
+        if key not in self._scales:
+            self._scales[key] = scales(self.trace, layer, direction)
+        return self._scales[key]
+
+    def number_widths(self, layer: int, direction: int) -> dict[str, int]:
+        key = (layer, direction)
+        if key not in self._widths:
+            self._widths[key] = number_widths(self.trace, layer, direction)
+        return self._widths[key]
+
+    def columns(self, layer: int, direction: int, t: int, sort: str,
+                descending: bool = True) -> StepColumns:  # fmt: skip
+        """The unit table at one step, sorted; stepping back is a lookup."""
+
+        def make() -> StepColumns:
+            values = step_values(self.trace, layer, direction, t)
+            return StepColumns(
+                layer, direction, t, values, sort_order(values, sort, descending), sort,
+                projected=self.projected, scales=self.scales(layer, direction),
+                descending=descending, widths=self.number_widths(layer, direction),
+            )  # fmt: skip
+
+        return self._columns.get_or((layer, direction, t, sort, descending), make)
+
+    def window(self, name: str, layer: int, direction: int, t0: int, t1: int,
+               units: np.ndarray | slice) -> np.ndarray:  # fmt: skip
+        return window(self.trace, name, layer, direction, t0, t1, units)
+
+    def unit_series(self, layer: int, direction: int, unit: int) -> dict[str, np.ndarray]:
+        return self._series.get_or(
+            (layer, direction, unit), lambda: unit_series(self.trace, layer, direction, unit)
+        )

@@ -1,51 +1,87 @@
-"""DebuggerScreen: the cursor over a trace, and every panel that shows it.
+"""DebuggerScreen: the cursor over a trace, and the TraceView that shows it.
 
-The screen owns the state — the Session (only the screen moves it) and the
-cursor reactives t, lstm_layer, direction, unit, sort and heatmap quantity, all
-ints and strings. Widgets get them through data_bind and send clicks back as
-messages. Stepping changes a few ints; each panel redraws from cached
-per-step data, which is what keeps a held arrow key smooth.
+The screen owns the state: the Session (only the screen moves it, and only
+the screen talks to the engine) and the cursor reactives t, lstm_layer,
+direction, unit, sort, panel, heatmap quantity and overview, all ints, bools
+and strings. The TraceView below gets them through data_bind and passes them
+on to its panels; clicks come back as messages. Stepping changes a few ints;
+each panel redraws from cached per-step data, which is what keeps a held
+arrow key smooth.
+
+The footer lists only keys that do something for this model, as many as fit
+(`layout.footer_fit`). It is driven by Textual's public `check_action`: a
+footer entry it refuses is hidden, and each such key has a hidden twin binding
+(`run(...)`) that still runs the action, so an idle key explains itself.
 """
 
 from __future__ import annotations
 
 import gc
+import inspect
 import time
 from collections.abc import Mapping
 
-from dataclasses import replace
-
 import numpy as np
-from rich.cells import cell_len
 from textual import on, work
+from textual.actions import parse as parse_action
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from lstm_engine import EngineError, Session
 
+from .. import layout
 from ..source import Source
-from ..stepdata import HEATMAP_QUANTITIES, SORTS, StepCache, StepColumns, sort_label
-from ..widgets.cell_view import CellView
+from ..stepdata import HEATMAP_QUANTITIES, SORTS, StepColumns, sort_label
+from ..views.trace_view import TraceView
 from ..widgets.heatmap_view import HeatmapView
-from ..widgets.output_panel import OutputPanel
 from ..widgets.sequence_strip import SequenceStrip
 from ..widgets.status_header import StatusHeader
-from ..widgets.unit_history import UnitHistoryView
 from ..widgets.unit_table import UnitTable
 from .dialogs import EditInputDialog, GoToStepDialog, GoToUnitDialog
 from .help import HelpScreen
 
-MIN_WIDTH, MIN_HEIGHT = 80, 24
-#: Rows the history and heatmap need to be worth showing (title rule included).
-PLOT_ROWS = 10
 #: What `p` cycles through when the plots do not fit beside the cell view.
-PANELS = ("cell", "history", "heatmap")
-#: Rows above and below the body: header, strip (4) and footer.
-CHROME_ROWS = 6
+PANELS = layout.PANELS
+
+# Footer order is priority order: at 80 columns the last ones fall off the footer
+# (they stay in the help screen and the command palette, with their tooltips).
+KEYS = [
+    Binding("right,l", "step(1)", "Step", key_display="→/l", tooltip="Step forward one token"),
+    Binding("left,h", "step(-1)", "Back", key_display="←/h", tooltip="Step back one token"),
+    Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and how to read the screen"),
+    Binding("q", "app.quit", "Quit", tooltip="Quit lstm-tui"),
+    Binding("s", "sort(1)", "Sort", tooltip="Cycle the unit table's sort column (|Δc| first)"),
+    Binding("g", "goto", "Go to", tooltip="Go to a step by number"),
+    Binding("e", "edit", "Edit", tooltip="Edit the input text and re-run the model"),
+    Binding("p", "panel", "Panels", tooltip="Small terminals: show the cell view, the unit's history or the heatmap"),
+    Binding("d", "direction", "Dir", tooltip="Switch direction (bidirectional LSTMs)"),
+    Binding("right_square_bracket", "layer(1)", "Layer", key_display="[ ]", tooltip="Next layer (] forward, [ back; they stop at the ends)"),
+    Binding("left_square_bracket", "layer(-1)", "Layer−", key_display="[", show=False, tooltip="Previous layer"),
+    Binding("v", "heatmap(1)", "Heatmap", tooltip="Cycle the heatmap quantity: c, h, f, i, o, Δc"),
+    Binding("u", "goto_unit", "Unit", tooltip="Go to a unit by number"),
+    Binding("z", "overview", "Zoom", show=False, tooltip="History and heatmap: a window around the cursor, or the whole sequence"),
+    Binding("x", "next_example", "Example", tooltip="Open the model's next example input"),
+    Binding("home", "first", "First", show=False, tooltip="First step"),
+    Binding("end", "last", "Last", show=False, tooltip="Last step"),
+    Binding("down,j", "unit(1)", "Unit ↓", show=False, tooltip="Select the next unit in the table"),
+    Binding("up,k", "unit(-1)", "Unit ↑", show=False, tooltip="Select the previous unit in the table"),
+    Binding("pagedown", "unit_page(1)", "Page ↓", show=False, tooltip="Select a unit one page down"),
+    Binding("pageup", "unit_page(-1)", "Page ↑", show=False, tooltip="Select a unit one page up"),
+    Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort order (ascending lists f ≈ 0 first)"),
+]  # fmt: skip
+
+
+def always(action: str) -> str:
+    """The action of a key's hidden twin: runs `action` even while its footer entry is hidden."""
+    return f"run({action!r})"
+
+
+def _action_key(action: str) -> tuple[str, tuple]:
+    _, name, params = parse_action(action)
+    return name, tuple(params)
 
 
 class DebuggerScreen(Screen):
@@ -55,37 +91,9 @@ class DebuggerScreen(Screen):
     #: 0 makes them follow every step (the tests do that, so nothing depends on timing).
     CONTEXT_HZ: float = 10
 
-    HORIZONTAL_BREAKPOINTS = [
-        (0, "-too-narrow"), (MIN_WIDTH, "-narrow"), (120, "-medium"), (156, "-wide"),
-    ]  # fmt: skip
-    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-short"), (34, "-tall"), (50, "-huge")]
-
-    # Footer order is priority order: at 80 columns the last ones fall off the footer
-    # (they stay in the help screen and the command palette, with their tooltips).
-    BINDINGS = [
-        Binding("right,l", "step(1)", "Step", key_display="→/l", tooltip="Step forward one token"),
-        Binding("left,h", "step(-1)", "Back", key_display="←/h", tooltip="Step back one token"),
-        Binding("question_mark", "help", "Help", key_display="?", tooltip="Keys and how to read the screen"),
-        Binding("q", "app.quit", "Quit", tooltip="Quit lstm-tui"),
-        Binding("s", "sort(1)", "Sort", tooltip="Cycle the unit table's sort column (|Δc| first)"),
-        Binding("g", "goto", "Go to", tooltip="Go to a step by number"),
-        Binding("e", "edit", "Edit", tooltip="Edit the input text and re-run the model"),
-        Binding("p", "panel", "Panels", tooltip="Small terminals: show the cell view, the unit's history or the heatmap"),
-        Binding("d", "direction", "Dir", tooltip="Switch direction (bidirectional LSTMs)"),
-        Binding("right_square_bracket", "layer(1)", "Layer", key_display="[ ]", tooltip="Next layer (] forward, [ back; they stop at the ends)"),
-        Binding("left_square_bracket", "layer(-1)", "Layer−", key_display="[", show=False, tooltip="Previous layer"),
-        Binding("v", "heatmap(1)", "Heatmap", tooltip="Cycle the heatmap quantity: c, h, f, i, o, Δc"),
-        Binding("u", "goto_unit", "Unit", tooltip="Go to a unit by number"),
-        Binding("z", "overview", "Zoom", show=False, tooltip="History and heatmap: a window around the cursor, or the whole sequence"),
-        Binding("x", "next_example", "Example", show=False, tooltip="Open the model's next example input"),
-        Binding("home", "first", "First", show=False, tooltip="First step"),
-        Binding("end", "last", "Last", show=False, tooltip="Last step"),
-        Binding("down,j", "unit(1)", "Unit ↓", show=False, tooltip="Select the next unit in the table"),
-        Binding("up,k", "unit(-1)", "Unit ↑", show=False, tooltip="Select the previous unit in the table"),
-        Binding("pagedown", "unit_page(1)", "Page ↓", show=False, tooltip="Select a unit one page down"),
-        Binding("pageup", "unit_page(-1)", "Page ↑", show=False, tooltip="Select a unit one page up"),
-        Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort order (ascending lists f ≈ 0 first)"),
-    ]  # fmt: skip
+    KEYS = KEYS
+    """The keys, in footer priority order (what the help screen and the palette list)."""
+    BINDINGS = [*KEYS, *[Binding(b.key, always(b.action), show=False) for b in KEYS if b.show]]
 
     # `var`, not `reactive`: a change repaints only the widgets bound to it, never the
     # whole screen (a full-screen repaint per step would double the cost of a step).
@@ -112,45 +120,41 @@ class DebuggerScreen(Screen):
     context_t: var[int] = var(0, init=False)
     """t as the history and heatmap show it: at most CONTEXT_HZ updates a second while
     stepping, and always the final t once stepping pauses (see _follow_context)."""
-    columns: var[StepColumns | None] = var(None, init=False, always_update=True)
-    """The unit table's data for (t, layer, direction, sort), from the step cache."""
 
     def __init__(self, source: Source) -> None:
         super().__init__()
-        self._cache = StepCache()
         self._context_at = 0.0
         self._context_timer = None
         self._gc_timer = None
+        self._plots_fit = True
+        self._hidden: frozenset[tuple[str, tuple]] = frozenset()
         self.session = Session(source.trace)
         self.set_reactive(DebuggerScreen.source, source)
         self.set_reactive(DebuggerScreen.unit, self._focus_unit(source))
-        self._update_columns()
 
     # --- layout
     def compose(self) -> ComposeResult:
         S = DebuggerScreen
-        cursor = (S.source, S.t, S.lstm_layer, S.direction, S.unit)
-        # The whole-sequence panels follow `context_t`, which trails t while a key is held.
-        context = (S.source, S.lstm_layer, S.direction, S.unit)
         yield StatusHeader(id="header").data_bind(S.source, S.t, S.lstm_layer, S.direction)
         yield Static(id="too-small")
-        with Vertical(id="main"):
-            yield SequenceStrip(id="strip").data_bind(S.source, S.t, S.direction)
-            with Horizontal(id="body"):
-                yield UnitTable(id="table").data_bind(S.columns, S.unit)
-                with Vertical(id="side"):
-                    yield CellView(id="cell").data_bind(*cursor)
-                    yield OutputPanel(id="output").data_bind(S.source, S.t)
-            with Horizontal(id="bottom"):
-                yield UnitHistoryView(id="history").data_bind(*context, S.overview, t=S.context_t)
-                yield HeatmapView(id="heatmap").data_bind(
-                    *context, S.overview, t=S.context_t, quantity=S.heat
-                )
+        yield TraceView(id="main").data_bind(
+            S.source, S.t, S.context_t, S.lstm_layer, S.direction, S.unit, S.sort, S.descending,
+            S.panel, S.overview, S.heat,
+        )  # fmt: skip
         yield Footer(compact=True)
 
+    @property
+    def view(self) -> TraceView:
+        """The trace view this screen drives."""
+        return self.query_one(TraceView)
+
+    @property
+    def columns(self) -> StepColumns | None:
+        """The unit table's data at the cursor (the view's)."""
+        return self.view.columns
+
     def on_mount(self) -> None:
-        self._set_titles()
-        self._hide_idle_keys()
+        self._update_footer()
 
     @staticmethod
     def _focus_unit(source: Source) -> int:
@@ -161,14 +165,13 @@ class DebuggerScreen(Screen):
         ok = isinstance(unit, (int, np.integer)) and not isinstance(unit, bool)
         return int(unit) if ok and 0 <= unit < source.trace.hidden_size else 0
 
-    _base_bindings: dict | None = None
+    # --- the footer
+    def idle_keys(self) -> set[str]:
+        """Keys that do nothing for this model: their footer entries are hidden.
 
-    def _hide_idle_keys(self) -> None:
-        """Keep the footer to keys that do something for this model, and to as many
-        as fit whole beside the palette key: at 80 columns a footer listing layer
-        keys for a one-layer LSTM cuts off the useful ones. Idle keys still answer
-        (with a note saying why nothing moved); every key stays in the help
-        screen and the command palette."""
+        Idle keys still answer (with a note saying why nothing moved); every
+        key stays in the help screen and the command palette.
+        """
         tr = self.source.trace
         idle = set()
         if tr.num_layers == 1:
@@ -179,33 +182,38 @@ class DebuggerScreen(Screen):
             idle.add("e")
         if self._plots_fit:
             idle.add("p")
-        if getattr(self.source, "example_reason", "no") is None:
-            shown = {"x"}
-        else:
-            shown = set()
-        # the last shown ones (lowest priority) go first when the footer is too narrow:
-        # a compact footer key takes "key description" and a space; the palette key 11 (+1 gap)
-        room = self.app.size.width - 12
-        for b in self.BINDINGS:
-            keys = set(b.key.split(","))
-            if not (b.show or keys & shown) or keys & idle:
-                continue
-            width = cell_len(b.key_display or b.key) + 1 + cell_len(b.description) + 1
-            if width > room:
-                idle |= keys
-                room = -1  # keep the footer's order: nothing after a dropped key
-            else:
-                room -= width
-        key_to_bindings = self._bindings.key_to_bindings
-        if self._base_bindings is None:
-            self._base_bindings = {k: list(bs) for k, bs in key_to_bindings.items()}
-        for key, bindings in self._base_bindings.items():
-            key_to_bindings[key] = [
-                replace(b, show=False) if key in idle else
-                replace(b, show=True) if key in shown else b
-                for b in bindings
-            ]  # fmt: skip
-        self.refresh_bindings()
+        if getattr(self.source, "example_reason", "no") is not None:
+            idle.add("x")
+        return idle
+
+    def footer_keys(self) -> list[Binding]:
+        """The footer's entries: keys that do something, as many as fit whole beside
+        the palette key (at 80 columns a footer listing layer keys for a one-layer
+        LSTM would cut off the useful ones)."""
+        idle = self.idle_keys()
+        candidates = [b for b in self.KEYS if b.show and not set(b.key.split(",")) & idle]
+        entries = [(b.key_display or b.key, b.description) for b in candidates]
+        return candidates[: layout.footer_fit(entries, self.app.size.width)]
+
+    def _update_footer(self) -> None:
+        shown = {_action_key(b.action) for b in self.footer_keys()}
+        hidden = frozenset(_action_key(b.action) for b in self.KEYS if b.show) - shown
+        if hidden != self._hidden:
+            self._hidden = hidden
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A footer entry the footer has no room or use for is refused, which hides it;
+        the key then falls through to its hidden twin (`run`), so it still answers."""
+        return (action, tuple(parameters)) not in self._hidden
+
+    async def action_run(self, action: str) -> None:
+        """Run a key's action whether or not its footer entry is shown."""
+        namespace, name, params = parse_action(action)
+        target = self.app if namespace == "app" else self
+        result = getattr(target, f"action_{name}")(*params)
+        if inspect.isawaitable(result):
+            await result
 
     def _hold_gc(self) -> None:
         """Pause the cyclic garbage collector while keys keep coming, as Textual does
@@ -228,102 +236,31 @@ class DebuggerScreen(Screen):
             self._release_gc()
 
     def on_screen_resume(self) -> None:
-        """Apply the size classes now: a screen switched in after a resize never got one."""
-        w, h = self.app.size
-        names = {name: False for _, name in self.HORIZONTAL_BREAKPOINTS + self.VERTICAL_BREAKPOINTS}
-        for name in self._get_breakpoint_classes(
-            w, self.HORIZONTAL_BREAKPOINTS
-        ) | self._get_breakpoint_classes(h, self.VERTICAL_BREAKPOINTS):
-            names[name] = True
-        self.update_classes(names)
+        """Apply the size now: a screen switched in after a resize never got one."""
         self.on_resize()
 
     def on_resize(self) -> None:
         w, h = self.app.size
-        self.query_one("#too-small", Static).update(
-            f"This terminal is {w}×{h}; lstm-tui needs at least {MIN_WIDTH}×{MIN_HEIGHT}.\n"
-            "Enlarge the window, or press q to quit."
-        )
-        self._layout()
-        self.call_after_refresh(self._layout)
+        small = layout.too_small(w, h)
+        self.set_class(small, "-too-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"This terminal is {w}×{h}; lstm-tui needs at least "
+                f"{layout.MIN_WIDTH}×{layout.MIN_HEIGHT}.\nEnlarge the window, or press q to quit."
+            )
+        self._update_footer()
 
     def plots_fit(self) -> bool:
         """Do the history and heatmap fit below the table and cell view as they are?"""
         return self._plots_fit
 
-    _plots_fit = True
-
-    def _layout(self) -> None:
-        """Share the rows between the body (table + cell) and the plots.
-
-        The body gets what its content needs (a 16-unit table does not leave
-        blank rows), the plots get the rest. When they do not get PLOT_ROWS,
-        `p` swaps the cell view for the history or the heatmap instead.
-        """
-        if not self.is_mounted:
-            return
-        w, h = self.app.size
-        rest = h - CHROME_ROWS
-        side = self.query_one("#side")
-        narrow = w < 120
-        side_h = side.outer_size.height if self.panel == "cell" or self._plots_fit else 0
-        if side_h == 0 and self.panel == "cell":
-            side_h = 10  # before the first layout: the compact cell is about this tall
-        table_need = self.source.trace.hidden_size + 2  # header + title rule
-        body_need = table_need + side_h if narrow else max(table_need, side_h)
-        big = w >= 120 and h >= 34
-        min_plots = 16 if h >= 50 else PLOT_ROWS
-        fit = big or rest - body_need >= PLOT_ROWS
-        self._plots_fit = fit
-        body, bottom = self.query_one("#body"), self.query_one("#bottom")
-        history, heatmap = self.query_one("#history"), self.query_one("#heatmap")
-        if fit:
-            body_h = max(min(body_need, rest - min_plots), 3)
-            body.styles.height = body_h
-            bottom.styles.height = rest - body_h
-            bottom.display = True
-            side.display = True
-            history.display = heatmap.display = True
-        elif self.panel == "cell":
-            # the table shrinks to its rows; what is left stays below the cell view
-            body.styles.height = min(rest, body_need)
-            bottom.display = False
-            side.display = True
-        else:
-            body_h = max(min(table_need, rest - PLOT_ROWS), 3)
-            body.styles.height = body_h
-            bottom.styles.height = rest - body_h
-            bottom.display = True
-            side.display = False
-            history.display = self.panel == "history"
-            heatmap.display = self.panel == "heatmap"
-        self._hide_idle_keys()
-
-    def watch_panel(self) -> None:
-        self._layout()
-        self.call_after_refresh(self._layout)
-
-    def _set_titles(self) -> None:
-        src = self.source
-        tr = src.trace
-        table = self.query_one("#table")
-        table.border_title = f"units ({tr.hidden_size})"
-        table.border_subtitle = f"sort: {sort_label(self.sort, self.direction, self.descending)}  (s, S)"
-        self.query_one("#cell").border_title = f"cell · unit {self.unit}"
-        self.query_one("#output").border_title = "output"
-        self.query_one("#history").border_title = f"unit {self.unit} over time"
-        heat = self.query_one("#heatmap")
-        heat.border_title = f"heatmap · {self.heat}"
-        heat.border_subtitle = "v: quantity"
+    @on(TraceView.LayoutChanged)
+    def _layout_changed(self, event: TraceView.LayoutChanged) -> None:
+        self._plots_fit = event.layout.plots_fit
+        self._update_footer()
 
     # --- state changes
-    def _update_columns(self) -> None:
-        self.columns = self._cache.get(
-            self.source.trace, self.lstm_layer, self.direction, self.t, self.sort, self.descending
-        )
-
     def watch_t(self) -> None:
-        self._update_columns()
         self._follow_context()
 
     def _follow_context(self) -> None:
@@ -350,13 +287,6 @@ class DebuggerScreen(Screen):
         self._context_at = time.monotonic()
         self.context_t = self.t
 
-    def watch_lstm_layer(self) -> None:
-        self._update_columns()
-
-    def watch_direction(self) -> None:
-        self._update_columns()
-        self._set_titles()
-
     def watch_sort(self) -> None:
         self._resorted()
 
@@ -364,24 +294,13 @@ class DebuggerScreen(Screen):
         self._resorted()
 
     def _resorted(self) -> None:
-        """A new ranking: select its top unit and show the table from the top."""
-        self._update_columns()
-        self.unit = int(self.columns.order[0])
-        self.query_one(UnitTable).scroll_to_top()
-        self._set_titles()
-
-    def watch_unit(self) -> None:
-        self._set_titles()
-
-    def watch_heat(self) -> None:
-        self._set_titles()
+        """A new ranking: select its top unit."""
+        cols = self.view.columns_at(self.sort, self.descending)
+        if cols is not None:
+            self.unit = int(cols.order[0])
 
     def watch_source(self, source: Source) -> None:
-        self._cache.clear()
-        self._update_columns()
-        self._set_titles()
-        self._hide_idle_keys()
-        self._layout()
+        self._update_footer()
 
     def _goto(self, t: int) -> None:
         self.session.goto(t)
@@ -405,13 +324,12 @@ class DebuggerScreen(Screen):
 
     def action_unit(self, n: int) -> None:
         self._hold_gc()
-        cols = self.columns
+        cols = self.view.columns
         row = min(max(cols.row_of(self.unit) + n, 0), cols.H - 1)
         self.unit = int(cols.order[row])
 
     def action_unit_page(self, n: int) -> None:
-        table = self.query_one(UnitTable)
-        self.action_unit(n * max(table.size.height - 2, 1))
+        self.action_unit(n * self.view.page_rows())
 
     def action_layer(self, n: int) -> None:
         L = self.source.trace.num_layers
@@ -482,7 +400,7 @@ class DebuggerScreen(Screen):
         self.app.call_from_thread(self._install, new, f"Example {n}: {new.trace.T} steps.")
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.BINDINGS, self.source))
+        self.app.push_screen(HelpScreen(self.KEYS, self.source))
 
     def action_goto(self) -> None:
         def done(t: int | None) -> None:

@@ -14,19 +14,24 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from lstm_engine import REGISTRY
+
 from ..renderables.cell_diagram import CellDiagram, CellValues
 from ..source import Source
-from ..stepdata import prev_step
+from ..stepdata import windows
+
+#: The registry quantities on the diagram's wires.
+WIRES = ("c_prev", "f", "i", "g", "o", "kept", "written", "c", "tanh_c", "h_cell")
 
 
 def cell_values(source: Source, layer: int, direction: int, t: int, unit: int) -> CellValues:
     """Everything the diagram shows for one unit at one step, from the engine's values."""
     tr = source.trace
-    v = {q: float(tr.value(q, layer, direction, t)[unit])
-         for q in ("c_prev", "f", "i", "g", "o", "kept", "written", "c", "tanh_c")}  # fmt: skip
-    h_cell = v["o"] * v["tanh_c"]
+    if not 0 <= t < tr.T:
+        raise IndexError(f"step {t} is outside the trace (0..{tr.T - 1})")
+    v = {q: float(a[0, unit]) for q, a in windows(tr, WIRES, layer, direction, t, t + 1).items()}
     projected = source.projected
-    h = None if projected else float(tr.h[layer, direction, t, unit])
+    h = None if projected else float(tr.value("h", layer, direction, t)[unit])
     peephole = None
     spec = tr.spec
     if spec is not None and spec.peephole:
@@ -43,8 +48,9 @@ def cell_values(source: Source, layer: int, direction: int, t: int, unit: int) -
     return CellValues(
         unit=unit, c_prev=v["c_prev"], f=v["f"], i=v["i"], g=v["g"], o=v["o"],
         kept=v["kept"], written=v["written"], c=v["c"], tanh_c=v["tanh_c"],
-        h_cell=h_cell, h=h, x_label=x_label, peephole=peephole, projected=projected,
-        h_prev_label=f"h_{prev_step(direction)}", c_prev_label=f"c_{prev_step(direction)}",
+        h_cell=v["h_cell"], h=h, x_label=x_label, peephole=peephole, projected=projected,
+        h_prev_label=REGISTRY["h_prev"].label_for(direction),
+        c_prev_label=REGISTRY["c_prev"].label_for(direction),
     )  # fmt: skip
 
 

@@ -1,8 +1,8 @@
 """HeatmapView: units × time for one quantity, the cursor column marked.
 
-Only the window on screen is computed (stepdata.window), so a 1024-unit,
+Only the window on screen is computed (TraceData.window), so a 1024-unit,
 5000-step trace costs what fits in the panel. The time axis is the one the
-history beside it uses (unit_history.shared_axis): a window of steps around the
+history beside it uses (both are given the same ``room``): a window of steps around the
 cursor, or with ``overview`` the whole sequence, where a column shows the value
 of its bucket of steps furthest from the bucket median (so a one-step event
 stays visible). The rows follow the selected unit; the drawing is the pure
@@ -23,11 +23,11 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ..renderables.heatmap import Heatmap
-from ..renderables.history import TimeAxis, axis_segments, summarize
+from ..renderables.history import TimeAxis, axis_segments, summarize, time_axis
 from ..source import Source
-from ..stepdata import GATE_COLUMNS, scales, window
+from ..stepdata import TraceData, is_gate
 from ._lines import render_strips, splice
-from .unit_history import segment_strip, shared_axis
+from .unit_history import segment_strip
 
 
 def follow(start: int, cursor: int, span: int, total: int, page: bool = False) -> int:
@@ -50,6 +50,8 @@ class HeatmapView(Widget):
     """The heatmap panel: one row per unit, one column per step (or bucket of steps)."""
 
     source: reactive[Source | None] = reactive(None)
+    data: reactive[TraceData | None] = reactive(None)
+    """The trace's numbers (windows, colour scales), cached per trace."""
     t: reactive[int] = reactive(0)
     lstm_layer: reactive[int] = reactive(0)
     direction: reactive[int] = reactive(0)
@@ -58,6 +60,8 @@ class HeatmapView(Widget):
     """What the cells show: one of stepdata.HEATMAP_QUANTITIES."""
     overview: reactive[bool] = reactive(False)
     """Show the whole sequence (buckets of steps per column) instead of a window around t."""
+    room: reactive[int] = reactive(0)
+    """Plot columns shared with the history beside it (0: this panel's own plot_room)."""
 
     @dataclass
     class CellClicked(Message):
@@ -84,7 +88,7 @@ class HeatmapView(Widget):
     def _window(self) -> tuple[TimeAxis, int, int]:
         """The shared time axis, and units [u0, u1) that fit, following the selected unit."""
         tr = self.source.trace
-        axis = shared_axis(self, tr.T, self.t, self.overview)
+        axis = time_axis(tr.T, self.t, self.room or self.plot_room(), overview=self.overview)
         rows = max(self.content_size.height - 2, 1)  # a header row and a legend row
         self._u0 = follow(self._u0, self.unit, rows, tr.hidden_size)
         self._axis = axis
@@ -94,8 +98,8 @@ class HeatmapView(Widget):
     def _heatmap(self, data: np.ndarray, u0: int, cursor_col: int | None, legend: bool,
                  cell: int) -> Heatmap:  # fmt: skip
         q = self.quantity
-        signed = q not in GATE_COLUMNS
-        vmax = scales(self.source.trace, self.lstm_layer, self.direction)[q] if signed else None
+        signed = not is_gate(q)
+        vmax = self.data.scales(self.lstm_layer, self.direction)[q] if signed else None
         # columns are counted from 0 here; the widget draws the time axis itself
         return Heatmap(
             data, col_offset=0, cursor_col=cursor_col, selected_row=self.unit, row_offset=u0,
@@ -117,25 +121,26 @@ class HeatmapView(Widget):
         tr, q, units = src.trace, self.quantity, np.arange(u0, u1)
         label_w = len(str(u1 - 1)) + 1
         cur = axis.columns_of(self.t)
-        common = (id(src), q, self.lstm_layer, self.direction, axis, u0, u1, self.unit,
+        data = self.data
+        common = (data.serial, q, self.lstm_layer, self.direction, axis, u0, u1, self.unit,
                   width, height, self.app.theme, self.app.no_color)  # fmt: skip
         if axis.bucketed:
             base_key = (*common, cur.start if cur else None)
             if base_key != self._base_key:
-                data = window(tr, q, self.lstm_layer, self.direction, 0, tr.T, units)
-                data = summarize(data, axis.edges).value
-                hm = self._heatmap(data, u0, cur.start if cur else None, True, 1)
+                values = data.window(q, self.lstm_layer, self.direction, 0, tr.T, units)
+                values = summarize(values, axis.edges).value
+                hm = self._heatmap(values, u0, cur.start if cur else None, True, 1)
                 self._base = render_strips(self, hm, width)
                 self._base_key = base_key
             lines = list(self._base)
         else:
             if common != self._base_key:
-                data = window(tr, q, self.lstm_layer, self.direction, axis.t0, axis.t1, units)
-                self._base = render_strips(self, self._heatmap(data, u0, None, True, cell), width)
+                values = data.window(q, self.lstm_layer, self.direction, axis.t0, axis.t1, units)
+                self._base = render_strips(self, self._heatmap(values, u0, None, True, cell), width)
                 self._base_key = common
             lines = list(self._base)
             if cur:
-                col = window(tr, q, self.lstm_layer, self.direction, self.t, self.t + 1, units)
+                col = data.window(q, self.lstm_layer, self.direction, self.t, self.t + 1, units)
                 narrow = render_strips(self, self._heatmap(col, u0, 0, False, cell), width)
                 base = self.rich_style
                 x = label_w + cur.start
@@ -147,21 +152,14 @@ class HeatmapView(Widget):
 
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
-        if self.source is None:
+        if self.source is None or self.data is None:
             return Strip.blank(width, self.rich_style)
-        key = (id(self.source), self.t, self.quantity, self.lstm_layer, self.direction,
+        key = (self.data.serial, self.t, self.quantity, self.lstm_layer, self.direction,
                self.unit, self.overview, self.content_size, self.app.theme, self.app.no_color,
-               self._sibling_rooms())  # fmt: skip
+               self.room)  # fmt: skip
         if key != self._frame_key:
             self._frame, self._frame_key = self._lines(), key
         return self._frame[y] if y < len(self._frame) else Strip.blank(width, self.rich_style)
-
-    def _sibling_rooms(self) -> tuple:
-        """What the shared axis depends on besides this panel (the history's width and unit)."""
-        if self.parent is None:
-            return ()
-        return tuple(w.plot_room() for w in self.parent.children
-                     if w is not self and hasattr(w, "plot_room") and w.display)  # fmt: skip
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)

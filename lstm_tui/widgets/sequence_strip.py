@@ -26,6 +26,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from lstm_engine import previous_step
+
 from ..source import Source, probabilities
 from ..text import display
 
@@ -104,9 +106,14 @@ def predictions(source: Source) -> list[tuple[str, float]] | None:
     return list(zip(names, top.tolist()))
 
 
+def reads_forward(direction: int) -> bool:
+    """Does the direction read left to right? Its previous step (the engine's rule) is t − 1."""
+    return previous_step(1, direction) < 1
+
+
 def processed(t: int, k: int, direction: int) -> bool:
     """Has the direction in view read token k when its cursor is at t?"""
-    return k <= t if direction == 0 else k >= t
+    return k <= t if reads_forward(direction) else k >= t
 
 
 def visible_range(widths: list[int], t: int, width: int) -> tuple[int, int]:
@@ -218,7 +225,7 @@ def strip_title(n_tokens: int, t: int, direction: int, width: int, widths: list[
 
     `numeric` is None for text, else how the steps are labelled (numeric_kind).
     """
-    arrow = "→ reads left to right" if direction == 0 else "← reads right to left"
+    arrow = "→ reads left to right" if reads_forward(direction) else "← reads right to left"
     what = {
         None: "input",
         "value": "input (numeric: step:x)",

@@ -3,7 +3,7 @@
 This is where one sees a forget gate hold on to "France" for thirty steps:
 c, h and the gates as sparklines, drawn by the pure UnitHistory renderable.
 The history and the heatmap beside it share one time axis (the same steps per
-column, :func:`shared_axis`); ``overview`` switches both to the whole sequence.
+column: the view gives both the same ``room``); ``overview`` switches both to the whole sequence.
 The sparklines only change with the unit, layer, direction or the window, so
 they are cached; a step moves the cursor mark and rewrites the values.
 """
@@ -18,7 +18,7 @@ from textual.widget import Widget
 
 from ..renderables.history import TimeAxis, UnitHistory, axis_segments, time_axis
 from ..source import Source
-from ..stepdata import unit_series
+from ..stepdata import TraceData
 from ._lines import render_strips
 
 
@@ -32,30 +32,20 @@ def segment_strip(widget: Widget, segments: list[Segment], width: int) -> Strip:
     return Strip(list(Segment.apply_style(segments, base))).crop_extend(0, width, base)
 
 
-def shared_axis(widget: Widget, T: int, t: int, overview: bool) -> TimeAxis:
-    """The time axis for every time panel beside ``widget`` (history, heatmap).
-
-    Each panel says how many plot columns it has (``plot_room``); all use the
-    smallest, so the same column shows the same steps in every panel.
-    """
-    panels = [widget]
-    if widget.parent is not None:
-        panels = [w for w in widget.parent.children
-                  if hasattr(w, "plot_room") and w.display and w.source is not None] or panels  # fmt: skip
-    room = min(w.plot_room() for w in panels)
-    return time_axis(T, t, room, overview=overview)
-
-
 class UnitHistoryView(Widget):
     """Sparklines of c, h, f, i, o, g for the selected unit."""
 
     source: reactive[Source | None] = reactive(None)
+    data: reactive[TraceData | None] = reactive(None)
+    """The trace's numbers, cached per trace (the unit's series come from it)."""
     t: reactive[int] = reactive(0)
     lstm_layer: reactive[int] = reactive(0)
     direction: reactive[int] = reactive(0)
     unit: reactive[int] = reactive(0)
     overview: reactive[bool] = reactive(False)
     """Show the whole sequence (buckets of steps per column) instead of a window around t."""
+    room: reactive[int] = reactive(0)
+    """Plot columns shared with the heatmap beside it (0: this panel's own plot_room)."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -70,10 +60,9 @@ class UnitHistoryView(Widget):
         self._room = 1
 
     def _current_series(self) -> dict:
-        src = self.source
-        key = (id(src), self.lstm_layer, self.direction, self.unit)
+        key = (self.data.serial, self.lstm_layer, self.direction, self.unit)
         if key != self._key:
-            self._series = unit_series(src.trace, self.lstm_layer, self.direction, self.unit)
+            self._series = self.data.unit_series(self.lstm_layer, self.direction, self.unit)
             self._key = key
         return self._series
 
@@ -98,7 +87,8 @@ class UnitHistoryView(Widget):
         return self._room
 
     def axis(self) -> TimeAxis:
-        return shared_axis(self, self.source.trace.T, self.t, self.overview)
+        room = self.room or self.plot_room()
+        return time_axis(self.source.trace.T, self.t, room, overview=self.overview)
 
     def _lines(self) -> list[Strip]:
         width, height = self.content_size
@@ -152,7 +142,7 @@ class UnitHistoryView(Widget):
 
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
-        if self.source is None:
+        if self.source is None or self.data is None:
             return Strip.blank(width, self.rich_style)
         lines = self._lines()
         if y < len(lines):

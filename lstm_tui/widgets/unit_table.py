@@ -22,9 +22,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..renderables.palette import gate_glyph, gate_style, signed_glyph, signed_style
-from ..stepdata import COLUMNS, GATE_COLUMNS, StepColumns, column_label
+from ..stepdata import COLUMNS, StepColumns, column_label, is_gate
 
 UNIT_W = 6
+#: Which columns are gates, in column order (looked up once: rows are drawn at every step).
+_GATES = tuple(is_gate(q) for q in COLUMNS)
 
 
 _BOLD = Style(bold=True)
@@ -132,9 +134,9 @@ class UnitTable(ScrollView, can_focus=False):
 
     def _label(self, q: str) -> str:
         cols = self.columns
-        if q == "h" and cols is not None and cols.projected:
-            return "o·th"
-        return column_label(q, cols.direction if cols is not None else 0)
+        if cols is None:
+            return column_label(q)
+        return column_label(q, cols.direction, cols.projected)
 
     def _set_virtual_size(self) -> None:
         self._widths = self.column_widths()
@@ -200,7 +202,7 @@ class UnitTable(ScrollView, can_focus=False):
             if q == cols.sort:
                 # signed columns sort by size: say so (|g|↓) when it fits
                 magnitude = f"|{text}|{arrow}"
-                if q not in GATE_COLUMNS and len(magnitude) <= w - 1:
+                if not is_gate(q) and len(magnitude) <= w - 1:
                     text = magnitude
                 elif len(text) < w - 1:
                     text = text + arrow
@@ -216,9 +218,8 @@ class UnitTable(ScrollView, can_focus=False):
         segs = [Segment(("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}} ", under)]
         dark = self.app.current_theme.dark
         mono = self.app.no_color
-        for q, w in zip(COLUMNS, cw):
+        for q, w, gate in zip(COLUMNS, cw, _GATES):
             v = float(cols.values[q][unit])
-            gate = q in GATE_COLUMNS
             style = cell_style(v, gate, cols.scales[q], dark, under)
             # Without colour, the gap before each number carries a glyph for its size.
             if mono:

@@ -7,7 +7,7 @@ import pytest
 
 from lstm_engine import QUANTITIES
 from lstm_tui.source import guess_output_kind, probabilities
-from lstm_tui.stepdata import SORTS, StepCache, sort_order, step_values, unit_series, window
+from lstm_tui.stepdata import SORTS, TraceData, sort_order, step_values, unit_series, window
 from lstm_tui.widgets.heatmap_view import follow
 from lstm_tui.widgets.sequence_strip import processed, visible_range
 from lstm_tui.widgets.unit_table import fmt
@@ -51,12 +51,12 @@ def test_sort_orders():
 
 def test_step_cache_returns_the_same_object_until_evicted():
     tr = synthetic_source().trace
-    cache = StepCache(size=2)
-    a = cache.get(tr, 0, 0, 1, "unit")
-    assert cache.get(tr, 0, 0, 1, "unit") is a
-    cache.get(tr, 0, 0, 2, "unit")
-    cache.get(tr, 0, 0, 3, "unit")
-    assert cache.get(tr, 0, 0, 1, "unit") is not a
+    data = TraceData(tr, steps=2)
+    a = data.columns(0, 0, 1, "unit")
+    assert data.columns(0, 0, 1, "unit") is a
+    data.columns(0, 0, 2, "unit")
+    data.columns(0, 0, 3, "unit")
+    assert data.columns(0, 0, 1, "unit") is not a
 
 
 def test_unit_series_is_one_unit_over_time():

@@ -1,0 +1,1 @@
+"""Containers that compose several widgets around one trace (TraceView)."""
