@@ -164,6 +164,8 @@ def cmd_record(args) -> int:
         what += f" (example {args.example})"
     sys.stdout.write(f"recorded {what} of {model.lstm_name or 'the LSTM'} "
                      f"[{model.spec.summary()}] from {args.model} → {out}\n")  # fmt: skip
+    for w in trace.meta.get("warnings") or ():
+        sys.stdout.write(f"warning: {_sentence(w)}\n")
     unk_at = trace.meta.get("unk_positions") or ()
     if unk_at:
         words = ", ".join(dict.fromkeys(display(trace.tokens[k]) for k in unk_at))
@@ -243,8 +245,22 @@ def info_lines(info: dict) -> list[str]:
     for key in ("opset", "graph", "notes"):
         if info.get(key):
             row(key, str(info[key]))
+    _warning_rows(row, info.get("warnings") or ())
     kw = max(len(k) for k, _ in rows)
     return [f"{k.ljust(kw)}  {v}".rstrip() for k, v in rows]
+
+
+def _sentence(s: str) -> str:
+    """A sentence from a file's data (key names in a warning) with its spaces kept and every
+    other unprintable character escaped as `display` escapes it."""
+    return "".join(c if c.isprintable() else display(c) for c in str(s))
+
+
+def _warning_rows(row, warnings) -> None:
+    """Each of the model's warnings, wrapped, under a `warning` key: they are never left out."""
+    for w in warnings:
+        for k, line in enumerate(textwrap.wrap(_sentence(w), 72)):
+            row("warning" if k == 0 else "", line)
 
 
 def trace_info_lines(path: str) -> list[str]:
@@ -267,6 +283,7 @@ def trace_info_lines(path: str) -> list[str]:
         words = ", ".join(display(tr.tokens[k]) for k in unk_at[:10] if 0 <= k < tr.T)
         rows.insert(6, ("unknown", f"{len(unk_at)} read as {display(meta.get('unk') or '?')}: {words}"
                         + (" …" if len(unk_at) > 10 else "")))  # fmt: skip
+    _warning_rows(lambda k, v: rows.append((k, v)), meta.get("warnings") or ())
     kw = max(len(k) for k, _ in rows)
     return [f"{k.ljust(kw)}  {v}" for k, v in rows]
 

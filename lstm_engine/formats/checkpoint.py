@@ -329,7 +329,7 @@ def _checkpoint_model(ckpt: Mapping[str, Any], path: str, lstm: str | None) -> M
     return pipeline_from_parts(
         ckpt["state_dict"], path=path, format="checkpoint", lstms=lstms,
         lstm_configs=arch.get("lstm_config") or {}, embedding=arch.get("embedding"),
-        head=arch.get("head"), output=arch.get("output"), lstm=chosen,
+        head=arch.get("head"), output=arch.get("output"), lstm=chosen, unexplained="refuse",
         tokenizer=tokenizer, vocab=vocab, ids_as_vocab=ids_as_vocab,
         unk=ckpt.get("unk"), lowercase=bool(ckpt.get("lowercase", False)),
         labels=tuple(ckpt["labels"]) if ckpt.get("labels") is not None else None,

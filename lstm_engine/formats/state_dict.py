@@ -47,11 +47,13 @@ def weights_from_state_dict(
     bias: bool,
     proj: bool,
     peephole: bool = False,
+    read: set[str] | None = None,
 ) -> tuple[tuple[CellWeights, ...], ...]:
     """Per-layer, per-direction weights from torch's names (weight_ih_l0_reverse, ...).
 
     Peephole LSTMs have no torch module; the project checkpoint stores their
     diagonal weights next to the torch-named ones as `peephole_{i,f,o}_l{k}`.
+    Every key read is added to `read`, so a caller can account for the rest.
     """
     layers = []
     for layer in range(num_layers):
@@ -61,6 +63,8 @@ def weights_from_state_dict(
                 key = f"{prefix}{name}_l{layer}{suffix}"
                 if key not in sd:
                     raise SpecError(f"missing LSTM parameter {key!r}")
+                if read is not None:
+                    read.add(key)
                 return to_array(sd[key])
 
             dirs.append(
@@ -143,7 +147,9 @@ def lstm_config_from_state_dict(sd: Mapping[str, Any], prefix: str) -> dict:
     }
 
 
-def spec_from_state_dict(sd: Mapping[str, Any], prefix: str, config: Mapping | None = None) -> LSTMSpec:
+def spec_from_state_dict(
+    sd: Mapping[str, Any], prefix: str, config: Mapping | None = None, read: set[str] | None = None
+) -> LSTMSpec:
     """The spec of the LSTM stored under `prefix`, checked against `config` if one is given.
 
     The weights decide the sizes; a stored configuration that disagrees with
@@ -175,7 +181,7 @@ def spec_from_state_dict(sd: Mapping[str, Any], prefix: str, config: Mapping | N
         raise SpecError(f"{where}: clip must be a number or null, got {clip!r}")
     weights = weights_from_state_dict(
         sd, _p(prefix), inferred["num_layers"], inferred["bidirectional"], inferred["bias"],
-        inferred["proj_size"] > 0, inferred["peephole"],
+        inferred["proj_size"] > 0, inferred["peephole"], read,
     )  # fmt: skip
     acts = config.get("activations")
     return LSTMSpec(
@@ -275,31 +281,68 @@ def pipeline_from_parts(
     head: str | None,
     output: str | None,
     lstm: str | None,
+    unexplained: str = "warn",
     **model_kwargs,
 ) -> PipelineModel:
-    """A numpy model-level run (embedding → LSTMs → head → output) over a state_dict's tensors."""
+    """A numpy model-level run (embedding → LSTMs → head → output) over a state_dict's tensors.
+
+    Every key is accounted for, as nanoGPT's from_pretrained does: the parts
+    mark the keys they read, and any other key is a part of the network this
+    pipeline would skip, so its output would not be the model's own (an
+    ignored LayerNorm put the output off by 3.35). `unexplained="refuse"`
+    (the checkpoint, which claims to describe the whole model) makes that a
+    LoadError naming the keys; "warn" (a bare state_dict, where the roles were
+    only inferred) opens the model with a warning that says so in `warnings`.
+    """
     if not lstms:
         raise LoadError(f"{path}: no LSTM found (no *weight_ih_l0 parameters)")
-    specs = {name: spec_from_state_dict(sd, name, lstm_configs.get(name)) for name in lstms}
-    arrays = {}
+    read: set[str] = set()
+    specs = {name: spec_from_state_dict(sd, name, lstm_configs.get(name), read) for name in lstms}
     emb = None
     if embedding is not None:
         key = _p(embedding) + "weight"
         if key not in sd:
             raise SpecError(f"the embedding {embedding!r} has no weight {key!r}")
         emb = to_array(sd[key])
-        arrays[embedding] = emb
+        read.add(key)
     head_wb = None
     if head is not None:
         wk, bk = _p(head) + "weight", _p(head) + "bias"
         if wk not in sd:
             raise SpecError(f"the head {head!r} has no weight {wk!r}")
         head_wb = (to_array(sd[wk]), to_array(sd[bk]) if bk in sd else None)
+        read |= {wk, bk} & set(sd)
+    warnings = list(model_kwargs.pop("warnings", ()))
+    stray = [k for k in sd if k not in read]
+    if stray:
+        flow = " → ".join(
+            ([f"embedding {embedding!r}"] if embedding is not None else [])
+            + [f"LSTM {n!r}" if n else "the LSTM" for n in lstms]
+            + ([f"head {head!r}"] if head is not None else [])
+        )
+        named = ", ".join(stray[:6]) + (f" and {len(stray) - 6} more" if len(stray) > 6 else "")
+        what = f"{len(stray)} parameter{'s' if len(stray) != 1 else ''} ({named})"
+        if unexplained == "refuse":
+            raise LoadError(
+                f"{path}: {what} not explained by the architecture ({flow}); the output "
+                "would not be the model's own. Declare every module the output goes through, "
+                "or save only the parts the pipeline runs"
+            )
+        if head is not None:
+            warnings.append(
+                f"{what} that {flow} does not explain: the output panel shows {flow} without "
+                "them, which is NOT the model's own output"
+            )
+        else:
+            warnings.append(
+                f"{what} that {flow} does not explain, not used by this trace: it shows the "
+                "LSTM alone on the input as given, and no model output"
+            )
     n_params = sum(int(np.prod(v.shape)) for v in sd.values() if hasattr(v, "shape"))
     return PipelineModel(
         path=path, format=format, embedding=(embedding, emb) if emb is not None else None,
         lstms=[(n, specs[n]) for n in lstms], head=(head, *head_wb) if head_wb else None,
-        output=output, lstm=lstm, parameter_count=n_params, **model_kwargs,
+        output=output, lstm=lstm, parameter_count=n_params, warnings=warnings, **model_kwargs,
     )  # fmt: skip
 
 
