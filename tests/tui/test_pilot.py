@@ -12,6 +12,7 @@ from functools import partial
 
 import numpy as np
 import pytest
+from textual.widgets import Footer
 
 from lstm_engine import QUANTITIES
 from lstm_tui.app import LstmTuiApp, run
@@ -470,27 +471,63 @@ async def test_values_of_ten_and_more_keep_two_decimals():
             assert rows[2][8] == pytest.approx(c, abs=0.006)
 
 
-def footer_keys(screen) -> list[str]:
-    """The footer's keys as shown; each must end inside the terminal (none cut off)."""
-    from textual.widgets._footer import FooterKey
+async def footer_entries(pilot) -> list[str]:
+    """The footer's entries as drawn ("→/l Step", ...), left to right, palette key excluded.
 
-    keys = list(screen.query(FooterKey))
-    assert all(k.region.right <= screen.size.width for k in keys)
-    return [k.description for k in keys]
+    Public API only: the Footer's children as rendered, and `Screen.active_bindings`
+    (what the footer is built from). The footer recomposes after a refresh once
+    the bindings change, so this waits until it shows what the bindings say,
+    rather than hoping one pause was enough; every entry must end inside the
+    terminal and before the palette key (none cut off).
+    """
+    screen = pilot.app.screen
+    footer = screen.query_one(Footer)
+    want: list[str] = []
+    for _, binding, _, _ in screen.active_bindings.values():
+        if binding.show and binding.description not in want:
+            want.append(binding.description)
+    drawn: list[str] = []
+    for _ in range(50):
+        await pilot.pause()
+        keys = [k for k in footer.children if not k.has_class("-command-palette")]
+        drawn = [widget_text(k).strip() for k in keys]
+        if descriptions(drawn) == want:
+            break
+    palette = [k for k in footer.children if k.has_class("-command-palette")]
+    edge = palette[0].region.x if palette else screen.size.width
+    assert all(k.region.right <= edge for k in keys), (drawn, edge)
+    return drawn
+
+
+def descriptions(entries: list[str]) -> list[str]:
+    """The descriptions of drawn footer entries ("[ ] Layer" -> "Layer")."""
+    known = {f"{b.key_display or b.key} {b.description}": b.description for b in DebuggerScreen.KEYS}
+    return [known.get(e, e) for e in entries]
 
 
 async def test_footer_lists_only_keys_that_do_something():
+    # one layer, one direction, a live source (no edit), at 80 columns: no layer or
+    # direction keys; p is there, because the plots do not fit at 80×24
     app = LstmTuiApp(synthetic_source())
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        footer = footer_keys(app.screen)
-        assert "Layer" not in footer and "Dir" not in footer
-        assert {"Step", "Back", "Help", "Quit", "Sort", "Go to"} <= set(footer)
+        entries = await footer_entries(pilot)
+        assert entries[:6] == ["→/l Step", "←/h Back", "? Help", "q Quit", "s Sort", "g Go to"]
+        assert "p Panels" in entries
+        assert not {"Layer", "Dir", "Edit", "Example"} & set(descriptions(entries))
+        # what does not fit is dropped from the end, whole; it still answers
+        assert entries[-1] == "v Heatmap" and "Unit" not in descriptions(entries)
+        await pilot.press("u")
+        assert type(app.screen).__name__ == "GoToUnitDialog"
+        await pilot.press("escape")
+        # a hidden idle key still explains itself
+        await pilot.press("d")
+        assert any("unidirectional" in n.message for n in app._notifications)
     app = LstmTuiApp(synthetic_source(layers=2, bidirectional=True))
     async with app.run_test(size=(200, 40)) as pilot:
-        await pilot.pause()
-        footer = footer_keys(app.screen)
-        assert "Layer" in footer and "Dir" in footer
+        entries = await footer_entries(pilot)
+        assert {"Step", "Back", "Help", "Quit", "Layer", "Dir", "Heatmap", "Unit"} <= set(descriptions(entries))
+        assert "Panels" not in descriptions(entries)  # at 200×40 the plots fit: p has nothing to do
+        assert "[ ] Layer" in entries and "d Dir" in entries
 
 
 async def test_read_only_trace_hides_edit_from_the_footer(tmp_path, tagger_path):
@@ -498,12 +535,16 @@ async def test_read_only_trace_hides_edit_from_the_footer(tmp_path, tagger_path)
     open_path(str(tagger_path)).trace.save(trace_file)
     app = LstmTuiApp(open_path(str(trace_file)))
     async with app.run_test(size=(200, 40)) as pilot:
-        await pilot.pause()
-        assert "Edit" not in footer_keys(app.screen)
+        entries = descriptions(await footer_entries(pilot))
+        assert {"Step", "Back", "Help", "Quit", "Sort", "Go to"} <= set(entries)
+        assert "Edit" not in entries
+        await pilot.press("e")  # the key says why instead
+        assert isinstance(app.screen, DebuggerScreen)
+        assert any("edit" in n.title.lower() for n in app._notifications)
     app = LstmTuiApp(open_path(str(tagger_path)))
     async with app.run_test(size=(200, 40)) as pilot:
-        await pilot.pause()
-        assert "Edit" in footer_keys(app.screen)
+        entries = descriptions(await footer_entries(pilot))
+        assert entries[:7] == ["Step", "Back", "Help", "Quit", "Sort", "Go to", "Edit"]
 
 
 async def test_char_model_edit_dialog_is_multi_line():
