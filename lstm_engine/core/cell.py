@@ -105,7 +105,7 @@ def lstm_step(
     # the general path: peepholes, clip, any activation, and the edits. For the plain cell it
     # computes the same numbers as the short path above, operation for operation, so an
     # edit that changes nothing changes no bit downstream.
-    ov = override or ()
+    ov = override  # applied at each point where the rest of the step reads the value
     if w.p_i is not None:
         z[0] += w.p_i * c_prev
         z[1] += w.p_f * c_prev
@@ -113,31 +113,39 @@ def lstm_step(
         np.clip(z[:3], -clip, clip, out=z[:3])  # o is clipped once its peephole term is in
     i, f, g, o = gates
     act.i(z[0], out=i)
-    _put(ov, "i", i)
+    if ov:
+        _put(ov, "i", i)
     act.f(z[1], out=f)
     if input_forget:
         np.subtract(1.0, i, out=f)
-    _put(ov, "f", f)
+    if ov:
+        _put(ov, "f", f)
     act.g(z[2], out=g)
-    _put(ov, "g", g)
+    if ov:
+        _put(ov, "g", g)
 
     np.multiply(f, c_prev, out=c)
     c += i * g
-    _put(ov, "c", c)
+    if ov:
+        _put(ov, "c", c)
 
     if w.p_o is not None:
         z[3] += w.p_o * c
     if clip is not None:
         np.clip(z[3], -clip, clip, out=z[3])
     act.o(z[3], out=o)
-    _put(ov, "o", o)
+    if ov:
+        _put(ov, "o", o)
 
     if w.W_hr is None:
         act.c(c, out=h)
         h *= o
-        _put(ov, "h_cell", h)
+        if ov:
+            _put(ov, "h_cell", h)
     else:
         h_cell = o * act.c(c)
-        _put(ov, "h_cell", h_cell)
+        if ov:
+            _put(ov, "h_cell", h_cell)
         np.matmul(w.W_hr, h_cell, out=h)
-    _put(ov, "h", h)
+    if ov:
+        _put(ov, "h", h)

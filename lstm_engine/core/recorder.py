@@ -253,7 +253,7 @@ def _run(
     """Step one layer and direction over positions [lo, lo + len(zx)) in its reading order.
 
     The row arrays (zx, gates, c, h, z) cover those positions in sequence order;
-    (h_prev, c_prev) is the state the first step read reads. `edited` maps a
+    (h_prev, c_prev) is the state the first of them, in reading order, reads. `edited` maps a
     position to the cell's Override there; unedited steps take the cell's fast path.
     """
     w, act = spec.weights[layer][d], spec.cell_activations(layer, d)

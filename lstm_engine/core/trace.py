@@ -104,6 +104,8 @@ class Trace:
       i, f, g, o, c (L, D, T, H), h (L, D, T, P),
       z (L, D, T, 4, H) the pre-activations in GATES order (None if not kept),
       output (T, n_out) the model-level output at each step (None for a bare LSTM).
+    A branch also has `parent`, `root` and `edits` (from meta["branch"]); every
+    trace has an `identity`, the hash its branches name it by.
     """
 
     x: np.ndarray
