@@ -13,7 +13,6 @@ global cache pins old traces.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -51,18 +50,19 @@ def per_unit(key: str, projected: bool) -> str:
     return "h_cell" if projected and key == "h" else key
 
 
-def column_label(key: str, direction: int = 0, projected: bool = False) -> str:
-    """A column's header label, from the registry: the previous state says t+1 in reverse."""
+def column_label(key: str, reverse: bool = False, projected: bool = False) -> str:
+    """A column's header label, from the registry: the previous state says t+1 for a
+    direction that reads right to left (`reverse`, the trace's `reads_reversed`)."""
     name = per_unit(key, projected)
-    return _SHOWN_LABELS.get(name) or REGISTRY[name].label_for(direction)
+    return _SHOWN_LABELS.get(name) or REGISTRY[name].label_for(reverse)
 
 
-def sort_label(key: str, direction: int = 0, descending: bool = True) -> str:
+def sort_label(key: str, reverse: bool = False, descending: bool = True) -> str:
     """The sort as the table's subtitle says it: gates by value, signed columns by size |x|."""
     arrow = "↓" if descending else "↑"
     if key == "unit":
         return f"unit # {arrow}"
-    label = column_label(key, direction)
+    label = column_label(key, reverse)
     return f"{label} {arrow}" if is_gate(key) else f"|{label}| {arrow}"
 
 
@@ -84,6 +84,7 @@ class StepColumns:
     scales: dict[str, float]  # colour scale per column, fixed over the sequence
     descending: bool = True
     widths: dict[str, int] | None = None  # characters each column's numbers need (2 decimals)
+    reverse: bool = False  # the direction reads right to left (its previous step is t + 1)
 
     @property
     def H(self) -> int:
@@ -104,7 +105,7 @@ def windows(trace: Trace, names, layer: int, direction: int, t0: int, t1: int) -
     stored arrays and the previous state all come from the engine.
     """
     memo: dict[str, np.ndarray] = {}
-    act = _output_activation(trace, layer, direction)
+    act = trace.output_activation(layer, direction)
 
     def get(name: str) -> np.ndarray:
         if name not in memo:
@@ -116,14 +117,6 @@ def windows(trace: Trace, names, layer: int, direction: int, t0: int, t1: int) -
         return memo[name]
 
     return {n: get(n) for n in names}
-
-
-def _output_activation(trace: Trace, layer: int, direction: int):
-    """The activation tanh_c applies: `Trace.output_activation`, a property that is
-    becoming a per-(layer, direction) method as the engine grows per-direction
-    activations; both are accepted."""
-    act = trace.output_activation
-    return act(layer, direction) if inspect.ismethod(act) else act
 
 
 def step_values(trace: Trace, layer: int, direction: int, t: int) -> dict[str, np.ndarray]:
@@ -294,6 +287,7 @@ class TraceData:
                 layer, direction, t, values, sort_order(values, sort, descending), sort,
                 projected=self.projected, scales=self.scales(layer, direction),
                 descending=descending, widths=self.number_widths(layer, direction),
+                reverse=self.trace.reads_reversed(direction),
             )  # fmt: skip
 
         return self._columns.get_or((layer, direction, t, sort, descending), make)

@@ -354,7 +354,8 @@ class DebuggerScreen(Screen):
 
     def action_reverse_sort(self) -> None:
         self.descending = not self.descending
-        self.notify(f"Sorted by {sort_label(self.sort, self.direction, self.descending)}", timeout=2)
+        reverse = self.source.trace.reads_reversed(self.direction)
+        self.notify(f"Sorted by {sort_label(self.sort, reverse, self.descending)}", timeout=2)
 
     def action_heatmap(self, n: int) -> None:
         quantities = HEATMAP_QUANTITIES

@@ -155,7 +155,8 @@ class TraceView(Vertical):
         tr = self.source.trace
         table = self.query_one("#table")
         table.border_title = f"units ({tr.hidden_size})"
-        table.border_subtitle = f"sort: {sort_label(self.sort, self.direction, self.descending)}  (s, S)"
+        reverse = tr.reads_reversed(self.direction)
+        table.border_subtitle = f"sort: {sort_label(self.sort, reverse, self.descending)}  (s, S)"
         self.query_one("#cell").border_title = f"cell · unit {self.unit}"
         self.query_one("#output").border_title = "output"
         self.query_one("#history").border_title = f"unit {self.unit} over time"

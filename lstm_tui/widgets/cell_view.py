@@ -49,8 +49,8 @@ def cell_values(source: Source, layer: int, direction: int, t: int, unit: int) -
         unit=unit, c_prev=v["c_prev"], f=v["f"], i=v["i"], g=v["g"], o=v["o"],
         kept=v["kept"], written=v["written"], c=v["c"], tanh_c=v["tanh_c"],
         h_cell=v["h_cell"], h=h, x_label=x_label, peephole=peephole, projected=projected,
-        h_prev_label=REGISTRY["h_prev"].label_for(direction),
-        c_prev_label=REGISTRY["c_prev"].label_for(direction),
+        h_prev_label=REGISTRY["h_prev"].label_for(tr.reads_reversed(direction)),
+        c_prev_label=REGISTRY["c_prev"].label_for(tr.reads_reversed(direction)),
     )  # fmt: skip
 
 

@@ -106,14 +106,14 @@ def predictions(source: Source) -> list[tuple[str, float]] | None:
     return list(zip(names, top.tolist()))
 
 
-def reads_forward(direction: int) -> bool:
-    """Does the direction read left to right? Its previous step (the engine's rule) is t − 1."""
-    return previous_step(1, direction) < 1
+def processed(t: int, k: int, reverse: bool) -> bool:
+    """Has the direction in view read token k when its cursor is at t?
 
-
-def processed(t: int, k: int, direction: int) -> bool:
-    """Has the direction in view read token k when its cursor is at t?"""
-    return k <= t if reads_forward(direction) else k >= t
+    `reverse` is the direction's reading order (`Trace.reads_reversed`): it has
+    read every position from its first one to t, and the engine's
+    `previous_step` says which way that is.
+    """
+    return (t - k) * (t - previous_step(t, reverse)) >= 0
 
 
 def visible_range(widths: list[int], t: int, width: int) -> tuple[int, int]:
@@ -180,7 +180,7 @@ def cell_widths(tokens: list[str], preds: list[tuple[str, float]] | None) -> lis
 
 
 def render_strip(
-    tokens: list[str], preds: list[tuple[str, float]] | None, t: int, direction: int,
+    tokens: list[str], preds: list[tuple[str, float]] | None, t: int, reverse: bool,
     width: int, styles: StripStyles, widths: list[int] | None = None,
     all_preds: bool = False, unk: set[int] | frozenset[int] = frozenset(),
 ) -> Text:  # fmt: skip
@@ -199,7 +199,7 @@ def render_strip(
         line.append(" " * MARK, styles.dim)
     for k in range(a, b):
         w = drawn[k]
-        done = processed(t, k, direction)
+        done = processed(t, k, reverse)
         style = styles.current if k == t else styles.processed if done else styles.future
         if k in unk and k != t:
             style = style + styles.unk
@@ -217,7 +217,7 @@ def render_strip(
     return text
 
 
-def strip_title(n_tokens: int, t: int, direction: int, width: int, widths: list[int],
+def strip_title(n_tokens: int, t: int, reverse: bool, width: int, widths: list[int],
                 has_preds: bool, numeric: str | None, *, all_preds: bool = False,
                 n_unk: int = 0, unk: str | None = None,
                 example: str | None = None) -> str:  # fmt: skip
@@ -225,7 +225,7 @@ def strip_title(n_tokens: int, t: int, direction: int, width: int, widths: list[
 
     `numeric` is None for text, else how the steps are labelled (numeric_kind).
     """
-    arrow = "→ reads left to right" if reads_forward(direction) else "← reads right to left"
+    arrow = "← reads right to left" if reverse else "→ reads left to right"
     what = {
         None: "input",
         "value": "input (numeric: step:x)",
@@ -294,11 +294,15 @@ class SequenceStrip(Widget):
         if self.source is None:
             return
         self.border_title = strip_title(
-            len(self._tokens), self.t, self.direction, self.content_size.width,
+            len(self._tokens), self.t, self._reverse(), self.content_size.width,
             self._widths, self._preds is not None, self._numeric,
             all_preds=self._all_preds, n_unk=len(self._unk),
             unk=self.source.trace.meta.get("unk"), example=self._example_label(),
         )  # fmt: skip
+
+    def _reverse(self) -> bool:
+        """Does the direction in view read right to left (the trace knows; not only direction 1)?"""
+        return self.source is not None and self.source.trace.reads_reversed(self.direction)
 
     def _example_label(self) -> str | None:
         src = self.source
@@ -327,7 +331,7 @@ class SequenceStrip(Widget):
         if self.source is None:
             return Text("")
         return render_strip(
-            self._tokens, self._preds, self.t, self.direction, self.content_size.width,
+            self._tokens, self._preds, self.t, self._reverse(), self.content_size.width,
             self._styles(), self._widths, all_preds=self._all_preds, unk=self._unk,
         )  # fmt: skip
 

@@ -45,5 +45,5 @@ class StatusHeader(Widget):
         text.append(f"t = {self.t + 1} / {tr.T}", step)
         text.append(f"   layer {self.lstm_layer + 1}/{tr.num_layers}")
         if tr.num_directions == 2:
-            text.append("  ← reverse" if self.direction == 1 else "  → forward")
+            text.append("  ← reverse" if tr.reads_reversed(self.direction) else "  → forward")
         return text

@@ -136,7 +136,7 @@ class UnitTable(ScrollView, can_focus=False):
         cols = self.columns
         if cols is None:
             return column_label(q)
-        return column_label(q, cols.direction, cols.projected)
+        return column_label(q, cols.reverse, cols.projected)
 
     def _set_virtual_size(self) -> None:
         self._widths = self.column_widths()

@@ -126,3 +126,34 @@ async def test_clicking_a_heatmap_cell_selects_its_unit_and_step():
             assert "▶" in drawn[y][:gutter]
             col = drawn[0].index("▼")
             assert gutter + step * cell <= col < gutter + (step + 1) * cell, drawn[0]
+
+
+async def test_a_reverse_only_lstm_reads_right_to_left_on_screen():
+    """Issue 8: an ONNX direction="reverse" LSTM has one direction, index 0, that reads
+    right to left. The screen asks the trace (reads_reversed), not `direction == 1`."""
+    import numpy as np
+
+    from lstm_engine import LSTMSpec, record
+    from lstm_tui.source import Source
+
+    from tui_helpers import LABELS, WORDS
+
+    spec = LSTMSpec.random(5, 6, 1, directions=("reverse",), seed=2)
+    assert spec.reads_reversed(0)
+    T = 6
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((T, len(LABELS)))
+    trace = record(spec, rng.standard_normal((T, 5)), tokens=WORDS[:T], labels=LABELS,
+                   output=logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)))  # fmt: skip
+    app = LstmTuiApp(Source(trace=trace, name="reverse", origin="live", output_kind="log_prob"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("end")  # a reverse reader starts at the last position
+        await pilot.pause()
+        strip = screen.query_one("#strip")
+        assert "← reads right to left" in strip.border_title
+        assert "c_t+1" in lines(screen.query_one("#table"))[0]
+        assert "c_t+1" in "\n".join(lines(screen.query_one("#cell")))
+        # reading right to left, every prediction depends on later tokens: all are shown
+        assert len(lines(strip)[1].split()) == T
+        np.testing.assert_allclose(screen.columns.values["c_prev"], trace.c0[0, 0], atol=1e-6)
