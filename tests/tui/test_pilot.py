@@ -24,7 +24,7 @@ from lstm_tui.screens.status import ErrorScreen
 from lstm_tui.stepdata import step_values
 from lstm_tui.widgets.cell_view import cell_values
 
-from tui_helpers import synthetic_source, table_rows, widget_text
+from tui_helpers import RecordingApp, synthetic_source, table_rows, widget_text
 
 SIZE = (120, 36)
 
@@ -42,7 +42,7 @@ def assert_table_matches(screen: DebuggerScreen) -> None:
 
 async def test_stepping_updates_state_and_every_panel():
     src = synthetic_source(T=6)
-    app = LstmTuiApp(src)
+    app = RecordingApp(src)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, DebuggerScreen)
@@ -61,7 +61,7 @@ async def test_stepping_updates_state_and_every_panel():
 
 async def test_rewinding_and_clamping_at_both_ends():
     src = synthetic_source(T=5)
-    app = LstmTuiApp(src)
+    app = RecordingApp(src)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         await pilot.press("left", "h")
@@ -82,7 +82,7 @@ async def test_rewinding_and_clamping_at_both_ends():
 
 async def test_unit_selection_drives_cell_view_and_history():
     src = synthetic_source(hidden=8)
-    app = LstmTuiApp(src)
+    app = RecordingApp(src)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         await pilot.press("up")
@@ -103,7 +103,7 @@ async def test_unit_selection_drives_cell_view_and_history():
 
 async def test_layer_and_direction_switching():
     src = synthetic_source(layers=2, bidirectional=True, hidden=6, T=7, seed=3)
-    app = LstmTuiApp(src)
+    app = RecordingApp(src)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         await pilot.press("right", "right", "right_square_bracket")
@@ -124,7 +124,7 @@ async def test_layer_and_direction_switching():
         assert "c_t+1" in cell and "h_t+1" in cell and "t-1" not in cell
         await pilot.press("right_square_bracket")
         assert screen.lstm_layer == 1  # the last layer: no silent wrap-around
-        assert any("last of 2" in n.message for n in app._notifications)
+        assert any("last of 2" in n.message for n in app.notes)
         await pilot.press("left_square_bracket", "d")
         assert (screen.lstm_layer, screen.direction) == (0, 0)
         assert "c_t-1" in widget_text(screen.query_one("#table")).splitlines()[1]
@@ -134,19 +134,19 @@ async def test_layer_and_direction_switching():
 
 
 async def test_single_layer_unidirectional_explains_instead_of_moving():
-    app = LstmTuiApp(synthetic_source())
+    app = RecordingApp(synthetic_source())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("d", "right_square_bracket")
         screen = app.screen
         assert (screen.lstm_layer, screen.direction) == (0, 0)
-        messages = [n.message for n in app._notifications]
+        messages = [n.message for n in app.notes]
         assert any("unidirectional" in m for m in messages)
         assert any("single layer" in m for m in messages)
 
 
 async def test_sort_cycles_and_orders_rows_by_the_column():
     src = synthetic_source(hidden=10, T=6, seed=5)
-    app = LstmTuiApp(src)
+    app = RecordingApp(src)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         await pilot.press("right", "right")
@@ -179,7 +179,7 @@ async def test_sort_cycles_and_orders_rows_by_the_column():
 
 
 async def test_heatmap_quantity_cycles():
-    app = LstmTuiApp(synthetic_source())
+    app = RecordingApp(synthetic_source())
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         heat = screen.query_one("#heatmap")
@@ -190,7 +190,7 @@ async def test_heatmap_quantity_cycles():
 
 
 async def test_goto_dialog_validates_and_jumps():
-    app = LstmTuiApp(synthetic_source(T=9))
+    app = RecordingApp(synthetic_source(T=9))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("g")
         assert isinstance(app.screen, GoToStepDialog)
@@ -206,7 +206,7 @@ async def test_goto_dialog_validates_and_jumps():
 
 
 async def test_help_screen_lists_every_key():
-    app = LstmTuiApp(synthetic_source())
+    app = RecordingApp(synthetic_source())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
@@ -218,7 +218,7 @@ async def test_help_screen_lists_every_key():
 
 
 async def test_command_palette_offers_the_debugger_actions():
-    app = LstmTuiApp(synthetic_source())
+    app = RecordingApp(synthetic_source())
     async with app.run_test(size=SIZE) as pilot:
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert any(t.startswith("Step forward") for t in titles)
@@ -231,7 +231,7 @@ async def test_command_palette_offers_the_debugger_actions():
 
 async def test_edit_and_rerun_on_the_tagger(tagger_path):
     source = open_path(str(tagger_path), text="The dog ate the apple")
-    app = LstmTuiApp(source)
+    app = RecordingApp(source)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("right", "right", "right", "right")
         await pilot.press("e")
@@ -264,7 +264,7 @@ async def test_edit_and_rerun_on_the_tagger(tagger_path):
 async def test_edit_is_explained_for_a_trace_file(tmp_path, tagger_path):
     trace_file = tmp_path / "run.npz"
     open_path(str(tagger_path)).trace.save(trace_file)
-    app = LstmTuiApp(loader=partial(open_path, str(trace_file)), what="run.npz")
+    app = RecordingApp(loader=partial(open_path, str(trace_file)), what="run.npz")
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -274,7 +274,7 @@ async def test_edit_is_explained_for_a_trace_file(tmp_path, tagger_path):
         assert "read-only" in widget_text(screen.query_one("#header"))
         await pilot.press("right", "e")
         assert isinstance(app.screen, DebuggerScreen)  # no dialog
-        assert any("read-only" in n.message for n in app._notifications)
+        assert any("read-only" in n.message for n in app.notes)
         assert_table_matches(screen)
         assert "NN" in widget_text(screen.query_one("#strip"))
 
@@ -282,7 +282,7 @@ async def test_edit_is_explained_for_a_trace_file(tmp_path, tagger_path):
 async def test_bad_file_shows_an_error_and_quits_non_zero(tmp_path):
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"this is not a model")
-    app = LstmTuiApp(loader=partial(open_path, str(bad)), what="broken.pt")
+    app = RecordingApp(loader=partial(open_path, str(bad)), what="broken.pt")
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -315,7 +315,7 @@ def test_run_repeats_the_error_on_stderr_after_quitting(tmp_path, monkeypatch, c
 
 
 async def test_missing_file_error(tmp_path):
-    app = LstmTuiApp(loader=partial(open_path, str(tmp_path / "nope.pt")), what="nope.pt")
+    app = RecordingApp(loader=partial(open_path, str(tmp_path / "nope.pt")), what="nope.pt")
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -326,7 +326,7 @@ async def test_refused_pickle_names_the_trust_flag(tmp_path):
     torch = pytest.importorskip("torch")
     path = tmp_path / "whole.pt"
     torch.save(torch.nn.LSTM(3, 4), path)
-    app = LstmTuiApp(loader=partial(open_path, str(path)), what="whole.pt")
+    app = RecordingApp(loader=partial(open_path, str(path)), what="whole.pt")
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -335,7 +335,7 @@ async def test_refused_pickle_names_the_trust_flag(tmp_path):
 
 
 async def test_too_small_terminal_says_so():
-    app = LstmTuiApp(synthetic_source())
+    app = RecordingApp(synthetic_source())
     async with app.run_test(size=(70, 20)) as pilot:
         screen = app.screen
         assert screen.query_one("#too-small").display
@@ -350,7 +350,7 @@ async def test_too_small_terminal_says_so():
 
 async def test_large_hidden_size_scrolls_to_the_selected_unit():
     src = synthetic_source(hidden=300, T=4, seed=2)
-    app = LstmTuiApp(src)
+    app = RecordingApp(src)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         await pilot.press("pagedown", "pagedown", "down")
@@ -365,7 +365,7 @@ async def test_large_hidden_size_scrolls_to_the_selected_unit():
 async def test_history_and_heatmap_show_the_unit_in_view_after_switching():
     """The cached sparklines and heatmap follow layer, direction and unit changes."""
     src = synthetic_source(layers=2, bidirectional=True, hidden=6, T=9, seed=11)
-    app = LstmTuiApp(src)
+    app = RecordingApp(src)
     async with app.run_test(size=(160, 45)) as pilot:
         screen = app.screen
         history = screen.query_one("#history")
@@ -396,7 +396,7 @@ async def test_loading_state_shows_until_the_worker_is_done():
         release.wait(10)
         return src
 
-    app = LstmTuiApp(loader=loader, what="model.pt")
+    app = RecordingApp(loader=loader, what="model.pt")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, LoadingScreen)
@@ -410,7 +410,7 @@ async def test_loading_state_shows_until_the_worker_is_done():
 
 async def test_sorting_many_units_shows_the_top_of_the_ranking():
     src = synthetic_source(hidden=300, T=4, seed=2)
-    app = LstmTuiApp(src)
+    app = RecordingApp(src)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         await pilot.press("pagedown", "pagedown", "pagedown")
@@ -427,7 +427,7 @@ async def test_go_to_unit_dialog():
     from lstm_tui.screens.dialogs import GoToUnitDialog
 
     src = synthetic_source(hidden=300, T=4, seed=2)
-    app = LstmTuiApp(src)
+    app = RecordingApp(src)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("u")
         dialog = app.screen
@@ -462,7 +462,7 @@ async def test_values_of_ten_and_more_keep_two_decimals():
     c = float(trace.c[0, 0, -1, 2])
     assert c > 20
     for size in ((80, 24), (120, 36)):
-        app = LstmTuiApp(Source(trace=trace, name="big", origin="live"))
+        app = RecordingApp(Source(trace=trace, name="big", origin="live"))
         async with app.run_test(size=size) as pilot:
             await pilot.press("end")
             table = app.screen.query_one("#table")
@@ -508,7 +508,7 @@ def descriptions(entries: list[str]) -> list[str]:
 async def test_footer_lists_only_keys_that_do_something():
     # one layer, one direction, a live source (no edit), at 80 columns: no layer or
     # direction keys; p is there, because the plots do not fit at 80×24
-    app = LstmTuiApp(synthetic_source())
+    app = RecordingApp(synthetic_source())
     async with app.run_test(size=(80, 24)) as pilot:
         entries = await footer_entries(pilot)
         assert entries[:6] == ["→/l Step", "←/h Back", "? Help", "q Quit", "s Sort", "g Go to"]
@@ -521,8 +521,8 @@ async def test_footer_lists_only_keys_that_do_something():
         await pilot.press("escape")
         # a hidden idle key still explains itself
         await pilot.press("d")
-        assert any("unidirectional" in n.message for n in app._notifications)
-    app = LstmTuiApp(synthetic_source(layers=2, bidirectional=True))
+        assert any("unidirectional" in n.message for n in app.notes)
+    app = RecordingApp(synthetic_source(layers=2, bidirectional=True))
     async with app.run_test(size=(200, 40)) as pilot:
         entries = await footer_entries(pilot)
         assert {"Step", "Back", "Help", "Quit", "Layer", "Dir", "Heatmap", "Unit"} <= set(descriptions(entries))
@@ -533,15 +533,15 @@ async def test_footer_lists_only_keys_that_do_something():
 async def test_read_only_trace_hides_edit_from_the_footer(tmp_path, tagger_path):
     trace_file = tmp_path / "run.npz"
     open_path(str(tagger_path)).trace.save(trace_file)
-    app = LstmTuiApp(open_path(str(trace_file)))
+    app = RecordingApp(open_path(str(trace_file)))
     async with app.run_test(size=(200, 40)) as pilot:
         entries = descriptions(await footer_entries(pilot))
         assert {"Step", "Back", "Help", "Quit", "Sort", "Go to"} <= set(entries)
         assert "Edit" not in entries
         await pilot.press("e")  # the key says why instead
         assert isinstance(app.screen, DebuggerScreen)
-        assert any("edit" in n.title.lower() for n in app._notifications)
-    app = LstmTuiApp(open_path(str(tagger_path)))
+        assert any("edit" in n.title.lower() for n in app.notes)
+    app = RecordingApp(open_path(str(tagger_path)))
     async with app.run_test(size=(200, 40)) as pilot:
         entries = descriptions(await footer_entries(pilot))
         assert entries[:7] == ["Step", "Back", "Help", "Quit", "Sort", "Go to", "Edit"]
@@ -556,7 +556,7 @@ async def test_char_model_edit_dialog_is_multi_line():
     if not path.exists():
         pytest.skip("sample_models/charlm.pt is not built")
     source = open_path(str(path), text='say "hi"\nand go')
-    app = LstmTuiApp(source)
+    app = RecordingApp(source)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("e")
         dialog = app.screen
@@ -576,7 +576,7 @@ async def test_char_model_edit_dialog_is_multi_line():
 
 
 async def test_small_terminal_p_shows_history_and_heatmap():
-    app = LstmTuiApp(synthetic_source(hidden=40))
+    app = RecordingApp(synthetic_source(hidden=40))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         screen = app.screen
@@ -590,7 +590,7 @@ async def test_small_terminal_p_shows_history_and_heatmap():
         await pilot.press("v")
         await pilot.pause()
         assert screen.panel == "heatmap" and screen.query_one("#heatmap").display
-        assert any("Heatmap shows h" in n.message for n in app._notifications)
+        assert any("Heatmap shows h" in n.message for n in app.notes)
         await pilot.press("p")
         await pilot.pause()
         assert screen.panel == "cell"
@@ -599,7 +599,7 @@ async def test_small_terminal_p_shows_history_and_heatmap():
 
 async def test_small_model_leaves_no_blank_rows_under_the_table():
     """A 6-unit table takes the rows it needs; the plots get the rest when it is enough."""
-    app = LstmTuiApp(synthetic_source(hidden=6))
+    app = RecordingApp(synthetic_source(hidden=6))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         screen = app.screen
@@ -610,7 +610,7 @@ async def test_small_model_leaves_no_blank_rows_under_the_table():
         assert screen.query_one("#table").outer_size.height == 6 + 2
         assert screen.query_one("#bottom").display and screen.query_one("#side").display
         assert screen.query_one("#heatmap").outer_size.height >= 10
-    app = LstmTuiApp(synthetic_source(hidden=16))
+    app = RecordingApp(synthetic_source(hidden=16))
     async with app.run_test(size=(200, 60)) as pilot:
         await pilot.pause()
         await pilot.pause()
@@ -631,7 +631,7 @@ async def test_keys_typed_while_loading_reach_the_debugger():
         release.wait(10)
         return src
 
-    app = LstmTuiApp(loader=loader, what="model.pt")
+    app = RecordingApp(loader=loader, what="model.pt")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, LoadingScreen)
@@ -649,7 +649,7 @@ async def test_x_opens_the_next_example(tagger_path):
     source = open_path(str(tagger_path))
     if getattr(source, "example_count", 0) < 2:
         pytest.skip("needs a sample with two examples")
-    app = LstmTuiApp(source)
+    app = RecordingApp(source)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("x")
         await app.workers.wait_for_complete()
@@ -666,12 +666,12 @@ async def test_opens_on_the_unit_the_model_points_at():
 
     src = synthetic_source(hidden=20, T=4)
     focused = replace(src, trace=replace(src.trace, meta={**src.trace.meta, "focus": {"unit": 11}}))
-    app = LstmTuiApp(focused)
+    app = RecordingApp(focused)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.screen.unit == 11
         assert "unit 11" in str(app.screen.query_one("#cell").border_title)
-    app = LstmTuiApp(src)
+    app = RecordingApp(src)
     async with app.run_test(size=SIZE) as pilot:
         assert app.screen.unit == 0
 
@@ -682,7 +682,7 @@ async def test_char_model_edit_dialog_closes_with_escape():
     path = SAMPLES / "charlm.pt"
     if not path.exists():
         pytest.skip("sample_models/charlm.pt is not built")
-    app = LstmTuiApp(open_path(str(path), text="ab\ncd"))
+    app = RecordingApp(open_path(str(path), text="ab\ncd"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("e")
         assert isinstance(app.screen, EditInputDialog)
@@ -692,7 +692,7 @@ async def test_char_model_edit_dialog_closes_with_escape():
 
 
 async def test_word_model_edit_dialog_shows_line_breaks_as_spaces(tagger_path):
-    app = LstmTuiApp(open_path(str(tagger_path), text="The dog\nate the apple"))
+    app = RecordingApp(open_path(str(tagger_path), text="The dog\nate the apple"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("e")
         dialog = app.screen
@@ -704,7 +704,7 @@ async def test_word_model_edit_dialog_shows_line_breaks_as_spaces(tagger_path):
 
 async def test_clicking_the_sorted_header_flips_the_order():
     src = synthetic_source(hidden=8, T=3, seed=4)
-    app = LstmTuiApp(src)
+    app = RecordingApp(src)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         table = screen.query_one("#table")

@@ -8,12 +8,14 @@ what a user sees, not on internal state alone.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from textual.geometry import Region
 
 from lstm_engine import LSTMSpec, record
+from lstm_tui.app import LstmTuiApp
 from lstm_tui.source import Source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,3 +58,18 @@ def table_rows(table) -> list[tuple[int, list[float]]]:
         if len(text) == 13:
             rows.append((int(text[0]), [float(v) for v in text[1:]]))
     return rows
+
+
+class RecordingApp(LstmTuiApp):
+    """The app, keeping every notification it shows (through the public App.notify),
+    so tests read what the user was told without Textual's private notification store."""
+
+    CSS_PATH = ROOT / "lstm_tui" / LstmTuiApp.CSS_PATH  # a relative path would be read beside this file
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.notes: list[SimpleNamespace] = []
+
+    def notify(self, message, *, title: str = "", **kwargs):
+        self.notes.append(SimpleNamespace(message=str(message), title=str(title)))
+        return super().notify(message, title=title, **kwargs)
