@@ -303,6 +303,15 @@ def test_clamps_do_what_the_equations_say():
     b = branch(parent, [Ablate(unit=2, from_t=5, direction=1)])  # reverse: 5 down to 0
     np.testing.assert_array_equal(b.c[0, 1, :6, 2], 0.0)
     assert (b.c[0, 1, 6:, 2] != 0).all() and (b.c[0, 1, 6:] == parent.c[0, 1, 6:]).all()
+    # with input_forget (ONNX), f = 1 − i follows a clamped i, and a clamped f overrides that
+    spec = LSTMSpec.random(3, 5, seed=6, dtype=np.float64, input_forget=True, clip=2.0)
+    coupled = record(spec, parent.x)
+    b = branch(coupled, [ClampGate(gate="i", t=3, unit=1, value=0.25)])
+    assert (b.i[0, 0, 3, 1], b.f[0, 0, 3, 1]) == (0.25, 0.75)
+    np.testing.assert_array_equal(b.f, 1.0 - b.i)
+    b = branch(coupled, [ClampGate(gate="i", t=3, unit=1, value=0.25),
+                         ClampGate(gate="f", t=3, unit=1, value=0.5)])  # fmt: skip
+    assert (b.i[0, 0, 3, 1], b.f[0, 0, 3, 1]) == (0.25, 0.5)
 
 
 # --- reach: what is re-run, what is copied -------------------------------------------------
