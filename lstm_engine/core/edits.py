@@ -40,7 +40,8 @@ def _whole(v, what: str, *, optional: bool = False) -> int | None:
             if isinstance(v, (float, np.floating)) and math.isfinite(v) and float(v).is_integer():
                 v = int(v)
     if isinstance(v, bool) or not isinstance(v, int):
-        raise InputError(f"{what} must be a whole number{' or None' if optional else ''}, got {v!r}")
+        also = " or None" if optional else ""
+        raise InputError(f"{what} must be a whole number{also}, got {v!r}")
     if v < 0:
         raise InputError(f"{what} must be 0 or more, got {v}")
     return v
@@ -238,16 +239,17 @@ class ReplaceInput:
 Edit = Union[SetState, ClampGate, Ablate, ReplaceInput]
 
 #: JSON "kind" -> class.
-KINDS: Mapping[str, type] = {cls.kind: cls for cls in (SetState, ClampGate, Ablate, ReplaceInput)}
+EDIT_KINDS: Mapping[str, type] = {c.kind: c for c in (SetState, ClampGate, Ablate, ReplaceInput)}
 
 
 def edit_from_json(d: Mapping) -> Edit:
     """The edit a `to_json()` dict describes; an InputError naming what is wrong otherwise."""
     if not isinstance(d, Mapping):
         raise InputError(f"an edit is a JSON object with a 'kind', got {type(d).__name__}")
-    cls = KINDS.get(d.get("kind"))
+    cls = EDIT_KINDS.get(d.get("kind"))
     if cls is None:
-        raise InputError(f"unknown edit kind {d.get('kind')!r}; expected one of {', '.join(KINDS)}")
+        raise InputError(f"unknown edit kind {d.get('kind')!r}; expected one of "
+                         f"{', '.join(EDIT_KINDS)}")  # fmt: skip
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(d) - names - {"kind"})
     if unknown:
@@ -262,9 +264,9 @@ def check_edits(edits: Iterable, spec: LSTMSpec, T: int) -> tuple[Edit, ...]:
     """The edits as a tuple, each one an Edit that fits the trace; InputError otherwise."""
     edits = tuple(edits)
     for n, e in enumerate(edits):
-        if not isinstance(e, tuple(KINDS.values())):
+        if not isinstance(e, tuple(EDIT_KINDS.values())):
             raise InputError(f"edit {n} is a {type(e).__name__}, not an edit "
-                             f"({', '.join(c.__name__ for c in KINDS.values())})")  # fmt: skip
+                             f"({', '.join(c.__name__ for c in EDIT_KINDS.values())})")  # fmt: skip
         e.check(spec, T)
     return edits
 

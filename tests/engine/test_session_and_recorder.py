@@ -125,7 +125,8 @@ def test_run_until_reaches_both_ends_of_the_sequence():
         for reverse in (False, True):
             s, seen = Session(trace, t=start), []
             assert s.run_until(lambda v: seen.append(v.t) and False, reverse=reverse) is False
-            assert seen == (list(range(start - 1, -1, -1)) if reverse else list(range(start + 1, T)))
+            nearest_first = range(start - 1, -1, -1) if reverse else range(start + 1, T)
+            assert seen == list(nearest_first)
             assert s.t == start
 
 
