@@ -34,6 +34,8 @@ HEATMAP_QUANTITIES = ("c", "h", "f", "i", "o", "delta_c")
 #: table column has read "o·th" since the first release (the registry says "o·tc");
 #: kept so the screen does not change, until the engine adopts one of them.
 _SHOWN_LABELS = {"h_cell": "o·th"}
+#: The history has room to say it in full.
+_LONG_LABELS = {"h_cell": "o·tanh c"}
 
 
 def is_gate(key: str) -> bool:
@@ -55,6 +57,12 @@ def column_label(key: str, reverse: bool = False, projected: bool = False) -> st
     direction that reads right to left (`reverse`, the trace's `reads_reversed`)."""
     name = per_unit(key, projected)
     return _SHOWN_LABELS.get(name) or REGISTRY[name].label_for(reverse)
+
+
+def series_label(key: str, projected: bool = False) -> str:
+    """A history row's label: the column's, with room for h_cell's longer name."""
+    name = per_unit(key, projected)
+    return _LONG_LABELS.get(name) or column_label(key, projected=projected)
 
 
 def sort_label(key: str, reverse: bool = False, descending: bool = True) -> str:

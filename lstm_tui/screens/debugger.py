@@ -104,7 +104,7 @@ class DebuggerScreen(Screen):
     lstm_layer: var[int] = var(0, init=False)
     """The LSTM layer in view (not `layer`: that is Textual's compositing layer)."""
     direction: var[int] = var(0, init=False)
-    """0 reads left to right, 1 right to left (bidirectional models)."""
+    """The direction index; which way it reads is the trace's (`Trace.reads_reversed`)."""
     unit: var[int] = var(0, init=False)
     """The selected unit (index in the layer, independent of the sort)."""
     sort: var[str] = var("unit", init=False)

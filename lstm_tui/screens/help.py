@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ..layout import BESIDE_FROM, PLOTS_ALWAYS_FROM
 from ..source import Source
 
 READING = """\
@@ -57,7 +58,7 @@ holding nan or inf.
 
 Output: what the model predicts at step t (its top classes and probabilities).
 
-Small terminals (under 120×34): history and heatmap are hidden when they do
+Small terminals (under {small}): history and heatmap are hidden when they do
 not fit; p cycles the cell view, the history and the heatmap, and v shows
 the heatmap. The footer lists the keys that fit; all are listed here.
 
@@ -65,7 +66,7 @@ The reverse direction of a bidirectional LSTM reads right to left, so its
 previous step is t + 1: its columns and wires say c_t+1, h_t+1, and the
 tokens it has read are at and right of t. Colours are fixed per layer and
 direction over the whole sequence, so the same colour means the same size at
-every step."""
+every step.""".format(small=f"{BESIDE_FROM}×{PLOTS_ALWAYS_FROM}")
 
 
 class HelpScreen(ModalScreen[None]):

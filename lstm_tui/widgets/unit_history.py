@@ -18,7 +18,7 @@ from textual.widget import Widget
 
 from ..renderables.history import TimeAxis, UnitHistory, axis_segments, time_axis
 from ..source import Source
-from ..stepdata import TraceData
+from ..stepdata import TraceData, series_label
 from ._lines import render_strips
 
 
@@ -70,7 +70,7 @@ class UnitHistoryView(Widget):
         series = self._current_series()
         height = self.content_size.height
         rows = max(height - 1, len(series))  # one line for the time axis
-        labels = {"c": "c_t", "h": "o·tanh c" if self.source.projected else "h_t"}
+        labels = {q: series_label(q, self.source.projected) for q in ("c", "h")}
         return UnitHistory(
             series, cursor, axis=axis, labels=labels, height=max(1, rows // len(series)),
             header=False, step_base=1, color=not self.app.no_color,
