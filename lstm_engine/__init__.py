@@ -17,8 +17,15 @@ from .core.activations import Activation, CellActivations
 from .formats.checkpoint import save_checkpoint
 from .core.errors import EngineError, InputError, LoadError, SpecError, UnsafeFileError
 from .core.files import read_input_array, require_regular_file
-from .open import load
-from .model import EmbeddingPart, HeadPart, LSTMPart, Model, PipelineModel
+from .open import (
+    Opened, choose_input, example_index, is_trace_file, load, open_and_trace, open_file, output_kind,
+    output_uses_future,
+)  # fmt: skip
+from .model import (
+    EmbeddingPart, HeadPart, LSTMPart, Model, PipelineModel, guess_output_kind, log_softmax,
+    probabilities, softmax,
+)  # fmt: skip
+from .vocab import Vocabulary, split_text
 from .core.recorder import Recorder, branch, record
 from .core.edits import Ablate, ClampGate, Edit, ReplaceInput, SetState, edit_from_json, reach
 from .live import trace_lstm
@@ -46,6 +53,7 @@ __all__ = [
     "LSTMSpec",
     "LoadError",
     "Model",
+    "Opened",
     "PipelineModel",
     "QUANTITIES",
     "Quantity",
@@ -59,15 +67,28 @@ __all__ = [
     "Trace",
     "UnsafeFileError",
     "VALUE_NAMES",
+    "Vocabulary",
     "branch",
+    "choose_input",
     "edit_from_json",
+    "example_index",
+    "guess_output_kind",
+    "is_trace_file",
     "load",
+    "log_softmax",
+    "open_and_trace",
+    "open_file",
+    "output_kind",
+    "output_uses_future",
     "prev_subscript",
     "previous_step",
+    "probabilities",
     "reach",
-    "record",
     "read_input_array",
+    "record",
     "require_regular_file",
     "save_checkpoint",
+    "softmax",
+    "split_text",
     "trace_lstm",
 ]

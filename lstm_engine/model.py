@@ -35,6 +35,7 @@ from .core.readonly import seal
 from .core.recorder import record
 from .core.spec import LSTMSpec
 from .core.trace import Trace
+from .vocab import Vocabulary, shown, split_text
 
 INPUT_KINDS = ("text", "numeric")
 OUTPUT_KINDS = ("log_prob", "prob", "logit", None)
@@ -188,8 +189,8 @@ class Model:
         self.ids_as_vocab = ids_as_vocab
         #: where the model's author says its story is, {"unit": 11}: the UI opens there
         self.focus = dict(focus) if focus else None
-        self._index = {w: k for k, w in enumerate(self.vocab)} if self.vocab is not None else {}
-        if unk is not None and unk not in self._index:
+        self._vocab = Vocabulary(self.vocab, unk) if self.vocab is not None else None
+        if unk is not None and self._vocab is None:
             raise SpecError(f"the unknown token {unk!r} is not in the vocabulary")
         #: the embedding in front of the first LSTM, when the model reads token ids
         self.embedding = embedding
@@ -282,36 +283,24 @@ class Model:
                 f"{self.name} takes numeric input ([T, {self.spec.input_size}] from a .npy file), "
                 "not text"
             )
-        if not isinstance(text, str):
-            raise InputError(f"text must be a string, got {type(text).__name__}")
-        s = text.lower() if self.lowercase else text
-        tokens = list(s) if self.tokenizer == "chars" else s.split()
-        if not tokens:
-            raise InputError("empty text: there is nothing to feed the model")
+        tokens = split_text(text, self.tokenizer, self.lowercase)
         self._check_known(tokens)
         return tokens
 
     def _check_known(self, tokens: Sequence[str]) -> None:
-        if self.vocab is None or self.unk is not None:
+        if self._vocab is None:
             return
-        unknown = [w for w in dict.fromkeys(tokens) if w not in self._index]
-        if not unknown:
-            return
-        shown = ", ".join(repr(w) for w in unknown[:20]) + (" ..." if len(unknown) > 20 else "")
-        if self.ids_as_vocab:
+        if self.ids_as_vocab and self.unk is None and self._vocab.unknown(tokens):
             raise InputError(
                 f"{self.name} has no vocabulary: give token ids 0–{len(self.vocab) - 1} "
-                f"separated by spaces; not ids: {shown}"
+                f"separated by spaces; not ids: {shown(self._vocab.unknown(tokens))}"
             )
-        raise InputError(
-            f"not in the vocabulary ({len(self.vocab)} words, no unknown token): {shown}"
-        )
+        self._vocab.check(tokens)
 
     def ids(self, tokens: Sequence[str]) -> np.ndarray:
         """Vocabulary indices, unknown words mapped to the unknown token."""
         self._check_known(tokens)
-        unk = self._index.get(self.unk) if self.unk is not None else None
-        return np.array([self._index.get(w, unk) for w in tokens], dtype=np.int64)
+        return self._vocab.ids(tokens)
 
     def unk_meta(self, tokens: Sequence[str] | None) -> dict:
         """Where the model read its unknown token instead of the user's word.
@@ -321,10 +310,7 @@ class Model:
         `<unk>`: {"unk": "<unk>", "unk_positions": [k, ...]}, or {} when every
         token is in the vocabulary.
         """
-        if tokens is None or self.vocab is None or self.unk is None:
-            return {}
-        where = [k for k, w in enumerate(tokens) if w not in self._index]
-        return {"unk": self.unk, "unk_positions": where} if where else {}
+        return self._vocab.unk_meta(tokens) if self._vocab is not None else {}
 
     def _prepare(self, inp: Any) -> tuple[tuple[str, ...] | None, np.ndarray | None, np.ndarray | None]:
         """(tokens, ids, x) for text/token input, or (None, None, x) for numeric input."""

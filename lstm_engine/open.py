@@ -1,4 +1,14 @@
-"""load(path): open any model file the debugger understands, deciding by content, safely.
+"""The one front door: open any file by content, choose the input, say what the output means.
+
+The CLI and the UI both come in here, so a trace file is recognised, an input
+chosen, a path checked and an output read by the same rules everywhere:
+
+    opened = open_and_trace("tagger.pt", text="The dog ate")   # -> Opened(trace, model, input, example)
+    thing = open_file("run.npz")                              # a Model, or a recorded Trace
+    inp, example = choose_input(model, example=2)
+    output_kind(trace, model), output_uses_future(trace, model)
+
+load(path) opens a model file the debugger understands, deciding by content, safely.
 
 File names lie (a `.pt` may be a TorchScript archive, a state_dict, a
 checkpoint or a pickled module), so the first bytes decide:
@@ -17,11 +27,14 @@ from __future__ import annotations
 import os
 import pickletools
 import zipfile
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from .core.errors import LoadError, SpecError
-from .core.files import require_regular_file
-from .model import Model
+from .core.errors import InputError, LoadError, SpecError
+from .core.files import read_input_array, require_regular_file
+from .core.trace import Trace
+from .model import Model, guess_output_kind
 
 _ZIP = b"PK\x03\x04"
 _PICKLE_PROTOCOLS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
@@ -107,3 +120,135 @@ def load(path: str | os.PathLike, *, trust: bool = False, lstm: str | None = Non
         return model_from_object(read_torch_file(path, trust), path, lstm)
     except SpecError as e:
         raise LoadError(f"{path}: {e}") from None
+
+
+# --- the front door: anything, by content
+def is_trace_file(path: str | os.PathLike) -> bool:
+    """A recorded trace: a regular file holding a zip with `meta.npy` (no model file does).
+
+    The content decides, as for models: a trace renamed to .pt is still a
+    trace, and an .npz that is not one is not.
+    """
+    try:
+        path = require_regular_file(path)
+        return sniff(path) == "trace"
+    except (LoadError, OSError):
+        return False
+
+
+def open_file(path: str | os.PathLike, *, trust: bool = False, lstm: str | None = None) -> Model | Trace:
+    """A recorded trace (read-only) or a model, whichever the file's content is."""
+    path = require_regular_file(path, "model file")
+    if is_trace_file(path):
+        return Trace.load(path)
+    return load(path, trust=trust, lstm=lstm)
+
+
+def example_index(n: int, count: int, name: str) -> int:
+    """The 0-based index of example `n` (1-based, as `lstm-tui info` numbers them), or an
+    InputError saying how many there are."""
+    if count == 0:
+        raise InputError(f"{name} carries no example inputs; give --text or --input instead")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= count:
+        what = f"{count} example" + ("s" if count != 1 else "")
+        rng = "only 1" if count == 1 else f"1–{count}"
+        raise InputError(f"no example {n}: {name} has {what} (give {rng})")
+    return n - 1
+
+
+def choose_input(
+    model: Model, *, text: str | None = None, input_path: str | os.PathLike | None = None,
+    example: int | None = None,
+) -> tuple[Any, int | None]:  # fmt: skip
+    """(what to trace, which example it is (1-based) or None): the user's text, the array in
+    `input_path`, the model's example `example`, or by default its first example.
+
+    A text model takes an --input file only as a 1-D integer array of token ids
+    (an ONNX graph takes its graph input as it is).
+    """
+    if sum(v is not None for v in (text, input_path, example)) > 1:
+        raise InputError("give only one of --text, --input and --example")
+    if text is not None:
+        return text, None
+    if input_path is not None:
+        x = read_input_array(input_path)
+        if model.input_kind == "text" and not (x.ndim == 1 and x.dtype.kind in "iu") and model.format != "onnx":
+            raise InputError(f"{model.name} reads text: give --text (or token ids as a 1-D integer .npy)")
+        return x, None
+    if example is not None:
+        return model.examples[example_index(example, len(model.examples), model.name)], example
+    if model.examples:
+        return model.examples[0], 1
+    what = "--text TEXT" if model.input_kind == "text" else "--input X.npy"
+    raise InputError(f"{model.name} has no example inputs; give {what}")
+
+
+@dataclass(frozen=True, eq=False)
+class Opened:
+    """What the front door hands a front end: the trace to show and what it came from."""
+
+    trace: Trace
+    #: the model that made the trace (None for a recorded trace file, opened read-only)
+    model: Model | None = None
+    #: what the model was run on: text, token ids or an array (None for a trace file)
+    input: Any = None
+    #: which of the model's examples this is (1-based), or None for the user's own input
+    example: int | None = None
+
+
+def open_and_trace(
+    path: str | os.PathLike, *, text: str | None = None, input_path: str | os.PathLike | None = None,
+    example: int | None = None, trust: bool = False, lstm: str | None = None, batch_index: int = 0,
+) -> Opened:  # fmt: skip
+    """Open `path` by content and trace it: a model on the chosen input, or a recorded trace as is.
+
+    Every path is checked before anything slow happens (a FIFO as --input fails
+    before torch is imported); a recorded trace takes no new input.
+    """
+    path = require_regular_file(path, "model file")
+    if input_path is not None:
+        require_regular_file(input_path, "input file", error=InputError)
+    if is_trace_file(path):
+        if text is not None or input_path is not None or example is not None:
+            raise InputError(f"{path} is a recorded trace: it is opened read-only and cannot take new input")
+        return Opened(trace=Trace.load(path))
+    model = load(path, trust=trust, lstm=lstm)
+    inp, example = choose_input(model, text=text, input_path=input_path, example=example)
+    trace = model.trace(inp, batch_index=batch_index)
+    if trace.output is not None and "output_uses_future" not in trace.meta:
+        # every reader's answer travels with the trace, so a recorded file shows it too
+        trace = replace(trace, meta={**trace.meta, "output_uses_future": output_uses_future(trace, model)})
+    return Opened(trace=trace, model=model, input=inp, example=example)
+
+
+# --- what the output means
+def output_kind(trace: Trace, model: Model | None = None) -> str | None:
+    """How trace.output reads ('log_prob', 'prob', 'logit', or None without an output): the
+    model's word, then the trace's own record, then the one guess (guess_output_kind)."""
+    if trace.output is None:
+        return None
+    return (
+        (model.output_kind if model is not None else None)
+        or trace.meta.get("output_kind")
+        or guess_output_kind(trace.output)
+    )
+
+
+def output_uses_future(trace: Trace, model: Model | None = None) -> bool:
+    """Does the output at step t depend on inputs after t?
+
+    Decided from structure, never from display strings: the trace's own record
+    (a model stores its answer when it traces), then the model's LSTMs
+    (Model.output_uses_future), then the traced LSTM itself when nothing else
+    is known (a live trace): any direction reading right to left.
+    """
+    if trace.output is None:
+        return False
+    if "output_uses_future" in trace.meta:
+        return bool(trace.meta["output_uses_future"])
+    if model is not None and hasattr(model, "output_uses_future"):
+        return bool(model.output_uses_future)
+    spec = trace.spec
+    if spec is not None:
+        return any(spec.reads_reversed(d) for d in range(spec.num_directions))
+    return trace.num_directions == 2

@@ -19,7 +19,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
-from .text import display
+from .text import display, safe_line
 
 PROG = "lstm-tui"
 SUBCOMMANDS = ("record", "info")
@@ -93,52 +93,17 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
 
 
 # --- helpers shared by the subcommands
-def _check_model_path(path: str) -> None:
-    p = Path(path)
-    if not p.exists():
-        raise UsageError(f"{path}: no such file")
-    if p.is_dir():
-        raise UsageError(f"{path}: is a directory, not a model file")
-
-
-def _load(args) -> Any:
-    from lstm_engine import load
-
-    if args.trust and os.getcwd() not in sys.path:
-        # a pickled module needs its class importable; the user's project is usually the cwd
+def _trusting(args) -> None:
+    """With --trust, let a pickled module's class be imported from the user's project (the cwd)."""
+    if getattr(args, "trust", False) and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    return load(args.model, trust=args.trust, lstm=args.lstm)
-
-
-def _read_npy(path: str):
-    from lstm_engine import read_input_array
-
-    return read_input_array(path)
-
-
-def _model_input(model, args):
-    if args.text is not None:
-        return args.text
-    if args.input is not None:
-        x = _read_npy(args.input)
-        if model.input_kind == "text" and x.ndim == 1 and x.dtype.kind in "iu":
-            return x  # token ids
-        if model.input_kind == "text" and model.format != "onnx":
-            raise UsageError(f"{model.name} reads text: give --text (or token ids as a 1-D integer .npy)")
-        return x
-    if args.example is not None:
-        from lstm_tui.source import example_index
-
-        return model.examples[example_index(args.example, len(model.examples), model.name)]
-    if model.examples:
-        return model.examples[0]
-    what = "--text TEXT" if model.input_kind == "text" else "--input X.npy"
-    raise UsageError(f"{model.name} has no example inputs; give {what}")
 
 
 # --- subcommands
 def cmd_record(args) -> int:
-    _check_model_path(args.model)
+    from lstm_engine import open_and_trace, require_regular_file
+
+    require_regular_file(args.model, "model file")
     out = Path(args.output)
     if out.exists() and out.resolve() == Path(args.model).resolve():
         raise UsageError(f"{out} is the model itself; write the trace to another file")
@@ -148,15 +113,14 @@ def cmd_record(args) -> int:
         raise UsageError(f"{out} is a directory; give a file name for the trace")
     if not out.parent.exists():
         raise UsageError(f"{out.parent}: no such directory")
-    model = _load(args)
-    trace = model.trace(_model_input(model, args), batch_index=args.batch_index)
-    if trace.output is not None:  # the strip shows every prediction when they see the future
-        from dataclasses import replace
-
-        from lstm_tui.source import output_uses_future
-
-        trace = replace(trace, meta={**trace.meta,
-                                     "output_uses_future": output_uses_future(trace, model)})  # fmt: skip
+    _trusting(args)
+    opened = open_and_trace(
+        args.model, text=args.text, input_path=args.input, example=args.example,
+        trust=args.trust, lstm=args.lstm, batch_index=args.batch_index,
+    )  # fmt: skip
+    model, trace = opened.model, opened.trace
+    if model is None:
+        raise UsageError(f"{args.model}: is a recorded trace already (open it with: {PROG} {args.model})")
     trace.save(out, overwrite=args.force)
     what = f"{trace.T} steps" + (f" ({' '.join(map(display, trace.tokens[:8]))}{' …' if trace.T > 8 else ''})"
                                  if trace.tokens and model.tokenizer != "chars" else "")  # fmt: skip
@@ -165,7 +129,7 @@ def cmd_record(args) -> int:
     sys.stdout.write(f"recorded {what} of {model.lstm_name or 'the LSTM'} "
                      f"[{model.spec.summary()}] from {args.model} → {out}\n")  # fmt: skip
     for w in trace.meta.get("warnings") or ():
-        sys.stdout.write(f"warning: {_sentence(w)}\n")
+        sys.stdout.write(f"warning: {safe_line(w)}\n")
     unk_at = trace.meta.get("unk_positions") or ()
     if unk_at:
         words = ", ".join(dict.fromkeys(display(trace.tokens[k]) for k in unk_at))
@@ -250,23 +214,17 @@ def info_lines(info: dict) -> list[str]:
     return [f"{k.ljust(kw)}  {v}".rstrip() for k, v in rows]
 
 
-def _sentence(s: str) -> str:
-    """A sentence from a file's data (key names in a warning) with its spaces kept and every
-    other unprintable character escaped as `display` escapes it."""
-    return "".join(c if c.isprintable() else display(c) for c in str(s))
-
-
 def _warning_rows(row, warnings) -> None:
     """Each of the model's warnings, wrapped, under a `warning` key: they are never left out."""
     for w in warnings:
-        for k, line in enumerate(textwrap.wrap(_sentence(w), 72)):
+        for k, line in enumerate(textwrap.wrap(safe_line(w), 72)):
             row("warning" if k == 0 else "", line)
 
 
-def trace_info_lines(path: str) -> list[str]:
+def trace_info_lines(path: str, tr=None) -> list[str]:
     from lstm_engine import Trace
 
-    tr = Trace.load(path)
+    tr = tr if tr is not None else Trace.load(path)
     meta = tr.meta
     rows = [
         ("trace", f"{path}  (recorded, read-only)"),
@@ -288,31 +246,23 @@ def trace_info_lines(path: str) -> list[str]:
     return [f"{k.ljust(kw)}  {v}" for k, v in rows]
 
 
-def _is_trace_file(path: str) -> bool:
-    """A recorded trace is an .npz, i.e. a zip holding meta.npy (models never do)."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return "meta.npy" in zf.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return False
-
-
 def cmd_info(args) -> int:
-    _check_model_path(args.model)
-    if _is_trace_file(args.model):
-        lines = trace_info_lines(args.model)
-    else:
-        lines = info_lines(_load(args).info())
+    from lstm_engine import Trace, open_file
+
+    _trusting(args)
+    opened = open_file(args.model, trust=args.trust, lstm=args.lstm)
+    lines = trace_info_lines(args.model, opened) if isinstance(opened, Trace) else info_lines(opened.info())
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
 
 def cmd_ui(args) -> int:
-    _check_model_path(args.model)
-    if args.input is not None and not Path(args.input).exists():
-        raise UsageError(f"{args.input}: no such file")
+    from lstm_engine import InputError, require_regular_file
+
+    require_regular_file(args.model, "model file")  # before textual: a bad path is one line, exit 2
+    if args.input is not None:
+        require_regular_file(args.input, "input file", error=InputError)
+    _trusting(args)
     from . import app  # textual is imported only when the UI opens
 
     extra = {"example": args.example} if args.example is not None else {}

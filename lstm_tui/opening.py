@@ -8,86 +8,45 @@ with a one-line message, which the app shows on its error screen.
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lstm_engine import (
-    EngineError, InputError, LoadError, LSTMSpec, Trace, read_input_array, record, trace_lstm,
+    EngineError, InputError, LSTMSpec, Trace, Vocabulary, guess_output_kind, is_trace_file,
+    open_and_trace, record, split_text, trace_lstm,
 )  # fmt: skip
+from lstm_engine import output_kind as trace_output_kind  # from_live has an output_kind= argument
 
-from .source import Source, example_index, guess_output_kind
+from .source import Source
 
-
-def is_trace_file(path: str | os.PathLike) -> bool:
-    """A recorded trace is an .npz (a zip); models are .pt / .onnx / anything else."""
-    p = Path(path)
-    if p.suffix.lower() == ".npz":
-        return True
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(4)
-    except OSError:
-        return False
-    if head != b"PK\x03\x04":
-        return False
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(p) as zf:
-            return "meta.npy" in zf.namelist()
-    except zipfile.BadZipFile:
-        return False
+__all__ = ["from_live", "is_trace_file", "open_path", "source_or_error"]
 
 
 def open_path(
     path: str, *, text: str | None = None, input_path: str | None = None, trust: bool = False,
     lstm: str | None = None, batch_index: int = 0, example: int | None = None,
 ) -> Source:  # fmt: skip
-    """Load a model (and trace its input) or a recorded trace file.
+    """Load a model (and trace its input) or a recorded trace file, through the engine's front door.
 
     `example` is 1-based, as `lstm-tui info` numbers the model's examples;
     without text, input or example the first example opens.
     """
-    if not Path(path).exists():
-        raise LoadError(f"{path}: no such file")
-    if is_trace_file(path):
-        if text is not None or input_path is not None or example is not None:
-            raise InputError(
-                f"{path} is a recorded trace: it is opened read-only and cannot take new input"
-            )
-        trace = Trace.load(path)
-        meta = trace.meta
+    opened = open_and_trace(
+        path, text=text, input_path=input_path, example=example, trust=trust, lstm=lstm,
+        batch_index=batch_index,
+    )  # fmt: skip
+    trace, model = opened.trace, opened.model
+    if model is None:
         return Source(
-            trace=trace, name=meta.get("model") or Path(path).stem, origin="trace",
-            text=None, output_kind=meta.get("output_kind") or guess_output_kind(trace.output),
-            format="trace",
+            trace=trace, name=trace.meta.get("model") or Path(path).stem, origin="trace",
+            text=None, output_kind=trace_output_kind(trace), format="trace",
         )  # fmt: skip
-    from lstm_engine import load  # the loader imports torch; only pay for it here
-
-    model = load(path, trust=trust, lstm=lstm)
-    if sum(v is not None for v in (text, input_path, example)) > 1:
-        raise InputError("give only one of --text, --input and --example")
-    inp: Any
-    if input_path is not None:
-        inp = read_input_array(input_path)
-    elif text is not None:
-        inp = text
-    elif example is not None:
-        inp = model.examples[example_index(example, len(model.examples), model.name)]
-    elif model.examples:
-        inp, example = model.examples[0], 1
-    else:
-        raise InputError(
-            f"{path} has no example input; pass one with --text TEXT or --input X.npy"
-        )
-    trace = model.trace(inp, batch_index=batch_index)
     return Source(
         trace=trace, name=model.name, origin="model", model=model,
-        text=inp if isinstance(inp, str) else None,
-        output_kind=model.output_kind, format=model.format, example=example,
+        text=opened.input if isinstance(opened.input, str) else None,
+        output_kind=model.output_kind, format=model.format, example=opened.example,
     )  # fmt: skip
 
 
@@ -130,7 +89,7 @@ def from_live(
     elif vocab is not None and hasattr(obj, "input_kind"):
         raise InputError(f"{getattr(obj, 'name', 'the model')} has its own vocabulary; drop vocab=")
     if isinstance(obj, Trace):
-        kind = output_kind or obj.meta.get("output_kind") or guess_output_kind(obj.output)
+        kind = output_kind or trace_output_kind(obj)
         return Source(trace=obj, name=name or "trace", origin="live", output_kind=kind)
     if hasattr(obj, "trace") and hasattr(obj, "spec") and hasattr(obj, "input_kind"):
         trace = obj.trace(inputs)
@@ -198,32 +157,21 @@ def _names(names: Any, what: str) -> tuple[str, ...] | None:
 
 
 def _text_to_ids(text: Any, vocab: Any, tokenizer: str, unk: str | None) -> tuple[tuple, Any, dict]:
-    """(words, a LongTensor of ids, meta) for text read through the user's vocabulary."""
+    """(words, a LongTensor of ids, meta) for text read through the user's vocabulary,
+    split and looked up exactly as a loaded model does it (lstm_engine.Vocabulary)."""
     import torch
 
     if tokenizer not in ("words", "chars"):
         raise InputError(f"tokenizer must be 'words' or 'chars', got {tokenizer!r}")
-    if isinstance(text, str):
-        words = list(text) if tokenizer == "chars" else text.split()
-    else:
-        words = [str(w) for w in text]
+    words = split_text(text, tokenizer) if isinstance(text, str) else [str(w) for w in text]
     if not words:
         raise InputError("empty text: there is nothing to feed the model")
-    if isinstance(vocab, dict):
-        index = {str(w): int(k) for w, k in vocab.items()}
-    else:
-        index = {str(w): k for k, w in enumerate(vocab)}
-    if unk is not None and unk not in index:
-        raise InputError(f"the unknown token {unk!r} is not in the vocabulary")
-    unknown = [w for w in dict.fromkeys(words) if w not in index]
-    meta: dict = {}
-    if unknown and unk is None:
-        shown = ", ".join(repr(w) for w in unknown[:20]) + (" ..." if len(unknown) > 20 else "")
-        raise InputError(f"not in the vocabulary ({len(index)} words): {shown}")
-    if unknown:
-        meta = {"unk": unk, "unk_positions": [k for k, w in enumerate(words) if w not in index]}
-    ids = [index.get(w, index.get(unk)) for w in words]
-    return tuple(words), torch.tensor(ids, dtype=torch.long), meta
+    try:
+        index = Vocabulary(vocab, unk)
+    except EngineError as e:  # the user's unk= is the input here, not a file
+        raise InputError(str(e)) from None
+    ids = index.ids(words)
+    return tuple(words), torch.from_numpy(ids), index.unk_meta(words)
 
 
 def _as_output(output: Any) -> np.ndarray | None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
+from lstm_engine import InputError, Trace, example_index, guess_output_kind, output_uses_future, probabilities
 
-from lstm_engine import InputError, Trace
+#: re-exported for the UI modules that read a Source (the engine defines each once)
+__all__ = ["Source", "example_index", "guess_output_kind", "output_uses_future", "probabilities"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,65 +115,15 @@ class Source:
 
     @property
     def output_uses_future(self) -> bool:
-        """Does the output at step t depend on inputs after t?
-
-        True when any LSTM between the input and the output reads right to
-        left: then every step's prediction is made from the whole sequence,
-        and hiding the "not yet read" ones would misrepresent them.
-        """
+        """Does the output at step t depend on inputs after t? (the engine decides, from the
+        model's LSTMs: any reading right to left between the input and the output)."""
         return output_uses_future(self.trace, self.model)
 
-
-def example_index(n: int, count: int, name: str) -> int:
-    """The 0-based index of example `n` (1-based), or an InputError saying how many there are."""
-    if count == 0:
-        raise InputError(f"{name} carries no example inputs; give --text or --input instead")
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= count:
-        what = f"{count} example" + ("s" if count != 1 else "")
-        rng = "only 1" if count == 1 else f"1–{count}"
-        raise InputError(f"no example {n}: {name} has {what} (give {rng})")
-    return n - 1
-
-
-def output_uses_future(trace: Trace, model: Any = None) -> bool:
-    """See Source.output_uses_future; `model` adds the LSTMs after the one traced."""
-    if trace.output is None:
-        return False
-    if "output_uses_future" in trace.meta:
-        return bool(trace.meta["output_uses_future"])
-    if trace.num_directions == 2:
-        return True
-    layers = getattr(model, "layers", None)
-    if callable(layers):
-        try:
-            return any("LSTM" in what and ", bi" in what for _, what in layers())
-        except Exception:  # noqa: BLE001 - a description that fails is no reason to stop
-            return False
-    return False
-
-
-def guess_output_kind(output: np.ndarray | None) -> str | None:
-    """How a live model's per-step output reads, when the caller does not say.
-
-    Rows that exponentiate to a distribution are log-probabilities; rows that
-    already sum to one are probabilities; anything else is logits.
-    """
-    if output is None or output.ndim != 2 or output.shape[1] == 0:
-        return None
-    out = np.asarray(output, dtype=np.float64)
-    if np.all(out <= 1e-6) and np.allclose(np.exp(out).sum(axis=1), 1.0, atol=1e-4):
-        return "log_prob"
-    if np.all(out >= -1e-9) and np.allclose(out.sum(axis=1), 1.0, atol=1e-4):
-        return "prob"
-    return "logit"
-
-
-def probabilities(out: np.ndarray, kind: str | None) -> np.ndarray:
-    """Output rows (one step's (n,), or all steps' (T, n)) as probabilities."""
-    out = np.asarray(out, dtype=np.float64)
-    if kind == "log_prob":
-        return np.exp(out)
-    if kind == "prob":
-        return out
-    e = np.exp(out - out.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the engine could not account for (say, parameters that no part of the pipeline
+        explains, so the output panel is not the model's own output), one sentence each:
+        the model's, then the trace's own (a recorded trace keeps them in its meta)."""
+        found = list(getattr(self.model, "warnings", ()) or ())
+        found += list(self.trace.meta.get("warnings") or ())
+        return tuple(dict.fromkeys(str(w) for w in found))
