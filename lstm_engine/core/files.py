@@ -269,7 +269,6 @@ def read_npz(
     `error` (or TooLargeError, a LoadError) naming the path; nothing else escapes.
     """
     import zipfile
-    import zlib
 
     import numpy as np
 
@@ -283,7 +282,7 @@ def read_npz(
     with open_regular(path, what, error=error) as fh:
         try:
             zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
+        except Exception as e:  # noqa: BLE001 - BadZipFile, OSError, ValueError, EOFError, NotImplementedError...
             raise error(f"{path}: not a readable .npz archive ({_one_line(e)})") from None
         with zf:
             for info in zf.infolist():
@@ -329,8 +328,9 @@ def read_npz(
                             raise error(f"{where} has data after its array")
                 except EngineError:
                     raise
-                except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
-                        NotImplementedError, RuntimeError, TypeError, OverflowError) as e:  # fmt: skip
+                except Exception as e:  # noqa: BLE001 - numpy's header parser raises SyntaxError,
+                    # tokenize.TokenError, ValueError...; zipfile BadZipFile, zlib.error, EOFError,
+                    # NotImplementedError: for a file from outside, all mean "damaged"
                     raise error(f"{where} is not a readable array ({_one_line(e)})") from None
                 order = "F" if fortran else "C"
                 try:  # a view of immutable bytes: read-only, and it cannot be made writable
