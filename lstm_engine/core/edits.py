@@ -61,6 +61,8 @@ class _Edit:
     """What every edit of one layer and direction shares, and its checks."""
 
     kind: ClassVar[str]
+    _steps: ClassVar[tuple[str, ...]] = ("t",)  # the fields that are steps
+    _optional: ClassVar[tuple[str, ...]] = ()  # the fields that may be None
     layer: int = 0
     direction: int = 0
 
@@ -71,9 +73,6 @@ class _Edit:
             object.__setattr__(self, name, v)
         if hasattr(self, "value"):
             object.__setattr__(self, "value", _finite(self.value, f"{self.kind} edit's value"))
-
-    _steps: ClassVar[tuple[str, ...]] = ("t",)
-    _optional: ClassVar[tuple[str, ...]] = ()
 
     def to_json(self) -> dict:
         """{"kind": ..., field: value, ...}: plain JSON, and `edit_from_json` reads it back."""

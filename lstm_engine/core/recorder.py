@@ -298,6 +298,11 @@ def branch(
     and its `parent` is the parent's identity. A trace loaded from a file
     branches like any other; it needs its weights (trace.spec).
 
+    Re-run steps project their inputs as record() does, so for a recorded
+    trace an edit that changes nothing changes no bit; a trace fed through
+    Recorder projected one input at a time, and its re-run steps agree with
+    it to rounding (~1 ulp of the projection), as record() and feed() do.
+
     The model's output is kept only where the last layer's h came out
     identical (else the branch's output is None: a head the engine does not
     have must run again, e.g. Model.downstream); pass `output` to give it.

@@ -19,7 +19,8 @@ import torch
 
 import lstm_engine.core.recorder as recorder_module
 from lstm_engine import (
-    Ablate, ClampGate, InputError, LoadError, LSTMSpec, ReplaceInput, SetState, Trace, branch,
+    Ablate, ClampGate, InputError, LoadError, LSTMSpec, Recorder, ReplaceInput, SetState, Trace,
+    branch,
     edit_from_json, reach, record,
 )  # fmt: skip
 from lstm_engine.core.cell import lstm_step
@@ -210,6 +211,19 @@ def test_a_long_sequence_reprojects_whole_blocks_and_matches():
     b = branch(parent, [e])
     for name in ("i", "f", "g", "o", "c", "h", "z"):
         assert getattr(b, name).tobytes() == getattr(parent, name).tobytes(), name
+
+
+def test_a_fed_trace_branches_too_equal_to_rounding_where_re_run():
+    """Recorder projects one input at a time (not record()'s blocks): a branch of a fed trace
+    copies what it does not reach bit for bit, and re-runs the rest to rounding."""
+    spec = _spec("uni", np.float32)
+    rec = Recorder(spec)
+    for x_t in _recording("uni", np.float32).x:
+        fed = rec.feed(x_t)
+    assert branch(fed, []).h.tobytes() == fed.h.tobytes()
+    b = branch(fed, [SetState(name="h", t=5, unit=0, value=float(fed.h[0, 0, 5, 0]))])
+    assert b.h[:, :, :5].tobytes() == fed.h[:, :, :5].tobytes()
+    np.testing.assert_allclose(b.h, fed.h, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("proj", [0, 3])
