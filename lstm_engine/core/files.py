@@ -46,7 +46,7 @@ _KINDS = (
 
 
 class WriteError(EngineError):
-    """A file could not be written where the user asked (permissions, disk full, a non-regular target)."""
+    """A file could not be written where asked (permissions, disk full, a non-regular target)."""
 
 
 class TargetExistsError(WriteError):
@@ -130,7 +130,8 @@ def open_regular(
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise error(f"{path}: is {_kind(st.st_mode)}, not a regular file (only regular files are read)")
+            raise error(f"{path}: is {_kind(st.st_mode)}, not a regular file "
+                        "(only regular files are read)")  # fmt: skip
         if flags & getattr(os, "O_NONBLOCK", 0):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -213,13 +214,14 @@ def read_json(
         from .limits import human_bytes
 
         raise TooLargeError(
-            f"{what}: {human_bytes(len(text))} of JSON, more than the {human_bytes(max_size)} allowed "
+            f"{what}: {human_bytes(len(text))} of JSON, "
+            f"more than the {human_bytes(max_size)} allowed "
             f"(set LSTM_TUI_MAX_JSON_BYTES={-(-len(text) // 2**20)}M to allow it)"
         )
     nested = json_depth(text)
     if nested > depth:
-        raise TooLargeError(f"{what}: JSON nested {nested} levels deep, more than the {depth} allowed "
-                            "(raise LSTM_TUI_MAX_DEPTH to allow it)")  # fmt: skip
+        raise TooLargeError(f"{what}: JSON nested {nested} levels deep, more than the {depth} "
+                            "allowed (raise LSTM_TUI_MAX_DEPTH to allow it)")  # fmt: skip
     try:
         return json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -274,7 +276,8 @@ def read_npz(
 
     from .limits import human_bytes
 
-    wanted = keep if callable(keep) or keep is None else (lambda k, names=frozenset(keep): k in names)
+    names = None if keep is None or callable(keep) else frozenset(keep)
+    wanted = keep if names is None else names.__contains__
     limit = max_bytes()
     max_text = max_json_bytes() if max_text is None else max_text
     out: dict[str, Any] = {}
@@ -282,7 +285,7 @@ def read_npz(
     with open_regular(path, what, error=error) as fh:
         try:
             zf = zipfile.ZipFile(fh)
-        except Exception as e:  # noqa: BLE001 - BadZipFile, OSError, ValueError, EOFError, NotImplementedError...
+        except Exception as e:  # noqa: BLE001 - BadZipFile, EOFError, NotImplementedError, ...
             raise error(f"{path}: not a readable .npz archive ({_one_line(e)})") from None
         with zf:
             for info in zf.infolist():
@@ -415,7 +418,7 @@ def write_file(
     overwrite: bool = False,
     exists_hint: str = "pass overwrite=True to replace it",
 ) -> Path:
-    """Write a file at `path` by calling `write(fh)` on a temporary file, then put it in place atomically.
+    """Write `path` by calling `write(fh)` on a temporary file, then put that in place atomically.
 
     The temporary file (see `temporary_name`) is created in the target's
     folder with O_CREAT|O_EXCL|O_NOFOLLOW and mode 0o600, so nothing at that
@@ -453,7 +456,8 @@ def write_file(
     keep_mode = _check_target(path, overwrite, exists_hint)
     mode = keep_mode if keep_mode is not None else 0o666 & ~_umask()
 
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0)
     for _ in range(16):
         tmp = folder / temporary_name(path)
         try:
@@ -501,12 +505,15 @@ def _check_target(path: Path, overwrite: bool, hint: str) -> int | None:
     if not overwrite:
         raise TargetExistsError(f"{path} already exists; not overwriting it ({hint})")
     if not stat.S_ISREG(st.st_mode):
-        raise WriteError(f"{path}: is {_kind(st.st_mode)}; refusing to replace it (only a regular file is replaced)")
+        raise WriteError(f"{path}: is {_kind(st.st_mode)}; refusing to replace it "
+                         "(only a regular file is replaced)")  # fmt: skip
     return stat.S_IMODE(st.st_mode) & 0o777
 
 
 def _link_exclusive(tmp: Path, path: Path, hint: str) -> None:
-    raced = TargetExistsError(f"{path} already exists (it appeared while writing); not overwriting it ({hint})")
+    raced = TargetExistsError(
+        f"{path} already exists (it appeared while writing); not overwriting it ({hint})"
+    )
     try:
         os.link(tmp, path, follow_symlinks=False)
         return

@@ -43,7 +43,7 @@ class LimitError(EngineError):
 
 
 class TooLargeError(LoadError):
-    """A file declares something larger than a limit allows; the message says how much and how to raise it."""
+    """A file declares more than a limit allows; the message says how much, and how to raise it."""
 
 
 def _limit(var_default: tuple[str, int]) -> int:
@@ -53,12 +53,14 @@ def _limit(var_default: tuple[str, int]) -> int:
         return default
     m = re.fullmatch(r"(\d+)\s*([KMGT]?)(?:i?B)?", raw, re.IGNORECASE)
     if not m:
-        raise LimitError(f"{var}={raw!r} is not a size (a whole number, optionally with K, M, G or T)")
+        raise LimitError(
+            f"{var}={raw!r} is not a size (a whole number, optionally with K, M, G or T)"
+        )
     return int(m.group(1)) * _SUFFIX[m.group(2).upper()]
 
 
 def max_bytes() -> int:
-    """Bytes one file (or one zip member) may hold before it is refused unread (LSTM_TUI_MAX_BYTES)."""
+    """Bytes one file (or zip member) may hold before it is refused unread (LSTM_TUI_MAX_BYTES)."""
     return _limit(MAX_BYTES)
 
 
@@ -95,7 +97,7 @@ def max_depth() -> int:
 
 
 def max_items() -> int:
-    """Leaves in one nested list, counted with shared sublists counted each time (LSTM_TUI_MAX_ITEMS)."""
+    """Leaves in one nested list, a shared sublist counted each time (LSTM_TUI_MAX_ITEMS)."""
     return _limit(MAX_ITEMS)
 
 
@@ -116,7 +118,7 @@ def _raise_hint(var: str, needed: int) -> str:
 
 
 def check_memory(nbytes: int, what: str, *, limit: int | None = None) -> int:
-    """`nbytes` if building `what` fits the memory limit; else TooLargeError saying how much it needs.
+    """`nbytes` if building `what` fits the memory limit; else TooLargeError saying how much.
 
     `what` names the thing and its file ("x.pt: embedding.weight [1000000000, 8] float32").
     """
