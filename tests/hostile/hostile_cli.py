@@ -61,21 +61,22 @@ def run(args: list, cwd: Path, *, timeout: float = TIMEOUT, env: dict | None = N
     return Ran(list(args), done.returncode, done.stdout, done.stderr)
 
 
-BAD = {0x1B, *range(0x80, 0xA0), 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069}
+BAD = {0x1B, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
 
 
 def terminal_safe(data: bytes, what: str, ran: Ran) -> str:
-    """`data` decoded as strict UTF-8, asserting no ESC, no C1, no bidi control and no other C0 but \\n."""
+    """`data` as strict UTF-8, asserting no ESC, C1, bidi control, DEL or other C0 but \\n."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:  # a raw 0x9b byte (8-bit CSI) lands here too
         raise AssertionError(f"{what} is not UTF-8 ({e})\n{ran}") from None
-    bad = sorted({f"U+{ord(c):04X}" for c in text if ord(c) in BAD or (ord(c) < 0x20 and c != "\n") or c == "\x7f"})
+    bad = sorted({f"U+{ord(c):04X}" for c in text
+                  if ord(c) in BAD or (ord(c) < 0x20 and c != "\n") or c == "\x7f"})  # fmt: skip
     assert not bad, f"{what} holds terminal control {bad}\n{ran}"
     return text
 
 
-def check_common(ran: Ran, *, markers=(), victims: dict[Path, bytes] | None = None) -> tuple[str, str]:
+def check_common(ran: Ran, *, markers=(), victims: dict | None = None) -> tuple[str, str]:
     out = terminal_safe(ran.out, "stdout", ran)
     err = terminal_safe(ran.err, "stderr", ran)
     assert "Traceback" not in out + err, str(ran)
@@ -87,7 +88,7 @@ def check_common(ran: Ran, *, markers=(), victims: dict[Path, bytes] | None = No
 
 
 def refused(ran: Ran, *, says: str | None = None, markers=(), victims=None) -> str:
-    """Exit 2, exactly one line on stderr starting `lstm-tui: error:`, nothing on stdout; the line."""
+    """Exit 2, one stderr line starting `lstm-tui: error:`, nothing on stdout; returns the line."""
     out, err = check_common(ran, markers=markers, victims=victims)
     assert ran.returncode == 2, str(ran)
     lines = err.splitlines()
@@ -107,7 +108,7 @@ def shown(ran: Ran, *, markers=(), victims=None) -> str:
 
 
 def victims(folder: Path) -> dict[Path, bytes]:
-    """A user's files a payload would aim at: notes.txt (the screenshot markup's target) and more."""
+    """Files a payload would aim at: notes.txt (the screenshot markup's target), victim.txt."""
     folder.mkdir(exist_ok=True)
     files = {folder / "notes.txt": b"my notes\n", folder / "victim.txt": b"precious\n"}
     for p, content in files.items():

@@ -86,7 +86,7 @@ def hostile_strings_checkpoint(folder: str | os.PathLike, victims: str | os.Path
 
 
 def stride0_state_dict(folder: str | os.PathLike) -> Path:
-    """A ~1 KB state_dict whose embedding is a stride-0 view of 10^9 rows (32 GB once contiguous)."""
+    """A ~3 KB state_dict whose embedding is a stride-0 view of 10^9 rows (8 GB contiguous)."""
     import torch
 
     sd = _tiny_text_model()
@@ -97,7 +97,7 @@ def stride0_state_dict(folder: str | os.PathLike) -> Path:
 
 
 def shared_sublists(levels: int = 26, leaf: float = 0.5) -> list:
-    """A nested list with 2**levels leaves made of `levels + 1` distinct lists (each shared twice)."""
+    """A nested list of 2**levels leaves made of `levels` distinct lists (each one shared twice)."""
     node: list = [leaf, leaf]
     for _ in range(levels - 1):
         node = [node, node]
@@ -135,7 +135,7 @@ def pickled_module_checkpoint(folder: str | os.PathLike, marker: str | os.PathLi
 
 
 # --- traces (.npz)
-def trace_arrays(L: int = 1, D: int = 1, T: int = 3, H: int = 2, X: int = 2) -> dict[str, np.ndarray]:
+def trace_arrays(L: int = 1, D: int = 1, T: int = 3, H: int = 2, X: int = 2) -> dict:
     """The arrays of a well-formed trace of those sizes (zeros), without meta."""
     f = np.float32
     return {
@@ -155,8 +155,8 @@ def _npy(a: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def write_zip(path: str | os.PathLike, members: list[tuple[str, bytes | list, int, int | None]]) -> Path:
-    """A zip written by hand: (name, deflated data or chunks, declared size, crc or None to compute).
+def write_zip(path: str | os.PathLike, members: list[tuple]) -> Path:
+    """A zip written by hand from (name, deflated bytes or chunks, declared size, crc or None).
 
     zipfile cannot store pre-compressed data or lie about sizes; this can,
     so a member may declare gigabytes while the file stays small.
@@ -170,14 +170,16 @@ def write_zip(path: str | os.PathLike, members: list[tuple[str, bytes | list, in
             crc = zlib.crc32(zlib.decompress(comp, -15)) if size < 2**27 else 0
         raw_name = name.encode()
         offset = len(out)
-        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(comp), size, len(raw_name), 0)
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(comp), size,
+                           len(raw_name), 0)  # fmt: skip
         out += raw_name + comp
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc, len(comp), size,
-                               len(raw_name), 0, 0, 0, 0, 0, offset)  # fmt: skip
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc,
+                               len(comp), size, len(raw_name), 0, 0, 0, 0, 0, offset)  # fmt: skip
         central += raw_name
     cd_offset = len(out)
     out += central
-    out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), cd_offset, 0)
+    n = len(members)
+    out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, len(central), cd_offset, 0)
     Path(path).write_bytes(bytes(out))
     return Path(path)
 
@@ -194,7 +196,7 @@ def _member(name: str, a: np.ndarray) -> tuple[str, bytes, int, None]:
 
 def trace_npz(folder: str | os.PathLike, name: str = "trace.npz", *, arrays=None, meta=None,
               extra: list | None = None) -> Path:  # fmt: skip
-    """A trace .npz from `arrays` and `meta` (defaults: a small well-formed trace), plus `extra` members."""
+    """A trace .npz of `arrays` and `meta` (default: a small good trace) plus `extra` members."""
     arrays = trace_arrays() if arrays is None else arrays
     meta = trace_meta() if meta is None else meta
     text = meta if isinstance(meta, str) else json.dumps(meta)
@@ -203,7 +205,7 @@ def trace_npz(folder: str | os.PathLike, name: str = "trace.npz", *, arrays=None
 
 
 def _zeros_deflated(n_bytes: int, prefix: bytes = b"") -> tuple[list[bytes], int]:
-    """`prefix` + n_bytes zero bytes, deflated in ~1000:1 without ever holding them (full-flush chunks)."""
+    """`prefix` + n_bytes zeros, deflated ~1000:1 without ever holding them (full-flush chunks)."""
     chunk = 1 << 20
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
     parts = [c.compress(prefix) + c.flush(zlib.Z_FULL_FLUSH)]
@@ -226,7 +228,8 @@ def npz_with_unused_huge_member(folder: str | os.PathLike, gib: int = 3) -> Path
     n = gib * 2**30 // 8
     header = _npy_header(np.dtype("<f8"), (n,))
     parts, crc = _zeros_deflated(n * 8, prefix=header)
-    return trace_npz(folder, "unused_member.npz", extra=[("unused.npy", parts, len(header) + n * 8, crc)])
+    unused = ("unused.npy", parts, len(header) + n * 8, crc)
+    return trace_npz(folder, "unused_member.npz", extra=[unused])
 
 
 def _npy_header(dtype: np.dtype, shape: tuple) -> bytes:
@@ -238,9 +241,9 @@ def _npy_header(dtype: np.dtype, shape: tuple) -> bytes:
 
 def npz_with_header_bomb(folder: str | os.PathLike) -> Path:
     """A trace whose `x` header promises 10^12 float64 (7.3 TiB) in a few bytes of data."""
-    path = trace_npz(folder, "header_bomb.npz", arrays={k: v for k, v in trace_arrays().items() if k != "x"},
-                     extra=[_raw_member("x.npy", _npy_header(np.dtype("<f8"), (10**12,)) + bytes(64))])  # fmt: skip
-    return path
+    arrays = {k: v for k, v in trace_arrays().items() if k != "x"}
+    x = _raw_member("x.npy", _npy_header(np.dtype("<f8"), (10**12,)) + bytes(64))
+    return trace_npz(folder, "header_bomb.npz", arrays=arrays, extra=[x])
 
 
 def _raw_member(name: str, data: bytes) -> tuple[str, bytes, int, None]:
@@ -264,11 +267,12 @@ def npz_with_huge_meta(folder: str | os.PathLike, mb: int = 150) -> Path:
     one = c.compress(block) + c.flush(zlib.Z_FULL_FLUSH)
     full, rest = divmod(n, chunk_chars)
     parts += [one] * full
-    parts.append(c.compress(" ".encode("utf-32-le") * rest + ('"' + tail).encode("utf-32-le")) + c.flush())
+    last = " ".encode("utf-32-le") * rest + ('"' + tail).encode("utf-32-le")
+    parts.append(c.compress(last) + c.flush())
     crc = zlib.crc32(header + body_head)
     for _ in range(full):
         crc = zlib.crc32(block, crc)
-    crc = zlib.crc32(" ".encode("utf-32-le") * rest + ('"' + tail).encode("utf-32-le"), crc)
+    crc = zlib.crc32(last, crc)
     size = len(header) + text_len * 4
     members = [_member(k, v) for k, v in trace_arrays().items()] + [("meta.npy", parts, size, crc)]
     return write_zip(Path(folder) / "huge_meta.npz", members)
@@ -295,13 +299,14 @@ def degenerate_trace(folder: str | os.PathLike, kind: str) -> Path:
     sizes = {"hidden0": dict(H=0), "layers0": dict(L=0), "directions0": dict(D=0),
              "directions3": dict(D=3)}  # fmt: skip
     if kind == "unk_junk":
-        meta = trace_meta(tokens=["a", "b", "c"], unk="?", unk_positions=["x", 10**30, -5, None, {}, 1.5])
+        junk = ["x", 10**30, -5, None, {}, 1.5]
+        meta = trace_meta(tokens=["a", "b", "c"], unk="?", unk_positions=junk)
         return trace_npz(folder, f"degenerate_{kind}.npz", meta=meta)
     return trace_npz(folder, f"degenerate_{kind}.npz", arrays=trace_arrays(**sizes[kind]))
 
 
 def degenerate_state_dict(folder: str | os.PathLike, kind: str) -> Path:
-    """A state_dict with hidden size 0 or with no LSTM layers at all (only an embedding and a head)."""
+    """A state_dict with hidden size 0 or with no LSTM at all (only an embedding and a head)."""
     import torch
 
     sd = _tiny_text_model()

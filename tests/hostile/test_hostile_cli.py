@@ -34,7 +34,8 @@ def _not_a_file(case: str, cmd: str):
     def setup(folder: Path):
         build, says = NOT_FILES[case]
         path = build(folder)
-        args = {"info": ["info", path], "record": ["record", path, "-o", folder / "out.npz"], "ui": [path]}[cmd]
+        args = {"info": ["info", path], "ui": [path],
+                "record": ["record", path, "-o", folder / "out.npz"]}[cmd]  # fmt: skip
         return args, says
 
     return setup
@@ -82,7 +83,8 @@ def _hostile_lstm_name(folder: Path):
 
 
 CASES = {
-    **{f"{case}-{cmd}": _not_a_file(case, cmd) for case in NOT_FILES for cmd in ("info", "record", "ui")},
+    **{f"{case}-{cmd}": _not_a_file(case, cmd)
+       for case in NOT_FILES for cmd in ("info", "record", "ui")},  # fmt: skip
     "state_dict_without_lstm-info": _layers0("info"),
     "state_dict_without_lstm-record": _layers0("record"),
     "pickle_payload-info": _payload("info"),
@@ -97,7 +99,10 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
-    """Every case set up in its own folder, then all run at once: {case: (folder, victims, says, Ran)}."""
+    """Every case set up in its own folder, then all run at once.
+
+    {case: (folder, victims, the words the error must contain, Ran)}
+    """
     prepared = {}
     for case, setup in CASES.items():
         folder = tmp_path_factory.mktemp(case.replace("-", "_"))

@@ -22,18 +22,18 @@ from hypothesis import strategies as st
 
 from lstm_engine import EngineError, LSTMSpec, Trace, load, trace_lstm
 
-import hostile_files as hf
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_models"
 EXAMPLES = int(os.environ.get("LSTM_TUI_HYPOTHESIS_EXAMPLES", "40"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=2000, derandomize=EXAMPLES <= 40,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow])  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
-    """A folder for the examples' files, after importing torch and onnx once (seconds, not per example)."""
+    """A folder for the examples' files, after importing torch and onnx once (not per example)."""
     load(SAMPLES / "tagger.pt")
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
@@ -127,7 +127,8 @@ def test_replaced_npz_members(work, trace_bytes, data):
         elif action == "replace":
             members[name] = _npy(data.draw(ARRAYS))
         else:
-            members[data.draw(st.sampled_from(["weights.0.0.W_ih.npy", "weights.9.0.b.npy", "zz.npy"]))] = members.pop(name)
+            new = data.draw(st.sampled_from(["weights.0.0.W_ih.npy", "weights.9.0.b.npy", "z.npy"]))
+            members[new] = members.pop(name)
     p = work / "members.npz"
     with zipfile.ZipFile(p, "w") as zf:
         for n, b in members.items():
@@ -136,8 +137,10 @@ def test_replaced_npz_members(work, trace_bytes, data):
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=6), inner, max_size=4),
     max_leaves=20,
 )
 META_KEYS = ["format", "version", "tokens", "labels", "config", "unk_positions", "unk", "model",
@@ -182,7 +185,7 @@ def _rezip(members: dict[str, bytes], path: Path) -> Path:
 @SETTINGS
 @given(st.data(), EDITS, st.booleans())
 def test_read_npz_on_mutated_archives_reads_or_refuses(work, trace_bytes, data, edits, inside):
-    """files.read_npz (the bounded reader for the loaders): a LoadError or arrays, never another exception."""
+    """files.read_npz (the loaders' bounded reader): a LoadError or arrays, never anything else."""
     from lstm_engine.core.files import read_npz
 
     if inside:

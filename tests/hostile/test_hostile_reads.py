@@ -6,7 +6,6 @@ variable, and each refusal says how much would be needed.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import zipfile
@@ -25,8 +24,10 @@ import hostile_files as hf
 
 
 # --- limits
-@pytest.mark.parametrize("raw, value", [("123", 123), ("4K", 4096), ("16M", 16 * 2**20), ("2g", 2 * 2**30),
-                                        ("1T", 2**40), ("8GiB", 8 * 2**30), (" 5 ", 5)])  # fmt: skip
+@pytest.mark.parametrize("raw, value", [
+    ("123", 123), ("4K", 4096), ("16M", 16 * 2**20), ("2g", 2 * 2**30), ("1T", 2**40),
+    ("8GiB", 8 * 2**30), (" 5 ", 5),
+])  # fmt: skip
 def test_limits_read_sizes_from_the_environment(monkeypatch, raw, value):
     monkeypatch.setenv("LSTM_TUI_MAX_BYTES", raw)
     assert limits.max_bytes() == value
@@ -36,7 +37,8 @@ def test_a_bad_limit_setting_is_one_line_naming_the_variable(monkeypatch):
     monkeypatch.setenv("LSTM_TUI_MAX_MEMORY", "lots")
     with pytest.raises(LimitError) as e:
         limits.max_memory()
-    assert str(e.value) == "LSTM_TUI_MAX_MEMORY='lots' is not a size (a whole number, optionally with K, M, G or T)"
+    assert str(e.value) == ("LSTM_TUI_MAX_MEMORY='lots' is not a size "
+                            "(a whole number, optionally with K, M, G or T)")  # fmt: skip
 
 
 def test_defaults(monkeypatch):
@@ -79,7 +81,7 @@ def test_array_size_arithmetic_does_not_overflow_and_refuses_nonsense():
 
 
 def test_shared_sublists_are_counted_without_flattening():
-    bomb = hf.shared_sublists(26)  # 2^26 leaves in 27 distinct lists
+    bomb = hf.shared_sublists(26)  # 2^26 leaves in 26 distinct lists
     with pytest.raises(TooLargeError) as e:
         check_nested(bomb, "m.pt: example 1")
     assert str(e.value) == ("m.pt: example 1: more than 10,000,000 values in one nested list "
@@ -112,7 +114,8 @@ def test_read_bytes_bounds_the_read(tmp_path, monkeypatch):
     assert read_bytes(f, limit=100) == b"x" * 100
     with pytest.raises(TooLargeError) as e:
         read_bytes(f, limit=99)
-    assert str(e.value) == f"{f}: holds more than 99 bytes (100 bytes); refused unread (set LSTM_TUI_MAX_BYTES=1M to allow it)"
+    assert str(e.value) == (f"{f}: holds more than 99 bytes (100 bytes); refused unread "
+                            "(set LSTM_TUI_MAX_BYTES=1M to allow it)")  # fmt: skip
     monkeypatch.setenv("LSTM_TUI_MAX_BYTES", "50")
     with pytest.raises(TooLargeError):
         read_bytes(f)
@@ -120,7 +123,8 @@ def test_read_bytes_bounds_the_read(tmp_path, monkeypatch):
 
 def _in_subprocess(code: str) -> str:
     try:
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=20)  # fmt: skip
     except subprocess.TimeoutExpired:
         pytest.fail("the read hung instead of refusing")
     return done.stdout.strip() + done.stderr.strip()
@@ -144,7 +148,7 @@ def test_non_regular_files_are_refused_without_blocking(tmp_path, make):
 
 
 def test_open_regular_rechecks_the_opened_file(tmp_path, monkeypatch):
-    """A FIFO swapped in after require_regular_file's check is refused, not read (and never blocks)."""
+    """A FIFO swapped in after require_regular_file's check is refused, not read (never blocks)."""
     from lstm_engine.core import files
 
     fifo = hf.fifo(tmp_path)
@@ -160,7 +164,8 @@ def test_read_json_refuses_size_and_depth_before_parsing():
         read_json("[" * 100 + "]" * 100, "run.npz: meta")
     assert str(e.value) == ("run.npz: meta: JSON nested 100 levels deep, more than the 64 allowed "
                             "(raise LSTM_TUI_MAX_DEPTH to allow it)")  # fmt: skip
-    with pytest.raises(TooLargeError, match=r"^run.npz: meta: 1.0 KiB of JSON, more than the 1000 bytes allowed"):
+    too_big = r"^run.npz: meta: 1.0 KiB of JSON, more than the 1000 bytes allowed"
+    with pytest.raises(TooLargeError, match=too_big):
         read_json(" " * 1024, "run.npz: meta", max_size=1000)
     bomb = "[" * 10**6 + "]" * 10**6  # a RecursionError in json.loads
     with pytest.raises(TooLargeError):
@@ -184,7 +189,8 @@ def test_json_depth_ignores_brackets_in_strings():
 def test_read_npz_reads_what_np_load_reads_read_only_for_good(tmp_path):
     path = tmp_path / "a.npz"
     arrays = {"x": np.arange(12, dtype=np.float32).reshape(3, 4), "f": np.asfortranarray(np.eye(3)),
-              "s": np.array("meta text"), "e": np.zeros((0, 5)), "b": np.arange(3, dtype=">i4")}  # fmt: skip
+              "s": np.array("meta text"), "e": np.zeros((0, 5)),
+              "b": np.arange(3, dtype=">i4")}  # fmt: skip
     np.savez_compressed(path, **arrays)
     got = read_npz(path)
     assert sorted(got) == sorted(arrays)
@@ -203,7 +209,8 @@ def test_an_unused_3gib_member_is_never_read(tmp_path, monkeypatch):
     got = read_npz(path, ["x"])
     assert list(got) == ["x"]
     monkeypatch.setenv("LSTM_TUI_MAX_BYTES", "1G")
-    with pytest.raises(TooLargeError, match=r"array 'unused' declares 3.0 GiB, more than the 1.0 GiB allowed"):
+    declared = r"array 'unused' declares 3.0 GiB, more than the 1.0 GiB allowed"
+    with pytest.raises(TooLargeError, match=declared):
         read_npz(path, None)  # asked for, it is refused by its declared size, not read
 
 
@@ -211,14 +218,16 @@ def test_a_header_promising_1e12_elements_is_truncated_not_a_memory_error(tmp_pa
     path = hf.npz_with_header_bomb(tmp_path)
     with pytest.raises(LoadError) as e:
         read_npz(path)
-    assert "array 'x' is truncated: its header promises 7.3 TiB of data in a member of" in str(e.value)
+    assert "array 'x' is truncated: its header promises 7.3 TiB of data in a member of" in (
+        str(e.value))
 
 
 def test_pickled_members_are_refused_unread(tmp_path):
     path = tmp_path / "a.npz"
     marker = tmp_path / "PWNED"
     np.savez(path, x=np.array([hf.Payload(marker)], dtype=object))
-    with pytest.raises(LoadError, match="holds Python objects, not numbers .refused: reading it would need unpickling.$"):
+    refusal = "holds Python objects, not numbers .refused: reading it would need unpickling.$"
+    with pytest.raises(LoadError, match=refusal):
         read_npz(path)
     assert not marker.exists()
 

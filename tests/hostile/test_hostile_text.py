@@ -18,7 +18,8 @@ from lstm_tui.text import BIDI, EMPTY, display, safe_line
 C0 = [chr(c) for c in range(0x20)]
 DEL = ["\x7f"]
 C1 = [chr(c) for c in range(0x80, 0xA0)]
-BIDI_CONTROLS = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)]
+BIDI_CONTROLS = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A),
+                                   0x200E, 0x200F, 0x061C)]  # fmt: skip
 SURROGATES = ["\udc80", "\udcff", "\ud800", "\udfff"]
 SEPARATORS = ["\u2028", "\u2029"]
 UNSAFE = set(C0 + DEL + C1 + BIDI_CONTROLS + SURROGATES + SEPARATORS)
@@ -26,7 +27,8 @@ UNSAFE = set(C0 + DEL + C1 + BIDI_CONTROLS + SURROGATES + SEPARATORS)
 
 def _unsafe_in(out: str) -> list[str]:
     """Characters that must not be in shown text: controls, bidi, surrogates, separators, any Cf."""
-    return [c for c in out if c in UNSAFE or unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")]
+    unsafe_categories = ("Cc", "Cf", "Cs", "Zl", "Zp")
+    return [c for c in out if c in UNSAFE or unicodedata.category(c) in unsafe_categories]
 
 
 def _assert_safe(out: str) -> None:
@@ -112,7 +114,8 @@ _SETTINGS = settings(max_examples=300, deadline=2000)
 
 
 @_SETTINGS
-@given(st.text(alphabet=st.characters(codec=None), max_size=200), st.one_of(st.none(), st.integers(1, 300)))
+@given(st.text(alphabet=st.characters(codec=None), max_size=200),
+       st.one_of(st.none(), st.integers(1, 300)))
 def test_fuzz_safe_line_never_lets_anything_unsafe_through(s, limit):
     out = safe_line(s, limit)
     _assert_safe(out)

@@ -58,13 +58,13 @@ def test_a_planted_symlink_at_the_temporary_name_is_never_followed(tmp_path, mon
     """Even a guessed name (here forced) is created with O_EXCL|O_NOFOLLOW: a new name is tried."""
     victim = tmp_path / "victim.txt"
     victim.write_bytes(b"precious")
-    names = iter(["run.npz.lstm-tui-0000000000000000.partial", "run.npz.lstm-tui-1111111111111111.partial"])
+    names = iter([f"run.npz.lstm-tui-{d * 16}.partial" for d in "01"])
     monkeypatch.setattr(files, "temporary_name", lambda target: next(names))
     (tmp_path / "run.npz.lstm-tui-0000000000000000.partial").symlink_to(victim)
     write_file(tmp_path / "run.npz", _bytes(b"trace"))
     assert victim.read_bytes() == b"precious"
     assert (tmp_path / "run.npz").read_bytes() == b"trace"
-    assert os.path.islink(tmp_path / "run.npz.lstm-tui-0000000000000000.partial")  # not removed either
+    assert os.path.islink(tmp_path / f"run.npz.lstm-tui-{'0' * 16}.partial")  # not removed either
 
 
 def test_temporary_names_are_unpredictable_short_and_visible():
@@ -75,11 +75,12 @@ def test_temporary_names_are_unpredictable_short_and_visible():
         assert len(n) <= 73 and not n.startswith(".")
         assert ".lstm-tui-" in n and n.endswith(".partial")
     assert temporary_name("..hidden").startswith("hidden.lstm-tui-")
-    assert temporary_name("a b\x1b[2J.npz").startswith("a_b__2J.npz.lstm-tui-")  # only [A-Za-z0-9._-] from the target
+    # only [A-Za-z0-9._-] from the target's name
+    assert temporary_name("a b\x1b[2J.npz").startswith("a_b__2J.npz.lstm-tui-")
 
 
 def test_a_250_character_name_can_be_written(tmp_path):
-    name = "t" * 250 + ".npz"  # 254 bytes: the old `.NAME.tmp` (259) was too long for the filesystem
+    name = "t" * 250 + ".npz"  # 254 bytes: the old `.NAME.tmp` (259) was too long for a name
     out = write_file(tmp_path / name, _bytes(b"ok"))
     assert out.read_bytes() == b"ok"
     assert _listing(tmp_path) == [name]
@@ -90,7 +91,8 @@ def test_an_existing_file_is_not_overwritten(tmp_path):
     target.write_bytes(b"old")
     with pytest.raises(TargetExistsError) as e:
         write_file(target, _bytes(b"new"), exists_hint="pass --force to replace it")
-    assert str(e.value) == f"{target} already exists; not overwriting it (pass --force to replace it)"
+    assert str(e.value) == (f"{target} already exists; not overwriting it "
+                            "(pass --force to replace it)")  # fmt: skip
     assert target.read_bytes() == b"old"
     assert _listing(tmp_path) == ["run.npz"]
 
@@ -237,7 +239,8 @@ def test_an_interrupt_while_writing_leaves_nothing_behind(tmp_path):
 def test_a_missing_folder_is_one_line_naming_it(tmp_path):
     with pytest.raises(WriteError) as e:
         write_file(tmp_path / "nope" / "run.npz", _bytes(b"x"))
-    assert str(e.value) == f"cannot write {tmp_path / 'nope' / 'run.npz'}: {tmp_path / 'nope'}: no such directory"
+    nope = tmp_path / "nope"
+    assert str(e.value) == f"cannot write {nope / 'run.npz'}: {nope}: no such directory"
 
 
 @pytest.mark.parametrize("err", [errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS])
@@ -265,16 +268,23 @@ def test_without_hard_links_the_fallback_is_still_exclusive(tmp_path, monkeypatc
     assert _listing(tmp_path) == ["new.npz", "run.npz"]
 
 
+def _raising(err: int, message: str):
+    def fail(*args, **kwargs):
+        raise OSError(err, message)
+
+    return fail
+
+
 def test_without_hard_links_a_failed_rename_removes_only_our_placeholder(tmp_path, monkeypatch):
-    monkeypatch.setattr(os, "link", lambda *a, **k: (_ for _ in ()).throw(OSError(errno.EPERM, "no")))
-    monkeypatch.setattr(os, "replace", lambda *a, **k: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+    monkeypatch.setattr(os, "link", _raising(errno.EPERM, "no"))
+    monkeypatch.setattr(os, "replace", _raising(errno.EIO, "I/O error"))
     with pytest.raises(WriteError, match="I/O error"):
         write_file(tmp_path / "run.npz", _bytes(b"x"))
     assert _listing(tmp_path) == []
 
 
 def test_other_link_errors_are_reported_not_worked_around(tmp_path, monkeypatch):
-    monkeypatch.setattr(os, "link", lambda *a, **k: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+    monkeypatch.setattr(os, "link", _raising(errno.EIO, "I/O error"))
     with pytest.raises(WriteError) as e:
         write_file(tmp_path / "run.npz", _bytes(b"x"))
     assert str(e.value) == f"cannot write {tmp_path / 'run.npz'}: I/O error"
@@ -295,7 +305,8 @@ write_file(sys.argv[1], body)
 
 def test_sigkill_leaves_a_visible_file_saying_whose_it_is_and_stale_ones_can_be_removed(tmp_path):
     target = tmp_path / "run.npz"
-    proc = subprocess.Popen([sys.executable, "-c", _KILLED, str(target)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED, str(target)], stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
     try:
         assert proc.stdout.readline().strip() == "writing"
     finally:
