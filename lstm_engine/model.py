@@ -504,7 +504,8 @@ class PipelineModel(Model):
             output_kind=OUTPUT_OF_HEAD[output],
             embedding=EmbeddingPart(*embedding) if embedding is not None else None,
             lstms=[LSTMPart(n, sp) for n, sp in lstms],
-            head=HeadPart(*head, output=output) if head is not None else None,
+            # a head with output None ("the file does not say") is applied as logits, as before
+            head=HeadPart(*head, output=output or "logits") if head is not None else None,
             **kwargs,
         )  # fmt: skip
 

@@ -339,5 +339,4 @@ def _checkpoint_model(ckpt: Mapping[str, Any], path: str, lstm: str | None) -> M
     )  # fmt: skip
 
 
-
 __all__ = ["FORMAT", "VERSION", "model_from_checkpoint", "save_checkpoint", "validate_checkpoint"]

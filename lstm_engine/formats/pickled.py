@@ -56,7 +56,6 @@ def read_torch_file(path: Path, trust: bool) -> Any:
         raise LoadError(f"{path}: could not unpickle the trusted file ({first_line(e)})") from None
 
 
-
 def model_from_object(obj: Any, path: Path, lstm: str | None) -> Model:
     """Whatever torch.load returned: a checkpoint, a state_dict, a training dict, or a module."""
     import torch
@@ -92,7 +91,6 @@ def model_from_object(obj: Any, path: Path, lstm: str | None) -> Model:
 def _keys(d: Mapping) -> str:
     keys = [str(k) for k in list(d)[:6]]
     return ", ".join(keys) + (", ..." if len(d) > 6 else "")
-
 
 
 __all__ = ["model_from_object", "read_torch_file"]

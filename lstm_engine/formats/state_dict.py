@@ -83,11 +83,9 @@ def weights_from_state_dict(
     return tuple(layers)
 
 
-
 def state_dict_to_arrays(sd: Mapping[str, Any]) -> dict[str, Any]:
     """Every tensor, as a numpy array named as in the state_dict (other values are kept)."""
     return {k: to_array(v) if _is_tensor(v) else v for k, v in sd.items()}
-
 
 
 def _is_tensor(v: Any) -> bool:
@@ -193,7 +191,6 @@ def spec_from_state_dict(
     )
 
 
-
 def state_dict_from_spec(spec: LSTMSpec, prefix: str) -> dict[str, Any]:
     """An engine spec's weights under torch's names, plus peephole_{i,f,o}_l{k}; the inverse of
     spec_from_state_dict, used to save LSTMs that have no torch module."""
@@ -266,7 +263,6 @@ def chain_lstms(lstms: list[str], configs: Mapping[str, Mapping]) -> list[str]:
             break
         chain.append(name)
     return chain
-
 
 
 # --- the numpy pipeline built from a state_dict (bare state_dicts here; the checkpoint uses it too)
@@ -392,7 +388,6 @@ def choose_lstm(names: list[str] | tuple[str, ...], lstm: str | None, path: str)
 def first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
-
 
 
 __all__ = [

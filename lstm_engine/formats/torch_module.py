@@ -54,7 +54,6 @@ def spec_from_module(module: Any) -> LSTMSpec:
     return LSTMSpec(weights=weights, batch_first=module.batch_first)
 
 
-
 def _kind(module: Any) -> str | None:
     """"LSTM", "Embedding" or "Linear" for those torch modules (or their TorchScript forms)."""
     import torch
@@ -421,8 +420,6 @@ def _per_step(out: Any, T: int) -> np.ndarray | None:
     if a.ndim != 2 or a.shape[0] != T:
         return None
     return a
-
-
 
 
 __all__ = ["TorchModuleModel", "is_torch_lstm", "spec_from_module"]

@@ -41,5 +41,4 @@ def load_torchscript(path: Path, lstm: str | None, trust: bool = False) -> Model
     return TorchModuleModel(module, str(path), "torchscript", lstm)
 
 
-
 __all__ = ["load_torchscript"]

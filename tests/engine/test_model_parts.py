@@ -209,3 +209,40 @@ def test_torchscript_downstream_after_a_checked_run(tmp_path):
     assert m.head is not None and m.head.output == "log_softmax"
     h = _h(tr) * 0.5
     np.testing.assert_allclose(m.downstream("a", h), _torch_after_a(net, h), atol=1e-10, rtol=0)
+
+
+def test_a_head_whose_output_the_file_leaves_open_is_applied_as_logits(tmp_path):
+    net = _net()
+    m = load(save_checkpoint(net, tmp_path / "m.pt", examples=[TEXT], output=None))
+    assert m.head.output == "logits" and m.output_kind is None
+    with torch.no_grad():
+        y, _ = net.b(net.a(net.emb(torch.tensor(IDS))[:, None])[0])
+        z = net.out(y[:, 0]).numpy()
+    np.testing.assert_allclose(m.trace(TEXT).output, z, atol=1e-10, rtol=0)
+
+
+class TanhBetween(nn.Module):
+    """LSTM a → tanh → LSTM b → Linear → softmax, numeric input: b does not read a's output."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.LSTM(3, 5)
+        self.b = nn.LSTM(5, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        y, _ = self.a(x)
+        y, _ = self.b(torch.tanh(y))
+        return torch.softmax(self.head(y), dim=-1)
+
+
+def test_a_hooked_module_runs_downstream_only_where_the_chain_was_seen(tmp_path):
+    torch.manual_seed(0)
+    torch.save(TanhBetween().eval(), tmp_path / "tanh.pt")
+    x = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
+    m = load(tmp_path / "tanh.pt", trust=True, lstm="b")
+    tr = m.trace(x)
+    assert m.head.output == "softmax"
+    np.testing.assert_allclose(m.downstream("b", _h(tr)), tr.output, atol=1e-5, rtol=0)
+    with pytest.raises(EngineError, match="LSTM 'b' did not read what the LSTM before it returned"):
+        m.downstream("a", np.zeros((6, 5), np.float32))
