@@ -234,12 +234,9 @@ def record(
 
 def _project(w, layer_in: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """W_ih x_t + b_ih + b_hh for positions [lo, hi): (hi − lo, 4H), in ZX_BLOCK blocks."""
-    T = layer_in.shape[0]
-    b0, b1 = lo - lo % ZX_BLOCK, min(T, -(-hi // ZX_BLOCK) * ZX_BLOCK)
-    zx = np.empty((b1 - b0, w.W_ih.shape[0]), layer_in.dtype)
-    for s in range(b0, b1, ZX_BLOCK):
-        e = min(s + ZX_BLOCK, T)
-        np.matmul(layer_in[s:e], w.W_ih.T, out=zx[s - b0 : e - b0])
+    T, b0 = layer_in.shape[0], lo - lo % ZX_BLOCK
+    blocks = [layer_in[s : min(s + ZX_BLOCK, T)] @ w.W_ih.T for s in range(b0, hi, ZX_BLOCK)]
+    zx = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
     if w.b_ih is not None:
         zx += w.b_ih + w.b_hh
     return zx[lo - b0 : hi - b0]
