@@ -37,7 +37,8 @@ TABLE_CHROME_ROWS = 2
 
 #: From this width the cell view sits beside the table; below it, under it.
 BESIDE_FROM = 120
-#: From this width the cell view has room for the full diagram (cell_diagram.FULL_WIDTH + borders).
+#: From this width the side column is wide enough (64, see the tcss) for the full
+#: 60-column cell diagram beside a whole table.
 FULL_CELL_FROM = 156
 #: From BESIDE_FROM columns and this many terminal rows, the plots are always shown.
 PLOTS_ALWAYS_FROM = 34
