@@ -7,6 +7,9 @@ The public API, re-exported here, is what the TUI and users build on:
     trace.save("run.npz"); Trace.load("run.npz")
     what_if = branch(trace, [Ablate(unit=11, from_t=6)])   # a new Trace; .parent, .edits
     model = load("tagger.pt"); model.trace("The dog ate the apple")   # a whole model, by content
+    model.embedding, model.lstms, model.head, model.warnings          # its parts, as data
+    model.downstream("lstm", h)                  # the rest of the network from an LSTM's output
+    opened = open_and_trace(path, text=...)      # the front door the CLI and the UI share
     save_checkpoint(torch_model, "mine.pt", vocab=..., labels=..., examples=[...])
 
 Importing this package never imports torch or textual; torch is imported

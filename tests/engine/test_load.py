@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lstm_engine import InputError, LoadError, Trace, UnsafeFileError, load, trace_lstm
+from lstm_engine import EngineError, InputError, LoadError, Trace, UnsafeFileError, load, trace_lstm
 from lstm_engine.open import sniff
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,6 +142,7 @@ def test_scripted_tagger(tmp_path, tagger):
     np.testing.assert_allclose(trace.output, _forward(tagger), atol=1e-5)
     assert model.output_kind == "log_prob" and trace.meta["output_kind"] == "log_prob"
     assert trace.meta["lstm_input"].startswith("reconstructed and checked")
+    assert "warnings" not in trace.meta and model.head.name == "hidden2tag"
     assert_same_trace(trace, trace_lstm(tagger.lstm, _embedded(tagger)))
 
 
@@ -158,7 +159,13 @@ def test_traced_numeric_model_flags_an_unchecked_reconstruction(tmp_path):
     assert_same_trace(trace, trace_lstm(enc.first, x))
     # the tanh between the LSTMs is invisible without hooks, and the check says so
     second = load(tmp_path / "traced.pt", lstm="second", trust=True)
-    assert "does NOT give the model's output" in second.trace(x[0].numpy()).meta["lstm_input"]
+    meta = second.trace(x[0].numpy()).meta
+    assert "does NOT give the model's output" in meta["lstm_input"]
+    # ... and so does a warning the UI shows, and downstream refuses to guess
+    assert len(meta["warnings"]) == 1 and "does NOT give the model's output" in meta["warnings"][0]
+    assert second.head is None
+    with pytest.raises(EngineError, match="does more than embedding → LSTMs → head"):
+        second.downstream("first", np.zeros((6, 10)))
 
 
 # --- pickled modules
