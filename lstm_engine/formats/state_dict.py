@@ -312,12 +312,12 @@ def pipeline_from_parts(
     stray = [k for k in sd if k not in read]
     if stray:
         flow = " → ".join(
-            ([f"embedding {embedding!r}"] if embedding is not None else [])
-            + [f"LSTM {n!r}" if n else "the LSTM" for n in lstms]
-            + ([f"head {head!r}"] if head is not None else [])
-        )
+            ([embedding] if embedding is not None else []) + [n or "(top level)" for n in lstms]
+            + ([head] if head is not None else [])
+        )  # fmt: skip
         named = ", ".join(stray[:6]) + (f" and {len(stray) - 6} more" if len(stray) > 6 else "")
         what = f"{len(stray)} parameter{'s' if len(stray) != 1 else ''} ({named})"
+        belong = "belongs" if len(stray) == 1 else "belong"
         if unexplained == "refuse":
             raise LoadError(
                 f"{path}: {what} not explained by the architecture ({flow}); the output "
@@ -326,13 +326,14 @@ def pipeline_from_parts(
             )
         if head is not None:
             warnings.append(
-                f"{what} that {flow} does not explain: the output panel shows {flow} without "
-                "them, which is NOT the model's own output"
+                f"{what} {belong} to no part of the pipeline ({flow}), which runs without "
+                "them: the output panel is NOT the model's own output"
             )
         else:
             warnings.append(
-                f"{what} that {flow} does not explain, not used by this trace: it shows the "
-                "LSTM alone on the input as given, and no model output"
+                f"{what} {belong} to no part of the pipeline ({flow}) and "
+                f"{'is' if len(stray) == 1 else 'are'} not used by this trace: it shows the LSTM "
+                "alone on the input as given, with no model output"
             )
     n_params = sum(int(np.prod(v.shape)) for v in sd.values() if hasattr(v, "shape"))
     return PipelineModel(

@@ -164,3 +164,15 @@ def test_info_and_record_print_the_warning(tmp_path, norm_tagger):
     again = subprocess.run([sys.executable, "-c", code, "info", str(out)], capture_output=True,
                            text=True, cwd=ROOT, timeout=120)  # fmt: skip
     assert "norm.weight" in again.stdout, again.stdout + again.stderr
+
+
+def test_the_ui_source_carries_the_warning_for_models_and_recorded_traces(tmp_path, norm_tagger):
+    from lstm_tui.opening import open_path
+
+    sd = _state_dict_file(tmp_path, norm_tagger)
+    live = open_path(str(sd), text=TEXT)
+    assert len(live.warnings) == 1 and "norm.weight" in live.warnings[0]  # model's and trace's, once
+    recorded = open_path(str(live.trace.save(tmp_path / "t.npz")))
+    assert recorded.model is None and recorded.warnings == live.warnings
+    torch.manual_seed(0)
+    assert open_path(str(_state_dict_file(tmp_path, Tagger().eval(), "ok.pt")), text=TEXT).warnings == ()
