@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -114,6 +115,25 @@ def initial_state(spec: LSTMSpec, h0: Any, c0: Any) -> tuple[np.ndarray, np.ndar
     return out[0], out[1]
 
 
+#: The first NaN or Inf in each spec's weights (None: none), asked once per spec: the weights
+#: are sealed, so the answer cannot change, and a short record() spent a tenth of its time
+#: asking again.
+_BAD_WEIGHTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _nonfinite_weights(spec: LSTMSpec) -> dict | None:
+    if spec in _BAD_WEIGHTS:
+        return _BAD_WEIGHTS[spec]
+    found = None
+    for layer, dirs in enumerate(spec.weights):
+        for d, w in enumerate(dirs):
+            for name, a in w.arrays().items():
+                if found is None and not np.isfinite(a).all():
+                    found = {"where": "weights", "layer": layer, "direction": d, "name": name}
+    _BAD_WEIGHTS[spec] = found
+    return found
+
+
 def _first_nonfinite(
     spec: LSTMSpec, x, h0, c0, trace_arrays: dict, buffers: tuple = ()
 ) -> dict | None:
@@ -129,11 +149,9 @@ def _first_nonfinite(
         if not np.isfinite(a).all():
             layer, d, unit = map(int, np.argwhere(~np.isfinite(a))[0])
             return {"where": name, "layer": layer, "direction": d, "unit": unit}
-    for layer, dirs in enumerate(spec.weights):
-        for d, w in enumerate(dirs):
-            for name, a in w.arrays().items():
-                if not np.isfinite(a).all():
-                    return {"where": "weights", "layer": layer, "direction": d, "name": name}
+    bad_weights = _nonfinite_weights(spec)
+    if bad_weights is not None:
+        return dict(bad_weights)
     # the common case, everything finite, settled with one pass over the whole buffers
     if buffers and all(np.isfinite(b).all() for b in buffers):
         return None
@@ -235,8 +253,11 @@ def record(
 def _project(w, layer_in: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """W_ih x_t + b_ih + b_hh for positions [lo, hi): (hi − lo, 4H), in ZX_BLOCK blocks."""
     T, b0 = layer_in.shape[0], lo - lo % ZX_BLOCK
-    blocks = [layer_in[s : min(s + ZX_BLOCK, T)] @ w.W_ih.T for s in range(b0, hi, ZX_BLOCK)]
-    zx = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    if hi - b0 <= ZX_BLOCK:  # one block (every short sequence)
+        zx = layer_in[b0 : min(b0 + ZX_BLOCK, T)] @ w.W_ih.T
+    else:
+        zx = np.concatenate([layer_in[s : s + ZX_BLOCK] @ w.W_ih.T
+                             for s in range(b0, hi, ZX_BLOCK)])  # fmt: skip
     if w.b_ih is not None:
         zx += w.b_ih + w.b_hh
     return zx[lo - b0 : hi - b0]

@@ -506,14 +506,13 @@ def _validate(trace: Trace) -> None:
     if not isinstance(trace.meta, Mapping):
         raise InputError(f"meta must be a dict, got {type(trace.meta).__name__}")
     object.__setattr__(trace, "meta", _json_value(trace.meta, "meta"))
-    _validate_lineage(trace)
+    if "branch" in trace.meta:
+        _validate_lineage(trace)
 
 
 def _validate_lineage(trace: Trace) -> None:
-    """meta["branch"], when present: a parent and root identity and edits that fit the trace."""
-    lineage = trace.meta.get("branch")
-    if lineage is None:
-        return
+    """meta["branch"]: a parent and a root identity, and edits that fit the trace."""
+    lineage = trace.meta["branch"]
     if not isinstance(lineage, dict) or set(lineage) != {"parent", "root", "edits"}:
         raise InputError("meta['branch'] must hold exactly 'parent', 'root' and 'edits'")
     for key in ("parent", "root"):
