@@ -15,6 +15,7 @@ checkpoint or a pickled module), so the first bytes decide:
   - a zip with `constants.pkl` or `code/` → TorchScript (torch.jit.load), which
     runs the archive's code, so only when the caller trusts the file;
   - an ONNX protobuf (or a `.onnx` name) → lstm_engine.load_onnx;
+  - a zip with `meta.npy` → a recorded trace (open_file, open_and_trace; load refuses it);
   - a zip with `data.pkl`, or a legacy pickle → torch.load(weights_only=True),
     which reads the checkpoint and state_dicts; anything that needs the full
     unpickler is refused unless the caller trusts the file, because

@@ -146,7 +146,7 @@ def test_peephole_spec_round_trip(tmp_path):
 
 
 def test_peephole_state_dict_with_embedding_and_head(tmp_path):
-    from lstm_engine.formats.torch_files import state_dict_from_spec
+    from lstm_engine.formats.state_dict import state_dict_from_spec
 
     rng = np.random.default_rng(1)
     spec = LSTMSpec.random(4, 3, peephole=True, num_layers=2, seed=2)
