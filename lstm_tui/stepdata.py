@@ -104,7 +104,8 @@ class StepColumns:
         return int(hits[0]) if len(hits) else 0
 
 
-def windows(trace: Trace, names, layer: int, direction: int, t0: int, t1: int) -> dict[str, np.ndarray]:
+def windows(trace: Trace, names, layer: int, direction: int, t0: int,
+            t1: int) -> dict[str, np.ndarray]:  # fmt: skip
     """Several quantities over steps [t0, t1), (t1 - t0, width) each, by the registry's formulas.
 
     `Trace.window` answers one name at a time, so twelve columns would compute
@@ -201,7 +202,8 @@ def number_widths(trace: Trace, layer: int, direction: int) -> dict[str, int]:
     for t0 in range(0, trace.T, block):
         t1 = min(trace.T, t0 + block)
         with np.errstate(invalid="ignore", over="ignore"):
-            got = windows(trace, [per_unit(q, projected) for q in COLUMNS], layer, direction, t0, t1)
+            names = [per_unit(q, projected) for q in COLUMNS]
+            got = windows(trace, names, layer, direction, t0, t1)
             for q in COLUMNS:
                 a = got[per_unit(q, projected)]
                 finite = a[~np.isnan(a)]  # NaNs print as "nan", which always fits

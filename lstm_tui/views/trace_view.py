@@ -1,4 +1,4 @@
-"""TraceView: one trace's panels — sequence strip, unit table, cell view, output, history, heatmap.
+"""TraceView: one trace's panels (sequence strip, unit table, cell view, output, history, heatmap).
 
 The view shows a cursor it is given and owns nothing a user moves: the
 screen binds t, layer, direction, unit, sort, panel, heatmap quantity and

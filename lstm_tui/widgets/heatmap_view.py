@@ -146,7 +146,8 @@ class HeatmapView(Widget):
                 x = label_w + cur.start
                 for r in range(1, min(len(narrow), len(lines) - 1)):
                     lines[r] = splice(lines[r], x, narrow[r].crop(label_w, label_w + cell), base)
-        header = [Segment(" " * label_w, Style()), *axis_segments(axis, self.t, 1, axis.columns + 1)]
+        ticks = axis_segments(axis, self.t, 1, axis.columns + 1)
+        header = [Segment(" " * label_w, Style()), *ticks]
         lines[0] = segment_strip(self, header, width)
         return lines
 

@@ -32,11 +32,12 @@ def lines(widget) -> list[str]:
 
 def content_offset(widget, x: int, y: int) -> tuple[int, int]:
     """A content-relative cell as an offset from the widget's top-left corner (what click takes)."""
-    return (widget.content_region.x - widget.region.x + x, widget.content_region.y - widget.region.y + y)
+    content, outer = widget.content_region, widget.region
+    return (content.x - outer.x + x, content.y - outer.y + y)
 
 
 def unique_words(T: int, **kw):
-    """A synthetic source whose tokens are all different (w1, w2, ...), so a token's text says where it is."""
+    """A synthetic source whose tokens all differ (w1, w2, ...): a token's text says where it is."""
     src = synthetic_source(T=T, **kw)
     trace = replace(src.trace, tokens=tuple(f"w{k + 1}" for k in range(T)))
     return replace(src, trace=trace)
@@ -94,7 +95,8 @@ async def test_clicking_a_table_header_sorts_by_that_column():
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         table = screen.query_one("#table")
-        for label, key in [("kept", "kept"), ("Δc", "delta_c"), ("c_t-1", "c_prev"), ("g", "g"), ("h_t", "h")]:
+        labels = [("kept", "kept"), ("Δc", "delta_c"), ("c_t-1", "c_prev"), ("g", "g"), ("h_t", "h")]
+        for label, key in labels:
             header = lines(table)[0]
             await pilot.click(table, offset=content_offset(table, word_x(header, label), 0))
             await pilot.pause()
@@ -116,12 +118,13 @@ async def test_clicking_a_heatmap_cell_selects_its_unit_and_step():
         labels = {y: int(r[:gutter].replace("▶", " ")) for y, r in enumerate(rows[1:-1], start=1)
                   if r[:gutter].replace("▶", " ").strip().isdigit()}  # fmt: skip
         assert len(labels) >= 4 and min(labels.values()) > 0
-        for y, step in [(min(labels), 0), (max(labels), 2), (min(labels) + 2, T - 1), (max(labels) - 1, 5)]:
+        top, bottom = min(labels), max(labels)
+        for y, step in [(top, 0), (bottom, 2), (top + 2, T - 1), (bottom - 1, 5)]:
             x = gutter + step * cell + cell // 2
             await pilot.click(heat, offset=content_offset(heat, x, y))
             await pilot.pause()
             assert (screen.unit, screen.t) == (labels[y], step), (y, rows[y])
-            # what the heatmap now draws: the selected row marked, the cursor (▼) in the clicked column
+            # what the heatmap now draws: the row marked, the cursor (▼) in the clicked column
             drawn = lines(heat)
             assert "▶" in drawn[y][:gutter]
             col = drawn[0].index("▼")

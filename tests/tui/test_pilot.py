@@ -501,7 +501,8 @@ async def footer_entries(pilot) -> list[str]:
 
 def descriptions(entries: list[str]) -> list[str]:
     """The descriptions of drawn footer entries ("[ ] Layer" -> "Layer")."""
-    known = {f"{b.key_display or b.key} {b.description}": b.description for b in DebuggerScreen.KEYS}
+    keys = DebuggerScreen.KEYS
+    known = {f"{b.key_display or b.key} {b.description}": b.description for b in keys}
     return [known.get(e, e) for e in entries]
 
 
@@ -525,8 +526,9 @@ async def test_footer_lists_only_keys_that_do_something():
     app = RecordingApp(synthetic_source(layers=2, bidirectional=True))
     async with app.run_test(size=(200, 40)) as pilot:
         entries = await footer_entries(pilot)
-        assert {"Step", "Back", "Help", "Quit", "Layer", "Dir", "Heatmap", "Unit"} <= set(descriptions(entries))
-        assert "Panels" not in descriptions(entries)  # at 200×40 the plots fit: p has nothing to do
+        shown = set(descriptions(entries))
+        assert {"Step", "Back", "Help", "Quit", "Layer", "Dir", "Heatmap", "Unit"} <= shown
+        assert "Panels" not in shown  # at 200×40 the plots fit: p has nothing to do
         assert "[ ] Layer" in entries and "d Dir" in entries
 
 

@@ -18,7 +18,9 @@ from textual.reactive import var
 from textual.screen import Screen
 
 from lstm_engine import QUANTITIES, REGISTRY
-from lstm_tui.stepdata import TraceData, column_label, number_widths, scales, sort_label, step_values
+from lstm_tui.stepdata import (
+    TraceData, column_label, number_widths, scales, sort_label, step_values,
+)
 from lstm_tui.views.trace_view import TraceView
 from lstm_tui.widgets.unit_table import UnitTable
 
@@ -75,7 +77,8 @@ async def test_two_trace_views_share_one_cursor():
                 want = step_values(src.trace, 0, 0, t)
                 assert rows, view.id
                 for unit, shown in rows:
-                    np.testing.assert_allclose(shown, [want[q][unit] for q in QUANTITIES], atol=0.0051)
+                    values = [want[q][unit] for q in QUANTITIES]
+                    np.testing.assert_allclose(shown, values, atol=0.0051)
         # a click in one view moves the shared cursor, so both views select the unit
         views[1].query_one(UnitTable).post_message(UnitTable.UnitClicked(3))
         await pilot.pause()

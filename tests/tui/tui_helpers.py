@@ -64,7 +64,7 @@ class RecordingApp(LstmTuiApp):
     """The app, keeping every notification it shows (through the public App.notify),
     so tests read what the user was told without Textual's private notification store."""
 
-    CSS_PATH = ROOT / "lstm_tui" / LstmTuiApp.CSS_PATH  # a relative path would be read beside this file
+    CSS_PATH = ROOT / "lstm_tui" / LstmTuiApp.CSS_PATH  # relative, it would be read beside this file
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
