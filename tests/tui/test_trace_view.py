@@ -120,3 +120,28 @@ def test_trace_data_pins_no_trace():
     del src, trace, data, first
     gc.collect()
     assert ref() is None
+
+
+async def test_resizing_reapplies_the_layout_and_the_footer():
+    from tui_helpers import RecordingApp
+
+    app = RecordingApp(synthetic_source(hidden=6, T=5))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        view = screen.query_one(TraceView)
+        assert view.has_class("-stacked") and not view.applied.plots_fit
+        assert not screen.query_one("#bottom").display and not screen.plots_fit()
+        assert screen.check_action("panel", ()) is True  # p is in the footer: it has work
+        await pilot.resize_terminal(160, 45)
+        await pilot.pause()
+        await pilot.pause()
+        assert view.has_class("-wide") and not view.has_class("-stacked")
+        assert view.applied.plots_fit and screen.plots_fit()
+        assert screen.query_one("#bottom").display and screen.query_one("#side").display
+        assert screen.check_action("panel", ()) is False  # nothing for p to do: hidden
+        await pilot.press("p")  # ... but the key still answers
+        assert any("all on screen" in n.message for n in app.notes)
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause()
+        assert screen.has_class("-too-small") and not view.display
