@@ -246,3 +246,29 @@ def test_a_hooked_module_runs_downstream_only_where_the_chain_was_seen(tmp_path)
     np.testing.assert_allclose(m.downstream("b", _h(tr)), tr.output, atol=1e-5, rtol=0)
     with pytest.raises(EngineError, match="LSTM 'b' did not read what the LSTM before it returned"):
         m.downstream("a", np.zeros((6, 5), np.float32))
+
+
+class DeepProjected(nn.Module):
+    """Embedding → 2-layer LSTM → bidirectional projected LSTM → Linear, output chosen at save."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(9, 4)
+        self.a = nn.LSTM(4, 5, num_layers=2)
+        self.b = nn.LSTM(5, 6, bidirectional=True, proj_size=3)
+        self.out = nn.Linear(6, 4)
+
+
+@pytest.mark.parametrize("output", ["log_softmax", "softmax", "logits"])
+def test_downstream_through_a_projected_bidirectional_lstm_agrees_with_torch(tmp_path, output):
+    torch.manual_seed(3)
+    net = DeepProjected().double().eval()
+    m = load(save_checkpoint(net, tmp_path / "m.pt", examples=[TEXT], output=output), lstm="a")
+    assert [p.out_width for p in m.lstms] == [5, 6] and m.head.output == output
+    h = np.random.default_rng(1).uniform(-1, 1, (7, 5))
+    with torch.no_grad():
+        y, _ = net.b(torch.from_numpy(h)[:, None])
+        z = net.out(y[:, 0])
+        want = {"log_softmax": lambda a: F.log_softmax(a, 1), "softmax": lambda a: F.softmax(a, 1),
+                "logits": lambda a: a}[output](z).numpy()  # fmt: skip
+    np.testing.assert_allclose(m.downstream("a", h), want, atol=1e-10, rtol=0)
