@@ -42,7 +42,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from lstm_engine import record  # noqa: E402
-from lstm_engine.formats.torch_files import spec_from_module  # noqa: E402
+from lstm_engine.formats.torch_module import spec_from_module  # noqa: E402
 
 torch.set_num_threads(args.threads)
 

@@ -537,6 +537,26 @@ class OnnxModel(Model):
             name = node.input[0] if node.input else None
         return False
 
+    @property
+    def output_uses_future(self) -> bool:
+        """Does any LSTM node that computes the graph's output read right to left?
+
+        Not only the traced node: a forward node followed by a bidirectional one
+        gives outputs that depend on every later input, so the strip must not
+        show them as causal.
+        """
+        if self.output_name is None:
+            return super().output_uses_future
+        nodes, _ = self._graph.ancestry([self.output_name])
+        for node in nodes:
+            if node.op_type == "LSTM" and node.domain in ("", "ai.onnx"):
+                direction = next(
+                    (a.s for a in node.attribute if a.name == "direction"), b"forward"
+                )
+                if direction in (b"reverse", b"bidirectional"):
+                    return True
+        return False
+
     def _guess_output_kind(self) -> str | None:
         if self.output_name is None or self._lstm_state_output():
             return None

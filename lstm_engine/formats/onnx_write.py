@@ -278,7 +278,8 @@ def checkpoint_to_onnx(
     onnxruntime's LSTM runs. Needs torch to read the checkpoint.
     """
     from ..open import load
-    from .torch_files import read_torch_file, state_dict_to_arrays
+    from .pickled import read_torch_file
+    from .state_dict import state_dict_to_arrays
 
     checkpoint = Path(checkpoint)
     model = load(checkpoint)  # validates the checkpoint; refuses files that need unpickling

@@ -48,10 +48,3 @@ def test_no_cycle_among_the_readers():
         for n in ready:
             del graph[n]
     assert order[0] == "state_dict"
-
-
-def test_the_old_module_defines_nothing_of_its_own():
-    """torch_files only re-exports (old imports keep working); every definition lives once."""
-    tree = ast.parse((FORMATS / "torch_files.py").read_text())
-    defined = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
-    assert defined == []

@@ -756,6 +756,35 @@ def test_stacked_checkpoint_exported_with_every_lstm_module(tmp_path):
         assert b.meta["output_kind"] == "prob" and b.labels == ("x", "y")
 
 
+def test_output_uses_the_future_when_any_node_before_it_reads_right_to_left(tmp_path):
+    """Decided from the graph, not the traced node: a forward encoder whose output passes
+    through a bidirectional LSTM makes every prediction depend on the whole sequence."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)
+
+    class Net(torch.nn.Module):
+        def __init__(self, bidirectional_decoder: bool):
+            super().__init__()
+            self.emb = torch.nn.Embedding(5, 3)
+            self.encoder = torch.nn.LSTM(3, 4)
+            self.decoder = torch.nn.LSTM(4, 3, bidirectional=bidirectional_decoder)
+            self.out = torch.nn.Linear(6 if bidirectional_decoder else 3, 2)
+
+    for bi in (True, False):
+        pt, path = tmp_path / f"net{bi}.pt", tmp_path / f"net{bi}.onnx"
+        lstm_engine.save_checkpoint(
+            Net(bi), pt, vocab=list("abcde"), labels=["x", "y"], lstms=["encoder", "decoder"],
+            output="log_softmax",
+        )  # fmt: skip
+        checkpoint_to_onnx(pt, path)
+        m = load_onnx(path, node="encoder_l0")
+        assert not m.spec.bidirectional and m.output_uses_future is bi
+        assert lstm_engine.load(pt, lstm="encoder").output_uses_future is bi
+    # a graph whose output is the traced forward node's own Y reads no future
+    alone = single_lstm_model(lstm_arrays(3, 4, 1, seed=45))
+    assert load_onnx(save(alone, tmp_path, "alone.onnx")).output_uses_future is False
+
+
 SAMPLES = ("peephole", "tagger", "bitagger", "france", "charlm")
 
 

@@ -196,7 +196,7 @@ def test_the_configurations_cover_the_option_space():
 
 def test_spec_and_module_give_the_same_trace():
     """trace_lstm on the module and on its spec is one computation."""
-    from lstm_engine.formats.torch_files import spec_from_module
+    from lstm_engine.formats.torch_module import spec_from_module
 
     m, seq, h0, c0 = _build(dict(CONFIGS[0], num_layers=2, bidirectional=True, given_state=True,
                                  layout="seq", dtype=torch.float64))  # fmt: skip
