@@ -34,7 +34,7 @@ Z_KEEP_LIMIT = 16 * 2**20
 #: 0, by record() and branch() alike: one GEMM over a sub-range of rows rounds differently
 #: from the same rows of a whole-sequence GEMM, while the same block always gives the same
 #: bits, so a branch re-projects only the blocks its re-run covers and still matches.
-ZX_BLOCK = 512
+ZX_BLOCK = 1024
 
 
 def _to_numpy(a: Any, what: str) -> np.ndarray:
@@ -255,9 +255,11 @@ def _project(w, layer_in: np.ndarray, lo: int, hi: int) -> np.ndarray:
     T, b0 = layer_in.shape[0], lo - lo % ZX_BLOCK
     if hi - b0 <= ZX_BLOCK:  # one block (every short sequence)
         zx = layer_in[b0 : min(b0 + ZX_BLOCK, T)] @ w.W_ih.T
-    else:
-        zx = np.concatenate([layer_in[s : s + ZX_BLOCK] @ w.W_ih.T
-                             for s in range(b0, hi, ZX_BLOCK)])  # fmt: skip
+    else:  # each block written in place: no copy of the whole (T, 4H) projection
+        starts = range(b0, hi, ZX_BLOCK)
+        zx = np.empty((min(starts[-1] + ZX_BLOCK, T) - b0, w.W_ih.shape[0]), layer_in.dtype)
+        for s in starts:
+            np.matmul(layer_in[s : s + ZX_BLOCK], w.W_ih.T, out=zx[s - b0 : s - b0 + ZX_BLOCK])
     if w.b_ih is not None:
         zx += w.b_ih + w.b_hh
     return zx[lo - b0 : hi - b0]
