@@ -30,10 +30,6 @@ SORTS = ("unit", "delta_c", *[q for q in COLUMNS if q != "delta_c"])
 #: What `v` cycles through in the heatmap.
 HEATMAP_QUANTITIES = ("c", "h", "f", "i", "o", "delta_c")
 
-#: Labels the screen has always shown where the registry's differ. The projected
-#: table column has read "o·th" since the first release (the registry says "o·tc");
-#: kept so the screen does not change, until the engine adopts one of them.
-_SHOWN_LABELS = {"h_cell": "o·th"}
 #: The history has room to say it in full.
 _LONG_LABELS = {"h_cell": "o·tanh c"}
 
@@ -56,7 +52,7 @@ def column_label(key: str, reverse: bool = False, projected: bool = False) -> st
     """A column's header label, from the registry: the previous state says t+1 for a
     direction that reads right to left (`reverse`, the trace's `reads_reversed`)."""
     name = per_unit(key, projected)
-    return _SHOWN_LABELS.get(name) or REGISTRY[name].label_for(reverse)
+    return REGISTRY[name].label_for(reverse)
 
 
 def series_label(key: str, projected: bool = False) -> str:

@@ -85,7 +85,7 @@ REGISTRY: Mapping[str, Quantity] = MappingProxyType(dict([
     _q("h", "h_t", "state", "the hidden state after this step (projected, if the LSTM projects)",
        width="out"),
     _q("h_prev", "h_{prev}", "state", "the hidden state this step read", width="out"),
-    _q("h_cell", "o·tc", "state", "o ⊙ tanh(c_t): h before any projection",
+    _q("h_cell", "o·th", "state", "o ⊙ tanh(c_t): h before any projection",
        lambda q, act: q("o") * q("tanh_c")),
 ]))  # fmt: skip
 
