@@ -67,15 +67,19 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..core.errors import EngineError, LoadError, SpecError
+from ..core.files import TargetExistsError, write_file
+from ..core.limits import check_nested
 from ..core.spec import LSTMSpec
 from ..model import Model
 from .state_dict import (
+    check_tensor,
     choose_lstm,
     find_lstm_prefixes,
     first_line,
     infer_roles,
     lstm_config_from_state_dict,
     lstm_config_of,
+    lstm_key_index,
     pipeline_from_parts,
     state_dict_from_spec,
 )
@@ -138,8 +142,8 @@ def save_checkpoint(
     import torch
 
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise EngineError(f"{path} already exists; not overwriting it (pass overwrite=True)")
+    if os.path.lexists(path) and not overwrite:  # early, for a quick answer; write_file decides
+        raise TargetExistsError(f"{path} already exists; not overwriting it (pass overwrite=True)")
     peephole_lstms = dict(peephole_lstms or {})
     if isinstance(model, LSTMSpec):
         peephole_lstms.setdefault("lstm", model)
@@ -170,6 +174,7 @@ def save_checkpoint(
             v = torch.from_numpy(np.ascontiguousarray(v).copy())
         if not isinstance(v, torch.Tensor):
             raise SpecError(f"state_dict entry {k!r} is a {type(v).__name__}, not a tensor")
+        check_tensor(v, f"state_dict entry {k!r}")  # before .contiguous() materialises a view
         state_dict[k] = v.detach().cpu().contiguous().clone()
     for prefix, spec in peephole_lstms.items():
         state_dict.update(state_dict_from_spec(spec, prefix))
@@ -180,15 +185,16 @@ def save_checkpoint(
     if not lstms:
         raise SpecError("no LSTM to save: the model has no nn.LSTM and no LSTM weights were given")
     configs = {}
+    index = lstm_key_index(state_dict)
     for prefix in lstms:
         if prefix in peephole_lstms:
             cfg = lstm_config_of(peephole_lstms[prefix])
         elif prefix in lstm_modules:
             m = lstm_modules[prefix]
-            cfg = lstm_config_from_state_dict(state_dict, prefix)
+            cfg = lstm_config_from_state_dict(state_dict, prefix, index)
             cfg["batch_first"] = bool(m.batch_first)
         else:
-            cfg = lstm_config_from_state_dict(state_dict, prefix)
+            cfg = lstm_config_from_state_dict(state_dict, prefix, index)
         cfg.update((lstm_config or {}).get(prefix, {}))
         configs[prefix] = cfg
     if isinstance(model, torch.nn.Module):
@@ -231,13 +237,10 @@ def save_checkpoint(
     for example in loaded.examples:
         loaded._prepare(example)  # unknown words or wrong widths fail here, with their message
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        torch.save(ckpt, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    # an exclusive, unpredictable temporary name beside `path`, then a link that fails if the
+    # name exists (overwrite=False) or a rename over a regular file only (overwrite=True)
+    return write_file(path, lambda fh: torch.save(ckpt, fh), overwrite=overwrite,
+                      exists_hint="pass overwrite=True to replace it")  # fmt: skip
 
 
 def validate_checkpoint(ckpt: Mapping[str, Any], path: str) -> None:
@@ -292,6 +295,9 @@ def validate_checkpoint(ckpt: Mapping[str, Any], path: str) -> None:
     examples = ckpt.get("examples", [])
     if not isinstance(examples, (list, tuple)) or not all(isinstance(e, (str, list, tuple)) for e in examples):
         bad("examples must be a list of strings or of [T, input] lists")
+    for k, e in enumerate(examples):  # counted before np.asarray flattens shared sublists
+        if not isinstance(e, str):
+            check_nested(e, f"{path}: example {k + 1}")
 
 
 # --- reading

@@ -56,6 +56,8 @@ import numpy as np
 
 from ..core.activations import Activation, CellActivations
 from ..core.errors import EngineError, InputError, LoadError, SpecError
+from ..core.files import read_json
+from ..core.limits import TooLargeError
 from ..model import Model
 from ..core.recorder import record
 from ..core.spec import CellWeights, LSTMSpec
@@ -86,6 +88,9 @@ _PARAMS = {
 }
 _ORT_DEFAULTS = {"LeakyRelu": (0.01, 0.0), "HardSigmoid": (0.2, 0.5), "Elu": (1.0, 0.0)}
 _DEFAULT_ACTIVATIONS = ("Sigmoid", "Tanh", "Tanh")
+#: Ops that run a subgraph, possibly for ever (Loop with no trip count, a condition that stays
+#: true): never run to get a node's weights, initial states or input, nor the model's output
+CONTROL_FLOW = {"Loop", "Scan", "If"}
 #: Ops that only move values around: an output behind them is still what fed them.
 _SHAPE_OPS = {
     "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Flatten", "Concat", "Slice",
@@ -302,8 +307,21 @@ class _Graph:
         ordered = [n for n in self.model.graph.node if id(n) in nodes]
         return ordered, feeds
 
+    def control_flow(self, nodes) -> Any:
+        """The first node among `nodes` that runs a subgraph (Loop, Scan, If, ...), or None."""
+        return next(
+            (n for n in nodes if n.op_type in CONTROL_FLOW
+             or any(a.HasField("g") or len(a.graphs) for a in n.attribute)),
+            None,
+        )  # fmt: skip
+
     def evaluate(self, names: list[str], feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Tensor values by name: initializers, graph inputs, or a pruned onnxruntime run."""
+        """Tensor values by name: initializers, graph inputs, or a pruned onnxruntime run.
+
+        A value computed through control flow (Loop, Scan, If) is refused
+        instead of run: a loop whose condition never turns false would hang
+        the tool, and onnxruntime's run cannot be interrupted with Ctrl-C.
+        """
         out, computed = {}, []
         for name in names:
             if name in feeds:
@@ -316,6 +334,13 @@ class _Graph:
             key = tuple(computed)
             sess = self._sessions.get(key)
             nodes, needed = self.ancestry(computed)
+            loop = self.control_flow(nodes)
+            if loop is not None:
+                raise LoadError(
+                    f"{self.path}: {', '.join(computed)} is computed through a {loop.op_type} "
+                    f"node ({loop.name or 'unnamed'!r}); lstm-tui does not run control flow to get "
+                    "an LSTM's weights, initial state or input (such a loop may never end)"
+                )
             if sess is None:
                 sub = self.onnx.ModelProto()
                 sub.CopyFrom(self.model)
@@ -429,19 +454,20 @@ class OnnxModel(Model):
         )
         # A vocabulary in the metadata (spec_to_onnx writes one) and token ids as the one
         # graph input: the model takes text, as the checkpoint it came from did.
-        vocab = _json_list(props.get("vocab"))
+        vocab = _json_list(props.get("vocab"), f"{path}: metadata vocab")
         elem = (
             g.inputs[0].type.tensor_type.elem_type
             if g.inputs[0].type.HasField("tensor_type")
             else 0
         )
         text = vocab is not None and len(g.inputs) == 1 and elem in (6, 7)  # INT32, INT64
-        examples = _json_any(props.get("examples")) or []
+        examples = _json_any(props.get("examples"), f"{path}: metadata examples") or []
         if not text:
             examples = [np.asarray(e, np.float32) for e in examples if isinstance(e, list)]
         super().__init__(
             path=path, format="onnx", spec=spec, lstm_names=names, lstm_name=node,
-            input_kind="text" if text else "numeric", labels=_json_list(props.get("labels")),
+            input_kind="text" if text else "numeric",
+            labels=_json_list(props.get("labels"), f"{path}: metadata labels"),
             tokenizer=(props.get("tokenizer") or "words") if text else None,
             vocab=vocab if text else None, unk=(props.get("unk") or None) if text else None,
             lowercase=props.get("lowercase") == "true", examples=examples,
@@ -723,6 +749,11 @@ class OnnxModel(Model):
                 "graph_output": {"name": name, "note": "an LSTM's states, not a model-level output"}
             }
         info: dict[str, Any] = {"name": name}
+        loop = self._graph.control_flow(self._graph.ancestry([name])[0])
+        if loop is not None:
+            info["note"] = (f"not run: computed through a {loop.op_type} node, which lstm-tui "
+                            "does not run (it may never end)")  # fmt: skip
+            return None, {"graph_output": info}
         try:
             sess = self._graph._sessions.get("__full__")
             if sess is None:
@@ -783,20 +814,22 @@ class OnnxModel(Model):
         return d
 
 
-def _json_list(text: str | None) -> tuple[str, ...] | None:
-    if not text:
-        return None
-    try:
-        v = json.loads(text)
-    except ValueError:
-        return None
+def _json_list(text: str | None, what: str) -> tuple[str, ...] | None:
+    """A metadata list of strings (vocab, labels), or None if absent or not JSON; too large or
+    too deeply nested is a TooLargeError (files.read_json's limits)."""
+    v = _json_any(text, what)
     return tuple(map(str, v)) if isinstance(v, list) else None
 
 
-def _json_any(text: str | None) -> Any:
+def _json_any(text: str | None, what: str) -> Any:
+    """A metadata value parsed as JSON within the limits (None if absent or not JSON)."""
+    if not text:
+        return None
     try:
-        return json.loads(text) if text else None
-    except ValueError:
+        return read_json(text, what)
+    except TooLargeError:
+        raise
+    except LoadError:
         return None
 
 

@@ -30,6 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core.errors import EngineError, LoadError, SpecError
+from ..core.files import TargetExistsError, write_file
 from .onnx_read import activation_attributes, import_onnx
 from ..core.spec import LSTMSpec
 
@@ -95,8 +96,9 @@ def spec_to_onnx(
     onnx, _ = import_onnx()
     helper, numpy_helper, TP = onnx.helper, onnx.numpy_helper, onnx.TensorProto
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise EngineError(f"{path} already exists; not overwriting it")
+    if os.path.lexists(path) and not overwrite:  # early, for a quick answer; write_file decides
+        raise TargetExistsError(f"{path} already exists; not overwriting it "
+                                "(pass overwrite=True to replace it)")  # fmt: skip
     named = [(name, spec)] if isinstance(spec, LSTMSpec) else list(spec)
     if not named:
         raise SpecError("nothing to export: no LSTM given")
@@ -254,10 +256,11 @@ def spec_to_onnx(
             entry.key = key
             entry.value = value if isinstance(value, str) else json.dumps(list(value))
     onnx.checker.check_model(model)
-    tmp = path.with_name(path.name + ".tmp")
-    onnx.save(model, str(tmp))
-    os.replace(tmp, path)
-    return path
+    # the model is small and self-contained (no external data): serialised into write_file's
+    # exclusive temporary file, then linked (no-clobber) or renamed over a regular file
+    data = model.SerializeToString()
+    return write_file(path, lambda fh: fh.write(data), overwrite=overwrite,
+                      exists_hint="pass overwrite=True to replace it")  # fmt: skip
 
 
 def _ir_for_opset(onnx, opset: int) -> int:

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..core.activations import CellActivations
 from ..core.errors import LoadError, SpecError
+from ..core.limits import check_array_size, check_memory
 from ..core.spec import CellWeights, LSTMSpec
 from ..model import Model, PipelineModel
 
@@ -27,12 +28,19 @@ _LSTM_KEY = re.compile(r"^(.*?)weight_ih_l(\d+)(_reverse)?$")
 _PARAM_KEY = re.compile(r"^(?:weight|bias)_(?:ih|hh|hr)_l(\d+)(?:_reverse)?$|^peephole_[ifo]_l(\d+)")
 
 
-def to_array(t: Any) -> np.ndarray:
-    """A tensor (or array) as a numpy array of its own; half precision widened exactly to float32."""
+def to_array(t: Any, what: str = "a tensor") -> np.ndarray:
+    """A tensor (or array) as a numpy array of its own; half precision widened exactly to float32.
+
+    The tensor is checked first (check_tensor): its declared size against the
+    memory limit, so a stride-0 view of 10^9 rows is refused before it is
+    copied, and meta, sparse, quantized and nested tensors are refused as such.
+    """
     if isinstance(t, np.ndarray):
+        check_array_size(t.shape, t.itemsize, what)
         return t.copy()
     import torch
 
+    check_tensor(t, what)
     t = t.detach().cpu()
     if t.dtype in (torch.float16, torch.bfloat16):
         t = t.float()  # exact: every half value is a float32; numpy has no bfloat16
@@ -65,7 +73,7 @@ def weights_from_state_dict(
                     raise SpecError(f"missing LSTM parameter {key!r}")
                 if read is not None:
                     read.add(key)
-                return to_array(sd[key])
+                return to_array(sd[key], key)
 
             dirs.append(
                 CellWeights(
@@ -83,9 +91,43 @@ def weights_from_state_dict(
     return tuple(layers)
 
 
-def state_dict_to_arrays(sd: Mapping[str, Any]) -> dict[str, Any]:
+def state_dict_to_arrays(sd: Mapping[str, Any], path: str = "state_dict") -> dict[str, Any]:
     """Every tensor, as a numpy array named as in the state_dict (other values are kept)."""
-    return {k: to_array(v) if _is_tensor(v) else v for k, v in sd.items()}
+    check_tensors(sd, path)
+    return {k: to_array(v, f"{path}: {k}") if _is_tensor(v) else v for k, v in sd.items()}
+
+
+def check_tensor(t: Any, what: str) -> int:
+    """`t`'s size in bytes if it is a plain dense tensor that fits the memory limit; else LoadError.
+
+    Called with the tensor's *declared* shape before anything is materialised
+    (a 1 KB file can hold a stride-0 view of 10^9 rows). A meta tensor has no
+    values, and sparse, quantized and nested tensors are not dense weights:
+    each is refused in one line instead of failing deep inside numpy or torch.
+    """
+    if getattr(t, "is_meta", False):
+        raise LoadError(f"{what}: a meta tensor (a shape with no values); the file holds no weights")
+    if getattr(t, "is_nested", False):
+        raise LoadError(f"{what}: a nested tensor; only dense weight tensors are read")
+    if getattr(t, "is_quantized", False):
+        raise LoadError(f"{what}: a quantized tensor; dequantize the model before saving it")
+    if getattr(t, "is_sparse", False) or str(getattr(t, "layout", "torch.strided")) != "torch.strided":
+        raise LoadError(f"{what}: a sparse tensor ({getattr(t, 'layout', '?')}); only dense "
+                        "weight tensors are read")  # fmt: skip
+    if getattr(t, "is_complex", lambda: False)():
+        raise LoadError(f"{what}: complex numbers; LSTM weights are real")
+    try:
+        shape, itemsize = tuple(t.shape), int(t.element_size())
+    except Exception as e:  # noqa: BLE001 - a tensor from a damaged file
+        raise LoadError(f"{what}: not a readable tensor ({first_line(e)})") from None
+    return check_array_size(shape, itemsize, what)
+
+
+def check_tensors(sd: Mapping[str, Any], path: str) -> None:
+    """Every tensor of a state_dict checked (check_tensor), and all of them together against the
+    memory limit, before any is turned into an array."""
+    total = sum(check_tensor(v, f"{path}: {k}") for k, v in sd.items() if _is_tensor(v))
+    check_memory(total, f"{path}: its tensors together")
 
 
 def _is_tensor(v: Any) -> bool:
@@ -95,30 +137,49 @@ def _is_tensor(v: Any) -> bool:
 # --- reading a state_dict's structure from its keys and shapes
 def find_lstm_prefixes(sd: Mapping[str, Any]) -> list[str]:
     """Module prefixes that hold torch-named LSTM weights ('' for a bare nn.LSTM), in key order."""
-    found: list[str] = []
+    found: dict[str, None] = {}  # ordered, and linear in the number of keys
     for key in sd:
         m = _LSTM_KEY.match(key)
-        if m and m.group(2) == "0" and not m.group(3) and m.group(1) not in found:
-            found.append(m.group(1).rstrip("."))
-    return found
+        if m and m.group(2) == "0" and not m.group(3):
+            found.setdefault(m.group(1).rstrip("."))
+    return list(found)
+
+
+def lstm_key_index(sd: Mapping[str, Any]) -> dict[str, list[tuple[str, int]]]:
+    """LSTM parameter keys grouped by module prefix, each with its layer number, in one pass.
+
+    lstm_config_from_state_dict needs every parameter key under its prefix;
+    looking through the whole state_dict once per LSTM made opening a
+    state_dict of many small LSTMs quadratic (8,000 LSTMs: 50 s).
+    """
+    index: dict[str, list[tuple[str, int]]] = {}
+    for k in sd:
+        prefix, _, leaf = k.rpartition(".")
+        m = _PARAM_KEY.match(leaf)
+        if m:
+            index.setdefault(prefix, []).append((k, int(m.group(1) or m.group(2))))
+    return index
 
 
 def _p(prefix: str) -> str:
     return f"{prefix}." if prefix else ""
 
 
-def lstm_config_from_state_dict(sd: Mapping[str, Any], prefix: str) -> dict:
-    """Layers, directions, sizes, bias and projection as the weight names and shapes say."""
+def lstm_config_from_state_dict(
+    sd: Mapping[str, Any], prefix: str, index: Mapping[str, list] | None = None
+) -> dict:
+    """Layers, directions, sizes, bias and projection as the weight names and shapes say.
+
+    `index` is lstm_key_index(sd), for callers that read many LSTMs of one state_dict.
+    """
     p = _p(prefix)
     layers = 0
     while f"{p}weight_ih_l{layers}" in sd:
         layers += 1
     if layers == 0:
         raise SpecError(f"no LSTM weights under {prefix or 'the top level'!r}")
-    stray = [
-        k for k in sd
-        if k.startswith(p) and (m := _PARAM_KEY.match(k[len(p):])) and int(m.group(1) or m.group(2)) >= layers
-    ]  # fmt: skip
+    under = (index if index is not None else lstm_key_index(sd)).get(prefix, ())
+    stray = [k for k, layer in under if layer >= layers]
     if stray:
         raise SpecError(
             f"LSTM {prefix or '(top level)'} has {layers} complete layer(s) but also "
@@ -128,6 +189,11 @@ def lstm_config_from_state_dict(sd: Mapping[str, Any], prefix: str) -> dict:
     if len(w_ih.shape) != 2 or w_ih.shape[0] % 4:
         raise SpecError(
             f"{p}weight_ih_l0 has shape {tuple(w_ih.shape)}, expected (4*hidden_size, input_size)"
+        )
+    if w_ih.shape[0] == 0:
+        raise SpecError(
+            f"LSTM {prefix or '(top level)'} has hidden size 0 ({p}weight_ih_l0 has no rows): "
+            "there is no unit to trace"
         )
     proj = sd.get(f"{p}weight_hr_l0")
     return {
@@ -146,14 +212,15 @@ def lstm_config_from_state_dict(sd: Mapping[str, Any], prefix: str) -> dict:
 
 
 def spec_from_state_dict(
-    sd: Mapping[str, Any], prefix: str, config: Mapping | None = None, read: set[str] | None = None
+    sd: Mapping[str, Any], prefix: str, config: Mapping | None = None, read: set[str] | None = None,
+    index: Mapping[str, list] | None = None,
 ) -> LSTMSpec:
     """The spec of the LSTM stored under `prefix`, checked against `config` if one is given.
 
     The weights decide the sizes; a stored configuration that disagrees with
     them means a broken file, and tracing it anyway would show wrong numbers.
     """
-    inferred = lstm_config_from_state_dict(sd, prefix)
+    inferred = lstm_config_from_state_dict(sd, prefix, index)
     config = dict(config or {})
     where = f"LSTM {prefix or '(top level)'}"
     for key in ("input_size", "hidden_size", "num_layers", "bidirectional", "proj_size", "bias",
@@ -230,7 +297,13 @@ def infer_roles(
     input width is what the last LSTM outputs. Anything ambiguous is left out:
     tracing the LSTM alone is better than running the wrong head.
     """
-    owned = {k for k in sd for p in lstms if p and k.startswith(p + ".")}
+    named = {p for p in lstms if p}
+
+    def owned_by_an_lstm(key: str) -> bool:  # any dotted ancestor of the key is an LSTM's prefix
+        parts = key.split(".")
+        return any(".".join(parts[:n]) in named for n in range(1, len(parts)))
+
+    owned = {k for k in sd if owned_by_an_lstm(k)} if named else set()
     modules: dict[str, set[str]] = {}
     for key in sd:
         if key in owned or _LSTM_KEY.match(key):
@@ -292,21 +365,25 @@ def pipeline_from_parts(
     """
     if not lstms:
         raise LoadError(f"{path}: no LSTM found (no *weight_ih_l0 parameters)")
+    check_tensors(sd, path)  # declared sizes and kinds, before any tensor becomes an array
     read: set[str] = set()
-    specs = {name: spec_from_state_dict(sd, name, lstm_configs.get(name), read) for name in lstms}
+    index = lstm_key_index(sd)
+    specs = {name: spec_from_state_dict(sd, name, lstm_configs.get(name), read, index)
+             for name in lstms}  # fmt: skip
     emb = None
     if embedding is not None:
         key = _p(embedding) + "weight"
         if key not in sd:
             raise SpecError(f"the embedding {embedding!r} has no weight {key!r}")
-        emb = to_array(sd[key])
+        emb = to_array(sd[key], f"{path}: {key}")
         read.add(key)
     head_wb = None
     if head is not None:
         wk, bk = _p(head) + "weight", _p(head) + "bias"
         if wk not in sd:
             raise SpecError(f"the head {head!r} has no weight {wk!r}")
-        head_wb = (to_array(sd[wk]), to_array(sd[bk]) if bk in sd else None)
+        head_wb = (to_array(sd[wk], f"{path}: {wk}"),
+                   to_array(sd[bk], f"{path}: {bk}") if bk in sd else None)  # fmt: skip
         read |= {wk, bk} & set(sd)
     warnings = list(model_kwargs.pop("warnings", ()))
     stray = [k for k in sd if k not in read]
@@ -347,12 +424,14 @@ def model_from_state_dict(sd: Mapping[str, Any], path: str, lstm: str | None = N
     """A bare state_dict: architecture inferred from key names and shapes alone."""
     if not all(_is_tensor(v) for v in sd.values()):
         raise LoadError(f"{path}: not a state_dict (it holds values that are not tensors)")
+    check_tensors(sd, path)
     prefixes = find_lstm_prefixes(sd)
     if not prefixes:
         raise LoadError(
             f"{path}: no LSTM in this state_dict (no parameter named like 'weight_ih_l0')"
         )
-    configs = {p: lstm_config_from_state_dict(sd, p) for p in prefixes}
+    index = lstm_key_index(sd)
+    configs = {p: lstm_config_from_state_dict(sd, p, index) for p in prefixes}
     chosen = choose_lstm(prefixes, lstm, path)
     chain = chain_lstms(prefixes, configs)
     if chosen not in chain:
@@ -396,7 +475,10 @@ __all__ = [
     "choose_lstm",
     "find_lstm_prefixes",
     "infer_roles",
+    "check_tensor",
+    "check_tensors",
     "lstm_config_from_state_dict",
+    "lstm_key_index",
     "lstm_config_of",
     "model_from_state_dict",
     "pipeline_from_parts",

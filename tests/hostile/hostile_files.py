@@ -335,3 +335,42 @@ def symlink_loop(folder: str | os.PathLike) -> Path:
     a.symlink_to(b)
     b.symlink_to(a)
     return a
+
+
+# --- ONNX
+def onnx_endless_loop(folder: str | os.PathLike, *, into: str = "W") -> Path:
+    """An ONNX LSTM whose `into` (W, or X) is the result of a Loop with no trip count whose
+    condition never turns false: evaluating it never ends (and Ctrl-C does not stop onnxruntime)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    H, n_in = 2, 3
+    rng = np.random.default_rng(0)
+    W = rng.uniform(-0.5, 0.5, (1, 4 * H, n_in)).astype(np.float32)
+    R = rng.uniform(-0.5, 0.5, (1, 4 * H, H)).astype(np.float32)
+    shape = {"W": W.shape, "X": (4, 1, n_in)}[into]
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Identity", ["v_in"], ["v_out"])],
+        "forever",
+        [helper.make_tensor_value_info("iter", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_in", TensorProto.FLOAT, list(shape))],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, list(shape))],
+    )  # fmt: skip
+    seed = "W0" if into == "W" else "X"
+    loop = helper.make_node("Loop", ["", "true", seed], [f"{into}_looped"], name="forever", body=body)
+    w_name = "W_looped" if into == "W" else "W"
+    x_name = "X_looped" if into == "X" else "X"
+    lstm = helper.make_node("LSTM", [x_name, w_name, "R"], ["Y", "Y_h"], name="lstm", hidden_size=H)
+    inits = [numpy_helper.from_array(R, "R"), numpy_helper.from_array(np.array(True), "true"),
+             numpy_helper.from_array(W, "W0" if into == "W" else "W")]  # fmt: skip
+    graph = helper.make_graph(
+        [loop, lstm], "endless", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [4, 1, n_in])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)], initializer=inits,
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    path = Path(folder) / f"endless_loop_{into}.onnx"
+    onnx.save(model, str(path))
+    return path
