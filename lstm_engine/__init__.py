@@ -19,7 +19,9 @@ only when a torch model is handed in.
 from .core.activations import Activation, CellActivations
 from .formats.checkpoint import save_checkpoint
 from .core.errors import EngineError, InputError, LoadError, SpecError, UnsafeFileError
-from .core.files import read_input_array, require_regular_file
+from .core.files import (
+    TargetExistsError, WriteError, read_input_array, require_regular_file, write_file,
+)  # fmt: skip
 from .open import (
     Opened, choose_input, example_index, is_trace_file, load, open_and_trace, open_file, output_kind,
     output_uses_future,
@@ -67,10 +69,12 @@ __all__ = [
     "SetState",
     "SpecError",
     "StepView",
+    "TargetExistsError",
     "Trace",
     "UnsafeFileError",
     "VALUE_NAMES",
     "Vocabulary",
+    "WriteError",
     "branch",
     "choose_input",
     "edit_from_json",
@@ -94,4 +98,5 @@ __all__ = [
     "softmax",
     "split_text",
     "trace_lstm",
+    "write_file",
 ]

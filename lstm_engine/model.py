@@ -367,7 +367,17 @@ class Model:
         raise NotImplementedError(f"{type(self).__name__} must implement _forward")
 
     def trace(self, inp: Any, *, batch_index: int = 0) -> Trace:
-        """Record the chosen LSTM on `inp`, with the model's real per-step output and labels."""
+        """Record the chosen LSTM on `inp`, with the model's real per-step output and labels.
+
+        `batch_index` is for models whose input carries a batch (an ONNX graph
+        overrides this method); these models read one sequence, so any other
+        value than 0 is refused rather than silently ignored.
+        """
+        if batch_index != 0:
+            raise InputError(
+                f"--batch-index {batch_index}: {self.name} ({self.format}) reads one sequence, "
+                "not a batch; batch indices are for ONNX graphs whose input has a batch axis"
+            )
         tokens, ids, x = self._prepare(inp)
         run = self._forward(tokens, ids, x, batch_index)
         meta = {

@@ -32,8 +32,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .core.errors import InputError, LoadError, SpecError
-from .core.files import read_input_array, require_regular_file
+from .core.files import open_regular, read_input_array, require_regular_file
 from .core.trace import Trace
 from .model import Model, guess_output_kind
 
@@ -60,14 +62,17 @@ def _is_old_pickle(path: Path) -> bool:
 
 def sniff(path: Path) -> str:
     """'torchscript', 'torch', 'onnx', 'trace', 'corrupt-zip' or 'unknown', from the file's content."""
-    with open(path, "rb") as fh:
+    with open_regular(path, "model file") as fh:
         head = fh.read(8)
+        if head.startswith(_ZIP):
+            fh.seek(0)
+            try:
+                with zipfile.ZipFile(fh) as zf:
+                    names = zf.namelist()
+            except Exception:  # noqa: BLE001 - BadZipFile, NotImplementedError ("zip file
+                # version 6.4"), ValueError, OSError, EOFError...: for a file from outside, damaged
+                return "corrupt-zip"
     if head.startswith(_ZIP):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = zf.namelist()
-        except (zipfile.BadZipFile, OSError, ValueError):
-            return "corrupt-zip"
         if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
             return "torchscript"
         if any(n.endswith("data.pkl") for n in names):
@@ -107,7 +112,12 @@ def load(path: str | os.PathLike, *, trust: bool = False, lstm: str | None = Non
         # load_onnx imports onnx/onnxruntime itself and says how to install them
         from .formats.onnx_read import load_onnx
 
-        return load_onnx(str(path), node=lstm)
+        try:
+            return load_onnx(str(path), node=lstm)
+        except MemoryError:
+            raise LoadError(f"{path}: what the file describes does not fit in memory") from None
+        except RecursionError:
+            raise LoadError(f"{path}: nested too deeply to read") from None
     try:
         import torch  # noqa: F401 - the .pt readers below need it
     except ImportError:
@@ -118,9 +128,17 @@ def load(path: str | os.PathLike, *, trust: bool = False, lstm: str | None = Non
     try:
         if kind == "torchscript":
             return load_torchscript(path, lstm, trust)
-        return model_from_object(read_torch_file(path, trust), path, lstm)
+        notes: list[str] = []
+        model = model_from_object(read_torch_file(path, trust, notes), path, lstm)
     except SpecError as e:
         raise LoadError(f"{path}: {e}") from None
+    except MemoryError:
+        raise LoadError(f"{path}: what the file describes does not fit in memory") from None
+    except RecursionError:
+        raise LoadError(f"{path}: nested too deeply to read") from None
+    if notes:
+        model.warnings = tuple(model.warnings) + tuple(notes)
+    return model
 
 
 # --- the front door: anything, by content
@@ -173,6 +191,14 @@ def choose_input(
         return text, None
     if input_path is not None:
         x = read_input_array(input_path)
+        if not isinstance(x, np.ndarray):  # np.load opened an .npz archive (a zip of arrays)
+            close = getattr(x, "close", None)
+            if close is not None:
+                close()
+            raise InputError(
+                f"{input_path}: an .npz archive of arrays, not one array; --input takes a single "
+                "array saved with np.save (.npy)"
+            )
         if model.input_kind == "text" and not (x.ndim == 1 and x.dtype.kind in "iu") and model.format != "onnx":
             raise InputError(f"{model.name} reads text: give --text (or token ids as a 1-D integer .npy)")
         return x, None

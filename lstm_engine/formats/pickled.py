@@ -10,9 +10,10 @@ file held then decides the reader: the project checkpoint, a bare state_dict
 
 from __future__ import annotations
 
+import os
 import pickle
+import re
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -21,11 +22,16 @@ from ..model import Model
 from .state_dict import find_lstm_prefixes, first_line, model_from_state_dict
 
 
-def read_torch_file(path: Path, trust: bool) -> Any:
+def read_torch_file(path: Path, trust: bool, notes: list[str] | None = None) -> Any:
     """torch.load with weights_only=True; the full unpickler only when the caller trusts the file.
 
     weights_only=True can only build tensors and plain containers, so a file
     that needs anything else raises UnpicklingError before any of its code runs.
+    Any other failure of that reader (struct.error on a damaged data.pkl,
+    RuntimeError, MemoryError, RecursionError, ...) is one LoadError, and
+    torch's or numpy's advice to load the file unsafely never reaches the user.
+    What the caller should tell the user (which folder a trusted model's
+    classes came from) is appended to `notes`.
     """
     import torch
 
@@ -35,25 +41,81 @@ def read_torch_file(path: Path, trust: bool) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         if "weights_only" not in str(e) and "Weights only" not in str(e):
-            raise LoadError(f"{path}: corrupt torch file ({first_line(e)})") from None
+            raise LoadError(f"{path}: corrupt torch file ({_no_advice(e)})") from None
         if not trust:
             raise UnsafeFileError(
                 f"{path} is a pickled Python object (not plain weights); unpickling it can run "
                 "arbitrary code, so it is refused. If you trust where it came from, pass --trust "
                 "(or trust=True to lstm_engine.load)"
             ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError,
-            AttributeError, TypeError, IndexError) as e:  # fmt: skip
-        raise LoadError(f"{path}: not a readable torch file ({first_line(e)})") from None
-    try:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:  # noqa: BLE001 - struct.error, zipfile/zlib errors, RuntimeError, ...:
+        # the weights-only reader runs no code, so whatever it raises means a damaged file
+        raise LoadError(f"{path}: not a readable torch file ({_no_advice(e)})") from None
+    return _unpickle_trusted(path, notes if notes is not None else [])
+
+
+def _unpickle_trusted(path: Path, notes: list[str]) -> Any:
+    """The full unpickler, for a file the caller trusts.
+
+    The model's own classes are looked for where Python finds them; only if
+    that fails is the current folder (the user's project) added, at the END of
+    sys.path, so nothing there shadows an installed module (a `./torch.py` or
+    `./onnx.py` never runs), and the failure message names that folder.
+    """
+    import sys
+
+    import torch
+
+    def attempt() -> Any:
         return torch.load(path, map_location="cpu", weights_only=False)
+
+    try:
+        try:
+            return attempt()
+        except (ModuleNotFoundError, AttributeError):
+            here = os.getcwd()
+            if here in sys.path:
+                raise
+            sys.path.append(here)  # at the end: installed modules always come first
+            try:
+                obj = attempt()
+            except (ModuleNotFoundError, AttributeError) as e:
+                raise _ClassNotFound(f"{first_line(e)}; looked in the installed modules and "
+                                     f"then in the current folder {here}") from None  # fmt: skip
+            notes.append(f"--trust: the model's classes were imported from the current folder "
+                         f"{here} (added at the end of the Python path)")  # fmt: skip
+            return obj
+    except _ClassNotFound as e:
+        raise LoadError(
+            f"{path}: could not unpickle the trusted file ({e}); the model's class "
+            "must be importable: run from the folder of the code that defines it"
+        ) from None
     except (ModuleNotFoundError, AttributeError) as e:
         raise LoadError(
             f"{path}: could not unpickle the trusted file ({first_line(e)}); the model's class "
-            "must be importable: run from the directory of the code that defines it"
+            "must be importable: run from the folder of the code that defines it"
         ) from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
     except Exception as e:  # noqa: BLE001 - trusted unpickling can fail in any way
         raise LoadError(f"{path}: could not unpickle the trusted file ({first_line(e)})") from None
+
+
+class _ClassNotFound(Exception):
+    pass
+
+
+_ADVICE = re.compile(
+    r"(weights_only\s*=\s*False|allow_pickle\s*=\s*True|pickle\.load|unsafe|untrusted)", re.I
+)
+
+
+def _no_advice(e: BaseException) -> str:
+    """The error's first line, or only its type when the text tells the user to unpickle."""
+    line = first_line(e)
+    return type(e).__name__ if _ADVICE.search(line) else line
 
 
 def model_from_object(obj: Any, path: Path, lstm: str | None) -> Model:
