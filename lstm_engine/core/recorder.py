@@ -228,8 +228,14 @@ def record(
                      z[layer, d] if keep_z else None, h0[layer, d], c0[layer, d])  # fmt: skip
             layer_in = _layer_output(h, layer)
 
-    # the buffers are done: seal them (read-only for good), so the Trace adopts them uncopied
-    x, h0, c0, gates, c, h = map(seal, (x, h0, c0, gates, c, h))
+    # the buffers are done: seal them (read-only for good), so the Trace adopts them uncopied.
+    # Sealing copies each into memory nobody can write; one at a time, so that the peak
+    # is the trace plus its largest buffer, not two traces.
+    del layer_in
+    x, h0, c0 = seal(x), seal(h0), seal(c0)
+    gates = seal(gates)
+    c = seal(c)
+    h = seal(h)
     z = seal(z) if keep_z else None
     arrays = dict(
         i=gates[:, :, :, 0], f=gates[:, :, :, 1], g=gates[:, :, :, 2], o=gates[:, :, :, 3],
@@ -368,7 +374,11 @@ def branch(
             if layer + 1 < L and mask[layer + 1].any():
                 layer_in = _layer_output(h, layer)
 
-    x, gates, c, h = map(seal, (x, gates, c, h))
+    del layer_in
+    x = seal(x)
+    gates = seal(gates)
+    c = seal(c)
+    h = seal(h)
     z = None if z is None else seal(z)
     arrays = dict(
         i=gates[:, :, :, 0], f=gates[:, :, :, 1], g=gates[:, :, :, 2], o=gates[:, :, :, 3],

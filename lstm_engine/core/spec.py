@@ -36,7 +36,7 @@ class CellWeights:
         # Own a C-contiguous, read-only copy: a trace must not change when the
         # caller later edits its tensors, and W_hh @ h is fastest on C order.
         for name, arr in self.arrays().items():
-            object.__setattr__(self, name, seal(np.array(arr, order="C", copy=True)))
+            object.__setattr__(self, name, seal(np.ascontiguousarray(arr)))  # seal copies
 
     @property
     def peephole(self) -> bool:
@@ -86,6 +86,8 @@ class LSTMSpec:
             )
         H = w0.W_ih.shape[0] // 4
         P = w0.W_hr.shape[0] if w0.W_hr is not None else H
+        if H == 0 or P == 0:
+            raise SpecError(f"an LSTM needs at least one unit (hidden size {H}, h width {P})")
         dtype = w0.W_ih.dtype
         if dtype not in (np.float32, np.float64):
             raise SpecError(f"weights must be float32 or float64, got {dtype}")

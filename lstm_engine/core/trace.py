@@ -21,8 +21,6 @@ import hashlib
 import json
 import operator
 import os
-import zipfile
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,7 +32,7 @@ import numpy as np
 from .activations import CellActivations
 from .edits import Edit, check_edits, edit_from_json
 from .errors import EngineError, InputError, LoadError
-from .files import require_regular_file
+from .files import open_regular, read_json, read_npz, require_regular_file, write_file
 from .quantities import evaluate, previous, resolve
 from .readonly import _is_sealed, seal
 from .spec import CellWeights, LSTMSpec
@@ -68,7 +66,7 @@ def _owned(a: np.ndarray) -> np.ndarray:
     """`a` if it is already sealed, else a sealed copy: a trace never shares a caller's memory."""
     if _is_sealed(a):
         return a
-    return seal(np.array(a, order="C", copy=True))
+    return seal(np.ascontiguousarray(a))  # seal copies into memory nobody can write
 
 
 def _frozen(a: np.ndarray | None) -> np.ndarray | None:
@@ -307,13 +305,12 @@ class Trace:
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write one .npz readable with np.load(path, allow_pickle=False).
 
-        The file is written next to its destination and renamed into place,
-        so a failed save never leaves half a trace, and an existing file is
-        only replaced when the caller says so.
+        Through `files.write_file`: a temporary file created exclusively beside
+        the destination, then linked into place, so a failed save never leaves
+        half a trace, two saves to one new name never both succeed, and an
+        existing file (only a regular one) is replaced only with `overwrite`.
         """
         path = Path(path)
-        if path.exists() and not overwrite:
-            raise EngineError(f"{path} already exists; not overwriting it")
         arrays = {n: np.ascontiguousarray(getattr(self, n)) for n in _SAVED}
         if self.z is not None:
             arrays["z"] = np.ascontiguousarray(self.z)
@@ -331,19 +328,7 @@ class Trace:
                     for name, arr in w.arrays().items():
                         arrays[f"weights.{layer}.{d}.{name}"] = arr
         arrays["meta"] = np.array(json.dumps(_json_value(meta, "meta"), allow_nan=False))
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.replace(tmp, path)
-        except OSError as e:
-            raise EngineError(f"cannot write {path}: {e.strerror or e}") from None
-        finally:
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
-        return path
+        return write_file(path, lambda fh: np.savez_compressed(fh, **arrays), overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Trace":
@@ -354,30 +339,39 @@ class Trace:
         as one clear LoadError rather than a traceback.
         """
         path = require_regular_file(path, "trace file")
-        try:
-            npz = np.load(path, allow_pickle=False)
-            if not isinstance(npz, np.lib.npyio.NpzFile):  # a bare .npy array
-                raise LoadError(f"{path}: not a trace file (a single array, not an .npz)")
-            with npz:
-                data = {k: npz[k] for k in npz.files}
-        except LoadError:
-            raise
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error,
-                NotImplementedError, RuntimeError) as e:  # fmt: skip
-            raise LoadError(f"{path}: not a readable trace file ({_one_line(e)})") from None
+        head = _head(path)
+        if head.startswith(b"\x93NUMPY"):
+            raise LoadError(f"{path}: not a trace file (a single array, not an .npz)")
+        if not head.startswith(b"PK\x03\x04"):
+            raise LoadError(f"{path}: not a trace file (not an .npz archive)")
+        # only the members the format defines are read, each within the limits of core/limits.py
+        data = read_npz(path, keep=_is_trace_member, what="trace file")
         try:
             return cls._from_arrays(data, path)
         except LoadError:
             raise
-        except (EngineError, KeyError, TypeError, ValueError, AttributeError) as e:
+        except (EngineError, KeyError, TypeError, ValueError, AttributeError, IndexError,
+                OverflowError, RecursionError) as e:  # fmt: skip
             raise LoadError(f"{path}: damaged trace file ({_one_line(e)})") from None
+
+    def __reduce__(self):
+        """Pickle (and copy.deepcopy) a trace as its fields, meta as plain JSON data.
+
+        Frozen meta (MappingProxyType, FrozenList) cannot be pickled as it is;
+        the rebuilt trace validates, seals and freezes everything again.
+        """
+        fields = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        fields["meta"] = _thawed(self.meta)
+        return (_rebuild, (fields,))
 
     @classmethod
     def _from_arrays(cls, data: dict, path: Path) -> "Trace":
-        try:
-            meta = json.loads(str(data.pop("meta")))
-        except (KeyError, json.JSONDecodeError):
-            raise LoadError(f"{path}: not an lstm-tui trace (no meta record)") from None
+        if "meta" not in data:
+            raise LoadError(f"{path}: not an lstm-tui trace (no meta record)")
+        meta_text = data.pop("meta")
+        if meta_text.dtype.kind not in "US" or meta_text.shape != ():
+            raise LoadError(f"{path}: not an lstm-tui trace (meta is not one JSON string)")
+        meta = read_json(str(meta_text), f"{path}: meta")
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             fmt = meta.get("format") if isinstance(meta, dict) else None
             raise LoadError(f"{path}: not an lstm-tui trace (format {fmt!r})")
@@ -407,6 +401,28 @@ class Trace:
 
 def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
+
+
+def _head(path: Path) -> bytes:
+    with open_regular(path, "trace file") as fh:
+        return fh.read(6)
+
+
+def _is_trace_member(name: str) -> bool:
+    """The arrays the trace format defines; anything else in the archive is never read."""
+    return name in _SAVED or name in ("z", "output", "meta") or name.startswith("weights.")
+
+
+def _thawed(v):
+    if isinstance(v, Mapping):
+        return {k: _thawed(item) for k, item in v.items()}
+    if isinstance(v, list):
+        return [_thawed(item) for item in v]
+    return v
+
+
+def _rebuild(fields: dict) -> "Trace":
+    return Trace(**fields)
 
 
 def _spec_from_saved(data: dict, config: dict | None) -> LSTMSpec | None:
@@ -466,6 +482,12 @@ def _validate(trace: Trace) -> None:
     P = trace.h.shape[3]
     if T == 0:
         raise InputError("a trace needs at least one step (T is 0)")
+    if L == 0:
+        raise InputError("a trace needs at least one layer (it has 0)")
+    if D not in (1, 2):
+        raise InputError(f"an LSTM has 1 or 2 directions, the trace has {D}")
+    if H == 0 or P == 0:
+        raise InputError(f"a trace needs at least one unit (hidden size {H}, h width {P})")
     expect = {
         "i": (L, D, T, H), "f": (L, D, T, H), "g": (L, D, T, H), "o": (L, D, T, H),
         "h": (L, D, T, P), "h0": (L, D, P), "c0": (L, D, H),
@@ -508,6 +530,12 @@ def _validate(trace: Trace) -> None:
     object.__setattr__(trace, "meta", _json_value(trace.meta, "meta"))
     if "branch" in trace.meta:
         _validate_lineage(trace)
+    unk = trace.meta.get("unk_positions")
+    if unk is not None and (
+        not isinstance(unk, list)
+        or not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < T for k in unk)
+    ):
+        raise InputError(f"meta['unk_positions'] must list token positions 0..{T - 1}")
 
 
 def _validate_lineage(trace: Trace) -> None:

@@ -52,3 +52,12 @@ def test_per_direction_activations_collapse_when_equal_and_are_used_per_directio
     np.testing.assert_allclose(tr.f[0, 1], np.clip(0.2 * tr.z[0, 1][:, 1] + 0.5, 0, 1), rtol=1e-6)
     with pytest.raises(SpecError, match="one per layer and direction"):
         LSTMSpec(weights=base.weights, activations=((HARD,), (HARD,)))
+
+
+def test_a_spec_without_units_is_refused():
+    """A hidden size of 0 used to open and crash the UI later (issue 9, degenerate shapes)."""
+    from lstm_engine import CellWeights
+
+    w = CellWeights(W_ih=np.zeros((0, 3), np.float32), W_hh=np.zeros((0, 0), np.float32))
+    with pytest.raises(SpecError, match="at least one unit"):
+        LSTMSpec(weights=((w,),))

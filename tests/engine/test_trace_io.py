@@ -213,3 +213,136 @@ def test_a_zip_that_is_not_npz(tmp_path):
         zf.writestr("meta.npy", b"not an npy header")
     with pytest.raises(LoadError):
         Trace.load(path)
+
+
+# --- hostile files and the promises a trace makes (issue 9)
+
+
+def _writable_owner(a):
+    """Walk a view's bases to whatever owns the memory, the way an attacker would."""
+    probe = a
+    while isinstance(probe, np.ndarray) and probe.base is not None:
+        probe = probe.base
+    if isinstance(probe, memoryview):
+        probe = probe.obj
+    return probe
+
+
+@pytest.mark.parametrize("where", ["recorded", "loaded", "weights"])
+def test_no_array_of_a_trace_can_be_made_writable_through_its_base(tmp_path, where):
+    """`tr.c.base.obj.flags.writeable = True` used to reopen a recording for writing."""
+    tr = _trace()
+    if where == "loaded":
+        tr = Trace.load(tr.save(tmp_path / "t.npz"))
+    arrays = [tr.spec.weights[0][1].W_hh] if where == "weights" else [tr.c, tr.i, tr.h, tr.x]
+    for a in arrays:
+        before = np.array(a)
+        probe = a
+        while probe is not None:
+            if isinstance(probe, np.ndarray):
+                with pytest.raises(ValueError):
+                    probe.flags.writeable = True
+                probe = probe.base
+            elif isinstance(probe, memoryview):
+                assert probe.readonly
+                probe = probe.obj
+            else:
+                assert isinstance(probe, bytes)  # immutable: nothing to write through
+                probe = None
+        np.testing.assert_array_equal(a, before)
+        assert isinstance(_writable_owner(a), bytes)
+
+
+def test_a_trace_pickles_and_deep_copies_to_an_equal_trace():
+    import copy
+    import pickle
+
+    tr = _trace()
+    for back in (pickle.loads(pickle.dumps(tr)), copy.deepcopy(tr)):
+        _assert_same(tr, back)
+        assert back.meta == tr.meta and back.tokens == tr.tokens and back.identity == tr.identity
+        with pytest.raises(TypeError):
+            back.meta["note"] = "changed"  # still frozen after the round trip
+
+
+@pytest.mark.parametrize(
+    "shape,message",
+    [((0, 1, 5, 4), "at least one layer"), ((1, 3, 5, 4), "1 or 2 directions"),
+     ((1, 1, 5, 0), "at least one unit")],
+)  # fmt: skip
+def test_degenerate_shapes_are_refused_where_the_trace_is_made(shape, message):
+    L, D, T, H = shape
+    z = np.zeros(shape)
+    with pytest.raises(EngineError, match=message):
+        Trace(x=np.zeros((T, 2)), h0=np.zeros((L, D, H)), c0=np.zeros((L, D, H)),
+              i=z, f=z, g=z, o=z, c=z, h=z)  # fmt: skip
+
+
+@pytest.mark.parametrize("junk", [["a"], [99], [-1], "0", [True], [[0]]])
+def test_unk_positions_must_be_token_positions(tmp_path, junk):
+    tr = _trace()
+    path = tr.save(tmp_path / "t.npz")
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["unk_positions"] = junk
+    arrays["meta"] = np.array(json.dumps(meta))
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **arrays)
+    with pytest.raises(LoadError, match="unk_positions"):
+        Trace.load(bad)
+
+
+def test_members_the_format_does_not_define_are_never_read(tmp_path):
+    """An extra member is not decompressed: here one that would need unpickling to read."""
+    path = _trace().save(tmp_path / "t.npz")
+    with zipfile.ZipFile(path, "a") as zf:
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+        zf.writestr("payload.npy", buf.getvalue())
+    _assert_same(Trace.load(path), _trace())
+
+
+def test_a_damaged_npy_header_or_deep_meta_is_a_load_error(tmp_path):
+    path = _trace().save(tmp_path / "t.npz")
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    header = bytearray(members["c.npy"])
+    header[59] ^= 1 << 3  # numpy's own header parser raises SyntaxError/TokenError here
+    cases = {"header": {**members, "c.npy": bytes(header)}}
+    deep = "[" * 5000 + "]" * 5000
+    buf = __import__("io").BytesIO()
+    np.save(buf, np.array(deep))
+    cases["deep meta"] = {**members, "meta.npy": buf.getvalue()}
+    for name, content in cases.items():
+        bad = tmp_path / f"{name}.npz"
+        with zipfile.ZipFile(bad, "w") as zf:
+            for member, data in content.items():
+                zf.writestr(member, data)
+        with pytest.raises(LoadError):
+            Trace.load(bad)
+
+
+def test_save_never_touches_the_old_temporary_name_and_never_races(tmp_path):
+    from lstm_engine import TargetExistsError
+
+    victim = tmp_path / ".t.npz.tmp"
+    victim.write_text("the user's own file")
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("untouched")
+    (tmp_path / ".u.npz.tmp").symlink_to(target)
+    tr = _trace()
+    tr.save(tmp_path / "t.npz")
+    tr.save(tmp_path / "u.npz")
+    assert victim.read_text() == "the user's own file" and target.read_text() == "untouched"
+    with pytest.raises(TargetExistsError, match="already exists"):
+        tr.save(tmp_path / "t.npz")
+    link = tmp_path / "link.npz"
+    link.symlink_to(target)
+    with pytest.raises(EngineError):
+        tr.save(link, overwrite=True)  # --force replaces only a regular file
+    assert target.read_text() == "untouched"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".t.npz.tmp", ".u.npz.tmp", "elsewhere.txt", "link.npz", "t.npz", "u.npz"]
