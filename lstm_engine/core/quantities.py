@@ -14,7 +14,7 @@ That rule lives in `previous_step` and `previous`, and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -141,11 +141,13 @@ def previous(series: np.ndarray, initial: np.ndarray, reverse: bool, t0: int, t1
     return np.concatenate([series[t0 + 1 : t1], tail])
 
 
-def evaluate(name: str, base: Callable[[str], np.ndarray], output_activation: Callable) -> np.ndarray:
-    """A quantity from `base`, which gives the stored arrays and the previous states.
+def evaluate_many(
+    names: Sequence[str], base: Callable[[str], np.ndarray], output_activation: Callable
+) -> dict[str, np.ndarray]:
+    """Several quantities from `base`, each quantity a formula needs computed once per call.
 
-    Each quantity a formula needs is computed once per call, so Δc and kept over
-    the same window share one c_prev.
+    Twelve table columns share one c_prev and one kept instead of computing
+    c_prev five times; Δc and kept over the same window share one c_prev.
     """
     memo: dict[str, np.ndarray] = {}
 
@@ -155,4 +157,4 @@ def evaluate(name: str, base: Callable[[str], np.ndarray], output_activation: Ca
             memo[n] = base(q.name) if q.formula is None else q.formula(get, output_activation)
         return memo[n]
 
-    return get(name)
+    return {n: get(n) for n in names}

@@ -33,7 +33,7 @@ from .activations import CellActivations
 from .edits import Edit, check_edits, edit_from_json
 from .errors import EngineError, InputError, LoadError
 from .files import open_regular, read_json, read_npz, require_regular_file, write_file
-from .quantities import evaluate, previous, resolve
+from .quantities import evaluate_many, previous, resolve
 from .readonly import _is_sealed, seal
 from .spec import CellWeights, LSTMSpec
 
@@ -221,23 +221,28 @@ class Trace:
         Only the window is computed, so a heatmap of Δc over a 5000-step,
         1024-unit trace never materialises the whole derived array.
         """
+        return self.windows((name,), layer, direction, t0, t1)[name]
+
+    def windows(self, names, layer: int, direction: int, t0: int, t1: int) -> dict[str, np.ndarray]:
+        """Several quantities over [t0, t1), sharing what their formulas have in common."""
         t0, t1 = step_index(t0), step_index(t1)
         if not 0 <= t0 <= t1 <= self.T:
             raise IndexError(f"steps {t0}..{t1} are outside the trace (0..{self.T})")
-        cached = self.__dict__.get(resolve(name).name)  # an unknown name: KeyError
-        if cached is not None:  # a whole derived array already computed
-            return cached[layer, direction, t0:t1]
-
+        for name in names:
+            resolve(name)  # an unknown name is a KeyError before anything is computed
         reverse = self.reads_reversed(direction)
 
         def base(n: str) -> np.ndarray:
+            cached = self.__dict__.get(n)  # a whole derived array already computed
+            if cached is not None:
+                return cached[layer, direction, t0:t1]
             if n == "c_prev":
                 return previous(self.c[layer, direction], self.c0[layer, direction], reverse, t0, t1)
             if n == "h_prev":
                 return previous(self.h[layer, direction], self.h0[layer, direction], reverse, t0, t1)
             return getattr(self, n)[layer, direction, t0:t1]
 
-        return evaluate(name, base, self.output_activation(layer, direction))
+        return evaluate_many(names, base, self.output_activation(layer, direction))
 
     def value(self, name: str, layer: int, direction: int, t: int) -> np.ndarray:
         """One quantity at one step, (H,), computed from the stored arrays alone.
