@@ -1,7 +1,10 @@
 """The engine's core: the LSTM's math and its recordings, with no file format and no model.
 
-spec (weights per layer and direction), activations, cell (one timestep), quantities
-(every per-unit quantity, defined once), recorder (a run, from step 0 or from a state),
-trace (an immutable recording and its file) and session (a cursor over one trace).
+spec (weights per layer and direction, how each direction reads), activations, cell (one
+timestep, with an override point for edits), quantities (every per-unit quantity, defined
+once), edits (what-if interventions as plain data), recorder (a run from step 0, or a
+branch re-run from an edited state), trace (an immutable recording, its lineage and its
+file), session (a cursor over one trace), and the guards every file goes through
+(files: bounded reads and safe writes; limits; readonly: arrays nobody can write).
 Nothing here imports from `lstm_engine.formats` or the model pipeline; a test enforces it.
 """
