@@ -3,11 +3,14 @@
 The app paints a loading screen at once and builds its Source (torch import,
 model load, trace) in a worker thread; then it switches to the debugger, or
 to an error screen whose quit exits non-zero. No traceback ever reaches the
-terminal from a load.
+terminal from a load, and none from a bug either: an unhandled exception in
+the UI ends the app with exit status 1 and one `lstm-tui: error: internal
+error: …` line on stderr (LSTM_TUI_DEBUG=1 shows Textual's traceback instead).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -19,6 +22,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from .screens.status import ErrorScreen, LoadingScreen
+from .text import safe_line
 
 if TYPE_CHECKING:
     from .source import Source
@@ -84,6 +88,27 @@ class LstmTuiApp(App[int]):
         for key in keys:
             self.simulate_key(key)
 
+    def _handle_exception(self, error: Exception) -> None:
+        """A bug in the UI: exit 1 with one line on stderr, not exit 0 under a traceback.
+
+        Textual has no public hook for an unhandled exception, so this overrides
+        its private one. Under a test (headless) or with LSTM_TUI_DEBUG=1 it then
+        defers to Textual, which keeps the traceback (and re-raises it in a test).
+        """
+        self.exit_status = 1
+        if self.error is None:
+            self.error = f"internal error: {type(error).__name__}: {error}"
+        if self.shows_tracebacks():
+            super()._handle_exception(error)
+            return
+        self.bell()
+        self.exit(1, return_code=1)
+        self._close_messages_no_wait()  # as Textual's handler does: its message loop may be gone
+
+    def shows_tracebacks(self) -> bool:
+        """Does a bug end in Textual's traceback (tests, LSTM_TUI_DEBUG=1) or in one line?"""
+        return self.is_headless or bool(os.environ.get("LSTM_TUI_DEBUG"))
+
     async def action_quit(self) -> None:
         self.exit(self.exit_status, return_code=self.exit_status)
 
@@ -117,7 +142,8 @@ def run(
     app = LstmTuiApp(loader=loader, what=Path(path).name)
     app.run()
     if app.error:  # the error screen is gone with the app; leave the reason in the scrollback
-        sys.stderr.write(f"lstm-tui: error: {app.error}\n")
+        message = safe_line(" ".join(app.error.split()))  # one safe line, whatever it quoted
+        sys.stderr.write(f"lstm-tui: error: {message}\n")
     return app.exit_status
 
 

@@ -68,6 +68,19 @@ def too_small(width: int, height: int) -> bool:
     return width < MIN_WIDTH or height < MIN_HEIGHT
 
 
+def too_small_message(width: int, height: int) -> str:
+    """What a too-small terminal shows instead of the debugger, in as few lines as it has.
+
+    The long form takes four lines of up to 56 cells; below that, one short line
+    (at 20×5 the terminal has three rows between the header and the footer).
+    """
+    need = f"{MIN_WIDTH}×{MIN_HEIGHT}"
+    if width >= 60 and height >= 8:
+        return (f"This terminal is {width}×{height}; lstm-tui needs at least {need}.\n"
+                "Enlarge the window, or press q to quit.")  # fmt: skip
+    return f"{width}×{height}: too small, {need} needed. q quits."
+
+
 def arrangement(width: int) -> str:
     """How the table and the cell view share `width` columns: one of ARRANGEMENTS."""
     if width >= FULL_CELL_FROM:

@@ -29,12 +29,14 @@ from textual.binding import Binding
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, Static
+from rich.text import Text
 
 from lstm_engine import EngineError, Session
 
 from .. import layout
 from ..source import Source
 from ..stepdata import HEATMAP_QUANTITIES, SORTS, StepColumns, sort_label
+from ..text import safe_line
 from ..views.trace_view import TraceView
 from ..widgets.heatmap_view import HeatmapView
 from ..widgets.sequence_strip import SequenceStrip
@@ -72,6 +74,10 @@ KEYS = [
     Binding("pageup", "unit_page(-1)", "Page ↑", show=False, tooltip="Select a unit one page up"),
     Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort order (ascending lists f ≈ 0 first)"),
 ]  # fmt: skip
+
+
+#: How much of a notification's message is shown (it may quote a file or the user's text).
+NOTE_LIMIT = 400
 
 
 def always(action: str) -> str:
@@ -155,6 +161,21 @@ class DebuggerScreen(Screen):
 
     def on_mount(self) -> None:
         self._update_footer()
+        self._warn(self.source)
+
+    def _warn(self, source: Source) -> None:
+        """Say what the model opened with warnings about, once per Source (also in the
+        header, on the output panel and in the help screen)."""
+        for warning in source.warnings:
+            self.note(warning, title="This model opened with a warning",
+                      severity="warning", timeout=12)  # fmt: skip
+
+    def note(self, message: str, *, title: str = "", severity: str = "information",
+             timeout: float | None = None) -> None:  # fmt: skip
+        """A notification whose text may come from a file or the user: one safe line, never
+        markup (the only way this screen notifies)."""
+        self.notify(safe_line(message, NOTE_LIMIT), title=safe_line(title, 80), severity=severity,
+                    timeout=timeout, markup=False)  # fmt: skip
 
     @staticmethod
     def _focus_unit(source: Source) -> int:
@@ -244,10 +265,10 @@ class DebuggerScreen(Screen):
         small = layout.too_small(w, h)
         self.set_class(small, "-too-small")
         if small:
-            self.query_one("#too-small", Static).update(
-                f"This terminal is {w}×{h}; lstm-tui needs at least "
-                f"{layout.MIN_WIDTH}×{layout.MIN_HEIGHT}.\nEnlarge the window, or press q to quit."
-            )
+            message = self.query_one("#too-small", Static)
+            message.update(Text(layout.too_small_message(w, h)))
+            # the padding only where there is room for it: at 20×5 it would eat the message
+            message.styles.padding = (2, 4) if h >= 12 and w >= 40 else (0, 0)
         self._update_footer()
 
     def plots_fit(self) -> bool:
@@ -334,18 +355,18 @@ class DebuggerScreen(Screen):
     def action_layer(self, n: int) -> None:
         L = self.source.trace.num_layers
         if L == 1:
-            self.notify("This LSTM has a single layer.", timeout=2)
+            self.note("This LSTM has a single layer.", timeout=2)
             return
         layer = self.lstm_layer + n
         if not 0 <= layer < L:
             end = "first" if layer < 0 else "last"
-            self.notify(f"Layer {self.lstm_layer + 1} is the {end} of {L}.", timeout=2)
+            self.note(f"Layer {self.lstm_layer + 1} is the {end} of {L}.", timeout=2)
             return
         self.lstm_layer = layer
 
     def action_direction(self) -> None:
         if self.source.trace.num_directions == 1:
-            self.notify("This LSTM is unidirectional: there is no reverse direction.", timeout=2)
+            self.note("This LSTM is unidirectional: there is no reverse direction.", timeout=2)
             return
         self.direction = 1 - self.direction
 
@@ -355,27 +376,27 @@ class DebuggerScreen(Screen):
     def action_reverse_sort(self) -> None:
         self.descending = not self.descending
         reverse = self.source.trace.reads_reversed(self.direction)
-        self.notify(f"Sorted by {sort_label(self.sort, reverse, self.descending)}", timeout=2)
+        self.note(f"Sorted by {sort_label(self.sort, reverse, self.descending)}", timeout=2)
 
     def action_heatmap(self, n: int) -> None:
         quantities = HEATMAP_QUANTITIES
         self.heat = quantities[(quantities.index(self.heat) + n) % len(quantities)]
         if not self._plots_fit and self.panel != "heatmap":
             self.panel = "heatmap"
-        self.notify(f"Heatmap shows {_HEAT_NAMES.get(self.heat, self.heat)}", timeout=2)
+        self.note(f"Heatmap shows {_HEAT_NAMES.get(self.heat, self.heat)}", timeout=2)
 
     def action_overview(self) -> None:
         self.overview = not self.overview
         what = "the whole sequence" if self.overview else "a window around the cursor"
-        self.notify(f"History and heatmap show {what} (z: toggle)", timeout=2)
+        self.note(f"History and heatmap show {what} (z: toggle)", timeout=2)
 
     def action_panel(self) -> None:
         if self._plots_fit:
-            self.notify("The cell view, history and heatmap are all on screen.", timeout=2)
+            self.note("The cell view, history and heatmap are all on screen.", timeout=2)
             return
         self.panel = PANELS[(PANELS.index(self.panel) + 1) % len(PANELS)]
         names = {"cell": "cell view and output", "history": "unit history", "heatmap": "heatmap"}
-        self.notify(f"Showing the {names[self.panel]} (p: next)", timeout=2)
+        self.note(f"Showing the {names[self.panel]} (p: next)", timeout=2)
 
     def action_goto_unit(self) -> None:
         def done(unit: int | None) -> None:
@@ -387,18 +408,29 @@ class DebuggerScreen(Screen):
     def action_next_example(self) -> None:
         reason = getattr(self.source, "example_reason", "This version cannot open examples.")
         if reason is not None:
-            self.notify(reason, title="No other example", severity="warning", timeout=4)
+            self.note(reason, title="No other example", severity="warning", timeout=4)
             return
         self._open_example(self.source.next_example())
 
-    @work(thread=True, exclusive=True, group="retrace")
+    @work(thread=True, exclusive=True, group="retrace", exit_on_error=False)
     def _open_example(self, n: int) -> None:
+        new = self._run_model(lambda: self.source.with_example(n), "Example failed")
+        if new is not None:
+            self.app.call_from_thread(self._install, new, f"Example {n}: {new.trace.T} steps.")
+
+    def _run_model(self, run, failed: str) -> Source | None:
+        """Run the model in this worker thread; any failure is a notification, never the
+        end of the app (the trace in view stays as it was)."""
         try:
-            new = self.source.with_example(n)
+            return run()
         except EngineError as e:
-            self.app.call_from_thread(self.notify, str(e), title="Example failed", severity="error")
-            return
-        self.app.call_from_thread(self._install, new, f"Example {n}: {new.trace.T} steps.")
+            message = str(e)
+        except MemoryError:
+            message = "There is not enough memory for this trace: try a shorter input."
+        except Exception as e:  # noqa: BLE001 - a bug in a re-run must not take the app down
+            message = f"internal error: {type(e).__name__}: {e}"
+        self.app.call_from_thread(self.note, message, title=failed, severity="error", timeout=10)
+        return None
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.KEYS, self.source))
@@ -413,7 +445,7 @@ class DebuggerScreen(Screen):
     def action_edit(self) -> None:
         reason = self.source.read_only_reason
         if reason is not None:
-            self.notify(reason, title="Cannot edit the input", severity="warning", timeout=6)
+            self.note(reason, title="Cannot edit the input", severity="warning", timeout=6)
             return
 
         def done(text: str | None) -> None:
@@ -422,15 +454,12 @@ class DebuggerScreen(Screen):
 
         self.app.push_screen(EditInputDialog(self.source), done)
 
-    @work(thread=True, exclusive=True, group="retrace")
+    @work(thread=True, exclusive=True, group="retrace", exit_on_error=False)
     def _retrace(self, text: str) -> None:
         """Trace the edited text in a thread: a large model must not freeze the screen."""
-        try:
-            new = self.source.retrace(text)
-        except EngineError as e:
-            self.app.call_from_thread(self.notify, str(e), title="Re-run failed", severity="error")
-            return
-        self.app.call_from_thread(self._install, new)
+        new = self._run_model(lambda: self.source.retrace(text), "Re-run failed")
+        if new is not None:
+            self.app.call_from_thread(self._install, new)
 
     def _install(self, source: Source, message: str | None = None) -> None:
         """Show a new trace, keeping the cursor where it can stay."""
@@ -441,8 +470,11 @@ class DebuggerScreen(Screen):
         self.unit = min(self.unit, tr.hidden_size - 1)
         self.t = self.session.t
         self.context_t = self.t
+        warned = self.source.warnings
         self.source = source
-        self.notify(message or f"Re-ran on {tr.T} tokens.", timeout=2)
+        self.note(message or f"Re-ran on {tr.T} tokens.", timeout=2)
+        if source.warnings != warned:
+            self._warn(source)
 
     # --- messages from the widgets
     @on(SequenceStrip.StepClicked)

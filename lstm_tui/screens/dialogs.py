@@ -1,11 +1,15 @@
 """The small dialogs: edit the input text, go to a step, go to a unit.
 
 Both validate before they close, so a typo gets a message in the dialog
-instead of a failed re-run behind it.
+instead of a failed re-run behind it. Every string from the file (the
+model's name, its unknown token) and every message quoting the user's text
+is shown as plain Text through safe_line: `[/]` typed or stored is just
+three characters.
 """
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +20,13 @@ from textual.widgets import Input, Label, Static, TextArea
 from lstm_engine import EngineError
 
 from ..source import Source
+from ..text import safe_line
+
+#: The longest input the edit dialog re-runs the model on, in characters: a pasted
+#: book would need gigabytes for its trace (every quantity at every step).
+MAX_INPUT_CHARS = 20_000
+#: How much of an error message the dialog shows (it quotes the user's text).
+MESSAGE_LIMIT = 400
 
 
 class EditInputDialog(ModalScreen[str | None]):
@@ -44,7 +55,8 @@ class EditInputDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         model = self.source.model
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(f"Edit the input of {self.source.name} and re-run", classes="dialog-title")
+            title = f"Edit the input of {safe_line(self.source.name, 60)} and re-run"
+            yield Label(Text(title), classes="dialog-title")
             if self.chars:
                 yield TextArea(self.initial_text(), id="text", soft_wrap=True, show_line_numbers=False)
             else:
@@ -58,9 +70,10 @@ class EditInputDialog(ModalScreen[str | None]):
                 unk = getattr(model, "unk", None)
                 what = "characters" if self.chars else "words"
                 hint += f"   vocabulary: {len(vocab)} {what}" + (
-                    f", unknown {what} become {unk}" if unk else f", unknown {what} are refused"
-                )
-            yield Static(hint, classes="dialog-hint")
+                    f", unknown {what} become {safe_line(unk, 40)}" if unk
+                    else f", unknown {what} are refused"
+                )  # fmt: skip
+            yield Static(Text(hint), classes="dialog-hint")
 
     def initial_text(self) -> str:
         if self.source.text is not None:
@@ -78,12 +91,22 @@ class EditInputDialog(ModalScreen[str | None]):
         self._try(widget.text if isinstance(widget, TextArea) else widget.value)
 
     def _try(self, text: str) -> None:
+        if len(text) > MAX_INPUT_CHARS:
+            self._error(
+                f"The text is {len(text):,} characters long; the edit dialog re-runs the model "
+                f"on at most {MAX_INPUT_CHARS:,}: shorten it."
+            )
+            return
         try:
             self.source.model.tokenize(text)
         except EngineError as e:
-            self.query_one("#error", Static).update(str(e))
+            self._error(str(e))
             return
         self.dismiss(text)
+
+    def _error(self, message: str) -> None:
+        """Show why the text cannot be re-run, as plain text (it may quote the user's input)."""
+        self.query_one("#error", Static).update(Text(safe_line(message, MESSAGE_LIMIT)))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -121,7 +144,7 @@ class _NumberDialog(ModalScreen[int | None]):
         if not 0 <= index < self.count:
             last = self.first + self.count - 1
             self.query_one("#error", Static).update(
-                f"Enter a {self.WHAT} between {self.first} and {last}."
+                Text(f"Enter a {self.WHAT} between {self.first} and {last}.")
             )
             return
         self.dismiss(index)

@@ -1,4 +1,10 @@
-"""HelpScreen: the keys, and how to read what the debugger shows."""
+"""HelpScreen: the model's warnings, the keys, how to read the screen, and what the model is.
+
+What the model is (its name, format, description, LSTMs, vocabulary, unknown
+token, labels, examples) comes from the file: every such string is shown as
+plain Text through safe_line (display for tokens and labels), never as
+markup, so a file cannot style the help or put a click action in it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,14 @@ from textual.widgets import Static
 
 from ..layout import BESIDE_FROM, PLOTS_ALWAYS_FROM
 from ..source import Source
+from ..text import display, safe_line
+
+#: How many vocabulary entries, labels and examples the help lists (then "… and N more").
+SHOW_ITEMS = 12
+#: How much of one example, name or label list is shown, in characters.
+LINE_LIMIT = 200
+#: How much of the description is shown (it wraps), in characters.
+DESCRIPTION_LIMIT = 1000
 
 READING = """\
 Notation: t is the step in view (1-based in the header, as the strip counts);
@@ -85,20 +99,85 @@ class HelpScreen(ModalScreen[None]):
         keys.add_column()
         for b in self.bindings:
             shown = b.key_display or "/".join(_key_name(k) for k in b.key.split(","))
-            keys.add_row(shown, b.tooltip or b.description)
-        keys.add_row("ctrl+p", "Command palette (every action by name)")
+            keys.add_row(Text(shown), Text(b.tooltip or b.description))
+        keys.add_row(Text("ctrl+p"), Text("Command palette (every action by name)"))
+        warnings = self.source.warnings if self.source is not None else ()
         with VerticalScroll(id="help", classes="dialog"):
+            if warnings:
+                yield Static(Text("This model opened with warnings", style="bold"),
+                             classes="dialog-title")  # fmt: skip
+                for warning in warnings:
+                    yield Static(Text("⚠ " + safe_line(warning)), classes="help-warning")
+                yield Static(Text(""))
             yield Static(Text("lstm-tui — keys", style="bold"), classes="dialog-title")
             yield Static(keys)
             if self.source is not None and self.source.read_only_reason:
                 reason = Text("e (edit): " + self.source.read_only_reason)
                 yield Static(reason, classes="dialog-hint")
             yield Static(Text("\nReading the screen", style="bold"))
-            yield Static(READING)
-            yield Static("Esc or ? closes this help.", classes="dialog-hint")
+            yield Static(Text(READING))
+            if self.source is not None:
+                yield Static(Text("\nThis model", style="bold"))
+                yield Static(model_table(self.source))
+            yield Static(Text("Esc or ? closes this help."), classes="dialog-hint")
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _listed(items, show=display) -> str:
+    items = list(items)
+    shown = ", ".join(show(x) for x in items[:SHOW_ITEMS])
+    more = len(items) - SHOW_ITEMS
+    return shown + (f" … and {more} more" if more > 0 else "")
+
+
+def model_rows(source: Source) -> list[tuple[str, str]]:
+    """(what, value) rows about the model, every value already safe to show as plain Text."""
+    model, tr = source.model, source.trace
+    rows = [("name", safe_line(source.name, LINE_LIMIT)),
+            ("format", safe_line(source.format or source.origin, LINE_LIMIT)),
+            ("LSTM", source.summary())]  # fmt: skip
+    description = getattr(model, "description", "") if model is not None else ""
+    if description:
+        rows.append(("description", safe_line(description, DESCRIPTION_LIMIT)))
+    if model is not None:
+        names = tuple(getattr(model, "lstm_names", ()) or ())
+        if names:
+            traced = getattr(model, "lstm_name", None)
+            rows.append(("LSTMs", _listed(names, lambda n: safe_line(n, 60) + (
+                " (in view)" if n == traced and len(names) > 1 else ""))))  # fmt: skip
+        parts = [getattr(getattr(model, p, None), "name", None) for p in ("embedding", "head")]
+        for what, name in zip(("embedding", "head"), parts):
+            if isinstance(name, str):
+                rows.append((what, safe_line(name, 60)))
+        vocab = getattr(model, "vocab", None)
+        if vocab:
+            rows.append(("vocabulary", f"{len(vocab)}: " + _listed(vocab)))
+        unk = getattr(model, "unk", None)
+        if unk is not None:
+            rows.append(("unknown token", display(unk)))
+    elif tr.meta.get("unk") is not None:
+        rows.append(("unknown token", display(tr.meta.get("unk"))))
+    if tr.labels is not None:
+        rows.append(("labels", f"{len(tr.labels)}: " + _listed(tr.labels)))
+    examples = tuple(getattr(model, "examples", ()) or ()) if model is not None else ()
+    for n, example in enumerate(examples[:SHOW_ITEMS], 1):
+        shown = example if isinstance(example, str) else "(numeric input)"
+        rows.append((f"example {n}", safe_line(shown, LINE_LIMIT)))
+    if len(examples) > SHOW_ITEMS:
+        rows.append(("", f"… and {len(examples) - SHOW_ITEMS} more examples"))
+    return rows
+
+
+def model_table(source: Source) -> Table:
+    """The model's rows as a two-column grid of plain Text cells."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for what, value in model_rows(source):
+        table.add_row(Text(what), Text(value))
+    return table
 
 
 _NAMES = {

@@ -2,17 +2,26 @@
 
 The loading screen paints at once while torch and the model load in a
 worker; the error screen shows a load failure as one readable message (never
-a traceback) and the app then exits non-zero.
+a traceback) and the app then exits non-zero. The file's name and the
+message (which may quote the file) are plain Text through safe_line: never
+markup, never a terminal escape.
 """
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, LoadingIndicator, Static
+
+from ..text import safe_line
+
+
+#: How much of an error message the error screen shows (the whole of it goes to stderr).
+MESSAGE_LIMIT = 2000
 
 
 class LoadingScreen(Screen):
@@ -36,7 +45,7 @@ class LoadingScreen(Screen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="loading-box"):
-            yield Static(f"Loading {self.what} …", id="loading-label")
+            yield Static(Text(f"Loading {safe_line(self.what, 50)} …"), id="loading-label")
             yield LoadingIndicator()
         yield Footer()
 
@@ -53,7 +62,7 @@ class ErrorScreen(Screen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="error-box", classes="dialog"):
-            yield Static(self.title_text, classes="dialog-title")
-            yield Static(self.message, id="error-message")
+            yield Static(Text(safe_line(self.title_text, 70)), classes="dialog-title")
+            yield Static(Text(safe_line(self.message, MESSAGE_LIMIT)), id="error-message")
             yield Static("Press q to quit.", classes="dialog-hint")
         yield Footer()

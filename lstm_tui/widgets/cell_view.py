@@ -19,6 +19,7 @@ from lstm_engine import REGISTRY
 from ..renderables.cell_diagram import CellDiagram, CellValues
 from ..source import Source
 from ..stepdata import windows
+from ..text import display
 
 #: The registry quantities on the diagram's wires.
 WIRES = ("c_prev", "f", "i", "g", "o", "kept", "written", "c", "tanh_c", "h_cell")
@@ -40,7 +41,7 @@ def cell_values(source: Source, layer: int, direction: int, t: int, unit: int) -
     if layer > 0:
         x_label = f"h of layer {layer}"  # layer k+1 reads layer k's h (1-based, as in the header)
     elif tr.tokens is not None:
-        x_label = tr.tokens[t]
+        x_label = display(tr.tokens[t])  # the file's token: visible stand-ins, no control
     elif tr.x.shape[1] == 1:
         x_label = f"{float(tr.x[t, 0]):+.2f}"  # a one-feature input: show the number itself
     else:

@@ -90,7 +90,11 @@ def unk_positions(source: Source) -> set[int]:
     tr = source.trace
     if tr.tokens is None or tr.meta.get("unk") is None:
         return set()
-    return {int(k) for k in tr.meta.get("unk_positions") or () if 0 <= int(k) < tr.T}
+    positions = tr.meta.get("unk_positions")
+    if not isinstance(positions, (list, tuple)):  # the file's meta: anything at all
+        return set()
+    return {int(k) for k in positions
+            if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 0 <= k < tr.T}
 
 
 def predictions(source: Source) -> list[tuple[str, float]] | None:
@@ -293,12 +297,13 @@ class SequenceStrip(Widget):
     def _update_title(self) -> None:
         if self.source is None:
             return
-        self.border_title = strip_title(
+        # a Text, never a str: Textual reads a str title as markup, and the unk token is the file's
+        self.border_title = Text(strip_title(
             len(self._tokens), self.t, self._reverse(), self.content_size.width,
             self._widths, self._preds is not None, self._numeric,
             all_preds=self._all_preds, n_unk=len(self._unk),
             unk=self.source.trace.meta.get("unk"), example=self._example_label(),
-        )  # fmt: skip
+        ))  # fmt: skip
 
     def _reverse(self) -> bool:
         """Does the direction in view read right to left (the trace knows; not only direction 1)?"""

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from lstm_tui import layout
-from lstm_tui.layout import Layout, arrangement, footer_fit, plan, too_small
+from lstm_tui.layout import Layout, arrangement, footer_fit, plan, too_small, too_small_message
 
 
 def test_layout_imports_no_textual():
@@ -93,3 +93,11 @@ def test_footer_keeps_whole_entries_in_priority_order():
     assert footer_fit(entries, 12 + 9 + 9 + 7 + 6) == 3
     assert footer_fit(entries, 12 + 8) == 0
     assert footer_fit([], 80) == 0
+
+
+def test_too_small_message_fits_what_it_has():
+    roomy = too_small_message(70, 20)
+    assert roomy.startswith("This terminal is 70×20; lstm-tui needs at least 80×24.")
+    short = too_small_message(20, 5)
+    assert short == "20×5: too small, 80×24 needed. q quits."
+    assert len(short) <= 3 * 20  # three rows of twenty cells

@@ -348,6 +348,17 @@ async def test_too_small_terminal_says_so():
         assert not screen.query_one("#too-small").display
 
 
+@pytest.mark.parametrize("size", [(20, 5), (30, 6), (79, 10)])
+async def test_a_tiny_terminal_still_shows_the_message(size):
+    """At 20×5 the padding of the roomy message left no row for its text: a blank body."""
+    app = RecordingApp(synthetic_source())
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        message = " ".join(widget_text(app.screen.query_one("#too-small")).split())
+        w, h = size
+        assert f"{w}×{h}" in message and "80×24" in message and "q" in message.split()
+
+
 async def test_large_hidden_size_scrolls_to_the_selected_unit():
     src = synthetic_source(hidden=300, T=4, seed=2)
     app = RecordingApp(src)
