@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -158,7 +159,13 @@ class TraceView(Vertical):
         reverse = tr.reads_reversed(self.direction)
         table.border_subtitle = f"sort: {sort_label(self.sort, reverse, self.descending)}  (s, S)"
         self.query_one("#cell").border_title = f"cell · unit {self.unit}"
-        self.query_one("#output").border_title = "output"
+        output = self.query_one("#output")
+        # a Text, never a str: Textual reads a str title as markup
+        output.border_title = (
+            Text.assemble("output ", ("⚠ warning", output.get_component_rich_style(
+                "output-panel--warning")))
+            if self.source.warnings else Text("output")
+        )
         self.query_one("#history").border_title = f"unit {self.unit} over time"
         heat = self.query_one("#heatmap")
         heat.border_title = f"heatmap · {self.heat}"

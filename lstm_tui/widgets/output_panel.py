@@ -1,7 +1,10 @@
 """OutputPanel: what the model said at step t — the top-k labels and which one won.
 
 Labels are shown through lstm_tui.text.display: a character model's "\\n" label
-is one ⏎ cell, so a row never breaks.
+is one ⏎ cell, so a row never breaks. A model that opened with warnings (say,
+a LayerNorm no part of the pipeline explains, so the numbers here are not the
+model's own output) has them on the panel itself, above the numbers, each
+sentence through safe_line and wrapped to the panel.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from textual.widget import Widget
 
 from ..renderables.palette import bar
 from ..source import Source, probabilities
-from ..text import display
+from ..text import display, safe_line
 
 _KIND = {
     "log_prob": "p = exp(log-prob)",
@@ -50,13 +53,29 @@ def render_output(source: Source, t: int, k: int, width: int, win: Style, dim: S
     return text
 
 
+def render_warnings(warnings: tuple[str, ...], width: int, style: Style) -> Text:
+    """Each warning as `⚠ sentence`, wrapped to `width` cells (plain Text, never markup)."""
+    lines = Text(no_wrap=True)
+    wrap = max(width - 2, 8)
+    for warning in warnings:
+        words = safe_line(warning).split(" ")
+        row, first = "", True
+        for word in words:
+            if row and cell_len(row) + 1 + cell_len(word) > wrap:
+                lines.append(("⚠ " if first else "  ") + row + "\n", style)
+                row, first = "", False
+            row = f"{row} {word}" if row else word
+        lines.append(("⚠ " if first else "  ") + row + "\n", style)
+    return lines
+
+
 class OutputPanel(Widget):
     """The top-k outputs at the cursor."""
 
     DEFAULT_CSS = """
     OutputPanel { height: auto; }
     """
-    COMPONENT_CLASSES = {"output-panel--winner", "output-panel--dim"}
+    COMPONENT_CLASSES = {"output-panel--winner", "output-panel--dim", "output-panel--warning"}
 
     source: reactive[Source | None] = reactive(None)
     t: reactive[int] = reactive(0)
@@ -66,8 +85,14 @@ class OutputPanel(Widget):
     def render(self) -> Text:
         if self.source is None:
             return Text("")
-        return render_output(
-            self.source, self.t, self.top_k, self.size.width,
+        width = self.size.width
+        output = render_output(
+            self.source, self.t, self.top_k, width,
             self.get_component_rich_style("output-panel--winner"),
             self.get_component_rich_style("output-panel--dim"),
         )  # fmt: skip
+        warnings = self.source.warnings
+        if not warnings:
+            return output
+        style = self.get_component_rich_style("output-panel--warning")
+        return render_warnings(warnings, width, style) + output

@@ -1,6 +1,11 @@
 """StatusHeader: the one line that says what you are looking at and where the cursor is.
 
 `tagger · LSTM 6→6 ×1 layer, uni   t = 3 / 5   layer 1/1  → forward`
+
+The model's name comes from the file: it is shown through safe_line as plain
+Text (never markup, never a terminal escape). A model that opened with
+warnings says so right after its name (`⚠ 1 warning (?)`), before anything
+that a narrow terminal would cut off.
 """
 
 from __future__ import annotations
@@ -10,6 +15,10 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ..source import Source
+from ..text import safe_line
+
+#: Longest model name the header shows, in characters (the rest is cut with …).
+NAME_LIMIT = 40
 
 
 class StatusHeader(Widget):
@@ -18,7 +27,10 @@ class StatusHeader(Widget):
     DEFAULT_CSS = """
     StatusHeader { height: 1; }
     """
-    COMPONENT_CLASSES = {"status-header--name", "status-header--step", "status-header--dim"}
+    COMPONENT_CLASSES = {
+        "status-header--name", "status-header--step", "status-header--dim",
+        "status-header--warning",
+    }  # fmt: skip
 
     source: reactive[Source | None] = reactive(None)
     """What is loaded; None while loading."""
@@ -36,8 +48,14 @@ class StatusHeader(Widget):
         step = self.get_component_rich_style("status-header--step")
         dim = self.get_component_rich_style("status-header--dim")
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f" {src.name} ", name)
+        text.append(f" {safe_line(src.name, NAME_LIMIT)} ", name)
         text.append(" ")
+        warnings = src.warnings
+        if warnings:
+            n = len(warnings)
+            warn = self.get_component_rich_style("status-header--warning")
+            text.append(f" ⚠ {n} warning{'s' if n > 1 else ''} (?) ", warn)
+            text.append(" ")
         text.append(src.summary(), dim)
         if src.origin == "trace":
             text.append("  [trace, read-only]", dim)

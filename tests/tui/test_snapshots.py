@@ -14,7 +14,7 @@ import pytest
 from lstm_tui.app import LstmTuiApp
 from lstm_tui.opening import open_path
 
-from tui_helpers import SAMPLES, synthetic_source
+from tui_helpers import NORM_TEXT, SAMPLES, layernorm_state_dict, synthetic_source
 
 WIDE = (120, 36)
 
@@ -71,6 +71,12 @@ def test_edit_dialog(snap_compare, tagger):
         pilot.app.screen.query_one("#text").cursor_blink = False
 
     assert snap_compare(LstmTuiApp(tagger), run_before=open_dialog, terminal_size=WIDE)
+
+
+def test_model_that_opened_with_a_warning(snap_compare, tmp_path):
+    """A LayerNorm the pipeline skips: the header, the output panel and a notification say so."""
+    src = open_path(str(layernorm_state_dict(tmp_path)), text=NORM_TEXT)
+    assert snap_compare(LstmTuiApp(src), terminal_size=WIDE)
 
 
 def test_80x24_terminal(snap_compare, tagger):

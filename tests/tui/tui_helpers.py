@@ -73,3 +73,30 @@ class RecordingApp(LstmTuiApp):
     def notify(self, message, *, title: str = "", **kwargs):
         self.notes.append(SimpleNamespace(message=str(message), title=str(title)))
         return super().notify(message, title=title, **kwargs)
+
+
+def layernorm_state_dict(folder: Path) -> Path:
+    """Embedding → LSTM → LayerNorm → Linear saved as a bare state_dict (seeded): it opens
+    with a warning, since no part of the pipeline explains the LayerNorm (issue 8)."""
+    import torch
+    import torch.nn as nn
+
+    class NormTagger(nn.Module):  # as tests/engine/test_every_parameter.py builds it
+        def __init__(self):
+            super().__init__()
+            self.word_embeddings = nn.Embedding(9, 6)
+            self.lstm = nn.LSTM(6, 6)
+            self.norm = nn.LayerNorm(6)
+            self.hidden2tag = nn.Linear(6, 3)
+            with torch.no_grad():  # a trained LayerNorm is not the identity
+                self.norm.weight.uniform_(0.5, 3.0)
+                self.norm.bias.uniform_(-1.0, 1.0)
+
+    torch.manual_seed(0)
+    path = Path(folder) / "norm_tagger.pt"
+    torch.save(NormTagger().eval().state_dict(), path)
+    return path
+
+
+#: The input the LayerNorm model is traced on (it carries no examples).
+NORM_TEXT = "4 0 8 3 1 1"
