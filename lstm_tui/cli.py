@@ -93,41 +93,58 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
 
 
 # --- helpers shared by the subcommands
-def _trusting(args) -> None:
-    """With --trust, let a pickled module's class be imported from the user's project (the cwd)."""
-    if getattr(args, "trust", False) and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+def _same_file(a: Path, b: str | os.PathLike) -> bool:
+    """Do `a` and `b` name one file (False when either does not exist)?"""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _save_trace(trace, out: Path, force: bool) -> None:
+    """Write `trace` to `out`: Trace.save goes through the engine's write_file (an exclusive,
+    unpredictable temporary name beside `out`, then a link that fails if `out` exists, so of
+    two records to one new name exactly one wins; with --force a rename over a regular file
+    only). An existing name is the user's to change: a UsageError naming --force."""
+    from lstm_engine import TargetExistsError
+
+    try:
+        trace.save(out, overwrite=force)
+    except TargetExistsError as e:
+        raced = " (it appeared while recording)" if "appeared while writing" in str(e) else ""
+        raise UsageError(f"{safe_line(out)} already exists{raced}; not overwriting it "
+                         "(pass --force to replace it)") from None  # fmt: skip
+
+
+def _has_terminal() -> bool:
+    """Are stdin and stdout both a terminal? The debugger draws on one and reads keys from it."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 # --- subcommands
 def cmd_record(args) -> int:
     from lstm_engine import open_and_trace, require_regular_file
 
-    require_regular_file(args.model, "model file")
+    model_path = require_regular_file(args.model, "model file")
     out = Path(args.output)
-    if out.exists() and out.resolve() == Path(args.model).resolve():
-        raise UsageError(f"{out} is the model itself; write the trace to another file")
-    if out.exists() and not args.force:
-        raise UsageError(f"{out} already exists; not overwriting it (pass --force to replace it)")
-    if out.is_dir():
-        raise UsageError(f"{out} is a directory; give a file name for the trace")
-    if not out.parent.exists():
-        raise UsageError(f"{out.parent}: no such directory")
-    _trusting(args)
+    if _same_file(out, model_path):
+        raise UsageError(f"{safe_line(out)} is the model itself; write the trace to another file")
     opened = open_and_trace(
         args.model, text=args.text, input_path=args.input, example=args.example,
         trust=args.trust, lstm=args.lstm, batch_index=args.batch_index,
     )  # fmt: skip
     model, trace = opened.model, opened.trace
     if model is None:
-        raise UsageError(f"{args.model}: is a recorded trace already (open it with: {PROG} {args.model})")
-    trace.save(out, overwrite=args.force)
+        shown = safe_line(args.model)
+        raise UsageError(f"{shown}: is a recorded trace already (open it with: {PROG} {shown})")
+    _save_trace(trace, out, args.force)
     what = f"{trace.T} steps" + (f" ({' '.join(map(display, trace.tokens[:8]))}{' …' if trace.T > 8 else ''})"
                                  if trace.tokens and model.tokenizer != "chars" else "")  # fmt: skip
     if args.example is not None:
         what += f" (example {args.example})"
-    sys.stdout.write(f"recorded {what} of {model.lstm_name or 'the LSTM'} "
-                     f"[{model.spec.summary()}] from {args.model} → {out}\n")  # fmt: skip
+    sys.stdout.write(f"recorded {what} of {safe_line(model.lstm_name or 'the LSTM')} "
+                     f"[{model.spec.summary()}] from {safe_line(args.model)} "
+                     f"→ {safe_line(out)}\n")  # fmt: skip
     for w in trace.meta.get("warnings") or ():
         sys.stdout.write(f"warning: {safe_line(w)}\n")
     unk_at = trace.meta.get("unk_positions") or ()
@@ -139,11 +156,11 @@ def cmd_record(args) -> int:
 
 
 def _short(example: Any, width: int = 70) -> str:
+    """An example in one safe line of at most `width` characters (a line break shows as ⏎)."""
     if isinstance(example, str):
-        s = repr(example) if any(c in example for c in "\n\t\r") else example
-        return s if len(s) <= width else s[: width - 1] + "…"
+        return safe_line(example, width)
     shape = getattr(example, "shape", None)
-    return f"numeric array of shape {list(shape)}" if shape is not None else str(example)
+    return f"numeric array of shape {list(shape)}" if shape is not None else "a numeric example"
 
 
 def info_lines(info: dict) -> list[str]:
@@ -153,18 +170,20 @@ def info_lines(info: dict) -> list[str]:
     def row(key: str, value: str) -> None:
         rows.append((key, value))
 
-    row("model", f"{info['name']}  ({info['path']})")
-    row("format", info["format"])
+    # every string below may come from the file: each goes through safe_line (or display)
+    row("model", f"{safe_line(info['name'])}  ({safe_line(info['path'])})")
+    row("format", safe_line(info["format"]))
     if info.get("description"):
-        for k, line in enumerate(textwrap.wrap(info["description"], 72)):
+        for k, line in enumerate(textwrap.wrap(safe_line(info["description"]), 72)):
             row("description" if k == 0 else "", line)
-    names = [n for n, _ in info["layers"]]
+    names = [safe_line(n) for n, _ in info["layers"]]
     w = max((len(n) for n in names), default=0)
-    for k, (n, what) in enumerate(info["layers"]):
+    for k, ((n, what), shown) in enumerate(zip(info["layers"], names)):
         mark = "   ← traced" if n in (info["lstm"], info["lstm"] or "(top level)") and "LSTM" in what else ""
-        row("architecture" if k == 0 else "", f"{n.ljust(w)}  {what}{mark}")
+        row("architecture" if k == 0 else "", f"{shown.ljust(w)}  {safe_line(what)}{mark}")
     if len(info["lstms"]) > 1:
-        row("LSTMs", ", ".join(info["lstms"]) + f"   (pick one with --lstm; tracing {info['lstm']})")
+        row("LSTMs", ", ".join(map(safe_line, info["lstms"]))
+            + f"   (pick one with --lstm; tracing {safe_line(info['lstm'])})")
     layers = f"{info['num_layers']} layer" + ("s" if info["num_layers"] > 1 else "")
     sizes = f"input {info['input_size']}, hidden {info['hidden_size']}"
     if info["proj_size"]:
@@ -178,23 +197,23 @@ def info_lines(info: dict) -> list[str]:
             vocab = f"no vocabulary stored: token ids 0–{info['vocab_size'] - 1} separated by spaces"
         elif info["vocab_size"] is not None:
             vocab = f"vocabulary {info['vocab_size']} " + ("characters" if info["tokenizer"] == "chars" else "words")
-            vocab += f", unknown token {info['unk']!r}" if info["unk"] else ", no unknown token"
+            vocab += f", unknown token {safe_line(repr(info['unk']))}" if info["unk"] else ", no unknown token"
         else:
             vocab = "no vocabulary"
-        row("input", f"text ({info['tokenizer']}); {vocab}")
+        row("input", f"text ({safe_line(info['tokenizer'])}); {vocab}")
     elif info.get("inputs"):  # ONNX: the graph's own inputs, batch axis included
-        shapes = ", ".join(f"{k} {v}" for k, v in info["inputs"].items())
+        shapes = ", ".join(f"{safe_line(k)} {safe_line(v)}" for k, v in info["inputs"].items())
         row("input", f"numeric graph input {shapes} (--input X.npy, --batch-index B)")
     else:
         width = info.get("input_width", info["input_size"]) or "features"
-        row("input", f"numeric, [T, {width}] (--input X.npy)")
+        row("input", f"numeric, [T, {safe_line(width)}] (--input X.npy)")
     if info["labels"] is not None:
         labels = info["labels"]
         shown = ", ".join(display(x) for x in labels[:20])
         row("labels", f"{len(labels)}: {shown}{' …' if len(labels) > 20 else ''}")
     else:
         row("labels", "none")
-    row("output", info["output_kind"] or info.get("output_note") or "none (the LSTM only)")
+    row("output", safe_line(info["output_kind"] or info.get("output_note") or "none (the LSTM only)"))
     if info["examples"]:
         for k, ex in enumerate(info["examples"][:5]):
             import numpy as np
@@ -208,7 +227,7 @@ def info_lines(info: dict) -> list[str]:
     row("parameters", f"{info['parameters']:,}")
     for key in ("opset", "graph", "notes"):
         if info.get(key):
-            row(key, str(info[key]))
+            row(key, safe_line(info[key]))
     _warning_rows(row, info.get("warnings") or ())
     kw = max(len(k) for k, _ in rows)
     return [f"{k.ljust(kw)}  {v}".rstrip() for k, v in rows]
@@ -226,19 +245,22 @@ def trace_info_lines(path: str, tr=None) -> list[str]:
 
     tr = tr if tr is not None else Trace.load(path)
     meta = tr.meta
+    s = safe_line  # every meta string is the file's: shown as data, never as terminal control
     rows = [
-        ("trace", f"{path}  (recorded, read-only)"),
-        ("model", f"{meta.get('model') or '?'}  ({meta.get('source') or 'unknown source'})"),
-        ("format", f"trace of a {meta.get('model_format') or 'bare LSTM'} model"),
-        ("lstm", f"{meta.get('lstm') or '?'}  [{tr.spec.summary() if tr.spec is not None else 'no weights stored'}]"),
+        ("trace", f"{s(path)}  (recorded, read-only)"),
+        ("model", f"{s(meta.get('model') or '?')}  ({s(meta.get('source') or 'unknown source')})"),
+        ("format", f"trace of a {s(meta.get('model_format') or 'bare LSTM')} model"),
+        ("lstm", f"{s(meta.get('lstm') or '?')}  [{tr.spec.summary() if tr.spec is not None else 'no weights stored'}]"),
         ("steps", str(tr.T)),
         ("tokens", " ".join(map(display, tr.tokens[:20])) + (" …" if tr.T > 20 else "") if tr.tokens else "none (numeric input)"),
         ("labels", ", ".join(map(display, tr.labels)) if tr.labels else "none"),
-        ("output", f"{meta.get('output_kind') or 'none'}" + (f", shape {list(tr.output.shape)}" if tr.output is not None else "")),
+        ("output", f"{s(meta.get('output_kind') or 'none')}" + (f", shape {list(tr.output.shape)}" if tr.output is not None else "")),
     ]  # fmt: skip
     unk_at = meta.get("unk_positions") or []
+    unk_at = unk_at if isinstance(unk_at, list) else []
     if unk_at and tr.tokens:
-        words = ", ".join(display(tr.tokens[k]) for k in unk_at[:10] if 0 <= k < tr.T)
+        at = [k for k in unk_at[:10] if type(k) is int and 0 <= k < tr.T]
+        words = ", ".join(display(tr.tokens[k]) for k in at)
         rows.insert(6, ("unknown", f"{len(unk_at)} read as {display(meta.get('unk') or '?')}: {words}"
                         + (" …" if len(unk_at) > 10 else "")))  # fmt: skip
     _warning_rows(lambda k, v: rows.append((k, v)), meta.get("warnings") or ())
@@ -249,7 +271,6 @@ def trace_info_lines(path: str, tr=None) -> list[str]:
 def cmd_info(args) -> int:
     from lstm_engine import Trace, open_file
 
-    _trusting(args)
     opened = open_file(args.model, trust=args.trust, lstm=args.lstm)
     lines = trace_info_lines(args.model, opened) if isinstance(opened, Trace) else info_lines(opened.info())
     sys.stdout.write("\n".join(lines) + "\n")
@@ -257,19 +278,40 @@ def cmd_info(args) -> int:
 
 
 def cmd_ui(args) -> int:
-    from lstm_engine import InputError, require_regular_file
+    """Open (and trace) the file first, then check for a terminal, then start Textual.
 
-    require_regular_file(args.model, "model file")  # before textual: a bad path is one line, exit 2
-    if args.input is not None:
-        require_regular_file(args.input, "input file", error=InputError)
-    _trusting(args)
-    from . import app  # textual is imported only when the UI opens
+    So a bad file is one error line and exit 2 wherever the UI was started,
+    and with no terminal (a pipe, cron, ssh without -t) the debugger refuses
+    in one line instead of writing escapes into a pipe and waiting for keys.
+    """
+    from .opening import open_path
 
-    extra = {"example": args.example} if args.example is not None else {}
-    return app.run(
-        args.model, text=args.text, input_path=args.input, trust=args.trust,
-        lstm=args.lstm, batch_index=args.batch_index, **extra,
+    source = open_path(
+        args.model, text=args.text, input_path=args.input, trust=args.trust, lstm=args.lstm,
+        batch_index=args.batch_index, example=args.example,
     )  # fmt: skip
+    if not _has_terminal():
+        raise UsageError(
+            "the debugger needs a terminal (stdin and stdout are not one); "
+            f"use `{PROG} info` or `{PROG} record -o TRACE.npz` without one"
+        )
+    return _run_app(source, Path(args.model).name)
+
+
+def _app_for(source, what: str):
+    """The debugger's App on an already opened Source (its loader only hands the Source over)."""
+    from .app import LstmTuiApp  # textual is imported only when the UI opens
+
+    return LstmTuiApp(loader=lambda: source, what=what)
+
+
+def _run_app(source, what: str) -> int:
+    """The debugger on an opened Source; the exit status (2 after an error it showed)."""
+    app = _app_for(source, what)
+    app.run()
+    if app.error:  # the error screen is gone with the app; leave the reason in the scrollback
+        _fail(app.error)
+    return app.exit_status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -301,5 +343,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str) -> None:
-    message = " ".join(str(message).split())  # one line, whatever the exception held
+    message = safe_line(" ".join(str(message).split()))  # one safe line, whatever it quoted
     sys.stderr.write(f"{PROG}: error: {message}\n")

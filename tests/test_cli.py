@@ -253,23 +253,60 @@ def test_save_checkpoint_one_liner_opens_in_the_cli(tmp_path, capsys):
     assert "3: D, N, V" in capsys.readouterr().out
 
 
-def test_ui_command_hands_its_arguments_to_app_run(monkeypatch, tmp_path):
-    app = pytest.importorskip("lstm_tui.app")
-    calls = []
+def _fake_ui(monkeypatch, terminal: bool = True):
+    """cmd_ui with open_path, the terminal check and the app replaced: (opened, started) calls."""
+    from lstm_tui import cli, opening
 
-    def fake_run(path, **kwargs):
-        calls.append((path, kwargs))
-        return 0
+    opened, started = [], []
+    monkeypatch.setattr(opening, "open_path", lambda path, **kw: opened.append((path, kw)) or "SRC")
+    monkeypatch.setattr(cli, "_has_terminal", lambda: terminal)
+    monkeypatch.setattr(cli, "_run_app", lambda source, what: started.append((source, what)) or 0)
+    return opened, started
 
-    monkeypatch.setattr(app, "run", fake_run)
+
+def test_ui_command_opens_the_file_with_its_arguments_then_starts_the_app(monkeypatch, tmp_path):
+    opened, started = _fake_ui(monkeypatch)
     np.save(tmp_path / "x.npy", np.zeros((3, 6)))
     assert main([str(TAGGER), "--text", "the dog", "--lstm", "lstm", "--trust"]) == 0
     assert main([str(TAGGER), "--input", str(tmp_path / "x.npy"), "--node", "n", "--batch-index", "2"]) == 0
-    assert calls == [
-        (str(TAGGER), dict(text="the dog", input_path=None, trust=True, lstm="lstm", batch_index=0)),
+    assert opened == [
+        (str(TAGGER), dict(text="the dog", input_path=None, trust=True, lstm="lstm", batch_index=0,
+                           example=None)),
         (str(TAGGER), dict(text=None, input_path=str(tmp_path / "x.npy"), trust=False, lstm="n",
-                           batch_index=2)),
+                           batch_index=2, example=None)),
     ]  # fmt: skip
+    assert started == [("SRC", "tagger.pt")] * 2
+
+
+def test_ui_without_a_terminal_refuses_after_opening_and_never_starts_the_app(monkeypatch, capsys):
+    opened, started = _fake_ui(monkeypatch, terminal=False)
+    assert main([str(TAGGER)]) == 2
+    assert "needs a terminal" in _one_error_line(capsys)
+    assert len(opened) == 1 and started == []
+
+
+def test_ui_refuses_a_bad_file_before_checking_for_a_terminal(monkeypatch, tmp_path, capsys):
+    from lstm_tui import cli
+
+    monkeypatch.setattr(cli, "_has_terminal", lambda: pytest.fail("checked the terminal first"))
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    assert main([str(tmp_path / "junk.pt")]) == 2
+    assert "not a model file" in _one_error_line(capsys)
+
+
+async def test_the_app_cmd_ui_starts_shows_the_source_it_opened():
+    pytest.importorskip("textual")
+    from lstm_tui import cli
+    from lstm_tui.opening import open_path
+
+    source = open_path(str(TAGGER), text="the dog")
+    app = cli._app_for(source, "tagger.pt")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.error is None
+        text = "\n".join(s.text for s in app.screen._compositor.render_strips())
+        assert "dog" in text
 
 
 # --- examples, escaped labels, unknown words
@@ -296,12 +333,10 @@ def test_record_example_n_is_the_nth_example_info_lists(tmp_path, capsys):
     assert "not allowed with" in _one_error_line(capsys)
 
 
-def test_ui_command_passes_example_to_app_run(monkeypatch):
-    app = pytest.importorskip("lstm_tui.app")
-    calls = []
-    monkeypatch.setattr(app, "run", lambda path, **kwargs: calls.append(kwargs) or 0)
+def test_ui_command_passes_example_to_open_path(monkeypatch):
+    opened, _ = _fake_ui(monkeypatch)
     assert main([str(TAGGER), "--example", "2"]) == 0
-    assert calls[0]["example"] == 2 and calls[0]["text"] is None
+    assert opened[0][1]["example"] == 2 and opened[0][1]["text"] is None
 
 
 def test_info_shows_character_labels_on_one_line(capsys):
