@@ -266,6 +266,8 @@ def validate_checkpoint(ckpt: Mapping[str, Any], path: str) -> None:
         bad("no state_dict")
     if not all(hasattr(v, "shape") for v in sd.values()):
         bad("the state_dict holds values that are not tensors")
+    if not all(isinstance(k, str) for k in sd):
+        bad("the state_dict's keys must be parameter names (strings)")
     arch = ckpt.get("architecture")
     if not isinstance(arch, Mapping):
         bad("no architecture")
@@ -305,7 +307,10 @@ def model_from_checkpoint(ckpt: Mapping[str, Any], path: str, lstm: str | None =
     """The project checkpoint as a Model: checked field by field, then built as a numpy pipeline."""
     if ckpt.get("format") != FORMAT:
         raise LoadError(f"{path}: not an lstm-tui checkpoint")
-    if not isinstance(ckpt.get("version"), int) or ckpt["version"] > VERSION:
+    version = ckpt.get("version")
+    if type(version) is not int or version < 1:
+        raise LoadError(f"{path}: broken checkpoint: version {version!r} is not a whole number")
+    if version > VERSION:
         raise LoadError(
             f"{path}: checkpoint version {ckpt.get('version')!r} is newer than this lstm-tui "
             f"understands ({VERSION}); upgrade lstm-tui"

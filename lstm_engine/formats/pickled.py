@@ -128,6 +128,9 @@ def model_from_object(obj: Any, path: Path, lstm: str | None) -> Model:
     if isinstance(obj, torch.nn.Module):
         return TorchModuleModel(obj, str(path), "pickled-module", lstm)
     if isinstance(obj, Mapping):
+        if not all(isinstance(k, str) for k in obj):
+            raise LoadError(f"{path}: holds a dict whose keys are not all strings, not a model, "
+                            "state_dict or checkpoint")  # fmt: skip
         if obj.get("format") == FORMAT:
             return model_from_checkpoint(obj, str(path), lstm)
         if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -136,7 +139,7 @@ def model_from_object(obj: Any, path: Path, lstm: str | None) -> Model:
         nested = [
             k for k, v in obj.items()
             if isinstance(v, Mapping) and v and all(isinstance(t, torch.Tensor) for t in v.values())
-            and find_lstm_prefixes(v)
+            and all(isinstance(name, str) for name in v) and find_lstm_prefixes(v)
         ]  # fmt: skip
         if len(nested) == 1:
             return model_from_state_dict(obj[nested[0]], str(path), lstm)

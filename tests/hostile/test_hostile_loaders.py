@@ -200,3 +200,24 @@ def test_writers_do_not_clobber_and_overwrite_only_regular_files(tmp_path, write
     with pytest.raises(WriteError, match="symbolic link"):
         write(link, overwrite=True)
     assert link.is_symlink() and not (tmp_path / "victim").exists()
+
+
+@pytest.mark.parametrize(
+    "obj, says",
+    [
+        ({1: "tensor"}, "keys are not all strings"),
+        ({"format": "lstm-tui-checkpoint", "version": 1, "state_dict": {1: "tensor"},
+          "architecture": {"lstms": ["x"]}}, "keys must be parameter names"),
+        ({"format": "lstm-tui-checkpoint", "version": "1"}, "version '1' is not a whole number"),
+    ],
+)  # fmt: skip
+def test_dicts_a_weights_only_load_can_return_are_refused_in_one_line(tmp_path, obj, says):
+    """Non-string keys used to be a TypeError from the key regex (an internal error)."""
+    def tensors(x):
+        if isinstance(x, dict):
+            return {k: tensors(v) for k, v in x.items()}
+        return torch.zeros(8, 2) if x == "tensor" else x
+
+    path = tmp_path / "odd.pt"
+    torch.save(tensors(obj), path)
+    _one_line_load_error(path, says)
