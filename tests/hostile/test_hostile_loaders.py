@@ -221,3 +221,30 @@ def test_dicts_a_weights_only_load_can_return_are_refused_in_one_line(tmp_path, 
     path = tmp_path / "odd.pt"
     torch.save(tensors(obj), path)
     _one_line_load_error(path, says)
+
+
+def test_trust_finds_the_models_class_in_the_current_folder_last_and_says_so(tmp_path, monkeypatch):
+    """Installed modules come first; the current folder is appended only when the class is not
+    found elsewhere, and the model's warnings name it (info and record print them)."""
+    import importlib
+    import sys
+
+    (tmp_path / "my_tagger_mod.py").write_text(
+        "import torch\n"
+        "class Net(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.lstm = torch.nn.LSTM(2, 3)\n"
+        "    def forward(self, x):\n"
+        "        return self.lstm(x)[0]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    net = importlib.import_module("my_tagger_mod").Net()
+    torch.save(net, tmp_path / "net.pt")
+    monkeypatch.delitem(sys.modules, "my_tagger_mod")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+    monkeypatch.chdir(tmp_path)
+    model = load(tmp_path / "net.pt", trust=True)
+    assert sys.path[-1] == str(tmp_path) and sys.path.count(str(tmp_path)) == 1
+    assert any(f"current folder {tmp_path}" in w for w in model.warnings), model.warnings
+    monkeypatch.delitem(sys.modules, "my_tagger_mod")
