@@ -139,6 +139,13 @@ async def test_markup_in_every_field_is_literal_and_clicking_it_does_nothing(tmp
         await pilot.press("escape")
         await pilot.pause()
         assert _problems(_screen(app)) == []
+        if which == "checkpoint":  # the edit dialog: the model's name and the example's text
+            await pilot.press("e")
+            await pilot.pause()
+            assert isinstance(app.screen, EditInputDialog)
+            assert _problems(_screen(app)) == [] and LITERALS[0] in _text(app)
+            await pilot.press("escape")
+            await pilot.pause()
         assert app.notes and all(not markup for _, _, markup in app.notes)
     _untouched(tmp_path, victims)
 
