@@ -56,8 +56,8 @@ import numpy as np
 
 from ..core.activations import Activation, CellActivations
 from ..core.errors import EngineError, InputError, LoadError, SpecError
-from ..core.files import read_json
-from ..core.limits import TooLargeError
+from ..core.files import read_json, require_regular_file
+from ..core.limits import TooLargeError, check_array_size, human_bytes, max_bytes
 from ..model import Model
 from ..core.recorder import record
 from ..core.spec import CellWeights, LSTMSpec
@@ -276,6 +276,11 @@ class _Graph:
         t = self.initializers.get(name)
         if t is None:
             return None
+        try:  # the declared size, before onnx builds it (a few bytes can declare 10^12 floats)
+            itemsize = np.dtype(self.onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+        except Exception:  # noqa: BLE001 - an unknown or string type: onnx's reader decides
+            itemsize = 1
+        check_array_size(list(t.dims), itemsize, f"{self.path}: tensor {name!r}")
         try:
             return self.onnx.numpy_helper.to_array(t, base_dir=os.path.dirname(self.path))
         except Exception as e:  # noqa: BLE001 - external data missing, bad tensor
@@ -393,11 +398,11 @@ def _lstm_nodes(graph) -> list[tuple[str, Any]]:
 
 
 def _read_model(onnx, path: str):
-    p = Path(path)
-    if not p.exists():
-        raise LoadError(f"{path}: no such file")
-    if p.is_dir():
-        raise LoadError(f"{path}: is a directory, not an ONNX model")
+    p = require_regular_file(path, "ONNX model")
+    size, limit = p.stat().st_size, max_bytes()
+    if size > limit:
+        raise TooLargeError(f"{path}: holds {human_bytes(size)}, more than the {human_bytes(limit)} "
+                            f"allowed (set LSTM_TUI_MAX_BYTES={-(-size // 2**20)}M to allow it)")
     try:
         model = onnx.load(str(p))
     except Exception as e:  # noqa: BLE001 - protobuf DecodeError and friends

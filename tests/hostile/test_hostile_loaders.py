@@ -248,3 +248,30 @@ def test_trust_finds_the_models_class_in_the_current_folder_last_and_says_so(tmp
     assert sys.path[-1] == str(tmp_path) and sys.path.count(str(tmp_path)) == 1
     assert any(f"current folder {tmp_path}" in w for w in model.warnings), model.warnings
     monkeypatch.delitem(sys.modules, "my_tagger_mod")
+
+
+def test_an_onnx_initializer_declaring_10e12_floats_is_refused_before_it_is_built(tmp_path):
+    import onnx
+    from onnx import TensorProto
+
+    from lstm_engine.formats.onnx_write import spec_to_onnx
+
+    path = spec_to_onnx(LSTMSpec.random(3, 2, 1, seed=0), tmp_path / "m.onnx")
+    m = onnx.load(str(path))
+    lstm = next(n for n in m.graph.node if n.op_type == "LSTM")
+    name = lstm.input[1]  # W
+    m.graph.initializer.remove(next(t for t in m.graph.initializer if t.name == name))
+    bomb = TensorProto(name=name, data_type=TensorProto.FLOAT, raw_data=bytes(4))
+    bomb.dims.extend([1, 8, 10**12])  # 32 TB declared in 4 bytes
+    m.graph.initializer.append(bomb)
+    path.unlink()
+    (tmp_path / "m.onnx").write_bytes(m.SerializeToString())
+    _one_line_load_error(tmp_path / "m.onnx", "would need", repr(name))
+
+
+def test_an_onnx_file_larger_than_the_read_limit_is_refused_unread(tmp_path, monkeypatch):
+    from lstm_engine.formats.onnx_write import spec_to_onnx
+
+    path = spec_to_onnx(LSTMSpec.random(3, 2, 1, seed=0), tmp_path / "m.onnx")
+    monkeypatch.setenv("LSTM_TUI_MAX_BYTES", "100")
+    _one_line_load_error(path, "LSTM_TUI_MAX_BYTES")
