@@ -97,7 +97,8 @@ class LstmTuiApp(App[int]):
         """
         self.exit_status = 1
         if self.error is None:
-            self.error = f"internal error: {type(error).__name__}: {error}"
+            self.error = (f"internal error: {type(error).__name__}: {error} "
+                          "(set LSTM_TUI_DEBUG=1 for the traceback)")  # as the CLI says it
         if self.shows_tracebacks():
             super()._handle_exception(error)
             return

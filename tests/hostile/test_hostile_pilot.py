@@ -298,4 +298,5 @@ async def test_a_crash_in_the_ui_exits_1_with_one_line_not_a_traceback():
                 break
             await asyncio.sleep(0.01)
     assert app.return_code == 1 and app.exit_status == 1
-    assert app.error == "internal error: ZeroDivisionError: [/] \x1b[2J"
+    assert app.error == ("internal error: ZeroDivisionError: [/] \x1b[2J "
+                         "(set LSTM_TUI_DEBUG=1 for the traceback)")
