@@ -100,30 +100,6 @@ class StepColumns:
         return int(hits[0]) if len(hits) else 0
 
 
-def windows(trace: Trace, names, layer: int, direction: int, t0: int,
-            t1: int) -> dict[str, np.ndarray]:  # fmt: skip
-    """Several quantities over steps [t0, t1), (t1 - t0, width) each, by the registry's formulas.
-
-    `Trace.window` answers one name at a time, so twelve columns would compute
-    c_prev five times; here the quantities the formulas share are computed once
-    (what the engine's own evaluation does within one name). The formulas, the
-    stored arrays and the previous state all come from the engine.
-    """
-    memo: dict[str, np.ndarray] = {}
-    act = trace.output_activation(layer, direction)
-
-    def get(name: str) -> np.ndarray:
-        if name not in memo:
-            q = REGISTRY[name]
-            if q.formula is None:  # stored, or the previous state (the engine's rule)
-                memo[name] = np.asarray(trace.window(name, layer, direction, t0, t1))
-            else:
-                memo[name] = q.formula(get, act)
-        return memo[name]
-
-    return {n: get(n) for n in names}
-
-
 def step_values(trace: Trace, layer: int, direction: int, t: int) -> dict[str, np.ndarray]:
     """The twelve columns of one step, (H,) each, straight from the engine.
 
@@ -132,7 +108,7 @@ def step_values(trace: Trace, layer: int, direction: int, t: int) -> dict[str, n
     if not 0 <= t < trace.T:
         raise IndexError(f"step {t} is outside the trace (0..{trace.T - 1})")
     projected = is_projected(trace)
-    got = windows(trace, [per_unit(q, projected) for q in COLUMNS], layer, direction, t, t + 1)
+    got = trace.windows([per_unit(q, projected) for q in COLUMNS], layer, direction, t, t + 1)
     return {q: got[per_unit(q, projected)][0] for q in COLUMNS}
 
 
@@ -199,7 +175,7 @@ def number_widths(trace: Trace, layer: int, direction: int) -> dict[str, int]:
         t1 = min(trace.T, t0 + block)
         with np.errstate(invalid="ignore", over="ignore"):
             names = [per_unit(q, projected) for q in COLUMNS]
-            got = windows(trace, names, layer, direction, t0, t1)
+            got = trace.windows(names, layer, direction, t0, t1)
             for q in COLUMNS:
                 a = got[per_unit(q, projected)]
                 finite = a[~np.isnan(a)]  # NaNs print as "nan", which always fits

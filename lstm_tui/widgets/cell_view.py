@@ -18,7 +18,6 @@ from lstm_engine import REGISTRY
 
 from ..renderables.cell_diagram import CellDiagram, CellValues
 from ..source import Source
-from ..stepdata import windows
 from ..text import display
 
 #: The registry quantities on the diagram's wires.
@@ -30,7 +29,7 @@ def cell_values(source: Source, layer: int, direction: int, t: int, unit: int) -
     tr = source.trace
     if not 0 <= t < tr.T:
         raise IndexError(f"step {t} is outside the trace (0..{tr.T - 1})")
-    v = {q: float(a[0, unit]) for q, a in windows(tr, WIRES, layer, direction, t, t + 1).items()}
+    v = {q: float(a[0, unit]) for q, a in tr.windows(WIRES, layer, direction, t, t + 1).items()}
     projected = source.projected
     h = None if projected else float(tr.value("h", layer, direction, t)[unit])
     peephole = None
