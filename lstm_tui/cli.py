@@ -197,7 +197,8 @@ def info_lines(info: dict) -> list[str]:
             vocab = f"no vocabulary stored: token ids 0–{info['vocab_size'] - 1} separated by spaces"
         elif info["vocab_size"] is not None:
             vocab = f"vocabulary {info['vocab_size']} " + ("characters" if info["tokenizer"] == "chars" else "words")
-            vocab += f", unknown token {safe_line(repr(info['unk']))}" if info["unk"] else ", no unknown token"
+            unk = info["unk"]
+            vocab += f", unknown token {safe_line(repr(unk))}" if unk else ", no unknown token"
         else:
             vocab = "no vocabulary"
         row("input", f"text ({safe_line(info['tokenizer'])}); {vocab}")
@@ -213,7 +214,8 @@ def info_lines(info: dict) -> list[str]:
         row("labels", f"{len(labels)}: {shown}{' …' if len(labels) > 20 else ''}")
     else:
         row("labels", "none")
-    row("output", safe_line(info["output_kind"] or info.get("output_note") or "none (the LSTM only)"))
+    output = info["output_kind"] or info.get("output_note") or "none (the LSTM only)"
+    row("output", safe_line(output))
     if info["examples"]:
         for k, ex in enumerate(info["examples"][:5]):
             import numpy as np

@@ -401,8 +401,10 @@ def _read_model(onnx, path: str):
     p = require_regular_file(path, "ONNX model")
     size, limit = p.stat().st_size, max_bytes()
     if size > limit:
-        raise TooLargeError(f"{path}: holds {human_bytes(size)}, more than the {human_bytes(limit)} "
-                            f"allowed (set LSTM_TUI_MAX_BYTES={-(-size // 2**20)}M to allow it)")
+        raise TooLargeError(
+            f"{path}: holds {human_bytes(size)}, more than the {human_bytes(limit)} allowed "
+            f"(set LSTM_TUI_MAX_BYTES={-(-size // 2**20)}M to allow it)"
+        )
     try:
         model = onnx.load(str(p))
     except Exception as e:  # noqa: BLE001 - protobuf DecodeError and friends

@@ -106,12 +106,14 @@ def check_tensor(t: Any, what: str) -> int:
     each is refused in one line instead of failing deep inside numpy or torch.
     """
     if getattr(t, "is_meta", False):
-        raise LoadError(f"{what}: a meta tensor (a shape with no values); the file holds no weights")
+        raise LoadError(f"{what}: a meta tensor (a shape with no values); "
+                        "the file holds no weights")  # fmt: skip
     if getattr(t, "is_nested", False):
         raise LoadError(f"{what}: a nested tensor; only dense weight tensors are read")
     if getattr(t, "is_quantized", False):
         raise LoadError(f"{what}: a quantized tensor; dequantize the model before saving it")
-    if getattr(t, "is_sparse", False) or str(getattr(t, "layout", "torch.strided")) != "torch.strided":
+    layout = str(getattr(t, "layout", "torch.strided"))
+    if getattr(t, "is_sparse", False) or layout != "torch.strided":
         raise LoadError(f"{what}: a sparse tensor ({getattr(t, 'layout', '?')}); only dense "
                         "weight tensors are read")  # fmt: skip
     if getattr(t, "is_complex", lambda: False)():
