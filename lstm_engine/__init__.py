@@ -20,7 +20,8 @@ from .core.activations import Activation, CellActivations
 from .formats.checkpoint import save_checkpoint
 from .core.errors import EngineError, InputError, LoadError, SpecError, UnsafeFileError
 from .core.files import (
-    TargetExistsError, WriteError, read_input_array, require_regular_file, write_file,
+    TargetExistsError, WriteError, read_input_array, remove_stale_partials, require_regular_file,
+    write_file,
 )  # fmt: skip
 from .open import (
     Opened, choose_input, example_index, is_trace_file, load, open_and_trace, open_file, output_kind,
@@ -93,6 +94,7 @@ __all__ = [
     "reach",
     "read_input_array",
     "record",
+    "remove_stale_partials",
     "require_regular_file",
     "save_checkpoint",
     "softmax",

@@ -106,8 +106,9 @@ def _save_trace(trace, out: Path, force: bool) -> None:
     unpredictable temporary name beside `out`, then a link that fails if `out` exists, so of
     two records to one new name exactly one wins; with --force a rename over a regular file
     only). An existing name is the user's to change: a UsageError naming --force."""
-    from lstm_engine import TargetExistsError
+    from lstm_engine import TargetExistsError, remove_stale_partials
 
+    remove_stale_partials(out.parent or ".")  # what a killed save left here a day or more ago
     try:
         trace.save(out, overwrite=force)
     except TargetExistsError as e:

@@ -373,3 +373,19 @@ def test_record_keeps_which_words_were_read_as_unk(tmp_path, capsys):
     assert trace.meta["unk_positions"] == [4] and trace.meta["unk"] == "<unk>"
     assert main(["info", str(out)]) == 0
     assert "1 read as <unk>: Narnia" in capsys.readouterr().out
+
+
+def test_record_tidies_what_a_killed_save_left_a_day_ago_and_nothing_else(tmp_path, capsys):
+    """A SIGKILL mid-save leaves NAME.lstm-tui-<hex>.partial; the next record in that folder
+    removes such files once they are a day old, never a fresh one (a save in progress) or the
+    user's own files."""
+    old = tmp_path / "t.npz.lstm-tui-0123456789abcdef.partial"
+    fresh = tmp_path / "u.npz.lstm-tui-fedcba9876543210.partial"
+    mine = tmp_path / "notes.partial"
+    for p in (old, fresh, mine):
+        p.write_bytes(b"x")
+    day_and_more = os.path.getmtime(old) - 2 * 86400
+    os.utime(old, (day_and_more, day_and_more))
+    os.utime(mine, (day_and_more, day_and_more))
+    assert main(["record", str(TAGGER), "--text", "the dog", "-o", str(tmp_path / "t.npz")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, mine.name, "t.npz"])
