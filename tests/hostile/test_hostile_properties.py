@@ -228,3 +228,22 @@ def test_mutated_pickle_inside_a_valid_zip(work, sample, edits):
     pkl = next(n for n in members if n.endswith("data.pkl"))
     members[pkl] = _mutate(members[pkl], edits)
     _opens_or_engine_error(load, _rezip(members, work / "pkl.pt"))
+
+
+# core/trace.py Trace.load: numpy's .npy header parser raises SyntaxError or tokenize.TokenError
+# for a damaged header dict; Trace.load reads through files.read_npz, which refuses it as a
+# LoadError. The input that found it: c.npy with bit 3 of byte 59 flipped (the test below).
+@SETTINGS
+@given(st.data(), EDITS)
+def test_mutated_npy_inside_a_valid_zip(work, trace_bytes, data, edits):
+    """Past the zip's CRC: one .npy member's header or data is damaged."""
+    members = _members(trace_bytes)
+    name = data.draw(st.sampled_from(sorted(members)))
+    members[name] = _mutate(members[name], edits)
+    _opens_or_engine_error(Trace.load, _rezip(members, work / "npy.npz"))
+
+
+def test_one_flipped_bit_in_an_npy_header(work, trace_bytes):
+    members = _members(trace_bytes)
+    members["c.npy"] = _mutate(members["c.npy"], [("flip", 59, 3)])
+    _opens_or_engine_error(Trace.load, _rezip(members, work / "flip.npz"))

@@ -5,6 +5,7 @@ examples checked against the limits before they are built (formats/
 state_dict.py, formats/checkpoint.py), every string from a file through
 text.safe_line (cli.py), `record -o` written through files.write_file, and
 `--trust` no longer putting the current folder at the front of sys.path;
+and the trace cases (Trace.load through read_npz/read_json, its validation);
 plus the cases of the same issue with no builder before: ONNX control flow
 upstream of the weights or the input, `--batch-index` on a model without a
 batch, `--input` an .npz, a symlink loop given as the input or the output.
@@ -182,7 +183,19 @@ CASES = {
     "onnx_loop_W-info": (_onnx_loop("W", "info"), "computed through a Loop node"),
     "onnx_loop_W-record": (_onnx_loop("W", "record"), "computed through a Loop node"),
     "onnx_loop_X-record": (_onnx_loop("X", "record"), "computed through a Loop node"),
+    # traces (core/trace.py's Trace.load through files.read_npz/read_json, and its validation);
+    # "" = refused, whatever the words
+    "trace_header_bomb-info": (lambda f: ["info", hf.npz_with_header_bomb(f)], "truncated"),
+    "trace_huge_meta-info": (lambda f: ["info", hf.npz_with_huge_meta(f)], "allowed"),
+    "trace_deep_json-info": (lambda f: ["info", hf.deep_json_trace(f)], "nested"),
+    "trace_deep_json-ui": (lambda f: [hf.deep_json_trace(f)], ""),
+    **{f"trace_{k}-info": ((lambda f, k=k: ["info", hf.degenerate_trace(f, k)]), "")
+       for k in ("hidden0", "layers0", "directions0", "directions3")},  # fmt: skip
+    "trace_unk_junk-info": (lambda f: ["info", hf.degenerate_trace(f, "unk_junk")], "unk_positions"),
+    "trace_unused_3gib_member-info": (lambda f: ["info", hf.npz_with_unused_huge_member(f)], None),
 }
+#: environment for a case's run: a 1 GiB read limit proves the 3 GiB member is never read
+ENV = {"trace_unused_3gib_member-info": {"LSTM_TUI_MAX_BYTES": "1G"}}
 
 
 @pytest.fixture(scope="module")
@@ -193,16 +206,16 @@ def outcomes(tmp_path_factory):
         folder = tmp_path_factory.mktemp(case.replace("-", "_"))
         prepared[case] = (folder, hc.victims(folder / "victims"), setup(folder))
     with ThreadPoolExecutor(max_workers=8) as pool:
-        futures = {case: pool.submit(_run, args, folder)
+        futures = {case: pool.submit(_run, args, folder, ENV.get(case))
                    for case, (folder, _, args) in prepared.items() if args is not None}  # fmt: skip
         return {case: (folder, victims, futures[case].result() if case in futures else None)
                 for case, (folder, victims, _) in prepared.items()}  # fmt: skip
 
 
-def _run(args, folder):
+def _run(args, folder, env=None):
     """hc.run, with a timeout kept as this case's failure (not the whole fixture's)."""
     try:
-        return hc.run(args, folder, timeout=60)
+        return hc.run(args, folder, timeout=60, env=env)
     except BaseException as e:  # noqa: BLE001 - pytest.fail's Failed is a BaseException
         return e
 
@@ -216,7 +229,7 @@ def _outcome(outcomes, case):
     return folder, victims, ran
 
 
-REFUSED = sorted(c for c, (_, says) in CASES.items() if says is not None)
+REFUSED = sorted(c for c, (_, says) in CASES.items() if says is not None)  # "" is refused too
 SHOWN = sorted(c for c, (_, says) in CASES.items() if says is None)
 
 
@@ -253,6 +266,10 @@ def test_what_was_at_the_output_name_is_left_as_it_was(outcomes):
     assert stat.S_ISFIFO(os.lstat(_outcome(outcomes, "force_onto_fifo")[0] / "out.npz").st_mode)
     if outcomes["force_onto_device"][2] is not None:
         assert stat.S_ISCHR(os.lstat(outcomes["force_onto_device"][0] / "null").st_mode)
+
+
+def test_an_unused_3gib_member_is_never_read(outcomes):
+    assert "steps" in hc.shown(_outcome(outcomes, "trace_unused_3gib_member-info")[2])
 
 
 def test_a_248_character_output_name_is_written_and_nothing_else(outcomes):
