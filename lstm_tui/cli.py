@@ -110,11 +110,9 @@ def _save_trace(trace, out: Path, force: bool) -> None:
 
     remove_stale_partials(out.parent or ".")  # what a killed save left here a day or more ago
     try:
-        trace.save(out, overwrite=force)
+        trace.save(out, overwrite=force, exists_hint="pass --force to replace it")
     except TargetExistsError as e:
-        raced = " (it appeared while recording)" if "appeared while writing" in str(e) else ""
-        raise UsageError(f"{safe_line(out)} already exists{raced}; not overwriting it "
-                         "(pass --force to replace it)") from None  # fmt: skip
+        raise UsageError(safe_line(str(e))) from None
 
 
 def _has_terminal() -> bool:
@@ -289,10 +287,21 @@ def cmd_ui(args) -> int:
     """
     from .opening import open_path
 
-    source = open_path(
-        args.model, text=args.text, input_path=args.input, trust=args.trust, lstm=args.lstm,
-        batch_index=args.batch_index, example=args.example,
-    )  # fmt: skip
+    # torch and a large model take seconds before the first frame: say what is happening,
+    # on the terminal only, and clear the line again whatever the outcome
+    status = sys.stderr.isatty()
+    if status:
+        sys.stderr.write(f"{PROG}: opening {safe_line(args.model, 200)} …")
+        sys.stderr.flush()
+    try:
+        source = open_path(
+            args.model, text=args.text, input_path=args.input, trust=args.trust, lstm=args.lstm,
+            batch_index=args.batch_index, example=args.example,
+        )  # fmt: skip
+    finally:
+        if status:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
     if not _has_terminal():
         raise UsageError(
             "the debugger needs a terminal (stdin and stdout are not one); "

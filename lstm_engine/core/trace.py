@@ -307,13 +307,17 @@ class Trace:
         return np.concatenate(list(below), axis=-1)
 
     # --- file format
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    def save(
+        self, path: str | os.PathLike, *, overwrite: bool = False,
+        exists_hint: str = "pass overwrite=True to replace it",
+    ) -> Path:  # fmt: skip
         """Write one .npz readable with np.load(path, allow_pickle=False).
 
         Through `files.write_file`: a temporary file created exclusively beside
         the destination, then linked into place, so a failed save never leaves
         half a trace, two saves to one new name never both succeed, and an
-        existing file (only a regular one) is replaced only with `overwrite`.
+        existing file (only a regular one) is replaced only with `overwrite`;
+        `exists_hint` ends the TargetExistsError's message (the CLI says --force).
         """
         path = Path(path)
         arrays = {n: np.ascontiguousarray(getattr(self, n)) for n in _SAVED}
@@ -333,7 +337,8 @@ class Trace:
                     for name, arr in w.arrays().items():
                         arrays[f"weights.{layer}.{d}.{name}"] = arr
         arrays["meta"] = np.array(json.dumps(_json_value(meta, "meta"), allow_nan=False))
-        return write_file(path, lambda fh: np.savez_compressed(fh, **arrays), overwrite=overwrite)
+        return write_file(path, lambda fh: np.savez_compressed(fh, **arrays), overwrite=overwrite,
+                          exists_hint=exists_hint)  # fmt: skip
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Trace":
