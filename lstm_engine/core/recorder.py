@@ -23,6 +23,7 @@ from .edits import Edit, ReplaceInput, check_edits, overrides, reach
 from .errors import InputError, SpecError
 from .quantities import previous_step
 from .spec import GATES, LSTMSpec
+from .readonly import finished, sealed_buffer
 from .trace import Trace, seal
 
 
@@ -214,10 +215,11 @@ def record(
     H, P, dt = spec.hidden_size, spec.out_size, spec.dtype
     if keep_z is None:
         keep_z = L * D * T * 4 * H * dt.itemsize <= Z_KEEP_LIMIT
-    z = np.empty((L, D, T, 4, H), dt) if keep_z else None
-    gates = np.empty((L, D, T, 4, H), dt)
-    c = np.empty((L, D, T, H), dt)
-    h = np.empty((L, D, T, P), dt)
+    # the trace's buffers, written here and sealed for good once the run is done
+    z, z_sealed = sealed_buffer((L, D, T, 4, H), dt) if keep_z else (None, None)
+    gates, gates_sealed = sealed_buffer((L, D, T, 4, H), dt)
+    c, c_sealed = sealed_buffer((L, D, T, H), dt)
+    h, h_sealed = sealed_buffer((L, D, T, P), dt)
 
     layer_in = x
     with np.errstate(over="ignore", invalid="ignore"):
@@ -228,15 +230,12 @@ def record(
                      z[layer, d] if keep_z else None, h0[layer, d], c0[layer, d])  # fmt: skip
             layer_in = _layer_output(h, layer)
 
-    # the buffers are done: seal them (read-only for good), so the Trace adopts them uncopied.
-    # Sealing copies each into memory nobody can write; one at a time, so that the peak
-    # is the trace plus its largest buffer, not two traces.
+    # the buffers are done: drop the writable views, so the Trace adopts the sealed ones
+    # uncopied (x and the initial states are small: sealed by copy)
     del layer_in
+    gates, c, h = finished(gates_sealed), finished(c_sealed), finished(h_sealed)
+    z = finished(z_sealed) if keep_z else None
     x, h0, c0 = seal(x), seal(h0), seal(c0)
-    gates = seal(gates)
-    c = seal(c)
-    h = seal(h)
-    z = seal(z) if keep_z else None
     arrays = dict(
         i=gates[:, :, :, 0], f=gates[:, :, :, 1], g=gates[:, :, :, 2], o=gates[:, :, :, 3],
         c=c, h=h,
