@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from .edits import Edit
 from .quantities import VALUE_NAMES
 from .trace import Trace, step_index
 
@@ -102,3 +103,15 @@ class Session:
                 self._t = t
                 return True
         return False
+
+    def edit(self, *edits: Edit) -> "Session":
+        """A new Session, at the same step, over a branch of this trace with `edits` applied.
+
+        The trace under this session is never changed (recorder.branch makes a
+        new Trace that names it as its parent), so the old session stays a valid
+        cursor over the parent: undo is keeping it.
+        """
+        from .recorder import branch  # recorder imports this module's Trace users
+
+        return Session(branch(self.trace, edits), self._t)
+
