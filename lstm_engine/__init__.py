@@ -42,6 +42,7 @@ from .core.quantities import (
     ALIASES, QUANTITIES, REGISTRY, VALUE_NAMES, Quantity, prev_subscript, previous_step,
 )
 from .core.trace import Trace
+from .core.watch import Watch, WatchError, compile_watch
 from .core.diff import Divergence, QuantityDelta, TraceDiff, UnitDelta
 
 __all__ = [
@@ -81,9 +82,12 @@ __all__ = [
     "UnsafeFileError",
     "VALUE_NAMES",
     "Vocabulary",
+    "Watch",
+    "WatchError",
     "WriteError",
     "branch",
     "choose_input",
+    "compile_watch",
     "edit_from_json",
     "example_index",
     "guess_output_kind",
