@@ -31,6 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .core.errors import EngineError, InputError, SpecError
+from .core.output import guess_output_kind, log_softmax, probabilities, softmax  # noqa: F401
 from .core.readonly import seal
 from .core.recorder import record
 from .core.spec import LSTMSpec
@@ -417,45 +418,6 @@ class Model:
                 diff = float(np.abs(h.astype(np.float64) - run.lstm_out).max())
                 trace = replace(trace, meta={**trace.meta, "lstm_max_abs_diff": diff})
         return trace
-
-
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    m = z.max(axis=-1, keepdims=True)
-    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def guess_output_kind(output: np.ndarray | None) -> str | None:
-    """How a per-step output reads when nothing says: 'log_prob', 'prob', 'logit' (None: no output).
-
-    The one rule for every reader that runs a model it cannot see into (a torch
-    module, an ONNX graph, a live model): rows of non-positive numbers that
-    exponentiate to a distribution are log-probabilities; rows of non-negative
-    numbers that sum to one are probabilities; anything else is logits.
-    """
-    if output is None or np.ndim(output) != 2 or np.shape(output)[1] == 0:
-        return None
-    out = np.asarray(output, dtype=np.float64)
-    with np.errstate(over="ignore"):
-        if np.all(out <= 1e-6) and np.allclose(np.exp(out).sum(axis=1), 1.0, atol=1e-4):
-            return "log_prob"
-    if np.all(out >= -1e-9) and np.allclose(out.sum(axis=1), 1.0, atol=1e-4):
-        return "prob"
-    return "logit"
-
-
-def probabilities(out: np.ndarray, kind: str | None) -> np.ndarray:
-    """Output rows (one step's (n,), or all steps' (T, n)) as probabilities, read as `kind` says."""
-    out = np.asarray(out, dtype=np.float64)
-    if kind == "log_prob":
-        return np.exp(out)
-    if kind == "prob":
-        return out
-    return softmax(out)
 
 
 class PipelineModel(Model):

@@ -37,7 +37,8 @@ import numpy as np
 from .core.errors import InputError, LoadError, SpecError
 from .core.files import open_regular, read_input_array, require_regular_file
 from .core.trace import Trace
-from .model import Model, guess_output_kind
+from .core.output import output_kind_of
+from .model import Model
 
 _ZIP = b"PK\x03\x04"
 _PICKLE_PROTOCOLS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
@@ -252,13 +253,7 @@ def open_and_trace(
 def output_kind(trace: Trace, model: Model | None = None) -> str | None:
     """How trace.output reads ('log_prob', 'prob', 'logit', or None without an output): the
     model's word, then the trace's own record, then the one guess (guess_output_kind)."""
-    if trace.output is None:
-        return None
-    return (
-        (model.output_kind if model is not None else None)
-        or trace.meta.get("output_kind")
-        or guess_output_kind(trace.output)
-    )
+    return output_kind_of(trace, model.output_kind if model is not None else None)
 
 
 def output_uses_future(trace: Trace, model: Model | None = None) -> bool:

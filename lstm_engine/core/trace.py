@@ -306,6 +306,15 @@ class Trace:
         below = self.h[layer - 1]
         return np.concatenate(list(below), axis=-1)
 
+    # --- comparison
+    def diff(self, other: "Trace", *, tol: float | None = None):
+        """A TraceDiff (core/diff.py) of this trace against `other`, differences other − self:
+        `parent.diff(branch)` reads as what the branch changed. `tol` defaults to 1e-5 when
+        either is float32, else 1e-10."""
+        from .diff import TraceDiff  # diff reads traces; a trace needs it only when asked
+
+        return TraceDiff(self, other, tol=tol)
+
     # --- file format
     def save(
         self, path: str | os.PathLike, *, overwrite: bool = False,
