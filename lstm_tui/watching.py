@@ -44,27 +44,37 @@ FORGET_CLOSED = 0.1
 _cache: "weakref.WeakKeyDictionary[Trace, dict]" = weakref.WeakKeyDictionary()
 
 
-def compiled(trace: Trace, text: str, layer: int, direction: int):
+def compiled(trace: Trace, text: str, layer: int, direction: int, output_kind: str | None = None):
     """The engine's Watch for `text` on this trace, layer and direction, or the WatchError
-    it raised (both cached: the panel asks for every watch at every step)."""
+    it raised (both cached: the panel asks for every watch at every step). `output_kind`
+    is the Source's, so `prob` and `p[...]` read as the output panel shows them."""
     per_trace = _cache.setdefault(trace, {})
-    key = (text, layer, direction)
+    key = (text, layer, direction, output_kind)
     if key not in per_trace:
         if len(per_trace) >= CACHE_PER_TRACE:
             per_trace.pop(next(iter(per_trace)))
         try:
-            per_trace[key] = compile_watch(text, trace, layer=layer, direction=direction)
+            per_trace[key] = compile_watch(text, trace, layer, direction, output_kind=output_kind)
         except WatchError as e:
             per_trace[key] = e
     return per_trace[key]
 
 
-def check_watch(text: str, trace: Trace, layer: int, direction: int) -> WatchError | None:
-    """Why `text` cannot be a watch on this trace, or None when it can."""
+def check_watch(text: str, trace: Trace, layer: int, direction: int,
+                output_kind: str | None = None) -> WatchError | None:  # fmt: skip
+    """Why `text` cannot be a watch (a condition) on this trace, or None when it can."""
     if len(text) > MAX_WATCH_CHARS:
-        return WatchError(f"a watch is at most {MAX_WATCH_CHARS} characters long", column=0)
-    got = compiled(trace, text, layer, direction)
-    return got if isinstance(got, WatchError) else None
+        return WatchError(f"a watch is at most {MAX_WATCH_CHARS} characters long", text,
+                          MAX_WATCH_CHARS)  # fmt: skip
+    got = compiled(trace, text, layer, direction, output_kind)
+    if isinstance(got, WatchError):
+        return got
+    if not got.is_condition:
+        try:  # the engine's own words for it (raised before anything is computed)
+            got.mask
+        except WatchError as e:
+            return e
+    return None
 
 
 @dataclass(frozen=True)
@@ -76,7 +86,7 @@ class Stop:
 
 
 def next_hit(trace: Trace, texts: Sequence[str], t: int, layer: int, direction: int,
-             *, reverse: bool = False) -> Stop | None:  # fmt: skip
+             *, reverse: bool = False, output_kind: str | None = None) -> Stop | None:  # fmt: skip
     """The nearest position after t (before t if `reverse`) where any of `texts` holds.
 
     Each text's mask is the engine's (Session.where reads the same one), so
@@ -84,7 +94,7 @@ def next_hit(trace: Trace, texts: Sequence[str], t: int, layer: int, direction: 
     """
     masks = []
     for text in texts:
-        got = compiled(trace, text, layer, direction)
+        got = compiled(trace, text, layer, direction, output_kind)
         if isinstance(got, WatchError):
             raise got
         masks.append(got.mask)
@@ -203,7 +213,7 @@ def first_nonfinite(trace: Trace) -> tuple[str, str, int, int, int] | str:
 
 
 # --- what a trace file carries
-def read_saved(trace: Trace, layer: int = 0, direction: int = 0
+def read_saved(trace: Trace, layer: int = 0, direction: int = 0, output_kind: str | None = None
                ) -> tuple[tuple[int, ...], tuple[str, ...], int]:  # fmt: skip
     """(marks, watches, dropped) from a trace's meta: bookmarks as positions in range and
     watch expressions that compile, at most MAX_MARKS and MAX_WATCHES, duplicates once;
@@ -224,7 +234,7 @@ def read_saved(trace: Trace, layer: int = 0, direction: int = 0
         raw, dropped = (), dropped + 1
     for text in raw or ():
         ok = (isinstance(text, str) and len(watches) < MAX_WATCHES
-              and check_watch(text, trace, layer, direction) is None)  # fmt: skip
+              and check_watch(text, trace, layer, direction, output_kind) is None)  # fmt: skip
         if ok:
             watches[text] = None
         else:

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
-from textual import on, work
+from textual import work
 from textual.binding import Binding
 from textual.reactive import var
 
@@ -82,7 +82,8 @@ class WatchActions:
         self._read_saved(self.source.trace)
 
     def _read_saved(self, trace) -> None:
-        marks, watches, self._dropped = read_saved(trace, self.lstm_layer, self.direction)
+        marks, watches, self._dropped = read_saved(trace, self.lstm_layer, self.direction,
+                                                   self.source.output_kind)  # fmt: skip
         self.set_reactive(type(self).marks, marks)
         self.set_reactive(type(self).watches, tuple((w, True) for w in watches))
         self._update_markers()
@@ -139,7 +140,7 @@ class WatchActions:
             self.call_after_refresh(self._show_watch_panel)
 
         self.app.push_screen(WatchDialog(self.source.trace, self.lstm_layer, self.direction,
-                                         self._where()), done)  # fmt: skip
+                                         self._where(), self.source.output_kind), done)  # fmt: skip
 
     def _show_watch_panel(self) -> None:
         """Where the watch panel does not fit beside the plots, show it in their place."""
@@ -154,8 +155,8 @@ class WatchActions:
         self._show_watch_panel()
         self.call_after_refresh(self.query_one(WatchPanel).focus)
 
-    @on(WatchPanel.Toggled)
-    def _watch_toggled(self, event: WatchPanel.Toggled) -> None:
+    # handlers by name: @on() registers only in a Textual class's own body, not in a mixin
+    def on_watch_panel_toggled(self, event: WatchPanel.Toggled) -> None:
         watches = list(self.watches)
         if 0 <= event.index < len(watches):
             text, on_ = watches[event.index]
@@ -163,8 +164,7 @@ class WatchActions:
             self.watches = tuple(watches)
             self.note(f"{text}: {'on' if not on_ else 'off'}", timeout=2)
 
-    @on(WatchPanel.Removed)
-    def _watch_removed(self, event: WatchPanel.Removed) -> None:
+    def on_watch_panel_removed(self, event: WatchPanel.Removed) -> None:
         if 0 <= event.index < len(self.watches):
             text = self.watches[event.index][0]
             self.watches = tuple(w for k, w in enumerate(self.watches) if k != event.index)
@@ -183,7 +183,7 @@ class WatchActions:
         self._hold_gc()
         try:
             stop = next_hit(self.source.trace, texts, self.t, self.lstm_layer, self.direction,
-                            reverse=step < 0)  # fmt: skip
+                            reverse=step < 0, output_kind=self.source.output_kind)  # fmt: skip
         except WatchError as e:
             self.note(str(e), title="A watch cannot be evaluated here", severity="error")
             return
@@ -244,7 +244,8 @@ class WatchActions:
             return
         expr, what = got
         self._hold_gc()
-        stop = next_hit(tr, [expr], self.t, self.lstm_layer, self.direction, reverse=step < 0)
+        stop = next_hit(tr, [expr], self.t, self.lstm_layer, self.direction, reverse=step < 0,
+                        output_kind=self.source.output_kind)  # fmt: skip
         if stop is None:
             self.app.bell()
             self.note(f"No {'earlier' if step < 0 else 'later'} step where {expr} holds.",
@@ -259,7 +260,8 @@ class WatchActions:
             self.note(got.capitalize() + ".", timeout=3)
             return
         expr, what = got
-        watch = compiled(self.source.trace, expr, self.lstm_layer, self.direction)
+        watch = compiled(self.source.trace, expr, self.lstm_layer, self.direction,
+                         self.source.output_kind)  # fmt: skip
         hits = np.flatnonzero(watch.mask)
         later = hits[hits > self.t]
         pos = int(later[0] if len(later) else hits[0])
@@ -272,7 +274,7 @@ class WatchActions:
             self.note(got[:1].upper() + got[1:] + ".", timeout=4)
             return
         expr, what, pos, layer, direction = got
-        watch = compiled(self.source.trace, expr, layer, direction)
+        watch = compiled(self.source.trace, expr, layer, direction, self.source.output_kind)
         if isinstance(watch, WatchError) or not watch.mask[pos]:
             self.note("The trace's record of its first non-finite value does not match it.",
                       severity="warning", timeout=4)  # fmt: skip

@@ -20,7 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from lstm_engine import InputError, Trace
+from lstm_engine import InputError, Trace, WatchError
 
 from ..text import display, safe_line
 from ..watching import MAX_WATCH_CHARS, check_watch, find_tokens
@@ -29,14 +29,14 @@ from ..watching import MAX_WATCH_CHARS, check_watch, find_tokens
 MESSAGE_LIMIT = 400
 
 
-def caret_text(text: str, column: int | None, message: str) -> Text:
-    """The expression, a caret under `column` (0-based), and the message: three plain lines."""
-    shown = safe_line(text, MAX_WATCH_CHARS)
-    out = Text(no_wrap=False)
-    if column is not None and 0 <= column <= len(shown):
+def caret_text(error: WatchError) -> Text:
+    """The expression, the engine's caret line under the problem, and the message (plain Text)."""
+    out = Text(no_wrap=True, overflow="ellipsis")
+    if error.text:
+        shown, caret = error.caret_lines()
         out.append(shown + "\n")
-        out.append(" " * column + "^\n")
-    out.append(safe_line(message, MESSAGE_LIMIT))
+        out.append(caret + "\n")
+    out.append(safe_line(error.message, MESSAGE_LIMIT))
     return out
 
 
@@ -53,9 +53,14 @@ class _Dialog(ModalScreen):
 class WatchDialog(_Dialog):
     """Type a watch expression; the engine's error shows as you type; Enter adds it."""
 
-    def __init__(self, trace: Trace, layer: int, direction: int, where: str) -> None:
+    def __init__(self, trace: Trace, layer: int, direction: int, where: str,
+                 output_kind: str | None = None) -> None:  # fmt: skip
         super().__init__()
-        self.trace, self.layer, self.direction, self.where = trace, layer, direction, where
+        self.trace, self.lstm_layer, self.direction, self.where = trace, layer, direction, where
+        self.output_kind = output_kind
+
+    def _error(self, text: str) -> WatchError | None:
+        return check_watch(text, self.trace, self.lstm_layer, self.direction, self.output_kind)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
@@ -70,8 +75,8 @@ class WatchDialog(_Dialog):
     @on(Input.Changed, "#expr")
     def _changed(self, event: Input.Changed) -> None:
         text = event.value
-        error = check_watch(text, self.trace, self.layer, self.direction) if text.strip() else None
-        self._say(caret_text(text, getattr(error, "column", None), str(error)) if error else "")
+        error = self._error(text) if text.strip() else None
+        self._say(caret_text(error) if error else "")
 
     @on(Input.Submitted, "#expr")
     def _submit(self, event: Input.Submitted) -> None:
@@ -79,9 +84,9 @@ class WatchDialog(_Dialog):
         if not text:
             self._say("Type an expression, or press Esc.")
             return
-        error = check_watch(text, self.trace, self.layer, self.direction)
+        error = self._error(text)
         if error is not None:
-            self._say(caret_text(text, getattr(error, "column", None), str(error)))
+            self._say(caret_text(error))
             return
         self.dismiss(text)
 
@@ -91,12 +96,12 @@ class SearchDialog(_Dialog):
 
     def __init__(self, tokens: tuple[str, ...], query: str = "") -> None:
         super().__init__()
-        self.tokens, self.query = tokens, query
+        self.tokens, self.initial = tokens, query
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Label("Find a token", classes="dialog-title")
-            yield Input(value=self.query, placeholder='Fra  or  "France"', id="query")
+            yield Input(value=self.initial, placeholder='Fra  or  "France"', id="query")
             yield Static("", id="error", classes="dialog-error")
             yield Static(Text('A substring, or "in double quotes" for the exact token; case '
                               "counts.\nEnter: go to the next match   n / N: next / previous   "

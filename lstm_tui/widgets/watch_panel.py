@@ -63,7 +63,7 @@ class WatchPanel(Widget, can_focus=True):
         Binding("up,k", "select(-1)", "Previous watch", show=False),
         Binding("down,j", "select(1)", "Next watch", show=False),
         Binding("space,enter", "toggle", "On/off", show=False),
-        Binding("delete,backspace,x", "remove", "Remove", show=False),
+        Binding("delete,backspace", "remove", "Remove", show=False),
         Binding("escape", "leave", "Back to the table", show=False),
     ]
 
@@ -131,7 +131,8 @@ class WatchPanel(Widget, can_focus=True):
         holds, off, cursor = style("watch-panel--holds"), style("watch-panel--off"), style("watch-panel--cursor")
         error, dim = style("watch-panel--error"), style("watch-panel--dim")
         tr, width = self.source.trace, self.content_size.width
-        rows = [watch_row(text, on, compiled(tr, text, self.lstm_layer, self.direction),
+        kind = self.source.output_kind
+        rows = [watch_row(text, on, compiled(tr, text, self.lstm_layer, self.direction, kind),
                           self.t, width) for text, on in self.watches]  # fmt: skip
         expr_w = min(max((cell_len(safe_line(r[1])) for r in rows), default=0), max(width // 3, 12))
         first = self._first_row(len(rows))
