@@ -153,7 +153,7 @@ class WatchActions:
             self.note("There are no watches: w adds one.", timeout=3)
             return
         self._show_watch_panel()
-        self.call_after_refresh(self.query_one(WatchPanel).focus)
+        self.call_after_refresh(self.query_one(WatchPanel).take_focus)
 
     # handlers by name: @on() registers only in a Textual class's own body, not in a mixin
     def on_watch_panel_toggled(self, event: WatchPanel.Toggled) -> None:

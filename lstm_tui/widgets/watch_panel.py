@@ -50,8 +50,13 @@ def watch_row(text: str, enabled: bool, got, t: int, width: int) -> tuple[str, s
     return switch, text, "holds" if holds else "  –  ", f"{count:>5} steps  {values}"
 
 
-class WatchPanel(Widget, can_focus=True):
-    """The watches at the cursor; ↑/↓ select, space turns one on or off, Delete removes it."""
+class WatchPanel(Widget, can_focus=False):
+    """The watches at the cursor; ↑/↓ select, space turns one on or off, Delete removes it.
+
+    Focusable only between `take_focus` and leaving it (Esc): otherwise the screen's
+    auto-focus would hand it ↑/↓ whenever a dialog closes, and the unit table's keys
+    would stop working.
+    """
 
     DEFAULT_CSS = """
     WatchPanel { height: auto; }
@@ -115,10 +120,16 @@ class WatchPanel(Widget, can_focus=True):
         self.border_title = f"watches ({n}) at {where} · c/C: continue" if n else "watches"
         self.border_subtitle = "W: select · space: on/off · del: remove" if n else ""
 
+    def take_focus(self) -> None:
+        """Give the panel the keys (W)."""
+        self.can_focus = True
+        self.focus()
+
     def on_focus(self) -> None:
         self.refresh()
 
     def on_blur(self) -> None:
+        self.can_focus = False
         self.refresh()
 
     def render(self) -> Text:
