@@ -30,6 +30,8 @@ from ..watching import compiled
 
 
 def _value(v: object) -> str:
+    if v is None:  # no value there (pred_prev at step 1)
+        return "–"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):
@@ -47,7 +49,8 @@ def watch_row(text: str, enabled: bool, got, t: int, width: int) -> tuple[str, s
     holds = bool(got.mask[t])
     count = int(got.mask.sum())
     values = "  ".join(f"{safe_line(k, 24)}={_value(v)}" for k, v in got.values_at(t).items())
-    return switch, text, "holds" if holds else "  –  ", f"{count:>5} steps  {values}"
+    steps = "step " if count == 1 else "steps"
+    return switch, text, "holds" if holds else "  –  ", f"{count:>5} {steps}  {values}"
 
 
 class WatchPanel(Widget, can_focus=False):
@@ -117,8 +120,13 @@ class WatchPanel(Widget, can_focus=False):
         if tr.num_directions == 2:
             where += " ←" if tr.reads_reversed(self.direction) else " →"
         n = len(self.watches)
-        self.border_title = f"watches ({n}) at {where} · c/C: continue" if n else "watches"
-        self.border_subtitle = "W: select · space: on/off · del: remove" if n else ""
+        if not n:
+            self.border_title = "watches"
+        elif self.has_focus:
+            self.border_title = (f"watches ({n}) at {where} · ↑↓ pick · space: on/off · "
+                                 "Del: remove · Esc: back")  # fmt: skip
+        else:
+            self.border_title = f"watches ({n}) at {where} · c/C: continue · W: select"
 
     def take_focus(self) -> None:
         """Give the panel the keys (W)."""
@@ -126,10 +134,12 @@ class WatchPanel(Widget, can_focus=False):
         self.focus()
 
     def on_focus(self) -> None:
+        self._set_title()
         self.refresh()
 
     def on_blur(self) -> None:
         self.can_focus = False
+        self._set_title()
         self.refresh()
 
     def render(self) -> Text:
