@@ -14,7 +14,7 @@ unknown token are marked `word→<unk>`. A numeric input shows each step's value
 
 Per-step markers: `markers` maps a position (0..T-1) to a marker kind, one of
 MARKERS (`"match"`: a search match, `"mark"`: a bookmark). A marked token gets
-the kind's glyph in its cell's left margin and the kind's component class
+the kind's glyph just left of it, in its cell's margin, and the kind's component class
 (`sequence-strip--<kind>`) on its cell, so a marker shows without colour too
 (NO_COLOR). A new kind (say "prediction changed here") is one entry in
 MARKERS and one rule in the tcss; the owner of the strip decides which kind
@@ -228,8 +228,9 @@ def render_strip(
             lines[0].append(_center(tokens[k], w), style)
         else:
             style = style + styles.markers.get(kind, Style())
-            lines[0].append(MARKERS.get(kind, "•"), style)
-            lines[0].append(_center(tokens[k], w)[1:], style)
+            cell = _center(tokens[k], w)
+            at = max(len(cell) - len(cell.lstrip(" ")) - 1, 0)  # the margin cell before the token
+            lines[0].append(cell[:at] + MARKERS.get(kind, "•") + cell[at + 1:], style)
         if preds is not None and (done or all_preds):
             label, p = preds[k]
             lines[1].append(_center(label, w), styles.pred)
