@@ -167,6 +167,13 @@ class Trace:
         lineage = self.meta.get("branch")
         return None if lineage is None else lineage["root"]
 
+    @property
+    def output_not_recomputed(self) -> str | None:
+        """Why this branch has no output although its recording had one (the screen shows it
+        instead of a stale prediction); None when its output is its own or there never was one."""
+        note = self.meta.get("output_not_recomputed")
+        return note if isinstance(note, str) else None
+
     @cached_property
     def edits(self) -> tuple[Edit, ...]:
         """Every edit between the recording and this trace, oldest first; () for a recording."""
