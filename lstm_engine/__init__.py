@@ -43,6 +43,7 @@ from .core.quantities import (
 )
 from .core.trace import Trace
 from .core.watch import Watch, WatchError, compile_watch
+from .core.edit_syntax import EditSyntaxError, TokenReplacement, format_edit, parse_edit
 from .core.diff import Divergence, QuantityDelta, TraceDiff, UnitDelta
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "CellWeights",
     "ClampGate",
     "Edit",
+    "EditSyntaxError",
     "EmbeddingPart",
     "EngineError",
     "GATES",
@@ -76,6 +78,7 @@ __all__ = [
     "SpecError",
     "StepView",
     "TargetExistsError",
+    "TokenReplacement",
     "Trace",
     "TraceDiff",
     "UnitDelta",
@@ -90,6 +93,7 @@ __all__ = [
     "compile_watch",
     "edit_from_json",
     "example_index",
+    "format_edit",
     "guess_output_kind",
     "is_trace_file",
     "load",
@@ -98,6 +102,7 @@ __all__ = [
     "open_file",
     "output_kind",
     "output_uses_future",
+    "parse_edit",
     "prev_subscript",
     "previous_step",
     "probabilities",

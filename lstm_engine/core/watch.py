@@ -213,14 +213,14 @@ class _Compiler:
     """Types and builds one expression over one trace; every refusal is a WatchError at a column."""
 
     def __init__(self, text: str, trace, layer: int, direction: int, output_kind: str | None,
-                 offset: int = 0):  # fmt: skip
+                 offset: int = 0, end: int | None = None):  # fmt: skip
         self.text, self.trace = text, trace
         self.offset = offset  # where the parsed text starts in self.text
         self.layer, self.direction = layer, direction
         self._output_kind = output_kind
         self.names: list[tuple[int, str]] = []
         self.terms: list[tuple[int, str, _V]] = []
-        src = text[offset:]
+        src = text[offset:end]
         self._lines = src.split("\n")
         self._starts = [0]
         for line in self._lines[:-1]:
@@ -694,6 +694,50 @@ class _Compiler:
         red = {"max": np.max, "min": np.min, "mean": np.mean, "sum": np.sum}[name]
         return self._out("num", "step", lambda: red(a(), axis=1), (a,))
 
+    # --- what an edit names (core/edit_syntax.py): the same names, scopes and unit numbers
+    def target(self, node, allowed: tuple[str, ...] = (), why: str = ""):
+        """(registry name, layer, direction, unit or None for every unit, name as typed) for
+        `c[11]`, `L2.rev.c[3]` or `c[:]`: what an edit's left-hand side names.
+
+        A name outside `allowed` (registry names; empty: any quantity) is refused with `why`.
+        """
+        if not isinstance(node, ast.Subscript):
+            raise self.error(f"name a unit, as in c[11], or every unit, as in c[:]; got "
+                             f"{self.source(node)}", node)  # fmt: skip
+        base, idx = node.value, node.slice
+        if isinstance(base, ast.Name):
+            layer, direction, prefix, name = self.layer, self.direction, "", base.id
+        elif isinstance(base, ast.Attribute):
+            layer, direction, prefix = self._scope(base.value)
+            layer = self.layer if layer is None else layer
+            direction = self.direction if direction is None else direction
+            name = base.attr
+        else:
+            raise self.error(f"{self.source(base)} is not a quantity", base)
+        if "__" in name:
+            raise self.error(f"names with double underscores are not allowed: {name}", base)
+        known = name in REGISTRY or name in ALIASES
+        if allowed and (not known or ALIASES.get(name, name) not in allowed):
+            raise self.error(f"{name} {'cannot be edited' if known else 'is not a known name'}; {why}", base)
+        if not known:
+            raise self.error(self._unknown(name), base)
+        q = REGISTRY[ALIASES.get(name, name)]
+        W = self.trace.out_size if q.width == "out" else self.trace.hidden_size
+        if isinstance(idx, ast.Slice):
+            if idx.lower is not None or idx.upper is not None or idx.step is not None:
+                raise self.error(f"an edit names one unit ({name}[3]) or every unit ({name}[:])", idx)
+            return q.name, layer, direction, None, prefix + name
+        k = self._int(idx, prefix + name, W, bound=False)
+        if not 0 <= k < W:
+            raise self.error(f"unit {k} does not exist; {prefix + name} has units 0..{W - 1}", idx)
+        return q.name, layer, direction, k, prefix + name
+
+    def scope_of(self, node) -> tuple[int, int]:
+        """(layer, direction) for a bare scope, L2, L2.rev or rev, the caller's where it says nothing."""
+        layer, direction, _ = self._scope(node)
+        return (self.layer if layer is None else layer,
+                self.direction if direction is None else direction)  # fmt: skip
+
     # --- what a watch shows next to its value: the per-step values it compared
     def _term(self, v: _V, node) -> None:
         if v.shape == "step" and v.kind in ("num", "str", "bool") and not isinstance(
@@ -726,11 +770,11 @@ def _compare(fn, a: _V, b: _V, shape: str):
     return calc
 
 
-def _parse(text: str, offset: int, mode: str = "eval") -> ast.AST:
-    """The tree of text[offset:] within the size bounds; every failure is a WatchError."""
-    src = text[offset:]
+def _parse(text: str, offset: int, end: int | None = None) -> ast.Expression:
+    """The tree of text[offset:end] within the size bounds; every failure is a WatchError."""
+    src = text[offset:end]
     try:
-        tree = ast.parse(src, mode=mode)
+        tree = ast.parse(src, mode="eval")
     except SyntaxError as e:
         col = offset + _syntax_column(src, e)
         raise WatchError(f"syntax error: {e.msg}", text, col) from None
