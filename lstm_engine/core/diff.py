@@ -265,6 +265,15 @@ class TraceDiff:
         return None if tops is None else tops[0] != tops[1]
 
     @property
+    def output_max_abs(self) -> float | None:
+        """The largest |Δ| of the model's output over the compared steps; None unless both
+        traces have outputs of one width."""
+        oa, ob = self.a.output, self.b.output
+        if oa is None or ob is None or oa.shape[1] != ob.shape[1] or self.T == 0:
+            return None
+        return float(_abs_delta(oa[: self.T], ob[: self.T]).max())
+
+    @property
     def first_prediction_change(self) -> int | None:
         """The first position where the top prediction differs, or None."""
         changed = self.prediction_changed
@@ -310,6 +319,7 @@ class TraceDiff:
             tops = self._tops()
             first_change = self.first_prediction_change
             out["prediction"] = {
+                "output_max_abs": _json_float(self.output_max_abs),
                 "changed_at": [int(t) + 1 for t in np.flatnonzero(changed)],
                 "first_change": None if first_change is None else {
                     "step": first_change + 1,
@@ -363,12 +373,14 @@ class TraceDiff:
         if changed is None:
             lines.append("predictions: not compared (a trace has no output)")
         elif not changed.any():
-            lines.append("predictions: the top prediction is the same at every step")
+            lines.append("predictions: the top prediction is the same at every step "
+                         f"(output |Δ| up to {self.output_max_abs:.3g})")
         else:
             tops, t = self._tops(), self.first_prediction_change
             steps = np.flatnonzero(changed)
             shown = ", ".join(str(int(s) + 1) for s in steps[:20]) + (" …" if steps.size > 20 else "")
-            lines.append(f"predictions differ at {steps.size} step{'s' if steps.size > 1 else ''}: "
+            lines.append(f"predictions differ at {steps.size} step{'s' if steps.size > 1 else ''} "
+                         f"(output |Δ| up to {self.output_max_abs:.3g}): "
                          f"{shown}; first at step {t + 1}: {self._label(a, int(tops[0][t]))} → "
                          f"{self._label(b, int(tops[1][t]))}")  # fmt: skip
         return lines

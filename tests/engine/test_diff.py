@@ -122,8 +122,10 @@ def test_top_predictions_per_step_and_the_first_change():
     d = a.diff(b)
     np.testing.assert_array_equal(d.prediction_changed, [False, True, False])
     assert d.first_prediction_change == 1
+    assert d.output_max_abs == pytest.approx(np.log(3))  # step 1: log 0.3 → log 0.1
     assert d.to_json()["prediction"] == {
-        "changed_at": [2], "first_change": {"step": 2, "a": "French", "b": "Spanish"}}
+        "output_max_abs": d.output_max_abs, "changed_at": [2],
+        "first_change": {"step": 2, "a": "French", "b": "Spanish"}}  # fmt: skip
     assert d.diverged  # the LSTM arrays are equal, the predictions are not
     assert a.diff(_hand()).prediction_changed is None  # no output on one side
     assert a.diff(_hand()).to_json()["prediction"] is None
