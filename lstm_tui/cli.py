@@ -24,7 +24,7 @@ from typing import Any, Sequence
 from .text import display, safe_line
 
 PROG = "lstm-tui"
-SUBCOMMANDS = ("record", "info", "diff")
+SUBCOMMANDS = ("record", "info", "diff", "find")
 EXIT_USAGE = 2
 
 
@@ -94,7 +94,9 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     info = _Parser(prog=f"{PROG} info", description="Describe MODEL: architecture, sizes, "
                    "vocabulary, labels, examples, parameter count and the format it was read as.")  # fmt: skip
     _add_model_args(info, with_input=False)
-    return {"ui": ui, "record": record, "info": info, "diff": diff_parser()}
+    from .find import build_parser as find_parser  # find.py builds on this module's helpers
+
+    return {"ui": ui, "record": record, "info": info, "diff": diff_parser(), "find": find_parser()}
 
 
 # --- helpers shared by the subcommands
@@ -347,7 +349,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = _parsers()[command].parse_args(rest)
         except SystemExit as e:  # --help
             return int(e.code or 0)
-        return {"ui": cmd_ui, "record": cmd_record, "info": cmd_info, "diff": _cmd_diff}[command](args)
+        from .find import cmd_find
+
+        return {"ui": cmd_ui, "record": cmd_record, "info": cmd_info, "diff": _cmd_diff, "find": cmd_find}[command](args)
     except (UsageError, EngineError) as e:
         _fail(str(e))
         return EXIT_USAGE
