@@ -117,7 +117,7 @@ class WatchError(InputError):
             wide = unicodedata.east_asian_width(cell) in "WF"
             shown.append(cell)
             mark = "^" if k == self.column else "~" if self.column < k < self.column + self.length else " "
-            caret.append(mark * (2 if wide else 1))
+            caret.append(mark + ("~" if mark != " " else " ") if wide else mark)
         if self.column >= len(self.text):
             caret.append("^")
         return "".join(shown), "".join(caret).rstrip()
@@ -332,7 +332,7 @@ class _Compiler:
         if name == "token":
             if tr.tokens is None:
                 raise self.error("token: this trace has no tokens (its input is numeric)", node)
-            return _V("str", "step", lambda: _cached(tr, "token", lambda: np.array(tr.tokens, dtype=str)))
+            return _V("str", "step", lambda: _cached(tr, "token", lambda: _strings(tr.tokens)))
         if tr.output is None:
             raise self.error(f"{name}: this trace has no model output (it is the LSTM alone)", node)
         if name == "p":
@@ -360,7 +360,7 @@ class _Compiler:
 
         def build():
             top = np.argmax(self._p(), axis=1)
-            return np.array(tr.labels, dtype=str)[top] if tr.labels is not None else top
+            return _strings(tr.labels)[top] if tr.labels is not None else top
 
         return _cached(tr, ("pred", output_kind_of(tr, self._output_kind)), build)
 
@@ -639,6 +639,8 @@ class _Compiler:
     # --- calls
     def _Call(self, node) -> _V:
         f = node.func
+        if type(f).__name__ in _REFUSED:
+            self.build(f)  # refused by name: "lambda is not allowed"
         if not isinstance(f, ast.Name):
             raise self.error(f"only these functions can be called: {', '.join(FUNCTIONS)}; "
                              f"{self.source(f)} is not one", f)  # fmt: skip
@@ -744,6 +746,13 @@ class _Compiler:
             node, (ast.Compare, ast.BoolOp, ast.UnaryOp)
         ):
             self.terms.append((self.span(node)[0], self.source(node), v))
+
+
+def _strings(seq) -> np.ndarray:
+    """Strings as an object array: exact (a fixed-width numpy string drops trailing NULs)."""
+    out = np.empty(len(seq), dtype=object)
+    out[:] = list(seq)
+    return out
 
 
 def _f(a, sym: str):
@@ -861,9 +870,10 @@ class Watch:
         """
         if self._mask is None:
             if not self.is_condition:
+                lead = len(self.text) - len(self.text.lstrip())
                 raise WatchError(f"{' '.join(self.text.split())} is {self._root.describe()}, not a "
-                                 "condition; compare it, as in f[3] > 0.5", self.text,
-                                 len(self.text) - len(self.text.lstrip()))  # fmt: skip
+                                 "condition; compare it, as in f[3] > 0.5", self.text, lead,
+                                 len(self.text.strip()))  # fmt: skip
             v = self._root()
             T = self.trace.T
             m = np.full(T, bool(v)) if self._root.shape == "const" else np.array(v, dtype=bool)
