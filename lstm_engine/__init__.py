@@ -41,7 +41,7 @@ from .core.spec import GATES, CellWeights, LSTMSpec
 from .core.quantities import (
     ALIASES, QUANTITIES, REGISTRY, VALUE_NAMES, Quantity, prev_subscript, previous_step,
 )
-from .core.trace import Trace
+from .core.trace import Trace, stack_layers
 from .core.watch import Watch, WatchError, compile_watch
 from .core.edit_syntax import EditSyntaxError, TokenReplacement, format_edit, parse_edit
 from .core.diff import Divergence, QuantityDelta, TraceDiff, UnitDelta
@@ -114,6 +114,7 @@ __all__ = [
     "save_checkpoint",
     "softmax",
     "split_text",
+    "stack_layers",
     "trace_lstm",
     "write_file",
 ]

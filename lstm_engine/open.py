@@ -36,6 +36,7 @@ import numpy as np
 
 from .core.errors import InputError, LoadError, SpecError
 from .core.files import open_regular, read_input_array, require_regular_file
+from .core.edit_syntax import TokenReplacement
 from .core.recorder import branch
 from .core.trace import Trace
 from .core.output import output_kind_of
@@ -234,7 +235,7 @@ class Opened:
             return self.model.branch(trace, edits)
         edits = list(edits)
         for e in edits:
-            if hasattr(e, "token") and not hasattr(e, "x"):
+            if isinstance(e, TokenReplacement):
                 raise InputError("replacing a token needs the model's vocabulary and embedding: "
                                  "open the model rather than a recorded trace")  # fmt: skip
         return branch(trace, edits)

@@ -104,8 +104,8 @@ def record_branch(args, opened) -> int:
     sys.stdout.write(f"recorded a branch of {parent.T} steps from {safe_line(args.model)} → "
                      f"{safe_line(args.output)}\n")  # fmt: skip
     sys.stdout.write(f"parent {parent.identity[:19]}… ({source}), edits:\n")
-    for e in child.edits:
-        sys.stdout.write(f"  {safe_line(lstm_engine.format_edit(e))}\n")
+    for e in (*parent.edits, *edits):  # a token as the user wrote it, not its embedding row
+        sys.stdout.write(f"  {safe_line(lstm_engine.format_edit(e, parent))}\n")
     if child.output_not_recomputed:
         sys.stdout.write(f"note: {safe_line(child.output_not_recomputed)}\n")
     elif child.output is not None and parent.output is not None and child.labels:
@@ -183,7 +183,25 @@ def _open_pair(args):
             else:
                 inp = a.x
         b = model.trace(inp, batch_index=args.batch_index)
+        if b.num_layers < a.num_layers and args.lstm_b is None:
+            b = _layer_by_layer(model, args, inp, a.num_layers) or b
+    if a.num_layers < b.num_layers and not a_is_trace and args.lstm is None:
+        model = lstm_engine.load(args.a, trust=args.trust)
+        a = _layer_by_layer(model, args, inp, b.num_layers) or a
     return a, b
+
+
+def _layer_by_layer(model, args, inp, layers: int):
+    """An export of a stacked LSTM as one-layer nodes (ONNX: NAME_l0, NAME_l1, …), each traced
+    on `inp` and stacked into one trace of `layers` layers; None if the model is not that."""
+    import lstm_engine
+
+    if len(model.lstm_names) != layers:
+        return None
+    nodes = [lstm_engine.load(model.path, trust=args.trust, lstm=n) for n in model.lstm_names]
+    if any(m.spec.num_layers != 1 for m in nodes):
+        return None
+    return lstm_engine.stack_layers([m.trace(inp, batch_index=args.batch_index) for m in nodes])
 
 
 def cmd_diff(args) -> int:

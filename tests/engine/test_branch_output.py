@@ -9,7 +9,6 @@ no model (a recorded trace file), the branch has no output and says why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,19 +16,14 @@ import pytest
 import torch
 
 import lstm_engine
-from lstm_engine import Ablate, InputError, Opened, ReplaceInput, SetState, Trace, open_and_trace
+from lstm_engine import (
+    Ablate, InputError, Opened, ReplaceInput, SetState, TokenReplacement, Trace, open_and_trace,
+    parse_edit,
+)  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[2]
 FRANCE = ROOT / "sample_models" / "france.pt"
 TOL = 1e-5
-
-
-@dataclass(frozen=True)
-class TokenAt:
-    """A token replacement as the edit syntax hands it over: a position and a token."""
-
-    t: int
-    token: str
 
 
 def _torch_france(tokens, ablate_unit=None, from_t=0):
@@ -87,7 +81,7 @@ def test_an_edit_after_the_last_step_it_reaches_keeps_the_parents_output(france)
 def test_a_replaced_token_is_its_embedding_row_and_the_branch_is_the_edited_text(france):
     trace, model = france.trace, france.model
     t = trace.tokens.index("France")
-    child = france.branch([TokenAt(t, "Spain")])
+    child = france.branch([parse_edit(f"token {t + 1} = Spain", trace)])  # steps as on screen
     assert child.tokens[t] == "Spain" and child.tokens[:t] == trace.tokens[:t]
     assert isinstance(child.edits[-1], ReplaceInput) and child.edits[-1].t == t
     fresh = model.trace(list(child.tokens))
@@ -102,9 +96,9 @@ def test_a_replaced_token_is_its_embedding_row_and_the_branch_is_the_edited_text
 def test_a_bad_token_edit_is_one_clear_error(france):
     trace, model = france.trace, france.model
     with pytest.raises(InputError, match=r"token 'Narnia' at step 3: 'Narnia' is not in"):
-        france.branch([TokenAt(2, "Narnia")])
+        france.branch([TokenReplacement(2, "Narnia")])
     with pytest.raises(InputError, match="outside the trace"):
-        france.branch([TokenAt(trace.T, "Spain")])
+        france.branch([TokenReplacement(trace.T, "Spain")])
     assert model.unk is None or "Narnia" not in model.vocab
 
 
@@ -117,7 +111,7 @@ def test_a_numeric_model_takes_no_token(tmp_path):
     save_checkpoint(net, path, examples=[np.zeros((4, 2), np.float32)])
     opened = open_and_trace(path)
     with pytest.raises(InputError, match="numeric input, not tokens"):
-        opened.branch([TokenAt(1, "a")])
+        opened.branch([TokenReplacement(1, "a")])
     assert isinstance(opened.model.spec, LSTMSpec)
 
 
@@ -129,7 +123,7 @@ def test_a_recorded_trace_branches_without_its_model(france, tmp_path):
     child = opened.branch([Ablate(unit=3)])
     assert child.output is None and "output not recomputed" in child.output_not_recomputed
     with pytest.raises(InputError, match="open the model"):
-        opened.branch([TokenAt(1, "Spain")])
+        opened.branch([TokenReplacement(1, "Spain")])
     # the note travels with the file, and a further branch keeps it
     child.save(tmp_path / "child.npz")
     again = Trace.load(tmp_path / "child.npz")

@@ -242,3 +242,26 @@ def test_an_export_with_two_gates_swapped_is_caught_at_step_1_naming_them(tmp_pa
     j = d.to_json()
     assert j["first_divergence"]["step"] == 1
     assert {g["quantity"] for g in j["first_divergence"]["gates"]} == {"f", "o"}
+
+
+def test_a_stacked_lstm_and_its_export_node_by_node_compare_layer_by_layer(tmp_path):
+    from lstm_engine.formats.onnx_write import checkpoint_to_onnx
+
+    pt = ROOT / "sample_models" / "bitagger.pt"
+    checkpoint_to_onnx(pt, tmp_path / "bitagger.onnx")
+    model = lstm_engine.load(pt)
+    text = model.examples[0]
+    port = lstm_engine.load(tmp_path / "bitagger.onnx")
+    nodes = [lstm_engine.load(tmp_path / "bitagger.onnx", lstm=n).trace(text)
+             for n in port.lstm_names]  # fmt: skip
+    stacked = lstm_engine.stack_layers(nodes)
+    assert (stacked.num_layers, stacked.num_directions) == (2, 2)
+    np.testing.assert_array_equal(stacked.x, nodes[0].x)
+    np.testing.assert_array_equal(stacked.c[1], nodes[1].c[0])
+    assert stacked.spec.num_layers == 2 and stacked.output is nodes[1].output
+    d = model.trace(text).diff(stacked)
+    assert d.first_divergence is None and d.max_abs < 1e-5
+    with pytest.raises(InputError, match="reads 16 features per step"):
+        lstm_engine.stack_layers([nodes[0], nodes[0]])
+    with pytest.raises(InputError, match="one-layer traces"):
+        lstm_engine.stack_layers([model.trace(text)])
