@@ -162,7 +162,7 @@ class _V:
     """
 
     __slots__ = ("kind", "shape", "_fn", "_value", "width", "units", "valid", "start", "end",
-                 "layer", "direction", "items", "label")  # fmt: skip
+                 "layer", "direction", "items", "label", "abs_of")  # fmt: skip
 
     def __init__(self, kind, shape, fn=None, *, start=0, end=0, width=None, units=None, valid=None,
                  layer=None, direction=None, items=None, value=None, label=None):  # fmt: skip
@@ -171,11 +171,16 @@ class _V:
         self.width, self.units, self.valid = width, units, valid
         self.start, self.end = start, end
         self.layer, self.direction, self.items, self.label = layer, direction, items, label
+        self.abs_of = None  # for abs(x): x, so that max(abs(x)) needs no |x| array
 
     def __call__(self):
-        if self._value is None:
-            self._value = self._fn()
-        return self._value
+        """The value; kept unless it is per unit (T × H), which its step-sized parent reduces once."""
+        if self._value is not None:
+            return self._value
+        v = self._fn()
+        if self.shape != "units":
+            self._value = v
+        return v
 
     def describe(self) -> str:
         if self.kind == "bool":
@@ -677,24 +682,38 @@ class _Compiler:
             if a.kind != "num":
                 raise self.error(f"{name}() takes numbers; {self.source(na)} is {a.describe()}", na)
             ufunc = {"abs": np.abs, "isnan": np.isnan, "isinf": np.isinf}[name]
-            return self._out("num" if name == "abs" else "bool", a.shape, lambda: ufunc(a()), (a,))
+            v = self._out("num" if name == "abs" else "bool", a.shape, lambda: ufunc(a()), (a,))
+            if name == "abs" and a.shape == "units":
+                v.abs_of = a
+            return v
         if a.shape != "units":
             raise self.error(f"{name}() reduces over units and takes a per-unit value, as in "
                              f"{name}({'f < 0.1' if name in ('any', 'all', 'count') else 'abs(delta)'}); "
                              f"{self.source(na)} is {a.describe()} per step", na)  # fmt: skip
+        memo = self._memo(node)
         if name in ("any", "all", "count"):
             if a.kind != "bool":
                 raise self.error(f"{name}() takes a per-unit condition, as in {name}(f < 0.1) or "
                                  f"{name}(isnan(c)); {self.source(na)} is {a.describe()}", na)  # fmt: skip
             if name == "count":
-                return self._out("num", "step", lambda: np.count_nonzero(a(), axis=1), (a,))
+                return self._out("num", "step", memo(lambda: np.count_nonzero(a(), axis=1)), (a,))
             red = np.all if name == "all" else np.any
-            return self._out("bool", "step", lambda: red(a(), axis=1), (a,))
+            return self._out("bool", "step", memo(lambda: red(a(), axis=1)), (a,))
         if name == "argmax":
             units = a.units
-            return self._out("num", "step", lambda: units[np.argmax(a(), axis=1)], (a,))
+            return self._out("num", "step", memo(lambda: units[np.argmax(a(), axis=1)]), (a,))
+        if name == "max" and a.abs_of is not None:
+            x = a.abs_of  # max |x| = max(max x, −min x): two reads of x, and no |x| array written
+            return self._out("num", "step", memo(lambda: _max_abs(x())), (a,))
         red = {"max": np.max, "min": np.min, "mean": np.mean, "sum": np.sum}[name]
-        return self._out("num", "step", lambda: red(a(), axis=1), (a,))
+        return self._out("num", "step", memo(lambda: red(a(), axis=1)), (a,))
+
+    def _memo(self, node):
+        """A per-step reduction over units, kept with the trace's arrays: the same max(abs(delta))
+        at the same layer and direction is computed once per trace, whichever watch asks."""
+        tr = self.trace
+        key = ("reduce", ast.dump(node), self.layer, self.direction, self._output_kind)
+        return lambda calc: (lambda: _cached(tr, key, calc))
 
     # --- what an edit names (core/edit_syntax.py): the same names, scopes and unit numbers
     def target(self, node, allowed: tuple[str, ...] = (), why: str = ""):
@@ -746,6 +765,27 @@ class _Compiler:
             node, (ast.Compare, ast.BoolOp, ast.UnaryOp)
         ):
             self.terms.append((self.span(node)[0], self.source(node), v))
+
+
+#: bytes of |x| computed at a time by max(abs(x)), so the block stays in the CPU's cache
+_BLOCK_BYTES = 1 << 18
+
+
+def _max_abs(x: np.ndarray) -> np.ndarray:
+    """max over units of |x|, (T, W) → (T,), reading x once and writing no (T, W) array.
+
+    The reduction the quick jumps and the issue's example use; block by block,
+    so |x| never leaves the cache (NaN propagates, as np.abs(x).max(axis=1)).
+    """
+    x = np.asarray(x)
+    T, W = x.shape
+    rows = max(1, _BLOCK_BYTES // max(1, W * x.itemsize))
+    out = np.empty(T, dtype=x.dtype)
+    buf = np.empty((min(rows, T), W), dtype=x.dtype)
+    for k in range(0, T, rows):
+        block = x[k : k + rows]
+        np.abs(block, out=buf[: len(block)]).max(axis=1, out=out[k : k + rows])
+    return out
 
 
 def _strings(seq) -> np.ndarray:

@@ -446,3 +446,31 @@ def test_compiling_is_cheap_and_computes_nothing(bi, monkeypatch):
     assert calls == []
     w.mask
     assert calls == [("kept", 0, 0)]
+
+
+def test_reductions_are_shared_per_trace_but_never_across_layers_or_directions(bi):
+    """max(abs(delta)) is kept with the trace's arrays after its first watch; each layer and
+    direction has its own, and a later watch at another scope gets its own numbers."""
+    for _ in range(2):  # the second round reads what the first kept
+        for layer in (0, 1):
+            for d in (0, 1):
+                delta = bi.c[layer, d] - _c_prev(bi, layer, d)
+                biggest = np.abs(delta).max(axis=1)
+                cut = float(np.median(biggest))
+                w = compile_watch(f"max(abs(delta)) > {cut}", bi, layer, d)
+                assert list(w.where()) == list(np.flatnonzero(biggest > cut))
+                assert w.values_at(3)["max(abs(delta))"] == pytest.approx(biggest[3], abs=1e-12)
+                assert compile_watch("max(abs(delta)) == max(max(delta), -min(delta))", bi, layer,
+                                     d).mask.all()  # fmt: skip
+
+
+def test_max_abs_keeps_nan(bi):
+    import dataclasses
+
+    c = np.array(bi.c)
+    c[0, 0, 2, 1] = np.nan
+    c[0, 0, 4, 0] = -50.0
+    tr = dataclasses.replace(bi, c=c)
+    w = compile_watch("max(abs(c))", tr)
+    assert np.isnan(w.value_at(2)) and w.value_at(4) == 50.0
+    assert list(compile_watch("max(abs(c)) > 10", tr).where()) == [4]
