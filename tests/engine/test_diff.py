@@ -265,3 +265,25 @@ def test_a_stacked_lstm_and_its_export_node_by_node_compare_layer_by_layer(tmp_p
         lstm_engine.stack_layers([nodes[0], nodes[0]])
     with pytest.raises(InputError, match="one-layer traces"):
         lstm_engine.stack_layers([model.trace(text)])
+
+
+def test_a_window_that_only_reads_a_changed_state_across_its_border_is_compared(monkeypatch):
+    import lstm_engine.core.diff as diff_module
+
+    rng = np.random.default_rng(4)
+    T, H = 14, 3
+    arrays = {n: rng.uniform(0.1, 0.9, (1, 2, T, H)) for n in ("i", "f", "g", "o", "c", "h")}
+    a = Trace(x=np.zeros((T, 1)), h0=np.zeros((1, 2, H)), c0=np.zeros((1, 2, H)), **arrays)
+    changed = {n: v.copy() for n, v in arrays.items()}
+    changed["c"][0, 0, 6, 1] += 0.5  # forward: position 7 reads it as c_prev
+    changed["c"][0, 1, 7, 2] += 0.25  # reverse: position 6 reads it as c_prev
+    b = Trace(x=np.zeros((T, 1)), h0=np.zeros((1, 2, H)), c0=np.zeros((1, 2, H)), **changed)
+    monkeypatch.setattr(diff_module, "WINDOW", 7)  # the windows [0, 7) and [7, 14)
+    d = a.diff(b)
+    assert d.step_max[(0, 0, "c_prev")][7] == pytest.approx(0.5)
+    assert d.step_max[(0, 1, "c_prev")][6] == pytest.approx(0.25)
+    assert d.step_max[(0, 0, "kept")][7] == pytest.approx(0.5 * arrays["f"][0, 0, 7, 1])
+    monkeypatch.setattr(diff_module, "WINDOW", 512)
+    whole = a.diff(b)
+    for k in whole.step_max:
+        np.testing.assert_array_equal(whole.step_max[k], d.step_max[k])
