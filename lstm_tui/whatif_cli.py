@@ -130,7 +130,10 @@ def diff_parser() -> argparse.ArgumentParser:
                 "prediction changes. Exit status 0 if they agree, 1 if they diverge, 2 on an "
                 "error.")  # fmt: skip
     p.add_argument("a", metavar="A", help="a trace (.npz) or a model")
-    _add_model_args(p)  # B, the input both models read, --trust, --lstm (for A)
+    _add_model_args(p)  # B (as `model`), the input both models read, --trust, --lstm (for A)
+    for action in p._actions:  # the shared MODEL positional is B here
+        if action.dest == "model":
+            action.metavar, action.help = "B", "a trace (.npz) or a model, compared with A"
     p.add_argument("--lstm-b", "--node-b", dest="lstm_b", metavar="NAME",
                    help="which LSTM of B to trace (an ONNX export names its nodes "
                    "NAME_l0, …); default the first")  # fmt: skip
