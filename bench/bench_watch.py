@@ -68,7 +68,9 @@ def synthetic(L: int, D: int, T: int, H: int, seed: int = 0) -> Trace:
 
 def row(name: str, trace, expr: str, predicate, layer: int = 0, direction: int = 0) -> None:
     never = expr.replace("> 2", "> 1e9")  # the same work, no hit: both sides scan everything
-    fresh = lambda: Trace(**{k: getattr(trace, k) for k in trace.__dataclass_fields__})  # noqa: E731
+    def fresh():  # the same arrays in a Trace no watch has read
+        return Trace(**{k: getattr(trace, k) for k in trace.__dataclass_fields__})
+
     colds = []
     for _ in range(min(args.repeat, 5)):
         tr = fresh()
@@ -107,7 +109,9 @@ def row(name: str, trace, expr: str, predicate, layer: int = 0, direction: int =
 
 def main() -> None:
     print(f"numpy {np.__version__}, threads {args.threads}, repeat {args.repeat}")
-    never = lambda v, L=0, D=0: v.t + 1 > 10 and np.abs(v.value("delta_c", L, D)).max() > 1e9  # noqa: E731
+    def never(v, L=0, D=0):  # max(abs(delta)) > 1e9 and t > 10, one StepView at a time
+        return v.t + 1 > 10 and np.abs(v.value("delta_c", L, D)).max() > 1e9
+
 
     # 1. find on a 10,000-step input of the char model
     model = load(os.path.join(ROOT, "sample_models", "charlm.pt"))
@@ -117,7 +121,8 @@ def main() -> None:
     char = model.trace(text)
     print(f"\ncharlm.pt, {char.T} characters (traced in {time.perf_counter() - t0:.1f} s), H=256")
     row("charlm T=10000 H=256", char, "max(abs(delta)) > 2 and t > 10", never)
-    find_exprs = ['token == "("', "c[164] > 0 and f[164] < 0.1", 'count(abs(delta) > 1) > 5 or p["e"] > 0.9']
+    find_exprs = ['token == "("', "c[164] > 0 and f[164] < 0.1",
+                  'count(abs(delta) > 1) > 5 or p["e"] > 0.9']  # fmt: skip
     for expr in find_exprs:
         compile_watch(expr, char).mask  # Δc exists; the reductions are dropped before each run
         kept = watch_module._SERIES[char]
@@ -139,8 +144,9 @@ def main() -> None:
         row(name, tr, "max(abs(delta)) > 2 and t > 10", never)
         if L == 2:
             row(f"{name}, scoped L2.rev", tr, "max(abs(L2.rev.delta)) > 2 and t > 10",
-                lambda v: v.t + 1 > 10 and np.abs(v.value("delta_c", 1, 1)).max() > 1e9)  # fmt: skip
-    print(f"\n(derived arrays are kept up to {watch_module.SERIES_CACHE_BYTES / 2**20:.0f} MiB per trace)")
+                lambda v: never(v, 1, 1))  # fmt: skip
+    kept = watch_module.SERIES_CACHE_BYTES / 2**20
+    print(f"\n(derived arrays are kept up to {kept:.0f} MiB per trace)")
 
 
 if __name__ == "__main__":

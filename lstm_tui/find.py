@@ -1,7 +1,7 @@
 """`lstm-tui find`: grep for steps, with watch expressions instead of patterns.
 
-    lstm-tui find MODEL|TRACE [--text … | --input … | --example N] --where EXPR [--where EXPR …]
-                  [--layer L] [--direction fwd|rev] [--json]
+    lstm-tui find MODEL|TRACE [--text … | --input … | --example N]
+                  --where EXPR [--where EXPR …] [--layer L] [--direction fwd|rev] [--json]
 
 One line per matching step, `t=<step>` first (numbered as on screen, 1..T, so
 a trace file's index is step − 1), then the token, then each value the
@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=f"{PROG} find",
         description="Print the steps of MODEL's trace (or of a recorded TRACE.npz) where watch "
         "expressions hold, one line per step: t=<step> (1..T, as on screen), the token, then "
-        "each value the expressions compare. Exit 0 if a step matched, 1 if none did, 2 on an error.",
+        "each value the expressions compare. Exit 0 if a step matched, 1 if none did, 2 on an "
+        "error.",
         epilog='Examples: --where "f[3] < 0.1"   --where "abs(delta[12]) > 0.5"   '
         "--where 'token == \"France\"'   --where \"pred != pred_prev\"   "
         "--where \"any(isnan(c))\"   --where \"L1.rev.o[0] > 0.9\"   "

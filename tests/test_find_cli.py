@@ -1,5 +1,5 @@
 """`lstm-tui find` on the sample models: the matching steps, computed here from the trace's arrays,
-numbered 1..T; exit 0 on a match, 1 on none, 2 on an error (with the caret under a bad expression)."""
+numbered 1..T; exit 0 on a match, 1 on none, 2 on an error (a caret under a bad expression)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from lstm_tui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_models"
-FRANCE, BITAGGER, CHARLM, PEEPHOLE = (SAMPLES / f"{n}.pt" for n in ("france", "bitagger", "charlm", "peephole"))
+FRANCE, BITAGGER, CHARLM, PEEPHOLE = (
+    SAMPLES / f"{n}.pt" for n in ("france", "bitagger", "charlm", "peephole")
+)
 DUCK = "I saw her duck swim near the lake"
 
 
@@ -57,7 +59,8 @@ def test_several_wheres_must_all_hold(capsys, france):
     c_prev = np.concatenate([france.c0[0, 0][None], france.c[0, 0, :-1]])
     delta12 = france.c[0, 0, :, 12] - c_prev[:, 12]
     want = np.flatnonzero((np.abs(delta12) > 0.5) & (p_french > 0.99)) + 1
-    code, lines, _ = _find(capsys, FRANCE, "--where", "abs(delta[12]) > 0.5", "--where", 'p["French"] > 0.99')
+    code, lines, _ = _find(capsys, FRANCE, "--where", "abs(delta[12]) > 0.5",
+                           "--where", 'p["French"] > 0.99')  # fmt: skip
     assert code == 0 and _steps(lines) == list(want) and want.size >= 2
     assert all("abs(delta[12])=" in line and 'p["French"]=' in line for line in lines)
     only_first = np.flatnonzero(np.abs(delta12) > 0.5) + 1
@@ -88,7 +91,8 @@ def test_find_on_a_recorded_trace_and_json(capsys, tmp_path, france):
     assert code == 0 and [r["t"] for r in rows] == want
     r = rows[0]
     assert r["token"] == france.tokens[r["t"] - 1]
-    assert r["values"] == {"pred": france.labels[top[r["t"] - 1]], "pred_prev": france.labels[top[r["t"] - 2]]}
+    k = r["t"] - 1
+    assert r["values"] == {"pred": france.labels[top[k]], "pred_prev": france.labels[top[k - 1]]}
 
 
 def test_char_model_and_numeric_input(capsys, tmp_path):
@@ -148,6 +152,6 @@ def test_the_installed_command(tmp_path):
     run = subprocess.run([*cmd, "find", str(FRANCE), "--where", 'token == "fluent"'],
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert run.returncode == 0 and run.stdout == "t=40  fluent\n", run.stderr
-    run = subprocess.run([*cmd, "find", str(FRANCE), "--where", "nope"], capture_output=True, text=True,
-                         timeout=120)  # fmt: skip
+    run = subprocess.run([*cmd, "find", str(FRANCE), "--where", "nope"], capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
     assert run.returncode == 2 and run.stderr.count("\n") == 3 and "Traceback" not in run.stderr

@@ -116,7 +116,8 @@ class WatchError(InputError):
             cell = ch if ch.isprintable() else "�" if ch not in "\t\n\r" else " "
             wide = unicodedata.east_asian_width(cell) in "WF"
             shown.append(cell)
-            mark = "^" if k == self.column else "~" if self.column < k < self.column + self.length else " "
+            inside = self.column < k < self.column + self.length
+            mark = "^" if k == self.column else "~" if inside else " "
             caret.append(mark + ("~" if mark != " " else " ") if wide else mark)
         if self.column >= len(self.text):
             caret.append("^")
@@ -174,7 +175,7 @@ class _V:
         self.abs_of = None  # for abs(x): x, so that max(abs(x)) needs no |x| array
 
     def __call__(self):
-        """The value; kept unless it is per unit (T × H), which its step-sized parent reduces once."""
+        """The value; kept unless it is per unit (T × H): its step-sized parent reduces it once."""
         if self._value is not None:
             return self._value
         v = self._fn()
@@ -231,7 +232,8 @@ class _Compiler:
         for line in self._lines[:-1]:
             self._starts.append(self._starts[-1] + len(line) + 1)
         if not 0 <= layer < trace.num_layers:
-            raise WatchError(f"layer {layer} does not exist; the trace has layers 0..{trace.num_layers - 1}")
+            raise WatchError(f"layer {layer} does not exist; the trace has layers "
+                             f"0..{trace.num_layers - 1}")  # fmt: skip
         if not 0 <= direction < trace.num_directions:
             raise WatchError(f"direction {direction} does not exist; the trace has "
                              f"{trace.num_directions} direction(s)")  # fmt: skip
@@ -239,7 +241,8 @@ class _Compiler:
     # --- positions
     def _char(self, lineno: int, col: int) -> int:
         line = self._lines[lineno - 1]
-        return self.offset + self._starts[lineno - 1] + len(line.encode()[:col].decode(errors="ignore"))
+        chars = len(line.encode()[:col].decode(errors="ignore"))  # ast counts UTF-8 bytes
+        return self.offset + self._starts[lineno - 1] + chars
 
     def span(self, node) -> tuple[int, int]:
         start = self._char(node.lineno, node.col_offset)
@@ -287,7 +290,8 @@ class _Compiler:
     def _Name(self, node) -> _V:
         return self._name(node, node.id, self.layer, self.direction, scoped=False, prefix="")
 
-    def _name(self, node, name: str, layer: int, direction: int, *, scoped: bool, prefix: str) -> _V:
+    def _name(self, node, name: str, layer: int, direction: int, *, scoped: bool,
+              prefix: str) -> _V:  # fmt: skip
         if "__" in name:
             raise self.error(f"names with double underscores are not allowed: {name}", node)
         tr = self.trace
@@ -305,9 +309,9 @@ class _Compiler:
             return self._variable(node, name)
         m = _LAYER.fullmatch(name)
         if m or name in DIRECTIONS:
+            also = "" if name in DIRECTIONS else " or L1.rev.o[0]"
             raise self.error(f"{name} is a layer or direction scope; follow it with a quantity, "
-                             f"as in {name}.c[3]" + ("" if name in DIRECTIONS else " or L1.rev.o[0]"),
-                             node)  # fmt: skip
+                             f"as in {name}.c[3]{also}", node)  # fmt: skip
         if name in FUNCTIONS:
             raise self.error(f"{name} is a function; call it, as in {name}(...)", node)
         raise self.error(self._unknown(name), node)
@@ -323,8 +327,9 @@ class _Compiler:
         scopes = "L1" if L == 1 else f"L1..L{L}"
         if self.trace.num_directions == 2:
             scopes += ", fwd, rev"
-        return (f"unknown name {name!r}{hint}; known: quantities {', '.join(self._quantity_names())}; "
-                f"{', '.join(VARIABLES)}; functions {', '.join(FUNCTIONS)}; scopes {scopes}")  # fmt: skip
+        return (f"unknown name {name!r}{hint}; known: quantities "
+                f"{', '.join(self._quantity_names())}; {', '.join(VARIABLES)}; "
+                f"functions {', '.join(FUNCTIONS)}; scopes {scopes}")  # fmt: skip
 
     def _use(self, node, name: str) -> None:
         self.names.append((self.span(node)[0], name))
@@ -348,8 +353,8 @@ class _Compiler:
         if name == "pred":
             return _V(self._pred_kind(), "step", pred)
         valid = lambda: _cached(tr, "pred_prev_valid", lambda: np.arange(T) > 0)  # noqa: E731
-        return _V(self._pred_kind(), "step",
-                  lambda: _cached(tr, "pred_prev", lambda: np.concatenate([pred()[:1], pred()[:-1]])),
+        shifted = lambda: np.concatenate([pred()[:1], pred()[:-1]])  # noqa: E731
+        return _V(self._pred_kind(), "step", lambda: _cached(tr, "pred_prev", shifted),
                   valid=valid)  # fmt: skip
 
     def _pred_kind(self) -> str:
@@ -382,21 +387,24 @@ class _Compiler:
             if "__" in name:
                 raise self.error(f"names with double underscores are not allowed: {name}", node)
             raise self.error(f"attribute access is only layer and direction scoping "
-                             f"(as in L1.rev.o[0]); {self.source(node)} is not a scope", node)  # fmt: skip
+                             f"(as in L1.rev.o[0]); {self.source(node)} is not a scope",
+                             node)  # fmt: skip
         if isinstance(node, ast.Attribute):
             layer, direction, prefix = self._scope(node.value)
             if node.attr in DIRECTIONS and layer is not None and direction is None:
                 return layer, self._direction(node, node.attr), f"{prefix}{node.attr}."
-            raise self.error(f"{self.source(node)} is not a scope; write a layer, then a direction, "
-                             f"then a quantity: L1.rev.o[0]", node)  # fmt: skip
-        raise self.error(f"attribute access is only layer and direction scoping (as in L1.rev.o[0]); "
-                         f"{self.source(node)} cannot have attributes", node)  # fmt: skip
+            raise self.error(f"{self.source(node)} is not a scope; write a layer, then a "
+                             "direction, then a quantity: L1.rev.o[0]", node)  # fmt: skip
+        raise self.error("attribute access is only layer and direction scoping (as in "
+                         f"L1.rev.o[0]); {self.source(node)} cannot have attributes",
+                         node)  # fmt: skip
 
     def _layer(self, node, m) -> int:
         n, L = int(m.group(1)), self.trace.num_layers
         if not 1 <= n <= L:
             have = "layer L1 only" if L == 1 else f"layers L1..L{L}"
-            raise self.error(f"layer L{n} does not exist; the LSTM has {have} (numbered from 1)", node)
+            raise self.error(f"layer L{n} does not exist; the LSTM has {have} (numbered from 1)",
+                             node)  # fmt: skip
         return n - 1
 
     def _direction(self, node, name: str) -> int:
@@ -482,7 +490,8 @@ class _Compiler:
                 raise self.error(f"this model's output has no label names; use p[index] with "
                                  f"0..{n - 1}", idx)  # fmt: skip
             if idx.value not in labels:
-                shown = ", ".join(repr(x) for x in labels[:20]) + (" …" if len(labels) > 20 else "")
+                shown = ", ".join(repr(x) for x in labels[:20])
+                shown += " …" if len(labels) > 20 else ""
                 raise self.error(f"unknown label {idx.value!r}; the labels are {shown}", idx)
             k = labels.index(idx.value)
         elif isinstance(idx, ast.Constant) and type(idx.value) is int:
@@ -510,7 +519,10 @@ class _Compiler:
             raise self.error(f"the exponent {self.source(node.right)[:20]} is too large "
                              f"(at most {MAX_EXPONENT})", node.right)  # fmt: skip
         shape = self._match(a, b, node)
-        calc = lambda: _quiet(fn, _f(_lift(a(), a.shape, shape), sym), _f(_lift(b(), b.shape, shape), sym))  # noqa: E731
+        def calc():
+            x, y = _lift(a(), a.shape, shape), _lift(b(), b.shape, shape)
+            return _quiet(fn, _f(x, sym), _f(y, sym))
+
         return self._out("num", shape, calc, (a, b))
 
     def _match(self, a: _V, b: _V, node) -> str:
@@ -592,8 +604,9 @@ class _Compiler:
             if b.kind == "tuple":
                 raise self.error("a tuple is only allowed after 'in'", nb)
             if a.kind != b.kind or a.kind == "tuple":
-                raise self.error(f"{sym} compares like with like; {self.source(na)} is {a.describe()} "
-                                 f"and {self.source(nb)} is {b.describe()}", node)  # fmt: skip
+                raise self.error(f"{sym} compares like with like; {self.source(na)} is "
+                                 f"{a.describe()} and {self.source(nb)} is {b.describe()}",
+                                 node)  # fmt: skip
             if a.kind in ("str", "bool") and sym not in ("==", "!="):
                 raise self.error(f"{sym} compares numbers; {self.source(na)} is {a.describe()} "
                                  "(use == or !=)", node)  # fmt: skip
@@ -616,15 +629,18 @@ class _Compiler:
 
     def _membership(self, a: _V, na, nb, sym: str) -> _V:
         if not isinstance(nb, (ast.Tuple, ast.List, ast.Set)):
-            raise self.error(f"'{sym}' takes a tuple of values, as in token in (\"France\", \"Spain\")", nb)
+            raise self.error(f"'{sym}' takes a tuple of values, as in "
+                             'token in ("France", "Spain")', nb)  # fmt: skip
         if a.kind not in ("str", "num") or a.shape == "units":
-            raise self.error(f"'{sym}' tests one value per step; {self.source(na)} is {a.describe()}", na)
+            raise self.error(f"'{sym}' tests one value per step; {self.source(na)} is "
+                             f"{a.describe()}", na)  # fmt: skip
         items = []
         for e in nb.elts:
             v = self.build(e)
             if v.shape != "const" or v.kind != a.kind:
-                raise self.error(f"the values after '{sym}' must be {'strings' if a.kind == 'str' else 'numbers'}"
-                                 f" like {self.source(na)}; {self.source(e)} is not", e)  # fmt: skip
+                like = "strings" if a.kind == "str" else "numbers"
+                raise self.error(f"the values after '{sym}' must be {like} like "
+                                 f"{self.source(na)}; {self.source(e)} is not", e)  # fmt: skip
             items.append(v())
         neg = sym == "not in"
 
@@ -637,7 +653,8 @@ class _Compiler:
         return _V("bool", a.shape, calc)
 
     def _Tuple(self, node) -> _V:
-        raise self.error("a tuple is only allowed after 'in', as in token in (\"France\", \"Spain\")", node)
+        raise self.error("a tuple is only allowed after 'in', as in "
+                         'token in ("France", "Spain")', node)  # fmt: skip
 
     _List = _Set = _Tuple
 
@@ -653,7 +670,8 @@ class _Compiler:
         if "__" in name:
             raise self.error(f"names with double underscores are not allowed: {name}", f)
         if name not in FUNCTIONS:
-            raise self.error(f"unknown function {name!r}; the functions are {', '.join(FUNCTIONS)}", f)
+            raise self.error(f"unknown function {name!r}; the functions are "
+                             f"{', '.join(FUNCTIONS)}", f)  # fmt: skip
         if node.keywords:
             raise self.error(f"{name}() takes no keyword arguments", node.keywords[0].value)
         for a in node.args:
@@ -687,14 +705,16 @@ class _Compiler:
                 v.abs_of = a
             return v
         if a.shape != "units":
+            example = "f < 0.1" if name in ("any", "all", "count") else "abs(delta)"
             raise self.error(f"{name}() reduces over units and takes a per-unit value, as in "
-                             f"{name}({'f < 0.1' if name in ('any', 'all', 'count') else 'abs(delta)'}); "
-                             f"{self.source(na)} is {a.describe()} per step", na)  # fmt: skip
+                             f"{name}({example}); {self.source(na)} is {a.describe()} per step",
+                             na)  # fmt: skip
         memo = self._memo(node)
         if name in ("any", "all", "count"):
             if a.kind != "bool":
-                raise self.error(f"{name}() takes a per-unit condition, as in {name}(f < 0.1) or "
-                                 f"{name}(isnan(c)); {self.source(na)} is {a.describe()}", na)  # fmt: skip
+                raise self.error(f"{name}() takes a per-unit condition, as in {name}(f < 0.1) "
+                                 f"or {name}(isnan(c)); {self.source(na)} is {a.describe()}",
+                                 na)  # fmt: skip
             if name == "count":
                 return self._out("num", "step", memo(lambda: np.count_nonzero(a(), axis=1)), (a,))
             red = np.all if name == "all" else np.any
@@ -739,14 +759,16 @@ class _Compiler:
             raise self.error(f"names with double underscores are not allowed: {name}", base)
         known = name in REGISTRY or name in ALIASES
         if allowed and (not known or ALIASES.get(name, name) not in allowed):
-            raise self.error(f"{name} {'cannot be edited' if known else 'is not a known name'}; {why}", base)
+            what = "cannot be edited" if known else "is not a known name"
+            raise self.error(f"{name} {what}; {why}", base)
         if not known:
             raise self.error(self._unknown(name), base)
         q = REGISTRY[ALIASES.get(name, name)]
         W = self.trace.out_size if q.width == "out" else self.trace.hidden_size
         if isinstance(idx, ast.Slice):
             if idx.lower is not None or idx.upper is not None or idx.step is not None:
-                raise self.error(f"an edit names one unit ({name}[3]) or every unit ({name}[:])", idx)
+                raise self.error(f"an edit names one unit ({name}[3]) or every unit ({name}[:])",
+                                 idx)  # fmt: skip
             return q.name, layer, direction, None, prefix + name
         k = self._int(idx, prefix + name, W, bound=False)
         if not 0 <= k < W:
@@ -754,7 +776,7 @@ class _Compiler:
         return q.name, layer, direction, k, prefix + name
 
     def scope_of(self, node) -> tuple[int, int]:
-        """(layer, direction) for a bare scope, L2, L2.rev or rev, the caller's where it says nothing."""
+        """(layer, direction) of a bare scope (L2, L2.rev, rev); the caller's where it is silent."""
         layer, direction, _ = self._scope(node)
         return (self.layer if layer is None else layer,
                 self.direction if direction is None else direction)  # fmt: skip
@@ -894,7 +916,7 @@ class Watch:
 
     @property
     def is_condition(self) -> bool:
-        """Does it hold or not at each step (a comparison, any(...), ...) rather than give a value?"""
+        """Does it hold or not at each step (a comparison, any(...)) rather than give a value?"""
         return self._root.kind == "bool"
 
     @property
@@ -937,7 +959,7 @@ class Watch:
         return x.item() if isinstance(x, np.generic) else x
 
     def value_at(self, pos: int):
-        """The expression's value at engine position pos: bool, float, int or str (None: none there)."""
+        """The expression's value at engine position pos: bool, float, int, str (None: no value)."""
         return self._at(self._root, int(pos))
 
     def values_at(self, pos: int) -> dict[str, Any]:
@@ -972,9 +994,11 @@ def compile_watch(text: str, trace, layer: int = 0, direction: int = 0, *,
         W = root.width
         if root.kind == "bool":
             raise c.error(f"{c.source(body)} is one condition per unit ({W} units); reduce it with "
-                          "any(...), all(...) or count(...), or index a unit, as in f[3] < 0.1", body)  # fmt: skip
+                          "any(...), all(...) or count(...), or index a unit, as in f[3] < 0.1",
+                          body)  # fmt: skip
         raise c.error(f"{c.source(body)} is {W} values per step (one per unit); index a unit, as "
-                      "in c[3], or reduce it with max(...), min(...), mean(...) or sum(...)", body)  # fmt: skip
+                      "in c[3], or reduce it with max(...), min(...), mean(...) or sum(...)",
+                      body)  # fmt: skip
     if not isinstance(body, (ast.Compare, ast.BoolOp, ast.UnaryOp)):
         c._term(root, body)
     return Watch(text, trace, root, c)

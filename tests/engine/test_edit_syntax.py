@@ -16,7 +16,7 @@ from lstm_engine import (
 
 @pytest.fixture(scope="module")
 def bi():
-    """2 layers, bidirectional, H=5, projected to P=3 (so h's units differ from c's), T=8, with tokens."""
+    """2 layers, bidirectional, H=5, projected to P=3 (h's units are not c's), T=8, with tokens."""
     spec = LSTMSpec.random(3, 5, 2, bidirectional=True, proj_size=3, seed=2, dtype=np.float64)
     x = np.random.default_rng(1).standard_normal((8, 3))
     return dataclasses.replace(record(spec, x), tokens=tuple(f"w{k}" for k in range(8)))
@@ -65,13 +65,15 @@ def test_every_form(france, text, edit):
 def test_prefixes_and_the_callers_layer_and_direction(bi):
     assert parse_edit("L2.rev.c[3] = 0 at 4", bi) == SetState(name="c", t=3, unit=3, value=0.0,
                                                              layer=1, direction=1)  # fmt: skip
-    assert parse_edit("c[3] = 0 at 4", bi, layer=1, direction=1) == parse_edit("L2.rev.c[3] = 0 at 4", bi)
+    scoped = parse_edit("L2.rev.c[3] = 0 at 4", bi)
+    assert parse_edit("c[3] = 0 at 4", bi, layer=1, direction=1) == scoped
     # a prefix that names only a layer, or only a direction, keeps the caller's other half
     assert parse_edit("L1.f[0] = 1 from 2", bi, layer=1, direction=1) == ClampGate(
         gate="f", t=1, unit=0, value=1.0, to_end=True, layer=0, direction=1)  # fmt: skip
     assert parse_edit("fwd.h[2] = 1 at 8", bi, layer=1, direction=1) == SetState(
         name="h", t=7, unit=2, value=1.0, layer=1, direction=0)  # fmt: skip
-    assert parse_edit("ablate L2.rev 4 from 3", bi) == Ablate(unit=4, from_t=2, layer=1, direction=1)
+    want = Ablate(unit=4, from_t=2, layer=1, direction=1)
+    assert parse_edit("ablate L2.rev 4 from 3", bi) == want
     assert parse_edit("ablate rev 4", bi, layer=1) == Ablate(unit=4, layer=1, direction=1)
     assert parse_edit("input 2 = 0.5, -1, 3e-3", bi) == ReplaceInput(t=1, x=(0.5, -1.0, 0.003))
 
@@ -100,7 +102,8 @@ def test_round_trip_with_format_edit(bi):
     assert format_edit(edits[0], bi, layer=1, direction=1) == "c[4] = -1.25 at 1"
     assert format_edit(edits[4], bi) == "ablate L2.rev 0"
     assert format_edit(Ablate(unit=3, from_t=5), bi) == "ablate 3 from 6"
-    assert format_edit(ClampGate(gate="f", t=5, unit=3, value=1.0, to_end=True)) == "f[3] = 1 from 6"
+    clamp = ClampGate(gate="f", t=5, unit=3, value=1.0, to_end=True)
+    assert format_edit(clamp) == "f[3] = 1 from 6"
 
 
 def test_a_parsed_edit_branches_exactly_as_the_hand_built_one(bi):
@@ -117,7 +120,8 @@ def test_a_parsed_edit_branches_exactly_as_the_hand_built_one(bi):
         assert a.identity == b.identity, text
         for name in ("i", "f", "g", "o", "c", "h"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=text)
-        assert not np.array_equal(a.c, bi.c) or not np.array_equal(a.h, bi.h), text  # it did something
+        changed = not np.array_equal(a.c, bi.c) or not np.array_equal(a.h, bi.h)
+        assert changed, text  # the edit did something
 
 
 def _error(text, trace, **kw) -> EditSyntaxError:

@@ -77,8 +77,8 @@ def test_the_issue_examples_on_france(france):
     assert _where("p[0] > 0.5", tr) == _where('p["French"] > 0.5', tr)
     assert _where("prob > 0.9", tr) == list(np.flatnonzero(p.max(axis=1) > 0.9))
     assert _where('pred == "French"', tr) == list(np.flatnonzero(top == french))
-    assert _where('token in ("France", "fluent")', tr) == [k for k, w in enumerate(tr.tokens)
-                                                           if w in ("France", "fluent")]  # fmt: skip
+    either = [k for k, w in enumerate(tr.tokens) if w in ("France", "fluent")]
+    assert _where('token in ("France", "fluent")', tr) == either
     assert _where('token not in ("France",)', tr) == [k for k in range(T) if k != 4]
 
 
@@ -183,7 +183,8 @@ def test_mask_is_cached_read_only_and_agrees_with_session(bi):
     with pytest.raises(ValueError):
         w.mask[0] = True
     assert list(Session(bi).where("f[0] > 0.5")) == list(w.where())
-    assert list(Session(bi).where("L2.c[1] > 0", layer=0, direction=1)) == _where("c[1] > 0", bi, 1, 1)
+    scoped = Session(bi).where("L2.c[1] > 0", layer=0, direction=1)
+    assert list(scoped) == _where("c[1] > 0", bi, 1, 1)
 
 
 # --- Session.where and run_until
@@ -306,7 +307,7 @@ def test_errors_about_what_the_trace_lacks(bi, france):
     e = _error('p["Klingon"] > 0.5', france)
     assert e.column == 2 and "unknown label 'Klingon'" in str(e) and "'French'" in str(e)
     assert "output class 8 does not exist" in str(_error("p[8] > 0.5", france))
-    assert "pred is" in str(_error("pred > 1", france)) or "compares" in str(_error("pred > 1", france))
+    assert "pred is text and 1 is a number" in str(_error("pred > 1", france))
     spec = LSTMSpec.random(3, 4, 1, seed=1)
     one = record(spec, np.ones((5, 3), np.float32))
     e = _error("rev.c[0] > 0", one)
