@@ -157,21 +157,19 @@ def _cached(trace, key, build: Callable[[], np.ndarray]) -> np.ndarray:
 class _V:
     """A typed node: what it is (kind, shape) and how to compute it (fn, cached after one call).
 
-    kind: "num", "bool", "str"; or "tuple" (after `in`), "p", "scope".
+    kind: "num", "bool", "str"; or "tuple" (after `in`) and "p" (before [label]).
     shape: "const" (a Python scalar), "step" (T,), "units" (T, width).
     `valid` is a (T,) mask where the value exists (pred_prev has none at step 1), or None.
     """
 
-    __slots__ = ("kind", "shape", "_fn", "_value", "width", "units", "valid", "start", "end",
-                 "layer", "direction", "items", "label", "abs_of")  # fmt: skip
+    __slots__ = ("kind", "shape", "_fn", "_value", "width", "units", "valid", "label", "abs_of")
 
-    def __init__(self, kind, shape, fn=None, *, start=0, end=0, width=None, units=None, valid=None,
-                 layer=None, direction=None, items=None, value=None, label=None):  # fmt: skip
+    def __init__(self, kind, shape, fn=None, *, width=None, units=None, valid=None, value=None,
+                 label=None):  # fmt: skip
         self.kind, self.shape, self._fn = kind, shape, fn
         self._value = value
         self.width, self.units, self.valid = width, units, valid
-        self.start, self.end = start, end
-        self.layer, self.direction, self.items, self.label = layer, direction, items, label
+        self.label = label  # a quantity's name as typed (L1.rev.o), for f[3] and its errors
         self.abs_of = None  # for abs(x): x, so that max(abs(x)) needs no |x| array
 
     def __call__(self):
@@ -263,9 +261,7 @@ class _Compiler:
         if method is None:
             what = _REFUSED.get(type(node).__name__, f"{type(node).__name__}")
             raise self.error(f"{what} is not allowed in a watch expression", node)
-        v = method(node)
-        v.start, v.end = self.span(node)
-        return v
+        return method(node)
 
     def _Constant(self, node) -> _V:
         v = node.value
@@ -588,7 +584,7 @@ class _Compiler:
             for k, n in enumerate(operands)
         ]  # fmt: skip
         for v, n in zip(vals, operands):
-            if v.kind in ("p", "scope"):
+            if v.kind == "p":
                 raise self.error(f"{self.source(n)} cannot be compared", n)
         steps = []
         for k, op in enumerate(node.ops):
@@ -693,7 +689,7 @@ class _Compiler:
         if len(args) != 1:
             raise self.error(f"{name}() takes one argument, got {len(args)}", node)
         (a,), (na,) = args, node.args
-        if a.kind in ("p", "tuple", "scope", "str"):
+        if a.kind in ("p", "tuple", "str"):
             raise self.error(f"{name}() takes numbers per unit; {self.source(na)} is "
                              f"{'text' if a.kind == 'str' else 'not a value'}", na)  # fmt: skip
         if name in ("abs", "isnan", "isinf"):
@@ -988,7 +984,7 @@ def compile_watch(text: str, trace, layer: int = 0, direction: int = 0, *,
     c = _Compiler(text, trace, layer, direction, output_kind, offset)
     root = c.build(tree.body)
     body = tree.body
-    if root.kind in ("p", "tuple", "scope"):
+    if root.kind in ("p", "tuple"):
         raise c.error(f"{c.source(body)} is not a value", body)
     if root.shape == "units":
         W = root.width
