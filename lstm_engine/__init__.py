@@ -42,7 +42,7 @@ from .core.quantities import (
     ALIASES, QUANTITIES, REGISTRY, VALUE_NAMES, Quantity, prev_subscript, previous_step,
 )
 from .core.trace import Trace, stack_layers
-from .core.watch import Watch, WatchError, compile_watch
+from .core.watch import Watch, WatchError, compile_watch, next_hit
 from .core.edit_syntax import EditSyntaxError, TokenReplacement, format_edit, parse_edit
 from .core.diff import Divergence, QuantityDelta, TraceDiff, UnitDelta
 
@@ -98,6 +98,7 @@ __all__ = [
     "is_trace_file",
     "load",
     "log_softmax",
+    "next_hit",
     "open_and_trace",
     "open_file",
     "output_kind",

@@ -945,6 +945,15 @@ class Watch:
         """The positions (0..T-1) where the condition holds."""
         return np.flatnonzero(self.mask)
 
+    @property
+    def count(self) -> int:
+        """On how many steps the condition holds."""
+        return int(np.count_nonzero(self.mask))
+
+    def next(self, pos: int, *, reverse: bool = False) -> int | None:
+        """The first position after pos (before it, with reverse) where it holds; None if none."""
+        return next_hit(self.mask, pos, reverse=reverse)
+
     def _at(self, v: _V, pos: int):
         if not 0 <= pos < self.trace.T:
             raise IndexError(f"step {pos} is outside the trace (0..{self.trace.T - 1})")
@@ -998,6 +1007,22 @@ def compile_watch(text: str, trace, layer: int = 0, direction: int = 0, *,
     if not isinstance(body, (ast.Compare, ast.BoolOp, ast.UnaryOp)):
         c._term(root, body)
     return Watch(text, trace, root, c)
+
+
+def next_hit(mask: np.ndarray, pos: int, *, reverse: bool = False) -> int | None:
+    """The first position after `pos` where `mask` holds, or the last one before it (`reverse`).
+
+    Never `pos` itself, so a debugger's continue from a hit moves on to the next
+    one; None when there is none. Several watches: pass the `|` of their masks.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    pos = int(pos)
+    if reverse:
+        hits = np.flatnonzero(mask[: max(pos, 0)])
+        return int(hits[-1]) if hits.size else None
+    start = max(pos + 1, 0)
+    hits = np.flatnonzero(mask[start:])
+    return start + int(hits[0]) if hits.size else None
 
 
 def where(text: str, trace, layer: int = 0, direction: int = 0, **kw) -> np.ndarray:

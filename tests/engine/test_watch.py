@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from lstm_engine import (
-    InputError, LSTMSpec, Session, Watch, WatchError, compile_watch, open_and_trace, record,
+    InputError, LSTMSpec, Session, Watch, WatchError, compile_watch, next_hit, open_and_trace,
+    record,
 )  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -209,6 +210,22 @@ def test_run_until_forward_backward_and_both_ends(bi):
     assert s.run_until(mid, reverse=True) and s.t == 3  # the previous hit, not the current one
     s.goto(T - 1)
     assert s.run_until(mid, reverse=True) and s.t == 8
+
+
+def test_next_hit_never_returns_the_position_itself():
+    mask = np.array([True, False, True, True, False, True])
+    assert [next_hit(mask, p) for p in range(-1, 6)] == [0, 2, 2, 3, 5, 5, None]
+    assert [next_hit(mask, p, reverse=True) for p in range(0, 7)] == [None, 0, 0, 2, 3, 3, 5]
+    none = np.zeros(4, bool)
+    assert next_hit(none, 0) is None and next_hit(none, 3, reverse=True) is None
+
+
+def test_count_and_next_on_a_watch(bi):
+    w = compile_watch("c[0] > 0", bi)
+    hits = list(np.flatnonzero(bi.c[0, 0, :, 0] > 0))
+    assert w.count == len(hits) and 0 < len(hits) < bi.T
+    assert w.next(hits[0]) == hits[1] and w.next(hits[1], reverse=True) == hits[0]
+    assert w.next(hits[-1]) is None and w.next(hits[0], reverse=True) is None
 
 
 def test_run_until_takes_layer_direction_and_still_a_predicate(bi):
