@@ -80,6 +80,10 @@ _REFUSED = {
     "Starred": "a starred expression", "Await": "await", "Yield": "yield", "YieldFrom": "yield",
     "Tuple": "a tuple", "List": "a list", "Set": "a set", "Slice": "a slice",
 }  # fmt: skip
+#: The node types the walk accepts (each has a _Compiler._<type> method); everything else is
+#: refused by name. Tuple, List and Set are accepted only after `in`, Slice only in f[a:b].
+_NODES = frozenset({"Constant", "Name", "Attribute", "Subscript", "BinOp", "UnaryOp", "BoolOp",
+                    "Compare", "Call", "Tuple", "List", "Set"})  # fmt: skip
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
         ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not"}  # fmt: skip
 _CMP_FN = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
@@ -257,11 +261,10 @@ class _Compiler:
 
     # --- the walk
     def build(self, node) -> _V:
-        method = getattr(self, "_" + type(node).__name__, None)
-        if method is None:
-            what = _REFUSED.get(type(node).__name__, f"{type(node).__name__}")
-            raise self.error(f"{what} is not allowed in a watch expression", node)
-        return method(node)
+        kind = type(node).__name__
+        if kind not in _NODES:
+            raise self.error(f"{_REFUSED.get(kind, kind)} is not allowed in a watch expression", node)
+        return getattr(self, "_" + kind)(node)
 
     def _Constant(self, node) -> _V:
         v = node.value
