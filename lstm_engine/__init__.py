@@ -41,8 +41,9 @@ from .core.spec import GATES, CellWeights, LSTMSpec
 from .core.quantities import (
     ALIASES, QUANTITIES, REGISTRY, VALUE_NAMES, Quantity, prev_subscript, previous_step,
 )
-from .core.trace import Trace
-from .core.watch import Watch, WatchError, compile_watch
+from .core.trace import Trace, stack_layers
+from .core.watch import Watch, WatchError, compile_watch, next_hit
+from .core.edit_syntax import EditSyntaxError, TokenReplacement, format_edit, parse_edit
 from .core.diff import Divergence, QuantityDelta, TraceDiff, UnitDelta
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "CellWeights",
     "ClampGate",
     "Edit",
+    "EditSyntaxError",
     "EmbeddingPart",
     "EngineError",
     "GATES",
@@ -76,6 +78,7 @@ __all__ = [
     "SpecError",
     "StepView",
     "TargetExistsError",
+    "TokenReplacement",
     "Trace",
     "TraceDiff",
     "UnitDelta",
@@ -90,14 +93,17 @@ __all__ = [
     "compile_watch",
     "edit_from_json",
     "example_index",
+    "format_edit",
     "guess_output_kind",
     "is_trace_file",
     "load",
     "log_softmax",
+    "next_hit",
     "open_and_trace",
     "open_file",
     "output_kind",
     "output_uses_future",
+    "parse_edit",
     "prev_subscript",
     "previous_step",
     "probabilities",
@@ -109,6 +115,7 @@ __all__ = [
     "save_checkpoint",
     "softmax",
     "split_text",
+    "stack_layers",
     "trace_lstm",
     "write_file",
 ]
