@@ -1,4 +1,4 @@
-"""How fast `c` (continue to a watch) lands in the debugger: 2 layers, bidirectional, H=1024, T=5000.
+"""How fast `c` (continue to a watch) lands in the debugger: 2 layers, bi, H=1024, T=5000.
 
 Goal (issue 11): the expression evaluation under 5 ms, and `c` landing within the
 budget of one step (p50 ≤ 30 ms), the step time measured in the same run beside it.

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from lstm_engine import InputError, REGISTRY, Trace, WatchError, compile_watch
+from lstm_engine import InputError, REGISTRY, Trace, WatchError, compile_watch, next_hit
 
 #: The trace meta keys the debugger saves its bookmarks and watch expressions under.
 SAVED_MARKS, SAVED_WATCHES = "marks", "watches"
@@ -85,12 +85,13 @@ class Stop:
     texts: tuple[str, ...]
 
 
-def next_hit(trace: Trace, texts: Sequence[str], t: int, layer: int, direction: int,
-             *, reverse: bool = False, output_kind: str | None = None) -> Stop | None:  # fmt: skip
+def next_stop(trace: Trace, texts: Sequence[str], t: int, layer: int, direction: int,
+              *, reverse: bool = False, output_kind: str | None = None) -> Stop | None:  # fmt: skip
     """The nearest position after t (before t if `reverse`) where any of `texts` holds.
 
-    Each text's mask is the engine's (Session.where reads the same one), so
-    this is Session.run_until over "any of them", from the cache.
+    Each text's mask is the engine's (Session.where reads the same one), and the
+    engine's next_hit walks their union, so this is Session.run_until over "any
+    of them", from the cache.
     """
     masks = []
     for text in texts:
@@ -100,11 +101,9 @@ def next_hit(trace: Trace, texts: Sequence[str], t: int, layer: int, direction: 
         masks.append(got.mask)
     if not masks:
         return None
-    hits = np.logical_or.reduce(masks)
-    found = np.flatnonzero(hits[:t] if reverse else hits[t + 1:])
-    if not len(found):
+    pos = next_hit(np.logical_or.reduce(masks), t, reverse=reverse)
+    if pos is None:
         return None
-    pos = int(found[-1]) if reverse else t + 1 + int(found[0])
     return Stop(pos, tuple(text for text, m in zip(texts, masks) if m[pos]))
 
 
@@ -208,8 +207,8 @@ def first_nonfinite(trace: Trace) -> tuple[str, str, int, int, int] | str:
         return "the trace's record of its first non-finite value is damaged"
     scope = f"L{layer + 1}.{'rev' if direction else 'fwd'}."
     value = f"{scope}{name}[{unit}]"
-    return (f"isnan({value}) or isinf({value})", f"the first non-finite value ({name}, unit {unit})",
-            int(t), int(layer), int(direction))  # fmt: skip
+    what = f"the first non-finite value ({name}, unit {unit})"
+    return f"isnan({value}) or isinf({value})", what, int(t), int(layer), int(direction)
 
 
 # --- what a trace file carries
@@ -262,6 +261,6 @@ def toggled(items: tuple, item) -> tuple:
 __all__ = [
     "CACHE_PER_TRACE", "FORGET_CLOSED", "MAX_MARKS", "MAX_WATCHES", "MAX_WATCH_CHARS",
     "SAVED_MARKS", "SAVED_WATCHES", "Stop", "check_watch", "compiled", "find_tokens",
-    "first_nonfinite", "forget_closed", "large_delta", "largest_delta", "next_hit", "next_match",
+    "first_nonfinite", "forget_closed", "large_delta", "largest_delta", "next_match", "next_stop",
     "prediction_changes", "read_saved", "toggled", "with_saved",
 ]  # fmt: skip

@@ -35,7 +35,7 @@ from ..layout import WATCHES
 from ..text import safe_line
 from ..watching import (
     MAX_MARKS, MAX_WATCHES, compiled, find_tokens, first_nonfinite, forget_closed, large_delta,
-    largest_delta, next_hit, next_match, prediction_changes, read_saved, toggled, with_saved,
+    largest_delta, next_match, next_stop, prediction_changes, read_saved, toggled, with_saved,
 )  # fmt: skip
 from ..widgets.watch_panel import WatchPanel
 from .watch_dialogs import MarksDialog, SaveDialog, SearchDialog, WatchDialog
@@ -104,7 +104,8 @@ class WatchActions:
         else:
             self.marks = tuple(k for k in self.marks if k < source.trace.T)
         try:
-            self._matches = find_tokens(source.trace.tokens, self.search_query) if self.search_query else self._matches[:0]
+            query = self.search_query
+            self._matches = find_tokens(source.trace.tokens, query) if query else self._matches[:0]
         except EngineError:
             self._matches = self._matches[:0]
         self._update_markers()
@@ -182,7 +183,7 @@ class WatchActions:
             return
         self._hold_gc()
         try:
-            stop = next_hit(self.source.trace, texts, self.t, self.lstm_layer, self.direction,
+            stop = next_stop(self.source.trace, texts, self.t, self.lstm_layer, self.direction,
                             reverse=step < 0, output_kind=self.source.output_kind)  # fmt: skip
         except WatchError as e:
             self.note(str(e), title="A watch cannot be evaluated here", severity="error")
@@ -227,8 +228,8 @@ class WatchActions:
         pos, wrapped = found
         self._goto(pos)
         if wrapped:
-            self.note(f"Wrapped to the {'first' if step > 0 else 'last'} match of {self.search_query}.",
-                      timeout=2)  # fmt: skip
+            end = "first" if step > 0 else "last"
+            self.note(f"Wrapped to the {end} match of {self.search_query}.", timeout=2)
 
     # --- quick jumps: each an expression, found like a watch
     def action_jump(self, kind: str, step: int) -> None:
@@ -244,7 +245,7 @@ class WatchActions:
             return
         expr, what = got
         self._hold_gc()
-        stop = next_hit(tr, [expr], self.t, self.lstm_layer, self.direction, reverse=step < 0,
+        stop = next_stop(tr, [expr], self.t, self.lstm_layer, self.direction, reverse=step < 0,
                         output_kind=self.source.output_kind)  # fmt: skip
         if stop is None:
             self.app.bell()

@@ -47,7 +47,8 @@ class _Dialog(ModalScreen):
         self.dismiss(None)
 
     def _say(self, message: Text | str) -> None:
-        self.query_one("#error", Static).update(message if isinstance(message, Text) else Text(message))
+        shown = message if isinstance(message, Text) else Text(message)
+        self.query_one("#error", Static).update(shown)
 
 
 class WatchDialog(_Dialog):

@@ -96,7 +96,8 @@ class TraceView(Vertical):
             with Vertical(id="side"):
                 yield CellView(id="cell").data_bind(*cursor)
                 yield OutputPanel(id="output").data_bind(V.source, V.t)
-        yield WatchPanel(id="watches").data_bind(V.source, V.t, V.lstm_layer, V.direction, V.watches)
+        watched = (V.source, V.t, V.lstm_layer, V.direction, V.watches)
+        yield WatchPanel(id="watches").data_bind(*watched)
         with Horizontal(id="bottom"):
             yield UnitHistoryView(id="history").data_bind(*context, t=V.context_t, room=V.axis_room)
             yield HeatmapView(id="heatmap").data_bind(

@@ -47,7 +47,7 @@ def watch_row(text: str, enabled: bool, got, t: int, width: int) -> tuple[str, s
     if isinstance(got, WatchError):
         return switch, text, "error", safe_line(str(got), 200)
     holds = bool(got.mask[t])
-    count = int(got.mask.sum())
+    count = got.count
     values = "  ".join(f"{safe_line(k, 24)}={_value(v)}" for k, v in got.values_at(t).items())
     steps = "step " if count == 1 else "steps"
     return switch, text, "holds" if holds else "  –  ", f"{count:>5} {steps}  {values}"
@@ -149,8 +149,9 @@ class WatchPanel(Widget, can_focus=False):
             return Text("No watches: w adds one (say f[3] < 0.1, or token == \"France\").",
                         self.get_component_rich_style("watch-panel--dim"))  # fmt: skip
         style = self.get_component_rich_style
-        holds, off, cursor = style("watch-panel--holds"), style("watch-panel--off"), style("watch-panel--cursor")
-        error, dim = style("watch-panel--error"), style("watch-panel--dim")
+        holds, off = style("watch-panel--holds"), style("watch-panel--off")
+        dim = style("watch-panel--dim")
+        cursor, error = style("watch-panel--cursor"), style("watch-panel--error")
         tr, width = self.source.trace, self.content_size.width
         kind = self.source.output_kind
         rows = [watch_row(text, on, compiled(tr, text, self.lstm_layer, self.direction, kind),
@@ -168,7 +169,8 @@ class WatchPanel(Widget, can_focus=False):
             if cell_len(shown) > expr_w:
                 shown = shown[: max(expr_w - 1, 1)] + "…"
             line.append(shown + " " * max(expr_w - cell_len(shown), 0) + "  ")
-            line.append(state, error if state == "error" else holds if state == "holds" and on else dim)
+            lit = holds if state == "holds" and on else dim
+            line.append(state, error if state == "error" else lit)
             line.append("  " + rest, error if state == "error" else dim)
             if k == self.selected and self.has_focus:
                 line.stylize(cursor)

@@ -40,7 +40,7 @@ def test_watch_panel(snap_compare):
 
 
 def test_stopped_at_a_watchpoint_80x24(snap_compare, tagger_path):
-    """At 80×24 the watch panel takes the lower area; c stopped on a search match, a bookmark set."""
+    """At 80×24 the watch panel takes the lower area; c stopped on a watch, a bookmark set."""
 
     async def setup(pilot):
         await pilot.press("m")

@@ -108,16 +108,16 @@ def test_next_match_wraps_both_ways():
 
 
 # --- expressions agree with Session.where
-def test_next_hit_is_session_run_until_over_any_watch():
+def test_next_stop_is_session_run_until_over_any_watch():
     tr = synthetic_source(T=40, hidden=6, seed=2).trace
     texts = ["f[1] > 0.6", 'token == "mat"']
     s = Session(tr)
     union = sorted(set(s.where(texts[0]).tolist()) | set(s.where(texts[1]).tolist()))
     for t in range(tr.T):
-        fwd = watching.next_hit(tr, texts, t, 0, 0)
+        fwd = watching.next_stop(tr, texts, t, 0, 0)
         after = [h for h in union if h > t]
         assert (fwd.t if fwd else None) == (after[0] if after else None)
-        back = watching.next_hit(tr, texts, t, 0, 0, reverse=True)
+        back = watching.next_stop(tr, texts, t, 0, 0, reverse=True)
         before = [h for h in union if h < t]
         assert (back.t if back else None) == (before[-1] if before else None)
         if fwd:
