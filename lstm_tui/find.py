@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 
 from .cli import PROG, UsageError, _add_model_args, _Parser
@@ -139,12 +140,16 @@ def cmd_find(args) -> int:
     positions = mask.nonzero()[0]
     rows = match_rows(watches, trace, positions)
     out = sys.stdout
-    for row in rows:
-        if args.json:
-            row = {**row, "values": {k: _json_value(v) for k, v in row["values"].items()}}
-            out.write(json.dumps(row, allow_nan=False) + "\n")
-        else:
-            out.write(row_line(row) + "\n")
+    try:
+        for row in rows:
+            if args.json:
+                row = {**row, "values": {k: _json_value(v) for k, v in row["values"].items()}}
+                out.write(json.dumps(row, allow_nan=False) + "\n")
+            else:
+                out.write(row_line(row) + "\n")
+        out.flush()
+    except BrokenPipeError:  # `find … | head`: the reader has what it wanted, as with grep
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
     return EXIT_MATCH if rows else EXIT_NONE
 
 

@@ -170,3 +170,16 @@ def test_the_installed_command(france):
     run = subprocess.run([*cmd, "find", str(FRANCE), "--where", "nope"], capture_output=True,
                          text=True, timeout=120)  # fmt: skip
     assert run.returncode == 2 and run.stderr.count("\n") == 3 and "Traceback" not in run.stderr
+
+
+def test_a_reader_that_stops_early_is_not_an_error():
+    """`lstm-tui find … | head -1`: as with grep, no 'Broken pipe' error and no exit 2."""
+    script = Path(sys.executable).with_name("lstm-tui")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "lstm_tui"]
+    wide = " and ".join(f"abs(c[{u}]) >= 0" for u in range(6))  # ~150 KB: more than a pipe holds
+    proc = subprocess.Popen([*cmd, "find", str(CHARLM), "--example", "3", "--where", wide],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert proc.stdout.readline().startswith(b"t=1 ")
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0 and err == b""
