@@ -183,3 +183,15 @@ def test_a_reader_that_stops_early_is_not_an_error():
     proc.stdout.close()
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 0 and err == b""
+
+
+def test_a_bug_exits_2_not_1(capsys, monkeypatch):
+    """1 means "no step matched", so an internal error must not end with it."""
+    import lstm_engine
+
+    def broken(*a, **kw):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(lstm_engine, "compile_watch", broken)
+    code, lines, err = _find(capsys, FRANCE, "--where", "t > 0")
+    assert code == 2 and lines == [] and "internal error: ZeroDivisionError: boom" in err
