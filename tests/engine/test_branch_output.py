@@ -64,7 +64,7 @@ def test_an_ablations_output_is_the_models_own_on_the_edited_h(france):
     np.testing.assert_allclose(child.output, _torch_france(trace.tokens, unit, t), atol=TOL, rtol=0)
     np.testing.assert_allclose(trace.output, _torch_france(trace.tokens), atol=TOL, rtol=0)
     assert not np.array_equal(child.output[t:], trace.output[t:])
-    np.testing.assert_array_equal(child.output[:t], trace.output[:t])  # before the edit: the parent's
+    np.testing.assert_array_equal(child.output[:t], trace.output[:t])  # before it: the parent's
     # the engine alone cannot know the head: the plain branch drops the output and says why
     bare = lstm_engine.branch(trace, [Ablate(unit=unit, from_t=t)])
     assert bare.output is None

@@ -93,7 +93,8 @@ def _fresh_run(spec: LSTMSpec, layer: int, d: int, inp: np.ndarray, h_init, c_in
             if w.W_hr is not None:
                 lstm.weight_hr_l0.copy_(torch.from_numpy(np.array(w.W_hr)))
             seq = inp[::-1] if reverse else inp
-            h, c = torch.from_numpy(np.array(h_init))[None, None], torch.from_numpy(np.array(c_init))[None, None]
+            h = torch.from_numpy(np.array(h_init))[None, None]
+            c = torch.from_numpy(np.array(c_init))[None, None]
             hs, cs = [], []
             for x_t in seq:  # one step at a time, so each step's c is there to compare
                 _, (h, c) = lstm(torch.from_numpy(np.array(x_t))[None, None], (h, c))
@@ -133,7 +134,7 @@ def _check_branch(parent: Trace, child: Trace, layer: int, d: int, t: int) -> No
         fresh = _fresh_run(spec, layer, d, inp[after], child.h[layer, d, t], child.c[layer, d, t])
         for name, want in fresh.items():
             np.testing.assert_allclose(getattr(child, name)[layer, d, after], want, rtol=0,
-                                       atol=TOL, err_msg=f"{name} of L{layer + 1} d{d}")  # fmt: skip
+                                       atol=TOL, err_msg=f"{name}, L{layer + 1} d{d}")
     for other in range(D):
         if other != d:
             np.testing.assert_array_equal(child.c[layer, other], parent.c[layer, other])
