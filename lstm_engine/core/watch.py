@@ -40,6 +40,7 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+import threading
 import unicodedata
 import weakref
 from collections import OrderedDict
@@ -132,6 +133,7 @@ class WatchError(InputError):
 _SERIES: "weakref.WeakKeyDictionary[Any, OrderedDict]" = weakref.WeakKeyDictionary()
 #: bytes of derived arrays (Δc, kept, ...) kept per trace between watches; views cost nothing
 SERIES_CACHE_BYTES = 512 * 2**20
+_LOCK = threading.RLock()  # re-entrant: building pred reads the cached probabilities
 
 
 def _cached(trace, key, build: Callable[[], np.ndarray]) -> np.ndarray:
@@ -141,21 +143,22 @@ def _cached(trace, key, build: Callable[[], np.ndarray]) -> np.ndarray:
     under a frame, so Δc over 3,000 steps is computed once per trace, not per
     keystroke. Derived arrays are kept up to SERIES_CACHE_BYTES per trace.
     """
-    cache = _SERIES.get(trace)
-    if cache is None:
-        cache = _SERIES[trace] = OrderedDict()
-    a = cache.get(key)
-    if a is not None:
-        cache.move_to_end(key)
+    with _LOCK:  # the UI evaluates watches in worker threads too
+        cache = _SERIES.get(trace)
+        if cache is None:
+            cache = _SERIES[trace] = OrderedDict()
+        a = cache.get(key)
+        if a is not None:
+            cache.move_to_end(key)
+            return a
+        a = np.asarray(build())
+        if a.flags.owndata and a.flags.writeable:
+            a.setflags(write=False)
+        cache[key] = a
+        owned = lambda: sum(v.nbytes for v in cache.values() if v.flags.owndata)  # noqa: E731
+        while len(cache) > 1 and owned() > SERIES_CACHE_BYTES:
+            cache.popitem(last=False)
         return a
-    a = np.asarray(build())
-    if a.flags.owndata and a.flags.writeable:
-        a.setflags(write=False)
-    cache[key] = a
-    owned = lambda: sum(v.nbytes for v in cache.values() if v.flags.owndata)  # noqa: E731
-    while len(cache) > 1 and owned() > SERIES_CACHE_BYTES:
-        cache.popitem(last=False)
-    return a
 
 
 class _V:

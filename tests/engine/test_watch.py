@@ -495,3 +495,16 @@ def test_max_abs_keeps_nan(bi):
     w = compile_watch("max(abs(c))", tr)
     assert np.isnan(w.value_at(2)) and w.value_at(4) == 50.0
     assert list(compile_watch("max(abs(c)) > 10", tr).where()) == [4]
+
+
+def test_watches_from_several_threads_agree(france):
+    """The UI evaluates in worker threads; the arrays they share are built once, consistently."""
+    import dataclasses
+    from concurrent.futures import ThreadPoolExecutor
+
+    tr = dataclasses.replace(france)  # nothing cached for it yet
+    texts = ["max(abs(delta)) > 0.5", "pred != pred_prev", 'p["French"] > 0.5', "any(kept < 0)"] * 8
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda text: list(compile_watch(text, tr).where()), texts))
+    for text, hits in zip(texts, got):
+        assert hits == list(compile_watch(text, france).where()), text
