@@ -508,3 +508,29 @@ def test_watches_from_several_threads_agree(france):
         got = list(pool.map(lambda text: list(compile_watch(text, tr).where()), texts))
     for text, hits in zip(texts, got):
         assert hits == list(compile_watch(text, france).where()), text
+
+
+def test_max_abs_over_many_blocks(bi, monkeypatch):
+    """max(abs(x)) runs block by block; with blocks of 2 rows every boundary is crossed."""
+    import dataclasses
+
+    from lstm_engine.core import watch as watch_module
+
+    monkeypatch.setattr(watch_module, "_BLOCK_BYTES", 2 * bi.hidden_size * bi.c.itemsize)
+    tr = dataclasses.replace(bi)
+    for layer, d in ((0, 0), (1, 1)):
+        delta = tr.c[layer, d] - _c_prev(tr, layer, d)
+        got = [compile_watch("max(abs(delta))", tr, layer, d).value_at(k) for k in range(tr.T)]
+        assert got == list(np.abs(delta).max(axis=1))
+
+
+def test_output_kind_is_part_of_what_is_shared(france):
+    """The same reduction read with another output kind is computed again, not reused."""
+    import dataclasses
+
+    tr = dataclasses.replace(france)
+    lp = np.asarray(tr.output, dtype=np.float64)
+    as_log_prob = compile_watch("count(f > prob)", tr, output_kind="log_prob").value_at(3)
+    as_prob = compile_watch("count(f > prob)", tr, output_kind="prob").value_at(3)
+    assert as_log_prob == int(np.count_nonzero(tr.f[0, 0, 3] > np.exp(lp[3]).max()))
+    assert as_prob == int(np.count_nonzero(tr.f[0, 0, 3] > lp[3].max())) == tr.hidden_size
