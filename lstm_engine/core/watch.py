@@ -266,7 +266,8 @@ class _Compiler:
     def build(self, node) -> _V:
         kind = type(node).__name__
         if kind not in _NODES:
-            raise self.error(f"{_REFUSED.get(kind, kind)} is not allowed in a watch expression", node)
+            what = _REFUSED.get(kind, kind)
+            raise self.error(f"{what} is not allowed in a watch expression", node)
         return getattr(self, "_" + kind)(node)
 
     def _Constant(self, node) -> _V:
@@ -350,13 +351,15 @@ class _Compiler:
         if name == "p":
             return _V("p", "step")
         if name == "prob":
-            return _V("num", "step", lambda: _cached(tr, "prob", lambda: self._p().max(axis=1)))
+            key = ("prob", output_kind_of(tr, self._output_kind))
+            return _V("num", "step", lambda: _cached(tr, key, lambda: self._p().max(axis=1)))
         pred = self._pred
         if name == "pred":
             return _V(self._pred_kind(), "step", pred)
         valid = lambda: _cached(tr, "pred_prev_valid", lambda: np.arange(T) > 0)  # noqa: E731
         shifted = lambda: np.concatenate([pred()[:1], pred()[:-1]])  # noqa: E731
-        return _V(self._pred_kind(), "step", lambda: _cached(tr, "pred_prev", shifted),
+        key = ("pred_prev", output_kind_of(tr, self._output_kind))
+        return _V(self._pred_kind(), "step", lambda: _cached(tr, key, shifted),
                   valid=valid)  # fmt: skip
 
     def _pred_kind(self) -> str:

@@ -530,7 +530,16 @@ def test_output_kind_is_part_of_what_is_shared(france):
 
     tr = dataclasses.replace(france)
     lp = np.asarray(tr.output, dtype=np.float64)
-    as_log_prob = compile_watch("count(f > prob)", tr, output_kind="log_prob").value_at(3)
-    as_prob = compile_watch("count(f > prob)", tr, output_kind="prob").value_at(3)
-    assert as_log_prob == int(np.count_nonzero(tr.f[0, 0, 3] > np.exp(lp[3]).max()))
-    assert as_prob == int(np.count_nonzero(tr.f[0, 0, 3] > lp[3].max())) == tr.hidden_size
+    f = tr.f[0, 0].astype(np.float64)
+    top = np.exp(lp).max(axis=1)
+    # a step where some forget gates are above the top probability and some below it
+    k = next(k for k in range(tr.T) if 0 < np.count_nonzero(f[k] > top[k]) < tr.hidden_size)
+    count = "count(f > prob)"
+    assert compile_watch(count, tr, output_kind="log_prob").value_at(k) == np.count_nonzero(
+        f[k] > top[k])  # fmt: skip
+    # the same trace, its log-probabilities read as probabilities: all below every gate
+    assert compile_watch(count, tr, output_kind="prob").value_at(k) == tr.hidden_size
+    assert compile_watch("prob", tr, output_kind="prob").value_at(k) == lp[k].max()
+    assert compile_watch("prob", tr, output_kind="log_prob").value_at(k) == pytest.approx(top[k])
+    assert compile_watch("prob", tr, output_kind="logit").value_at(k) == pytest.approx(
+        top[k])  # softmax of log-probabilities gives them back
