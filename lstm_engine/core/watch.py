@@ -524,6 +524,7 @@ class _Compiler:
             raise self.error(f"the exponent {self.source(node.right)[:20]} is too large "
                              f"(at most {MAX_EXPONENT})", node.right)  # fmt: skip
         shape = self._match(a, b, node)
+
         def calc():
             x, y = _lift(a(), a.shape, shape), _lift(b(), b.shape, shape)
             return _quiet(fn, _f(x, sym), _f(y, sym))
