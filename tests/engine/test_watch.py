@@ -543,3 +543,21 @@ def test_output_kind_is_part_of_what_is_shared(france):
     assert compile_watch("prob", tr, output_kind="log_prob").value_at(k) == pytest.approx(top[k])
     assert compile_watch("prob", tr, output_kind="logit").value_at(k) == pytest.approx(
         top[k])  # softmax of log-probabilities gives them back
+
+
+def test_what_a_trace_keeps_goes_with_it(bi):
+    """The arrays watches share are held for a trace only while the trace itself lives."""
+    import dataclasses
+    import gc
+    import weakref
+
+    from lstm_engine.core import watch as watch_module
+
+    tr = dataclasses.replace(bi)
+    w = compile_watch("max(abs(delta)) > 0", tr)
+    w.mask
+    assert tr in watch_module._SERIES
+    ref = weakref.ref(tr)
+    del tr, w
+    gc.collect()
+    assert ref() is None
