@@ -38,19 +38,23 @@ from lstm_engine.core import watch as watch_module  # noqa: E402
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
 
-def timed(fn, repeat: int) -> tuple[float, float, float]:
-    """(median, min, max) wall-clock seconds of fn() over `repeat` runs."""
-    ts = []
+def timed(fn, repeat: int, setup=None) -> tuple[float, float, float, float]:
+    """(median, min, max) wall-clock seconds of fn() over `repeat` runs, and the median CPU
+    time (process_time: much less disturbed by other processes on a shared machine).
+    `setup()`, untimed, runs before each."""
+    walls, cpus = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts)), min(ts), max(ts)
+        arg = setup() if setup is not None else None
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn() if setup is None else fn(arg)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return float(np.median(walls)), min(walls), max(walls), float(np.median(cpus))
 
 
 def ms(stat) -> str:
-    med, lo, hi = stat
-    return f"{med * 1e3:8.2f} ms [{lo * 1e3:.2f} .. {hi * 1e3:.2f}]"
+    med, lo, hi, cpu = stat
+    return f"{med * 1e3:8.2f} ms [{lo * 1e3:.2f} .. {hi * 1e3:.2f}]  cpu {cpu * 1e3:7.2f} ms"
 
 
 def synthetic(L: int, D: int, T: int, H: int, seed: int = 0) -> Trace:
@@ -68,30 +72,25 @@ def synthetic(L: int, D: int, T: int, H: int, seed: int = 0) -> Trace:
 
 def row(name: str, trace, expr: str, predicate, layer: int = 0, direction: int = 0) -> None:
     never = expr.replace("> 2", "> 1e9")  # the same work, no hit: both sides scan everything
+
     def fresh():  # the same arrays in a Trace no watch has read
         return Trace(**{k: getattr(trace, k) for k in trace.__dataclass_fields__})
 
-    colds = []
-    for _ in range(min(args.repeat, 5)):
-        tr = fresh()
-        t0 = time.perf_counter()
-        compile_watch(never, tr, layer, direction).mask
-        colds.append(time.perf_counter() - t0)
-    cold = (float(np.median(colds)), min(colds), max(colds))
+    def mask(tr):
+        return compile_watch(never, tr, layer, direction).mask
+
+    cold = timed(mask, min(args.repeat, 5), setup=fresh)
     compile_only = timed(lambda: compile_watch(never, trace, layer, direction), args.repeat)
-    compile_watch(never, trace, layer, direction).mask  # the trace's arrays now exist
+    mask(trace)  # the trace's arrays now exist
     kept = watch_module._SERIES[trace]
 
-    def new_expression():
+    def forget_reductions():  # as if no watch had asked for this reduction yet
         for key in [k for k in kept if k[0] == "reduce"]:
-            del kept[key]  # as if no watch had asked for this reduction yet
-        t0 = time.perf_counter()
-        compile_watch(never, trace, layer, direction).mask
-        return time.perf_counter() - t0
+            del kept[key]
+        return trace
 
-    firsts = [new_expression() for _ in range(args.repeat)]
-    warm = (float(np.median(firsts)), min(firsts), max(firsts))
-    again = timed(lambda: compile_watch(never, trace, layer, direction).mask, args.repeat)
+    warm = timed(mask, args.repeat, setup=forget_reductions)
+    again = timed(lambda: mask(trace), args.repeat)
     s = Session(trace)
 
     def scan():
@@ -104,14 +103,15 @@ def row(name: str, trace, expr: str, predicate, layer: int = 0, direction: int =
     print(f"  cold mask  {ms(cold)}")
     print(f"  warm mask  {ms(warm)}   goal < 5 ms: {'yes' if warm[0] < 5e-3 else 'NO'}")
     print(f"  again      {ms(again)}")
-    print(f"  predicate  {ms(slow)}   = {slow[0] / warm[0]:,.0f}x the warm mask")
+    print(f"  predicate  {ms(slow)}   = {slow[0] / warm[0]:,.0f}x the warm mask "
+          f"(cpu {slow[3] / max(warm[3], 1e-9):,.0f}x)")
 
 
 def main() -> None:
     print(f"numpy {np.__version__}, threads {args.threads}, repeat {args.repeat}")
+
     def never(v, L=0, D=0):  # max(abs(delta)) > 1e9 and t > 10, one StepView at a time
         return v.t + 1 > 10 and np.abs(v.value("delta_c", L, D)).max() > 1e9
-
 
     # 1. find on a 10,000-step input of the char model
     model = load(os.path.join(ROOT, "sample_models", "charlm.pt"))
@@ -127,12 +127,12 @@ def main() -> None:
         compile_watch(expr, char).mask  # Δc exists; the reductions are dropped before each run
         kept = watch_module._SERIES[char]
 
-        def find_once():
+        def forget_reductions():
             for key in [k for k in kept if k[0] == "reduce"]:
                 del kept[key]
-            compile_watch(expr, char).where()
 
-        st = timed(find_once, args.repeat)
+        st = timed(lambda _: compile_watch(expr, char).where(), args.repeat,
+                   setup=forget_reductions)  # fmt: skip
         hits = compile_watch(expr, char).where().size
         print(f"  find {expr!r}: {ms(st)}, {hits} steps")
 

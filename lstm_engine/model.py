@@ -259,7 +259,7 @@ class Model:
                              f"input has {trace.x.shape[1]}; the trace is not this model's")  # fmt: skip
         return ReplaceInput(t=t, x=row.astype(np.float64))
 
-    def branch(self, trace: Trace, edits: Sequence[Any]) -> Trace:
+    def branch(self, trace: Trace, edits: Sequence[Any], *, until: int | None = None) -> Trace:
         """`trace` with `edits` applied (recorder.branch), with the model's real output.
 
         Edits may include token replacements (edit_syntax's TokenReplacement, as
@@ -268,6 +268,7 @@ class Model:
         traced LSTM outputs, the rest of the model is run on the edited h (`downstream`);
         where this reader cannot (TorchScript, ONNX: EngineError), the branch's output is
         None and `output_not_recomputed` says why, so no stale prediction is shown.
+        `until` makes a preview (recorder.branch).
         """
         resolved, tokens = [], list(trace.tokens) if trace.tokens is not None else None
         unk_at = set(trace.meta.get("unk_positions") or ())
@@ -282,7 +283,8 @@ class Model:
                 unk_at.discard(e.t)
             else:
                 resolved.append(e)
-        child = branch(trace, resolved, tokens=None if tokens is None else tuple(tokens))
+        child = branch(trace, resolved, tokens=None if tokens is None else tuple(tokens),
+                       until=until)  # fmt: skip
         meta = dict(child.meta)
         if "unk_positions" in meta:
             if unk_at:

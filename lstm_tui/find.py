@@ -16,9 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 
-from .cli import PROG, UsageError, _add_model_args, _Parser
+from .cli import PROG, UsageError, _add_model_args, _fail, _Parser
 from .text import display, safe_line
 
 EXIT_MATCH, EXIT_NONE, EXIT_ERROR = 0, 1, 2
@@ -112,6 +113,21 @@ def row_line(row: dict) -> str:
 
 
 def cmd_find(args) -> int:
+    """Run find; a bug exits 2 as any error does, since 1 means "no step matched"."""
+    from lstm_engine import EngineError
+
+    try:
+        return _find(args)
+    except (UsageError, EngineError, OSError):
+        raise  # the command line's one-line errors, exit 2
+    except Exception as e:  # noqa: BLE001 - main() would exit 1, which reads as "no match"
+        if os.environ.get("LSTM_TUI_DEBUG"):
+            raise
+        _fail(f"internal error: {type(e).__name__}: {e} (set LSTM_TUI_DEBUG=1 for the traceback)")
+        return EXIT_ERROR
+
+
+def _find(args) -> int:
     from lstm_engine import WatchError, compile_watch, open_and_trace, output_kind
 
     opened = open_and_trace(
@@ -139,12 +155,16 @@ def cmd_find(args) -> int:
     positions = mask.nonzero()[0]
     rows = match_rows(watches, trace, positions)
     out = sys.stdout
-    for row in rows:
-        if args.json:
-            row = {**row, "values": {k: _json_value(v) for k, v in row["values"].items()}}
-            out.write(json.dumps(row, allow_nan=False) + "\n")
-        else:
-            out.write(row_line(row) + "\n")
+    try:
+        for row in rows:
+            if args.json:
+                row = {**row, "values": {k: _json_value(v) for k, v in row["values"].items()}}
+                out.write(json.dumps(row, allow_nan=False) + "\n")
+            else:
+                out.write(row_line(row) + "\n")
+        out.flush()
+    except BrokenPipeError:  # `find … | head`: the reader has what it wanted, as with grep
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
     return EXIT_MATCH if rows else EXIT_NONE
 
 

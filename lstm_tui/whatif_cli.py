@@ -1,6 +1,6 @@
 """The headless what-if commands: `record … --edit EDIT` (save a branch) and `diff A B`.
 
-    lstm-tui record MODEL [--text … | --input … | --example N] --edit EDIT [--edit EDIT …] -o BRANCH.npz
+    lstm-tui record MODEL [--text … | --input …] --edit EDIT [--edit EDIT …] -o BRANCH.npz
     lstm-tui record TRACE.npz --edit EDIT … -o BRANCH.npz      (a recording branches too)
     lstm-tui diff A B [--text … | --input … | --example N] [--json] [--tol X]
 
@@ -151,7 +151,8 @@ def _tolerance(s: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
     if not v >= 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"the tolerance must be a finite number 0 or more, got {s}")
+        raise argparse.ArgumentTypeError(f"the tolerance must be a finite number 0 or more, "
+                                         f"got {s}")  # fmt: skip
     return v
 
 
@@ -159,7 +160,8 @@ def _open_pair(args):
     """(trace A, trace B, how each was made): both from files, or both models on one input."""
     import lstm_engine
 
-    a_is_trace, b_is_trace = lstm_engine.is_trace_file(args.a), lstm_engine.is_trace_file(args.model)
+    a_is_trace = lstm_engine.is_trace_file(args.a)
+    b_is_trace = lstm_engine.is_trace_file(args.model)
     gave_input = any(v is not None for v in (args.text, args.input, args.example))
     if a_is_trace and b_is_trace and gave_input:
         raise UsageError("A and B are both recorded traces: they take no --text, --input or "

@@ -52,7 +52,8 @@ def test_record_edit_saves_the_branch_with_its_parent_and_edits(tmp_path, france
     assert f"ablate 11 from {t}" in proc.stdout and f"token {t} = Spain" in proc.stdout
     assert f"the top prediction first changes at step {t}: French → Spanish" in proc.stdout
     saved, parent = Trace.load(branched), Trace.load(plain)
-    assert saved.parent == parent.identity == france.trace.identity and saved.root == parent.identity
+    assert saved.parent == parent.identity == france.trace.identity
+    assert saved.root == parent.identity
     want = france.branch([parse_edit(f"ablate 11 from {t}", france.trace),
                           parse_edit(f"token {t} = Spain", france.trace)])  # fmt: skip
     assert saved.edits == want.edits and saved.edits[0] == Ablate(unit=11, from_t=t - 1)
@@ -92,8 +93,8 @@ def test_a_recording_branches_and_says_its_output_was_not_recomputed(tmp_path):
 
 def test_layer_and_direction_defaults_for_edits_without_a_prefix(tmp_path):
     out = tmp_path / "b.npz"
-    proc = _run("record", BITAGGER, "--layer", "2", "--direction", "reverse",
-                "--edit", "c[0] = 0.5 at 3", "--edit", "L1.fwd.h[1] = 0 at 2", "-o", out)  # fmt: skip
+    proc = _run("record", BITAGGER, "--layer", "2", "--direction", "reverse", "--edit",
+                "c[0] = 0.5 at 3", "--edit", "L1.fwd.h[1] = 0 at 2", "-o", out)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     edits = Trace.load(out).edits
     assert [(e.layer, e.direction, e.t) for e in edits] == [(1, 1, 2), (0, 0, 1)]

@@ -127,7 +127,7 @@ def _json_float(v: float) -> float | str:
 
 
 class TraceDiff:
-    """The comparison of trace `a` with trace `b` (differences are b − a), as `Trace.diff` makes it.
+    """Trace `a` compared with trace `b` (differences are b − a), as `Trace.diff` makes it.
 
     Per layer, direction and quantity it keeps, over the T compared positions:
     `step_max[(layer, d, name)]` (T,) the largest |Δ| over units at each step and
@@ -202,7 +202,7 @@ class TraceDiff:
 
     @property
     def token_positions(self) -> tuple[int, ...] | None:
-        """Positions (of the compared ones) where the tokens differ; None unless both have tokens."""
+        """Positions (of those compared) where the tokens differ; None unless both have tokens."""
         if self.a.tokens is None or self.b.tokens is None:
             return None
         return tuple(t for t in range(self.T) if self.a.tokens[t] != self.b.tokens[t])
@@ -247,7 +247,8 @@ class TraceDiff:
         changed = self.prediction_changed
         return self.first_divergence is not None or bool(changed is not None and changed.any())
 
-    def top_units(self, name: str, layer: int = 0, direction: int = 0, k: int = 5) -> list[UnitDelta]:
+    def top_units(self, name: str, layer: int = 0, direction: int = 0,
+                  k: int = 5) -> list[UnitDelta]:  # fmt: skip
         """The k units whose `name` differs most over the compared steps, largest first
         (units that do not differ beyond `tol` are left out)."""
         key = (layer, direction, resolve(name).name)
@@ -305,13 +306,15 @@ class TraceDiff:
 
     # --- reports
     def to_json(self, k: int = 5) -> dict:
-        """The report as JSON data, numbered as on screen: steps 1..T, layers from 1, units from 0."""
+        """The report as JSON data, numbered as on screen: steps 1..T, layers from 1, units
+        from 0."""
         first = self.first_divergence
         a, b = self.a, self.b
         out: dict = {
             "diverged": self.diverged,
             "tolerance": self.tol,
-            "steps": {"a": a.T, "b": b.T, "compared": self.T, "length_difference": self.length_difference},
+            "steps": {"a": a.T, "b": b.T, "compared": self.T,
+                      "length_difference": self.length_difference},
             "tokens_differ_at": None if self.token_positions is None
             else [t + 1 for t in self.token_positions],
             "max_abs": _json_float(self.max_abs),
@@ -372,8 +375,9 @@ class TraceDiff:
                                   for q in first.gates)  # fmt: skip
                 lines.append(f"  gates that differ there, largest first: {gates}")
             top = first.largest
+            also = ", ".join(q.name for q in first.quantities[1:]) or "nothing else"
             lines.append(f"  largest: {top.name} |Δ| {top.max_abs:.3g} at unit {top.unit}; "
-                         f"also {', '.join(q.name for q in first.quantities[1:]) or 'nothing else'}")
+                         f"also {also}")
             lines.append(f"largest |Δ| anywhere: {self.max_abs:.3g}")
             starts = ", ".join(f"L{layer + 1} {_direction_name(a, d)} from step {t + 1}"
                                for (layer, d), t in self.starts().items() if t is not None)
@@ -396,7 +400,8 @@ class TraceDiff:
         else:
             tops, t = self._tops(), self.first_prediction_change
             steps = np.flatnonzero(changed)
-            shown = ", ".join(str(int(s) + 1) for s in steps[:20]) + (" …" if steps.size > 20 else "")
+            shown = ", ".join(str(int(s) + 1) for s in steps[:20])
+            shown += " …" if steps.size > 20 else ""
             lines.append(f"predictions differ at {steps.size} step{'s' if steps.size > 1 else ''} "
                          f"(output |Δ| up to {self.output_max_abs:.3g}): "
                          f"{shown}; first at step {t + 1}: {self._label(a, int(tops[0][t]))} → "

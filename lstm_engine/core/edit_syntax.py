@@ -75,6 +75,8 @@ def parse_edit(text: str, trace, *, layer: int = 0, direction: int = 0) -> Edit 
 
 
 class _Parser:
+    """Splits one edit's sentence around its parts; the watch compiler reads names and scopes."""
+
     def __init__(self, text: str, trace, layer: int, direction: int):
         self.text, self.trace = text, trace
         self.layer, self.direction = layer, direction

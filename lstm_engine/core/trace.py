@@ -168,6 +168,13 @@ class Trace:
         return None if lineage is None else lineage["root"]
 
     @property
+    def preview_until(self) -> int | None:
+        """For a preview of a branch (`branch(..., until=k)`): the position from which its
+        left-to-right directions still hold the parent's steps, not the branch's; else None."""
+        until = self.meta.get("preview_until")
+        return until if isinstance(until, int) and not isinstance(until, bool) else None
+
+    @property
     def output_not_recomputed(self) -> str | None:
         """Why this branch has no output although its recording had one (the screen shows it
         instead of a stale prediction); None when its output is its own or there never was one."""
@@ -336,6 +343,10 @@ class Trace:
         `exists_hint` ends the TargetExistsError's message (the CLI says --force).
         """
         path = Path(path)
+        if self.preview_until is not None:
+            raise InputError("this trace is a preview of a branch (from position "
+                             f"{self.preview_until} on it holds its parent's steps); "
+                             "save the full branch")  # fmt: skip
         arrays = {n: np.ascontiguousarray(getattr(self, n)) for n in _SAVED}
         if self.z is not None:
             arrays["z"] = np.ascontiguousarray(self.z)

@@ -40,6 +40,7 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+import threading
 import unicodedata
 import weakref
 from collections import OrderedDict
@@ -132,6 +133,7 @@ class WatchError(InputError):
 _SERIES: "weakref.WeakKeyDictionary[Any, OrderedDict]" = weakref.WeakKeyDictionary()
 #: bytes of derived arrays (Δc, kept, ...) kept per trace between watches; views cost nothing
 SERIES_CACHE_BYTES = 512 * 2**20
+_LOCK = threading.RLock()  # re-entrant: building pred reads the cached probabilities
 
 
 def _cached(trace, key, build: Callable[[], np.ndarray]) -> np.ndarray:
@@ -141,21 +143,22 @@ def _cached(trace, key, build: Callable[[], np.ndarray]) -> np.ndarray:
     under a frame, so Δc over 3,000 steps is computed once per trace, not per
     keystroke. Derived arrays are kept up to SERIES_CACHE_BYTES per trace.
     """
-    cache = _SERIES.get(trace)
-    if cache is None:
-        cache = _SERIES[trace] = OrderedDict()
-    a = cache.get(key)
-    if a is not None:
-        cache.move_to_end(key)
+    with _LOCK:  # the UI evaluates watches in worker threads too
+        cache = _SERIES.get(trace)
+        if cache is None:
+            cache = _SERIES[trace] = OrderedDict()
+        a = cache.get(key)
+        if a is not None:
+            cache.move_to_end(key)
+            return a
+        a = np.asarray(build())
+        if a.flags.owndata and a.flags.writeable:
+            a.setflags(write=False)
+        cache[key] = a
+        owned = lambda: sum(v.nbytes for v in cache.values() if v.flags.owndata)  # noqa: E731
+        while len(cache) > 1 and owned() > SERIES_CACHE_BYTES:
+            cache.popitem(last=False)
         return a
-    a = np.asarray(build())
-    if a.flags.owndata and a.flags.writeable:
-        a.setflags(write=False)
-    cache[key] = a
-    owned = lambda: sum(v.nbytes for v in cache.values() if v.flags.owndata)  # noqa: E731
-    while len(cache) > 1 and owned() > SERIES_CACHE_BYTES:
-        cache.popitem(last=False)
-    return a
 
 
 class _V:
@@ -263,7 +266,8 @@ class _Compiler:
     def build(self, node) -> _V:
         kind = type(node).__name__
         if kind not in _NODES:
-            raise self.error(f"{_REFUSED.get(kind, kind)} is not allowed in a watch expression", node)
+            what = _REFUSED.get(kind, kind)
+            raise self.error(f"{what} is not allowed in a watch expression", node)
         return getattr(self, "_" + kind)(node)
 
     def _Constant(self, node) -> _V:
@@ -347,13 +351,15 @@ class _Compiler:
         if name == "p":
             return _V("p", "step")
         if name == "prob":
-            return _V("num", "step", lambda: _cached(tr, "prob", lambda: self._p().max(axis=1)))
+            key = ("prob", output_kind_of(tr, self._output_kind))
+            return _V("num", "step", lambda: _cached(tr, key, lambda: self._p().max(axis=1)))
         pred = self._pred
         if name == "pred":
             return _V(self._pred_kind(), "step", pred)
         valid = lambda: _cached(tr, "pred_prev_valid", lambda: np.arange(T) > 0)  # noqa: E731
         shifted = lambda: np.concatenate([pred()[:1], pred()[:-1]])  # noqa: E731
-        return _V(self._pred_kind(), "step", lambda: _cached(tr, "pred_prev", shifted),
+        key = ("pred_prev", output_kind_of(tr, self._output_kind))
+        return _V(self._pred_kind(), "step", lambda: _cached(tr, key, shifted),
                   valid=valid)  # fmt: skip
 
     def _pred_kind(self) -> str:
@@ -518,6 +524,7 @@ class _Compiler:
             raise self.error(f"the exponent {self.source(node.right)[:20]} is too large "
                              f"(at most {MAX_EXPONENT})", node.right)  # fmt: skip
         shape = self._match(a, b, node)
+
         def calc():
             x, y = _lift(a(), a.shape, shape), _lift(b(), b.shape, shape)
             return _quiet(fn, _f(x, sym), _f(y, sym))

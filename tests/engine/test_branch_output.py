@@ -64,7 +64,7 @@ def test_an_ablations_output_is_the_models_own_on_the_edited_h(france):
     np.testing.assert_allclose(child.output, _torch_france(trace.tokens, unit, t), atol=TOL, rtol=0)
     np.testing.assert_allclose(trace.output, _torch_france(trace.tokens), atol=TOL, rtol=0)
     assert not np.array_equal(child.output[t:], trace.output[t:])
-    np.testing.assert_array_equal(child.output[:t], trace.output[:t])  # before the edit: the parent's
+    np.testing.assert_array_equal(child.output[:t], trace.output[:t])  # before it: the parent's
     # the engine alone cannot know the head: the plain branch drops the output and says why
     bare = lstm_engine.branch(trace, [Ablate(unit=unit, from_t=t)])
     assert bare.output is None
@@ -144,3 +144,29 @@ def test_an_onnx_models_branch_says_its_output_was_not_recomputed(tmp_path):
     assert child.output is None
     note = child.output_not_recomputed
     assert note.startswith("output not recomputed for this branch: ") and "onnx" in note.lower()
+
+
+def test_a_pickled_modules_branch_runs_its_later_modules_with_torch(tmp_path):
+    """--trust: LSTM a ablated, then torch's own LSTM b and head on the edited output."""
+    from test_model_parts import TEXT, _net, _torch_after_a
+
+    net = _net(torch.float64)
+    torch.save(net, tmp_path / "net.pt")
+    opened = open_and_trace(tmp_path / "net.pt", text=TEXT, trust=True, lstm="a")
+    unit, from_t = 2, 3
+    child = opened.branch([Ablate(unit=unit, from_t=from_t)])
+    ids = torch.tensor([int(w) for w in TEXT.split()])
+    h = c = torch.zeros(1, 1, net.a.hidden_size, dtype=torch.float64)
+    hs = []
+    with torch.no_grad():
+        x = net.emb(ids)
+        for s in range(len(ids)):  # torch's LSTM a, stepped, the unit zeroed from from_t on
+            _, (h, c) = net.a(x[s : s + 1, None], (h, c))
+            if s >= from_t:
+                h, c = h.clone(), c.clone()
+                h[..., unit] = c[..., unit] = 0.0
+            hs.append(h[0, 0])
+    want = _torch_after_a(net, torch.stack(hs).numpy())
+    np.testing.assert_allclose(child.output, want, atol=1e-10, rtol=0)
+    assert child.output_not_recomputed is None
+    assert not np.allclose(child.output, opened.trace.output)

@@ -62,8 +62,9 @@ def test_the_issue_examples_on_france(france):
     assert tr.meta["output_kind"] == "log_prob"
     assert _where("f[3] < 0.1", tr) == list(np.flatnonzero(f[:, 3] < 0.1))
     assert _where("f[3] < 0.99", tr) == list(np.flatnonzero(f[:, 3] < 0.99))
-    assert _where("abs(delta[12]) > 0.5", tr) == list(np.flatnonzero(np.abs(delta[:, 12]) > 0.5))
-    assert _where('token == "France"', tr) == [tr.tokens.index("France")] == [4]
+    assert _where("abs(delta[2]) > 0.5", tr) == list(np.flatnonzero(np.abs(delta[:, 2]) > 0.5))
+    k = tr.tokens.index("France")
+    assert _where('token == "France"', tr) == [k]
     changed = [k for k in range(1, T) if top[k] != top[k - 1]]
     assert _where("pred != pred_prev", tr) == changed and changed
     assert _where("any(isnan(c))", tr) == []
@@ -75,31 +76,33 @@ def test_the_issue_examples_on_france(france):
     assert want.size and want.size < T // 2
     french = list(labels).index("French")
     assert _where('p["French"] > 0.5', tr) == list(np.flatnonzero(p[:, french] > 0.5))
-    assert _where("p[0] > 0.5", tr) == _where('p["French"] > 0.5', tr)
+    assert _where(f"p[{french}] > 0.5", tr) == _where('p["French"] > 0.5', tr)
     assert _where("prob > 0.9", tr) == list(np.flatnonzero(p.max(axis=1) > 0.9))
     assert _where('pred == "French"', tr) == list(np.flatnonzero(top == french))
     either = [k for k, w in enumerate(tr.tokens) if w in ("France", "fluent")]
     assert _where('token in ("France", "fluent")', tr) == either
-    assert _where('token not in ("France",)', tr) == [k for k in range(T) if k != 4]
+    assert _where('token not in ("France",)', tr) == [n for n in range(T) if n != k]
 
 
 def test_values_at_and_names(france):
     tr = france
-    w = compile_watch('abs(delta[12]) > 0.5 and token != "and" and p["French"] > 0.5', tr)
-    assert w.names == ("delta", "token", 'p["French"]')
-    assert w.text == 'abs(delta[12]) > 0.5 and token != "and" and p["French"] > 0.5'
-    delta12 = tr.c[0, 0, 4, 12] - tr.c[0, 0, 3, 12]
-    got = w.values_at(4)
-    assert list(got) == ["abs(delta[12])", "token", 'p["French"]']
-    assert got["abs(delta[12])"] == pytest.approx(abs(delta12), abs=1e-6)
+    k = tr.tokens.index("France")
+    text = 'abs(delta[2]) > 0.5 and token != "and" and p["French"] > 0.5'
+    w = compile_watch(text, tr)
+    assert w.names == ("delta", "token", 'p["French"]') and w.text == text
+    delta2 = tr.c[0, 0, k, 2] - tr.c[0, 0, k - 1, 2]
+    got = w.values_at(k)
+    assert list(got) == ["abs(delta[2])", "token", 'p["French"]']
+    assert got["abs(delta[2])"] == pytest.approx(abs(delta2), abs=1e-6)
     assert got["token"] == "France"
-    assert got['p["French"]'] == pytest.approx(np.exp(float(tr.output[4, 0])), rel=1e-12)
-    assert w.value_at(4) is bool(w.mask[4]) and isinstance(w.value_at(4), bool)
+    french = tr.labels.index("French")
+    assert got['p["French"]'] == pytest.approx(np.exp(float(tr.output[k, french])), rel=1e-12)
+    assert w.value_at(k) is bool(w.mask[k]) and isinstance(w.value_at(k), bool)
     v = compile_watch("argmax(c)", tr)
     assert not v.is_condition and v.kind == "num"
     assert v.value_at(7) == int(np.argmax(tr.c[0, 0, 7]))
     assert v.values_at(7) == {"argmax(c)": v.value_at(7)}
-    assert compile_watch("token", tr).value_at(4) == "France"
+    assert compile_watch("token", tr).value_at(k) == "France"
     assert compile_watch("t * 2", tr).value_at(4) == 10
     prev = compile_watch("pred_prev", tr)
     assert prev.value_at(0) is None and prev.value_at(1) == compile_watch("pred", tr).value_at(0)
@@ -492,3 +495,69 @@ def test_max_abs_keeps_nan(bi):
     w = compile_watch("max(abs(c))", tr)
     assert np.isnan(w.value_at(2)) and w.value_at(4) == 50.0
     assert list(compile_watch("max(abs(c)) > 10", tr).where()) == [4]
+
+
+def test_watches_from_several_threads_agree(france):
+    """The UI evaluates in worker threads; the arrays they share are built once, consistently."""
+    import dataclasses
+    from concurrent.futures import ThreadPoolExecutor
+
+    tr = dataclasses.replace(france)  # nothing cached for it yet
+    texts = ["max(abs(delta)) > 0.5", "pred != pred_prev", 'p["French"] > 0.5', "any(kept < 0)"] * 8
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda text: list(compile_watch(text, tr).where()), texts))
+    for text, hits in zip(texts, got):
+        assert hits == list(compile_watch(text, france).where()), text
+
+
+def test_max_abs_over_many_blocks(bi, monkeypatch):
+    """max(abs(x)) runs block by block; with blocks of 2 rows every boundary is crossed."""
+    import dataclasses
+
+    from lstm_engine.core import watch as watch_module
+
+    monkeypatch.setattr(watch_module, "_BLOCK_BYTES", 2 * bi.hidden_size * bi.c.itemsize)
+    tr = dataclasses.replace(bi)
+    for layer, d in ((0, 0), (1, 1)):
+        delta = tr.c[layer, d] - _c_prev(tr, layer, d)
+        got = [compile_watch("max(abs(delta))", tr, layer, d).value_at(k) for k in range(tr.T)]
+        assert got == list(np.abs(delta).max(axis=1))
+
+
+def test_output_kind_is_part_of_what_is_shared(france):
+    """The same reduction read with another output kind is computed again, not reused."""
+    import dataclasses
+
+    tr = dataclasses.replace(france)
+    lp = np.asarray(tr.output, dtype=np.float64)
+    f = tr.f[0, 0].astype(np.float64)
+    top = np.exp(lp).max(axis=1)
+    # a step where some forget gates are above the top probability and some below it
+    k = next(k for k in range(tr.T) if 0 < np.count_nonzero(f[k] > top[k]) < tr.hidden_size)
+    count = "count(f > prob)"
+    assert compile_watch(count, tr, output_kind="log_prob").value_at(k) == np.count_nonzero(
+        f[k] > top[k])  # fmt: skip
+    # the same trace, its log-probabilities read as probabilities: all below every gate
+    assert compile_watch(count, tr, output_kind="prob").value_at(k) == tr.hidden_size
+    assert compile_watch("prob", tr, output_kind="prob").value_at(k) == lp[k].max()
+    assert compile_watch("prob", tr, output_kind="log_prob").value_at(k) == pytest.approx(top[k])
+    assert compile_watch("prob", tr, output_kind="logit").value_at(k) == pytest.approx(
+        top[k])  # softmax of log-probabilities gives them back
+
+
+def test_what_a_trace_keeps_goes_with_it(bi):
+    """The arrays watches share are held for a trace only while the trace itself lives."""
+    import dataclasses
+    import gc
+    import weakref
+
+    from lstm_engine.core import watch as watch_module
+
+    tr = dataclasses.replace(bi)
+    w = compile_watch("max(abs(delta)) > 0", tr)
+    w.mask
+    assert tr in watch_module._SERIES
+    ref = weakref.ref(tr)
+    del tr, w
+    gc.collect()
+    assert ref() is None
