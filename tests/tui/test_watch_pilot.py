@@ -447,3 +447,40 @@ async def test_80x24_adding_a_watch_shows_the_watch_panel_in_the_lower_area(tagg
         await pilot.pause()
         assert screen.panel == "cell" and screen.query_one("#side").display
         assert not panel.display
+
+
+async def test_a_rerun_keeps_the_watches_and_the_marks_that_still_fit(tagger_path):
+    app = RecordingApp(open_path(str(tagger_path)))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await add_watch(pilot, 'token == "the"')
+        await pilot.press("right", "m", "end", "m")
+        assert screen.marks == (1, screen.source.trace.T - 1)
+        await pilot.press("e")
+        await pilot.pause()
+        await type_into(pilot, "the dog")
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.source.trace.T == 2
+        assert screen.marks == (1,) and screen.watches == (('token == "the"', True),)
+        assert "1 step" in widget_text(screen.query_one(WatchPanel))
+
+
+async def test_W_at_80x24_shows_and_selects_the_watch_panel(tagger_path):
+    app = RecordingApp(open_path(str(tagger_path)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await pilot.press("W")
+        assert "no watches" in app.notes[-1].message
+        await add_watch(pilot, "f[0] > 0.5")
+        await pilot.press("p")  # back to the cell view
+        await pilot.pause()
+        assert screen.panel == "cell"
+        await pilot.press("W")
+        await pilot.pause()
+        await pilot.pause()
+        panel = screen.query_one(WatchPanel)
+        assert screen.panel == "watches" and panel.display and panel.has_focus
+        await pilot.press("escape", "down")
+        assert not panel.has_focus and screen.unit == 1  # ↓ is the table's again
