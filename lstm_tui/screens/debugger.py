@@ -3,8 +3,10 @@
 The screen owns the state: the Session (only the screen moves it, and only
 the screen talks to the engine) and the cursor reactives t, lstm_layer,
 direction, unit, sort, panel, heatmap quantity and overview, all ints, bools
-and strings. The TraceView below gets them through data_bind and passes them
-on to its panels; clicks come back as messages. Stepping changes a few ints;
+and strings; WatchActions (screens/watch_actions.py) adds the watches,
+bookmarks and token search, and the keys that ask "when?". The TraceView
+below gets them through data_bind and passes them on to its panels; clicks
+come back as messages. Stepping changes a few ints;
 each panel redraws from cached per-step data, which is what keeps a held
 arrow key smooth.
 

@@ -1,4 +1,4 @@
-"""TraceView: one trace's panels (sequence strip, unit table, cell view, output, history, heatmap).
+"""TraceView: one trace's panels (strip, unit table, cell view, output, watches, history, heatmap).
 
 The view shows a cursor it is given and owns nothing a user moves: the
 screen binds t, layer, direction, unit, sort, panel, heatmap quantity and
@@ -16,6 +16,7 @@ share.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -64,7 +65,7 @@ class TraceView(Vertical):
     """The heatmap quantity, one of stepdata.HEATMAP_QUANTITIES."""
     watches: var[tuple[tuple[str, bool], ...]] = var((), init=False)
     """The watch expressions and whether each is on (the watch panel shows them)."""
-    markers: var[dict] = var(dict, init=False)
+    markers: var[Mapping[int, str]] = var(dict, init=False)
     """Position → marker kind for the sequence strip (SequenceStrip.markers)."""
 
     # --- what the view derives and passes down
