@@ -157,43 +157,37 @@ def _tolerance(s: str) -> float:
 
 
 def _open_pair(args):
-    """(trace A, trace B, how each was made): both from files, or both models on one input."""
+    """(trace A, trace B): recorded traces as they are, models run on one input: the one
+    given, else what a recorded side read, else A's first example."""
     import lstm_engine
 
-    a_is_trace = lstm_engine.is_trace_file(args.a)
-    b_is_trace = lstm_engine.is_trace_file(args.model)
+    paths = {"a": args.a, "b": args.model}
+    lstms = {"a": args.lstm, "b": args.lstm_b}
+    recorded = {k: lstm_engine.Trace.load(p) for k, p in paths.items()
+                if lstm_engine.is_trace_file(p)}  # fmt: skip
     gave_input = any(v is not None for v in (args.text, args.input, args.example))
-    if a_is_trace and b_is_trace and gave_input:
+    if len(recorded) == 2 and gave_input:
         raise UsageError("A and B are both recorded traces: they take no --text, --input or "
                          "--example")  # fmt: skip
-    if a_is_trace:
-        a = lstm_engine.Trace.load(args.a)
-        inp = None
-    else:
-        opened = lstm_engine.open_and_trace(
-            args.a, text=args.text, input_path=args.input, example=args.example, trust=args.trust,
-            lstm=args.lstm, batch_index=args.batch_index,
-        )  # fmt: skip
-        a, inp = opened.trace, opened.input
-    if b_is_trace:
-        b = lstm_engine.Trace.load(args.model)
-    else:
-        model = lstm_engine.load(args.model, trust=args.trust, lstm=args.lstm_b)
-        if inp is None:  # A is a recording: B reads what A read, unless told otherwise
-            if gave_input:
-                inp, _ = lstm_engine.choose_input(model, text=args.text, input_path=args.input,
-                                                  example=args.example)  # fmt: skip
-            elif a.tokens is not None and model.input_kind == "text":
-                inp = list(a.tokens)
-            else:
-                inp = a.x
-        b = model.trace(inp, batch_index=args.batch_index)
-        if b.num_layers < a.num_layers and args.lstm_b is None:
-            b = _layer_by_layer(model, args, inp, a.num_layers) or b
-    if a.num_layers < b.num_layers and not a_is_trace and args.lstm is None:
-        model = lstm_engine.load(args.a, trust=args.trust)
-        a = _layer_by_layer(model, args, inp, b.num_layers) or a
-    return a, b
+    models = {k: lstm_engine.load(p, trust=args.trust, lstm=lstms[k]) for k, p in paths.items()
+              if k not in recorded}  # fmt: skip
+    inp = None
+    if models and not gave_input and recorded:  # the model reads what the recording read
+        trace, model = next(iter(recorded.values())), next(iter(models.values()))
+        inp = list(trace.tokens) if trace.tokens is not None and model.input_kind == "text" \
+            else trace.x  # fmt: skip
+    elif models:  # the input given, or A's (else B's) first example
+        first = models.get("a") or models["b"]
+        inp, _ = lstm_engine.choose_input(first, text=args.text, input_path=args.input,
+                                          example=args.example)  # fmt: skip
+    traces = dict(recorded)
+    for k, model in models.items():
+        traces[k] = model.trace(inp, batch_index=args.batch_index)
+    for k, other in (("a", "b"), ("b", "a")):  # an export of a stack, one node per layer
+        if k in models and lstms[k] is None and traces[k].num_layers < traces[other].num_layers:
+            traces[k] = _layer_by_layer(models[k], args, inp, traces[other].num_layers) \
+                or traces[k]  # fmt: skip
+    return traces["a"], traces["b"]
 
 
 def _layer_by_layer(model, args, inp, layers: int):
