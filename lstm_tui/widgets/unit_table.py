@@ -8,9 +8,11 @@ put while the rows scroll under it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -22,9 +24,12 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..renderables.palette import gate_glyph, gate_style, signed_glyph, signed_style
-from ..stepdata import COLUMNS, StepColumns, column_label, is_gate
+from ..stepdata import TABLE_COLUMNS as COLUMNS
+from ..stepdata import UNIT_COLUMNS, StepColumns, column_label, is_gate
 
 UNIT_W = 6
+#: Most cells a unit's name takes in the unit column (names are cut with …).
+NAME_W = 10
 #: Which columns are gates, in column order (looked up once: rows are drawn at every step).
 _GATES = tuple(is_gate(q) for q in COLUMNS)
 
@@ -69,6 +74,18 @@ def fmt(v: float, width: int, gate: bool) -> str:
     return ("+∞" if v > 0 else "−∞").rjust(width)
 
 
+def fmt_steps(v: float, width: int) -> str:
+    """A half-life in steps: ∞ for a unit that never forgets, else as many decimals as fit."""
+    if v != v:
+        return "nan".rjust(width)
+    if v == float("inf"):
+        return "∞".rjust(width)
+    for text in (f"{v:.1f}", f"{v:.0f}"):
+        if len(text) <= width:
+            return text.rjust(width)
+    return f"{v:.0e}".rjust(width)
+
+
 class UnitTable(ScrollView, can_focus=False):
     """The unit table: rows in the screen's sort order, the selected unit marked."""
 
@@ -81,6 +98,8 @@ class UnitTable(ScrollView, can_focus=False):
     """The step in view: values of every column and the display order (set by the screen)."""
     unit: reactive[int] = reactive(0)
     """The selected unit (its index in the LSTM, not its row)."""
+    names: reactive[Mapping[int, str]] = reactive(dict)
+    """Unit → name, shown after the unit's number (the unit column widens to fit them)."""
 
     @dataclass
     class UnitClicked(Message):
@@ -96,6 +115,7 @@ class UnitTable(ScrollView, can_focus=False):
         self._style_key: tuple | None = None
         self._styles: dict[str, Style] = {}
         self._widths: tuple[int, ...] = (7,) * len(COLUMNS)
+        self._unit_w = UNIT_W
 
     def _row_styles(self) -> dict[str, Style]:
         """The few styles every row combines, looked up once per theme, not once per cell."""
@@ -123,7 +143,7 @@ class UnitTable(ScrollView, can_focus=False):
             max((cols.widths or {}).get(q, 5) if cols is not None else 5, len(lbl), 3)
             for q, lbl in zip(COLUMNS, labels)
         ]
-        room = self.size.width - UNIT_W - 1  # the scrollbar
+        room = self.size.width - self._unit_w - 1  # the scrollbar
         text = list(need)
         while sum(text) + len(text) > room and max(text) > 4:
             k = text.index(max(text))
@@ -139,8 +159,16 @@ class UnitTable(ScrollView, can_focus=False):
         return column_label(q, cols.reverse, cols.projected)
 
     def _set_virtual_size(self) -> None:
+        longest = max((min(cell_len(n), NAME_W) for n in self.names.values()), default=-1)
+        self._unit_w = UNIT_W + longest + 1
         self._widths = self.column_widths()
-        self.virtual_size = Size(UNIT_W + sum(self._widths), self.columns.H + 1)
+        self.virtual_size = Size(self._unit_w + sum(self._widths), self.columns.H + 1)
+
+    def watch_names(self) -> None:
+        self._cache.clear()
+        if self.columns is not None:
+            self._set_virtual_size()
+        self.refresh()
 
     def watch_columns(self, columns: StepColumns | None) -> None:
         self._cache.clear()
@@ -196,7 +224,7 @@ class UnitTable(ScrollView, can_focus=False):
         head, sorted_style = self._row_styles()["head"], self._row_styles()["sorted"]
         arrow = "↓" if cols.descending else "↑"
         label = "unit" + (arrow if cols.sort == "unit" else " ")
-        segs = [Segment(label.rjust(UNIT_W), sorted_style if cols.sort == "unit" else head)]
+        segs = [Segment(label.rjust(UNIT_W).ljust(self._unit_w), sorted_style if cols.sort == "unit" else head)]
         for q, w in zip(COLUMNS, cw):
             text = self._label(q)
             if q == cols.sort:
@@ -211,11 +239,15 @@ class UnitTable(ScrollView, can_focus=False):
 
     def _row(self, cols: StepColumns, row: int, cw: tuple[int, ...], base: Style) -> Strip:
         if row >= cols.H:
-            return Strip([Segment(" " * (UNIT_W + sum(cw)), base)])
+            return Strip([Segment(" " * (self._unit_w + sum(cw)), base)])
         unit = int(cols.order[row])
         selected = unit == self.unit
         under = self._row_styles()["cursor" if selected else "base"]
-        segs = [Segment(("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}} ", under)]
+        name = self.names.get(unit, "")
+        if cell_len(name) > NAME_W:
+            name = name[: NAME_W - 1] + "…"
+        label = ("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}} " + name
+        segs = [Segment(label + " " * (self._unit_w - cell_len(label)), under)]
         dark = self.app.current_theme.dark
         mono = self.app.no_color
         for q, w, gate in zip(COLUMNS, cw, _GATES):
@@ -227,7 +259,8 @@ class UnitTable(ScrollView, can_focus=False):
             else:
                 glyph = " "
             segs.append(Segment(glyph, under))
-            segs.append(Segment(fmt(v, w - 1, gate), style))
+            text = fmt_steps(v, w - 1) if q in UNIT_COLUMNS else fmt(v, w - 1, gate)
+            segs.append(Segment(text, style))
         return Strip(segs)
 
     # --- messages up
@@ -238,10 +271,10 @@ class UnitTable(ScrollView, can_focus=False):
             return
         x = offset.x + round(self.scroll_offset.x)
         if offset.y == 0:
-            if x < UNIT_W:
+            if x < self._unit_w:
                 self.post_message(self.SortClicked("unit"))
             else:
-                edge = UNIT_W
+                edge = self._unit_w
                 for q, w in zip(COLUMNS, self._widths):
                     if edge <= x < edge + w:
                         self.post_message(self.SortClicked(q))
