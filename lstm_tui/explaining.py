@@ -99,7 +99,7 @@ def find_unit(text: str, names: Mapping[int, str], hidden_size: int) -> int | st
         unit = int(text)
         if unit < hidden_size:
             return unit
-        return f"unit {unit} is outside 0..{hidden_size - 1}"
+        return f"Enter a unit between 0 and {hidden_size - 1}" + (", or a unit's name." if names else ".")
     want = text.casefold()
     if not want:
         return "type a unit number or a unit's name"

@@ -144,6 +144,15 @@ class UnitTable(ScrollView, can_focus=False):
             for q, lbl in zip(COLUMNS, labels)
         ]
         room = self.size.width - self._unit_w - 1  # the scrollbar
+        extra = len(UNIT_COLUMNS)
+        if sum(need) + len(need) > room:
+            # the per-unit columns (retention) go off to the right rather than cost the
+            # step's numbers their decimals; sorting by them still works
+            return (*self._squeeze(need[:-extra], room), *(w + 1 for w in need[-extra:]))
+        return self._squeeze(need, room)
+
+    @staticmethod
+    def _squeeze(need: list[int], room: int) -> tuple[int, ...]:
         text = list(need)
         while sum(text) + len(text) > room and max(text) > 4:
             k = text.index(max(text))
