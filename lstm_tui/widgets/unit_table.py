@@ -116,6 +116,7 @@ class UnitTable(ScrollView, can_focus=False):
         self._styles: dict[str, Style] = {}
         self._widths: tuple[int, ...] = (7,) * len(COLUMNS)
         self._unit_w = UNIT_W
+        self._name_w = 0
 
     def _row_styles(self) -> dict[str, Style]:
         """The few styles every row combines, looked up once per theme, not once per cell."""
@@ -129,6 +130,14 @@ class UnitTable(ScrollView, can_focus=False):
             self._style_key = key
         return self._styles
 
+    def _needs(self) -> list[int]:
+        """Characters each column's numbers (or its label) need, two decimals each."""
+        cols = self.columns
+        return [
+            max((cols.widths or {}).get(q, 5) if cols is not None else 5, len(self._label(q)), 3)
+            for q in COLUMNS
+        ]
+
     def column_widths(self) -> tuple[int, ...]:
         """Each column's width (a gap, then the number), from what its values need.
 
@@ -136,19 +145,15 @@ class UnitTable(ScrollView, can_focus=False):
         columns need 4 characters, signed ones 5 until |x| ≥ 10. If they do not
         fit (a huge c at 80 columns), the widest columns give up a character and
         their numbers lose a decimal; spare room widens every column by one.
+        The per-unit columns (retention) are shown only where everything fits with
+        two decimals (width 0 otherwise): they never cost the step's numbers a decimal,
+        and sorting by them still works.
         """
-        cols = self.columns
-        labels = [self._label(q) for q in COLUMNS]
-        need = [
-            max((cols.widths or {}).get(q, 5) if cols is not None else 5, len(lbl), 3)
-            for q, lbl in zip(COLUMNS, labels)
-        ]
+        need = self._needs()
         room = self.size.width - self._unit_w - 1  # the scrollbar
         extra = len(UNIT_COLUMNS)
         if sum(need) + len(need) > room:
-            # the per-unit columns (retention) go off to the right rather than cost the
-            # step's numbers their decimals; sorting by them still works
-            return (*self._squeeze(need[:-extra], room), *(w + 1 for w in need[-extra:]))
+            return (*self._squeeze(need[:-extra], room), *(0,) * extra)
         return self._squeeze(need, room)
 
     @staticmethod
@@ -168,8 +173,14 @@ class UnitTable(ScrollView, can_focus=False):
         return column_label(q, cols.reverse, cols.projected)
 
     def _set_virtual_size(self) -> None:
-        longest = max((min(cell_len(n), NAME_W) for n in self.names.values()), default=-1)
-        self._unit_w = UNIT_W + longest + 1
+        # names take only the room the step's numbers leave at two decimals (3 cells at least)
+        need = self._needs()[: len(COLUMNS) - len(UNIT_COLUMNS)]
+        spare = self.size.width - UNIT_W - 1 - sum(need) - len(need) - 1
+        longest = max((cell_len(n) for n in self.names.values()), default=0)
+        self._name_w = min(longest, NAME_W, spare)
+        if self._name_w < 3:
+            self._name_w = 0
+        self._unit_w = UNIT_W + (self._name_w + 1 if self._name_w else 0)
         self._widths = self.column_widths()
         self.virtual_size = Size(self._unit_w + sum(self._widths), self.columns.H + 1)
 
@@ -235,6 +246,8 @@ class UnitTable(ScrollView, can_focus=False):
         label = "unit" + (arrow if cols.sort == "unit" else " ")
         segs = [Segment(label.rjust(UNIT_W).ljust(self._unit_w), sorted_style if cols.sort == "unit" else head)]
         for q, w in zip(COLUMNS, cw):
+            if not w:  # a per-unit column with no room
+                continue
             text = self._label(q)
             if q == cols.sort:
                 # signed columns sort by size: say so (|g|↓) when it fits
@@ -252,14 +265,16 @@ class UnitTable(ScrollView, can_focus=False):
         unit = int(cols.order[row])
         selected = unit == self.unit
         under = self._row_styles()["cursor" if selected else "base"]
-        name = self.names.get(unit, "")
-        if cell_len(name) > NAME_W:
-            name = name[: NAME_W - 1] + "…"
+        name = self.names.get(unit, "") if self._name_w else ""
+        if cell_len(name) > self._name_w:
+            name = name[: self._name_w - 1] + "…"
         label = ("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}} " + name
         segs = [Segment(label + " " * (self._unit_w - cell_len(label)), under)]
         dark = self.app.current_theme.dark
         mono = self.app.no_color
         for q, w, gate in zip(COLUMNS, cw, _GATES):
+            if not w:
+                continue
             v = float(cols.values[q][unit])
             style = cell_style(v, gate, cols.scales[q], dark, under)
             # Without colour, the gap before each number carries a glyph for its size.
