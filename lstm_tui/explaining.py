@@ -222,34 +222,41 @@ RANKINGS = {
 }
 
 
-@dataclass(frozen=True, eq=False)
 class Analysis:
-    """Everything the analysis panel shows that does not depend on the cursor."""
+    """What the analysis panel shows that does not depend on the cursor: the engine's per-unit
+    statistics (`stats`, computed at once) and the output contributions (`output()`, computed
+    the first time the ranking asks, since they read every step of the head)."""
 
-    stats: object  # lstm_engine.UnitStats
-    output: np.ndarray | None  # (D, P) mean |W·h| per top-layer unit, None without a linear head
-    output_reason: str | None
+    def __init__(self, source, stats) -> None:
+        self.source = source
+        self.stats = stats  # lstm_engine.UnitStats
+        self._output: tuple[np.ndarray | None, str | None] | None = None
+
+    def output(self) -> tuple[np.ndarray | None, str | None]:
+        """((D, P) mean |W·h| per top-layer unit, None) or (None, why there is none)."""
+        if self._output is None:
+            try:
+                self._output = output_contribution(self.source.model, self.source.trace), None
+            except EngineError as e:
+                self._output = None, str(e)
+        return self._output
 
 
 def analyse(source) -> Analysis:
-    """The per-unit statistics of the whole trace and the output contributions (one pass each)."""
-    stats = unit_stats(source.trace)
-    try:
-        out, reason = output_contribution(source.model, source.trace), None
-    except EngineError as e:
-        out, reason = None, str(e)
-    return Analysis(stats, out, reason)
+    """The per-unit statistics of the whole trace (one pass of the engine's unit_stats)."""
+    return Analysis(source, unit_stats(source.trace))
 
 
 def ranking(analysis: Analysis, trace: Trace, key: str, layer: int, direction: int,
             t: int, label: str | None) -> tuple[np.ndarray, np.ndarray] | str:  # fmt: skip
     """(units best first, their values) for the layer and direction in view, or why not."""
     if key == "output":
-        if analysis.output is None:
-            return analysis.output_reason or "no linear head"
         if layer != trace.num_layers - 1:
             return "the head reads the top layer only: go to the last layer ([ ])"
-        values = analysis.output[direction]
+        output, reason = analysis.output()
+        if output is None:
+            return reason or "no linear head"
+        values = output[direction]
     elif key in ("token", "label"):
         try:
             if key == "token":  # no tokens: token_event says so
