@@ -3,7 +3,7 @@
 Each cell holds 2×4 braille dots, so a `width` × `height` plot has 2·width ×
 4·height dot positions: x = the fraction of steps a gate is left-saturated
 (< 0.1), y = the fraction right-saturated (> 0.9). Every point lies on or below
-the diagonal x + y = 1, drawn as a faint rule; a gate unit in the top-left
+the diagonal x + y = 1 (left a blank: a drawn rule reads as points); a gate unit in the top-left
 corner is a switch held open, in the bottom-right one held shut, near the
 origin a gate that is never saturated. One unit (the selected one) can be
 marked: its cell is drawn in the marked style, so it shows without colour as
@@ -55,17 +55,8 @@ def scatter(xs: np.ndarray, ys: np.ndarray, width: int, height: int, *, title: s
             b = int(bits[r, c])
             if b:
                 line.append(chr(_BRAILLE + b), marked if (r, c) == at else dot)
-            elif _on_diagonal(r, c, width, height):
-                line.append("·", axis)
             else:
                 line.append(" ", axis)
         lines.append(line)
     lines.append(Text("0" + "└" + "─" * (width - 2) + "1", axis))
     return lines
-
-
-def _on_diagonal(r: int, c: int, width: int, height: int) -> bool:
-    """Is cell (r, c) on the line x + y = 1 (every point lies on or below it)?"""
-    x = (c + 0.5) / width
-    y = 1 - (r + 0.5) / height
-    return abs(x + y - 1) < 0.5 / max(width, height) + 0.5 / height

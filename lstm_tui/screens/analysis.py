@@ -45,6 +45,12 @@ PLOT_W, PLOT_H = 20, 8
 class AnalysisScreen(Screen[int | None]):
     """The analysis panel over one trace; dismisses with the unit to select (or None)."""
 
+    DEFAULT_CSS = """
+    AnalysisScreen #analysis-top { height: auto; }
+    AnalysisScreen #ranking, AnalysisScreen #attribution { width: 1fr; height: auto; }
+    AnalysisScreen #ranking { padding-right: 2; }
+    AnalysisScreen #scatter, AnalysisScreen #fractions { margin-top: 1; }
+    """
     BINDINGS = [
         Binding("escape,q,E", "close", "Close"),
         Binding("s", "ranking(1)", "Ranking"),
@@ -152,7 +158,7 @@ class AnalysisScreen(Screen[int | None]):
         if self.ranking == "label":
             picked = self._picked_label()
             title += f" ({display(picked)})" if picked else " (l picks one)"
-        out = Text(f"units by {title}\n", style="bold")
+        out = Text(f"units by {title}\n", style="bold", no_wrap=True, overflow="ellipsis")
         if isinstance(got, str):
             self._order = np.zeros(0, np.int64)
             out.append(safe_line(got, 300))
@@ -164,7 +170,8 @@ class AnalysisScreen(Screen[int | None]):
             u = int(order[k])
             name = self.names.get(u, "")
             mark = "▶" if k == self.row else " "
-            line = Text(f"{mark}{k + 1:>3}. unit {u:>4}  {values[k]:+9.3f}  ")
+            # lines start with a glyph: Textual drops a line's leading spaces
+            line = Text(f"{k + 1:<3}{mark} unit {u:>4}  {values[k]:+9.3f}  ")
             line.append(safe_line(name, 24))
             if k == self.row:
                 line.stylize("bold reverse")
@@ -173,7 +180,7 @@ class AnalysisScreen(Screen[int | None]):
         return out
 
     def _attribution_text(self) -> Text:
-        out = Text()
+        out = Text(no_wrap=True, overflow="ellipsis")
         won = attribution(self.source, self.t, None)
         if isinstance(won, str):
             out.append("output attribution\n", style="bold")
@@ -206,7 +213,8 @@ class AnalysisScreen(Screen[int | None]):
     def _scatter_text(self) -> Text:
         tr, stats = self.source.trace, self.analysis.stats
         out = Text("gate saturation (Karpathy et al. 2015): x = fraction of steps < 0.1, "
-                   "y = fraction > 0.9; one dot per unit, the selected unit in bold\n")  # fmt: skip
+                   "y = fraction > 0.9; one dot per unit, the selected unit in bold\n",
+                   no_wrap=True, overflow="ellipsis")  # fmt: skip
         width = max(self.size.width, 80)
         per_row = max(1, (width - 2) // (PLOT_W + 4))
         plots = []
@@ -230,17 +238,18 @@ class AnalysisScreen(Screen[int | None]):
     def _fractions_text(self) -> Text:
         stats = self.analysis.stats
         keys = ("i_left", "i_right", "f_left", "f_right", "o_left", "o_right", "half_life")
-        out = Text("saturation fractions (the ranked units, then the selected one)\n", style="bold")
-        out.append("   unit " + "".join(f"{k:>10}" for k in keys) + "\n")
+        out = Text("saturation fractions (the ranked units, then the selected one)\n", style="bold",
+                   no_wrap=True, overflow="ellipsis")  # fmt: skip
+        out.append("unit   " + "".join(f"{k:>10}" for k in keys) + "\n", style="bold")
         units = [int(u) for u in self._order[:TOP]]
         if self.unit not in units:
             units.append(self.unit)
         for u in units:
-            row = f"{'▶' if u == self.unit else ' '}{u:>6} "
+            row = f"{u:<6}{'▶' if u == self.unit else ' '}"
             for k in keys:
                 v = float(stats.values[k][self.lstm_layer, self.direction, u])
-                row += f"{v:>10.1f}" if k == "half_life" and np.isfinite(v) and v >= 100 else (
-                    f"{v:>10.2f}" if np.isfinite(v) else f"{'∞':>10}")
+                digits = 1 if k == "half_life" else 2
+                row += f"{v:>10.{digits}f}" if np.isfinite(v) else f"{'∞':>10}"
             out.append(row + "\n")
         return out
 
