@@ -150,8 +150,8 @@ def provenance_bar(trace: Trace, layer: int, direction: int, unit: int, t: int,
     if trace.tokens is not None:
         where = f" {safe_line(trace.tokens[largest], 20)}"
     label = unit_label(unit, names or {})
-    note = (f"c of {label} at step {t + 1} = {p.c:+.2f}: most from step {largest + 1}{where} "
-            f"({values[largest]:+.2f}), c₀ term {p.initial:+.2f}")  # fmt: skip
+    note = (f"c of {label} at step {t + 1} = {p.c:+.2f}, c₀ term {p.initial:+.2f}, most from "
+            f"step {largest + 1}{where} ({values[largest]:+.2f})")  # fmt: skip
     return Bar("provenance", values, largest, note)
 
 

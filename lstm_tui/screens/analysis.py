@@ -50,6 +50,8 @@ class AnalysisScreen(Screen[int | None]):
     AnalysisScreen #ranking, AnalysisScreen #attribution { width: 1fr; height: auto; }
     AnalysisScreen #ranking { padding-right: 2; }
     AnalysisScreen #scatter, AnalysisScreen #fractions { margin-top: 1; }
+    AnalysisScreen #ranking, AnalysisScreen #attribution, AnalysisScreen #scatter,
+    AnalysisScreen #fractions { text-wrap: nowrap; text-overflow: ellipsis; }
     """
     BINDINGS = [
         Binding("escape,q,E", "close", "Close"),
@@ -60,6 +62,8 @@ class AnalysisScreen(Screen[int | None]):
         Binding("down,j", "pick(1)", "Unit ↓", show=False),
         Binding("up,k", "pick(-1)", "Unit ↑", show=False),
         Binding("enter", "select", "Select unit"),
+        Binding("pagedown,space", "page(1)", "Page ↓", show=False),
+        Binding("pageup", "page(-1)", "Page ↑", show=False),
     ]
 
     ranking: var[str] = var("var_c", init=False)
@@ -78,7 +82,8 @@ class AnalysisScreen(Screen[int | None]):
         self._order: np.ndarray = np.zeros(0, np.int64)
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="analysis"):
+        # not focusable: ↑/↓ pick a ranked unit; PageUp/PageDown (and the mouse) scroll
+        with VerticalScroll(id="analysis", can_focus=False):
             yield Static(id="analysis-head")
             with Horizontal(id="analysis-top"):
                 yield Static(id="ranking")
@@ -194,7 +199,7 @@ class AnalysisScreen(Screen[int | None]):
                 blocks.append(got)
         for k, att in enumerate(blocks):
             what = "winner" if k == 0 else "picked"
-            out.append(f"logit of {self._label_name(att.label)} ({what}) at step {att.t + 1} = "
+            out.append(f"{self._label_name(att.label)} ({what}), step {att.t + 1}: logit "
                        f"{att.logit:+.3f}\n", style="bold")  # fmt: skip
             flat = att.contributions.reshape(-1)
             P = att.contributions.shape[1]
@@ -207,7 +212,7 @@ class AnalysisScreen(Screen[int | None]):
                 out.append_text(line)
                 out.append("\n")
             rest = float(flat.sum() - flat[top].sum())
-            out.append(f"  {len(flat) - len(top)} other units {rest:+8.3f}   bias {att.bias:+8.3f}\n")
+            out.append(f"  {len(flat) - len(top)} others {rest:+8.3f} · bias {att.bias:+.3f}\n")
         return out
 
     def _scatter_text(self) -> Text:
@@ -279,6 +284,10 @@ class AnalysisScreen(Screen[int | None]):
     def action_pick(self, n: int) -> None:
         if len(self._order):
             self.row = min(max(self.row + n, 0), min(TOP, len(self._order)) - 1)
+
+    def action_page(self, n: int) -> None:
+        scroll = self.query_one("#analysis", VerticalScroll)
+        (scroll.scroll_page_down if n > 0 else scroll.scroll_page_up)(animate=False)
 
     def action_select(self) -> None:
         if self.row < len(self._order):

@@ -131,14 +131,14 @@ async def test_analysis_panel_ranks_and_attributes():
         assert "France" in ranking  # the named unit is named in the ranking
         att = output_attribution(src.model, tr, tr.T - 1)
         text = widget_text(panel.query_one("#attribution"))
-        assert f"logit of French (winner) at step {tr.T} = {att.logit:+.3f}" in text
+        assert f"French (winner), step {tr.T}: logit {att.logit:+.3f}" in text
         numbers = [float(v) for v in re.findall(r"[+-]\d+\.\d{3}", text.split("\n", 1)[1])]
         assert abs(sum(numbers[:-1]) + numbers[-1] - att.logit) < 0.01  # units + rest + bias
         # the picked label, and the ranking by output contribution
         await pilot.press("l", "l")  # French, then German: the winner is not listed twice
         await pilot.pause()
         text = widget_text(panel.query_one("#attribution"))
-        assert f"logit of {tr.labels[1]} (picked)" in text
+        assert f"{tr.labels[1]} (picked), step {tr.T}: logit" in text
         scatter = widget_text(panel.query_one("#scatter"))
         assert "L1 i" in scatter and "L1 f" in scatter and "L1 o" in scatter
         # Enter selects the ranked unit in the debugger
