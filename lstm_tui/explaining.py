@@ -159,14 +159,12 @@ def saliency_bar(source, t: int) -> Bar:
     """|d logit / d x_s| per position for the winning label at t (the engine's saliency,
     torch autograd for torch models): how much each input moves the output at t."""
     s = saliency(source.model, source.trace, t)
-    values = np.full(source.trace.T, np.nan)
-    seen = s.x_norm
-    values[:] = seen
+    values = np.asarray(s.x_norm, np.float64)  # every position: the gradient is 0 after t
     largest = int(np.nanargmax(np.abs(values)))
     tr = source.trace
     label = tr.labels[s.label] if tr.labels is not None and s.label < len(tr.labels) else f"#{s.label}"
     where = f" {safe_line(tr.tokens[largest], 20)}" if tr.tokens is not None else ""
-    note = (f"saliency of {safe_line(label, 20)} at step {t + 1} ({s.method}): "
+    note = (f"|d logit {safe_line(label, 20)} / d x| at step {t + 1} ({s.method}): "
             f"most from step {largest + 1}{where}")  # fmt: skip
     return Bar("saliency", values, largest, note)
 

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from textual.widgets import Input
 
-from lstm_engine import Trace, half_life, load, output_attribution, provenance, unit_stats
+from lstm_engine import (
+    Trace, half_life, load, output_attribution, provenance, saliency, unit_stats,
+)
 from lstm_tui.explaining import find_unit, read_names, with_names
 from lstm_tui.opening import open_path
 from lstm_tui.screens.analysis import AnalysisScreen
@@ -95,6 +97,25 @@ async def test_provenance_follows_the_unit_and_the_reverse_direction():
         shown = [float(v) for v in re.findall(r"[+-]\d+\.\d\d", values)]
         # the reverse direction has read positions T-1 down to t: drawn left to right
         np.testing.assert_allclose(shown, p.contributions[::-1], atol=0.0051)
+
+
+async def test_saliency_bar_is_the_engines_gradient():
+    """G: |d logit / d x_s| of the winner at t under every token (torch autograd, in a worker)."""
+    src = _france()
+    tr = src.trace
+    want = saliency(src.model, tr, tr.T - 1).x_norm
+    async with RecordingApp(src).run_test(size=(400, 30)) as pilot:
+        screen = pilot.app.screen
+        await pilot.press("end", "G")
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if "computing" not in widget_text(screen.query_one("#strip")):
+                break
+        text = widget_text(screen.query_one("#strip")).splitlines()
+        assert "saliency · |d logit French / d x| at step 40 (torch)" in text[0]
+        shown = [float(v) for v in re.findall(r"[+-]\d+\.\d\d", text[3])]
+        np.testing.assert_allclose(shown, want, atol=0.0051)
+        assert f"most from step {int(np.argmax(want)) + 1}" in text[0]
 
 
 async def test_retention_column_sorts():
