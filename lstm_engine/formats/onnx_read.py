@@ -92,6 +92,14 @@ _DEFAULT_ACTIVATIONS = ("Sigmoid", "Tanh", "Tanh")
 #: true): never run to get a node's weights, initial states or input, nor the model's output
 CONTROL_FLOW = {"Loop", "Scan", "If"}
 #: Ops that only move values around: an output behind them is still what fed them.
+#: how `info` and the errors name each role of a graph input (OnnxModel.input_roles)
+_ROLE_TEXT = {
+    "sequence": "the sequence",
+    "source": "another source",
+    "state": "an LSTM state: zeros unless given",
+    "lengths": "sequence lengths: full length unless given",
+    "other": "no default",
+}
 _SHAPE_OPS = {
     "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Flatten", "Concat", "Slice",
 }  # fmt: skip
@@ -312,6 +320,24 @@ class _Graph:
         ordered = [n for n in self.model.graph.node if id(n) in nodes]
         return ordered, feeds
 
+    def value_feeds(self, name: str) -> set[str]:
+        """The graph inputs whose values flow into `name`: not through a Shape or Size (that
+        reads only a shape, as an exported zeros(batch, H) state does), and into an LSTM node
+        only through its X (its states and lengths are its own inputs, not its data)."""
+        wanted, seen, feeds = [name] if name else [], set(), set()
+        graph_inputs = {vi.name for vi in self.inputs}
+        while wanted:
+            cur = wanted.pop()
+            if cur in graph_inputs:
+                feeds.add(cur)
+                continue
+            node = self.producer.get(cur)
+            if node is None or id(node) in seen or node.op_type in ("Shape", "Size"):
+                continue
+            seen.add(id(node))
+            wanted += [node.input[0]] if node.op_type == "LSTM" else self._node_refs(node)
+        return feeds
+
     def control_flow(self, nodes) -> Any:
         """The first node among `nodes` that runs a subgraph (Loop, Scan, If, ...), or None."""
         return next(
@@ -446,6 +472,11 @@ class OnnxModel(Model):
         if not g.inputs:
             raise LoadError(f"{path}: the graph has no input to feed")
         self.input_names = tuple(vi.name for vi in g.inputs)
+        #: graph input name → what it is to the traced LSTM (INPUT_KINDS' keys)
+        self.input_roles = self._input_roles()
+        self.sequence_input = next(
+            (k for k, r in self.input_roles.items() if r == "sequence"), self.input_names[0]
+        )
         self.output_name = model.graph.output[0].name if model.graph.output else None
         spec = self._read_spec(path)
         props = {p.key: p.value for p in model.metadata_props}
@@ -462,12 +493,9 @@ class OnnxModel(Model):
         # A vocabulary in the metadata (spec_to_onnx writes one) and token ids as the one
         # graph input: the model takes text, as the checkpoint it came from did.
         vocab = _json_list(props.get("vocab"), f"{path}: metadata vocab")
-        elem = (
-            g.inputs[0].type.tensor_type.elem_type
-            if g.inputs[0].type.HasField("tensor_type")
-            else 0
-        )
-        text = vocab is not None and len(g.inputs) == 1 and elem in (6, 7)  # INT32, INT64
+        seq_vi = self._input(self.sequence_input)
+        elem = seq_vi.type.tensor_type.elem_type if seq_vi.type.HasField("tensor_type") else 0
+        text = vocab is not None and elem in (6, 7)  # INT32, INT64
         examples = _json_any(props.get("examples"), f"{path}: metadata examples") or []
         if not text:
             examples = [np.asarray(e, np.float32) for e in examples if isinstance(e, list)]
@@ -480,6 +508,66 @@ class OnnxModel(Model):
             lowercase=props.get("lowercase") == "true", examples=examples,
             output_kind=self._guess_output_kind(), description=description,
         )  # fmt: skip
+
+    # --- the graph's inputs
+    def _input(self, name: str):
+        return next(vi for vi in self._graph.inputs if vi.name == name)
+
+    def _input_roles(self) -> dict[str, str]:
+        """Each graph input's role: the sequence the traced LSTM reads (the first input whose
+        values reach its X), another source that reaches it, an LSTM state (initial_h/c of any
+        LSTM node), sequence lengths, or other (a sample rate, a flag: it has no default)."""
+        g, n = self._graph, self.node
+        states, lengths = set(), set()
+        for nd in g.model.graph.node:
+            if nd.op_type == "LSTM":
+                ins = list(nd.input) + [""] * 8
+                lengths |= g.value_feeds(ins[4])
+                states |= g.value_feeds(ins[5]) | g.value_feeds(ins[6])
+        data = g.value_feeds(n.inputs["X"]) - states - lengths
+        roles, seen_sequence = {}, False
+        for vi in g.inputs:
+            if vi.name in data:
+                roles[vi.name] = "source" if seen_sequence else "sequence"
+                seen_sequence = True
+            elif vi.name in states:
+                roles[vi.name] = "state"
+            elif vi.name in lengths:
+                roles[vi.name] = "lengths"
+            else:
+                roles[vi.name] = "other"
+        return roles
+
+    def _default_feed(self, name: str, given: dict[str, np.ndarray], X: np.ndarray | None):
+        """Zeros for a state input, full lengths for a lengths input: its declared shape with
+        each named dimension taken from a given input that declares the same name (batch),
+        and a lengths input's batch from X. None when the shape cannot be told."""
+        vi = self._input(name)
+        known = {}
+        for other, value in given.items():
+            for d, size in zip(_dims(self._input(other)) or [], np.shape(value)):
+                if isinstance(d, str):
+                    known.setdefault(d, size)
+        dims = _dims(vi)
+        if dims is None:
+            return None
+        shape = []
+        for k, d in enumerate(dims):
+            if isinstance(d, int) and d > 0:
+                shape.append(d)
+            elif isinstance(d, str) and d in known:
+                shape.append(known[d])
+            elif self.input_roles[name] == "lengths" and X is not None and len(dims) == 1:
+                shape.append(X.shape[0 if self.node.layout else 1])
+            else:
+                return None
+        elem = vi.type.tensor_type.elem_type or 1
+        dtype = np.dtype(self._graph.onnx.helper.tensor_dtype_to_np_dtype(elem))
+        if self.input_roles[name] == "lengths":
+            if X is None:
+                return None
+            return np.full(shape, X.shape[1 if self.node.layout else 0], dtype)
+        return np.zeros(shape, dtype)
 
     # --- reading the node
     def _static(self, role: str, feeds: dict | None = None) -> np.ndarray | None:
@@ -601,40 +689,85 @@ class OnnxModel(Model):
     # --- feeding
     def _token_input(self, ids: np.ndarray) -> np.ndarray:
         """Token ids (T,) shaped as the graph input takes one sequence: [T], [T, 1] or [1, T]."""
-        dims = _dims(self._graph.inputs[0]) or [None, None]
+        dims = _dims(self._input(self.sequence_input)) or [None, None]
         if len(dims) == 1:
             return ids
         if len(dims) != 2:
-            raise InputError(f"cannot feed text to the graph input {self.input_names[0]} {dims}")
+            raise InputError(f"cannot feed text to the graph input {self.sequence_input} {dims}")
         batch_first = dims[0] == 1 or (dims[1] != 1 and self.node.layout == 1)
         return ids[None, :] if batch_first else ids[:, None]
 
-    def _feeds(self, inp: Any) -> dict[str, np.ndarray]:
+    def _given(self, inp: Any) -> dict[str, np.ndarray]:
+        """The user's arrays by graph input name: a dict as it is, anything else the sequence."""
         if isinstance(inp, str) or (
             isinstance(inp, (list, tuple)) and inp and isinstance(inp[0], str)
         ):
             raise InputError(
-                f"{self.name} is an ONNX model with numeric input ({self.input_names[0]}): "
+                f"{self.name} is an ONNX model with numeric input ({self.sequence_input}): "
                 "give an array (--input X.npy), not text"
             )
-        if isinstance(inp, dict):
-            given = dict(inp)
-        elif len(self.input_names) == 1:
-            given = {self.input_names[0]: inp}
-        else:
+        given = dict(inp) if isinstance(inp, dict) else {self.sequence_input: inp}
+        unknown = [k for k in given if k not in self.input_roles]
+        if unknown:
             raise InputError(
-                f"this model has {len(self.input_names)} inputs ({', '.join(self.input_names)}); "
-                "lstm-tui can feed only a graph with one input"
+                f"the model has no input named {', '.join(map(repr, unknown))}; its inputs are "
+                f"{', '.join(self.input_names)}"
             )
-        missing = [n for n in self.input_names if n not in given]
+        missing = [k for k, r in self.input_roles.items() if r in ("sequence", "source", "other")
+                   and k not in given]  # fmt: skip
         if missing:
-            raise InputError(f"no value for the model's input {', '.join(missing)}")
+            what = ", ".join(
+                f"{k} {_shape_text(self._input(k))} ({_ROLE_TEXT[self.input_roles[k]]})"
+                for k in missing
+            )
+            raise InputError(
+                f"no value for the model's input {what}: give it by name "
+                f"(--input {missing[0]}=FILE.npy, or one .npz of named arrays)"
+            )
         return {
-            vi.name: _check_feed(vi, given[vi.name], self._graph.onnx) for vi in self._graph.inputs
+            k: _check_feed(self._input(k), v, self._graph.onnx) for k, v in given.items()
         }
 
+    def _feeds(self, given: dict[str, np.ndarray]) -> tuple[dict, dict, list[str]]:
+        """(every graph input's value, the LSTM inputs' values, notes on what was defaulted):
+        the given arrays, zeros for a state not given, full lengths for lengths not given."""
+        n = self.node
+        feeds, notes = dict(given), []
+        for k, role in self.input_roles.items():
+            if k in feeds or role != "state":
+                continue
+            value = self._default_feed(k, feeds, None)
+            if value is None:
+                raise InputError(
+                    f"the state input {k} {_shape_text(self._input(k))} was not given and its "
+                    f"shape cannot be told from the other inputs: give it (--input {k}=FILE.npy)"
+                )
+            feeds[k] = value
+            notes.append(f"the state input {k} was not given: it starts at zeros "
+                         f"(give it with --input {k}=FILE.npy)")  # fmt: skip
+        roles = [r for r in ("X", "sequence_lens", "initial_h", "initial_c") if n.inputs[r]]
+        need = set().union(*(self._graph.ancestry([n.inputs[r]])[1] for r in roles))
+        pending = [k for k, r in self.input_roles.items() if r == "lengths" and k not in feeds]
+        if pending:
+            X = np.asarray(self._graph.evaluate([n.inputs["X"]], feeds)[n.inputs["X"]])
+            for k in pending:
+                value = self._default_feed(k, feeds, X if X.ndim == 3 else None)
+                if value is None:
+                    if k not in need:
+                        continue
+                    raise InputError(
+                        f"the lengths input {k} {_shape_text(self._input(k))} was not given and "
+                        f"its shape cannot be told: give it (--input {k}=FILE.npy)"
+                    )
+                feeds[k] = value
+                notes.append(f"the lengths input {k} was not given: every sequence runs its "
+                             "full length")  # fmt: skip
+        values = self._graph.evaluate([n.inputs[r] for r in roles], feeds)
+        return feeds, values, notes
+
     def trace(self, inp: Any, *, batch_index: int = 0) -> Trace:
-        """Record the chosen LSTM node on one sequence of the batch `inp` (the graph input)."""
+        """Record the chosen LSTM node on one sequence of the batch `inp`: the sequence input's
+        array, or a dict of arrays by graph input name (states not given start at zeros)."""
         n, spec = self.node, self.spec
         tokens = None
         if self.input_kind == "text" and (
@@ -642,9 +775,8 @@ class OnnxModel(Model):
         ):
             tokens, ids, _ = self._prepare(inp)
             inp = self._token_input(ids)
-        feeds = self._feeds(inp)
-        roles = [r for r in ("X", "sequence_lens", "initial_h", "initial_c") if n.inputs[r]]
-        values = self._graph.evaluate([n.inputs[r] for r in roles], feeds)
+        given = self._given(inp)
+        feeds, values, notes = self._feeds(given)
         X = np.asarray(values[n.inputs["X"]])
         if X.ndim != 3:
             raise InputError(
@@ -687,7 +819,7 @@ class OnnxModel(Model):
                 )
         x = X[:L, b]
         if tokens is None and self.input_kind == "text":  # token ids with a batch axis
-            tokens = self._tokens_of(feeds[self.input_names[0]], T, batch, b, L)
+            tokens = self._tokens_of(feeds[self.sequence_input], T, batch, b, L)
         D, H = n.num_directions, spec.hidden_size
         h0, c0 = [self._state(values, role, b, batch, D, H) for role in ("initial_h", "initial_c")]
         output, out_meta = self._model_output(feeds, T, batch, b, L)
@@ -700,7 +832,14 @@ class OnnxModel(Model):
             "onnx_direction": n.direction, "opset": self.opset,
             "batch_index": b, "batch_size": batch, "sequence_length": L, "padded_length": T,
             **out_meta, **self.unk_meta(tokens),
+            "graph_inputs": {
+                k: {"role": r, "given": k in given}
+                for k, r in self.input_roles.items()
+            },
         }  # fmt: skip
+        warned = list(self.warnings) + notes
+        if warned:
+            meta["warnings"] = list(dict.fromkeys(warned))
         labels = self.labels
         if output is None or (labels is not None and len(labels) != output.shape[1]):
             labels = None  # labels that do not match the output would mislabel every column
@@ -805,7 +944,11 @@ class OnnxModel(Model):
     def info(self) -> dict:
         d = super().info()
         model = self._onnx_model
-        inputs = {vi.name: _shape_text(vi) for vi in self._graph.inputs}
+        inputs = {
+            vi.name: f"{_shape_text(vi)} ({_ROLE_TEXT[self.input_roles[vi.name]]})"
+            if len(self._graph.inputs) > 1 else _shape_text(vi)
+            for vi in self._graph.inputs
+        }
         outputs = {vi.name: _shape_text(vi) for vi in model.graph.output}
         attrs = ", ".join(f"{k} {v}" for k, v in self.node.attributes.items())
         d.update(
