@@ -24,8 +24,8 @@ from .core.files import (
     write_file,
 )  # fmt: skip
 from .open import (
-    Opened, choose_input, example_index, is_trace_file, load, open_and_trace, open_file, output_kind,
-    output_uses_future,
+    Opened, choose_input, example_index, inputs_for, is_trace_file, load, open_and_trace, open_file,
+    output_kind, output_uses_future, read_named_inputs,
 )  # fmt: skip
 from .model import (
     EmbeddingPart, HeadPart, LSTMPart, Model, PipelineModel, guess_output_kind, log_softmax,
@@ -81,6 +81,7 @@ __all__ = [
     "edit_from_json",
     "example_index",
     "guess_output_kind",
+    "inputs_for",
     "is_trace_file",
     "load",
     "log_softmax",
@@ -93,6 +94,7 @@ __all__ = [
     "probabilities",
     "reach",
     "read_input_array",
+    "read_named_inputs",
     "record",
     "remove_stale_partials",
     "require_regular_file",

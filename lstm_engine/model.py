@@ -134,10 +134,21 @@ class Run:
 class Model:
     """A loaded model: the LSTM being traced plus what it takes to feed it and read its output.
 
-    Subclasses implement `_forward(tokens, ids, x, batch_index) -> Run`; the
+    Subclasses implement `_forward(tokens, ids, x, batch_index, extra) -> Run`; the
     base turns user input (text, tokens, ids, arrays) into ids or x, and
     `trace` records the chosen LSTM on the run's input.
+
+    A model whose forward takes more than the sequence (a torch `forward(input,
+    hidden)`, an ONNX graph with state inputs) names its inputs in `input_names`,
+    the sequence being `sequence_input`; `trace` then also takes a dict of arrays
+    by those names (the front door's `inputs_for`), and hands the others to
+    `_forward` as `extra`. A model with one input keeps `input_names` empty.
     """
+
+    #: the names of the inputs the model's forward takes, when it takes more than one
+    input_names: tuple[str, ...] = ()
+    #: which of `input_names` is the sequence the LSTM reads
+    sequence_input: str | None = None
 
     def __init__(
         self,
@@ -363,8 +374,26 @@ class Model:
         return self.spec.input_size
 
     # --- the run
-    def _forward(self, tokens, ids, x, batch_index: int) -> Run:
+    def _forward(self, tokens, ids, x, batch_index: int, extra: Mapping[str, Any] | None = None) -> Run:
         raise NotImplementedError(f"{type(self).__name__} must implement _forward")
+
+    def _split_named(self, inp: Any) -> tuple[Any, dict[str, Any]]:
+        """(the sequence, the other named inputs) of a dict by input name; (inp, {}) otherwise."""
+        if not isinstance(inp, Mapping):
+            return inp, {}
+        if not self.input_names:
+            raise InputError(f"{self.name} takes one input (the sequence), not named inputs "
+                             f"({', '.join(map(str, inp))})")  # fmt: skip
+        given = dict(inp)
+        sequence = self.sequence_input or self.input_names[0]
+        unknown = [k for k in given if k not in self.input_names]
+        if unknown:
+            raise InputError(f"{self.name} has no input named {', '.join(map(repr, unknown))}; its "
+                             f"inputs are {', '.join(self.input_names)}")  # fmt: skip
+        if sequence not in given:
+            raise InputError(f"no value for {self.name}'s sequence input {sequence!r}: give it "
+                             f"(--input {sequence}=X.npy, or --text)")  # fmt: skip
+        return given.pop(sequence), given
 
     def trace(self, inp: Any, *, batch_index: int = 0) -> Trace:
         """Record the chosen LSTM on `inp`, with the model's real per-step output and labels.
@@ -378,8 +407,9 @@ class Model:
                 f"--batch-index {batch_index}: {self.name} ({self.format}) reads one sequence, "
                 "not a batch; batch indices are for ONNX graphs whose input has a batch axis"
             )
+        inp, extra = self._split_named(inp)
         tokens, ids, x = self._prepare(inp)
-        run = self._forward(tokens, ids, x, batch_index)
+        run = self._forward(tokens, ids, x, batch_index, extra or None)
         meta = {
             "model": self.name,
             "format": self.format,
@@ -577,7 +607,7 @@ class PipelineModel(Model):
         output = self.head(cur) if self.head is not None else None
         return output, kept_trace, kept_x
 
-    def _forward(self, tokens, ids, x, batch_index: int) -> Run:
+    def _forward(self, tokens, ids, x, batch_index: int, extra=None) -> Run:
         if self.embedding is not None:
             x = self.embedding.weight[ids]  # (T, E)
         output, trace, chosen_x = self._run_from(0, x, keep=self.lstm_name)

@@ -30,7 +30,7 @@ import pickletools
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -175,33 +175,120 @@ def example_index(n: int, count: int, name: str) -> int:
     return n - 1
 
 
+#: at most this many named arrays in one --input set (each is a separate allocation)
+MAX_NAMED_INPUTS = 64
+
+
+def read_named_inputs(values: Sequence[str | os.PathLike]) -> dict[str, np.ndarray]:
+    """The arrays of every `--input` value, by the model input (forward argument) they feed.
+
+    A value is `X.npy` (the sequence: key ""), `NAME=X.npy` (the input NAME), or an
+    `.npz` of named arrays (each under its own name; a bare `.npz` member named "arr_0"
+    is the sequence too, as np.savez names an unnamed array). A value that is an existing
+    file is a path even when it contains "=". Every file is read without unpickling
+    (read_input_array); a name given twice is refused. This is the one reader of named
+    inputs for every model kind (torch forwards, ONNX graphs): pass the result to
+    `inputs_for(model, named)`.
+    """
+    named: dict[str, np.ndarray] = {}
+
+    def put(name: str, value: np.ndarray, where: str) -> None:
+        if name in named:
+            raise InputError(f"{where}: the input {name or 'sequence'!r} is given twice")
+        if len(named) >= MAX_NAMED_INPUTS:
+            raise InputError(f"more than {MAX_NAMED_INPUTS} named inputs")
+        named[name] = value
+
+    for raw in values:
+        raw = os.fspath(raw)
+        name, path = "", raw
+        if "=" in raw and not os.path.lexists(raw):
+            name, path = raw.split("=", 1)
+            if not name.isidentifier():
+                raise InputError(f"--input {raw}: the name before '=' must be an argument name "
+                                 "(letters, digits, _), as in --input lengths=l.npy")  # fmt: skip
+        x = read_input_array(path)
+        if isinstance(x, np.ndarray):
+            put(name, x, path)
+            continue
+        try:  # np.load opened an .npz archive (a zip of arrays): each one by its name
+            if name:
+                raise InputError(f"--input {raw}: an .npz holds named arrays already; give it "
+                                 "without a name (--input FILE.npz)")  # fmt: skip
+            members = list(x.files)
+            if len(members) > MAX_NAMED_INPUTS:
+                raise InputError(f"{path}: {len(members)} arrays; at most {MAX_NAMED_INPUTS} inputs")
+            for member in members:
+                try:
+                    value = x[member]
+                except MemoryError:
+                    raise InputError(f"{path}: array {member!r} does not fit in memory") from None
+                except ValueError as e:
+                    raise InputError(f"{path}: array {member!r} is not a numeric array ({e})") from None
+                put("" if member == "arr_0" and len(members) == 1 else member, value, path)
+        finally:
+            x.close()
+    return named
+
+
+def inputs_for(model: Model, named: Mapping[str, np.ndarray]) -> Any:
+    """What `model.trace` takes for these named arrays: the one array when only the sequence
+    is given (as before), else a dict by input name, the unnamed array under the model's
+    sequence input. A model with a single input refuses names it does not have."""
+    if set(named) == {""}:
+        return named[""]
+    names = tuple(getattr(model, "input_names", ()) or ())
+    sequence = getattr(model, "sequence_input", None) or (names[0] if names else None)
+    if not names:
+        given = ", ".join(sorted(repr(k) for k in named if k))
+        raise InputError(f"{model.name} takes one input (the sequence); named inputs {given} "
+                         "have nothing to feed: give --input X.npy")  # fmt: skip
+    out = {(sequence if k == "" else k): v for k, v in named.items()}
+    if "" in named and sequence in named:
+        raise InputError(f"the sequence is given twice: unnamed and as {sequence!r}")
+    return out
+
+
 def choose_input(
     model: Model, *, text: str | None = None, input_path: str | os.PathLike | None = None,
-    example: int | None = None,
+    example: int | None = None, inputs: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[Any, int | None]:  # fmt: skip
     """(what to trace, which example it is (1-based) or None): the user's text, the array in
-    `input_path`, the model's example `example`, or by default its first example.
+    `input_path`, the named arrays `inputs` (read_named_inputs), the model's example
+    `example`, or by default its first example.
 
     A text model takes an --input file only as a 1-D integer array of token ids
-    (an ONNX graph takes its graph input as it is).
+    (an ONNX graph takes its graph input as it is). With `inputs`, `text` may come
+    too: it is the sequence, the named arrays the model's other inputs.
     """
-    if sum(v is not None for v in (text, input_path, example)) > 1:
+    if inputs is not None and input_path is not None:
+        raise InputError("give the input either as input_path or as named inputs, not both")
+    if input_path is not None:
+        inputs = read_named_inputs([input_path])
+        if not (set(inputs) == {""}):
+            raise InputError(
+                f"{input_path}: an .npz archive of named arrays, not one array; give it as "
+                "--input FILE.npz to a model that takes named inputs"
+            )
+    if sum(v is not None for v in (text, inputs, example)) > 1 and not (
+        text is not None and inputs is not None and "" not in inputs
+    ):
         raise InputError("give only one of --text, --input and --example")
+    if text is not None and inputs:  # the text is the sequence, the arrays the other inputs
+        named = inputs_for(model, inputs)
+        sequence = getattr(model, "sequence_input", None) or model.input_names[0]
+        if sequence in named:
+            raise InputError(f"the sequence is given twice: as --text and as {sequence!r}")
+        return {sequence: text, **named}, None
     if text is not None:
         return text, None
-    if input_path is not None:
-        x = read_input_array(input_path)
-        if not isinstance(x, np.ndarray):  # np.load opened an .npz archive (a zip of arrays)
-            close = getattr(x, "close", None)
-            if close is not None:
-                close()
-            raise InputError(
-                f"{input_path}: an .npz archive of arrays, not one array; --input takes a single "
-                "array saved with np.save (.npy)"
-            )
-        if model.input_kind == "text" and not (x.ndim == 1 and x.dtype.kind in "iu") and model.format != "onnx":
-            raise InputError(f"{model.name} reads text: give --text (or token ids as a 1-D integer .npy)")
-        return x, None
+    if inputs is not None:
+        if "" in inputs:
+            x = inputs[""]
+            if (model.input_kind == "text" and not (x.ndim == 1 and x.dtype.kind in "iu")
+                    and model.format != "onnx"):  # fmt: skip
+                raise InputError(f"{model.name} reads text: give --text (or token ids as a 1-D integer .npy)")
+        return inputs_for(model, inputs), None
     if example is not None:
         return model.examples[example_index(example, len(model.examples), model.name)], example
     if model.examples:
@@ -226,21 +313,24 @@ class Opened:
 def open_and_trace(
     path: str | os.PathLike, *, text: str | None = None, input_path: str | os.PathLike | None = None,
     example: int | None = None, trust: bool = False, lstm: str | None = None, batch_index: int = 0,
+    inputs: Sequence[str | os.PathLike] | None = None,
 ) -> Opened:  # fmt: skip
     """Open `path` by content and trace it: a model on the chosen input, or a recorded trace as is.
 
-    Every path is checked before anything slow happens (a FIFO as --input fails
-    before torch is imported); a recorded trace takes no new input.
+    `inputs` are `--input` values (read_named_inputs: X.npy, NAME=X.npy, FILE.npz).
+    Every path is checked, and every input read, before anything slow happens (a
+    FIFO as --input fails before torch is imported); a recorded trace takes no new input.
     """
     path = require_regular_file(path, "model file")
     if input_path is not None:
         require_regular_file(input_path, "input file", error=InputError)
+    named = read_named_inputs(inputs) if inputs else None
     if is_trace_file(path):
-        if text is not None or input_path is not None or example is not None:
+        if text is not None or input_path is not None or example is not None or named:
             raise InputError(f"{path} is a recorded trace: it is opened read-only and cannot take new input")
         return Opened(trace=Trace.load(path))
     model = load(path, trust=trust, lstm=lstm)
-    inp, example = choose_input(model, text=text, input_path=input_path, example=example)
+    inp, example = choose_input(model, text=text, input_path=input_path, example=example, inputs=named)
     trace = model.trace(inp, batch_index=batch_index)
     if trace.output is not None and "output_uses_future" not in trace.meta:
         # every reader's answer travels with the trace, so a recorded file shows it too

@@ -131,15 +131,17 @@ class LstmTuiApp(App[int]):
 def run(
     path: str, *, text: str | None = None, input_path: str | None = None, trust: bool = False,
     lstm: str | None = None, batch_index: int = 0, example: int | None = None,
+    inputs: list[str] | None = None,
 ) -> int:  # fmt: skip
     """Open the debugger on a model or trace file; returns the exit status (2 after an error).
 
-    `example` is 1-based, as `lstm-tui info` numbers a model's examples.
+    `example` is 1-based, as `lstm-tui info` numbers a model's examples; `inputs` are
+    `--input` values (X.npy, NAME=X.npy, FILE.npz) for a model with several inputs.
     """
     from .opening import open_path
 
     loader = partial(open_path, path, text=text, input_path=input_path, trust=trust,
-                     lstm=lstm, batch_index=batch_index, example=example)  # fmt: skip
+                     lstm=lstm, batch_index=batch_index, example=example, inputs=inputs)  # fmt: skip
     app = LstmTuiApp(loader=loader, what=Path(path).name)
     app.run()
     if app.error:  # the error screen is gone with the app; leave the reason in the scrollback

@@ -2,6 +2,7 @@
 
     lstm-tui MODEL [--text TEXT | --input X.npy | --example N] [--trust] [--lstm NAME] [--batch-index B]
     lstm-tui record MODEL [--text TEXT | --input X.npy | --example N] -o TRACE.npz [--force] ...
+    (a model with several inputs: --input NAME=X.npy, repeated, or --input FILE.npz of named arrays)
     lstm-tui info MODEL [--trust] [--lstm NAME]
 
 A user's mistake (a missing file, a corrupt archive, an unknown word) is one
@@ -41,7 +42,10 @@ def _add_model_args(p: argparse.ArgumentParser, *, with_input: bool = True) -> N
     if with_input:
         src = p.add_mutually_exclusive_group()
         src.add_argument("--text", help="the input text (default: the model's first example)")
-        src.add_argument("--input", metavar="X.npy", help="numeric input, an array of shape [T, input]")
+        p.add_argument("--input", metavar="X.npy", action="append",
+                         help="numeric input, an array of shape [T, input]; for a model with "
+                         "several inputs, NAME=X.npy (repeat it: --input x=x.npy --input "
+                         "lengths=l.npy) or one FILE.npz of named arrays")  # fmt: skip
         src.add_argument("--example", type=_positive, metavar="N",
                          help="the model's example N (1-based, as `lstm-tui info` lists them)")  # fmt: skip
     p.add_argument("--trust", action="store_true",
@@ -53,6 +57,21 @@ def _add_model_args(p: argparse.ArgumentParser, *, with_input: bool = True) -> N
     if with_input:
         p.add_argument("--batch-index", type=_non_negative, default=0, metavar="B",
                        help="for ONNX inputs with a batch, which sequence to trace (default 0)")  # fmt: skip
+
+
+def _check_sources(args) -> None:
+    """--input next to --text or --example only to name the model's other inputs.
+
+    --input left the mutually exclusive group so that `--text "..." --input
+    hidden=h.npy` can feed a forward(input, hidden); an unnamed --input (the
+    sequence itself) still excludes --text and --example, as argparse said before.
+    """
+    given = args.input or []
+    unnamed = [v for v in given if "=" not in v or os.path.lexists(v)]
+    for flag, value in (("--text", args.text), ("--example", args.example)):
+        if value is not None and (unnamed or (given and flag == "--example")):
+            raise UsageError(f"argument --input: not allowed with argument {flag} "
+                             "(except NAME=FILE for the model's other inputs with --text)")  # fmt: skip
 
 
 def _whole_number(s: str, least: int, why: str) -> int:
@@ -128,8 +147,9 @@ def cmd_record(args) -> int:
     out = Path(args.output)
     if _same_file(out, model_path):
         raise UsageError(f"{safe_line(out)} is the model itself; write the trace to another file")
+    _check_sources(args)
     opened = open_and_trace(
-        args.model, text=args.text, input_path=args.input, example=args.example,
+        args.model, text=args.text, inputs=args.input, example=args.example,
         trust=args.trust, lstm=args.lstm, batch_index=args.batch_index,
     )  # fmt: skip
     model, trace = opened.model, opened.trace
@@ -287,6 +307,7 @@ def cmd_ui(args) -> int:
     """
     from .opening import open_path
 
+    _check_sources(args)
     # torch and a large model take seconds before the first frame: say what is happening,
     # on the terminal only, and clear the line again whatever the outcome
     status = sys.stderr.isatty()
@@ -295,7 +316,7 @@ def cmd_ui(args) -> int:
         sys.stderr.flush()
     try:
         source = open_path(
-            args.model, text=args.text, input_path=args.input, trust=args.trust, lstm=args.lstm,
+            args.model, text=args.text, inputs=args.input, trust=args.trust, lstm=args.lstm,
             batch_index=args.batch_index, example=args.example,
         )  # fmt: skip
     finally:

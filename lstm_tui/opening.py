@@ -27,15 +27,17 @@ __all__ = ["from_live", "is_trace_file", "open_path", "source_or_error"]
 def open_path(
     path: str, *, text: str | None = None, input_path: str | None = None, trust: bool = False,
     lstm: str | None = None, batch_index: int = 0, example: int | None = None,
+    inputs: list[str] | None = None,
 ) -> Source:  # fmt: skip
     """Load a model (and trace its input) or a recorded trace file, through the engine's front door.
 
     `example` is 1-based, as `lstm-tui info` numbers the model's examples;
-    without text, input or example the first example opens.
+    without text, input or example the first example opens. `inputs` are
+    `--input` values (X.npy, NAME=X.npy, FILE.npz) for models with several inputs.
     """
     opened = open_and_trace(
         path, text=text, input_path=input_path, example=example, trust=trust, lstm=lstm,
-        batch_index=batch_index,
+        batch_index=batch_index, inputs=inputs,
     )  # fmt: skip
     trace, model = opened.trace, opened.model
     if model is None:
