@@ -409,18 +409,113 @@ class _Graph:
             ) from None
 
 
-def _lstm_nodes(graph) -> list[tuple[str, Any]]:
-    """(name, node) for every top-level LSTM node; unnamed ones get LSTM_<k>."""
+@dataclass(frozen=True, eq=False)
+class FoundLstm:
+    """An LSTM node of the graph or of one of its subgraphs, and the way down to it."""
+
+    name: str
+    node: Any  # onnx.NodeProto
+    #: (index in its graph, the control-flow node, the attribute holding the subgraph), top down
+    path: tuple = ()
+
+    @property
+    def where(self) -> str:
+        """'inside the then_branch of If 'check_sr'' (nested ones joined), or '' at top level."""
+        return ", ".join(
+            f"inside the {attr} of {ctrl.op_type} {ctrl.name or 'unnamed'!r}"
+            for _, ctrl, attr in reversed(self.path)
+        )
+
+    @property
+    def blocker(self) -> str | None:
+        """Why it cannot be traced (a Loop or Scan on the way down), or None."""
+        for _, ctrl, _ in self.path:
+            if ctrl.op_type != "If":
+                return (
+                    f"a {ctrl.op_type} runs it once per iteration on values only the loop "
+                    "computes, and lstm-tui does not run loops (one may never end), so it cannot "
+                    "be traced; export the LSTM outside the loop"
+                )
+        return None
+
+
+def _subgraphs(node):
+    """(attribute name, graph) for every subgraph a node holds (If branches, then before else;
+    Loop/Scan bodies)."""
+    for a in sorted(node.attribute, key=lambda a: a.name != "then_branch"):
+        if a.HasField("g"):
+            yield a.name, a.g
+        for j, sub in enumerate(a.graphs):
+            yield f"{a.name}[{j}]", sub
+
+
+def _find_lstms(graph) -> list[FoundLstm]:
+    """Every LSTM node, top-level ones first (unnamed ones get LSTM_<k>), then those inside
+    If branches and Loop/Scan bodies, depth first."""
     found, used = [], set()
+
+    def add(node, path):
+        name = node.name or f"LSTM_{len(found)}"
+        base, k = name, 1
+        while name in used:
+            name, k = f"{base}#{k}", k + 1
+        used.add(name)
+        found.append(FoundLstm(name, node, path))
+
+    def is_lstm(node):
+        return node.op_type == "LSTM" and node.domain in ("", "ai.onnx")
+
+    def walk(g, path, depth):
+        if depth > 16:  # deeper nesting is no model anyone exported
+            return
+        for k, node in enumerate(g.node):
+            if path and is_lstm(node):
+                add(node, path)
+            for attr, sub in _subgraphs(node):
+                walk(sub, path + ((k, node, attr),), depth + 1)
+
     for node in graph.node:
-        if node.op_type == "LSTM" and node.domain in ("", "ai.onnx"):
-            name = node.name or f"LSTM_{len(found)}"
-            base, k = name, 1
-            while name in used:
-                name, k = f"{base}#{k}", k + 1
-            used.add(name)
-            found.append((name, node))
+        if is_lstm(node):
+            add(node, ())
+    walk(graph, (), 0)
     return found
+
+
+def _inline_branches(onnx, model, found: FoundLstm, path: str):
+    """A copy of `model` with each If on the way down to `found` replaced by the branch that
+    holds it (its nodes and initializers, then an Identity per If output), and the If
+    conditions that must hold for that branch: [(condition tensor, value, If name, branch)]."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    g, offset, conditions = m.graph, 0, []
+    for index, ctrl, attr in found.path:
+        at = index + offset
+        node = g.node[at]
+        sub = next(sg for a, sg in _subgraphs(node) if a == attr)
+        taken = set()
+        for n in g.node:
+            taken.update(n.output)
+        taken.update(t.name for t in g.initializer)
+        taken.update(vi.name for vi in g.input)
+        clash = sorted({o for n in sub.node for o in n.output if o in taken}
+                       | {t.name for t in sub.initializer if t.name in taken})  # fmt: skip
+        if clash:
+            raise LoadError(
+                f"{path}: the LSTM node {found.name!r} is {found.where}, and that branch reuses "
+                f"the name {clash[0]!r} of the graph around it, so it cannot be traced in place"
+            )
+        added = list(sub.node) + [
+            onnx.helper.make_node("Identity", [bo.name], [io], name=f"{node.name}/{attr}/{io}")
+            for bo, io in zip(sub.output, node.output)
+            if io
+        ]
+        conditions.append((node.input[0], attr == "then_branch", node.name or "unnamed", attr))
+        rest = list(g.node[at + 1 :])
+        del g.node[at:]
+        g.node.extend(added + rest)
+        g.initializer.extend(sub.initializer)
+        offset = at
+    return m, conditions
 
 
 def _read_model(onnx, path: str):
@@ -448,24 +543,49 @@ class OnnxModel(Model):
     def __init__(self, path: str | os.PathLike, node: str | None = None):
         onnx, ort = import_onnx()
         path = str(path)
-        self._onnx_model = model = _read_model(onnx, path)
-        self._graph = g = _Graph(onnx, ort, model, path)
-
-        found = _lstm_nodes(model.graph)
+        self._file_model = model = _read_model(onnx, path)
+        found = _find_lstms(model.graph)
         if not found:
+            quantized = next(
+                (n for n in model.graph.node if n.op_type == "DynamicQuantizeLSTM"), None
+            )
+            if quantized is not None:
+                raise LoadError(
+                    f"{path}: its LSTM is onnxruntime's quantized DynamicQuantizeLSTM node "
+                    f"{quantized.name or 'unnamed'!r} (8-bit weights), which lstm-tui does not "
+                    "trace; open the float model from before quantization"
+                )
             ops = sorted({n.op_type for n in model.graph.node})
             raise LoadError(f"{path}: no LSTM node in this ONNX graph (it has {', '.join(ops)})")
-        names = tuple(name for name, _ in found)
+        names = tuple(f.name for f in found)
+        #: every LSTM node that is not at the top level: name → where it is
+        self.nested_lstms = {f.name: f.where for f in found if f.path}
         if node is None:
-            node = names[0]
+            node = next((f.name for f in found if f.blocker is None), names[0])
         if node not in names:
             raise LoadError(
                 f"{path}: no LSTM node named {node!r}; the LSTM nodes are {', '.join(names)}"
             )
+        chosen = next(f for f in found if f.name == node)
+        if chosen.blocker is not None:
+            others = [f.name for f in found if f.blocker is None]
+            raise LoadError(
+                f"{path}: the LSTM node {node!r} is {chosen.where}: {chosen.blocker}"
+                + (f" (traceable: {', '.join(others)}, with --lstm)" if others else "")
+            )
+        self.where = chosen.where
+        self._conditions: list = []
+        if chosen.path:  # traced as if its branch were inlined; the If must take that branch
+            model, self._conditions = _inline_branches(onnx, model, chosen, path)
+        self._onnx_model = model
+        self._graph = g = _Graph(onnx, ort, model, path)
         try:
-            self.node = parse_lstm_node(onnx, dict(found)[node], node)
+            lstm_node = next(n for n in model.graph.node if n is chosen.node or (
+                chosen.path and n.op_type == "LSTM" and n == chosen.node))  # fmt: skip
+            self.node = parse_lstm_node(onnx, lstm_node, node)
         except LoadError as e:
             raise LoadError(f"{path}: {e}") from None
+        self._check_constant_conditions()
         self.opset = max(
             (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0
         )
@@ -508,6 +628,36 @@ class OnnxModel(Model):
             lowercase=props.get("lowercase") == "true", examples=examples,
             output_kind=self._guess_output_kind(), description=description,
         )  # fmt: skip
+
+    # --- the If branches the traced node sits in
+    def _check_constant_conditions(self) -> None:
+        """An If whose condition is fixed in the file either always takes the traced branch
+        (then it is no condition at all) or never does (then the LSTM never runs: refused)."""
+        left = []
+        for cond, want, name, branch in self._conditions:
+            if self._graph.ancestry([cond])[1]:
+                left.append((cond, want, name, branch))
+                continue
+            value = self._graph.evaluate([cond], {})[cond]
+            if bool(np.asarray(value).reshape(-1)[0]) != want:
+                raise LoadError(
+                    f"{self._graph.path}: the LSTM node {self.node.name!r} is in the {branch} of If "
+                    f"{name!r}, whose condition {cond!r} is always {not want}: it never runs"
+                )
+        self._conditions = left
+
+    def _check_branch_taken(self, feeds: dict) -> None:
+        """With these inputs, does every If on the way down take the traced node's branch?"""
+        for cond, want, name, branch in self._conditions:
+            value = self._graph.evaluate([cond], feeds)[cond]
+            if bool(np.asarray(value).reshape(-1)[0]) != want:
+                other = "else_branch" if branch == "then_branch" else "then_branch"
+                nested = [k for k, w in self.nested_lstms.items() if other in w and name in w]
+                raise InputError(
+                    f"with this input, If {name!r} takes its {other}, so the LSTM node "
+                    f"{self.node.name!r} (in its {branch}) does not run"
+                    + (f"; trace {nested[0]!r} instead (--lstm {nested[0]})" if nested else "")
+                )
 
     # --- the graph's inputs
     def _input(self, name: str):
@@ -777,6 +927,7 @@ class OnnxModel(Model):
             inp = self._token_input(ids)
         given = self._given(inp)
         feeds, values, notes = self._feeds(given)
+        self._check_branch_taken(feeds)
         X = np.asarray(values[n.inputs["X"]])
         if X.ndim != 3:
             raise InputError(
@@ -829,6 +980,7 @@ class OnnxModel(Model):
             "output_kind": self.output_kind if output is not None else None,
             "description": self.description, "source": self.path,
             "onnx_node": n.name, "op_type": "LSTM", "attributes": n.attributes,
+            **({"onnx_where": self.where} if self.where else {}),
             "onnx_direction": n.direction, "opset": self.opset,
             "batch_index": b, "batch_size": batch, "sequence_length": L, "padded_length": T,
             **out_meta, **self.unk_meta(tokens),
@@ -924,26 +1076,65 @@ class OnnxModel(Model):
     # --- the Model API
     @property
     def parameter_count(self) -> int:
-        """Every float initializer of the graph, not only the traced LSTM's."""
+        """Every float weight in the file, not only the traced LSTM's: initializers and
+        Constant nodes (torch.onnx.export writes some weights as Constants), in every
+        subgraph too, each counted once by name."""
         floats = (1, 10, 11, 16)  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
-        return sum(
-            int(np.prod(t.dims)) for t in self._graph.initializers.values() if t.data_type in floats
-        )
+        seen, total = set(), 0
+
+        def walk(g, depth=0):
+            nonlocal total
+            for t in g.initializer:
+                if t.data_type in floats and t.name not in seen:
+                    seen.add(t.name)
+                    total += int(np.prod(t.dims))
+            for nd in g.node:
+                if nd.op_type == "Constant" and nd.output and nd.output[0] not in seen:
+                    for a in nd.attribute:
+                        if a.name == "value" and a.t.data_type in floats:
+                            total += int(np.prod(a.t.dims))
+                        elif a.name == "value_floats":
+                            total += len(a.floats)
+                    seen.add(nd.output[0])
+                if depth < 16:
+                    for _, sub in _subgraphs(nd):
+                        walk(sub, depth + 1)
+
+        walk(self._file_model.graph)
+        return total
+
+    #: a graph with more nodes than this is summarised in `layers` (counts by op type)
+    LIST_NODES = 24
 
     def layers(self) -> list[tuple[str, str]]:
-        """Every node of the graph in order: the ONNX graph is the architecture."""
-        out = []
-        for k, nd in enumerate(self._onnx_model.graph.node):
-            name = nd.name or f"{nd.op_type}_{k}"
-            if nd.op_type == "LSTM" and name == self.lstm_name:
-                out.append((name, self.spec.summary()))
-            else:
-                out.append((name, nd.op_type))
-        return out
+        """The ONNX graph is the architecture: every node of a small graph in order; for a
+        larger one, the LSTM nodes in full and the other nodes counted by op type."""
+        nodes = list(self._file_model.graph.node)
+        lstm_rows = []
+        for name, where in [(n, "") for n in self.lstm_names if n not in self.nested_lstms] + [
+            (n, w) for n, w in self.nested_lstms.items()
+        ]:
+            what = self.spec.summary() if name == self.lstm_name else "LSTM"
+            lstm_rows.append((name, f"{what} ({where})" if where else what))
+        if len(nodes) <= self.LIST_NODES:
+            out, top = [], iter(r for r in lstm_rows if r[0] not in self.nested_lstms)
+            for k, nd in enumerate(nodes):
+                if nd.op_type == "LSTM" and nd.domain in ("", "ai.onnx"):
+                    out.append(next(top))
+                else:
+                    out.append((nd.name or f"{nd.op_type}_{k}", nd.op_type))
+            return out + [r for r in lstm_rows if r[0] in self.nested_lstms]
+        counts: dict[str, int] = {}
+        for nd in nodes:
+            if nd.op_type != "LSTM":
+                counts[nd.op_type] = counts.get(nd.op_type, 0) + 1
+        ops = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        summary = ", ".join(f"{n} {op}" for op, n in ops)
+        return lstm_rows + [(f"{sum(counts.values())} other nodes", summary)]
 
     def info(self) -> dict:
         d = super().info()
-        model = self._onnx_model
+        model = self._file_model
         inputs = {
             vi.name: f"{_shape_text(vi)} ({_ROLE_TEXT[self.input_roles[vi.name]]})"
             if len(self._graph.inputs) > 1 else _shape_text(vi)
@@ -956,10 +1147,15 @@ class OnnxModel(Model):
             direction=self.node.direction,
             layout=self.node.layout, opset=self.opset, inputs=inputs, outputs=outputs,
             producer=f"{model.producer_name} {model.producer_version}".strip() or None,
-            graph=" ".join(f"{k} {v}" for k, v in inputs.items()) + " → "
+            graph=", ".join(f"{vi.name} {_shape_text(vi)}" for vi in self._graph.inputs) + " → "
             + ", ".join(f"{k} {v}" for k, v in outputs.items()),
-            notes=f"LSTM node {self.node.name!r}: {attrs}" + (
-                "; give the graph input, batch included (--input X.npy, --batch-index B)"),
+            notes=f"LSTM node {self.node.name!r}"
+            + (f" ({self.where}; traced when the If takes that branch)" if self.where else "")
+            + f": {attrs}" + (
+                "; give the graph input, batch included (--input X.npy, --batch-index B)"
+                if len(self.input_names) == 1 else
+                "; give the inputs by name (--input NAME=FILE.npy, or one .npz), "
+                "batch included (--batch-index B)"),
         )  # fmt: skip
         return d
 

@@ -1,0 +1,80 @@
+"""What `info` says about an ONNX graph: weights in Constant nodes counted, a large graph
+summarised (its LSTM nodes in full, the rest counted by op type), a quantized LSTM named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed")
+pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx_helpers import lstm_arrays  # noqa: E402
+
+from lstm_engine import LoadError, load  # noqa: E402
+
+
+def _save(tmp_path, nodes, inits=(), name="m.onnx", outputs=("out",)):
+    g = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", 1, 3])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
+        list(inits),
+    )  # fmt: skip
+    path = tmp_path / name
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), str(path))
+    return path
+
+
+def _const(name, a):
+    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(a))
+
+
+def test_weights_in_constant_nodes_are_counted(tmp_path):
+    a = lstm_arrays(3, 4)
+    nodes = [_const(k, a[k]) for k in ("W", "R")] + [
+        helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y"], name="lstm", hidden_size=4)
+    ]
+    path = _save(tmp_path, nodes, [numpy_helper.from_array(a["B"], "B")], outputs=("Y",))
+    info = load(path).info()
+    assert info["parameters"] == a["W"].size + a["R"].size + a["B"].size  # 48 + 64 + 32
+
+
+def test_a_large_graph_is_summarised_with_its_lstm_in_full(tmp_path):
+    a = lstm_arrays(3, 4)
+    inits = [numpy_helper.from_array(a[k], k) for k in ("W", "R", "B")]
+    nodes = [helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y"], name="lstm", hidden_size=4)]
+    prev = "Y"
+    for k in range(30):
+        op = ("Relu", "Identity", "Sigmoid")[k % 3]
+        nodes.append(helper.make_node(op, [prev], [f"v{k}"], name=f"n{k}"))
+        prev = f"v{k}"
+    nodes.append(helper.make_node("Identity", [prev], ["out"], name="last"))
+    m = load(_save(tmp_path, nodes, inits))
+    layers = m.info()["layers"]
+    assert layers == [
+        ("lstm", m.spec.summary()),
+        ("31 other nodes", "11 Identity, 10 Relu, 10 Sigmoid"),
+    ]
+
+
+def test_a_small_graph_lists_every_node(tmp_path):
+    a = lstm_arrays(3, 4)
+    inits = [numpy_helper.from_array(a[k], k) for k in ("W", "R")]
+    nodes = [helper.make_node("LSTM", ["X", "W", "R"], ["Y"], name="lstm", hidden_size=4),
+             helper.make_node("Relu", ["Y"], ["out"], name="act")]  # fmt: skip
+    m = load(_save(tmp_path, nodes, inits))
+    assert m.info()["layers"] == [("lstm", m.spec.summary()), ("act", "Relu")]
+
+
+def test_a_dynamically_quantized_lstm_is_refused_by_name(tmp_path):
+    node = helper.make_node(
+        "DynamicQuantizeLSTM", ["X", "W", "R"], ["Y"], name="qlstm", domain="com.microsoft",
+        hidden_size=4,
+    )  # fmt: skip
+    inits = [numpy_helper.from_array(np.zeros((1, 3, 16), np.int8), "W"),
+             numpy_helper.from_array(np.zeros((1, 4, 16), np.int8), "R")]  # fmt: skip
+    with pytest.raises(LoadError) as e:
+        load(_save(tmp_path, [node], inits, outputs=("Y",)))
+    assert "DynamicQuantizeLSTM node 'qlstm'" in str(e.value)
+    assert "open the float model from before quantization" in str(e.value)
