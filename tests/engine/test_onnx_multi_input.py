@@ -225,3 +225,28 @@ def test_two_sources_and_an_input_with_no_default(tmp_path):
     np.testing.assert_allclose(tr.c[0], c_ref, atol=TOL, rtol=0)
     out = session(model).run(None, {"a": A, "b": B, "scale": scale})[0]
     np.testing.assert_allclose(tr.output, out[:, 0], atol=TOL, rtol=0)
+
+
+def test_cli_named_inputs_and_one_npz(stateful, tmp_path, capsys):
+    from lstm_engine import Trace
+    from lstm_tui import cli
+
+    path, net, x, h0, c0 = stateful
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "h.npy", h0)
+    np.savez(tmp_path / "all.npz", x=x, h0=h0, c0=c0)
+    direct = load_onnx(path).trace({"x": x, "h0": h0, "c0": c0}, batch_index=1)
+    code = cli.main(["record", str(path), "--input", f"x={tmp_path / 'x.npy'}",
+                     "--input", f"h0={tmp_path / 'h.npy'}", "--batch-index", "1",
+                     "-o", str(tmp_path / "a.npz")])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    a = Trace.load(tmp_path / "a.npz")
+    assert any("c0 was not given" in w for w in a.meta["warnings"])
+    np.testing.assert_array_equal(a.h0[0, 0], h0[0, 1])
+    code = cli.main(["record", str(path), "--input", str(tmp_path / "all.npz"),
+                     "--batch-index", "1", "-o", str(tmp_path / "b.npz")])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    b = Trace.load(tmp_path / "b.npz")
+    np.testing.assert_array_equal(b.h, direct.h)
+    np.testing.assert_array_equal(b.c, direct.c)
+    assert not b.meta.get("warnings")
