@@ -34,7 +34,7 @@ from .model import (
 from .vocab import Vocabulary, split_text
 from .core.recorder import Recorder, branch, record
 from .core.edits import Ablate, ClampGate, Edit, ReplaceInput, SetState, edit_from_json, reach
-from .live import trace_lstm
+from .live import trace_lstm, trace_module
 from .core.session import Session, StepView
 from .core.spec import GATES, CellWeights, LSTMSpec
 from .core.quantities import (
@@ -102,5 +102,6 @@ __all__ = [
     "softmax",
     "split_text",
     "trace_lstm",
+    "trace_module",
     "write_file",
 ]

@@ -377,6 +377,21 @@ class Model:
     def _forward(self, tokens, ids, x, batch_index: int, extra: Mapping[str, Any] | None = None) -> Run:
         raise NotImplementedError(f"{type(self).__name__} must implement _forward")
 
+    def _tokens_of_extra(self, extra: Mapping[str, Any], T: int) -> tuple[str, ...] | None:
+        """The tokens of the traced LSTM when it read another input than the sequence (a
+        seq2seq decoder reads the target): the one other 1-D array of T token ids, if any."""
+        found = [
+            v for v in (extra or {}).values()
+            if not isinstance(v, str) and np.ndim(v) == 1 and np.shape(v)[0] == T
+            and np.asarray(v).dtype.kind in "iu"
+        ]  # fmt: skip
+        if len(found) != 1 or self.vocab is None:
+            return None
+        ids = np.asarray(found[0])
+        if ids.min() < 0 or ids.max() >= len(self.vocab):
+            return None
+        return tuple(self.vocab[k] for k in ids)
+
     def _split_named(self, inp: Any) -> tuple[Any, dict[str, Any]]:
         """(the sequence, the other named inputs) of a dict by input name; (inp, {}) otherwise."""
         if not isinstance(inp, Mapping):
@@ -410,6 +425,8 @@ class Model:
         inp, extra = self._split_named(inp)
         tokens, ids, x = self._prepare(inp)
         run = self._forward(tokens, ids, x, batch_index, extra or None)
+        if tokens is not None and run.trace is None and len(tokens) != np.shape(run.x)[0]:
+            tokens = self._tokens_of_extra(extra, np.shape(run.x)[0])
         meta = {
             "model": self.name,
             "format": self.format,
@@ -508,11 +525,14 @@ class PipelineModel(Model):
         output: str | None,
         lstm: str | None = None,
         parameter_count: int | None = None,
+        offered: Sequence[str] | None = None,
         **kwargs,
     ):
         if not lstms:
             raise SpecError("a model needs at least one LSTM")
         names = [n for n, _ in lstms]
+        #: every LSTM the file holds (--lstm picks one), also those outside this pipeline
+        offered = list(offered) if offered is not None else names
         chosen = lstm if lstm is not None else names[0]
         specs = dict(lstms)
         if output not in OUTPUT_OF_HEAD:
@@ -539,7 +559,7 @@ class PipelineModel(Model):
             kwargs["tokenizer"] = "words"
         self._parameter_count = parameter_count
         super().__init__(
-            path=path, format=format, spec=specs[chosen], lstm_names=names, lstm_name=chosen,
+            path=path, format=format, spec=specs[chosen], lstm_names=offered, lstm_name=chosen,
             input_kind="text" if embedding is not None else "numeric",
             output_kind=OUTPUT_OF_HEAD[output],
             embedding=EmbeddingPart(*embedding) if embedding is not None else None,

@@ -19,7 +19,10 @@ from typing import Any, Mapping
 
 from ..core.errors import LoadError, UnsafeFileError
 from ..model import Model
-from .state_dict import find_lstm_prefixes, first_line, model_from_state_dict
+from .state_dict import find_cell_prefixes, find_lstm_prefixes, first_line, model_from_state_dict
+
+#: where training scripts keep the model's state_dict inside a checkpoint dict
+NESTED_STATE_DICT_KEYS = ("model", "state_dict", "model_state", "model_state_dict", "net")
 
 
 def read_torch_file(path: Path, trust: bool, notes: list[str] | None = None) -> Any:
@@ -139,8 +142,12 @@ def model_from_object(obj: Any, path: Path, lstm: str | None) -> Model:
         nested = [
             k for k, v in obj.items()
             if isinstance(v, Mapping) and v and all(isinstance(t, torch.Tensor) for t in v.values())
-            and all(isinstance(name, str) for name in v) and find_lstm_prefixes(v)
+            and all(isinstance(name, str) for name in v)
+            and (find_lstm_prefixes(v) or find_cell_prefixes(v))
         ]  # fmt: skip
+        if len(nested) > 1:  # {"model": sd, "ema": sd}: the conventional name is the model
+            usual = [k for k in nested if k in NESTED_STATE_DICT_KEYS]
+            nested = usual if len(usual) == 1 else nested
         if len(nested) == 1:
             return model_from_state_dict(obj[nested[0]], str(path), lstm)
         if len(nested) > 1:
