@@ -61,9 +61,13 @@ def _is_old_pickle(path: Path) -> bool:
 
 
 def sniff(path: Path) -> str:
-    """'torchscript', 'torch', 'onnx', 'trace', 'corrupt-zip' or 'unknown', from the file's content."""
+    """'torchscript', 'torch', 'onnx', 'keras', 'safetensors', 'trace', 'corrupt-zip' or
+    'unknown', from the file's content."""
+    from .formats.keras import is_hdf5, is_keras_zip
+    from .formats.safetensors import looks_like_safetensors
+
     with open_regular(path, "model file") as fh:
-        head = fh.read(8)
+        head = fh.read(9)
         if head.startswith(_ZIP):
             fh.seek(0)
             try:
@@ -79,7 +83,13 @@ def sniff(path: Path) -> str:
             return "torch"
         if "meta.npy" in names:
             return "trace"
+        if is_keras_zip(names):
+            return "keras"
         return "unknown"
+    if is_hdf5(head):
+        return "keras"
+    if looks_like_safetensors(head):
+        return "safetensors"
     if head[:2] in _PICKLE_PROTOCOLS or _is_old_pickle(path):
         return "torch"
     # An ONNX ModelProto starts with field 1 (ir_version, a varint): byte 0x08.
@@ -106,8 +116,20 @@ def load(path: str | os.PathLike, *, trust: bool = False, lstm: str | None = Non
     if kind == "unknown":
         raise LoadError(
             f"{path}: not a model file this tool reads (expected a torch .pt/.pth file, "
-            "a TorchScript archive or an ONNX model)"
+            "a TorchScript archive, an ONNX model, a Keras .keras/.h5 file or a .safetensors "
+            "state_dict)"
         )
+    if kind in ("keras", "safetensors"):
+        # each reader imports what it needs (h5py, torch) itself
+        from .formats.keras import load_keras
+        from .formats.safetensors import load_safetensors
+
+        try:
+            return (load_keras if kind == "keras" else load_safetensors)(path, lstm)
+        except SpecError as e:
+            raise LoadError(f"{path}: {e}") from None
+        except MemoryError:
+            raise LoadError(f"{path}: what the file describes does not fit in memory") from None
     if kind == "onnx":
         # load_onnx imports onnx/onnxruntime itself and says how to install them
         from .formats.onnx_read import load_onnx
