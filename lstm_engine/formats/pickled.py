@@ -72,7 +72,11 @@ def _unpickle_trusted(path: Path, notes: list[str]) -> Any:
     import torch
 
     def attempt() -> Any:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        # torch's and the model's own warnings while unpickling (deprecations, dropout with
+        # one layer) are not the user's to act on, and would land in `record`'s output
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=False)
 
     try:
         try:
