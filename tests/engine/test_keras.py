@@ -264,16 +264,39 @@ def test_token_ids_out_of_range_and_unknown_layers_are_refused(tmp_path):
 
 
 def test_against_keras_itself_when_installed(tmp_path, monkeypatch):
+    """Keras 3 on the torch backend writes the file and computes the reference."""
     monkeypatch.setenv("KERAS_BACKEND", "torch")
     keras = pytest.importorskip("keras", reason="keras is not installed")
-    model = keras.Sequential([
-        keras.Input((None,), dtype="int32"), keras.layers.Embedding(9, 3),
-        keras.layers.LSTM(4, recurrent_activation="hard_sigmoid", return_sequences=True),
-        keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True)),
-        keras.layers.Dense(5, activation="softmax"),
-    ])  # fmt: skip
+    if keras.backend.backend() != "torch":
+        pytest.skip("keras was imported with another backend")
+    layers = [keras.layers.Embedding(9, 3),
+              keras.layers.LSTM(4, recurrent_activation="hard_sigmoid", return_sequences=True),
+              keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True)),
+              keras.layers.Dense(5, activation="softmax")]  # fmt: skip
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), *layers])
+    rng = np.random.default_rng(7)
+    model.set_weights([rng.uniform(-1.5, 1.5, w.shape).astype(np.float32)
+                       for w in model.get_weights()])  # fmt: skip
+    first = keras.Sequential([keras.Input((None,), dtype="int32"), *layers[:2]])
     path = tmp_path / "real.keras"
     model.save(path)
-    expected = np.asarray(model(np.array([IDS], np.int32)))[0]
-    tr = load(path, lstm="bidirectional").trace(" ".join(map(str, IDS)))
+    x = np.array([IDS], np.int32)
+    expected = keras.ops.convert_to_numpy(model(x))[0]
+    h1 = keras.ops.convert_to_numpy(first(x))[0]
+    text = " ".join(map(str, IDS))
+    np.testing.assert_allclose(load(path).trace(text).h[0, 0], h1, atol=TOL, rtol=0)
+    tr = load(path, lstm="bidirectional").trace(text)
     np.testing.assert_allclose(tr.output, expected, atol=TOL, rtol=0)
+    assert np.ptp(expected) > 0.1  # weights large enough that a wrong gate would show
+    # the legacy h5 format Keras 3 still writes, and its weights-only file
+    model.save(tmp_path / "real.h5")
+    tr = load(tmp_path / "real.h5", lstm="bidirectional").trace(text)
+    np.testing.assert_allclose(tr.output, expected, atol=TOL, rtol=0)
+    model.save_weights(tmp_path / "real.weights.h5")
+    m = load(tmp_path / "real.weights.h5")  # no config: default activations, and it says so
+    assert any("weights-only file" in w for w in m.warnings)
+    sig = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(9, 3),
+                            keras.layers.LSTM(4, return_sequences=True)])  # fmt: skip
+    sig.set_weights(first.get_weights())
+    np.testing.assert_allclose(m.trace(text).h[0, 0], keras.ops.convert_to_numpy(sig(x))[0],
+                               atol=TOL, rtol=0)  # fmt: skip
