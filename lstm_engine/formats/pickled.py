@@ -135,6 +135,7 @@ def model_from_object(obj: Any, path: Path, lstm: str | None) -> Model:
     if isinstance(obj, torch.nn.Module):
         return TorchModuleModel(obj, str(path), "pickled-module", lstm)
     if isinstance(obj, Mapping):
+        _refuse_quantized_state_dict(obj, path)
         if not all(isinstance(k, str) for k in obj):
             raise LoadError(f"{path}: holds a dict whose keys are not all strings, not a model, "
                             "state_dict or checkpoint")  # fmt: skip
@@ -162,6 +163,20 @@ def model_from_object(obj: Any, path: Path, lstm: str | None) -> Model:
         what = f"a dict with keys {_keys(obj)}" if obj else "an empty dict"
         raise LoadError(f"{path}: no LSTM in this file ({what})")
     raise LoadError(f"{path}: holds a {type(obj).__name__}, not a model, state_dict or checkpoint")
+
+
+def _refuse_quantized_state_dict(obj: Mapping, path: Path) -> None:
+    """A state_dict of a quantize_dynamic model holds packed weights (TorchScript objects that
+    only the quantized module can unpack), not tensors: say so, and how to open it instead."""
+    packed = [k for k in obj if isinstance(k, str) and ("_all_weight_values" in k or "_packed_params" in k)]
+    if not packed:
+        return
+    op = "quantized::lstm" if any("_all_weight_values" in k for k in packed) else "quantized::linear_dynamic"
+    raise LoadError(
+        f"{path}: a state_dict of a torch quantize_dynamic model ({op} packed weights in "
+        f"{packed[0]!r}), which only the quantized module can unpack; save the quantized model "
+        "whole (torch.save(model), opened dequantized with --trust) or the float model's state_dict"
+    )
 
 
 def _keys(d: Mapping) -> str:

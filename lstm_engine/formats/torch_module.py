@@ -10,7 +10,9 @@ the functions; a torch module can only reach them if torch is already loaded.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -272,7 +274,9 @@ class TorchModuleModel(Model):
             raise LoadError(f"{path}: no nn.LSTM or nn.LSTMCell inside this {format} model")
         names = list(self._lstm_modules)
         chosen = choose_lstm(names, lstm, path)
-        self._specs = {n: _spec_of(n, m, self._kinds[n], path) for n, m in self._lstm_modules.items()}
+        with _quiet():  # reading quantized weights, state_dicts: torch's deprecations are not ours
+            self._specs = {n: _spec_of(n, m, self._kinds[n], path) for n, m in self._lstm_modules.items()}
+            state = module.state_dict()
         embeddings = [(n, m) for n, m in named if kinds[n] == "Embedding"]
         self._embedding = embeddings[0] if embeddings else None
         self._linears = [(n, m) for n, m in named if kinds[n] == "Linear"]
@@ -306,7 +310,7 @@ class TorchModuleModel(Model):
         if len(self._params) > 1:
             self.input_names = tuple(p.name for p in self._params)
             self.sequence_input = self._params[0].name
-        self._parameter_count = count_parameters(module.state_dict().values())
+        self._parameter_count = count_parameters(state.values())
         #: set by each run: the head module and whether each LSTM read the one before it
         self._head_module: Any = None
         self._fed_by_previous: dict[str, bool] = {}
@@ -438,15 +442,12 @@ class TorchModuleModel(Model):
 
     def _run(self, args, kwargs, store: dict | None):
         """The module's forward on (args, kwargs), with torch's own warnings kept off the terminal."""
-        import warnings
-
         import torch
 
         if store is not None:
             for calls in store.values():
                 calls.calls.clear()
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with torch.no_grad(), _quiet():
             return self.module(*args, **kwargs)
 
     def _call(self, ids, x, T: int, extra: dict, store: dict | None):
@@ -794,6 +795,15 @@ class TorchModuleModel(Model):
             "reconstructed (embedding → LSTMs in order) but the head on it does NOT give the "
             "model's output: the model does more than that; treat this trace with care"
         ), False
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Warnings off: torch's (and a user's model's) warnings would land in `record`'s output,
+    where they are noise to someone debugging an LSTM, not something they can act on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _batch_first(module: Any) -> bool:
