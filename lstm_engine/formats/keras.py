@@ -47,7 +47,7 @@ import numpy as np
 
 from ..core.activations import Activation, CellActivations
 from ..core.errors import LoadError, SpecError
-from ..core.files import read_bytes, read_json
+from ..core.files import read_json, require_regular_file
 from ..core.limits import TooLargeError, check_array_size, human_bytes, max_bytes, max_items
 from ..core.spec import CellWeights, LSTMSpec
 from ..model import Model, PipelineModel
@@ -498,11 +498,18 @@ def load_keras(path: str | os.PathLike, lstm: str | None = None) -> Model:
     """Open a .keras archive, a legacy .h5 model or a .weights.h5 file (see the module docstring)."""
     h5py = import_h5py()
     path = str(path)
-    data = read_bytes(path, "Keras file")
+    p = require_regular_file(path, "Keras file")
+    size, limit = p.stat().st_size, max_bytes()
+    if size > limit:
+        raise TooLargeError(f"{path}: holds {human_bytes(size)}, more than the "
+                            f"{human_bytes(limit)} allowed (set LSTM_TUI_MAX_BYTES="
+                            f"{-(-size // 2**20)}M to allow it)")  # fmt: skip
+    with open(p, "rb") as fh:
+        head = fh.read(4)
     try:
-        if data.startswith(b"PK\x03\x04"):
+        if head == b"PK\x03\x04":
             try:
-                with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                with zipfile.ZipFile(p) as zf:
                     names = zf.namelist()
                     if not is_keras_zip(names):
                         raise LoadError(f"{path}: a zip without config.json and "
@@ -515,7 +522,6 @@ def load_keras(path: str | os.PathLike, lstm: str | None = None) -> Model:
             with _h5_file(h5py, weights, f"{path}: model.weights.h5") as f:
                 layers = _keras3_layers(h5py, f, cfg, f"{path}: model.weights.h5")
             return model_from_layers(layers, path, 3, lstm, has_config=True)
-        del data
         with _h5_file(h5py, path, path) as f:
             version = _version(_attr(h5py, f, "keras_version", path))
             if "model_config" in f.attrs:

@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import LoadError
-from ..core.files import read_bytes, read_json
-from ..core.limits import TooLargeError, check_array_size, human_bytes, max_items, max_json_bytes
+from ..core.files import read_bytes, read_json, require_regular_file
+from ..core.limits import (
+    TooLargeError, check_array_size, human_bytes, max_bytes, max_items, max_json_bytes,
+)  # fmt: skip
 from ..model import Model
 
 #: safetensors dtype → numpy dtype; BF16 is read as its 16 bits and widened exactly to float32
@@ -38,7 +40,13 @@ def looks_like_safetensors(head: bytes) -> bool:
 
 def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """(tensors by name as numpy arrays, the header's __metadata__), every field checked."""
-    data = read_bytes(path, "safetensors file")
+    # read_bytes with the file's own size as the limit: it reads (and allocates) no more
+    size = require_regular_file(path, "safetensors file").stat().st_size
+    if size > max_bytes():
+        raise TooLargeError(f"{path}: holds {human_bytes(size)}, more than the "
+                            f"{human_bytes(max_bytes())} allowed (set LSTM_TUI_MAX_BYTES="
+                            f"{-(-size // 2**20)}M to allow it)")  # fmt: skip
+    data = read_bytes(path, "safetensors file", limit=size)
     if len(data) < 8:
         raise LoadError(f"{path}: too short to be a safetensors file")
     n = int.from_bytes(data[:8], "little")
