@@ -271,7 +271,10 @@ class TorchModuleModel(Model):
         self._lstm_modules = {n: m for n, m in named if kinds[n] in _RECURRENT}
         self._kinds = {n: kinds[n] for n in self._lstm_modules}
         if not self._lstm_modules:
-            raise LoadError(f"{path}: no nn.LSTM or nn.LSTMCell inside this {format} model")
+            others = [f"{type(m).__name__} {n or '(top level)'!r}" for n, m in named
+                      if type(m).__name__ in ("GRU", "RNN", "GRUCell", "RNNCell")][:3]  # fmt: skip
+            found = f" (it has {', '.join(others)}: lstm-tui debugs LSTMs only)" if others else ""
+            raise LoadError(f"{path}: no nn.LSTM or nn.LSTMCell inside this {format} model{found}")
         names = list(self._lstm_modules)
         chosen = choose_lstm(names, lstm, path)
         with _quiet():  # reading quantized weights, state_dicts: torch's deprecations are not ours
@@ -379,8 +382,6 @@ class TorchModuleModel(Model):
             t = torch.from_numpy(np.ascontiguousarray(x, dtype=first.dtype))
         batch = (lambda a: a[None]) if first.batch_first else (lambda a: a[:, None])
         other = (lambda a: a[:, None]) if first.batch_first else (lambda a: a[None])
-        if ids is not None:
-            return [(batch(t), batch), (t, lambda a: a), (other(t), other)]
         return [(batch(t), batch), (t, lambda a: a), (other(t), other)]
 
     def _zeros_state(self, batched: bool) -> Any:
@@ -391,7 +392,8 @@ class TorchModuleModel(Model):
         init = getattr(self.module, "init_hidden", None)
         if callable(init) and batched:
             try:
-                return init(1)
+                with torch.no_grad():
+                    return init(1)
             except Exception:  # noqa: BLE001 - the model's own helper; fall back to zeros
                 pass
         name = next(iter(self._lstm_modules))
@@ -422,8 +424,11 @@ class TorchModuleModel(Model):
                 else:
                     args.append(_tensor_like(v, self.spec.dtype, None if as_given else layout))
             elif _STATE_NAMES.match(p.name) and not p.has_default:
-                args.append(self._zeros_state(batched))
-                notes.append(f"the forward's {p.name!r} was not given: it starts at zeros "
+                state = self._zeros_state(batched)
+                zeros = all(not bool(t.any()) for t in _tensors_in(state))
+                start = "zeros" if zeros else "what the model's init_hidden(1) returns"
+                args.append(state)
+                notes.append(f"the forward's {p.name!r} was not given: it starts at {start} "
                              f"(give it with --input {p.name}=FILE.npy)")  # fmt: skip
             elif _LENGTH_NAMES.match(p.name) and not p.has_default:
                 args.append(torch.tensor([T], dtype=torch.int64))
@@ -489,16 +494,13 @@ class TorchModuleModel(Model):
     def _stream(self, ids, x, T: int, extra: dict, store: dict, errors: list[str]):
         """A streaming model (forward(x_t, state) -> (y_t, state)): called once per step with
         the state it returned passed back in. (output list, per-step output, notes) or None."""
-        import torch
-
         k_state = self._state_param()
-        seq_all = ids if ids is not None else x
         outs, state, notes, chosen = [], None, [], None
         for t in range(T):
             step_ids = ids[t:t + 1] if ids is not None else None
             step_x = x[t:t + 1] if x is not None else None
             layouts = [chosen] if chosen is not None else self._step_layouts(step_ids, step_x)
-            for n_layout, (seq, layout) in enumerate(layouts):
+            for seq, layout in layouts:
                 seq = seq if chosen is None else layout(_step_tensor(step_ids, step_x, self.spec.dtype))
                 try:
                     args, kwargs, step_notes = self._arguments(seq, layout, extra if t == 0 else {
@@ -526,7 +528,6 @@ class TorchModuleModel(Model):
                 return None
             outs.append(out[0])
             state = out[-1]
-        del seq_all
         per_step = [_per_step(o, 1) for o in outs]
         output = np.concatenate(per_step) if all(o is not None for o in per_step) else None
         notes = notes + [f"a streaming model: its forward was called once per step ({T} calls), "
@@ -848,6 +849,15 @@ def _per_step(out: Any, T: int | None) -> np.ndarray | None:
     if a.ndim != 2 or (T is not None and a.shape[0] != T):
         return None
     return a
+
+
+def _tensors_in(v: Any) -> list[Any]:
+    """The tensors of a state as models hold it: a tensor, a tuple (h, c), a list of them."""
+    if _is_tensor(v):
+        return [v]
+    if isinstance(v, (tuple, list)):
+        return [t for item in v for t in _tensors_in(item)]
+    return []
 
 
 def _tensor_like(v: Any, dtype: np.dtype, layout) -> Any:
