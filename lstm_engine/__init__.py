@@ -31,7 +31,7 @@ from .model import (
     EmbeddingPart, HeadPart, LSTMPart, Model, PipelineModel, guess_output_kind, log_softmax,
     probabilities, softmax,
 )  # fmt: skip
-from .vocab import Vocabulary, split_text
+from .vocab import Vocabulary, apply_names, split_text
 from .core.recorder import Recorder, branch, record
 from .core.edits import Ablate, ClampGate, Edit, ReplaceInput, SetState, edit_from_json, reach
 from .live import trace_lstm, trace_module
@@ -76,6 +76,7 @@ __all__ = [
     "VALUE_NAMES",
     "Vocabulary",
     "WriteError",
+    "apply_names",
     "branch",
     "choose_input",
     "edit_from_json",

@@ -38,13 +38,20 @@ from .core.trace import Trace
 from .vocab import Vocabulary, shown, split_text
 
 INPUT_KINDS = ("text", "numeric")
-OUTPUT_KINDS = ("log_prob", "prob", "logit", None)
+#: how a per-step output reads: a distribution over classes (log-probabilities, probabilities,
+#: logits), independent probabilities (a sigmoid: one, like a speech probability, or several),
+#: values (a regression), or an embedding vector; None: no output
+OUTPUT_KINDS = ("log_prob", "prob", "logit", "sigmoid", "value", "embedding", None)
+#: the kinds whose rows are one distribution over classes (softmax-like)
+CLASS_KINDS = ("log_prob", "prob", "logit")
 #: the checkpoint's `output` (what follows the head) → the trace's output_kind
-OUTPUT_OF_HEAD = {"log_softmax": "log_prob", "softmax": "prob", "logits": "logit", None: None}
+OUTPUT_OF_HEAD = {"log_softmax": "log_prob", "softmax": "prob", "logits": "logit",
+                  "sigmoid": "sigmoid", None: None}  # fmt: skip
 
 
-#: what follows a head → how its output is applied (log_softmax and softmax over the last axis)
-HEAD_OUTPUTS = ("log_softmax", "softmax", "logits")
+#: what follows a head → how its output is applied (log_softmax and softmax over the last axis,
+#: sigmoid elementwise)
+HEAD_OUTPUTS = ("log_softmax", "softmax", "logits", "sigmoid")
 
 
 def _sealed(a: np.ndarray | None) -> np.ndarray | None:
@@ -108,6 +115,8 @@ class HeadPart:
             return log_softmax(z)
         if self.output == "softmax":
             return softmax(z)
+        if self.output == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-z))
         return z
 
 
@@ -276,6 +285,8 @@ class Model:
             "input_width": self.input_width if self.input_kind == "numeric" else None,
             "tokenizer": self.tokenizer,
             "vocab_size": len(self.vocab) if self.vocab is not None else None,
+            #: the first words, in id order, for `info` to show (the count is vocab_size)
+            "vocab_first": list(self.vocab[:12]) if self.vocab is not None else None,
             "vocab_is_ids": self.ids_as_vocab and self.vocab is not None,
             "unk": self.unk,
             "labels": list(self.labels) if self.labels is not None else None,
@@ -477,30 +488,44 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def guess_output_kind(output: np.ndarray | None) -> str | None:
-    """How a per-step output reads when nothing says: 'log_prob', 'prob', 'logit' (None: no output).
+    """How a per-step output reads when nothing says (OUTPUT_KINDS; None: no output).
 
     The one rule for every reader that runs a model it cannot see into (a torch
     module, an ONNX graph, a live model): rows of non-positive numbers that
     exponentiate to a distribution are log-probabilities; rows of non-negative
-    numbers that sum to one are probabilities; anything else is logits.
+    numbers that sum to one are probabilities; one column is a probability when
+    it stays in [0, 1] (a sigmoid: a softmax over one column would say 1.00 at
+    every step) and a value otherwise; rows of eight or more numbers of unit
+    length with signs are an embedding; anything else is logits.
     """
     if output is None or np.ndim(output) != 2 or np.shape(output)[1] == 0:
         return None
     out = np.asarray(output, dtype=np.float64)
+    if out.shape[1] == 1:
+        return "sigmoid" if np.all((out >= 0) & (out <= 1)) else "value"
     with np.errstate(over="ignore"):
         if np.all(out <= 1e-6) and np.allclose(np.exp(out).sum(axis=1), 1.0, atol=1e-4):
             return "log_prob"
     if np.all(out >= -1e-9) and np.allclose(out.sum(axis=1), 1.0, atol=1e-4):
         return "prob"
+    if out.shape[1] >= 8 and np.any(out < 0) and np.allclose(
+        np.linalg.norm(out, axis=1), 1.0, atol=1e-3
+    ):
+        return "embedding"
     return "logit"
 
 
 def probabilities(out: np.ndarray, kind: str | None) -> np.ndarray:
-    """Output rows (one step's (n,), or all steps' (T, n)) as probabilities, read as `kind` says."""
+    """Output rows (one step's (n,), or all steps' (T, n)) as probabilities, read as `kind` says.
+
+    Independent probabilities (sigmoid) are their own values, never renormalised;
+    values and embeddings are returned as they are: they are no distribution,
+    and a softmax over them would invent one.
+    """
     out = np.asarray(out, dtype=np.float64)
     if kind == "log_prob":
         return np.exp(out)
-    if kind == "prob":
+    if kind in ("prob", "sigmoid", "value", "embedding"):
         return out
     return softmax(out)
 

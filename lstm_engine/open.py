@@ -38,6 +38,7 @@ from .core.errors import InputError, LoadError, SpecError
 from .core.files import open_regular, read_input_array, require_regular_file
 from .core.trace import Trace
 from .model import Model, guess_output_kind
+from .vocab import apply_names
 
 _ZIP = b"PK\x03\x04"
 _PICKLE_PROTOCOLS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
@@ -335,11 +336,14 @@ class Opened:
 def open_and_trace(
     path: str | os.PathLike, *, text: str | None = None, input_path: str | os.PathLike | None = None,
     example: int | None = None, trust: bool = False, lstm: str | None = None, batch_index: int = 0,
-    inputs: Sequence[str | os.PathLike] | None = None,
+    inputs: Sequence[str | os.PathLike] | None = None, vocab: str | os.PathLike | None = None,
+    labels: str | os.PathLike | None = None, output_kind: str | None = None,
 ) -> Opened:  # fmt: skip
     """Open `path` by content and trace it: a model on the chosen input, or a recorded trace as is.
 
     `inputs` are `--input` values (read_named_inputs: X.npy, NAME=X.npy, FILE.npz).
+    `vocab`, `labels` (files, vocab.apply_names) and `output_kind` name what the model's
+    file does not say, or correct its guess.
     Every path is checked, and every input read, before anything slow happens (a
     FIFO as --input fails before torch is imported); a recorded trace takes no new input.
     """
@@ -352,8 +356,13 @@ def open_and_trace(
             raise InputError(f"{path} is a recorded trace: it is opened read-only and cannot take new input")
         return Opened(trace=Trace.load(path))
     model = load(path, trust=trust, lstm=lstm)
+    if vocab is not None or labels is not None or output_kind is not None:
+        apply_names(model, vocab=vocab, labels=labels, output_kind=output_kind)
     inp, example = choose_input(model, text=text, input_path=input_path, example=example, inputs=named)
     trace = model.trace(inp, batch_index=batch_index)
+    if labels is not None and (trace.output is None or trace.labels is None):
+        width = "no output" if trace.output is None else f"{trace.output.shape[1]} outputs"
+        raise InputError(f"--labels {labels}: {len(model.labels)} labels, but the model has {width}")
     if trace.output is not None and "output_uses_future" not in trace.meta:
         # every reader's answer travels with the trace, so a recorded file shows it too
         trace = replace(trace, meta={**trace.meta, "output_uses_future": output_uses_future(trace, model)})

@@ -36,6 +36,11 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
+#: --output-kind's choices (lstm_engine's OUTPUT_KINDS without None; kept here so that --help
+#: needs no engine import)
+OUTPUT_KIND_CHOICES = ("log_prob", "prob", "logit", "sigmoid", "value", "embedding")
+
+
 def _add_model_args(p: argparse.ArgumentParser, *, with_input: bool = True) -> None:
     p.add_argument("model", metavar="MODEL", help="a .pt checkpoint/state_dict/TorchScript, an .onnx, "
                    "or (to open read-only) a recorded TRACE.npz")  # fmt: skip
@@ -54,9 +59,21 @@ def _add_model_args(p: argparse.ArgumentParser, *, with_input: bool = True) -> N
     p.add_argument("--lstm", "--node", dest="lstm", metavar="NAME",
                    help="which LSTM to trace: a module name (e.g. encoder.lstm) or an ONNX node name; "
                    "default the first")  # fmt: skip
+    p.add_argument("--vocab", metavar="FILE", help="token names for a model that reads ids: one "
+                   "token a line (line k is id k), or JSON {token: id}")  # fmt: skip
+    p.add_argument("--labels", metavar="FILE", help="output names: one label a line (line k "
+                   "names output k), or a JSON list")  # fmt: skip
+    p.add_argument("--output-kind", metavar="KIND", choices=OUTPUT_KIND_CHOICES,
+                   help="what the output is when the guess is wrong: "
+                   + ", ".join(OUTPUT_KIND_CHOICES))  # fmt: skip
     if with_input:
         p.add_argument("--batch-index", type=_non_negative, default=0, metavar="B",
                        help="for ONNX inputs with a batch, which sequence to trace (default 0)")  # fmt: skip
+
+
+def _names_given(args) -> dict:
+    """--vocab, --labels and --output-kind, those the user gave, as the front door takes them."""
+    return {k: v for k in ("vocab", "labels", "output_kind") if (v := getattr(args, k)) is not None}
 
 
 def _check_sources(args) -> None:
@@ -151,6 +168,7 @@ def cmd_record(args) -> int:
     opened = open_and_trace(
         args.model, text=args.text, inputs=args.input, example=args.example,
         trust=args.trust, lstm=args.lstm, batch_index=args.batch_index,
+        **_names_given(args),
     )  # fmt: skip
     model, trace = opened.model, opened.trace
     if model is None:
@@ -221,6 +239,10 @@ def info_lines(info: dict) -> list[str]:
         else:
             vocab = "no vocabulary"
         row("input", f"text ({safe_line(info['tokenizer'])}); {vocab}")
+        first = info.get("vocab_first") or []
+        if first and not info.get("vocab_is_ids"):
+            more = f" … ({info['vocab_size']} in all)" if info["vocab_size"] > len(first) else ""
+            row("vocabulary", " ".join(display(w)[:24] for w in first) + more)
     elif info.get("inputs"):  # ONNX: the graph's own inputs, batch axis included
         shapes = ", ".join(f"{safe_line(k)} {safe_line(v)}" for k, v in info["inputs"].items())
         row("input", f"numeric graph input {shapes} (--input X.npy, --batch-index B)")
@@ -296,6 +318,10 @@ def cmd_info(args) -> int:
     from lstm_engine import Trace, open_file
 
     opened = open_file(args.model, trust=args.trust, lstm=args.lstm)
+    if not isinstance(opened, Trace) and _names_given(args):
+        from lstm_engine import apply_names
+
+        apply_names(opened, **_names_given(args))
     lines = trace_info_lines(args.model, opened) if isinstance(opened, Trace) else info_lines(opened.info())
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
@@ -320,7 +346,7 @@ def cmd_ui(args) -> int:
     try:
         source = open_path(
             args.model, text=args.text, inputs=args.input, trust=args.trust, lstm=args.lstm,
-            batch_index=args.batch_index, example=args.example,
+            batch_index=args.batch_index, example=args.example, **_names_given(args),
         )  # fmt: skip
     finally:
         if status:

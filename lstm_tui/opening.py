@@ -27,7 +27,8 @@ __all__ = ["from_live", "is_trace_file", "open_path", "source_or_error"]
 def open_path(
     path: str, *, text: str | None = None, input_path: str | None = None, trust: bool = False,
     lstm: str | None = None, batch_index: int = 0, example: int | None = None,
-    inputs: list[str] | None = None,
+    inputs: list[str] | None = None, vocab: str | None = None, labels: str | None = None,
+    output_kind: str | None = None,
 ) -> Source:  # fmt: skip
     """Load a model (and trace its input) or a recorded trace file, through the engine's front door.
 
@@ -37,7 +38,8 @@ def open_path(
     """
     opened = open_and_trace(
         path, text=text, input_path=input_path, example=example, trust=trust, lstm=lstm,
-        batch_index=batch_index, inputs=inputs,
+        batch_index=batch_index, inputs=inputs, vocab=vocab, labels=labels,
+        output_kind=output_kind,
     )  # fmt: skip
     trace, model = opened.trace, opened.model
     if model is None:

@@ -61,7 +61,7 @@ _IDENTITY_LAYERS = {
 }  # fmt: skip
 #: a Dense's activation → what the pipeline's head applies
 _HEAD_OUTPUTS = {"linear": "logits", None: "logits", "softmax": "softmax",
-                 "log_softmax": "log_softmax"}  # fmt: skip
+                 "log_softmax": "log_softmax", "sigmoid": "sigmoid"}  # fmt: skip
 
 
 def import_h5py():

@@ -660,6 +660,12 @@ class OnnxModel(Model):
                 )
 
     # --- the graph's inputs
+    @property
+    def takes_token_ids(self) -> bool:
+        """Is the sequence input integers (token ids)? Then a --vocab turns text into it."""
+        vi = self._input(self.sequence_input)
+        return vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type in (6, 7)
+
     def _input(self, name: str):
         return next(vi for vi in self._graph.inputs if vi.name == name)
 
@@ -834,7 +840,8 @@ class OnnxModel(Model):
         node = self._graph.producer.get(self.output_name)
         if node is None:  # a graph input or an initializer passed straight through
             return None
-        return {"LogSoftmax": "log_prob", "Softmax": "prob"}.get(node.op_type, "logit")
+        return {"LogSoftmax": "log_prob", "Softmax": "prob", "Sigmoid": "sigmoid",
+                "LpNormalization": "embedding"}.get(node.op_type, "logit")  # fmt: skip
 
     # --- feeding
     def _token_input(self, ids: np.ndarray) -> np.ndarray:

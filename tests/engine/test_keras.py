@@ -68,7 +68,7 @@ class Net:
 
     def __init__(self, rec_act="sigmoid", seed=0, V=9, E=3, H1=4, H2=3, n=5):
         rng = np.random.default_rng(seed)
-        self.rec_act = rec_act
+        self.rec_act, self.dense_act = rec_act, "softmax"
         self.emb = rng.normal(size=(V, E)).astype(np.float32)
         self.lstm = _lstm_weights(rng, E, H1)
         self.fw = _lstm_weights(rng, H1, H2)
@@ -101,7 +101,7 @@ class Net:
                 "backward_layer": {"class_name": "LSTM",
                                    "config": dict(inner, go_backwards=True)}}},
             {"class_name": "Dense", "config": {"name": "dense", "units": 5,
-                                               "activation": "softmax"}},
+                                               "activation": self.dense_act}},
         ]  # fmt: skip
 
     def config(self):
@@ -237,6 +237,15 @@ def test_legacy_weights_only_file(tmp_path):
     bi = assert_matches(m, net, IDS, version=2, softmax=False)
     assert any("weights-only file" in w for w in bi.meta["warnings"])
     assert bi.meta["output_kind"] == "logit"
+
+
+def test_a_sigmoid_dense_is_independent_probabilities(tmp_path):
+    net = Net(seed=8)
+    net.dense_act = "sigmoid"
+    tr = load(net.save_keras(tmp_path / "s.keras"), lstm="bidirectional").trace("1 2 3")
+    _, _, (_, logits) = net.reference([1, 2, 3], 3)
+    np.testing.assert_allclose(tr.output, 1 / (1 + np.exp(-logits)), atol=TOL, rtol=0)
+    assert tr.meta["output_kind"] == "sigmoid"
 
 
 def test_keras3_weights_only_file(tmp_path):
