@@ -747,6 +747,14 @@ class OnnxModel(Model):
         except InputError as e:  # nothing was fed, so this is the file's fault
             raise LoadError(str(e)) from None
         D = n.num_directions
+        if (R.ndim == 3 and n.hidden_size is not None and R.shape[1] == 4 * n.hidden_size
+                and R.shape[2] != n.hidden_size):  # fmt: skip
+            raise LoadError(
+                f"{where}: not a valid ONNX LSTM (onnxruntime refuses it too): its R is "
+                f"{list(R.shape)}, an LSTM with {n.hidden_size} units projected to "
+                f"{R.shape[2]} (torch's proj_size), which ONNX's LSTM cannot express; open the "
+                "torch model itself (.pt), or export it without proj_size"
+            )
         if R.ndim != 3 or R.shape[0] != D or R.shape[1] != 4 * R.shape[2]:
             raise LoadError(
                 f"{where}: R has shape {tuple(R.shape)}, expected [{D}, 4*hidden, hidden] "

@@ -78,3 +78,24 @@ def test_a_dynamically_quantized_lstm_is_refused_by_name(tmp_path):
         load(_save(tmp_path, [node], inits, outputs=("Y",)))
     assert "DynamicQuantizeLSTM node 'qlstm'" in str(e.value)
     assert "open the float model from before quantization" in str(e.value)
+
+
+def test_an_lstm_with_a_projection_is_an_invalid_file_not_a_shape_error(tmp_path):
+    # what an export of torch.nn.LSTM(3, 4, proj_size=2) writes: R [1, 4H, P], hidden_size H,
+    # a node onnxruntime refuses to load
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(size=(1, 16, 3)).astype(np.float32), "W"),
+             numpy_helper.from_array(rng.normal(size=(1, 16, 2)).astype(np.float32), "R")]  # fmt: skip
+    node = helper.make_node("LSTM", ["X", "W", "R"], ["Y"], name="proj", hidden_size=4)
+    path = _save(tmp_path, [node], inits, outputs=("Y",))
+    with pytest.raises(Exception):  # onnxruntime itself refuses the file
+        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+            None, {"X": np.zeros((2, 1, 3), np.float32)}
+        )
+    with pytest.raises(LoadError) as e:
+        load(path)
+    msg = str(e.value)
+    assert "not a valid ONNX LSTM (onnxruntime refuses it too)" in msg
+    assert "projected to 2 (torch's proj_size)" in msg and "\n" not in msg
