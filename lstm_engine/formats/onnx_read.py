@@ -845,7 +845,10 @@ class OnnxModel(Model):
     def _guess_output_kind(self) -> str | None:
         if self.output_name is None or self._lstm_state_output():
             return None
-        node = self._graph.producer.get(self.output_name)
+        node, seen = self._graph.producer.get(self.output_name), 0
+        while node is not None and node.op_type in _SHAPE_OPS and node.input and seen < 64:
+            # a Reshape or an If branch's Identity moves the values, it does not change them
+            node, seen = self._graph.producer.get(node.input[0]), seen + 1
         if node is None:  # a graph input or an initializer passed straight through
             return None
         return {"LogSoftmax": "log_prob", "Softmax": "prob", "Sigmoid": "sigmoid",

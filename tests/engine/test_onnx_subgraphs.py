@@ -73,6 +73,7 @@ def test_lstms_in_if_branches_are_found_and_placed(vad):
     }
     assert m.input_roles == {"X": "sequence", "sr": "other"}
     assert "then_branch of If 'check_sr'" in m.info()["notes"]
+    assert m.output_kind == "sigmoid"  # the branch's Sigmoid, seen through the If's Identity
 
 
 @pytest.mark.parametrize("node,sr,arrays", [("lstm16", 16000, 2), ("lstm8", 8000, 3)])
