@@ -49,7 +49,9 @@ def trace_lstm(
     """Record `module` (a torch.nn.LSTM, or an LSTMSpec) over one sequence x.
 
     x is shaped as the module expects for one sequence: [T, 1, in],
-    [1, T, in] with batch_first, or [T, in]; h0/c0 as torch takes them.
+    [1, T, in] with batch_first, or [T, in]; h0/c0 as torch takes them. An
+    nn.LSTMCell is stepped over x [T, in] as the one-layer LSTM it is, from
+    h0/c0 of shape [1, H] (or [H]).
     `keep_z` as in `record`.
     """
     if isinstance(module, LSTMSpec):
@@ -62,7 +64,12 @@ def trace_lstm(
             spec = spec_from_module(module)  # a GRU, LSTMCell, ...: SpecError naming it
             _torch_like_state(x, h0, c0)
             name = type(module).__name__
-            source = "torch.nn.LSTM" if name in ("LSTM", "RecursiveScriptModule") else f"{name} (a torch.nn.LSTM)"
+            cell = isinstance(module, sys.modules["torch"].nn.LSTMCell)
+            source = (
+                "torch.nn.LSTM" if name in ("LSTM", "RecursiveScriptModule")
+                else "torch.nn.LSTMCell, stepped over x (a one-layer LSTM)" if cell
+                else f"{name} (a torch.nn.LSTM)"
+            )  # fmt: skip
             return record(spec, x, h0, c0, source=source, keep_z=keep_z)
     raise SpecError(
         f"trace_lstm needs a torch.nn.LSTM or an LSTMSpec, got {type(module).__name__}"

@@ -495,7 +495,6 @@ def model_from_state_dict(sd: Mapping[str, Any], path: str, lstm: str | None = N
         # an encoder and a decoder: a Linear reading the encoder's width (a bridge that
         # initialises the decoder) is not the model's output head
         head = None
-    if apart:
         what = ", ".join(f"{'LSTMCell' if p in cells else 'LSTM'} {p or '(top level)'!r}" for p in apart)
         warnings.append(
             f"{what} {'is' if len(apart) == 1 else 'are'} not fed by "

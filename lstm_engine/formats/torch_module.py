@@ -1,11 +1,16 @@
 """A real torch module run by torch: the LSTMs inside it and the model that hooks them.
 
-Pickled modules and TorchScript archives are code, not a list of weights: what
-they output is whatever their forward computes, so the engine runs them with
-torch and records the chosen LSTM on exactly what it read. This module holds
-what knows torch's module classes: is_torch_lstm and spec_from_module (used by
-trace_lstm for a live nn.LSTM), and TorchModuleModel. torch is imported inside
-the functions; a torch module can only reach them if torch is already loaded.
+Pickled modules, TorchScript archives and live modules are code, not a list of
+weights: what they output is whatever their forward computes, so the engine
+runs them with torch and records the chosen LSTM on exactly what it read. An
+nn.LSTMCell is the same equations one step per call, so it is a one-layer LSTM
+whose calls (a Python loop, a decoder, a streaming model called once per step)
+are joined into one sequence; torch's quantize_dynamic LSTM is read with its
+weights dequantized. A forward may take more than the sequence (a state,
+lengths, a second source), by name. This module holds what knows torch's module
+classes: is_torch_lstm and spec_from_module (used by trace_lstm for a live
+nn.LSTM or nn.LSTMCell), and TorchModuleModel. torch is imported inside the
+functions; a torch module can only reach them if torch is already loaded.
 """
 
 from __future__ import annotations
@@ -38,12 +43,15 @@ def is_torch_lstm(module: Any) -> bool:
 
 
 def spec_from_module(module: Any) -> LSTMSpec:
-    """The engine's spec of a torch.nn.LSTM (a subclass, or a scripted one), with its exact weights."""
+    """The engine's spec of a torch.nn.LSTM (a subclass, or a scripted one), or of an nn.LSTMCell
+    as the one-layer LSTM it steps, with its exact weights."""
     import torch
 
     if is_torch_lstm(module) and not isinstance(module, torch.nn.LSTM):  # scripted nn.LSTM
         spec = spec_from_state_dict(module.state_dict(), "", None)
         return LSTMSpec(weights=spec.weights, batch_first=_batch_first(module))
+    if _kind(module) == "LSTMCell":  # the same equations, one step per call: a one-layer LSTM
+        return _spec_of("", module, "LSTMCell", type(module).__name__)
     if not isinstance(module, torch.nn.LSTM):
         raise SpecError(f"expected a torch.nn.LSTM, got {type(module).__name__}")
     if module.mode != "LSTM":
@@ -185,7 +193,8 @@ class _Calls:
                 return f"the LSTM was called with a {type(inp).__name__}, not a tensor"
             if self.kind == "LSTMCell":
                 if inp.dim() == 2 and inp.shape[0] != 1:
-                    return f"the LSTMCell saw a batch of {inp.shape[0]}, not one sequence"
+                    return (f"the LSTMCell saw a batch of {inp.shape[0]}, not one sequence (it takes "
+                            "one step per call; a sequence of steps is traced with trace_lstm)")  # fmt: skip
             elif inp.dim() == 3:
                 batch = inp.shape[0] if self.batch_first else inp.shape[1]
                 if batch != 1:
@@ -408,19 +417,20 @@ class TorchModuleModel(Model):
         return (torch.zeros(shape_h, dtype=dt), torch.zeros(shape_c, dtype=dt))
 
     def _arguments(self, seq: Any, layout, extra: dict, T: int, as_given: bool):
-        """(args, notes) for one call of forward: the sequence, then each other argument from
-        `extra` (laid out like the sequence unless `as_given`), a state's zeros, full lengths."""
+        """(args, kwargs, notes) for one call of forward: the sequence, then each other argument
+        from `extra` (laid out like the sequence unless `as_given`), a state's zeros, full lengths."""
         import torch
 
         args, notes = [seq], []
         batched = seq.dim() > (1 if seq.dtype == torch.int64 else 2)
-        for k, p in enumerate(self._params[1:], start=1):
+        cell = self._kinds[next(iter(self._lstm_modules))] == "LSTMCell"
+        for p in self._params[1:]:
             if p.name in extra:
                 v = extra[p.name]
                 if isinstance(v, str):
                     raise InputError(f"argument {p.name!r}: give an array, not text")
                 if _STATE_NAMES.match(p.name):
-                    args.append(_state_value(v, self.spec.dtype, batched and not as_given, p.name))
+                    args.append(_state_value(v, self.spec.dtype, batched and not as_given, cell, p.name))
                 else:
                     args.append(_tensor_like(v, self.spec.dtype, None if as_given else layout))
             elif _STATE_NAMES.match(p.name) and not p.has_default:
@@ -871,10 +881,10 @@ def _tensor_like(v: Any, dtype: np.dtype, layout) -> Any:
     return layout(t) if layout is not None else t
 
 
-def _state_value(v: Any, dtype: np.dtype, batched: bool, name: str) -> Any:
+def _state_value(v: Any, dtype: np.dtype, batched: bool, cell: bool, name: str) -> Any:
     """A state argument given as one array: (2, ...) stacks h and c, passed as the pair (h, c)
-    torch's LSTMs take; `batched` inserts the batch axis of one sequence ((L, H) → (L, 1, H),
-    (H,) → (1, H)). Any other array is passed as it is."""
+    torch's LSTMs take; `batched` inserts the batch axis of one sequence where it is missing
+    (an LSTM's (L, H) → (L, 1, H), a cell's (H,) → (1, H)). Any other array is passed as it is."""
     import torch
 
     a = np.asarray(v)
@@ -884,8 +894,8 @@ def _state_value(v: Any, dtype: np.dtype, batched: bool, name: str) -> Any:
     if a.ndim < 2 or a.shape[0] != 2:
         return t
     h, c = t[0], t[1]
-    if batched:
-        h, c = ((s[:, None] if s.dim() == 2 else s[None]) for s in (h, c))
+    if batched and h.dim() == (1 if cell else 2):
+        h, c = ((s[None] if cell else s[:, None]) for s in (h, c))
     return (h, c)
 
 

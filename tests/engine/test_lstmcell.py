@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lstm_engine import InputError, load, trace_module
+from lstm_engine import InputError, load, trace_lstm, trace_module
 
 
 class CharRNN(nn.Module):
@@ -258,3 +258,19 @@ def test_a_packed_batch_reaching_a_cell_model_is_refused_in_one_line():
     m = CharRNN().eval()
     with pytest.raises(InputError, match="batch of 3"):
         trace_module(m, (torch.tensor([[1, 2, 3], [4, 5, 6]]),))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_trace_lstm_steps_a_bare_cell_over_a_sequence(dtype):
+    torch.manual_seed(8)
+    cell = nn.LSTMCell(3, 4).to(dtype)
+    x = torch.randn(7, 3, dtype=dtype)
+    h0, c0 = torch.randn(1, 4, dtype=dtype), torch.randn(1, 4, dtype=dtype)
+    tr = trace_lstm(cell, x, h0, c0)
+    h, c = _cell_steps(cell, x, h0, c0)
+    np.testing.assert_allclose(tr.h[0, 0], h, atol=_tol(dtype), rtol=0)
+    np.testing.assert_allclose(tr.c[0, 0], c, atol=_tol(dtype), rtol=0)
+    assert "LSTMCell" in tr.meta.get("source", "") or "LSTMCell" in str(tr.source)
+    # one call of the cell on a batch of steps is not one sequence: said, with what to do
+    with pytest.raises(InputError, match="takes one step per call"):
+        trace_module(cell, (x,))
