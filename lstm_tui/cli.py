@@ -245,7 +245,8 @@ def info_lines(info: dict) -> list[str]:
             row("vocabulary", " ".join(display(w)[:24] for w in first) + more)
     elif info.get("inputs"):  # ONNX: the graph's own inputs, batch axis included
         shapes = ", ".join(f"{safe_line(k)} {safe_line(v)}" for k, v in info["inputs"].items())
-        row("input", f"numeric graph input {shapes} (--input X.npy, --batch-index B)")
+        how = "--input X.npy" if len(info["inputs"]) == 1 else "--input NAME=X.npy or FILE.npz"
+        row("input", f"numeric graph input {shapes} ({how}, --batch-index B)")
     else:
         width = info.get("input_width", info["input_size"]) or "features"
         row("input", f"numeric, [T, {safe_line(width)}] (--input X.npy)")
