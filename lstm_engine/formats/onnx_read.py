@@ -105,6 +105,19 @@ _SHAPE_OPS = {
 }  # fmt: skip
 
 
+#: onnxruntime's LSTM with 8-bit weights (com.microsoft): traced with its weights dequantized
+QUANTIZED_LSTM = "DynamicQuantizeLSTM"
+#: its inputs after P: the scales and zero points of W and R
+QUANT_ROLES = ("W_scale", "W_zero_point", "R_scale", "R_zero_point")
+
+
+def is_lstm_node(node) -> bool:
+    """ONNX's LSTM, or onnxruntime's DynamicQuantizeLSTM (the same cell with int8 W and R)."""
+    return (node.op_type == "LSTM" and node.domain in ("", "ai.onnx")) or (
+        node.op_type == QUANTIZED_LSTM and node.domain == "com.microsoft"
+    )
+
+
 def import_onnx():
     """(onnx, onnxruntime), or the LoadError that says how to get them."""
     try:
@@ -255,13 +268,17 @@ def parse_lstm_node(onnx, node, name: str) -> LstmNode:
         CellActivations(i=f, f=f, g=g, o=f, c=h) for f, g, h in zip(*[iter(acts)] * 3)
     )
 
-    ins = list(node.input) + [""] * (len(INPUT_ROLES) - len(node.input))
+    roles = INPUT_ROLES + (QUANT_ROLES if node.op_type == QUANTIZED_LSTM else ())
+    ins = list(node.input) + [""] * (len(roles) - len(node.input))
     outs = list(node.output) + [""] * (len(OUTPUT_ROLES) - len(node.output))
     if not ins[0] or not ins[1] or not ins[2]:
         raise LoadError(f"{where}: inputs X, W and R are required")
+    if node.op_type == QUANTIZED_LSTM and not all(ins[8:12]):
+        raise LoadError(f"{where}: a DynamicQuantizeLSTM needs W_scale, W_zero_point, R_scale "
+                        "and R_zero_point")  # fmt: skip
     return LstmNode(
         name=name, node=node,
-        inputs=dict(zip(INPUT_ROLES, ins)), outputs=dict(zip(OUTPUT_ROLES, outs)),
+        inputs=dict(zip(roles, ins)), outputs=dict(zip(OUTPUT_ROLES, outs)),
         attributes={k: _short_floats(v) for k, v in attrs.items()},
         direction=direction, num_directions=D, layout=layout,
         hidden_size=hidden_size, clip=clip, input_forget=bool(input_forget),
@@ -335,7 +352,7 @@ class _Graph:
             if node is None or id(node) in seen or node.op_type in ("Shape", "Size"):
                 continue
             seen.add(id(node))
-            wanted += [node.input[0]] if node.op_type == "LSTM" else self._node_refs(node)
+            wanted += [node.input[0]] if is_lstm_node(node) else self._node_refs(node)
         return feeds
 
     def control_flow(self, nodes) -> Any:
@@ -462,20 +479,17 @@ def _find_lstms(graph) -> list[FoundLstm]:
         used.add(name)
         found.append(FoundLstm(name, node, path))
 
-    def is_lstm(node):
-        return node.op_type == "LSTM" and node.domain in ("", "ai.onnx")
-
     def walk(g, path, depth):
         if depth > 16:  # deeper nesting is no model anyone exported
             return
         for k, node in enumerate(g.node):
-            if path and is_lstm(node):
+            if path and is_lstm_node(node):
                 add(node, path)
             for attr, sub in _subgraphs(node):
                 walk(sub, path + ((k, node, attr),), depth + 1)
 
     for node in graph.node:
-        if is_lstm(node):
+        if is_lstm_node(node):
             add(node, ())
     walk(graph, (), 0)
     return found
@@ -546,15 +560,6 @@ class OnnxModel(Model):
         self._file_model = model = _read_model(onnx, path)
         found = _find_lstms(model.graph)
         if not found:
-            quantized = next(
-                (n for n in model.graph.node if n.op_type == "DynamicQuantizeLSTM"), None
-            )
-            if quantized is not None:
-                raise LoadError(
-                    f"{path}: its LSTM is onnxruntime's quantized DynamicQuantizeLSTM node "
-                    f"{quantized.name or 'unnamed'!r} (8-bit weights), which lstm-tui does not "
-                    "trace; open the float model from before quantization"
-                )
             ops = sorted({n.op_type for n in model.graph.node})
             raise LoadError(f"{path}: no LSTM node in this ONNX graph (it has {', '.join(ops)})")
         names = tuple(f.name for f in found)
@@ -581,7 +586,7 @@ class OnnxModel(Model):
         self._graph = g = _Graph(onnx, ort, model, path)
         try:
             lstm_node = next(n for n in model.graph.node if n is chosen.node or (
-                chosen.path and n.op_type == "LSTM" and n == chosen.node))  # fmt: skip
+                chosen.path and is_lstm_node(n) and n == chosen.node))  # fmt: skip
             self.node = parse_lstm_node(onnx, lstm_node, node)
         except LoadError as e:
             raise LoadError(f"{path}: {e}") from None
@@ -627,6 +632,12 @@ class OnnxModel(Model):
             vocab=vocab if text else None, unk=(props.get("unk") or None) if text else None,
             lowercase=props.get("lowercase") == "true", examples=examples,
             output_kind=self._guess_output_kind(), description=description,
+            warnings=[
+                f"the LSTM node {node!r} is onnxruntime's DynamicQuantizeLSTM: every gate, c and "
+                "h shown is computed from its dequantized 8-bit weights, in float; onnxruntime "
+                "also quantizes each step's input, so the model's own output (the output panel) "
+                "differs from what these values would give by that rounding"
+            ] if self.node.node.op_type == QUANTIZED_LSTM else [],
         )  # fmt: skip
 
     # --- the If branches the traced node sits in
@@ -676,7 +687,7 @@ class OnnxModel(Model):
         g, n = self._graph, self.node
         states, lengths = set(), set()
         for nd in g.model.graph.node:
-            if nd.op_type == "LSTM":
+            if is_lstm_node(nd):
                 ins = list(nd.input) + [""] * 8
                 lengths |= g.value_feeds(ins[4])
                 states |= g.value_feeds(ins[5]) | g.value_feeds(ins[6])
@@ -735,7 +746,7 @@ class OnnxModel(Model):
 
     def _read_spec(self, path: str) -> LSTMSpec:
         n, g, where = self.node, self._graph, f"{path}: LSTM node {self.node.name!r}"
-        for role in ("W", "R", "B", "P"):
+        for role in ("W", "R", "B", "P", *(r for r in QUANT_ROLES if r in n.inputs)):
             name = n.inputs[role]
             if name and name not in g.initializers and g.ancestry([name])[1]:
                 raise LoadError(
@@ -744,6 +755,8 @@ class OnnxModel(Model):
                 )
         try:
             W, R, B, P = (self._static(r) for r in ("W", "R", "B", "P"))
+            if n.node.op_type == QUANTIZED_LSTM:
+                W, R = (self._dequantized(a, r, where) for a, r in ((W, "W"), (R, "R")))
         except InputError as e:  # nothing was fed, so this is the file's fault
             raise LoadError(str(e)) from None
         D = n.num_directions
@@ -807,6 +820,21 @@ class OnnxModel(Model):
         except SpecError as e:
             raise LoadError(f"{where}: {e}") from None
 
+    def _dequantized(self, q: np.ndarray, role: str, where: str) -> np.ndarray:
+        """A DynamicQuantizeLSTM's W or R ([D, in, 4H] of int8/uint8, scale and zero point per
+        direction [D] or per gate row [D, 4H]) as LSTM's float [D, 4H, in]: (q - zero) * scale."""
+        scale, zero = (np.asarray(self._static(f"{role}_{k}")) for k in ("scale", "zero_point"))
+        if q.dtype not in (np.int8, np.uint8) or q.ndim != 3:
+            raise LoadError(f"{where}: quantized {role} must be 8-bit [D, in, 4H], got {q.dtype} "
+                            f"{list(q.shape)}")  # fmt: skip
+        D, rows = q.shape[0], q.shape[2]
+        if scale.shape not in ((D,), (D, rows)) or zero.shape != scale.shape:
+            raise LoadError(f"{where}: {role}_scale {list(scale.shape)} and {role}_zero_point "
+                            f"{list(zero.shape)} fit neither [D] nor [D, 4H]")  # fmt: skip
+        scale = scale.astype(np.float32).reshape(D, 1, -1)
+        zero = zero.astype(np.float32).reshape(D, 1, -1)
+        return np.ascontiguousarray(((q.astype(np.float32) - zero) * scale).transpose(0, 2, 1))
+
     def _lstm_state_output(self) -> bool:
         """Whether the first graph output is just an LSTM's states: no model-level output."""
         name, seen = self.output_name, set()
@@ -815,7 +843,7 @@ class OnnxModel(Model):
             node = self._graph.producer.get(name)
             if node is None:
                 return False
-            if node.op_type == "LSTM":
+            if is_lstm_node(node):
                 return True
             if node.op_type not in _SHAPE_OPS:
                 return False
@@ -834,7 +862,7 @@ class OnnxModel(Model):
             return super().output_uses_future
         nodes, _ = self._graph.ancestry([self.output_name])
         for node in nodes:
-            if node.op_type == "LSTM" and node.domain in ("", "ai.onnx"):
+            if is_lstm_node(node):
                 direction = next(
                     (a.s for a in node.attribute if a.name == "direction"), b"forward"
                 )
@@ -997,7 +1025,7 @@ class OnnxModel(Model):
             "lstm": self.lstm_name,
             "output_kind": self.output_kind if output is not None else None,
             "description": self.description, "source": self.path,
-            "onnx_node": n.name, "op_type": "LSTM", "attributes": n.attributes,
+            "onnx_node": n.name, "op_type": n.node.op_type, "attributes": n.attributes,
             **({"onnx_where": self.where} if self.where else {}),
             "onnx_direction": n.direction, "opset": self.opset,
             "batch_index": b, "batch_size": batch, "sequence_length": L, "padded_length": T,
@@ -1137,14 +1165,14 @@ class OnnxModel(Model):
         if len(nodes) <= self.LIST_NODES:
             out, top = [], iter(r for r in lstm_rows if r[0] not in self.nested_lstms)
             for k, nd in enumerate(nodes):
-                if nd.op_type == "LSTM" and nd.domain in ("", "ai.onnx"):
+                if is_lstm_node(nd):
                     out.append(next(top))
                 else:
                     out.append((nd.name or f"{nd.op_type}_{k}", nd.op_type))
             return out + [r for r in lstm_rows if r[0] in self.nested_lstms]
         counts: dict[str, int] = {}
         for nd in nodes:
-            if nd.op_type != "LSTM":
+            if not is_lstm_node(nd):
                 counts[nd.op_type] = counts.get(nd.op_type, 0) + 1
         ops = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         summary = ", ".join(f"{n} {op}" for op, n in ops)

@@ -67,17 +67,47 @@ def test_a_small_graph_lists_every_node(tmp_path):
     assert m.info()["layers"] == [("lstm", m.spec.summary()), ("act", "Relu")]
 
 
-def test_a_dynamically_quantized_lstm_is_refused_by_name(tmp_path):
-    node = helper.make_node(
-        "DynamicQuantizeLSTM", ["X", "W", "R"], ["Y"], name="qlstm", domain="com.microsoft",
-        hidden_size=4,
-    )  # fmt: skip
-    inits = [numpy_helper.from_array(np.zeros((1, 3, 16), np.int8), "W"),
-             numpy_helper.from_array(np.zeros((1, 4, 16), np.int8), "R")]  # fmt: skip
-    with pytest.raises(LoadError) as e:
-        load(_save(tmp_path, [node], inits, outputs=("Y",)))
-    assert "DynamicQuantizeLSTM node 'qlstm'" in str(e.value)
-    assert "open the float model from before quantization" in str(e.value)
+def test_a_dynamically_quantized_lstm_opens_dequantized_with_a_banner(tmp_path):
+    from onnx_helpers import Oracle, session, single_lstm_model
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    a = lstm_arrays(3, 4, D=2, seed=3)
+    float_path = tmp_path / "f.onnx"
+    onnx.save(single_lstm_model(a, direction="bidirectional"), str(float_path))
+    q_path = tmp_path / "q.onnx"
+    import logging
+
+    logging.disable(logging.WARNING)  # quantize_dynamic's advice about pre-processing
+    try:
+        quantize_dynamic(str(float_path), str(q_path), op_types_to_quantize=["LSTM"],
+                         weight_type=QuantType.QInt8)  # fmt: skip
+    finally:
+        logging.disable(logging.NOTSET)
+    q = onnx.load(str(q_path))
+    assert [n.op_type for n in q.graph.node] == ["DynamicQuantizeLSTM"]
+    inits = {t.name: numpy_helper.to_array(t) for t in q.graph.initializer}
+
+    def dequantized(role):  # [D, in, 4H] int8 → LSTM's [D, 4H, in], by the documented formula
+        wq, sc, zp = (inits[f"{role}_quantized"], inits[f"{role}_scale"],
+                      inits[f"{role}_zero_point"])  # fmt: skip
+        w = (wq.astype(np.float32) - zp.reshape(-1, 1, 1)) * sc.reshape(-1, 1, 1)
+        return w.transpose(0, 2, 1)
+
+    deq = {"W": dequantized("W"), "R": dequantized("R"), "B": a["B"]}
+    oracle = Oracle(single_lstm_model(deq, direction="bidirectional"))
+    m = load(q_path)
+    assert any("DynamicQuantizeLSTM" in w and "dequantized" in w for w in m.warnings)
+    X = np.random.default_rng(1).normal(size=(5, 2, 3)).astype(np.float32)
+    Y_q = session(q).run(None, {"X": X})[0]
+    for b in range(2):
+        tr = m.trace(X, batch_index=b)
+        h_ref, c_ref = oracle.states(X, b)
+        np.testing.assert_allclose(tr.h[0], h_ref, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(tr.c[0], c_ref, atol=1e-5, rtol=0)
+        # the quantized run itself: the same model up to its input rounding
+        assert np.abs(tr.h[0] - Y_q[:, :, b].transpose(1, 0, 2)).max() < 0.05
+        assert tr.meta["op_type"] == "DynamicQuantizeLSTM"
+        assert any("dequantized" in w for w in tr.meta["warnings"])
 
 
 def test_an_lstm_with_a_projection_is_an_invalid_file_not_a_shape_error(tmp_path):
