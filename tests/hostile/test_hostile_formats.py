@@ -195,3 +195,34 @@ def test_onnx_named_inputs_that_do_not_fit_are_one_line(tmp_path):
         with pytest.raises(InputError, match=says) as e:
             m.trace(inp)
         assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("scale_shape,dtype,says", [
+    ((7,), np.int8, "fit neither [D] nor [D, 4H]"),
+    ((1,), np.float32, "quantized W must be 8-bit"),
+])  # fmt: skip
+def test_a_damaged_dynamically_quantized_lstm_is_one_line(tmp_path, scale_shape, dtype, says):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    arrays = {
+        "W_quantized": np.zeros((1, 3, 16), dtype), "R_quantized": np.zeros((1, 4, 16), np.int8),
+        "W_scale": np.ones(scale_shape, np.float32), "W_zero_point": np.zeros(scale_shape, np.int8),
+        "R_scale": np.ones(1, np.float32), "R_zero_point": np.zeros(1, np.int8),
+    }  # fmt: skip
+    inits = [numpy_helper.from_array(a, k) for k, a in arrays.items()]
+    node = helper.make_node(
+        "DynamicQuantizeLSTM",
+        ["X", "W_quantized", "R_quantized", "", "", "", "", "", "W_scale", "W_zero_point",
+         "R_scale", "R_zero_point"],
+        ["Y"], name="q", domain="com.microsoft", hidden_size=4,
+    )  # fmt: skip
+    g = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", 1, 3])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)], inits,
+    )  # fmt: skip
+    path = tmp_path / "q.onnx"
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14),
+                                                helper.make_opsetid("com.microsoft", 1)])  # fmt: skip
+    onnx.save(model, str(path))
+    _one_line(path, says)
