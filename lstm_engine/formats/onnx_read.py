@@ -708,7 +708,9 @@ class OnnxModel(Model):
     def _default_feed(self, name: str, given: dict[str, np.ndarray], X: np.ndarray | None):
         """Zeros for a state input, full lengths for a lengths input: its declared shape with
         each named dimension taken from a given input that declares the same name (batch),
-        and a lengths input's batch from X. None when the shape cannot be told."""
+        and with X (the LSTM's input, once it can be computed) the one dimension nothing
+        names taken as its batch (a state [2, ?, 128], a lengths [?]). None when the shape
+        cannot be told."""
         vi = self._input(name)
         known = {}
         for other, value in given.items():
@@ -718,16 +720,11 @@ class OnnxModel(Model):
         dims = _dims(vi)
         if dims is None:
             return None
-        shape = []
-        for k, d in enumerate(dims):
-            if isinstance(d, int) and d > 0:
-                shape.append(d)
-            elif isinstance(d, str) and d in known:
-                shape.append(known[d])
-            elif self.input_roles[name] == "lengths" and X is not None and len(dims) == 1:
-                shape.append(X.shape[0 if self.node.layout else 1])
-            else:
-                return None
+        shape = [d if isinstance(d, int) and d > 0 else known.get(d) for d in dims]
+        if shape.count(None) == 1 and X is not None and X.ndim == 3:
+            shape[shape.index(None)] = X.shape[0 if self.node.layout else 1]  # the batch
+        if None in shape:
+            return None
         elem = vi.type.tensor_type.elem_type or 1
         dtype = np.dtype(self._graph.onnx.helper.tensor_dtype_to_np_dtype(elem))
         if self.input_roles[name] == "lengths":
@@ -933,6 +930,9 @@ class OnnxModel(Model):
             if k in feeds or role != "state":
                 continue
             value = self._default_feed(k, feeds, None)
+            if value is None and k not in self._graph.ancestry([n.inputs["X"]])[1]:
+                X = np.asarray(self._graph.evaluate([n.inputs["X"]], feeds)[n.inputs["X"]])
+                value = self._default_feed(k, feeds, X)
             if value is None:
                 raise InputError(
                     f"the state input {k} {_shape_text(self._input(k))} was not given and its "

@@ -250,3 +250,20 @@ def test_cli_named_inputs_and_one_npz(stateful, tmp_path, capsys):
     np.testing.assert_array_equal(b.h, direct.h)
     np.testing.assert_array_equal(b.c, direct.c)
     assert not b.meta.get("warnings")
+
+
+def test_a_state_whose_batch_axis_has_no_name_takes_the_sequences_batch(tmp_path):
+    """silero-vad's state is [2, ?, 128]: the one dimension nothing names is the batch."""
+    model, _ = _lens_and_state_model(seed=8)
+    for vi in model.graph.input:
+        if vi.name == "h_init":
+            vi.type.tensor_type.shape.dim[1].Clear()  # neither a size nor a name
+    path = tmp_path / "unnamed.onnx"
+    onnx.save(model, str(path))
+    X = np.random.default_rng(2).normal(size=(4, 3, 2)).astype(np.float32)
+    tr = load_onnx(path).trace(X, batch_index=1)
+    oracle = _oracle_with(model, np.full(3, 4, np.int32), np.zeros((1, 3, 3), np.float32))
+    h_ref, c_ref = oracle.states(X, 1)
+    np.testing.assert_allclose(tr.h[0], h_ref, atol=TOL, rtol=0)
+    np.testing.assert_allclose(tr.c[0], c_ref, atol=TOL, rtol=0)
+    assert any("h_init was not given: it starts at zeros" in w for w in tr.meta["warnings"])
