@@ -25,8 +25,9 @@ says so.
 
 What is read: InputLayer, Embedding, LSTM, Bidirectional(LSTM) with
 merge_mode "concat", Dropout-like layers (the identity at inference), and one
-Dense at the end. Anything else is refused by name. The network runs as a
-PipelineModel (embedding → LSTMs → head), the numbers from the engine.
+Dense (or TimeDistributed(Dense)) at the end. Anything else is refused by name.
+The network runs as a PipelineModel (embedding → LSTMs → head), the numbers
+from the engine.
 
 h5py is imported only here; every dataset's declared size is checked before
 it is read, and links to other files (external links, virtual or external
@@ -213,6 +214,8 @@ def _keras3_layer(h5py, root, cls: str, path: str, what: str) -> list:
     if cls == "Bidirectional":
         return [_keras3_vars(h5py, root, f"{path}/{side}/cell", what)
                 for side in ("forward_layer", "backward_layer")]  # fmt: skip
+    if cls == "TimeDistributed":  # the wrapped layer's weights, under `layer`
+        return _keras3_vars(h5py, root, f"{path}/layer", what)
     return _keras3_vars(h5py, root, path, what)
 
 
@@ -234,7 +237,7 @@ def _keras3_layers(h5py, root, cfg: dict | None, what: str) -> list[_Layer]:
                               _keras3_layer(h5py, root, cls, path, what)))  # fmt: skip
         return out
     classes = {"embedding": "Embedding", "lstm": "LSTM", "bidirectional": "Bidirectional",
-               "dense": "Dense"}  # fmt: skip
+               "dense": "Dense", "time_distributed": "TimeDistributed"}  # fmt: skip
     found = []
     for key in group.keys():
         m = re.fullmatch(r"([a-z_0-9]+?)(?:_(\d+))?", key)
@@ -244,7 +247,7 @@ def _keras3_layers(h5py, root, cfg: dict | None, what: str) -> list[_Layer]:
                 raise LoadError(f"{what}: layer {key!r} holds weights lstm-tui cannot place")
             continue
         found.append((cls, int(m.group(2) or 0), key))
-    rank = {"Embedding": 0, "LSTM": 1, "Bidirectional": 1, "Dense": 2}
+    rank = {"Embedding": 0, "LSTM": 1, "Bidirectional": 1, "Dense": 2, "TimeDistributed": 2}
     found.sort(key=lambda x: (rank[x[0]], x[1], x[0]))
     layers = [_Layer(cls, key, None, _keras3_layer(h5py, root, cls, f"layers/{key}", what))
               for cls, _, key in found]  # fmt: skip
@@ -384,6 +387,20 @@ def _lstm_spec(layer: _Layer, version: int, where: str) -> tuple[LSTMSpec, dict]
     return LSTMSpec(weights=((fw, bw),), activations=acts), fw_cfg
 
 
+def _unwrap_time_distributed(layer: _Layer) -> _Layer:
+    """TimeDistributed(Dense) is the Dense at every step, which is what a Dense after an LSTM
+    that returns sequences already is (without a config, a TimeDistributed is taken as one)."""
+    if layer.cls != "TimeDistributed":
+        return layer
+    if layer.config is None:
+        return _Layer("Dense", layer.name, None, layer.weights)
+    inner = layer.config.get("layer") or {}
+    if str(inner.get("class_name")) != "Dense":
+        return layer  # refused by name below
+    return _Layer("Dense", layer.name, dict(inner.get("config") or {}, name=layer.name),
+                  layer.weights)  # fmt: skip
+
+
 def model_from_layers(
     layers: list[_Layer], path: str, version: int, lstm: str | None, *, has_config: bool
 ) -> Model:
@@ -392,7 +409,8 @@ def model_from_layers(
 
     embedding, lstms, head, output, warnings = None, [], None, None, []
     last_cfg: dict = {}
-    for k, layer in enumerate(layers):
+    layers = [_unwrap_time_distributed(x) for x in layers]
+    for layer in layers:
         where = f"{path}: layer {layer.name!r} ({layer.cls})"
         if layer.cls in _IDENTITY_LAYERS:
             continue
@@ -432,7 +450,7 @@ def model_from_layers(
         else:
             raise LoadError(
                 f"{where}: lstm-tui reads Embedding, LSTM, Bidirectional(LSTM), Dropout and one "
-                "Dense at the end"
+                "Dense (or TimeDistributed(Dense)) at the end"
             )
     if not lstms:
         raise LoadError(f"{path}: no LSTM layer in this Keras model")

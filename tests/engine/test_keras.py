@@ -248,6 +248,24 @@ def test_a_sigmoid_dense_is_independent_probabilities(tmp_path):
     assert tr.meta["output_kind"] == "sigmoid"
 
 
+def test_time_distributed_dense_is_the_head(tmp_path):
+    net = Net(seed=9)
+    cfg = net.config()
+    dense = cfg["config"]["layers"].pop()
+    cfg["config"]["layers"].append({"class_name": "TimeDistributed", "config": {
+        "name": "time_distributed", "layer": dense}})  # fmt: skip
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        net.write_keras3_h5(f)
+        f.move("layers/dense", "layers/time_distributed/layer")  # where Keras 3 keeps it
+    with zipfile.ZipFile(tmp_path / "td.keras", "w") as zf:
+        zf.writestr("config.json", json.dumps(cfg))
+        zf.writestr("model.weights.h5", buf.getvalue())
+    m = load(tmp_path / "td.keras")
+    assert [n for n, _ in m.layers()][-2:] == ["time_distributed", "output"]
+    assert_matches(m, net, IDS, version=3)
+
+
 def test_keras3_weights_only_file(tmp_path):
     net = Net(seed=5)
     m = load(net.save_keras3_weights(tmp_path / "m.weights.h5"))
@@ -268,7 +286,7 @@ def test_token_ids_out_of_range_and_unknown_layers_are_refused(tmp_path):
         zf.writestr("config.json", json.dumps(cfg))
         zf.writestr("model.weights.h5", src.read("model.weights.h5"))
     with pytest.raises(LoadError, match=r"layer 'conv' \(Conv1D\): lstm-tui reads Embedding, "
-                       r"LSTM, Bidirectional\(LSTM\), Dropout and one Dense at the end"):  # fmt: skip
+                       r"LSTM, Bidirectional\(LSTM\), Dropout and one Dense"):  # fmt: skip
         load(path)
 
 
@@ -309,3 +327,12 @@ def test_against_keras_itself_when_installed(tmp_path, monkeypatch):
     sig.set_weights(first.get_weights())
     np.testing.assert_allclose(m.trace(text).h[0, 0], keras.ops.convert_to_numpy(sig(x))[0],
                                atol=TOL, rtol=0)  # fmt: skip
+    # a tagger's TimeDistributed(Dense) head
+    td = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(9, 3),
+                           keras.layers.LSTM(4, return_sequences=True),
+                           keras.layers.TimeDistributed(keras.layers.Dense(3, "softmax"))])  # fmt: skip
+    td.set_weights([rng.uniform(-1.5, 1.5, w.shape).astype(np.float32)
+                    for w in td.get_weights()])  # fmt: skip
+    td.save(tmp_path / "td.keras")
+    np.testing.assert_allclose(load(tmp_path / "td.keras").trace(text).output,
+                               keras.ops.convert_to_numpy(td(x))[0], atol=TOL, rtol=0)  # fmt: skip
