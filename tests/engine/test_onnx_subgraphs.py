@@ -152,3 +152,48 @@ def test_an_lstm_in_a_loop_body_is_found_and_refused_in_one_line(tmp_path):
     assert "\n" not in msg
     assert "the LSTM node 'step_lstm' is inside the body of Loop 'frames'" in msg
     assert "cannot be traced; export the LSTM outside the loop" in msg
+
+
+def test_an_lstm_in_an_if_inside_an_if(tmp_path):
+    a, b = lstm_arrays(3, 4, seed=11), lstm_arrays(3, 4, seed=12)
+    inner = helper.make_node(
+        "If", ["is16k"], ["t_inner"], name="inner",
+        then_branch=_branch(a, "lstm_a", "a_"), else_branch=_branch(b, "lstm_b", "b_"),
+    )  # fmt: skip
+    eq = helper.make_node("Equal", ["sr", "k16000"], ["is16k"])
+    outer_then = helper.make_graph(
+        [eq, inner], "outer_then", [],
+        [helper.make_tensor_value_info("t_inner", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.array([16000], np.int64), "k16000")],
+    )  # fmt: skip
+    zeros = numpy_helper.from_array(np.zeros((1, 1, 1, 4), np.float32))
+    outer_else = helper.make_graph(
+        [helper.make_node("Constant", [], ["none"], value=zeros)], "outer_else", [],
+        [helper.make_tensor_value_info("none", TensorProto.FLOAT, None)],
+    )  # fmt: skip
+    outer = helper.make_node("If", ["on"], ["prob"], name="outer",
+                             then_branch=outer_then, else_branch=outer_else)  # fmt: skip
+    g = helper.make_graph(
+        [helper.make_node("Constant", [], ["on"], value=numpy_helper.from_array(np.array(True))),
+         outer], "nested",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", 1, 3]),
+         helper.make_tensor_value_info("sr", TensorProto.INT64, [1])],
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, None)],
+    )  # fmt: skip
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
+    path = tmp_path / "nested.onnx"
+    onnx.save(model, str(path))
+    m = load_onnx(path, node="lstm_b")
+    assert m.nested_lstms["lstm_b"] == (
+        "inside the else_branch of If 'inner', inside the then_branch of If 'outer'"
+    )
+    X = np.random.default_rng(5).normal(size=(4, 1, 3)).astype(np.float32)
+    feeds = {"X": X, "sr": np.array([8000], np.int64)}
+    tr = m.trace(feeds)
+    h_ref, c_ref = Oracle(single_lstm_model(b)).states(X, 0)
+    np.testing.assert_allclose(tr.h[0], h_ref, atol=TOL, rtol=0)
+    np.testing.assert_allclose(tr.c[0], c_ref, atol=TOL, rtol=0)
+    np.testing.assert_allclose(tr.output, session(model).run(None, feeds)[0][:, 0, 0],
+                               atol=TOL, rtol=0)  # fmt: skip
+    with pytest.raises(InputError, match="If 'inner' takes its then_branch"):
+        m.trace({"X": X, "sr": np.array([16000], np.int64)})
