@@ -3,8 +3,10 @@
 The screen owns the state: the Session (only the screen moves it, and only
 the screen talks to the engine) and the cursor reactives t, lstm_layer,
 direction, unit, sort, panel, heatmap quantity and overview, all ints, bools
-and strings. The TraceView below gets them through data_bind and passes them
-on to its panels; clicks come back as messages. Stepping changes a few ints;
+and strings; WatchActions (screens/watch_actions.py) adds the watches,
+bookmarks and token search, and the keys that ask "when?". The TraceView
+below gets them through data_bind and passes them on to its panels; clicks
+come back as messages. Stepping changes a few ints;
 each panel redraws from cached per-step data, which is what keeps a held
 arrow key smooth.
 
@@ -44,6 +46,8 @@ from ..widgets.status_header import StatusHeader
 from ..widgets.unit_table import UnitTable
 from .dialogs import EditInputDialog, GoToStepDialog, GoToUnitDialog
 from .help import HelpScreen
+from .watch_actions import KEYS as WATCH_KEYS
+from .watch_actions import WatchActions
 
 #: What `p` cycles through when the plots do not fit beside the cell view.
 PANELS = layout.PANELS
@@ -73,6 +77,7 @@ KEYS = [
     Binding("pagedown", "unit_page(1)", "Page ↓", show=False, tooltip="Select a unit one page down"),
     Binding("pageup", "unit_page(-1)", "Page ↑", show=False, tooltip="Select a unit one page up"),
     Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort order (ascending lists f ≈ 0 first)"),
+    *WATCH_KEYS,
 ]  # fmt: skip
 
 
@@ -90,7 +95,7 @@ def _action_key(action: str) -> tuple[str, tuple]:
     return name, tuple(params)
 
 
-class DebuggerScreen(Screen):
+class DebuggerScreen(WatchActions, Screen):
     """Step through one trace: header, sequence strip, unit table, cell, history, heatmap."""
 
     #: How often the whole-sequence panels (history, heatmap) follow a held arrow key;
@@ -137,6 +142,7 @@ class DebuggerScreen(Screen):
         self.session = Session(source.trace)
         self.set_reactive(DebuggerScreen.source, source)
         self.set_reactive(DebuggerScreen.unit, self._focus_unit(source))
+        self._init_watching()
 
     # --- layout
     def compose(self) -> ComposeResult:
@@ -145,7 +151,7 @@ class DebuggerScreen(Screen):
         yield Static(id="too-small")
         yield TraceView(id="main").data_bind(
             S.source, S.t, S.context_t, S.lstm_layer, S.direction, S.unit, S.sort, S.descending,
-            S.panel, S.overview, S.heat,
+            S.panel, S.overview, S.heat, S.watches, S.markers,
         )  # fmt: skip
         yield Footer(compact=True)
 
@@ -162,6 +168,7 @@ class DebuggerScreen(Screen):
     def on_mount(self) -> None:
         self._update_footer()
         self._warn(self.source)
+        self._say_dropped()
 
     def _warn(self, source: Source) -> None:
         """Say what the model opened with warnings about, once per Source (also in the
@@ -322,6 +329,7 @@ class DebuggerScreen(Screen):
 
     def watch_source(self, source: Source) -> None:
         self._update_footer()
+        self._watching_source(source)
 
     def _goto(self, t: int) -> None:
         self.session.goto(t)
@@ -394,8 +402,10 @@ class DebuggerScreen(Screen):
         if self._plots_fit:
             self.note("The cell view, history and heatmap are all on screen.", timeout=2)
             return
-        self.panel = PANELS[(PANELS.index(self.panel) + 1) % len(PANELS)]
-        names = {"cell": "cell view and output", "history": "unit history", "heatmap": "heatmap"}
+        panels = (*PANELS, layout.WATCHES) if self.watches else PANELS
+        self.panel = panels[(panels.index(self.panel) + 1) % len(panels)]
+        names = {"cell": "cell view and output", "history": "unit history", "heatmap": "heatmap",
+                 layout.WATCHES: "watches"}  # fmt: skip
         self.note(f"Showing the {names[self.panel]} (p: next)", timeout=2)
 
     def action_goto_unit(self) -> None:

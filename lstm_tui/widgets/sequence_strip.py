@@ -11,11 +11,20 @@ Token and label text goes through lstm_tui.text.display, so a character
 model's newline is one ⏎ cell, not a broken row; words the model read as its
 unknown token are marked `word→<unk>`. A numeric input shows each step's value
 (one feature) or a summary of the vector, so a cue like x = 1 is visible.
+
+Per-step markers: `markers` maps a position (0..T-1) to a marker kind, one of
+MARKERS (`"match"`: a search match, `"mark"`: a bookmark). A marked token gets
+the kind's glyph just left of it, in its cell's margin, and the kind's component class
+(`sequence-strip--<kind>`) on its cell, so a marker shows without colour too
+(NO_COLOR). A new kind (say "prediction changed here") is one entry in
+MARKERS and one rule in the tcss; the owner of the strip decides which kind
+wins where two fall on one step, since a position has one marker.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from rich.cells import cell_len
@@ -35,6 +44,8 @@ from ..text import display
 MAX_CELL = 14
 #: the "‹ " on the left (always reserved) and the " ›" on the right
 MARK = 2
+#: marker kind → the one-cell glyph drawn in a marked token's left margin
+MARKERS: Mapping[str, str] = {"match": "›", "mark": "•"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,8 @@ class StripStyles:
     pred: Style
     dim: Style
     unk: Style = Style()
+    markers: Mapping[str, Style] = field(default_factory=dict)
+    """marker kind → its style (a kind without one is drawn unstyled, glyph only)."""
 
 
 def _num(v: float) -> str:
@@ -187,12 +200,15 @@ def render_strip(
     tokens: list[str], preds: list[tuple[str, float]] | None, t: int, reverse: bool,
     width: int, styles: StripStyles, widths: list[int] | None = None,
     all_preds: bool = False, unk: set[int] | frozenset[int] = frozenset(),
+    markers: Mapping[int, str] | None = None,
 ) -> Text:  # fmt: skip
     """Three lines: tokens, predicted labels, their probabilities.
 
     Predictions show under processed tokens only, unless `all_preds` (the
-    output reads the whole sequence). No row is ever wider than `width`.
+    output reads the whole sequence). `markers` (position → kind) put the
+    kind's glyph in the token's left margin. No row is ever wider than `width`.
     """
+    markers = markers or {}
     widths = cell_widths(tokens, preds) if widths is None else widths
     a, b, drawn = window(widths, t, width)
     left = "‹ " if a > 0 else "  "
@@ -207,7 +223,14 @@ def render_strip(
         style = styles.current if k == t else styles.processed if done else styles.future
         if k in unk and k != t:
             style = style + styles.unk
-        lines[0].append(_center(tokens[k], w), style)
+        kind = markers.get(k)
+        if kind is None:
+            lines[0].append(_center(tokens[k], w), style)
+        else:
+            style = style + styles.markers.get(kind, Style())
+            cell = _center(tokens[k], w)
+            at = max(len(cell) - len(cell.lstrip(" ")) - 1, 0)  # the margin cell before the token
+            lines[0].append(cell[:at] + MARKERS.get(kind, "•") + cell[at + 1:], style)
         if preds is not None and (done or all_preds):
             label, p = preds[k]
             lines[1].append(_center(label, w), styles.pred)
@@ -257,15 +280,20 @@ class SequenceStrip(Widget):
     DEFAULT_CSS = """
     SequenceStrip { height: 3; }
     SequenceStrip > .sequence-strip--unk { color: $warning; text-style: italic; }
+    SequenceStrip > .sequence-strip--match { text-style: bold underline; }
+    SequenceStrip > .sequence-strip--mark { text-style: bold; }
     """
     COMPONENT_CLASSES = {
         "sequence-strip--current", "sequence-strip--processed", "sequence-strip--future",
         "sequence-strip--pred", "sequence-strip--dim", "sequence-strip--unk",
+        *(f"sequence-strip--{kind}" for kind in MARKERS),
     }  # fmt: skip
 
     source: reactive[Source | None] = reactive(None)
     t: reactive[int] = reactive(0)
     direction: reactive[int] = reactive(0)
+    markers: reactive[Mapping[int, str]] = reactive(dict)
+    """Position → marker kind (one of MARKERS) for the steps to mark; see the module docstring."""
 
     @dataclass
     class StepClicked(Message):
@@ -329,7 +357,7 @@ class SequenceStrip(Widget):
         return StripStyles(
             s("sequence-strip--current"), s("sequence-strip--processed"),
             s("sequence-strip--future"), s("sequence-strip--pred"), s("sequence-strip--dim"),
-            s("sequence-strip--unk"),
+            s("sequence-strip--unk"), {kind: s(f"sequence-strip--{kind}") for kind in MARKERS},
         )  # fmt: skip
 
     def render(self) -> Text:
@@ -338,6 +366,7 @@ class SequenceStrip(Widget):
         return render_strip(
             self._tokens, self._preds, self.t, self._reverse(), self.content_size.width,
             self._styles(), self._widths, all_preds=self._all_preds, unk=self._unk,
+            markers=self.markers,
         )  # fmt: skip
 
     def on_click(self, event: events.Click) -> None:
