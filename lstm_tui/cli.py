@@ -264,7 +264,8 @@ def info_lines(info: dict) -> list[str]:
         row("input", f"numeric, [T, {safe_line(width)}] (--input X.npy)")
     if info.get("forward_args"):  # a torch forward with more than the sequence
         args = ", ".join(f"{safe_line(n)} ({safe_line(what)})" for n, what in info["forward_args"])
-        row("forward", f"{args}; give each by name: --input NAME=FILE.npy, or one FILE.npz")
+        row("forward", args)
+        row("", "give each by name (--input NAME=FILE.npy), or all in one FILE.npz")
     if info["labels"] is not None:
         labels = info["labels"]
         shown = ", ".join(display(x) for x in labels[:20])

@@ -47,10 +47,16 @@ def open_path(
             trace=trace, name=trace.meta.get("model") or Path(path).stem, origin="trace",
             text=None, output_kind=trace_output_kind(trace), format="trace",
         )  # fmt: skip
+    inp, others = opened.input, None
+    sequence = getattr(model, "sequence_input", None)
+    if isinstance(inp, dict) and sequence in inp:  # named inputs: the sequence, and the rest
+        others = {k: v for k, v in inp.items() if k != sequence}
+        inp = inp[sequence]
     return Source(
         trace=trace, name=model.name, origin="model", model=model,
-        text=opened.input if isinstance(opened.input, str) else None,
+        text=inp if isinstance(inp, str) else None,
         output_kind=model.output_kind, format=model.format, example=opened.example,
+        other_inputs=others,
     )  # fmt: skip
 
 

@@ -108,7 +108,8 @@ def test_info_lists_the_forward_arguments_and_both_lstms(translator, capsys):
     _, tmp, _ = translator
     assert main(["info", str(tmp / "translator.pt"), "--trust"]) == 0
     out = capsys.readouterr().out
-    assert "forward       src (the sequence), tgt (required); give each by name" in out
+    assert "forward       src (the sequence), tgt (required)\n" in out
+    assert "give each by name (--input NAME=FILE.npy), or all in one FILE.npz" in out
     assert "LSTMs         encoder, decoder" in out
     assert any(l.split()[:2] == ["decoder", "LSTMCell(4,"] and "as LSTM 4→5" in l for l in out.splitlines())
 
@@ -182,3 +183,17 @@ def test_the_ui_opens_a_trusted_pickle_from_its_own_folder_as_info_does(tmp_path
     done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
                           env={"PYTHONPATH": root, "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert done.stdout.strip() == "0 None 5", done.stdout + done.stderr
+
+
+def test_an_edited_text_is_traced_again_with_the_other_named_inputs(translator):
+    from lstm_tui.opening import open_path
+
+    m, tmp, _ = translator
+    src = open_path(str(tmp / "translator.pt"), text="1 5 2 7 3", inputs=[f"tgt={tmp / 'tgt.npy'}"],
+                    trust=True, lstm="decoder")  # fmt: skip
+    assert src.text == "1 5 2 7 3" and set(src.other_inputs) == {"tgt"}
+    edited = src.retrace("6 6 1")
+    with torch.no_grad():
+        expect = m(torch.tensor([[6, 6, 1]]), torch.from_numpy(TGT)[None])[0].numpy()
+    assert edited.trace.T == len(TGT)
+    np.testing.assert_allclose(edited.trace.output, expect, atol=1e-6, rtol=0)
