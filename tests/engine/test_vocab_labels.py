@@ -137,3 +137,30 @@ def test_an_onnx_graph_of_token_ids_takes_text_through_a_vocab(tmp_path):
     y = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"ids": ids})
     np.testing.assert_allclose(tr.h[0, 0], y[0][:, 0], atol=TOL, rtol=0)
     assert tr.tokens == tuple("bad cab")
+
+
+class Scripted(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(5, 3)
+        self.lstm = torch.nn.LSTM(3, 4)
+        self.out = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        y, _ = self.lstm(self.emb(x))
+        return self.out(y)
+
+
+def test_torchscript_with_a_charset_and_labels(tmp_path):
+    torch.manual_seed(3)
+    net = Scripted().eval()
+    torch.jit.save(torch.jit.script(net), str(tmp_path / "ts.pt"))
+    (tmp_path / "charset.txt").write_text("a\nb\nc\nd\ne\n")
+    (tmp_path / "labels.json").write_text(json.dumps(["NO", "YES"]))
+    opened = open_and_trace(tmp_path / "ts.pt", text="aceb", trust=True,
+                            vocab=tmp_path / "charset.txt", labels=tmp_path / "labels.json")  # fmt: skip
+    tr = opened.trace
+    assert tr.tokens == ("a", "c", "e", "b") and tr.labels == ("NO", "YES")
+    with torch.no_grad():
+        expected = net(torch.tensor([[0], [2], [4], [1]]))[:, 0].numpy()
+    np.testing.assert_allclose(tr.output, expected, atol=TOL, rtol=0)
