@@ -490,7 +490,14 @@ class TorchModuleModel(Model):
             if streamed is not None:
                 return streamed
         packed = next((e for e in errors if "packed sequence" in e), None)
-        raise InputError(f"the model's forward failed on this input ({packed or errors[0]})")
+        if packed:
+            raise InputError(packed)
+        hint = ("give one sequence as [T] token ids" if ids is not None
+                else f"give one sequence as [T, features] (it was {tuple(x.shape)})")  # fmt: skip
+        if self.input_names:
+            hint += (f", and its other arguments ({', '.join(self.input_names[1:])}) by name: "
+                     "--input NAME=FILE.npy")  # fmt: skip
+        raise InputError(f"the model's forward failed on this input ({errors[0]}); {hint}")
 
     def _state_param(self) -> int | None:
         return next((k for k, p in enumerate(self._params) if k and _STATE_NAMES.match(p.name)), None)
