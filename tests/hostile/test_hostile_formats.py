@@ -226,3 +226,39 @@ def test_a_damaged_dynamically_quantized_lstm_is_one_line(tmp_path, scale_shape,
                                                 helper.make_opsetid("com.microsoft", 1)])  # fmt: skip
     onnx.save(model, str(path))
     _one_line(path, says)
+
+
+# --- --vocab and --labels files
+def _sd(folder):
+    torch = pytest.importorskip("torch")
+    torch.save(hf._tiny_text_model(hidden=3, vocab=4, labels=2), folder / "sd.pt")
+    return folder / "sd.pt"
+
+
+@pytest.mark.parametrize("make,says", [
+    (hf.fifo, "not a vocabulary (only regular files are read)"),
+    (hf.symlink_loop, "symbolic link"),
+    (lambda d: (d / "bad.txt").write_bytes(b"a\nb\xff\n") and d / "bad.txt", "not UTF-8"),
+])  # fmt: skip
+def test_a_hostile_vocab_file_is_one_line(tmp_path, make, says):
+    from lstm_engine import EngineError, apply_names
+
+    model = load(_sd(tmp_path))
+    path = make(tmp_path)
+    with pytest.raises(EngineError) as e:
+        apply_names(model, vocab=path)
+    assert says in str(e.value) and "\n" not in str(e.value)
+
+
+def test_cli_labels_and_vocab_of_terminal_control_are_shown_as_text(tmp_path):
+    folder = tmp_path / "here"
+    victims = hc.victims(folder)
+    path = _sd(folder)
+    names = [hf.ESCAPES, hf.click_markup(folder), "\u202eevil", "ok"]
+    (folder / "v.txt").write_text("".join(n + "\n" for n in names))
+    (folder / "l.json").write_text(json.dumps(names[:2]))
+    out = hc.shown(hc.run(["info", path, "--vocab", folder / "v.txt", "--labels",
+                           folder / "l.json"], folder), victims=victims)  # fmt: skip
+    assert "vocabulary 4 words" in out and "labels" in out
+    hc.refused(hc.run(["info", path, "--labels", folder / "v.txt"], folder),
+               says="4 labels, but sd's head 'head' has 2 outputs", victims=victims)  # fmt: skip
