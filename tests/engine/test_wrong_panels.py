@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lstm_engine import LoadError, load
+from lstm_engine import InputError, LoadError, load
 from lstm_tui.cli import main
 from lstm_tui.opening import open_path
 
@@ -144,19 +144,22 @@ def test_tied_weights_count_once_in_a_state_dict(tmp_path):
     assert load(tmp_path / "tied.pt").parameter_count == sum(p.numel() for p in m.parameters())
 
 
+class Wide(nn.Module):
+    """Reads 7 features per step: fed 3, every layout fails."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(7, 4)
+        self.lstm = nn.LSTM(4, 3)
+
+    def forward(self, x, mask=None):
+        return self.lstm(self.inp(x))[0]
+
+
 def test_a_forward_that_fails_on_every_layout_says_what_to_give(tmp_path):
-    class Wide(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inp = nn.Linear(7, 4)
-            self.lstm = nn.LSTM(4, 3)
-
-        def forward(self, x, mask=None):
-            return self.lstm(self.inp(x))[0]
-
     torch.save(Wide(), tmp_path / "wide.pt")
     model = load(tmp_path / "wide.pt", trust=True)
-    with pytest.raises(Exception) as e:
+    with pytest.raises(InputError) as e:
         model.trace(np.zeros((5, 3), np.float32))
     msg = str(e.value)
     assert "forward failed on this input (RuntimeError" in msg and "\n" not in msg
