@@ -274,3 +274,22 @@ def test_trace_lstm_steps_a_bare_cell_over_a_sequence(dtype):
     # one call of the cell on a batch of steps is not one sequence: said, with what to do
     with pytest.raises(InputError, match="takes one step per call"):
         trace_module(cell, (x,))
+
+
+@pytest.mark.parametrize("how", ["script", "trace"])
+def test_char_rnn_as_torchscript(tmp_path, how):
+    """TorchScript runs no hooks: the cell's input is rebuilt from the embedding and checked."""
+    torch.manual_seed(9)
+    m = CharRNN().eval()
+    ids = np.array([3, 1, 4, 1, 5])
+    t_ids = torch.from_numpy(ids)[:, None]
+    ts = torch.jit.script(m) if how == "script" else torch.jit.trace(m, t_ids)
+    torch.jit.save(ts, tmp_path / "charrnn_ts.pt")
+    trace = load(tmp_path / "charrnn_ts.pt", trust=True).trace(ids)
+    with torch.no_grad():
+        h, c = _cell_steps(m.cell, m.embed(torch.from_numpy(ids)))
+        expect = m(t_ids)[:, 0].numpy()
+    np.testing.assert_allclose(trace.h[0, 0], h, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(trace.c[0, 0], c, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(trace.output, expect, atol=1e-6, rtol=0)
+    assert trace.meta["lstm_input"].startswith("reconstructed and checked")
