@@ -125,6 +125,8 @@ def test_char_rnn_stepping_an_lstmcell_in_a_loop(tmp_path, dtype):
     assert trace.meta["lstm_input"] == "captured by a forward hook (10 calls)"
     assert "state_breaks" not in trace.meta and not trace.meta.get("warnings")
     assert model.head is not None and model.head.output == "log_softmax"
+    # what follows the cell runs again from an (edited) h, as the what-if engine needs
+    np.testing.assert_allclose(model.downstream("cell", trace.h[0, 0]), expect, atol=_tol(dtype), rtol=0)
 
 
 def test_a_state_reset_between_calls_is_recorded_and_warned(tmp_path):
