@@ -95,7 +95,7 @@ def read_names(path: str | os.PathLike, what: str) -> list[str] | dict[str, int]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputError(f"{path}: {what} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+        raise InputError(f"{path}: {what} is not UTF-8 ({e.reason} at byte {e.start})") from None
     if text.lstrip()[:1] in ("{", "["):
         obj = read_json(text, f"{path}: {what}", error=InputError)
         if isinstance(obj, list) and all(isinstance(w, str) for w in obj):

@@ -65,6 +65,11 @@ _HEAD_OUTPUTS = {"linear": "logits", None: "logits", "softmax": "softmax",
                  "log_softmax": "log_softmax", "sigmoid": "sigmoid"}  # fmt: skip
 
 
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
 def import_h5py():
     try:
         import h5py
@@ -146,7 +151,7 @@ def _array(h5py, ds, what: str) -> np.ndarray:
     try:
         a = np.asarray(ds[()])
     except Exception as e:  # noqa: BLE001 - a damaged or filtered dataset
-        raise LoadError(f"{what}: cannot read it ({str(e).splitlines()[0] if str(e) else e})") from None
+        raise LoadError(f"{what}: cannot read it ({_first_line(e)})") from None
     return a.astype(np.float32) if a.dtype == np.float16 else a
 
 
@@ -415,7 +420,8 @@ def model_from_layers(
         if layer.cls in _IDENTITY_LAYERS:
             continue
         if head is not None:
-            raise LoadError(f"{where} comes after the Dense head; lstm-tui reads one Dense at the end")
+            raise LoadError(f"{where} comes after the Dense head; lstm-tui reads one Dense "
+                            "at the end")  # fmt: skip
         if layer.cls == "Embedding":
             if lstms or embedding is not None or len(layer.weights) != 1:
                 raise LoadError(f"{where}: an Embedding is read only first, with one weight")
@@ -455,11 +461,12 @@ def model_from_layers(
     if not lstms:
         raise LoadError(f"{path}: no LSTM layer in this Keras model")
     if head is not None and not last_cfg.get("return_sequences", True):
-        warnings.append("the last LSTM returns only its last step, so the model's output is the "
-                        "head at the last step; the panel shows the head at every step")  # fmt: skip
+        warnings.append("the last LSTM returns only its last step, so the model's output is "
+                        "the head at the last step; the panel shows the head at every step")
     if not has_config:
         warnings.append("a weights-only file: no config, so each LSTM uses Keras's default "
-                        "activations (tanh, sigmoid) and the layer order was read from the file")  # fmt: skip
+                        "activations (tanh, sigmoid) and the layer order was read from the "
+                        "file")
     names = [n for n, _ in lstms]
     chosen = choose_lstm(names, lstm, path)
     n_emb = embedding[1].shape[0] if embedding is not None else 0
@@ -504,7 +511,7 @@ def _h5_file(h5py, data: bytes | str, what: str):
     try:
         return h5py.File(io.BytesIO(data) if isinstance(data, bytes) else data, "r")
     except Exception as e:  # noqa: BLE001 - not HDF5, truncated
-        raise LoadError(f"{what}: not a readable HDF5 file ({str(e).splitlines()[0] if str(e) else e})") from None
+        raise LoadError(f"{what}: not a readable HDF5 file ({_first_line(e)})") from None
 
 
 def _version(value: Any) -> int:
@@ -513,7 +520,7 @@ def _version(value: Any) -> int:
 
 
 def load_keras(path: str | os.PathLike, lstm: str | None = None) -> Model:
-    """Open a .keras archive, a legacy .h5 model or a .weights.h5 file (see the module docstring)."""
+    """Open a .keras archive, a legacy .h5 model or a .weights.h5 file (module docstring)."""
     h5py = import_h5py()
     path = str(path)
     p = require_regular_file(path, "Keras file")

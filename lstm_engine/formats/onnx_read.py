@@ -597,7 +597,7 @@ class OnnxModel(Model):
         if not g.inputs:
             raise LoadError(f"{path}: the graph has no input to feed")
         self.input_names = tuple(vi.name for vi in g.inputs)
-        #: graph input name → what it is to the traced LSTM (INPUT_KINDS' keys)
+        #: graph input name → its role for the traced LSTM (the keys of _ROLE_TEXT)
         self.input_roles = self._input_roles()
         self.sequence_input = next(
             (k for k, r in self.input_roles.items() if r == "sequence"), self.input_names[0]
@@ -652,7 +652,8 @@ class OnnxModel(Model):
             value = self._graph.evaluate([cond], {})[cond]
             if bool(np.asarray(value).reshape(-1)[0]) != want:
                 raise LoadError(
-                    f"{self._graph.path}: the LSTM node {self.node.name!r} is in the {branch} of If "
+                    f"{self._graph.path}: the LSTM node {self.node.name!r} is in the {branch} "
+                    "of If "
                     f"{name!r}, whose condition {cond!r} is always {not want}: it never runs"
                 )
         self._conditions = left

@@ -52,8 +52,10 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], di
     n = int.from_bytes(data[:8], "little")
     limit = max_json_bytes()
     if n > limit:
-        raise TooLargeError(f"{path}: a {human_bytes(n)} header, more than the {human_bytes(limit)} "
-                            f"allowed (set LSTM_TUI_MAX_JSON_BYTES={-(-n // 2**20)}M to allow it)")  # fmt: skip
+        raise TooLargeError(
+            f"{path}: a {human_bytes(n)} header, more than the {human_bytes(limit)} allowed "
+            f"(set LSTM_TUI_MAX_JSON_BYTES={-(-n // 2**20)}M to allow it)"
+        )
     if 8 + n > len(data):
         raise LoadError(f"{path}: truncated (the header says {n} bytes, the file holds "
                         f"{len(data) - 8})")  # fmt: skip
@@ -83,8 +85,10 @@ def _tensor(body: memoryview, name: str, entry: Any, path: str) -> np.ndarray:
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
     ):
         raise LoadError(f"{what}: shape {shape!r} is not a list of sizes")
-    if (not isinstance(offsets, list) or len(offsets) != 2
-            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):  # fmt: skip
+    whole = isinstance(offsets, list) and all(
+        isinstance(o, int) and not isinstance(o, bool) for o in offsets
+    )
+    if not whole or len(offsets) != 2:
         raise LoadError(f"{what}: data_offsets {offsets!r} is not [begin, end]")
     np_dtype = np.dtype(DTYPES[dtype])
     nbytes = check_array_size(shape, np_dtype.itemsize, what)

@@ -54,7 +54,7 @@ def _names(source: Source, columns) -> list[str]:
 
 
 def render_output(source: Source, t: int, k: int, width: int, win: Style, dim: Style) -> Text:
-    """The output at t as its kind reads: `▶ NN    0.93 ████████▋ ` for classes, and so on."""
+    """The output at t as its kind reads (`▶ NN    0.93 ████████▋ ` for classes)."""
     tr = source.trace
     if tr.output is None or tr.output.ndim != 2:
         return Text("No model output: this trace has the LSTM only.", dim)
