@@ -520,6 +520,11 @@ class Model:
         run = self._forward(tokens, ids, x, batch_index, extra or None)
         if tokens is not None and run.trace is None and len(tokens) != np.shape(run.x)[0]:
             tokens = self._tokens_of_extra(extra, np.shape(run.x)[0])
+        return self._trace_of(run, tokens)
+
+    def _trace_of(self, run: Run, tokens: tuple[str, ...] | None) -> Trace:
+        """The Trace of a run: the chosen LSTM recorded on the run's input (or the run's own
+        recording), with the model's output, labels, warnings and provenance in its meta."""
         meta = {
             "model": self.name,
             "format": self.format,

@@ -590,7 +590,9 @@ class TorchModuleModel(Model):
         if problem:
             raise InputError(problem)
         run_ = self._from_hooks(store, out, None, [])
-        return self._record_run(run_, None)
+        if run_.output is not None and self.output_kind is None:
+            self.output_kind = guess_output_kind(run_.output)
+        return self._trace_of(run_, None)
 
     def _from_hooks(self, store: dict, out: Any, per_step: np.ndarray | None, notes: list[str]) -> Run:
         """The Run of the chosen LSTM from what the hooks saw, and what follows it."""
@@ -661,26 +663,6 @@ class TorchModuleModel(Model):
         if a.ndim >= 1 and a.shape[0] == 2:  # h and c stacked in one array
             return tuple(_Calls._state(np.asarray(s)) for s in a)
         return None
-
-    def _record_run(self, run: Run, tokens) -> Any:
-        """The Trace of a Run made outside Model.trace (a live call), as Model.trace makes it."""
-        from dataclasses import replace as _replace
-
-        from ..core.recorder import record
-
-        meta = {"model": self.name, "format": self.format, "model_format": self.format,
-                "lstm": self.lstm_name, **(run.meta or {})}  # fmt: skip
-        if run.output is not None:
-            meta["output_kind"] = self.output_kind or guess_output_kind(run.output)
-        warned = list(self.warnings) + list((run.meta or {}).get("warnings", ()))
-        if warned:
-            meta["warnings"] = list(dict.fromkeys(warned))
-        trace = record(self.spec, run.x, run.h0, run.c0, source=self.name, output=run.output, meta=meta)
-        h = np.concatenate(list(trace.h[-1]), axis=-1)
-        if run.lstm_out is not None and h.shape == run.lstm_out.shape:
-            diff = float(np.abs(h.astype(np.float64) - run.lstm_out).max())
-            trace = _replace(trace, meta={**trace.meta, "lstm_max_abs_diff": diff})
-        return trace
 
     # --- what follows an LSTM, as far as a run has shown it
     def _chain_seen(self, seqs: dict) -> dict[str, bool]:
