@@ -24,9 +24,7 @@ import numpy as np
 
 from ..core.errors import EngineError, InputError, LoadError, SpecError
 from ..core.spec import LSTMSpec
-from ..model import (
-    EmbeddingPart, HeadPart, LSTMPart, Model, Run, guess_output_kind, log_softmax, softmax,
-)  # fmt: skip
+from ..model import HEAD_OUTPUTS, EmbeddingPart, HeadPart, LSTMPart, Model, Run, guess_output_kind
 from .state_dict import (
     cell_as_layer, choose_lstm, count_parameters, first_line, spec_from_state_dict, to_array,
     weights_from_state_dict,
@@ -637,14 +635,14 @@ class TorchModuleModel(Model):
             h0c0 = self._given_state(extra)
             lstm_x, last = self._reconstruct(ids, x, h0c0)
             output = _per_step(out, T)
-            lstm_input, checked = self._check_reconstruction(last, output)
+            # the reconstruction assumes the chain; a head that then gives the output confirms it
+            found = self._find_head(last, output)
+            lstm_input = self._reconstruction_note(found)
             warnings = list(notes)
-            if not checked:
+            if not found:
                 warnings.append(f"TorchScript runs no hooks: the input of LSTM {self.lstm_name!r} was "
                                 f"{lstm_input}")  # fmt: skip
-            # the reconstruction assumes the chain; a head that then gives the output confirms it
             self._fed_by_previous = dict.fromkeys(self._lstm_modules, True)
-            self._find_head(last, output)
             first = next(iter(self._lstm_modules))
             h0, c0 = h0c0 if (h0c0 is not None and self.lstm_name == first) else (None, None)
             run = Run(x=lstm_x, h0=h0, c0=c0, output=output,
@@ -677,35 +675,38 @@ class TorchModuleModel(Model):
             fed[name] = before.shape == got.shape and bool(np.array_equal(before, got))
         return fed
 
-    def _find_head(self, last: np.ndarray, output: np.ndarray | None) -> None:
+    def _find_head(self, last: np.ndarray, output: np.ndarray | None) -> bool | None:
         """The one Linear (and output function) that turns the last LSTM's output into the model's.
 
         Sets `head` when exactly one Linear reading the last LSTM's width gives
-        the module's real output on this run, through log_softmax, softmax or
-        nothing; otherwise `head` is None and `_head_reason` says why.
+        the module's real output on this run, through one of HEAD_OUTPUTS
+        (logits, log_softmax, softmax, sigmoid); otherwise `head` is None and
+        `_head_reason` says why. Returns True when found, False when the one
+        candidate does not give the output, None when there is nothing to check.
         """
         self.head, self._head_module = None, None
         heads = [(n, m) for n, m in self._linears if m.weight.shape[1] == last.shape[1]]
         if output is None:
             self._head_reason = "its forward does not return one output per step"
-            return
+            return None
         if len(heads) != 1:
             self._head_reason = (f"{'no' if not heads else len(heads)} Linear layer(s) read the last "
                                  "LSTM's output, so the head is not known")  # fmt: skip
-            return
+            return None
         name, m = heads[0]
         W = to_array(m.weight)
         b = to_array(m.bias) if m.bias is not None else None
-        head = HeadPart(name, W, b, "logits")
-        z = head(last.astype(np.float64))
         tol = 1e-9 if last.dtype == np.float64 else 2e-5  # the engine's agreement with torch
-        for fn, f in (("logits", lambda a: a), ("log_softmax", log_softmax), ("softmax", softmax)):
-            if f(z).shape == output.shape and np.allclose(f(z), output, atol=tol, rtol=tol):
-                self.head, self._head_module = HeadPart(name, W, b, fn), m
+        for fn in HEAD_OUTPUTS:
+            head = HeadPart(name, W, b, fn)
+            got = head(last.astype(np.float64))
+            if got.shape == output.shape and np.allclose(got, output, atol=tol, rtol=tol):
+                self.head, self._head_module = head, m
                 self._head_reason = ""
-                return
+                return True
         self._head_reason = (f"the Linear {name!r} on the last LSTM's output does not give the model's "
                              "output: its forward does more than embedding → LSTMs → head")  # fmt: skip
+        return False
 
     def downstream(self, lstm_name: str, h: np.ndarray) -> np.ndarray:
         """The module's output from LSTM `lstm_name`'s h, re-running its later modules with torch.
@@ -749,6 +750,8 @@ class TorchModuleModel(Model):
                 z = torch.log_softmax(z, dim=-1)
             elif self.head.output == "softmax":
                 z = torch.softmax(z, dim=-1)
+            elif self.head.output == "sigmoid":
+                z = torch.sigmoid(z)
         return to_array(z)
 
     def _reconstruct(self, ids, x, h0c0=None) -> tuple[np.ndarray, np.ndarray]:
@@ -779,22 +782,16 @@ class TorchModuleModel(Model):
             cur = np.concatenate(list(record(spec, cur, h0, c0).h[-1]), axis=-1)
         return chosen, cur
 
-    def _check_reconstruction(self, last: np.ndarray, output: np.ndarray | None) -> tuple[str, bool]:
-        """(what the trace's meta says about the reconstructed input, whether it was confirmed)."""
-        heads = [m for _, m in self._linears if m.weight.shape[1] == last.shape[1]]
-        if output is None or len(heads) != 1:
+    @staticmethod
+    def _reconstruction_note(found: bool | None) -> str:
+        """What the trace's meta says about the reconstructed input, from _find_head's answer."""
+        if found:
+            return "reconstructed and checked: the head on it gives the model's output"
+        if found is None:
             return ("reconstructed (embedding → LSTMs in order); not checked against the output: "
-                    "the model's output may not follow from this trace"), False  # fmt: skip
-        W, b = to_array(heads[0].weight), to_array(heads[0].bias) if heads[0].bias is not None else 0
-        z = (last @ W.T + b).astype(np.float64)
-        tol = 1e-9 if last.dtype == np.float64 else 2e-5  # the engine's agreement with torch
-        for f in (lambda a: a, log_softmax, softmax):
-            if f(z).shape == output.shape and np.allclose(f(z), output, atol=tol, rtol=tol):
-                return "reconstructed and checked: the head on it gives the model's output", True
-        return (
-            "reconstructed (embedding → LSTMs in order) but the head on it does NOT give the "
-            "model's output: the model does more than that; treat this trace with care"
-        ), False
+                    "the model's output may not follow from this trace")  # fmt: skip
+        return ("reconstructed (embedding → LSTMs in order) but the head on it does NOT give the "
+                "model's output: the model does more than that; treat this trace with care")
 
 
 @contextlib.contextmanager
