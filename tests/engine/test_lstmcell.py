@@ -204,6 +204,9 @@ def test_streaming_model_called_once_per_step_with_its_state(tmp_path, dtype):
                          (torch.zeros(1, 4, dtype=dtype), torch.zeros(1, 4, dtype=dtype)))
             expect.append(y[0].numpy())
     np.testing.assert_allclose(trace.output, np.stack(expect), atol=_tol(dtype), rtol=0)
+    # its head is a Linear and a sigmoid, found on the run and re-run from h
+    assert model.head is not None and model.head.output == "sigmoid"
+    np.testing.assert_allclose(model.downstream("cell", trace.h[0, 0]), np.stack(expect), atol=_tol(dtype), rtol=0)
     warnings = " ".join(trace.meta["warnings"])
     assert "streaming model" in warnings and "9 calls" in warnings
     assert "'state' was not given: it starts at zeros" in warnings
