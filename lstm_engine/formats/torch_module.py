@@ -601,8 +601,11 @@ class TorchModuleModel(Model):
         kind = "LSTMCell" if self._kinds[self.lstm_name] == "LSTMCell" else "LSTM"
         calls = len(store[self.lstm_name].calls)
         if calls > 1 and self.spec.bidirectional:
-            raise InputError(f"the bidirectional LSTM {self.lstm_name!r} was called {calls} times; "
-                             "a trace follows one call of it: pass one sequence")  # fmt: skip
+            raise InputError(
+                f"the bidirectional LSTM {self.lstm_name!r} was called {calls} times in one forward; "
+                "each call reads its own sequence from both ends, so the calls are not one trace: "
+                "trace one call with lstm_engine.trace_lstm(module, x)"
+            )
         for step, what in breaks:
             warnings.append(
                 f"{kind} {self.lstm_name!r}: the state it was given at step {step} is not the one it "

@@ -164,3 +164,34 @@ def test_a_forward_that_fails_on_every_layout_says_what_to_give(tmp_path):
     msg = str(e.value)
     assert "forward failed on this input (RuntimeError" in msg and "\n" not in msg
     assert "give one sequence as [T, features] (it was (5, 3)), and its other arguments (mask) by name" in msg
+
+
+class CallsItsBiLSTMTwice(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(3, 4, bidirectional=True)
+
+    def forward(self, x):
+        return self.rnn(self.rnn(x)[0][..., :3])[0]
+
+
+class OnlyAGRU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(3, 4)
+
+    def forward(self, x):
+        return self.rnn(x)[0]
+
+
+def test_refusals_name_what_was_found_and_what_to_do(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.zeros((4, 3), np.float32))
+    for model, message in (
+        (CallsItsBiLSTMTwice(), "the bidirectional LSTM 'rnn' was called 2 times in one forward"),
+        (OnlyAGRU(), "no nn.LSTM or nn.LSTMCell inside this pickled-module model (it has GRU 'rnn'"),
+    ):
+        torch.save(model, tmp_path / "m.pt")
+        assert main(["record", str(tmp_path / "m.pt"), "--trust", "--input", str(tmp_path / "x.npy"),
+                     "-o", str(tmp_path / "t.npz")]) == 2  # fmt: skip
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
