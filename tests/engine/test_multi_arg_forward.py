@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from lstm_engine import InputError, load, trace_lstm, trace_module
+from lstm_engine import InputError, load, trace_module
 
 
 class RNNModel(nn.Module):
@@ -117,14 +117,23 @@ def _expected(m, ids=IDS, hidden=None):
         return out.numpy(), m.encoder(inp), hidden
 
 
-def _assert_trace(trace, m, emb, hidden, tol):
-    ref = trace_lstm(m.rnn, emb, *hidden)  # the engine's own torch check, every layer
+def _torch_steps(lstm, emb, hidden):
+    """Every layer's h and c at every step, (L, T, H) each, from torch's nn.LSTM stepped one
+    timestep at a time with its state carried: torch's own numbers, not the engine's."""
+    h, c = hidden
+    hs, cs = [], []
     with torch.no_grad():
-        out, (h_n, c_n) = m.rnn(emb, hidden)
-    np.testing.assert_allclose(trace.h[-1, 0], out[:, 0].numpy(), atol=tol, rtol=0)
-    np.testing.assert_allclose(trace.h[:, 0, -1], h_n[:, 0].numpy(), atol=tol, rtol=0)
-    np.testing.assert_allclose(trace.c[:, 0, -1], c_n[:, 0].numpy(), atol=tol, rtol=0)
-    np.testing.assert_allclose(trace.c, ref.c, atol=tol, rtol=0)
+        for t in range(emb.shape[0]):
+            _, (h, c) = lstm(emb[t:t + 1], (h, c))
+            hs.append(h[:, 0].numpy())
+            cs.append(c[:, 0].numpy())
+    return np.stack(hs, axis=1), np.stack(cs, axis=1)
+
+
+def _assert_trace(trace, m, emb, hidden, tol):
+    h, c = _torch_steps(m.rnn, emb, hidden)
+    np.testing.assert_allclose(trace.h[:, 0], h, atol=tol, rtol=0)
+    np.testing.assert_allclose(trace.c[:, 0], c, atol=tol, rtol=0)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -216,12 +225,13 @@ def test_forward_x_lengths_with_packing(tmp_path, dtype):
     tol = 1e-10 if dtype == torch.float64 else 1e-5
     for given in ({}, {"lengths": np.array([6])}):
         trace = model.trace({"x": x, **given})
-        xt = torch.from_numpy(x).to(dtype)[None]
+        xt = torch.from_numpy(x).to(dtype)
         with torch.no_grad():
-            expect = m(xt, torch.tensor([6]))[0].numpy()
-            ref, (h_n, c_n) = m.lstm(xt)
-        np.testing.assert_allclose(trace.h[0, 0], ref[0].numpy(), atol=tol, rtol=0)
-        np.testing.assert_allclose(trace.c[0, 0, -1], c_n[0, 0].numpy(), atol=tol, rtol=0)
+            expect = m(xt[None], torch.tensor([6]))[0].numpy()
+        zeros = torch.zeros(1, 1, 5, dtype=dtype)
+        h, c = _torch_steps(m.lstm, xt[:, None], (zeros, zeros))  # one step at a time: (1, 1, 3)
+        np.testing.assert_allclose(trace.h[:, 0], h, atol=tol, rtol=0)
+        np.testing.assert_allclose(trace.c[:, 0], c, atol=tol, rtol=0)
         np.testing.assert_allclose(trace.output, expect, atol=tol, rtol=0)
         noted = any("'lengths' was not given" in w for w in trace.meta.get("warnings", ()))
         assert noted == (not given)
