@@ -94,6 +94,11 @@ def test_quantize_dynamic_lstm_opens_dequantized_with_a_banner(tmp_path):
         out, _ = ref(emb)
         own = q(torch.from_numpy(IDS)).numpy()
     np.testing.assert_allclose(trace.h[0, 0], out[:, 0].numpy(), atol=1e-5, rtol=0)
+    h = c = torch.zeros(1, 1, 6)
+    with torch.no_grad():  # c at every step: the float LSTM stepped one timestep at a time
+        for t in range(len(IDS)):
+            _, (h, c) = ref(emb[t:t + 1], (h, c))
+            np.testing.assert_allclose(trace.c[0, 0, t], c[0, 0].numpy(), atol=1e-5, rtol=0)
     # the output panel is the quantized model's own output
     np.testing.assert_allclose(trace.output, own, atol=1e-6, rtol=0)
     # and the model's own LSTM (int8 arithmetic) is close to, not equal to, the dequantized one
