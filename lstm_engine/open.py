@@ -267,8 +267,8 @@ def inputs_for(model: Model, named: Mapping[str, np.ndarray]) -> Any:
     sequence = getattr(model, "sequence_input", None) or (names[0] if names else None)
     if not names:
         given = ", ".join(sorted(repr(k) for k in named if k))
-        raise InputError(f"{model.name} takes one input (the sequence); named inputs {given} "
-                         "have nothing to feed: give --input X.npy")  # fmt: skip
+        raise InputError(f"named inputs {given}, not one array: {model.name} takes one input "
+                         "(the sequence); give --input X.npy")  # fmt: skip
     out = {(sequence if k == "" else k): v for k, v in named.items()}
     if "" in named and sequence in named:
         raise InputError(f"the sequence is given twice: unnamed and as {sequence!r}")

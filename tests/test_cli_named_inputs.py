@@ -140,7 +140,7 @@ def test_a_one_input_model_refuses_names_and_keeps_a_bare_input(tmp_path, capsys
     np.save(tmp_path / "x.npy", x)
     assert main(["record", str(tmp_path / "proj.pt"), "--trust", "--input", f"lengths={tmp_path / 'x.npy'}",
                  "-o", str(tmp_path / "t.npz")]) == 2  # fmt: skip
-    assert "takes one input (the sequence); named inputs 'lengths'" in capsys.readouterr().err
+    assert "named inputs 'lengths', not one array: proj takes one input" in capsys.readouterr().err
     # a bare --input X.npy as before; torch's warning on a projected LSTM stays off the output
     assert main(["record", str(tmp_path / "proj.pt"), "--trust", "--input", str(tmp_path / "x.npy"),
                  "-o", str(tmp_path / "t.npz")]) == 0  # fmt: skip
