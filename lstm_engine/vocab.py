@@ -170,6 +170,7 @@ def apply_names(
             kinds = ", ".join(k for k in OUTPUT_KINDS if k)
             raise InputError(f"--output-kind {output_kind!r}: expected one of {kinds}")
         model.output_kind = output_kind
+        model.output_kind_guessed = False  # a reader that refines its guess (ONNX) keeps it
     if vocab is not None:
         words = vocab_from_file(vocab)
         takes_ids = model.input_kind == "text" or getattr(model, "takes_token_ids", False)

@@ -476,7 +476,7 @@ def model_from_layers(
              "spaces." if embedding is not None else ".")  # fmt: skip
     params = sum(int(a.size) for layer in layers for a in _flat(layer.weights))
     try:
-        return PipelineModel(
+        model = PipelineModel(
             path=path, format="keras", embedding=embedding, lstms=lstms, head=head,
             output=output, lstm=chosen, parameter_count=params,
             vocab=tuple(str(i) for i in range(n_emb)) if embedding is not None else None,
@@ -484,6 +484,9 @@ def model_from_layers(
         )  # fmt: skip
     except SpecError as e:
         raise LoadError(f"{path}: {e}") from None
+    if head is not None and output == "logits" and head[1].shape[0] == 1:
+        model.output_kind = "value"  # a linear Dense(1) is a regression, not one class's logit
+    return model
 
 
 def _flat(weights: list) -> list[np.ndarray]:

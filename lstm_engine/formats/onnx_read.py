@@ -58,6 +58,7 @@ from ..core.activations import Activation, CellActivations
 from ..core.errors import EngineError, InputError, LoadError, SpecError
 from ..core.files import read_json, require_regular_file
 from ..core.limits import TooLargeError, check_array_size, human_bytes, max_bytes
+from ..core.output import guess_output_kind
 from ..model import Model
 from ..core.recorder import record
 from ..core.spec import CellWeights, LSTMSpec
@@ -869,6 +870,7 @@ class OnnxModel(Model):
         return False
 
     def _guess_output_kind(self) -> str | None:
+        self.output_kind_guessed = False
         if self.output_name is None or self._lstm_state_output():
             return None
         node, seen = self._graph.producer.get(self.output_name), 0
@@ -877,8 +879,12 @@ class OnnxModel(Model):
             node, seen = self._graph.producer.get(node.input[0]), seen + 1
         if node is None:  # a graph input or an initializer passed straight through
             return None
-        return {"LogSoftmax": "log_prob", "Softmax": "prob", "Sigmoid": "sigmoid",
-                "LpNormalization": "embedding"}.get(node.op_type, "logit")  # fmt: skip
+        kind = {"LogSoftmax": "log_prob", "Softmax": "prob", "Sigmoid": "sigmoid",
+                "LpNormalization": "embedding"}.get(node.op_type)  # fmt: skip
+        #: the graph's last op did not say what its output is, so the first trace's output may
+        #: refine "logit" (one column); a kind the user chose (vocab.apply_names) is kept
+        self.output_kind_guessed = kind is None
+        return kind or "logit"
 
     # --- feeding
     def _token_input(self, ids: np.ndarray) -> np.ndarray:
@@ -1021,6 +1027,10 @@ class OnnxModel(Model):
         D, H = n.num_directions, spec.hidden_size
         h0, c0 = [self._state(values, role, b, batch, D, H) for role in ("initial_h", "initial_c")]
         output, out_meta = self._model_output(feeds, T, batch, b, L)
+        if output is not None and self.output_kind_guessed and output.shape[1] == 1:
+            # nothing in the graph said "logits", and a softmax over one column is 1.00 at
+            # every step: one column reads as a probability or a value (guess_output_kind)
+            self.output_kind, self.output_kind_guessed = guess_output_kind(output), False
         meta = {
             "model": self.name, "format": self.format, "model_format": self.format,
             "lstm": self.lstm_name,

@@ -102,8 +102,12 @@ def test_a_single_linear_output_is_a_value_even_if_the_model_says_logits(tmp_pat
     path = _model(tmp_path, tail, 1)
     src = open_path(str(path), input_path=str(tmp_path / "x.npy"))
     expected = _ort(path, np.load(tmp_path / "x.npy"))
-    assert src.output_kind == "logit" and not ((expected >= 0) & (expected <= 1)).all()
-    assert shown_kind(src) == "value"
+    assert not ((expected >= 0) & (expected <= 1)).all()
+    assert src.output_kind == "value"  # the graph's Mul said nothing: one column decided
+    # a source that still says logits (a file whose reader does not refine) is re-read too
+    import dataclasses
+
+    assert shown_kind(dataclasses.replace(src, output_kind="logit")) == "value"
     lines = _panel(src, 2)
     assert lines[0].startswith("output at t = 3   value, bar over")
     assert f"{expected[2, 0]:+9.4g}" in lines[1]
@@ -156,3 +160,35 @@ def test_cli_output_kind_flag(tmp_path, capsys):
     assert Trace.load(tmp_path / "t.npz").meta["output_kind"] == "sigmoid"
     assert cli.main(["info", str(path), "--output-kind", "nope"]) == 2
     assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_a_one_column_onnx_output_is_never_a_softmax_in_the_strip_either(tmp_path):
+    """The graph's MatMul says nothing; one column is re-read at the first trace, so every
+    front end (panel, strip, watches) reads the model's kind, not only the panel."""
+    from lstm_tui.widgets.sequence_strip import predictions
+
+    ten = numpy_helper.from_array(np.array(10, np.float32))
+    tail = [helper.make_node("Constant", [], ["ten"], value=ten),
+            helper.make_node("Mul", ["z", "ten"], ["out"])]  # fmt: skip
+    path = _model(tmp_path, tail, 1)
+    src = open_path(str(path), input_path=str(tmp_path / "x.npy"))
+    assert src.output_kind == "value" and src.trace.meta["output_kind"] == "value"
+    expected = _ort(path, np.load(tmp_path / "x.npy"))[:, 0]
+    np.testing.assert_allclose(probabilities(src.trace.output, src.output_kind)[:, 0], expected,
+                               atol=TOL, rtol=0)  # fmt: skip
+    strip = [v for _, v in predictions(src)]  # the strip shows the value, not softmax's 1.00
+    np.testing.assert_allclose(strip, expected, atol=TOL, rtol=0)
+    chosen = open_path(str(path), input_path=str(tmp_path / "x.npy"), output_kind="logit")
+    assert chosen.output_kind == "logit"  # the user's word is kept
+
+
+def test_a_keras_dense_of_one_linear_unit_is_a_value(tmp_path):
+    pytest.importorskip("h5py")
+    from test_keras import Net
+
+    from lstm_engine import load
+
+    net = Net(seed=10, n=1)
+    net.dense_act = "linear"
+    m = load(net.save_keras(tmp_path / "reg.keras"))
+    assert m.output_kind == "value"
