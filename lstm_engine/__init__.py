@@ -3,6 +3,7 @@
 The public API, re-exported here, is what the TUI and users build on:
 
     trace = trace_lstm(torch_lstm_or_spec, x)      # -> Trace, arrays [layer, dir, t, unit]
+    trace = trace_module(model, (input, hidden))   # the LSTM/LSTMCell inside a live model's call
     session = Session(trace); session.step(); session.at().kept
     trace.save("run.npz"); Trace.load("run.npz")
     what_if = branch(trace, [Ablate(unit=11, from_t=6)])   # a new Trace; .parent, .edits
@@ -11,6 +12,7 @@ The public API, re-exported here, is what the TUI and users build on:
     model.embedding, model.lstms, model.head, model.warnings          # its parts, as data
     model.downstream("lstm", h)                  # the rest of the network from an LSTM's output
     opened = open_and_trace(path, text=...)      # the front door the CLI and the UI share
+    inputs_for(model, read_named_inputs(["src=s.npy", "tgt=t.npy"]))   # --input NAME=FILE, .npz
     save_checkpoint(torch_model, "mine.pt", vocab=..., labels=..., examples=[...])
     p = provenance(trace, layer, d, t, unit)     # c_t = p.initial + Σ p.contributions (+ p.residual)
     unit_stats(trace).rows()                     # saturation, var, |Δc|, half-life per unit
