@@ -37,13 +37,16 @@ from .. import layout
 from ..source import Source
 from ..stepdata import HEATMAP_QUANTITIES, SORTS, StepColumns, sort_label
 from ..text import safe_line
+from ..views.compare_view import CompareView
 from ..views.trace_view import TraceView
+from ..widgets.edit_list import EditList
 from ..widgets.heatmap_view import HeatmapView
 from ..widgets.sequence_strip import SequenceStrip
 from ..widgets.status_header import StatusHeader
 from ..widgets.unit_table import UnitTable
 from .dialogs import EditInputDialog, GoToStepDialog, GoToUnitDialog
 from .help import HelpScreen
+from .whatif_keys import WHATIF_KEYS, WhatIfActions
 
 #: What `p` cycles through when the plots do not fit beside the cell view.
 PANELS = layout.PANELS
@@ -73,6 +76,7 @@ KEYS = [
     Binding("pagedown", "unit_page(1)", "Page ↓", show=False, tooltip="Select a unit one page down"),
     Binding("pageup", "unit_page(-1)", "Page ↑", show=False, tooltip="Select a unit one page up"),
     Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort order (ascending lists f ≈ 0 first)"),
+    *WHATIF_KEYS,
 ]  # fmt: skip
 
 
@@ -90,7 +94,7 @@ def _action_key(action: str) -> tuple[str, tuple]:
     return name, tuple(params)
 
 
-class DebuggerScreen(Screen):
+class DebuggerScreen(WhatIfActions, Screen):
     """Step through one trace: header, sequence strip, unit table, cell, history, heatmap."""
 
     #: How often the whole-sequence panels (history, heatmap) follow a held arrow key;
@@ -127,8 +131,12 @@ class DebuggerScreen(Screen):
     """t as the history and heatmap show it: at most CONTEXT_HZ updates a second while
     stepping, and always the final t once stepping pauses (see _follow_context)."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, compare: Source | None = None,
+                 compare_kind: str = "input") -> None:  # fmt: skip
+        """`compare`: a second trace to open the comparison on (`--compare`, `--compare-model`)."""
         super().__init__()
+        self._whatif_init(source)
+        self._opening_compare = (compare, compare_kind) if compare is not None else None
         self._context_at = 0.0
         self._context_timer = None
         self._gc_timer = None
@@ -141,18 +149,27 @@ class DebuggerScreen(Screen):
     # --- layout
     def compose(self) -> ComposeResult:
         S = DebuggerScreen
-        yield StatusHeader(id="header").data_bind(S.source, S.t, S.lstm_layer, S.direction)
-        yield Static(id="too-small")
-        yield TraceView(id="main").data_bind(
-            S.source, S.t, S.context_t, S.lstm_layer, S.direction, S.unit, S.sort, S.descending,
-            S.panel, S.overview, S.heat,
+        yield StatusHeader(id="header").data_bind(S.source, S.t, S.lstm_layer, S.direction,
+                                                  S.branch_label)  # fmt: skip
+        yield EditList(id="whatif").data_bind(
+            S.comparison, S.against, S.lstm_layer, S.direction, heading=S.whatif_heading,
+            quantity=S.heat,
         )  # fmt: skip
+        yield Static(id="too-small")
+        shared = (S.lstm_layer, S.direction, S.unit, S.sort, S.descending, S.panel, S.overview,
+                  S.heat, S.comparison, S.difference)  # fmt: skip
+        with CompareView(id="views").data_bind(S.paired, S.side):
+            yield TraceView(id="main").data_bind(S.source, S.t, S.context_t, *shared)
+            yield TraceView(id="other").data_bind(*shared, source=S.other, t=S.other_t,
+                                                  context_t=S.other_t)  # fmt: skip
         yield Footer(compact=True)
 
     @property
     def view(self) -> TraceView:
-        """The trace view this screen drives."""
-        return self.query_one(TraceView)
+        """The trace view this screen drives: the first trace's, or in a comparison on a
+        narrow terminal the side on screen."""
+        views = self.query_one(CompareView).shown()
+        return views[0] if views else self.query_one("#main", TraceView)
 
     @property
     def columns(self) -> StepColumns | None:
@@ -160,8 +177,11 @@ class DebuggerScreen(Screen):
         return self.view.columns
 
     def on_mount(self) -> None:
+        self._whatif_bar()
         self._update_footer()
         self._warn(self.source)
+        if self._opening_compare is not None:
+            self._compare_on_open(*self._opening_compare)
 
     def _warn(self, source: Source) -> None:
         """Say what the model opened with warnings about, once per Source (also in the
@@ -205,7 +225,7 @@ class DebuggerScreen(Screen):
             idle.add("p")
         if getattr(self.source, "example_reason", "no") is not None:
             idle.add("x")
-        return idle
+        return idle | self.whatif_idle_keys()
 
     def footer_keys(self) -> list[Binding]:
         """The footer's entries: keys that do something, as many as fit whole beside
@@ -283,6 +303,7 @@ class DebuggerScreen(Screen):
     # --- state changes
     def watch_t(self) -> None:
         self._follow_context()
+        self._follow_other()
 
     def _follow_context(self) -> None:
         """Move the history and heatmap cursors now, or at the next 1/CONTEXT_HZ tick.
@@ -471,7 +492,11 @@ class DebuggerScreen(Screen):
         self.t = self.session.t
         self.context_t = self.t
         warned = self.source.warnings
+        if self.paired:
+            self._end_comparison()
+        self._whatif_init(source)  # a new input is a new recording: its own branches
         self.source = source
+        self._show_history()
         self.note(message or f"Re-ran on {tr.T} tokens.", timeout=2)
         if source.warnings != warned:
             self._warn(source)

@@ -27,6 +27,7 @@ from textual.reactive import var
 from ..layout import ARRANGEMENTS, PANELS, Layout, plan
 from ..source import Source
 from ..stepdata import StepColumns, TraceData, sort_label
+from ..whatif import NOT_RECOMPUTED, Comparison, DifferenceData
 from ..widgets.cell_view import CellView
 from ..widgets.heatmap_view import HeatmapView
 from ..widgets.output_panel import OutputPanel
@@ -61,6 +62,11 @@ class TraceView(Vertical):
     """History and heatmap show the whole sequence (True) or a window around the cursor."""
     heat: var[str] = var("c", init=False)
     """The heatmap quantity, one of stepdata.HEATMAP_QUANTITIES."""
+    comparison: var[Comparison | None] = var(None, init=False)
+    """This trace against another (a branch and its parent, two inputs): strip markers, and
+    with `difference` the table's and heatmap's numbers (lstm_tui.whatif)."""
+    difference: var[bool] = var(False, init=False)
+    """Table and heatmap show this trace minus the one it is compared with."""
 
     # --- what the view derives and passes down
     data: var[TraceData | None] = var(None, init=False)
@@ -69,6 +75,10 @@ class TraceView(Vertical):
     """The unit table's data at (t, layer, direction, sort)."""
     axis_room: var[int] = var(0, init=False)
     """Plot columns the history and heatmap share, so their time axes match (0: unknown yet)."""
+    markers: var[dict] = var(dict, init=False)
+    """The strip's per-step markers, from `comparison`."""
+    marker_note: var[str] = var("", init=False)
+    """What the strip's title says of the markers."""
 
     @dataclass
     class LayoutChanged(Message):
@@ -80,12 +90,15 @@ class TraceView(Vertical):
         super().__init__(**kwargs)
         self.applied: Layout | None = None
         """The layout last applied (None before the first)."""
+        self._plain: TraceData | None = None
+        """The source's own numbers (kept while the difference is toggled on and off)."""
 
     def compose(self) -> ComposeResult:
         V = TraceView
         cursor = (V.source, V.t, V.lstm_layer, V.direction, V.unit)
         context = (V.source, V.data, V.lstm_layer, V.direction, V.unit, V.overview)
-        yield SequenceStrip(id="strip").data_bind(V.source, V.t, V.direction)
+        yield SequenceStrip(id="strip").data_bind(V.source, V.t, V.direction, V.markers,
+                                                  V.marker_note)  # fmt: skip
         with Horizontal(id="body"):
             yield UnitTable(id="table").data_bind(V.columns, V.unit)
             with Vertical(id="side"):
@@ -99,10 +112,38 @@ class TraceView(Vertical):
 
     # --- the data
     def watch_source(self, source: Source | None) -> None:
-        self.data = TraceData(source.trace) if source is not None else None
+        self._plain = TraceData(source.trace) if source is not None else None
+        self._compared()
+        self._layout()
+
+    def watch_comparison(self) -> None:
+        self._compared()
+
+    def watch_difference(self) -> None:
+        self._compared()
+
+    def _compared(self) -> None:
+        """The numbers the panels show (the trace's, or its difference from the other one)
+        and the strip's markers, for the source and comparison in view."""
+        src, cmp = self.source, self.comparison
+        other = None
+        if src is not None and cmp is not None:
+            other = cmp.a if cmp.b is src else cmp.b if cmp.a is src else None
+        if other is not None and self.difference:
+            self.data = DifferenceData(src.trace, other.trace)
+        else:
+            self.data = self._plain
+        self.markers = cmp.markers() if other is not None else {}
+        note = ""
+        if other is not None:
+            note = "≠ prediction changed" if cmp.pred_changed is not None else ""
+            if cmp.first is not None:
+                note = f"◆ diverges at {cmp.first.t + 1}" + (f" · {note}" if note else "")
+        if src is not None and src.trace.output_not_recomputed:
+            note = (note + " · " if note else "") + NOT_RECOMPUTED
+        self.marker_note = note
         self._update_columns()
         self._set_titles()
-        self._layout()
 
     def columns_at(self, sort: str, descending: bool) -> StepColumns | None:
         """The table at the cursor under a given sort (the screen asks for its top unit)."""
@@ -155,7 +196,8 @@ class TraceView(Vertical):
             return
         tr = self.source.trace
         table = self.query_one("#table")
-        table.border_title = f"units ({tr.hidden_size})"
+        diff = self.data is not None and self.data.difference
+        table.border_title = f"units ({tr.hidden_size})" + (" · Δ " + self._against() if diff else "")
         reverse = tr.reads_reversed(self.direction)
         table.border_subtitle = f"sort: {sort_label(self.sort, reverse, self.descending)}  (s, S)"
         self.query_one("#cell").border_title = f"cell · unit {self.unit}"
@@ -168,8 +210,15 @@ class TraceView(Vertical):
         )
         self.query_one("#history").border_title = f"unit {self.unit} over time"
         heat = self.query_one("#heatmap")
-        heat.border_title = f"heatmap · {self.heat}"
+        heat.border_title = f"heatmap · {self.heat}" + (" Δ " + self._against() if diff else "")
         heat.border_subtitle = "v: quantity"
+
+    def _against(self) -> str:
+        """What a difference is taken against, as the titles say it."""
+        cmp = self.comparison
+        if cmp is None or cmp.kind != "branch":
+            return "vs the other side"
+        return "vs branch" if cmp.a is self.source else "vs parent"
 
     def on_mount(self) -> None:
         self._set_titles()

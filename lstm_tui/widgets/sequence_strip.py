@@ -15,6 +15,7 @@ unknown token are marked `word→<unk>`. A numeric input shows each step's value
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,9 @@ from ..text import display
 MAX_CELL = 14
 #: the "‹ " on the left (always reserved) and the " ›" on the right
 MARK = 2
+#: Per-step markers (`SequenceStrip.markers`, position -> kind), drawn before the
+#: probability: a branch's changed top prediction and its first divergent step.
+MARKER_GLYPHS = {"changed": "≠", "diverge": "◆", "diverge_changed": "◆≠"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class StripStyles:
     pred: Style
     dim: Style
     unk: Style = Style()
+    marker: Style = Style()
 
 
 def _num(v: float) -> str:
@@ -187,12 +192,16 @@ def render_strip(
     tokens: list[str], preds: list[tuple[str, float]] | None, t: int, reverse: bool,
     width: int, styles: StripStyles, widths: list[int] | None = None,
     all_preds: bool = False, unk: set[int] | frozenset[int] = frozenset(),
+    markers: Mapping[int, str] | None = None,
 ) -> Text:  # fmt: skip
     """Three lines: tokens, predicted labels, their probabilities.
 
     Predictions show under processed tokens only, unless `all_preds` (the
-    output reads the whole sequence). No row is ever wider than `width`.
+    output reads the whole sequence). A step in `markers` has its kind's
+    glyph (MARKER_GLYPHS) before its probability, in the marker style, shown
+    whether or not the step has been read. No row is ever wider than `width`.
     """
+    markers = markers or {}
     widths = cell_widths(tokens, preds) if widths is None else widths
     a, b, drawn = window(widths, t, width)
     left = "‹ " if a > 0 else "  "
@@ -208,10 +217,14 @@ def render_strip(
         if k in unk and k != t:
             style = style + styles.unk
         lines[0].append(_center(tokens[k], w), style)
-        if preds is not None and (done or all_preds):
+        glyph = MARKER_GLYPHS.get(markers.get(k, ""), "")
+        if preds is not None and (done or all_preds or glyph):
             label, p = preds[k]
-            lines[1].append(_center(label, w), styles.pred)
-            lines[2].append(_center(f"{p:.2f}", w), styles.dim)
+            lines[1].append(_center(label, w), styles.marker if glyph else styles.pred)
+            lines[2].append(_center(f"{glyph}{p:.2f}", w), styles.marker if glyph else styles.dim)
+        elif glyph:
+            lines[1].append(" " * w, styles.dim)
+            lines[2].append(_center(glyph, w), styles.marker)
         else:
             lines[1].append(" " * w, styles.dim)
             lines[2].append(" " * w, styles.dim)
@@ -257,15 +270,21 @@ class SequenceStrip(Widget):
     DEFAULT_CSS = """
     SequenceStrip { height: 3; }
     SequenceStrip > .sequence-strip--unk { color: $warning; text-style: italic; }
+    SequenceStrip > .sequence-strip--marker { color: $warning; text-style: bold; }
     """
     COMPONENT_CLASSES = {
         "sequence-strip--current", "sequence-strip--processed", "sequence-strip--future",
         "sequence-strip--pred", "sequence-strip--dim", "sequence-strip--unk",
+        "sequence-strip--marker",
     }  # fmt: skip
 
     source: reactive[Source | None] = reactive(None)
     t: reactive[int] = reactive(0)
     direction: reactive[int] = reactive(0)
+    markers: reactive[Mapping[int, str]] = reactive(dict, always_update=True)
+    """Per-step markers, position -> kind (MARKER_GLYPHS), e.g. a branch's changed predictions."""
+    marker_note: reactive[str] = reactive("")
+    """What the markers mean, for the title (e.g. "◆ diverges at 5 · ≠ prediction changed")."""
 
     @dataclass
     class StepClicked(Message):
@@ -303,7 +322,7 @@ class SequenceStrip(Widget):
             self._widths, self._preds is not None, self._numeric,
             all_preds=self._all_preds, n_unk=len(self._unk),
             unk=self.source.trace.meta.get("unk"), example=self._example_label(),
-        ))  # fmt: skip
+        ) + (f" · {self.marker_note}" if self.marker_note else ""))  # fmt: skip
 
     def _reverse(self) -> bool:
         """Does the direction in view read right to left (the trace knows; not only direction 1)?"""
@@ -321,6 +340,9 @@ class SequenceStrip(Widget):
     def watch_direction(self) -> None:
         self._update_title()
 
+    def watch_marker_note(self) -> None:
+        self._update_title()
+
     def on_resize(self) -> None:
         self._update_title()
 
@@ -329,7 +351,7 @@ class SequenceStrip(Widget):
         return StripStyles(
             s("sequence-strip--current"), s("sequence-strip--processed"),
             s("sequence-strip--future"), s("sequence-strip--pred"), s("sequence-strip--dim"),
-            s("sequence-strip--unk"),
+            s("sequence-strip--unk"), s("sequence-strip--marker"),
         )  # fmt: skip
 
     def render(self) -> Text:
@@ -338,6 +360,7 @@ class SequenceStrip(Widget):
         return render_strip(
             self._tokens, self._preds, self.t, self._reverse(), self.content_size.width,
             self._styles(), self._widths, all_preds=self._all_preds, unk=self._unk,
+            markers=self.markers,
         )  # fmt: skip
 
     def on_click(self, event: events.Click) -> None:
