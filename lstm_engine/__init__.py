@@ -6,6 +6,7 @@ The public API, re-exported here, is what the TUI and users build on:
     session = Session(trace); session.step(); session.at().kept
     trace.save("run.npz"); Trace.load("run.npz")
     what_if = branch(trace, [Ablate(unit=11, from_t=6)])   # a new Trace; .parent, .edits
+    trace.diff(what_if).first_divergence         # TraceDiff: per step, unit and quantity
     model = load("tagger.pt"); model.trace("The dog ate the apple")   # a whole model, by content
     model.embedding, model.lstms, model.head, model.warnings          # its parts, as data
     model.downstream("lstm", h)                  # the rest of the network from an LSTM's output
@@ -41,15 +42,20 @@ from .core.quantities import (
     ALIASES, QUANTITIES, REGISTRY, VALUE_NAMES, Quantity, prev_subscript, previous_step,
 )
 from .core.trace import Trace
+from .core.watch import Watch, WatchError, compile_watch
+from .core.edit_syntax import EditSyntaxError, TokenReplacement, format_edit, parse_edit
+from .core.diff import Divergence, QuantityDelta, TraceDiff, UnitDelta
 
 __all__ = [
     "ALIASES",
     "Ablate",
+    "Divergence",
     "Activation",
     "CellActivations",
     "CellWeights",
     "ClampGate",
     "Edit",
+    "EditSyntaxError",
     "EmbeddingPart",
     "EngineError",
     "GATES",
@@ -63,6 +69,7 @@ __all__ = [
     "PipelineModel",
     "QUANTITIES",
     "Quantity",
+    "QuantityDelta",
     "REGISTRY",
     "Recorder",
     "ReplaceInput",
@@ -71,15 +78,22 @@ __all__ = [
     "SpecError",
     "StepView",
     "TargetExistsError",
+    "TokenReplacement",
     "Trace",
+    "TraceDiff",
+    "UnitDelta",
     "UnsafeFileError",
     "VALUE_NAMES",
     "Vocabulary",
+    "Watch",
+    "WatchError",
     "WriteError",
     "branch",
     "choose_input",
+    "compile_watch",
     "edit_from_json",
     "example_index",
+    "format_edit",
     "guess_output_kind",
     "is_trace_file",
     "load",
@@ -88,6 +102,7 @@ __all__ = [
     "open_file",
     "output_kind",
     "output_uses_future",
+    "parse_edit",
     "prev_subscript",
     "previous_step",
     "probabilities",

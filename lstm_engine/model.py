@@ -31,13 +31,17 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .core.errors import EngineError, InputError, SpecError
+from .core.output import guess_output_kind, log_softmax, probabilities, softmax  # noqa: F401
 from .core.readonly import seal
-from .core.recorder import record
+from .core.edits import EDIT_KINDS, ReplaceInput
+from .core.recorder import OUTPUT_NOT_RECOMPUTED, branch, record
 from .core.spec import LSTMSpec
-from .core.trace import Trace
+from .core.trace import Trace, step_index
 from .vocab import Vocabulary, shown, split_text
 
 INPUT_KINDS = ("text", "numeric")
+#: the engine's own edits, which Model.branch passes on as they are
+EDIT_TYPES = tuple(EDIT_KINDS.values())
 OUTPUT_KINDS = ("log_prob", "prob", "logit", None)
 #: the checkpoint's `output` (what follows the head) → the trace's output_kind
 OUTPUT_OF_HEAD = {"log_softmax": "log_prob", "softmax": "prob", "logits": "logit", None: None}
@@ -222,6 +226,83 @@ class Model:
             f"{self.name} ({self.format}) cannot run what follows an LSTM on its own: "
             "this reader does not know the rest of the network as parts"
         )
+
+    # --- what-if: a branch with the model's own output
+    def replace_token(self, trace: Trace, t: int, token: str) -> ReplaceInput:
+        """The edit that puts `token` at position t: its embedding row as the LSTM's input there.
+
+        Only where the embedding feeds the traced LSTM directly (the first LSTM of the
+        model); a token outside the vocabulary is refused even when the model has an
+        unknown token, since reading it as that token is not the what-if asked for.
+        """
+        what = f"token {token!r} at step {step_index(t) + 1}" if isinstance(token, str) else "token"
+        if not isinstance(token, str):
+            raise InputError(f"a replacement token must be a string, got {type(token).__name__}")
+        if self.input_kind != "text" or self._vocab is None:
+            raise InputError(f"{what}: {self.name} reads numeric input, not tokens; replace the "
+                             "input vector instead")  # fmt: skip
+        if self.embedding is None:
+            raise InputError(f"{what}: {self.name} ({self.format}) does not show its embedding as "
+                             "a part, so a token cannot be turned into the LSTM's input; "
+                             "trace the edited text instead")  # fmt: skip
+        if self.lstms[0].name != self.lstm_name:
+            raise InputError(f"{what}: the traced LSTM {self.lstm_name!r} does not read the "
+                             f"embedding (the LSTM {self.lstms[0].name!r} does), so a token "
+                             "changes more than its input at one step; trace the edited text "
+                             "instead")  # fmt: skip
+        normal = token.lower() if self.lowercase else token
+        if normal not in self._vocab:
+            raise InputError(f"{what}: {token!r} is not in {self.name}'s vocabulary "
+                             f"({len(self._vocab)} tokens)")  # fmt: skip
+        row = self.embedding.weight[self._vocab.index[normal]]
+        if row.shape != (trace.x.shape[1],):
+            raise InputError(f"{what}: the embedding gives {row.shape[0]} numbers but the trace's "
+                             f"input has {trace.x.shape[1]}; the trace is not this model's")  # fmt: skip
+        return ReplaceInput(t=t, x=row.astype(np.float64))
+
+    def branch(self, trace: Trace, edits: Sequence[Any]) -> Trace:
+        """`trace` with `edits` applied (recorder.branch), with the model's real output.
+
+        Edits may include token replacements (anything with `t` and `token`, such as
+        edit_syntax's TokenReplacement), made into ReplaceInput by `replace_token`, and
+        the branch's tokens then show the new token. Where the edits change what the
+        traced LSTM outputs, the rest of the model is run on the edited h (`downstream`);
+        where this reader cannot (TorchScript, ONNX: EngineError), the branch's output is
+        None and `output_not_recomputed` says why, so no stale prediction is shown.
+        """
+        resolved, tokens = [], list(trace.tokens) if trace.tokens is not None else None
+        unk_at = set(trace.meta.get("unk_positions") or ())
+        for e in edits:
+            if not isinstance(e, EDIT_TYPES) and hasattr(e, "token") and hasattr(e, "t"):
+                if not 0 <= step_index(e.t) < trace.T:
+                    raise InputError(f"token edit: step {step_index(e.t) + 1} is outside the "
+                                     f"trace (1..{trace.T})")  # fmt: skip
+                resolved.append(self.replace_token(trace, e.t, e.token))
+                if tokens is not None:
+                    tokens[e.t] = e.token
+                unk_at.discard(e.t)
+            else:
+                resolved.append(e)
+        child = branch(trace, resolved, tokens=None if tokens is None else tuple(tokens))
+        meta = dict(child.meta)
+        if "unk_positions" in meta:
+            if unk_at:
+                meta["unk_positions"] = sorted(unk_at)
+            else:
+                meta.pop("unk_positions")
+                meta.pop("unk", None)
+        output = child.output
+        if output is None and child.output_not_recomputed is not None:
+            h = np.concatenate(list(child.h[-1]), axis=-1)  # (T, D*P), as the module returns it
+            try:
+                output = self.downstream(self.lstm_name, h)
+            except EngineError as e:
+                meta["output_not_recomputed"] = f"{OUTPUT_NOT_RECOMPUTED}: {e}"
+            else:
+                meta.pop("output_not_recomputed")
+        if output is child.output and meta == dict(child.meta):
+            return child
+        return replace(child, output=output, meta=meta)
 
     @property
     def output_uses_future(self) -> bool:
@@ -417,45 +498,6 @@ class Model:
                 diff = float(np.abs(h.astype(np.float64) - run.lstm_out).max())
                 trace = replace(trace, meta={**trace.meta, "lstm_max_abs_diff": diff})
         return trace
-
-
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    m = z.max(axis=-1, keepdims=True)
-    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def guess_output_kind(output: np.ndarray | None) -> str | None:
-    """How a per-step output reads when nothing says: 'log_prob', 'prob', 'logit' (None: no output).
-
-    The one rule for every reader that runs a model it cannot see into (a torch
-    module, an ONNX graph, a live model): rows of non-positive numbers that
-    exponentiate to a distribution are log-probabilities; rows of non-negative
-    numbers that sum to one are probabilities; anything else is logits.
-    """
-    if output is None or np.ndim(output) != 2 or np.shape(output)[1] == 0:
-        return None
-    out = np.asarray(output, dtype=np.float64)
-    with np.errstate(over="ignore"):
-        if np.all(out <= 1e-6) and np.allclose(np.exp(out).sum(axis=1), 1.0, atol=1e-4):
-            return "log_prob"
-    if np.all(out >= -1e-9) and np.allclose(out.sum(axis=1), 1.0, atol=1e-4):
-        return "prob"
-    return "logit"
-
-
-def probabilities(out: np.ndarray, kind: str | None) -> np.ndarray:
-    """Output rows (one step's (n,), or all steps' (T, n)) as probabilities, read as `kind` says."""
-    out = np.asarray(out, dtype=np.float64)
-    if kind == "log_prob":
-        return np.exp(out)
-    if kind == "prob":
-        return out
-    return softmax(out)
 
 
 class PipelineModel(Model):

@@ -36,8 +36,10 @@ import numpy as np
 
 from .core.errors import InputError, LoadError, SpecError
 from .core.files import open_regular, read_input_array, require_regular_file
+from .core.recorder import branch
 from .core.trace import Trace
-from .model import Model, guess_output_kind
+from .core.output import output_kind_of
+from .model import Model
 
 _ZIP = b"PK\x03\x04"
 _PICKLE_PROTOCOLS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
@@ -222,6 +224,21 @@ class Opened:
     #: which of the model's examples this is (1-based), or None for the user's own input
     example: int | None = None
 
+    def branch(self, edits, trace: Trace | None = None) -> Trace:
+        """A branch of `trace` (default the opened one) with `edits`, as the front ends make it:
+        with the model, token replacements and the model's recomputed output (Model.branch);
+        for a recorded trace file, the engine's branch, whose output is dropped where the
+        edits reach the LSTM's output (`Trace.output_not_recomputed` says so)."""
+        trace = self.trace if trace is None else trace
+        if self.model is not None:
+            return self.model.branch(trace, edits)
+        edits = list(edits)
+        for e in edits:
+            if hasattr(e, "token") and not hasattr(e, "x"):
+                raise InputError("replacing a token needs the model's vocabulary and embedding: "
+                                 "open the model rather than a recorded trace")  # fmt: skip
+        return branch(trace, edits)
+
 
 def open_and_trace(
     path: str | os.PathLike, *, text: str | None = None, input_path: str | os.PathLike | None = None,
@@ -252,13 +269,7 @@ def open_and_trace(
 def output_kind(trace: Trace, model: Model | None = None) -> str | None:
     """How trace.output reads ('log_prob', 'prob', 'logit', or None without an output): the
     model's word, then the trace's own record, then the one guess (guess_output_kind)."""
-    if trace.output is None:
-        return None
-    return (
-        (model.output_kind if model is not None else None)
-        or trace.meta.get("output_kind")
-        or guess_output_kind(trace.output)
-    )
+    return output_kind_of(trace, model.output_kind if model is not None else None)
 
 
 def output_uses_future(trace: Trace, model: Model | None = None) -> bool:

@@ -27,6 +27,9 @@ from .readonly import finished, sealed_buffer
 from .trace import Trace, seal
 
 
+#: How a branch's missing output is announced (meta["output_not_recomputed"] starts with it).
+OUTPUT_NOT_RECOMPUTED = "output not recomputed for this branch"
+
 #: record() keeps the pre-activations z by default up to this many bytes (16 MiB: e.g. a
 #: 2-layer bidirectional H=256 float32 model for 1,000 steps), the interactive sizes.
 Z_KEEP_LIMIT = 16 * 2**20
@@ -329,8 +332,10 @@ def branch(
     it to rounding (~1 ulp of the projection), as record() and feed() do.
 
     The model's output is kept only where the last layer's h came out
-    identical (else the branch's output is None: a head the engine does not
-    have must run again, e.g. Model.downstream); pass `output` to give it.
+    identical; else the branch's output is None and meta["output_not_recomputed"]
+    (`Trace.output_not_recomputed`) says why, for the screen: a head the
+    engine does not have must run again (Model.branch does, with
+    Model.downstream); pass `output` to give it.
     Tokens are kept, except at a replaced input, which reads "<edited>"
     unless `tokens` says what was put there.
     """
@@ -383,13 +388,20 @@ def branch(
         i=gates[:, :, :, 0], f=gates[:, :, :, 1], g=gates[:, :, :, 2], o=gates[:, :, :, 3],
         c=c, h=h,
     )  # fmt: skip
-    if output is None and trace.output is not None \
-            and np.array_equal(h[L - 1], trace.h[L - 1], equal_nan=True):  # fmt: skip
-        output = trace.output
+    stale = None  # why the parent's output cannot stand for the branch's
+    if output is None and trace.output is not None:
+        if np.array_equal(h[L - 1], trace.h[L - 1], equal_nan=True):
+            output = trace.output
+        else:
+            stale = (f"{OUTPUT_NOT_RECOMPUTED}: the edits change what the LSTM outputs, and the "
+                     "rest of the model is not part of the trace")  # fmt: skip
     if tokens is None and trace.tokens is not None:
         replaced = {e.t for e in new if isinstance(e, ReplaceInput)}
         tokens = tuple("<edited>" if t in replaced else tok for t, tok in enumerate(trace.tokens))
-    meta = {k: v for k, v in trace.meta.items() if k not in ("format", "version", "branch")}
+    meta = {k: v for k, v in trace.meta.items()
+            if k not in ("format", "version", "branch", "output_not_recomputed")}  # fmt: skip
+    if stale is not None or (output is None and trace.output_not_recomputed is not None):
+        meta["output_not_recomputed"] = stale or trace.output_not_recomputed
     meta["first_nonfinite"] = _first_nonfinite(spec, x, h0, c0, arrays, (gates, c, h))
     meta["branch"] = {
         "parent": trace.identity,

@@ -15,6 +15,7 @@ import numpy as np
 from .edits import Edit
 from .quantities import VALUE_NAMES
 from .trace import Trace, step_index
+from .watch import compile_watch
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,15 +92,40 @@ class Session:
             raise IndexError(f"step {t} is outside the trace (0..{self.T - 1})")
         return StepView(self.trace, t)
 
-    def run_until(self, predicate: Callable[[StepView], bool], *, reverse: bool = False) -> bool:
-        """Move to the next (or previous) step where predicate(view) holds.
+    def where(self, text: str, *, layer: int = 0, direction: int = 0) -> np.ndarray:
+        """The positions (0..T-1) where the watch expression `text` holds (core/watch.py).
 
+        `layer` and `direction` are what unscoped names read (the screen's);
+        L2.rev.c[3] in the text reads its own. A bad expression is a WatchError.
+        """
+        return compile_watch(text, self.trace, layer, direction).where()
+
+    def run_until(
+        self, condition: str | Callable[[StepView], bool], *, reverse: bool = False,
+        layer: int = 0, direction: int = 0,
+    ) -> bool:  # fmt: skip
+        """Move to the next (or previous) step where `condition` holds.
+
+        `condition` is a watch expression (evaluated once over the whole trace,
+        as `where`) or a predicate of a StepView (called step by step, in order).
         Stays put and returns False if no such step exists, the way a
         debugger's continue stops at the end without a hit.
         """
+        if isinstance(condition, str):
+            hits = self.where(condition, layer=layer, direction=direction)
+            if reverse:
+                before = hits[hits < self._t]
+                found = int(before[-1]) if before.size else None
+            else:
+                k = int(np.searchsorted(hits, self._t, side="right"))
+                found = int(hits[k]) if k < hits.size else None
+            if found is None:
+                return False
+            self._t = found
+            return True
         steps = range(self._t - 1, -1, -1) if reverse else range(self._t + 1, self.T)
         for t in steps:
-            if predicate(StepView(self.trace, t)):
+            if condition(StepView(self.trace, t)):
                 self._t = t
                 return True
         return False

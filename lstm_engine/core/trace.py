@@ -167,6 +167,13 @@ class Trace:
         lineage = self.meta.get("branch")
         return None if lineage is None else lineage["root"]
 
+    @property
+    def output_not_recomputed(self) -> str | None:
+        """Why this branch has no output although its recording had one (the screen shows it
+        instead of a stale prediction); None when its output is its own or there never was one."""
+        note = self.meta.get("output_not_recomputed")
+        return note if isinstance(note, str) else None
+
     @cached_property
     def edits(self) -> tuple[Edit, ...]:
         """Every edit between the recording and this trace, oldest first; () for a recording."""
@@ -305,6 +312,15 @@ class Trace:
             return self.x
         below = self.h[layer - 1]
         return np.concatenate(list(below), axis=-1)
+
+    # --- comparison
+    def diff(self, other: "Trace", *, tol: float | None = None):
+        """A TraceDiff (core/diff.py) of this trace against `other`, differences other − self:
+        `parent.diff(branch)` reads as what the branch changed. `tol` defaults to 1e-5 when
+        either is float32, else 1e-10."""
+        from .diff import TraceDiff  # diff reads traces; a trace needs it only when asked
+
+        return TraceDiff(self, other, tol=tol)
 
     # --- file format
     def save(
