@@ -236,3 +236,31 @@ def source_or_error(fn, *args, **kwargs) -> tuple[Source | None, str | None, int
         return None, str(e), 2
     except Exception as e:  # noqa: BLE001 - a bug must still not print a traceback over the UI
         return None, f"internal error: {type(e).__name__}: {e}", 1
+
+
+def open_comparison(
+    source: Source, *, text: str | None = None, model: str | None = None,
+    input_path: str | None = None, example: int | None = None, trust: bool = False,
+    batch_index: int = 0,
+):  # fmt: skip
+    """The comparison `--compare TEXT_B` or `--compare-model MODEL_B` opens on (whatif.Comparison).
+
+    A second input is traced by the same model; a second model is run on the
+    same input as the first (its text, --input file or example). Two LSTMs
+    of different shapes cannot be compared unit by unit: an InputError, so
+    the command line says so in one line before the debugger opens.
+    """
+    from .whatif import compare
+
+    if (text is None) == (model is None):
+        raise InputError("compare with a second input (--compare) or a second model "
+                         "(--compare-model), not both")  # fmt: skip
+    if text is not None:
+        reason = source.read_only_reason
+        if reason is not None:
+            raise InputError(f"--compare needs a second input to run: {reason}")
+        return compare(source, source.retrace(text), "input")
+    same = dict(input_path=input_path) if input_path is not None else \
+        dict(text=source.text) if source.text is not None else dict(example=example)  # fmt: skip
+    other = open_path(model, trust=trust, batch_index=batch_index, **same)
+    return compare(source, other, "model")

@@ -25,10 +25,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from lstm_engine import InputError, Opened
+from lstm_engine import InputError, Opened, ReplaceInput, TokenReplacement, format_edit, parse_edit
 
 from .source import Source
 from .stepdata import COLUMNS, TraceData, step_values, window
+
+#: The token a branch shows at a replaced input that no token names (the engine's).
+EDITED_TOKEN = "<edited>"
 
 #: What the output panel says of a branch whose output could not be recomputed (the engine's
 #: Trace.output_not_recomputed says it, with the reason).
@@ -200,8 +203,6 @@ def parse(text: str, source: Source, *, layer: int = 0, direction: int = 0):
     """The edit `text` names on `source`'s trace (the engine's edit syntax, screen steps 1..T);
     an InputError (with .column) otherwise. A token replacement is checked against the
     model's vocabulary here, so the dialog says so before anything runs."""
-    from lstm_engine import parse_edit
-
     edit = parse_edit(text, source.trace, layer=layer, direction=direction)
     if hasattr(edit, "token") and not hasattr(edit, "x"):
         if source.model is None:
@@ -211,8 +212,12 @@ def parse(text: str, source: Source, *, layer: int = 0, direction: int = 0):
     return edit
 
 
-def describe(edit) -> str:
-    """An edit in the syntax the dialog takes (the engine's format_edit)."""
-    from lstm_engine import format_edit
-
-    return format_edit(edit)
+def describe(edit, trace=None) -> str:
+    """An edit in the syntax the dialog takes (the engine's format_edit), layer and direction
+    prefixed where they are not the first. A replaced input that `trace` (a branch holding the
+    edit) names by its token is written as the token edit it came from, not as its vector."""
+    if isinstance(edit, ReplaceInput) and trace is not None and trace.tokens is not None:
+        token = trace.tokens[edit.t]
+        if token != EDITED_TOKEN:
+            edit = TokenReplacement(edit.t, token)
+    return format_edit(edit, trace)

@@ -38,6 +38,7 @@ from ..source import Source
 from ..stepdata import HEATMAP_QUANTITIES, SORTS, StepColumns, sort_label
 from ..text import safe_line
 from ..views.compare_view import CompareView
+from ..whatif import Comparison
 from ..views.trace_view import TraceView
 from ..widgets.edit_list import EditList
 from ..widgets.heatmap_view import HeatmapView
@@ -131,12 +132,12 @@ class DebuggerScreen(WhatIfActions, Screen):
     """t as the history and heatmap show it: at most CONTEXT_HZ updates a second while
     stepping, and always the final t once stepping pauses (see _follow_context)."""
 
-    def __init__(self, source: Source, compare: Source | None = None,
-                 compare_kind: str = "input") -> None:  # fmt: skip
-        """`compare`: a second trace to open the comparison on (`--compare`, `--compare-model`)."""
+    def __init__(self, source: Source, compare: Comparison | None = None) -> None:
+        """`compare`: the comparison of `source` with a second trace to open on (`--compare`,
+        `--compare-model`; whatif.compare)."""
         super().__init__()
         self._whatif_init(source)
-        self._opening_compare = (compare, compare_kind) if compare is not None else None
+        self._opening_compare = compare
         self._context_at = 0.0
         self._context_timer = None
         self._gc_timer = None
@@ -181,7 +182,8 @@ class DebuggerScreen(WhatIfActions, Screen):
         self._update_footer()
         self._warn(self.source)
         if self._opening_compare is not None:
-            self._compare_on_open(*self._opening_compare)
+            cmp = self._opening_compare
+            self.show_comparison(cmp.b, cmp)
 
     def _warn(self, source: Source) -> None:
         """Say what the model opened with warnings about, once per Source (also in the
@@ -289,6 +291,7 @@ class DebuggerScreen(WhatIfActions, Screen):
             message.update(Text(layout.too_small_message(w, h)))
             # the padding only where there is room for it: at 20×5 it would eat the message
             message.styles.padding = (2, 4) if h >= 12 and w >= 40 else (0, 0)
+        self.side_label()
         self._update_footer()
 
     def plots_fit(self) -> bool:

@@ -21,7 +21,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from lstm_engine import EngineError, InputError
+from lstm_engine import EditSyntaxError, EngineError, InputError
 
 from ..text import safe_line
 from ..whatif import describe, parse
@@ -34,9 +34,8 @@ MAX_EDIT_CHARS = 200
 EXAMPLES = "c[11] = 0 at 6 · f[3] = 1 from 6 · ablate 11 from 6 · token 6 = Spain"
 
 
-def caret_line(column: int | None, prompt: int = 0) -> str:
-    """A caret under `column` (0-based, in the typed text) of an input `prompt` cells in."""
-    return "" if column is None else " " * (prompt + max(column, 0)) + "^"
+#: Cells between the dialog's left edge and the Input's first character (its border and padding).
+INPUT_INSET = 2
 
 
 class EditDialog(ModalScreen[object]):
@@ -81,9 +80,11 @@ class EditDialog(ModalScreen[object]):
         else:
             try:
                 self.edit = parse(text, self.source, layer=self.layer, direction=self.direction)
-            except InputError as e:
+            except EditSyntaxError as e:  # its message, and a caret under the column it names
+                error = safe_line(e.message, MESSAGE_LIMIT)
+                caret = " " * INPUT_INSET + e.caret_lines()[1]
+            except InputError as e:  # the model's (a token outside its vocabulary)
                 error = safe_line(str(e), MESSAGE_LIMIT)
-                caret = caret_line(getattr(e, "column", None), prompt=2)  # the Input's padding
             except EngineError as e:
                 error = safe_line(str(e), MESSAGE_LIMIT)
             else:

@@ -26,7 +26,7 @@ from textual import work
 from textual.binding import Binding
 from textual.reactive import var
 
-from lstm_engine import Ablate, EngineError, Session
+from lstm_engine import Ablate, Session
 
 from ..source import Source
 from ..text import safe_line
@@ -85,9 +85,9 @@ class WhatIfActions:
         """The what-if keys that do nothing now (hidden from the footer; they still answer)."""
         idle = set()
         if self.history.depth == 0:
-            idle |= {"U,ctrl+z", "b"}
+            idle |= {"U", "ctrl+z", "b"}
         if not self.history.undone:
-            idle.add("R,ctrl+y,ctrl+r")
+            idle |= {"R", "ctrl+y", "ctrl+r"}
         if self.comparison is None:
             idle.add("D")
         if not self.paired or self.query_one("#views").both_fit():
@@ -167,7 +167,7 @@ class WhatIfActions:
         self.history.push(new)
         self._comparisons[self.history.depth] = cmp
         self._show_history()
-        self.note(f"Branch {self.history.depth}: {describe(new.trace.edits[-1])} "
+        self.note(f"Branch {self.history.depth}: {_last_edit(new)} "
                   f"({seconds:.2f} s)", timeout=3)  # fmt: skip
 
     # --- undo, redo, parent
@@ -178,7 +178,7 @@ class WhatIfActions:
             self.note("Nothing to undo: this is the trace as it was opened.", timeout=2)
             return
         self._show_history()
-        self.note(f"Undid {describe(self.history.undone[0].trace.edits[-1])}", timeout=2)
+        self.note(f"Undid {_last_edit(self.history.undone[0])}", timeout=2)
 
     def action_redo(self) -> None:
         if not self.history.redo():
@@ -186,7 +186,7 @@ class WhatIfActions:
             return
         self.viewing_parent = False
         self._show_history()
-        self.note(f"Redid {describe(self.history.current.trace.edits[-1])}", timeout=2)
+        self.note(f"Redid {_last_edit(self.history.current)}", timeout=2)
 
     def action_parent(self) -> None:
         if self.history.parent is None:
@@ -213,8 +213,8 @@ class WhatIfActions:
             ahead = len(h.undone)
             self.branch_label = f"⎇ branch {depth}" + (f" of {depth + ahead}" if ahead else "")
         self.against = "vs branch" if self.viewing_parent else "vs parent"
-        edits = tuple(describe(e) for e in h.edits_of(h.current))
-        undone = tuple(describe(s.trace.edits[-1]) for s in h.undone)
+        edits = tuple(describe(e, h.current.trace) for e in h.edits_of(h.current))
+        undone = tuple(_last_edit(s) for s in h.undone)
         self.whatif_heading = edits_line(edits, undone, self.viewing_parent) if depth or undone else ""
         self._whatif_bar()
         self._update_footer()
@@ -265,15 +265,6 @@ class WhatIfActions:
         if got is not None:
             self.app.call_from_thread(self.show_comparison, *got)
 
-    def _compare_on_open(self, other: Source, kind: str) -> None:
-        """The comparison the command line asked for (`--compare`, `--compare-model`)."""
-        try:
-            cmp = compare(self.source, other, kind)
-        except EngineError as e:
-            self.note(str(e), title="Cannot compare", severity="error", timeout=10)
-            return
-        self.show_comparison(other, cmp)
-
     def show_comparison(self, other: Source, cmp: Comparison) -> None:
         """Show `other` beside the trace in view (the second of a comparison)."""
         self.compare_kind = cmp.kind
@@ -284,8 +275,8 @@ class WhatIfActions:
         what = {"input": "input", "model": "model"}[cmp.kind]
         self.against = f"second {what} vs first"
         self.whatif_heading = _compare_heading(cmp)
-        self.branch_label = "⇄ comparing " + ("models" if cmp.kind == "model" else "inputs")
         self._whatif_bar()
+        self.side_label()
         self._update_footer()
 
     def _end_comparison(self) -> None:
@@ -309,12 +300,29 @@ class WhatIfActions:
             self.note("Both sides are on screen.", timeout=2)
             return
         self.side = 1 - self.side
+        self.side_label()
         self.note(f"Showing the {'second' if self.side else 'first'} side (|: switch)", timeout=2)
+
+    def side_label(self) -> None:
+        """The header's word on a comparison: both sides, or which one is on screen."""
+        if not self.paired:
+            return
+        what = "models" if self.compare_kind == "model" else "inputs"
+        if self.query_one("#views").both_fit():
+            self.branch_label = f"⇄ comparing {what}: first | second"
+        else:
+            which = "second" if self.side else "first"
+            self.branch_label = f"⇄ comparing {what}: {which} (| other)"
 
     def _follow_other(self) -> None:
         """The second trace's cursor: the same position, within its own length."""
         if self.other is not None:
             self.other_t = min(self.t, self.other.trace.T - 1)
+
+
+def _last_edit(source: Source) -> str:
+    """The edit that made this branch, as the edit list writes it."""
+    return describe(source.trace.edits[-1], source.trace)
 
 
 def _compare_heading(cmp: Comparison) -> str:
@@ -323,6 +331,16 @@ def _compare_heading(cmp: Comparison) -> str:
         return (f"first: {safe_line(cmp.a.name, 40)} ({cmp.a.format})   second: "
                 f"{safe_line(cmp.b.name, 40)} ({cmp.b.format})   same input   "
                 f"tolerance {cmp.tol:g}")  # fmt: skip
-    a = safe_line(cmp.a.text or " ".join(cmp.a.trace.tokens or ()), 60)
-    b = safe_line(cmp.b.text or " ".join(cmp.b.trace.tokens or ()), 60)
-    return f"first: {a}   second: {b}   | side  D diff  B end"
+    a, b = (_around(s.trace, cmp.token_changed) for s in (cmp.a, cmp.b))
+    return f"first: {a}   second: {b}   D diff  B end"
+
+
+def _around(trace, changed: tuple[int, ...], context: int = 3) -> str:
+    """The input, or the few tokens around the first one that differs, as one safe line."""
+    tokens = trace.tokens or ()
+    if not changed:
+        return safe_line(" ".join(tokens), 60)
+    k = changed[0]
+    lo, hi = max(k - context, 0), min(k + context + 1, len(tokens))
+    words = " ".join(tokens[lo:hi])
+    return safe_line(("… " if lo else "") + words + (" …" if hi < len(tokens) else ""), 60)

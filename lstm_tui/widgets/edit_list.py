@@ -63,10 +63,13 @@ def comparison_line(cmp: Comparison, layer: int, direction: int, quantity: str,
         parts.append(f"no difference beyond {cmp.tol:g}")
     else:
         parts.append("diverges at " + where_label(cmp.first, tr))
-    if cmp.token_changed:
-        parts.append(f"tokens differ at {step_ranges(list(cmp.token_changed))}")
-    if cmp.a.trace.T != tr.T:
-        parts.append(f"{tr.T} steps against {cmp.a.trace.T}, aligned by position")
+    top = cmp.diff.top_units(quantity, layer, direction, TOP_UNITS)
+    label = REGISTRY[quantity].label
+    if top:
+        units = "  ".join(f"{u.unit} ({u.max_abs:.2g} at {u.t + 1})" for u in top)
+        parts.append(f"units differing most in {label}: {units}")
+    else:
+        parts.append(f"no unit's {label} differs")
     if cmp.pred_changed is None:
         parts.append("no predictions to compare")
     else:
@@ -74,13 +77,10 @@ def comparison_line(cmp: Comparison, layer: int, direction: int, quantity: str,
         n = len(changed)
         parts.append(f"top prediction changed at {n} step{'s' * (n != 1)}"
                      + (f" ({step_ranges(changed)})" if n else ""))  # fmt: skip
-    top = cmp.diff.top_units(quantity, layer, direction, TOP_UNITS)
-    label = REGISTRY[quantity].label
-    if top:
-        units = "  ".join(f"{u.unit} ({u.max_abs:.2g} at {u.t + 1})" for u in top)
-        parts.append(f"most different {label}: {units}")
-    else:
-        parts.append(f"no unit's {label} differs")
+    if cmp.token_changed:
+        parts.append(f"tokens differ at {step_ranges(list(cmp.token_changed))}")
+    if cmp.a.trace.T != tr.T:
+        parts.append(f"{tr.T} steps against {cmp.a.trace.T}, aligned by position")
     return " · ".join(parts)
 
 
@@ -101,7 +101,7 @@ class EditList(Widget):
     """The what-if bar: the edit list (or what is compared) and the comparison at the cursor."""
 
     DEFAULT_CSS = """
-    EditList { height: 2; }
+    EditList { height: 2; text-wrap: nowrap; text-overflow: ellipsis; }
     """
     COMPONENT_CLASSES = {"edit-list--label", "edit-list--dim"}
 

@@ -198,8 +198,8 @@ def render_strip(
 
     Predictions show under processed tokens only, unless `all_preds` (the
     output reads the whole sequence). A step in `markers` has its kind's
-    glyph (MARKER_GLYPHS) before its probability, in the marker style, shown
-    whether or not the step has been read. No row is ever wider than `width`.
+    glyph (MARKER_GLYPHS) before its probability, in the marker style; a
+    marked step not yet read shows the glyph alone. No row is ever wider than `width`.
     """
     markers = markers or {}
     widths = cell_widths(tokens, preds) if widths is None else widths
@@ -218,7 +218,7 @@ def render_strip(
             style = style + styles.unk
         lines[0].append(_center(tokens[k], w), style)
         glyph = MARKER_GLYPHS.get(markers.get(k, ""), "")
-        if preds is not None and (done or all_preds or glyph):
+        if preds is not None and (done or all_preds):
             label, p = preds[k]
             lines[1].append(_center(label, w), styles.marker if glyph else styles.pred)
             lines[2].append(_center(f"{glyph}{p:.2f}", w), styles.marker if glyph else styles.dim)
