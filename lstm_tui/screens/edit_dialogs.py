@@ -48,7 +48,7 @@ class EditDialog(ModalScreen[object]):
         super().__init__()
         self.source = source
         self.initial = initial
-        self.layer, self.direction = layer, direction
+        self.edit_layer, self.edit_direction = layer, direction
         self.where = where
         self.edit = None
         """The edit the text parses to, or None while it does not."""
@@ -79,7 +79,8 @@ class EditDialog(ModalScreen[object]):
             error = f"An edit is one short line (at most {MAX_EDIT_CHARS} characters)."
         else:
             try:
-                self.edit = parse(text, self.source, layer=self.layer, direction=self.direction)
+                self.edit = parse(text, self.source, layer=self.edit_layer,
+                                  direction=self.edit_direction)
             except EditSyntaxError as e:  # its message, and a caret under the column it names
                 error = safe_line(e.message, MESSAGE_LIMIT)
                 caret = " " * INPUT_INSET + e.caret_lines()[1]

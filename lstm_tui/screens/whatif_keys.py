@@ -220,7 +220,9 @@ class WhatIfActions:
         self._update_footer()
 
     def _whatif_bar(self) -> None:
-        self.query_one("#whatif").display = bool(self.whatif_heading) or self.paired
+        bar, show = self.query_one("#whatif"), bool(self.whatif_heading) or self.paired
+        if bar.display != show:  # an unchanged display must not cost a layout pass
+            bar.display = show
 
     def action_difference(self) -> None:
         if self.comparison is None:

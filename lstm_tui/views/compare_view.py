@@ -39,8 +39,9 @@ class CompareView(Horizontal):
         views = self.views()
         if len(views) < 2 or self.size.width == 0:
             return
-        first, second = compare_sides(self.size.width, self.paired, self.side)
-        views[0].display, views[1].display = first, second
+        for view, show in zip(views, compare_sides(self.size.width, self.paired, self.side)):
+            if view.display != show:  # an unchanged display must not cost a layout pass
+                view.display = show
 
     def on_resize(self) -> None:
         self._arrange()

@@ -59,6 +59,8 @@ def comparison_line(cmp: Comparison, layer: int, direction: int, quantity: str,
     (in the layer and direction in view)."""
     tr = cmp.b.trace
     parts = [against]
+    if cmp.a.trace.T != tr.T:  # early: the rest of the line counts only the common steps
+        parts[0] += f" ({tr.T} steps against {cmp.a.trace.T}, aligned by position)"
     if cmp.first is None:
         parts.append(f"no difference beyond {cmp.tol:g}")
     else:
@@ -79,8 +81,6 @@ def comparison_line(cmp: Comparison, layer: int, direction: int, quantity: str,
                      + (f" ({step_ranges(changed)})" if n else ""))  # fmt: skip
     if cmp.token_changed:
         parts.append(f"tokens differ at {step_ranges(list(cmp.token_changed))}")
-    if cmp.a.trace.T != tr.T:
-        parts.append(f"{tr.T} steps against {cmp.a.trace.T}, aligned by position")
     return " · ".join(parts)
 
 
