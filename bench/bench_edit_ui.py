@@ -94,7 +94,7 @@ async def landings(source: Source, new: Source, cmp, size, n: int) -> dict[str, 
             await pilot.pause()
 
         for _ in range(n):
-            await timed("land", lambda: screen._branched(source, new, cmp, 0.0))
+            await timed("land", lambda: screen._branched(source, new, cmp))
             assert screen.source is new and screen.t == source.trace.T // 2
             for key in ("b", "b", "D", "D"):
                 await timed(key, lambda k=key: app.post_message(events.Key(k, None)))

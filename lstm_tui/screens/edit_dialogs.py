@@ -34,8 +34,9 @@ MAX_EDIT_CHARS = 200
 EXAMPLES = "c[11] = 0 at 6 · f[3] = 1 from 6 · ablate 11 from 6 · token 6 = Spain"
 
 
-#: Cells between the dialog's left edge and the Input's first character (its border and padding).
-INPUT_INSET = 2
+#: Cells between the Input's left edge and its first character (its border and padding), so
+#: that the caret line below it points at the column the engine names.
+INPUT_INSET = 3
 
 
 class EditDialog(ModalScreen[object]):

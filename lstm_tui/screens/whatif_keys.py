@@ -20,8 +20,6 @@ here and live on the screen), and only the screen talks to the engine.
 
 from __future__ import annotations
 
-import time
-
 from textual import work
 from textual.binding import Binding
 from textual.reactive import var
@@ -151,24 +149,21 @@ class WhatIfActions:
     @work(thread=True, exclusive=True, group="whatif", exit_on_error=False)
     def _branch(self, parent: Source, edit) -> None:
         """Make the branch (and compare it with its parent) off the UI thread."""
-        started = time.perf_counter()
-
         def run() -> tuple[Source, Comparison]:
             new = make_branch(parent, edit)
             return new, compare(parent, new, "branch")
 
         got = self._run_model(run, "Edit failed")
         if got is not None:
-            self.app.call_from_thread(self._branched, parent, *got, time.perf_counter() - started)
+            self.app.call_from_thread(self._branched, parent, *got)
 
-    def _branched(self, parent: Source, new: Source, cmp: Comparison, seconds: float) -> None:
+    def _branched(self, parent: Source, new: Source, cmp: Comparison) -> None:
         if parent is not self.history.current:  # the trace in view changed meanwhile
             return
         self.history.push(new)
         self._comparisons[self.history.depth] = cmp
         self._show_history()
-        self.note(f"Branch {self.history.depth}: {_last_edit(new)} "
-                  f"({seconds:.2f} s)", timeout=3)  # fmt: skip
+        self.note(f"Branch {self.history.depth}: {_last_edit(new)}", timeout=3)
 
     # --- undo, redo, parent
     def action_undo(self) -> None:
@@ -309,12 +304,11 @@ class WhatIfActions:
         """The header's word on a comparison: both sides, or which one is on screen."""
         if not self.paired:
             return
-        what = "models" if self.compare_kind == "model" else "inputs"
+        what = "model" if self.compare_kind == "model" else "input"
         if self.query_one("#views").both_fit():
-            self.branch_label = f"⇄ comparing {what}: first | second"
+            self.branch_label = f"⇄ {what}s 1 | 2"
         else:
-            which = "second" if self.side else "first"
-            self.branch_label = f"⇄ comparing {what}: {which} (| other)"
+            self.branch_label = f"⇄ {what} {self.side + 1} of 2 (|)"
 
     def _follow_other(self) -> None:
         """The second trace's cursor: the same position, within its own length."""

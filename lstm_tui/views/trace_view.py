@@ -136,7 +136,7 @@ class TraceView(Vertical):
         self.markers = cmp.markers() if other is not None else {}
         note = ""
         if other is not None:
-            note = "≠ prediction changed" if cmp.pred_changed is not None else ""
+            note = "≠ prediction changed" if cmp.changed_steps() else ""
             if cmp.first is not None:
                 note = f"◆ diverges at {cmp.first.t + 1}" + (f" · {note}" if note else "")
         if src is not None and src.trace.output_not_recomputed:
