@@ -40,6 +40,7 @@ from bench_ui import Frames, pct  # noqa: E402
 from lstm_engine import LSTMSpec, SetState, record  # noqa: E402
 from lstm_tui.app import LstmTuiApp  # noqa: E402
 from lstm_tui.source import Source  # noqa: E402
+from lstm_tui.stepdata import TraceData  # noqa: E402
 from lstm_tui.whatif import compare, make_branch  # noqa: E402
 
 
@@ -77,7 +78,8 @@ def report(name: str, ms: list[float]) -> None:
           f"p95 {pct(ms, 95):7.1f} ms   min {min(ms):7.1f}   max {max(ms):7.1f} ms")  # fmt: skip
 
 
-async def landings(source: Source, new: Source, cmp, size, n: int) -> dict[str, list[float]]:
+async def landings(source: Source, new: Source, cmp, data, size,
+                   n: int) -> dict[str, list[float]]:  # fmt: skip
     app = LstmTuiApp(source)
     frames = Frames(app, size)
     out: dict[str, list[float]] = {"land": [], "undo": [], "b": [], "D": []}
@@ -94,7 +96,7 @@ async def landings(source: Source, new: Source, cmp, size, n: int) -> dict[str, 
             await pilot.pause()
 
         for _ in range(n):
-            await timed("land", lambda: screen._branched(source, new, cmp))
+            await timed("land", lambda: screen._branched(source, new, cmp, data))
             assert screen.source is new and screen.t == source.trace.T // 2
             for key in ("b", "b", "D", "D"):
                 await timed(key, lambda k=key: app.post_message(events.Key(k, None)))
@@ -129,14 +131,20 @@ def main() -> None:
     t0 = time.perf_counter()
     cmp = compare(source, new, "branch")
     diff_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    data = TraceData(new.trace)  # what the worker measures for the screen (whatif_keys._branch)
+    data.number_widths(0, 0)
+    data.scales(0, 0)
+    data_s = time.perf_counter() - t0
     rerun = tr.T - mid
     torch_s = torch_seconds(rerun, tr.hidden_size, tr.num_layers, tr.num_directions == 2)
     print("in the edit's worker (the screen stays live meanwhile):")
     print(f"  branch (re-runs {rerun} steps):      {branch_s * 1000:8.0f} ms   torch.nn.LSTM on "
           f"{rerun} steps {torch_s * 1000:.0f} ms: ratio {branch_s / torch_s:.1f}×")  # fmt: skip
     print(f"  TraceDiff against the parent:       {diff_s * 1000:8.0f} ms")
+    print(f"  the table's widths and scales:      {data_s * 1000:8.0f} ms")
 
-    got = asyncio.run(landings(source, new, cmp, size, args.n))
+    got = asyncio.run(landings(source, new, cmp, data, size, args.n))
     print("on the UI thread, to the first frame that shows it:")
     report("branch lands (goal < 300 ms)", got["land"])
     report("undo (back to the parent)", got["undo"])

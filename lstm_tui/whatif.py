@@ -170,9 +170,13 @@ class DifferenceData(TraceData):
 
     difference = True
 
-    def __init__(self, trace, base) -> None:
-        super().__init__(trace)
-        self.base = base
+    def __init__(self, plain: TraceData, base) -> None:
+        """`plain`: the trace's own TraceData, whose colour scales and widths are reused."""
+        super().__init__(plain.trace)
+        self.plain, self.base = plain, base
+
+    def scales(self, layer: int, direction: int) -> dict[str, float]:
+        return self.plain.scales(layer, direction)
 
     def step_values(self, layer: int, direction: int, t: int) -> dict[str, np.ndarray]:
         got = step_values(self.trace, layer, direction, t)
@@ -196,7 +200,7 @@ class DifferenceData(TraceData):
     def number_widths(self, layer: int, direction: int) -> dict[str, int]:
         """The trace's widths, with room for a sign on the gate columns (a gate's difference
         is signed)."""
-        return {q: max(w, 5) for q, w in super().number_widths(layer, direction).items()}
+        return {q: max(w, 5) for q, w in self.plain.number_widths(layer, direction).items()}
 
 
 def parse(text: str, source: Source, *, layer: int = 0, direction: int = 0):

@@ -27,6 +27,8 @@ from textual.reactive import var
 from lstm_engine import Ablate, Session
 
 from ..source import Source
+from ..stepdata import TraceData
+from ..views.trace_view import TraceView
 from ..text import safe_line
 from ..whatif import BranchHistory, Comparison, compare, describe, make_branch
 from ..widgets.edit_list import edits_line
@@ -149,17 +151,25 @@ class WhatIfActions:
     @work(thread=True, exclusive=True, group="whatif", exit_on_error=False)
     def _branch(self, parent: Source, edit) -> None:
         """Make the branch (and compare it with its parent) off the UI thread."""
-        def run() -> tuple[Source, Comparison]:
+        layer, direction = self.lstm_layer, self.direction
+
+        def run() -> tuple[Source, Comparison, TraceData]:
             new = make_branch(parent, edit)
-            return new, compare(parent, new, "branch")
+            data = TraceData(new.trace)  # what showing it would measure over the whole trace
+            data.number_widths(layer, direction)
+            data.scales(layer, direction)
+            return new, compare(parent, new, "branch"), data
 
         got = self._run_model(run, "Edit failed")
         if got is not None:
             self.app.call_from_thread(self._branched, parent, *got)
 
-    def _branched(self, parent: Source, new: Source, cmp: Comparison) -> None:
+    def _branched(self, parent: Source, new: Source, cmp: Comparison,
+                  data: TraceData | None = None) -> None:  # fmt: skip
         if parent is not self.history.current:  # the trace in view changed meanwhile
             return
+        if data is not None:
+            self.query_one("#main", TraceView).prepare(data)
         self.history.push(new)
         self._comparisons[self.history.depth] = cmp
         self._show_history()

@@ -36,6 +36,10 @@ from ..widgets.unit_history import UnitHistoryView
 from ..widgets.unit_table import UnitTable
 
 
+#: Traces whose numbers a view keeps (a branch, its parent, what undo and redo go to).
+RECENT = 4
+
+
 class TraceView(Vertical):
     """Every panel of one trace at the cursor it is given."""
 
@@ -92,6 +96,8 @@ class TraceView(Vertical):
         """The layout last applied (None before the first)."""
         self._plain: TraceData | None = None
         """The source's own numbers (kept while the difference is toggled on and off)."""
+        self._recent: list[TraceData] = []
+        """The numbers of the last RECENT traces shown, newest first (by identity, `is`)."""
 
     def compose(self) -> ComposeResult:
         V = TraceView
@@ -112,9 +118,21 @@ class TraceView(Vertical):
 
     # --- the data
     def watch_source(self, source: Source | None) -> None:
-        self._plain = TraceData(source.trace) if source is not None else None
+        self._plain = self._data_for(source.trace) if source is not None else None
         self._compared()
         self._layout()
+
+    def prepare(self, data: TraceData) -> None:
+        """Keep numbers made off the UI thread for a trace about to be shown (an edit's
+        worker measures the branch's column widths and colour scales), so showing it
+        costs no pass over the whole trace."""
+        self._recent = [data, *[d for d in self._recent if d.trace is not data.trace]][:RECENT]
+
+    def _data_for(self, trace) -> TraceData:
+        """The trace's TraceData: a recent one (switching parent ⇄ branch, undo, redo) or new."""
+        data = next((d for d in self._recent if d.trace is trace), None) or TraceData(trace)
+        self.prepare(data)
+        return data
 
     def watch_comparison(self) -> None:
         self._compared()
@@ -130,7 +148,7 @@ class TraceView(Vertical):
         if src is not None and cmp is not None:
             other = cmp.a if cmp.b is src else cmp.b if cmp.a is src else None
         if other is not None and self.difference:
-            self.data = DifferenceData(src.trace, other.trace)
+            self.data = DifferenceData(self._plain, other.trace)
         else:
             self.data = self._plain
         self.markers = cmp.markers() if other is not None else {}
