@@ -41,8 +41,8 @@ from .core.spec import GATES, CellWeights, LSTMSpec
 from .core.quantities import (
     ALIASES, QUANTITIES, REGISTRY, VALUE_NAMES, Quantity, prev_subscript, previous_step,
 )
-from .core.trace import Trace
-from .core.watch import Watch, WatchError, compile_watch
+from .core.trace import Trace, stack_layers
+from .core.watch import Watch, WatchError, compile_watch, next_hit
 from .core.edit_syntax import EditSyntaxError, TokenReplacement, format_edit, parse_edit
 from .core.diff import Divergence, QuantityDelta, TraceDiff, UnitDelta
 
@@ -98,6 +98,7 @@ __all__ = [
     "is_trace_file",
     "load",
     "log_softmax",
+    "next_hit",
     "open_and_trace",
     "open_file",
     "output_kind",
@@ -114,6 +115,7 @@ __all__ = [
     "save_checkpoint",
     "softmax",
     "split_text",
+    "stack_layers",
     "trace_lstm",
     "write_file",
 ]

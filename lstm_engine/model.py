@@ -33,15 +33,14 @@ import numpy as np
 from .core.errors import EngineError, InputError, SpecError
 from .core.output import guess_output_kind, log_softmax, probabilities, softmax  # noqa: F401
 from .core.readonly import seal
-from .core.edits import EDIT_KINDS, ReplaceInput
+from .core.edit_syntax import TokenReplacement
+from .core.edits import ReplaceInput
 from .core.recorder import OUTPUT_NOT_RECOMPUTED, branch, record
 from .core.spec import LSTMSpec
 from .core.trace import Trace, step_index
 from .vocab import Vocabulary, shown, split_text
 
 INPUT_KINDS = ("text", "numeric")
-#: the engine's own edits, which Model.branch passes on as they are
-EDIT_TYPES = tuple(EDIT_KINDS.values())
 OUTPUT_KINDS = ("log_prob", "prob", "logit", None)
 #: the checkpoint's `output` (what follows the head) → the trace's output_kind
 OUTPUT_OF_HEAD = {"log_softmax": "log_prob", "softmax": "prob", "logits": "logit", None: None}
@@ -260,20 +259,21 @@ class Model:
                              f"input has {trace.x.shape[1]}; the trace is not this model's")  # fmt: skip
         return ReplaceInput(t=t, x=row.astype(np.float64))
 
-    def branch(self, trace: Trace, edits: Sequence[Any]) -> Trace:
+    def branch(self, trace: Trace, edits: Sequence[Any], *, until: int | None = None) -> Trace:
         """`trace` with `edits` applied (recorder.branch), with the model's real output.
 
-        Edits may include token replacements (anything with `t` and `token`, such as
-        edit_syntax's TokenReplacement), made into ReplaceInput by `replace_token`, and
-        the branch's tokens then show the new token. Where the edits change what the
+        Edits may include token replacements (edit_syntax's TokenReplacement, as
+        `parse_edit("token 6 = Spain", ...)` gives them), made into ReplaceInput by
+        `replace_token`, and the branch's tokens then show the new token. Where the edits change what the
         traced LSTM outputs, the rest of the model is run on the edited h (`downstream`);
         where this reader cannot (TorchScript, ONNX: EngineError), the branch's output is
         None and `output_not_recomputed` says why, so no stale prediction is shown.
+        `until` makes a preview (recorder.branch).
         """
         resolved, tokens = [], list(trace.tokens) if trace.tokens is not None else None
         unk_at = set(trace.meta.get("unk_positions") or ())
         for e in edits:
-            if not isinstance(e, EDIT_TYPES) and hasattr(e, "token") and hasattr(e, "t"):
+            if isinstance(e, TokenReplacement):
                 if not 0 <= step_index(e.t) < trace.T:
                     raise InputError(f"token edit: step {step_index(e.t) + 1} is outside the "
                                      f"trace (1..{trace.T})")  # fmt: skip
@@ -283,7 +283,8 @@ class Model:
                 unk_at.discard(e.t)
             else:
                 resolved.append(e)
-        child = branch(trace, resolved, tokens=None if tokens is None else tuple(tokens))
+        child = branch(trace, resolved, tokens=None if tokens is None else tuple(tokens),
+                       until=until)  # fmt: skip
         meta = dict(child.meta)
         if "unk_positions" in meta:
             if unk_at:

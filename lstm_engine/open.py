@@ -36,6 +36,7 @@ import numpy as np
 
 from .core.errors import InputError, LoadError, SpecError
 from .core.files import open_regular, read_input_array, require_regular_file
+from .core.edit_syntax import TokenReplacement
 from .core.recorder import branch
 from .core.trace import Trace
 from .core.output import output_kind_of
@@ -224,20 +225,21 @@ class Opened:
     #: which of the model's examples this is (1-based), or None for the user's own input
     example: int | None = None
 
-    def branch(self, edits, trace: Trace | None = None) -> Trace:
+    def branch(self, edits, trace: Trace | None = None, *, until: int | None = None) -> Trace:
         """A branch of `trace` (default the opened one) with `edits`, as the front ends make it:
         with the model, token replacements and the model's recomputed output (Model.branch);
         for a recorded trace file, the engine's branch, whose output is dropped where the
-        edits reach the LSTM's output (`Trace.output_not_recomputed` says so)."""
+        edits reach the LSTM's output (`Trace.output_not_recomputed` says so). `until`
+        makes a preview to show while the whole branch is computed (recorder.branch)."""
         trace = self.trace if trace is None else trace
         if self.model is not None:
-            return self.model.branch(trace, edits)
+            return self.model.branch(trace, edits, until=until)
         edits = list(edits)
         for e in edits:
-            if hasattr(e, "token") and not hasattr(e, "x"):
+            if isinstance(e, TokenReplacement):
                 raise InputError("replacing a token needs the model's vocabulary and embedding: "
                                  "open the model rather than a recorded trace")  # fmt: skip
-        return branch(trace, edits)
+        return branch(trace, edits, until=until)
 
 
 def open_and_trace(

@@ -4,6 +4,8 @@
              [--compare TEXT_B | --compare-model MODEL_B]
     lstm-tui record MODEL [--text TEXT | --input X.npy | --example N] -o TRACE.npz [--force] ...
     lstm-tui info MODEL [--trust] [--lstm NAME]
+    lstm-tui record MODEL … --edit EDIT [--edit EDIT …] -o BRANCH.npz   (whatif_cli.py)
+    lstm-tui diff A B [--json] [--tol X]                                (whatif_cli.py)
 
 A user's mistake (a missing file, a corrupt archive, an unknown word) is one
 line on stderr and exit status 2, never a traceback: the engine raises
@@ -23,7 +25,7 @@ from typing import Any, Sequence
 from .text import display, safe_line
 
 PROG = "lstm-tui"
-SUBCOMMANDS = ("record", "info")
+SUBCOMMANDS = ("record", "info", "diff", "find")
 EXIT_USAGE = 2
 
 
@@ -93,10 +95,15 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     _add_model_args(record)
     record.add_argument("-o", "--output", required=True, metavar="TRACE.npz", help="where to write the trace")
     record.add_argument("--force", action="store_true", help="replace TRACE.npz if it exists")
+    from .whatif_cli import add_edit_args, diff_parser  # record --edit, diff
+
+    add_edit_args(record)
     info = _Parser(prog=f"{PROG} info", description="Describe MODEL: architecture, sizes, "
                    "vocabulary, labels, examples, parameter count and the format it was read as.")  # fmt: skip
     _add_model_args(info, with_input=False)
-    return {"ui": ui, "record": record, "info": info}
+    from .find import build_parser as find_parser  # find.py builds on this module's helpers
+
+    return {"ui": ui, "record": record, "info": info, "diff": diff_parser(), "find": find_parser()}
 
 
 # --- helpers shared by the subcommands
@@ -139,6 +146,10 @@ def cmd_record(args) -> int:
         args.model, text=args.text, input_path=args.input, example=args.example,
         trust=args.trust, lstm=args.lstm, batch_index=args.batch_index,
     )  # fmt: skip
+    if args.edit:  # a what-if: the branch is what is saved (a recorded trace branches too)
+        from .whatif_cli import record_branch
+
+        return record_branch(args, opened)
     model, trace = opened.model, opened.trace
     if model is None:
         shown = safe_line(args.model)
@@ -354,7 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = _parsers()[command].parse_args(rest)
         except SystemExit as e:  # --help
             return int(e.code or 0)
-        return {"ui": cmd_ui, "record": cmd_record, "info": cmd_info}[command](args)
+        from .find import cmd_find
+
+        return {"ui": cmd_ui, "record": cmd_record, "info": cmd_info, "diff": _cmd_diff, "find": cmd_find}[command](args)
     except (UsageError, EngineError) as e:
         _fail(str(e))
         return EXIT_USAGE
@@ -368,6 +381,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _fail(f"internal error: {type(e).__name__}: {e} (set LSTM_TUI_DEBUG=1 for the traceback)")
         return 1
+
+
+def _cmd_diff(args) -> int:
+    from .whatif_cli import cmd_diff
+
+    return cmd_diff(args)
 
 
 def _fail(message: str) -> None:

@@ -3,7 +3,9 @@
 The article's point is that the cell state is a conveyor belt: the country
 is written into c once, the forget gate stays near 1 while unrelated clauses
 go by, and the language is read out many steps later. This script builds that
-situation and then finds the units that actually do it.
+situation, and makes the article's stronger claim true as well: the model
+stores France in one place of the cell, so that wiping that one unit right
+after "France" (lstm_engine.Ablate) takes "French" away.
 
 Data (generated): "I grew up in <country>" (or "I was born in", "I was raised
 in"), then 0–30 tokens of unrelated clauses ("and my brother bought a red car
@@ -18,10 +20,23 @@ The forget-gate bias starts at +5 (Jozefowicz et al. 2015 argue for a positive
 start; a large one makes the remembering units plain to see): trained from
 there, the units that carry the country keep f ≈ 0.99 through the filler.
 
+Trained plainly, the country ends up spread over several units, and no single
+ablation changes the answer (the previous france.pt: every one left French on,
+p ≥ 0.77). So each training sentence also runs twice more with one unit
+ablated from the country word on (c and h zeroed after every step, the
+engine's Ablate): the unit that the country word wrote into most (largest
+|c_t − c_t−1| at the country step), where the loss asks the model not to know
+the language any more (−log(1 − p(right))), and one other unit at random, where
+it must still know it (unit dropout). Nothing names a unit: the model picks
+where each country goes, and the evaluation finds it by ablation.
+
 Evaluation: accuracy on held-out sentences whose filler is 35–60 tokens,
-longer than anything seen in training. Then, over those sentences, every
-unit's cell state in the filler span: how well it separates the countries,
-and its mean forget gate there. The best units go into the description.
+longer than anything seen in training. Then, on held-out fillers traced with
+the engine: the causal evidence (every unit ablated from "France" on with
+lstm_engine.branch, the head run on the branch: how often the answer stays
+French) and the correlational one (the France unit's c over the filler, per
+country, with the same clauses after each country). Both go into the
+description.
 
     python sample_models/train_france.py [--force] [--from-state]
 """
@@ -45,7 +60,9 @@ SEED = 1
 EMB, HIDDEN = 16, 16
 TRAIN_SPAN = (0, 30)
 TEST_SPAN = (35, 60)
-STEPS, BATCH, LR, WEIGHT_DECAY = 3000, 64, 3e-3, 0.01
+STEPS, BATCH, LR, WEIGHT_DECAY = 2000, 64, 3e-3, 0.01
+FORGET_WRITTEN = 1.0  # weight of "with the unit the country wrote into ablated, don't know the language"
+KEEP_OTHERS = 1.0  # weight of "with any other one unit ablated, still know it" (unit dropout)
 FORGET_BIAS = 5.0  # initial forget-gate bias: units start out remembering
 UNK = "<unk>"
 UNK_RATE = 0.03
@@ -108,6 +125,30 @@ def sentence(rng: random.Random, span: tuple[int, int], country: str | None = No
     return toks, COUNTRIES[country], (len(head), len(head) + len(fill))
 
 
+def run_ablated(model: "Fluent", x: torch.Tensor, pos: torch.Tensor, keep: torch.Tensor):
+    """The LSTM's h (T, B, H) with c and h multiplied by keep (B, H) after every step t ≥ pos[b].
+
+    torch.nn.LSTM cannot zero a unit in the middle of a sequence, so this is its
+    equations step by step (gates i, f, g, o as torch orders them); a 0 in keep
+    is lstm_engine.Ablate(unit, from_t=pos). The c of every step comes back too,
+    for the write at the country step.
+    """
+    lstm, H = model.lstm, model.lstm.hidden_size
+    zx = model.embedding(x) @ lstm.weight_ih_l0.T + (lstm.bias_ih_l0 + lstm.bias_hh_l0)
+    h = torch.zeros(x.shape[1], H)
+    c = torch.zeros(x.shape[1], H)
+    hs, cs = [], []
+    for t in range(x.shape[0]):
+        i, f, g, o = (zx[t] + h @ lstm.weight_hh_l0.T).chunk(4, -1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        on = (t >= pos)[:, None]
+        c, h = torch.where(on, c * keep, c), torch.where(on, h * keep, h)
+        hs.append(h)
+        cs.append(c)
+    return torch.stack(hs), torch.stack(cs)
+
+
 class Fluent(nn.Module):
     def __init__(self, vocab_size: int, n_labels: int):
         super().__init__()
@@ -165,17 +206,32 @@ def main() -> None:
         with torch.no_grad():
             model.lstm.bias_ih_l0[HIDDEN : 2 * HIDDEN] += FORGET_BIAS
         opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+        n, H = BATCH, HIDDEN
         for step in range(STEPS):
-            x, last, y, _ = batch(BATCH, TRAIN_SPAN, UNK_RATE)
-            logp = model(x)[last, torch.arange(BATCH)]  # the prediction after "fluent"
-            loss = F.nll_loss(logp, y)
+            x, last, y, sents = batch(n, TRAIN_SPAN, UNK_RATE)
+            pos = torch.tensor([a - 1 for _, _, (a, _) in sents])  # the country word
+            with torch.no_grad():  # where the country word wrote most: |c_t - c_t-1| there
+                _, c = run_ablated(model, x[: int(pos.max()) + 1], pos, torch.ones(n, H))
+                b = torch.arange(n)
+                written = (c[pos, b] - c[pos - 1, b]).abs().argmax(-1)
+            other = (written + torch.randint(1, H, (n,))) % H
+            keep = torch.ones(3 * n, H)
+            keep[n + b, written] = 0
+            keep[2 * n + b, other] = 0
+            hs, _ = run_ablated(model, x.repeat(1, 3), pos.repeat(3), keep)
+            logp = F.log_softmax(model.head(hs[last.repeat(3), torch.arange(3 * n)]), -1)
+            p_written = logp[n : 2 * n].gather(1, y[:, None]).exp().squeeze(1)
+            forget = -torch.log1p(-p_written.clamp(max=1 - 1e-6)).mean()
+            loss = F.nll_loss(logp[:n], y) + (
+                FORGET_WRITTEN * forget + KEEP_OTHERS * F.nll_loss(logp[2 * n :], y))  # fmt: skip
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             if step % 250 == 0 or step == STEPS - 1:
-                acc = (logp.argmax(-1) == y).float().mean().item()
-                log(f"step {step:5d}  loss {loss.item():.4f}  batch acc {acc:.3f}  [{timer}]")
+                acc = (logp[:n].argmax(-1) == y).float().mean().item()
+                log(f"step {step:5d}  loss {loss.item():.4f}  batch acc {acc:.3f}  "
+                    f"p(right) with the written unit ablated {p_written.mean().item():.3f}  [{timer}]")
         torch.save(model.state_dict(), args.state)
         log(f"training done in {timer}; state saved to {args.state}")
     train_time = str(timer)
@@ -244,24 +300,82 @@ def main() -> None:
         own[country] = (u, float(m[u]), int(side[u]))
         log(f"  {country:8s} unit {u:2d} {'highest' if side[u] > 0 else 'lowest '} margin {m[u]:+.2f}, "
             f"mean f {f_mean[u]:.3f}")
-    u, fr_margin, fr_side = own["France"]
-    log(f"France unit {u}: {row(u)}")
-    others = c_mean[:, 1:, u].mean(0)
 
-    top = [int(v) for v in np.argsort(-sep)[:3]]
+    # Causal evidence, with the engine: ablate each unit from the country word on (a branch of
+    # the trace) and run the head on the branch's h. Fresh held-out fillers, France in front.
+    from lstm_engine import Ablate, branch
+
+    def head_on(h: np.ndarray) -> np.ndarray:
+        """The model's log-probabilities at the last step, from an LSTM output h (T, H)."""
+        with torch.no_grad():
+            return F.log_softmax(model.head(torch.from_numpy(np.array(h[-1]))), -1).numpy()
+
+    def ablations(toks: list[str], pos: int) -> np.ndarray:
+        """(H, n_labels) log-probabilities after 'fluent' with each unit ablated from pos on."""
+        with torch.no_grad():
+            emb = model.embedding(torch.tensor([index[w] for w in toks]))
+        tr = trace_lstm(model.lstm, emb)
+        return np.stack([head_on(branch(tr, [Ablate(unit=v, from_t=pos)]).h[0, 0])
+                         for v in range(HIDDEN)])  # fmt: skip
+
+    fr = lab_index["French"]
+    rng.seed(SEED + 4000)
+    n_causal = 100
+    lp = np.stack([ablations(toks, a - 1)
+                   for toks, _, (a, _) in (sentence(rng, TEST_SPAN, "France") for _ in range(n_causal))])
+    kept = (lp.argmax(-1) == fr).mean(0)  # per unit: the answer stays French
+    p_fr = np.exp(lp[:, :, fr]).mean(0)
+    u = int(np.argmin(kept))
+    went = {labels[k]: int(v) for k, v in enumerate(np.bincount(lp[:, u].argmax(-1), minlength=len(labels)))
+            if v}  # fmt: skip
+    rest = np.delete(kept, u)
+    log(f"ablation from 'France' on, {n_causal} held-out fillers of {TEST_SPAN[0]}-{TEST_SPAN[1]} tokens "
+        "(engine branch + head): | unit | kept French | mean p(French) |")
+    for v in range(HIDDEN):
+        log(f"| {v} | {kept[v]:.0%} | {p_fr[v]:.3f} |")
+    log(f"France unit {u}: answer away from French on {1 - kept[u]:.0%} ({went}); the other "
+        f"{HIDDEN - 1} units keep it French on {rest.min():.0%}-{rest.max():.0%} of the fillers")
+
+    # Every country's own unit, the same way, on the shared fillers above (first 10).
+    rng.seed(SEED + 2000)
+    shared = [(list(rng.choice(OPENINGS)), filler(rng, *TEST_SPAN)) for _ in range(n_fill)][:10]
+    for k, country in enumerate(names):
+        lpk = np.stack([ablations(o + [country] + f + list(ENDING), len(o)) for o, f in shared])
+        kk = (lpk.argmax(-1) == lab_index[COUNTRIES[country]]).mean(0)
+        log(f"  {country:8s} ablating unit {int(np.argmin(kk)):2d} keeps {kk.min():.0%} right; "
+            f"the other units at least {np.delete(kk, np.argmin(kk)).min():.0%}")
+
+    # Correlational evidence for that unit: its c over the filler, France against the others.
+    side = 1 if c_mean[:, 0, u].mean() > np.delete(c_mean[:, :, u], 0, 1).mean() else -1
+    gap = side * (c_mean[:, 0, u] - (np.delete(c_mean[:, :, u], 0, 1).max(1) if side > 0
+                                     else np.delete(c_mean[:, :, u], 0, 1).min(1)))  # fmt: skip
+    extreme = int((gap > 0).sum())
+    others = c_mean[:, 1:, u].mean(0)
+    log(f"France unit {u}: c after the country / mean over the filler / at the last filler word: {row(u)}")
+    log(f"its c over the filler is {'highest' if side > 0 else 'lowest'} for France in {extreme} of "
+        f"{n_fill} fillers (worst margin {gap.min():+.2f}); mean f {f_mean[u]:.3f}")
+    log("| country | after country | mean over filler | last filler word |")
+    for k in np.argsort(-side * c_mean[:, :, u].mean(0)):
+        log(f"| {names[k]} | {c_start[:, k, u].mean():+.2f} | {c_mean[:, k, u].mean():+.2f} | "
+            f"{c_end[:, k, u].mean():+.2f} |")
+
+    spread = f"{rest.min():.0%}" if rest.min() == rest.max() else f"{rest.min():.0%} to {rest.max():.0%}"
+    where = f"in every one of {n_fill}" if extreme == n_fill else f"in {extreme} of {n_fill}"
     description = (
         "The seed's long-range example: \"I grew up in France ... I speak fluent ___\". Sentences name a "
         "country, then 0-30 tokens of unrelated clauses in training, then 'and I speak fluent'; the output "
         "after 'fluent' is the language (loss only there). Accuracy on held-out spans of 35-60 tokens: "
-        f"{test_acc:.1%}. The country rides the cell state: unit {u} is the France unit. With the same "
-        f"clauses after each country, its c over the filler is {'higher' if fr_side > 0 else 'lower'} for "
-        f"France than for any other country in every one of {n_fill} held-out fillers (by at least "
-        f"{fr_margin:.2f}; mean {c_mean[:, 0, u].mean():+.2f} for France, {others.min():+.2f} to "
-        f"{others.max():+.2f} for the others), and its forget gate averages {f_mean[u]:.3f} over the filler. "
-        "Units " + ", ".join(str(v) for v in top)
-        + " separate all eight countries best (mean forget gate "
-        + ", ".join(f"{f_mean[v]:.3f}" for v in top)
-        + "). Step to 'fluent' and watch them hold while the clauses go by."
+        f"{test_acc:.1%}. The country rides the cell state, in one place: unit {u} is the France unit. "
+        f"With the same clauses after each country, its c over the filler is "
+        f"{'higher' if side > 0 else 'lower'} for France than for any other country {where} held-out "
+        f"fillers (mean {c_mean[:, 0, u].mean():+.2f} for France, {others.min():+.2f} to "
+        f"{others.max():+.2f} for the others), and its forget gate averages {f_mean[u]:.3f} over the "
+        f"filler. Ablating unit {u} from 'France' on (c and h zeroed, a branch) turns the answer away "
+        f"from French on {1 - kept[u]:.0%} of {n_causal} held-out fillers; ablating any other single unit "
+        f"leaves it French on {spread} of them. It was trained for that: each training sentence "
+        "also ran with the unit the country wrote into most ablated (where it must not know the language) "
+        "and with another unit ablated (where it must). Step to 'fluent' and watch unit "
+        f"{u} hold while the clauses go by; ablate it at 'France' and French goes."
     )
     log(description)
 
@@ -279,6 +393,22 @@ def main() -> None:
             lp = model(torch.tensor([[index[w]] for w in ex.split()]))[-1, 0]
         log(f"example ({len(ex.split())} tokens) -> {labels[int(lp.argmax())]} "
             f"p={lp.exp().max().item():.3f}: {ex[:60]}...")
+    # What the first example shows on screen, at the France unit, and with it ablated.
+    first = examples[0].split()
+    with torch.no_grad():
+        tr = trace_lstm(model.lstm, model.embedding(torch.tensor([index[w] for w in first])))
+    c, f = tr.series("c", 0, 0)[:, u], tr.series("f", 0, 0)[:, u]
+    at, mid = first.index("France"), len(first) // 2
+    gone = head_on(branch(tr, [Ablate(unit=u, from_t=at)]).h[0, 0])
+    log(f"first example, unit {u}: c {c[at]:+.2f} at 'France' (step {at + 1}), {c[mid]:+.2f} at step "
+        f"{mid + 1} ('{first[mid]}'), {c[-1]:+.2f} at 'fluent'; mean f over the filler "
+        f"{f[at + 1 : len(first) - len(ENDING)].mean():.3f}; ablated from 'France' on: "
+        f"{labels[int(gone.argmax())]} p={np.exp(gone.max()):.3f}, p(French)={np.exp(gone[fr]):.3f}")
+    japan = ["Japan" if w == "France" else w for w in first]
+    with torch.no_grad():
+        trj = trace_lstm(model.lstm, model.embedding(torch.tensor([index[w] for w in japan])))
+    log(f"the same sentence with Japan: unit {u}'s c {trj.series('c', 0, 0)[at, u]:+.2f} at 'Japan', "
+        f"{trj.series('c', 0, 0)[-1, u]:+.2f} at 'fluent'")
 
     from lstm_engine import save_checkpoint
 

@@ -43,13 +43,31 @@ def default_tol(a: "Trace", b: "Trace") -> float:
 def _abs_delta(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """|b − a| in float64, with equal values (NaN on both sides, the same infinity) as 0 and
     a NaN on one side only as infinitely different."""
-    a64, b64 = a.astype(np.float64, copy=False), b.astype(np.float64, copy=False)
     with np.errstate(invalid="ignore", over="ignore"):
-        d = np.abs(b64 - a64)
+        d = np.abs(np.subtract(b, a, dtype=np.float64))
+    if np.isfinite(d).all():  # the common case: one pass more, no masks
+        return d
+    a64, b64 = a.astype(np.float64, copy=False), b.astype(np.float64, copy=False)
     same = (a64 == b64) | (np.isnan(a64) & np.isnan(b64))
     d[same] = 0.0
     d[np.isnan(d)] = np.inf
     return d
+
+
+def _same_window(a: "Trace", b: "Trace", layer: int, d: int, t0: int, t1: int) -> bool:
+    """Are the stored arrays a window's quantities are made of bit-identical in a and b?
+
+    Then so is every registry quantity there (each is a formula over them), and the window
+    needs no arithmetic: a branch shares most of its steps with its parent, bit for bit.
+    The previous state of the window's first step (either side, for either reading order)
+    and the initial state are part of what is read.
+    """
+    lo, hi = max(t0 - 1, 0), min(t1 + 1, a.T, b.T)
+    for name in ("i", "f", "g", "o", "c", "h"):
+        if not np.array_equal(getattr(a, name)[layer, d, lo:hi], getattr(b, name)[layer, d, lo:hi]):
+            return False
+    return np.array_equal(a.c0[layer, d], b.c0[layer, d]) and \
+        np.array_equal(a.h0[layer, d], b.h0[layer, d])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -109,7 +127,7 @@ def _json_float(v: float) -> float | str:
 
 
 class TraceDiff:
-    """The comparison of trace `a` with trace `b` (differences are b − a), as `Trace.diff` makes it.
+    """Trace `a` compared with trace `b` (differences are b − a), as `Trace.diff` makes it.
 
     Per layer, direction and quantity it keeps, over the T compared positions:
     `step_max[(layer, d, name)]` (T,) the largest |Δ| over units at each step and
@@ -157,10 +175,12 @@ class TraceDiff:
                 for k in keys:
                     self.step_max[k] = np.zeros(T)
                     self.step_unit[k] = np.zeros(T, np.intp)
-                    self.unit_max[k] = np.full(width[k[2]], -1.0)
+                    self.unit_max[k] = np.zeros(width[k[2]])
                     self.unit_step[k] = np.zeros(width[k[2]], np.intp)
                 for t0 in range(0, T, WINDOW):
                     t1 = min(t0 + WINDOW, T)
+                    if a is b or _same_window(a, b, layer, d, t0, t1):
+                        continue  # |Δ| is 0 everywhere in it: what the arrays already say
                     wa = a.windows(names, layer, d, t0, t1)
                     wb = b.windows(names, layer, d, t0, t1)
                     for k in keys:
@@ -173,8 +193,6 @@ class TraceDiff:
                         better = best > self.unit_max[k]
                         self.unit_max[k][better] = best[better]
                         self.unit_step[k][better] = when[better] + t0
-                for k in keys:
-                    np.maximum(self.unit_max[k], 0.0, out=self.unit_max[k])
 
     # --- what differs
     @property
@@ -184,7 +202,7 @@ class TraceDiff:
 
     @property
     def token_positions(self) -> tuple[int, ...] | None:
-        """Positions (of the compared ones) where the tokens differ; None unless both have tokens."""
+        """Positions (of those compared) where the tokens differ; None unless both have tokens."""
         if self.a.tokens is None or self.b.tokens is None:
             return None
         return tuple(t for t in range(self.T) if self.a.tokens[t] != self.b.tokens[t])
@@ -229,7 +247,8 @@ class TraceDiff:
         changed = self.prediction_changed
         return self.first_divergence is not None or bool(changed is not None and changed.any())
 
-    def top_units(self, name: str, layer: int = 0, direction: int = 0, k: int = 5) -> list[UnitDelta]:
+    def top_units(self, name: str, layer: int = 0, direction: int = 0,
+                  k: int = 5) -> list[UnitDelta]:  # fmt: skip
         """The k units whose `name` differs most over the compared steps, largest first
         (units that do not differ beyond `tol` are left out)."""
         key = (layer, direction, resolve(name).name)
@@ -265,6 +284,15 @@ class TraceDiff:
         return None if tops is None else tops[0] != tops[1]
 
     @property
+    def output_max_abs(self) -> float | None:
+        """The largest |Δ| of the model's output over the compared steps; None unless both
+        traces have outputs of one width."""
+        oa, ob = self.a.output, self.b.output
+        if oa is None or ob is None or oa.shape[1] != ob.shape[1] or self.T == 0:
+            return None
+        return float(_abs_delta(oa[: self.T], ob[: self.T]).max())
+
+    @property
     def first_prediction_change(self) -> int | None:
         """The first position where the top prediction differs, or None."""
         changed = self.prediction_changed
@@ -278,13 +306,15 @@ class TraceDiff:
 
     # --- reports
     def to_json(self, k: int = 5) -> dict:
-        """The report as JSON data, numbered as on screen: steps 1..T, layers from 1, units from 0."""
+        """The report as JSON data, numbered as on screen: steps 1..T, layers from 1, units
+        from 0."""
         first = self.first_divergence
         a, b = self.a, self.b
         out: dict = {
             "diverged": self.diverged,
             "tolerance": self.tol,
-            "steps": {"a": a.T, "b": b.T, "compared": self.T, "length_difference": self.length_difference},
+            "steps": {"a": a.T, "b": b.T, "compared": self.T,
+                      "length_difference": self.length_difference},
             "tokens_differ_at": None if self.token_positions is None
             else [t + 1 for t in self.token_positions],
             "max_abs": _json_float(self.max_abs),
@@ -310,6 +340,7 @@ class TraceDiff:
             tops = self._tops()
             first_change = self.first_prediction_change
             out["prediction"] = {
+                "output_max_abs": _json_float(self.output_max_abs),
                 "changed_at": [int(t) + 1 for t in np.flatnonzero(changed)],
                 "first_change": None if first_change is None else {
                     "step": first_change + 1,
@@ -344,8 +375,9 @@ class TraceDiff:
                                   for q in first.gates)  # fmt: skip
                 lines.append(f"  gates that differ there, largest first: {gates}")
             top = first.largest
+            also = ", ".join(q.name for q in first.quantities[1:]) or "nothing else"
             lines.append(f"  largest: {top.name} |Δ| {top.max_abs:.3g} at unit {top.unit}; "
-                         f"also {', '.join(q.name for q in first.quantities[1:]) or 'nothing else'}")
+                         f"also {also}")
             lines.append(f"largest |Δ| anywhere: {self.max_abs:.3g}")
             starts = ", ".join(f"L{layer + 1} {_direction_name(a, d)} from step {t + 1}"
                                for (layer, d), t in self.starts().items() if t is not None)
@@ -363,12 +395,15 @@ class TraceDiff:
         if changed is None:
             lines.append("predictions: not compared (a trace has no output)")
         elif not changed.any():
-            lines.append("predictions: the top prediction is the same at every step")
+            lines.append("predictions: the top prediction is the same at every step "
+                         f"(output |Δ| up to {self.output_max_abs:.3g})")
         else:
             tops, t = self._tops(), self.first_prediction_change
             steps = np.flatnonzero(changed)
-            shown = ", ".join(str(int(s) + 1) for s in steps[:20]) + (" …" if steps.size > 20 else "")
-            lines.append(f"predictions differ at {steps.size} step{'s' if steps.size > 1 else ''}: "
+            shown = ", ".join(str(int(s) + 1) for s in steps[:20])
+            shown += " …" if steps.size > 20 else ""
+            lines.append(f"predictions differ at {steps.size} step{'s' if steps.size > 1 else ''} "
+                         f"(output |Δ| up to {self.output_max_abs:.3g}): "
                          f"{shown}; first at step {t + 1}: {self._label(a, int(tops[0][t]))} → "
                          f"{self._label(b, int(tops[1][t]))}")  # fmt: skip
         return lines

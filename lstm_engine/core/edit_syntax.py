@@ -1,7 +1,7 @@
 """The text form of what-if edits, as `record --edit` and the debugger's edit list write them.
 
     c[11] = 0 at 6        h[11] = 0.5 at 6       c[:] = 0 at 6        (set c or h at one step)
-    f[3] = 1 at 6         f[3] = 1 from 6                             (clamp a gate: that step, or on)
+    f[3] = 1 at 6         f[3] = 1 from 6                             (clamp a gate: then, or on)
     ablate 11             ablate 11 from 6       ablate L2.rev 11     (zero a unit's c and h)
     token 6 = Spain       token 6 = " "          input 6 = 0.5, -1    (replace the input)
     L2.rev.c[3] = 0 at 4                                              (any layer and direction)
@@ -75,12 +75,15 @@ def parse_edit(text: str, trace, *, layer: int = 0, direction: int = 0) -> Edit 
 
 
 class _Parser:
+    """Splits one edit's sentence around its parts; the watch compiler reads names and scopes."""
+
     def __init__(self, text: str, trace, layer: int, direction: int):
         self.text, self.trace = text, trace
         self.layer, self.direction = layer, direction
 
     def error(self, message: str, start: int, end: int | None = None) -> EditSyntaxError:
-        return EditSyntaxError(message, self.text, start, (end if end is not None else start + 1) - start)
+        end = start + 1 if end is None else end
+        return EditSyntaxError(message, self.text, start, end - start)
 
     def compiler(self, start: int, end: int) -> tuple[_Compiler, ast.AST]:
         try:
@@ -129,7 +132,8 @@ class _Parser:
                 raise self.error(f"{typed} is set at one step (at STEP); to keep a unit at 0 from "
                                  "a step on, ablate it: ablate UNIT from STEP", when.start(1),
                                  when.end(1))  # fmt: skip
-            return SetState(name=name, t=t, unit=unit, value=value, layer=layer, direction=direction)
+            return SetState(name=name, t=t, unit=unit, value=value, layer=layer,
+                            direction=direction)  # fmt: skip
         return ClampGate(gate=name, t=t, unit=unit, value=value, to_end=kind == "from",
                          layer=layer, direction=direction)  # fmt: skip
 
@@ -140,7 +144,8 @@ class _Parser:
         if not s:
             raise self.error("a value is missing after =", start)
         if not re.fullmatch(_NUMBER, s):
-            raise self.error(f"the value must be a number, got {s[:20]!r}", start + lead, start + lead + len(s))
+            raise self.error(f"the value must be a number, got {s[:20]!r}", start + lead,
+                             start + lead + len(s))  # fmt: skip
         v = float(s)
         if not abs(v) < float("inf"):
             raise self.error(f"the value must be a finite number, got {s[:20]}", start + lead,
@@ -155,7 +160,8 @@ class _Parser:
             raise self.error(f"a step is a whole number 1..{T}, got {raw[:20]!r}", start, end)
         s = int(raw)
         if s == 0:
-            raise self.error(f"step 0 is the initial state; edits apply at steps 1..{T}", start, end)
+            raise self.error(f"step 0 is the initial state; edits apply at steps 1..{T}", start,
+                             end)  # fmt: skip
         if s > T:
             raise self.error(f"step {s} is outside the trace (steps 1..{T})", start, end)
         return s - 1
@@ -167,10 +173,12 @@ class _Parser:
         raw, start = m.group("unit"), m.start("unit")
         H = self.trace.hidden_size
         if not re.fullmatch(r"\d+", raw):
-            raise self.error(f"ablate takes a unit number 0..{H - 1}, got {raw[:20]!r}", start, m.end("unit"))
+            raise self.error(f"ablate takes a unit number 0..{H - 1}, got {raw[:20]!r}", start,
+                             m.end("unit"))  # fmt: skip
         unit = int(raw)
         if unit >= H:
-            raise self.error(f"unit {unit} does not exist; the LSTM has units 0..{H - 1}", start, m.end("unit"))
+            raise self.error(f"unit {unit} does not exist; the LSTM has units 0..{H - 1}", start,
+                             m.end("unit"))  # fmt: skip
         t = None if m.group("from") is None else self.step(m.group("step"), m.start("step"))
         return Ablate(unit=unit, from_t=t, layer=layer, direction=direction)
 
@@ -188,7 +196,8 @@ class _Parser:
             return ReplaceInput(t=t, x=tuple(x))
         if self.trace.tokens is None:
             raise self.error("token: this trace has no tokens (its input is numeric); use "
-                             "input STEP = v1, v2, ...", m.start("kind"), m.end("kind"))  # fmt: skip
+                             "input STEP = v1, v2, ...", m.start("kind"),
+                             m.end("kind"))  # fmt: skip
         if not s:
             raise self.error("the new token is missing after =", start + lead)
         if s[0] in "\"'":
@@ -214,8 +223,9 @@ def _assignment(text: str) -> int | None:
             quote = None if ch == quote else quote
         elif ch in "\"'":
             quote = ch
-        elif ch == "=" and text[k - 1 : k] not in ("=", "<", ">", "!") and text[k + 1 : k + 2] != "=":
-            return k
+        elif ch == "=" and text[k - 1 : k] not in ("=", "<", ">", "!"):
+            if text[k + 1 : k + 2] != "=":
+                return k
     return None
 
 
@@ -233,7 +243,9 @@ def _prefix(edit, trace, layer: int, direction: int) -> str:
     return out
 
 
-def format_edit(edit: Edit | TokenReplacement, trace=None, *, layer: int = 0, direction: int = 0) -> str:
+def format_edit(
+    edit: Edit | TokenReplacement, trace=None, *, layer: int = 0, direction: int = 0
+) -> str:
     """The text form of an edit, as parse_edit reads it back (steps 1..T).
 
     The layer/direction prefix is written where the edit's differs from

@@ -1,4 +1,5 @@
-"""What a trace's per-step output means: probabilities from log-probabilities, probabilities or logits.
+"""What a trace's per-step output means: probabilities, from log-probabilities, probabilities
+or logits.
 
 The output panel, the sequence strip and watch expressions (`prob`, `p["French"]`)
 all read a model's output through `probabilities`, with the kind decided once

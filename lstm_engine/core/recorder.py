@@ -24,7 +24,7 @@ from .errors import InputError, SpecError
 from .quantities import previous_step
 from .spec import GATES, LSTMSpec
 from .readonly import finished, sealed_buffer
-from .trace import Trace, seal
+from .trace import Trace, seal, step_index
 
 
 #: How a branch's missing output is announced (meta["output_not_recomputed"] starts with it).
@@ -258,9 +258,15 @@ def record(
     )  # fmt: skip
 
 
-def _project(w, layer_in: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """W_ih x_t + b_ih + b_hh for positions [lo, hi): (hi − lo, 4H), in ZX_BLOCK blocks."""
+def _project(w, layer_in: np.ndarray, lo: int, hi: int, exact: bool = False) -> np.ndarray:
+    """W_ih x_t + b_ih + b_hh for positions [lo, hi): (hi − lo, 4H), in ZX_BLOCK blocks
+    (`exact`: those rows only, for a preview that is not to match record() bit for bit)."""
     T, b0 = layer_in.shape[0], lo - lo % ZX_BLOCK
+    if exact:
+        zx = layer_in[lo:hi] @ w.W_ih.T
+        if w.b_ih is not None:
+            zx += w.b_ih + w.b_hh
+        return zx
     if hi - b0 <= ZX_BLOCK:  # one block (every short sequence)
         zx = layer_in[b0 : min(b0 + ZX_BLOCK, T)] @ w.W_ih.T
     else:  # each block written in place: no copy of the whole (T, 4H) projection
@@ -314,6 +320,7 @@ def branch(
     *,
     tokens: tuple[str, ...] | None = None,
     output: np.ndarray | None = None,
+    until: int | None = None,
 ) -> Trace:
     """A new Trace: `trace` with `edits` applied; `trace` itself never changes.
 
@@ -338,25 +345,54 @@ def branch(
     Model.downstream); pass `output` to give it.
     Tokens are kept, except at a replaced input, which reads "<edited>"
     unless `tokens` says what was put there.
+
+    `until` makes a preview, for a front end to show while the whole branch is
+    computed (re-running half of a long, wide recording takes seconds): every
+    direction that reads left to right is re-run only before position `until`
+    (a reached right-to-left direction is re-run whole, as its first step is
+    the last position); its later steps keep the parent's values, which the
+    preview does not stand for. It says so (`Trace.preview_until`), and it is
+    neither saved nor branched. Its re-run rows are projected exactly, not in
+    the ZX_BLOCK blocks that make a branch match record() bit for bit.
     """
     spec = trace.spec
     if spec is None:
         raise InputError("this trace has no weights (spec), so it cannot be re-run to make "
                          "a branch; record it from its LSTMSpec")  # fmt: skip
+    if trace.preview_until is not None:
+        raise InputError("this trace is a preview of a branch (its later steps are its "
+                         "parent's); branch the full branch instead")  # fmt: skip
     L, D, T = spec.num_layers, spec.num_directions, trace.T
     new = check_edits(edits, spec, T)
     every = trace.edits + new
     mask, edited = reach(new, spec, T), overrides(every, spec, T)
+    if until is not None:
+        until = step_index(until)
+        if not 0 < until <= T:
+            raise InputError(f"a preview re-runs the steps before position `until`, 1..{T}; "
+                             f"got {until}")  # fmt: skip
+        for d in range(D):
+            if not spec.reads_reversed(d):
+                mask[:, d, until:] = False
 
-    x = np.array(trace.x, order="C", copy=True)
-    for e in new:
-        if isinstance(e, ReplaceInput):
+    # the branch's buffers start as the parent's values (one copy each, into memory that is
+    # sealed once the re-run is done, as record() does); x is the parent's unless replaced
+    H, P, dt = spec.hidden_size, spec.out_size, spec.dtype
+    new_inputs = [e for e in new if isinstance(e, ReplaceInput)]
+    x, x_sealed = sealed_buffer(trace.x.shape, dt) if new_inputs else (trace.x, None)
+    if new_inputs:
+        x[...] = trace.x
+        for e in new_inputs:
             x[e.t] = e.x
-    gates = np.empty((L, D, T, 4, spec.hidden_size), spec.dtype)
+    gates, gates_sealed = sealed_buffer((L, D, T, 4, H), dt)
     for k, name in enumerate(GATES):
         gates[:, :, :, k] = getattr(trace, name)
-    c, h = np.array(trace.c, order="C"), np.array(trace.h, order="C")
-    z = None if trace.z is None else np.array(trace.z, order="C")
+    c, c_sealed = sealed_buffer((L, D, T, H), dt)
+    h, h_sealed = sealed_buffer((L, D, T, P), dt)
+    c[...], h[...] = trace.c, trace.h
+    z, z_sealed = sealed_buffer(trace.z.shape, dt) if trace.z is not None else (None, None)
+    if z is not None:
+        z[...] = trace.z
     h0, c0 = trace.h0, trace.c0
 
     layer_in = x
@@ -371,7 +407,7 @@ def branch(
                 p = previous_step(hi - 1 if reverse else lo, reverse)
                 h_prev, c_prev = (h[layer, d, p], c[layer, d, p]) if 0 <= p < T else \
                     (h0[layer, d], c0[layer, d])  # fmt: skip
-                zx = _project(spec.weights[layer][d], layer_in, lo, hi)
+                zx = _project(spec.weights[layer][d], layer_in, lo, hi, exact=until is not None)
                 _run(spec, layer, d, zx, gates[layer, d, lo:hi], c[layer, d, lo:hi],
                      h[layer, d, lo:hi], None if z is None else z[layer, d, lo:hi],
                      h_prev, c_prev, lo, edited.get((layer, d)))  # fmt: skip
@@ -379,11 +415,9 @@ def branch(
                 layer_in = _layer_output(h, layer)
 
     del layer_in
-    x = seal(x)
-    gates = seal(gates)
-    c = seal(c)
-    h = seal(h)
-    z = None if z is None else seal(z)
+    x = finished(x_sealed) if new_inputs else x
+    gates, c, h = finished(gates_sealed), finished(c_sealed), finished(h_sealed)
+    z = None if z_sealed is None else finished(z_sealed)
     arrays = dict(
         i=gates[:, :, :, 0], f=gates[:, :, :, 1], g=gates[:, :, :, 2], o=gates[:, :, :, 3],
         c=c, h=h,
@@ -403,6 +437,8 @@ def branch(
     if stale is not None or (output is None and trace.output_not_recomputed is not None):
         meta["output_not_recomputed"] = stale or trace.output_not_recomputed
     meta["first_nonfinite"] = _first_nonfinite(spec, x, h0, c0, arrays, (gates, c, h))
+    if until is not None:
+        meta["preview_until"] = until
     meta["branch"] = {
         "parent": trace.identity,
         "root": trace.root or trace.identity,

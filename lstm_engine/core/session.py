@@ -112,13 +112,8 @@ class Session:
         debugger's continue stops at the end without a hit.
         """
         if isinstance(condition, str):
-            hits = self.where(condition, layer=layer, direction=direction)
-            if reverse:
-                before = hits[hits < self._t]
-                found = int(before[-1]) if before.size else None
-            else:
-                k = int(np.searchsorted(hits, self._t, side="right"))
-                found = int(hits[k]) if k < hits.size else None
+            w = compile_watch(condition, self.trace, layer, direction)
+            found = w.next(self._t, reverse=reverse)
             if found is None:
                 return False
             self._t = found

@@ -168,6 +168,13 @@ class Trace:
         return None if lineage is None else lineage["root"]
 
     @property
+    def preview_until(self) -> int | None:
+        """For a preview of a branch (`branch(..., until=k)`): the position from which its
+        left-to-right directions still hold the parent's steps, not the branch's; else None."""
+        until = self.meta.get("preview_until")
+        return until if isinstance(until, int) and not isinstance(until, bool) else None
+
+    @property
     def output_not_recomputed(self) -> str | None:
         """Why this branch has no output although its recording had one (the screen shows it
         instead of a stale prediction); None when its output is its own or there never was one."""
@@ -336,6 +343,10 @@ class Trace:
         `exists_hint` ends the TargetExistsError's message (the CLI says --force).
         """
         path = Path(path)
+        if self.preview_until is not None:
+            raise InputError("this trace is a preview of a branch (from position "
+                             f"{self.preview_until} on it holds its parent's steps); "
+                             "save the full branch")  # fmt: skip
         arrays = {n: np.ascontiguousarray(getattr(self, n)) for n in _SAVED}
         if self.z is not None:
             arrays["z"] = np.ascontiguousarray(self.z)
@@ -423,6 +434,51 @@ class Trace:
             labels=tuple(labels) if labels is not None else None,
             meta=meta,
         )
+
+
+def stack_layers(layers) -> Trace:
+    """One trace of a stacked LSTM from one-layer traces of its layers, bottom first.
+
+    An ONNX export writes a k-layer LSTM as k one-layer nodes; traced node by node on one
+    input and stacked, it has the shape of the original's trace, so the two can be compared
+    layer by layer (Trace.diff). Each layer must read what the one below output (x has its
+    width); the top layer's output, tokens and labels are the stack's.
+    """
+    layers = tuple(layers)
+    if not layers or not all(isinstance(t, Trace) for t in layers):
+        raise InputError("stack_layers takes one or more traces")
+    first, top = layers[0], layers[-1]
+    for k, t in enumerate(layers):
+        if t.num_layers != 1:
+            raise InputError(f"trace {k} has {t.num_layers} layers; stack one-layer traces")
+        got = (t.num_directions, t.T, t.hidden_size, t.out_size, t.c.dtype)
+        want = (first.num_directions, first.T, first.hidden_size, first.out_size, first.c.dtype)
+        if got != want:
+            raise InputError(f"trace {k} has (directions, T, hidden, h width, dtype) {got}, "
+                             f"trace 0 has {want}: not layers of one LSTM")  # fmt: skip
+        if k and t.x.shape[1] != first.num_directions * first.out_size:
+            raise InputError(f"trace {k} reads {t.x.shape[1]} features per step, but the layer "
+                             f"below outputs {first.num_directions * first.out_size}")  # fmt: skip
+    spec = None
+    specs = [t.spec for t in layers]
+    if all(sp is not None for sp in specs) and len({(sp.clip, sp.input_forget, sp.directions)
+                                                    for sp in specs}) == 1:  # fmt: skip
+        spec = LSTMSpec(
+            weights=tuple(sp.weights[0] for sp in specs),
+            activations=tuple(tuple(sp.cell_activations(0, d) for d in range(sp.num_directions))
+                              for sp in specs),  # fmt: skip
+            clip=specs[0].clip, input_forget=specs[0].input_forget, directions=specs[0].directions,
+        )  # fmt: skip
+
+    def cat(name):
+        return np.concatenate([getattr(t, name) for t in layers])
+
+    return Trace(
+        x=first.x, h0=cat("h0"), c0=cat("c0"), i=cat("i"), f=cat("f"), g=cat("g"), o=cat("o"),
+        c=cat("c"), h=cat("h"), z=None if any(t.z is None for t in layers) else cat("z"),
+        spec=spec, output=top.output, tokens=top.tokens, labels=top.labels,
+        meta={k: v for k, v in top.meta.items() if k not in ("branch", "format", "version")},
+    )  # fmt: skip
 
 
 def _one_line(e: BaseException) -> str:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+import threading
 import unicodedata
 import weakref
 from collections import OrderedDict
@@ -80,6 +81,10 @@ _REFUSED = {
     "Starred": "a starred expression", "Await": "await", "Yield": "yield", "YieldFrom": "yield",
     "Tuple": "a tuple", "List": "a list", "Set": "a set", "Slice": "a slice",
 }  # fmt: skip
+#: The node types the walk accepts (each has a _Compiler._<type> method); everything else is
+#: refused by name. Tuple, List and Set are accepted only after `in`, Slice only in f[a:b].
+_NODES = frozenset({"Constant", "Name", "Attribute", "Subscript", "BinOp", "UnaryOp", "BoolOp",
+                    "Compare", "Call", "Tuple", "List", "Set"})  # fmt: skip
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
         ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not"}  # fmt: skip
 _CMP_FN = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
@@ -116,8 +121,9 @@ class WatchError(InputError):
             cell = ch if ch.isprintable() else "�" if ch not in "\t\n\r" else " "
             wide = unicodedata.east_asian_width(cell) in "WF"
             shown.append(cell)
-            mark = "^" if k == self.column else "~" if self.column < k < self.column + self.length else " "
-            caret.append(mark * (2 if wide else 1))
+            inside = self.column < k < self.column + self.length
+            mark = "^" if k == self.column else "~" if inside else " "
+            caret.append(mark + ("~" if mark != " " else " ") if wide else mark)
         if self.column >= len(self.text):
             caret.append("^")
         return "".join(shown), "".join(caret).rstrip()
@@ -127,6 +133,7 @@ class WatchError(InputError):
 _SERIES: "weakref.WeakKeyDictionary[Any, OrderedDict]" = weakref.WeakKeyDictionary()
 #: bytes of derived arrays (Δc, kept, ...) kept per trace between watches; views cost nothing
 SERIES_CACHE_BYTES = 512 * 2**20
+_LOCK = threading.RLock()  # re-entrant: building pred reads the cached probabilities
 
 
 def _cached(trace, key, build: Callable[[], np.ndarray]) -> np.ndarray:
@@ -136,46 +143,50 @@ def _cached(trace, key, build: Callable[[], np.ndarray]) -> np.ndarray:
     under a frame, so Δc over 3,000 steps is computed once per trace, not per
     keystroke. Derived arrays are kept up to SERIES_CACHE_BYTES per trace.
     """
-    cache = _SERIES.get(trace)
-    if cache is None:
-        cache = _SERIES[trace] = OrderedDict()
-    a = cache.get(key)
-    if a is not None:
-        cache.move_to_end(key)
+    with _LOCK:  # the UI evaluates watches in worker threads too
+        cache = _SERIES.get(trace)
+        if cache is None:
+            cache = _SERIES[trace] = OrderedDict()
+        a = cache.get(key)
+        if a is not None:
+            cache.move_to_end(key)
+            return a
+        a = np.asarray(build())
+        if a.flags.owndata and a.flags.writeable:
+            a.setflags(write=False)
+        cache[key] = a
+        owned = lambda: sum(v.nbytes for v in cache.values() if v.flags.owndata)  # noqa: E731
+        while len(cache) > 1 and owned() > SERIES_CACHE_BYTES:
+            cache.popitem(last=False)
         return a
-    a = np.asarray(build())
-    if a.flags.owndata and a.flags.writeable:
-        a.setflags(write=False)
-    cache[key] = a
-    owned = lambda: sum(v.nbytes for v in cache.values() if v.flags.owndata)  # noqa: E731
-    while len(cache) > 1 and owned() > SERIES_CACHE_BYTES:
-        cache.popitem(last=False)
-    return a
 
 
 class _V:
     """A typed node: what it is (kind, shape) and how to compute it (fn, cached after one call).
 
-    kind: "num", "bool", "str"; or "tuple" (after `in`), "p", "scope".
+    kind: "num", "bool", "str"; or "tuple" (after `in`) and "p" (before [label]).
     shape: "const" (a Python scalar), "step" (T,), "units" (T, width).
     `valid` is a (T,) mask where the value exists (pred_prev has none at step 1), or None.
     """
 
-    __slots__ = ("kind", "shape", "_fn", "_value", "width", "units", "valid", "start", "end",
-                 "layer", "direction", "items", "label")  # fmt: skip
+    __slots__ = ("kind", "shape", "_fn", "_value", "width", "units", "valid", "label", "abs_of")
 
-    def __init__(self, kind, shape, fn=None, *, start=0, end=0, width=None, units=None, valid=None,
-                 layer=None, direction=None, items=None, value=None, label=None):  # fmt: skip
+    def __init__(self, kind, shape, fn=None, *, width=None, units=None, valid=None, value=None,
+                 label=None):  # fmt: skip
         self.kind, self.shape, self._fn = kind, shape, fn
         self._value = value
         self.width, self.units, self.valid = width, units, valid
-        self.start, self.end = start, end
-        self.layer, self.direction, self.items, self.label = layer, direction, items, label
+        self.label = label  # a quantity's name as typed (L1.rev.o), for f[3] and its errors
+        self.abs_of = None  # for abs(x): x, so that max(abs(x)) needs no |x| array
 
     def __call__(self):
-        if self._value is None:
-            self._value = self._fn()
-        return self._value
+        """The value; kept unless it is per unit (T × H): its step-sized parent reduces it once."""
+        if self._value is not None:
+            return self._value
+        v = self._fn()
+        if self.shape != "units":
+            self._value = v
+        return v
 
     def describe(self) -> str:
         if self.kind == "bool":
@@ -226,7 +237,8 @@ class _Compiler:
         for line in self._lines[:-1]:
             self._starts.append(self._starts[-1] + len(line) + 1)
         if not 0 <= layer < trace.num_layers:
-            raise WatchError(f"layer {layer} does not exist; the trace has layers 0..{trace.num_layers - 1}")
+            raise WatchError(f"layer {layer} does not exist; the trace has layers "
+                             f"0..{trace.num_layers - 1}")  # fmt: skip
         if not 0 <= direction < trace.num_directions:
             raise WatchError(f"direction {direction} does not exist; the trace has "
                              f"{trace.num_directions} direction(s)")  # fmt: skip
@@ -234,7 +246,8 @@ class _Compiler:
     # --- positions
     def _char(self, lineno: int, col: int) -> int:
         line = self._lines[lineno - 1]
-        return self.offset + self._starts[lineno - 1] + len(line.encode()[:col].decode(errors="ignore"))
+        chars = len(line.encode()[:col].decode(errors="ignore"))  # ast counts UTF-8 bytes
+        return self.offset + self._starts[lineno - 1] + chars
 
     def span(self, node) -> tuple[int, int]:
         start = self._char(node.lineno, node.col_offset)
@@ -251,13 +264,11 @@ class _Compiler:
 
     # --- the walk
     def build(self, node) -> _V:
-        method = getattr(self, "_" + type(node).__name__, None)
-        if method is None:
-            what = _REFUSED.get(type(node).__name__, f"{type(node).__name__}")
+        kind = type(node).__name__
+        if kind not in _NODES:
+            what = _REFUSED.get(kind, kind)
             raise self.error(f"{what} is not allowed in a watch expression", node)
-        v = method(node)
-        v.start, v.end = self.span(node)
-        return v
+        return getattr(self, "_" + kind)(node)
 
     def _Constant(self, node) -> _V:
         v = node.value
@@ -282,7 +293,8 @@ class _Compiler:
     def _Name(self, node) -> _V:
         return self._name(node, node.id, self.layer, self.direction, scoped=False, prefix="")
 
-    def _name(self, node, name: str, layer: int, direction: int, *, scoped: bool, prefix: str) -> _V:
+    def _name(self, node, name: str, layer: int, direction: int, *, scoped: bool,
+              prefix: str) -> _V:  # fmt: skip
         if "__" in name:
             raise self.error(f"names with double underscores are not allowed: {name}", node)
         tr = self.trace
@@ -300,9 +312,9 @@ class _Compiler:
             return self._variable(node, name)
         m = _LAYER.fullmatch(name)
         if m or name in DIRECTIONS:
+            also = "" if name in DIRECTIONS else " or L1.rev.o[0]"
             raise self.error(f"{name} is a layer or direction scope; follow it with a quantity, "
-                             f"as in {name}.c[3]" + ("" if name in DIRECTIONS else " or L1.rev.o[0]"),
-                             node)  # fmt: skip
+                             f"as in {name}.c[3]{also}", node)  # fmt: skip
         if name in FUNCTIONS:
             raise self.error(f"{name} is a function; call it, as in {name}(...)", node)
         raise self.error(self._unknown(name), node)
@@ -318,8 +330,9 @@ class _Compiler:
         scopes = "L1" if L == 1 else f"L1..L{L}"
         if self.trace.num_directions == 2:
             scopes += ", fwd, rev"
-        return (f"unknown name {name!r}{hint}; known: quantities {', '.join(self._quantity_names())}; "
-                f"{', '.join(VARIABLES)}; functions {', '.join(FUNCTIONS)}; scopes {scopes}")  # fmt: skip
+        return (f"unknown name {name!r}{hint}; known: quantities "
+                f"{', '.join(self._quantity_names())}; {', '.join(VARIABLES)}; "
+                f"functions {', '.join(FUNCTIONS)}; scopes {scopes}")  # fmt: skip
 
     def _use(self, node, name: str) -> None:
         self.names.append((self.span(node)[0], name))
@@ -332,19 +345,21 @@ class _Compiler:
         if name == "token":
             if tr.tokens is None:
                 raise self.error("token: this trace has no tokens (its input is numeric)", node)
-            return _V("str", "step", lambda: _cached(tr, "token", lambda: np.array(tr.tokens, dtype=str)))
+            return _V("str", "step", lambda: _cached(tr, "token", lambda: _strings(tr.tokens)))
         if tr.output is None:
             raise self.error(f"{name}: this trace has no model output (it is the LSTM alone)", node)
         if name == "p":
             return _V("p", "step")
         if name == "prob":
-            return _V("num", "step", lambda: _cached(tr, "prob", lambda: self._p().max(axis=1)))
+            key = ("prob", output_kind_of(tr, self._output_kind))
+            return _V("num", "step", lambda: _cached(tr, key, lambda: self._p().max(axis=1)))
         pred = self._pred
         if name == "pred":
             return _V(self._pred_kind(), "step", pred)
         valid = lambda: _cached(tr, "pred_prev_valid", lambda: np.arange(T) > 0)  # noqa: E731
-        return _V(self._pred_kind(), "step",
-                  lambda: _cached(tr, "pred_prev", lambda: np.concatenate([pred()[:1], pred()[:-1]])),
+        shifted = lambda: np.concatenate([pred()[:1], pred()[:-1]])  # noqa: E731
+        key = ("pred_prev", output_kind_of(tr, self._output_kind))
+        return _V(self._pred_kind(), "step", lambda: _cached(tr, key, shifted),
                   valid=valid)  # fmt: skip
 
     def _pred_kind(self) -> str:
@@ -360,7 +375,7 @@ class _Compiler:
 
         def build():
             top = np.argmax(self._p(), axis=1)
-            return np.array(tr.labels, dtype=str)[top] if tr.labels is not None else top
+            return _strings(tr.labels)[top] if tr.labels is not None else top
 
         return _cached(tr, ("pred", output_kind_of(tr, self._output_kind)), build)
 
@@ -377,21 +392,24 @@ class _Compiler:
             if "__" in name:
                 raise self.error(f"names with double underscores are not allowed: {name}", node)
             raise self.error(f"attribute access is only layer and direction scoping "
-                             f"(as in L1.rev.o[0]); {self.source(node)} is not a scope", node)  # fmt: skip
+                             f"(as in L1.rev.o[0]); {self.source(node)} is not a scope",
+                             node)  # fmt: skip
         if isinstance(node, ast.Attribute):
             layer, direction, prefix = self._scope(node.value)
             if node.attr in DIRECTIONS and layer is not None and direction is None:
                 return layer, self._direction(node, node.attr), f"{prefix}{node.attr}."
-            raise self.error(f"{self.source(node)} is not a scope; write a layer, then a direction, "
-                             f"then a quantity: L1.rev.o[0]", node)  # fmt: skip
-        raise self.error(f"attribute access is only layer and direction scoping (as in L1.rev.o[0]); "
-                         f"{self.source(node)} cannot have attributes", node)  # fmt: skip
+            raise self.error(f"{self.source(node)} is not a scope; write a layer, then a "
+                             "direction, then a quantity: L1.rev.o[0]", node)  # fmt: skip
+        raise self.error("attribute access is only layer and direction scoping (as in "
+                         f"L1.rev.o[0]); {self.source(node)} cannot have attributes",
+                         node)  # fmt: skip
 
     def _layer(self, node, m) -> int:
         n, L = int(m.group(1)), self.trace.num_layers
         if not 1 <= n <= L:
             have = "layer L1 only" if L == 1 else f"layers L1..L{L}"
-            raise self.error(f"layer L{n} does not exist; the LSTM has {have} (numbered from 1)", node)
+            raise self.error(f"layer L{n} does not exist; the LSTM has {have} (numbered from 1)",
+                             node)  # fmt: skip
         return n - 1
 
     def _direction(self, node, name: str) -> int:
@@ -477,7 +495,8 @@ class _Compiler:
                 raise self.error(f"this model's output has no label names; use p[index] with "
                                  f"0..{n - 1}", idx)  # fmt: skip
             if idx.value not in labels:
-                shown = ", ".join(repr(x) for x in labels[:20]) + (" …" if len(labels) > 20 else "")
+                shown = ", ".join(repr(x) for x in labels[:20])
+                shown += " …" if len(labels) > 20 else ""
                 raise self.error(f"unknown label {idx.value!r}; the labels are {shown}", idx)
             k = labels.index(idx.value)
         elif isinstance(idx, ast.Constant) and type(idx.value) is int:
@@ -505,7 +524,11 @@ class _Compiler:
             raise self.error(f"the exponent {self.source(node.right)[:20]} is too large "
                              f"(at most {MAX_EXPONENT})", node.right)  # fmt: skip
         shape = self._match(a, b, node)
-        calc = lambda: _quiet(fn, _f(_lift(a(), a.shape, shape), sym), _f(_lift(b(), b.shape, shape), sym))  # noqa: E731
+
+        def calc():
+            x, y = _lift(a(), a.shape, shape), _lift(b(), b.shape, shape)
+            return _quiet(fn, _f(x, sym), _f(y, sym))
+
         return self._out("num", shape, calc, (a, b))
 
     def _match(self, a: _V, b: _V, node) -> str:
@@ -571,7 +594,7 @@ class _Compiler:
             for k, n in enumerate(operands)
         ]  # fmt: skip
         for v, n in zip(vals, operands):
-            if v.kind in ("p", "scope"):
+            if v.kind == "p":
                 raise self.error(f"{self.source(n)} cannot be compared", n)
         steps = []
         for k, op in enumerate(node.ops):
@@ -587,8 +610,9 @@ class _Compiler:
             if b.kind == "tuple":
                 raise self.error("a tuple is only allowed after 'in'", nb)
             if a.kind != b.kind or a.kind == "tuple":
-                raise self.error(f"{sym} compares like with like; {self.source(na)} is {a.describe()} "
-                                 f"and {self.source(nb)} is {b.describe()}", node)  # fmt: skip
+                raise self.error(f"{sym} compares like with like; {self.source(na)} is "
+                                 f"{a.describe()} and {self.source(nb)} is {b.describe()}",
+                                 node)  # fmt: skip
             if a.kind in ("str", "bool") and sym not in ("==", "!="):
                 raise self.error(f"{sym} compares numbers; {self.source(na)} is {a.describe()} "
                                  "(use == or !=)", node)  # fmt: skip
@@ -611,15 +635,18 @@ class _Compiler:
 
     def _membership(self, a: _V, na, nb, sym: str) -> _V:
         if not isinstance(nb, (ast.Tuple, ast.List, ast.Set)):
-            raise self.error(f"'{sym}' takes a tuple of values, as in token in (\"France\", \"Spain\")", nb)
+            raise self.error(f"'{sym}' takes a tuple of values, as in "
+                             'token in ("France", "Spain")', nb)  # fmt: skip
         if a.kind not in ("str", "num") or a.shape == "units":
-            raise self.error(f"'{sym}' tests one value per step; {self.source(na)} is {a.describe()}", na)
+            raise self.error(f"'{sym}' tests one value per step; {self.source(na)} is "
+                             f"{a.describe()}", na)  # fmt: skip
         items = []
         for e in nb.elts:
             v = self.build(e)
             if v.shape != "const" or v.kind != a.kind:
-                raise self.error(f"the values after '{sym}' must be {'strings' if a.kind == 'str' else 'numbers'}"
-                                 f" like {self.source(na)}; {self.source(e)} is not", e)  # fmt: skip
+                like = "strings" if a.kind == "str" else "numbers"
+                raise self.error(f"the values after '{sym}' must be {like} like "
+                                 f"{self.source(na)}; {self.source(e)} is not", e)  # fmt: skip
             items.append(v())
         neg = sym == "not in"
 
@@ -632,13 +659,16 @@ class _Compiler:
         return _V("bool", a.shape, calc)
 
     def _Tuple(self, node) -> _V:
-        raise self.error("a tuple is only allowed after 'in', as in token in (\"France\", \"Spain\")", node)
+        raise self.error("a tuple is only allowed after 'in', as in "
+                         'token in ("France", "Spain")', node)  # fmt: skip
 
     _List = _Set = _Tuple
 
     # --- calls
     def _Call(self, node) -> _V:
         f = node.func
+        if type(f).__name__ in _REFUSED:
+            self.build(f)  # refused by name: "lambda is not allowed"
         if not isinstance(f, ast.Name):
             raise self.error(f"only these functions can be called: {', '.join(FUNCTIONS)}; "
                              f"{self.source(f)} is not one", f)  # fmt: skip
@@ -646,7 +676,8 @@ class _Compiler:
         if "__" in name:
             raise self.error(f"names with double underscores are not allowed: {name}", f)
         if name not in FUNCTIONS:
-            raise self.error(f"unknown function {name!r}; the functions are {', '.join(FUNCTIONS)}", f)
+            raise self.error(f"unknown function {name!r}; the functions are "
+                             f"{', '.join(FUNCTIONS)}", f)  # fmt: skip
         if node.keywords:
             raise self.error(f"{name}() takes no keyword arguments", node.keywords[0].value)
         for a in node.args:
@@ -668,31 +699,47 @@ class _Compiler:
         if len(args) != 1:
             raise self.error(f"{name}() takes one argument, got {len(args)}", node)
         (a,), (na,) = args, node.args
-        if a.kind in ("p", "tuple", "scope", "str"):
+        if a.kind in ("p", "tuple", "str"):
             raise self.error(f"{name}() takes numbers per unit; {self.source(na)} is "
                              f"{'text' if a.kind == 'str' else 'not a value'}", na)  # fmt: skip
         if name in ("abs", "isnan", "isinf"):
             if a.kind != "num":
                 raise self.error(f"{name}() takes numbers; {self.source(na)} is {a.describe()}", na)
             ufunc = {"abs": np.abs, "isnan": np.isnan, "isinf": np.isinf}[name]
-            return self._out("num" if name == "abs" else "bool", a.shape, lambda: ufunc(a()), (a,))
+            v = self._out("num" if name == "abs" else "bool", a.shape, lambda: ufunc(a()), (a,))
+            if name == "abs" and a.shape == "units":
+                v.abs_of = a
+            return v
         if a.shape != "units":
+            example = "f < 0.1" if name in ("any", "all", "count") else "abs(delta)"
             raise self.error(f"{name}() reduces over units and takes a per-unit value, as in "
-                             f"{name}({'f < 0.1' if name in ('any', 'all', 'count') else 'abs(delta)'}); "
-                             f"{self.source(na)} is {a.describe()} per step", na)  # fmt: skip
+                             f"{name}({example}); {self.source(na)} is {a.describe()} per step",
+                             na)  # fmt: skip
+        memo = self._memo(node)
         if name in ("any", "all", "count"):
             if a.kind != "bool":
-                raise self.error(f"{name}() takes a per-unit condition, as in {name}(f < 0.1) or "
-                                 f"{name}(isnan(c)); {self.source(na)} is {a.describe()}", na)  # fmt: skip
+                raise self.error(f"{name}() takes a per-unit condition, as in {name}(f < 0.1) "
+                                 f"or {name}(isnan(c)); {self.source(na)} is {a.describe()}",
+                                 na)  # fmt: skip
             if name == "count":
-                return self._out("num", "step", lambda: np.count_nonzero(a(), axis=1), (a,))
+                return self._out("num", "step", memo(lambda: np.count_nonzero(a(), axis=1)), (a,))
             red = np.all if name == "all" else np.any
-            return self._out("bool", "step", lambda: red(a(), axis=1), (a,))
+            return self._out("bool", "step", memo(lambda: red(a(), axis=1)), (a,))
         if name == "argmax":
             units = a.units
-            return self._out("num", "step", lambda: units[np.argmax(a(), axis=1)], (a,))
+            return self._out("num", "step", memo(lambda: units[np.argmax(a(), axis=1)]), (a,))
+        if name == "max" and a.abs_of is not None:
+            x = a.abs_of  # max |x| = max(max x, −min x): two reads of x, and no |x| array written
+            return self._out("num", "step", memo(lambda: _max_abs(x())), (a,))
         red = {"max": np.max, "min": np.min, "mean": np.mean, "sum": np.sum}[name]
-        return self._out("num", "step", lambda: red(a(), axis=1), (a,))
+        return self._out("num", "step", memo(lambda: red(a(), axis=1)), (a,))
+
+    def _memo(self, node):
+        """A per-step reduction over units, kept with the trace's arrays: the same max(abs(delta))
+        at the same layer and direction is computed once per trace, whichever watch asks."""
+        tr = self.trace
+        key = ("reduce", ast.dump(node), self.layer, self.direction, self._output_kind)
+        return lambda calc: (lambda: _cached(tr, key, calc))
 
     # --- what an edit names (core/edit_syntax.py): the same names, scopes and unit numbers
     def target(self, node, allowed: tuple[str, ...] = (), why: str = ""):
@@ -718,14 +765,16 @@ class _Compiler:
             raise self.error(f"names with double underscores are not allowed: {name}", base)
         known = name in REGISTRY or name in ALIASES
         if allowed and (not known or ALIASES.get(name, name) not in allowed):
-            raise self.error(f"{name} {'cannot be edited' if known else 'is not a known name'}; {why}", base)
+            what = "cannot be edited" if known else "is not a known name"
+            raise self.error(f"{name} {what}; {why}", base)
         if not known:
             raise self.error(self._unknown(name), base)
         q = REGISTRY[ALIASES.get(name, name)]
         W = self.trace.out_size if q.width == "out" else self.trace.hidden_size
         if isinstance(idx, ast.Slice):
             if idx.lower is not None or idx.upper is not None or idx.step is not None:
-                raise self.error(f"an edit names one unit ({name}[3]) or every unit ({name}[:])", idx)
+                raise self.error(f"an edit names one unit ({name}[3]) or every unit ({name}[:])",
+                                 idx)  # fmt: skip
             return q.name, layer, direction, None, prefix + name
         k = self._int(idx, prefix + name, W, bound=False)
         if not 0 <= k < W:
@@ -733,7 +782,7 @@ class _Compiler:
         return q.name, layer, direction, k, prefix + name
 
     def scope_of(self, node) -> tuple[int, int]:
-        """(layer, direction) for a bare scope, L2, L2.rev or rev, the caller's where it says nothing."""
+        """(layer, direction) of a bare scope (L2, L2.rev, rev); the caller's where it is silent."""
         layer, direction, _ = self._scope(node)
         return (self.layer if layer is None else layer,
                 self.direction if direction is None else direction)  # fmt: skip
@@ -744,6 +793,34 @@ class _Compiler:
             node, (ast.Compare, ast.BoolOp, ast.UnaryOp)
         ):
             self.terms.append((self.span(node)[0], self.source(node), v))
+
+
+#: bytes of |x| computed at a time by max(abs(x)), so the block stays in the CPU's cache
+_BLOCK_BYTES = 1 << 18
+
+
+def _max_abs(x: np.ndarray) -> np.ndarray:
+    """max over units of |x|, (T, W) → (T,), reading x once and writing no (T, W) array.
+
+    The reduction the quick jumps and the issue's example use; block by block,
+    so |x| never leaves the cache (NaN propagates, as np.abs(x).max(axis=1)).
+    """
+    x = np.asarray(x)
+    T, W = x.shape
+    rows = max(1, _BLOCK_BYTES // max(1, W * x.itemsize))
+    out = np.empty(T, dtype=x.dtype)
+    buf = np.empty((min(rows, T), W), dtype=x.dtype)
+    for k in range(0, T, rows):
+        block = x[k : k + rows]
+        np.abs(block, out=buf[: len(block)]).max(axis=1, out=out[k : k + rows])
+    return out
+
+
+def _strings(seq) -> np.ndarray:
+    """Strings as an object array: exact (a fixed-width numpy string drops trailing NULs)."""
+    out = np.empty(len(seq), dtype=object)
+    out[:] = list(seq)
+    return out
 
 
 def _f(a, sym: str):
@@ -845,7 +922,7 @@ class Watch:
 
     @property
     def is_condition(self) -> bool:
-        """Does it hold or not at each step (a comparison, any(...), ...) rather than give a value?"""
+        """Does it hold or not at each step (a comparison, any(...)) rather than give a value?"""
         return self._root.kind == "bool"
 
     @property
@@ -861,9 +938,10 @@ class Watch:
         """
         if self._mask is None:
             if not self.is_condition:
+                lead = len(self.text) - len(self.text.lstrip())
                 raise WatchError(f"{' '.join(self.text.split())} is {self._root.describe()}, not a "
-                                 "condition; compare it, as in f[3] > 0.5", self.text,
-                                 len(self.text) - len(self.text.lstrip()))  # fmt: skip
+                                 "condition; compare it, as in f[3] > 0.5", self.text, lead,
+                                 len(self.text.strip()))  # fmt: skip
             v = self._root()
             T = self.trace.T
             m = np.full(T, bool(v)) if self._root.shape == "const" else np.array(v, dtype=bool)
@@ -877,6 +955,15 @@ class Watch:
         """The positions (0..T-1) where the condition holds."""
         return np.flatnonzero(self.mask)
 
+    @property
+    def count(self) -> int:
+        """On how many steps the condition holds."""
+        return int(np.count_nonzero(self.mask))
+
+    def next(self, pos: int, *, reverse: bool = False) -> int | None:
+        """The first position after pos (before it, with reverse) where it holds; None if none."""
+        return next_hit(self.mask, pos, reverse=reverse)
+
     def _at(self, v: _V, pos: int):
         if not 0 <= pos < self.trace.T:
             raise IndexError(f"step {pos} is outside the trace (0..{self.trace.T - 1})")
@@ -887,7 +974,7 @@ class Watch:
         return x.item() if isinstance(x, np.generic) else x
 
     def value_at(self, pos: int):
-        """The expression's value at engine position pos: bool, float, int or str (None: none there)."""
+        """The expression's value at engine position pos: bool, float, int, str (None: no value)."""
         return self._at(self._root, int(pos))
 
     def values_at(self, pos: int) -> dict[str, Any]:
@@ -916,18 +1003,36 @@ def compile_watch(text: str, trace, layer: int = 0, direction: int = 0, *,
     c = _Compiler(text, trace, layer, direction, output_kind, offset)
     root = c.build(tree.body)
     body = tree.body
-    if root.kind in ("p", "tuple", "scope"):
+    if root.kind in ("p", "tuple"):
         raise c.error(f"{c.source(body)} is not a value", body)
     if root.shape == "units":
         W = root.width
         if root.kind == "bool":
             raise c.error(f"{c.source(body)} is one condition per unit ({W} units); reduce it with "
-                          "any(...), all(...) or count(...), or index a unit, as in f[3] < 0.1", body)  # fmt: skip
+                          "any(...), all(...) or count(...), or index a unit, as in f[3] < 0.1",
+                          body)  # fmt: skip
         raise c.error(f"{c.source(body)} is {W} values per step (one per unit); index a unit, as "
-                      "in c[3], or reduce it with max(...), min(...), mean(...) or sum(...)", body)  # fmt: skip
+                      "in c[3], or reduce it with max(...), min(...), mean(...) or sum(...)",
+                      body)  # fmt: skip
     if not isinstance(body, (ast.Compare, ast.BoolOp, ast.UnaryOp)):
         c._term(root, body)
     return Watch(text, trace, root, c)
+
+
+def next_hit(mask: np.ndarray, pos: int, *, reverse: bool = False) -> int | None:
+    """The first position after `pos` where `mask` holds, or the last one before it (`reverse`).
+
+    Never `pos` itself, so a debugger's continue from a hit moves on to the next
+    one; None when there is none. Several watches: pass the `|` of their masks.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    pos = int(pos)
+    if reverse:
+        hits = np.flatnonzero(mask[: max(pos, 0)])
+        return int(hits[-1]) if hits.size else None
+    start = max(pos + 1, 0)
+    hits = np.flatnonzero(mask[start:])
+    return start + int(hits[0]) if hits.size else None
 
 
 def where(text: str, trace, layer: int = 0, direction: int = 0, **kw) -> np.ndarray:

@@ -9,7 +9,6 @@ no model (a recorded trace file), the branch has no output and says why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,19 +16,14 @@ import pytest
 import torch
 
 import lstm_engine
-from lstm_engine import Ablate, InputError, Opened, ReplaceInput, SetState, Trace, open_and_trace
+from lstm_engine import (
+    Ablate, InputError, Opened, ReplaceInput, SetState, TokenReplacement, Trace, open_and_trace,
+    parse_edit,
+)  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[2]
 FRANCE = ROOT / "sample_models" / "france.pt"
 TOL = 1e-5
-
-
-@dataclass(frozen=True)
-class TokenAt:
-    """A token replacement as the edit syntax hands it over: a position and a token."""
-
-    t: int
-    token: str
 
 
 def _torch_france(tokens, ablate_unit=None, from_t=0):
@@ -70,7 +64,7 @@ def test_an_ablations_output_is_the_models_own_on_the_edited_h(france):
     np.testing.assert_allclose(child.output, _torch_france(trace.tokens, unit, t), atol=TOL, rtol=0)
     np.testing.assert_allclose(trace.output, _torch_france(trace.tokens), atol=TOL, rtol=0)
     assert not np.array_equal(child.output[t:], trace.output[t:])
-    np.testing.assert_array_equal(child.output[:t], trace.output[:t])  # before the edit: the parent's
+    np.testing.assert_array_equal(child.output[:t], trace.output[:t])  # before it: the parent's
     # the engine alone cannot know the head: the plain branch drops the output and says why
     bare = lstm_engine.branch(trace, [Ablate(unit=unit, from_t=t)])
     assert bare.output is None
@@ -87,7 +81,7 @@ def test_an_edit_after_the_last_step_it_reaches_keeps_the_parents_output(france)
 def test_a_replaced_token_is_its_embedding_row_and_the_branch_is_the_edited_text(france):
     trace, model = france.trace, france.model
     t = trace.tokens.index("France")
-    child = france.branch([TokenAt(t, "Spain")])
+    child = france.branch([parse_edit(f"token {t + 1} = Spain", trace)])  # steps as on screen
     assert child.tokens[t] == "Spain" and child.tokens[:t] == trace.tokens[:t]
     assert isinstance(child.edits[-1], ReplaceInput) and child.edits[-1].t == t
     fresh = model.trace(list(child.tokens))
@@ -102,9 +96,9 @@ def test_a_replaced_token_is_its_embedding_row_and_the_branch_is_the_edited_text
 def test_a_bad_token_edit_is_one_clear_error(france):
     trace, model = france.trace, france.model
     with pytest.raises(InputError, match=r"token 'Narnia' at step 3: 'Narnia' is not in"):
-        france.branch([TokenAt(2, "Narnia")])
+        france.branch([TokenReplacement(2, "Narnia")])
     with pytest.raises(InputError, match="outside the trace"):
-        france.branch([TokenAt(trace.T, "Spain")])
+        france.branch([TokenReplacement(trace.T, "Spain")])
     assert model.unk is None or "Narnia" not in model.vocab
 
 
@@ -117,7 +111,7 @@ def test_a_numeric_model_takes_no_token(tmp_path):
     save_checkpoint(net, path, examples=[np.zeros((4, 2), np.float32)])
     opened = open_and_trace(path)
     with pytest.raises(InputError, match="numeric input, not tokens"):
-        opened.branch([TokenAt(1, "a")])
+        opened.branch([TokenReplacement(1, "a")])
     assert isinstance(opened.model.spec, LSTMSpec)
 
 
@@ -129,7 +123,7 @@ def test_a_recorded_trace_branches_without_its_model(france, tmp_path):
     child = opened.branch([Ablate(unit=3)])
     assert child.output is None and "output not recomputed" in child.output_not_recomputed
     with pytest.raises(InputError, match="open the model"):
-        opened.branch([TokenAt(1, "Spain")])
+        opened.branch([TokenReplacement(1, "Spain")])
     # the note travels with the file, and a further branch keeps it
     child.save(tmp_path / "child.npz")
     again = Trace.load(tmp_path / "child.npz")
@@ -150,3 +144,29 @@ def test_an_onnx_models_branch_says_its_output_was_not_recomputed(tmp_path):
     assert child.output is None
     note = child.output_not_recomputed
     assert note.startswith("output not recomputed for this branch: ") and "onnx" in note.lower()
+
+
+def test_a_pickled_modules_branch_runs_its_later_modules_with_torch(tmp_path):
+    """--trust: LSTM a ablated, then torch's own LSTM b and head on the edited output."""
+    from test_model_parts import TEXT, _net, _torch_after_a
+
+    net = _net(torch.float64)
+    torch.save(net, tmp_path / "net.pt")
+    opened = open_and_trace(tmp_path / "net.pt", text=TEXT, trust=True, lstm="a")
+    unit, from_t = 2, 3
+    child = opened.branch([Ablate(unit=unit, from_t=from_t)])
+    ids = torch.tensor([int(w) for w in TEXT.split()])
+    h = c = torch.zeros(1, 1, net.a.hidden_size, dtype=torch.float64)
+    hs = []
+    with torch.no_grad():
+        x = net.emb(ids)
+        for s in range(len(ids)):  # torch's LSTM a, stepped, the unit zeroed from from_t on
+            _, (h, c) = net.a(x[s : s + 1, None], (h, c))
+            if s >= from_t:
+                h, c = h.clone(), c.clone()
+                h[..., unit] = c[..., unit] = 0.0
+            hs.append(h[0, 0])
+    want = _torch_after_a(net, torch.stack(hs).numpy())
+    np.testing.assert_allclose(child.output, want, atol=1e-10, rtol=0)
+    assert child.output_not_recomputed is None
+    assert not np.allclose(child.output, opened.trace.output)

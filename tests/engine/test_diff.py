@@ -122,8 +122,10 @@ def test_top_predictions_per_step_and_the_first_change():
     d = a.diff(b)
     np.testing.assert_array_equal(d.prediction_changed, [False, True, False])
     assert d.first_prediction_change == 1
+    assert d.output_max_abs == pytest.approx(np.log(3))  # step 1: log 0.3 → log 0.1
     assert d.to_json()["prediction"] == {
-        "changed_at": [2], "first_change": {"step": 2, "a": "French", "b": "Spanish"}}
+        "output_max_abs": d.output_max_abs, "changed_at": [2],
+        "first_change": {"step": 2, "a": "French", "b": "Spanish"}}  # fmt: skip
     assert d.diverged  # the LSTM arrays are equal, the predictions are not
     assert a.diff(_hand()).prediction_changed is None  # no output on one side
     assert a.diff(_hand()).to_json()["prediction"] is None
@@ -240,3 +242,48 @@ def test_an_export_with_two_gates_swapped_is_caught_at_step_1_naming_them(tmp_pa
     j = d.to_json()
     assert j["first_divergence"]["step"] == 1
     assert {g["quantity"] for g in j["first_divergence"]["gates"]} == {"f", "o"}
+
+
+def test_a_stacked_lstm_and_its_export_node_by_node_compare_layer_by_layer(tmp_path):
+    from lstm_engine.formats.onnx_write import checkpoint_to_onnx
+
+    pt = ROOT / "sample_models" / "bitagger.pt"
+    checkpoint_to_onnx(pt, tmp_path / "bitagger.onnx")
+    model = lstm_engine.load(pt)
+    text = model.examples[0]
+    port = lstm_engine.load(tmp_path / "bitagger.onnx")
+    nodes = [lstm_engine.load(tmp_path / "bitagger.onnx", lstm=n).trace(text)
+             for n in port.lstm_names]  # fmt: skip
+    stacked = lstm_engine.stack_layers(nodes)
+    assert (stacked.num_layers, stacked.num_directions) == (2, 2)
+    np.testing.assert_array_equal(stacked.x, nodes[0].x)
+    np.testing.assert_array_equal(stacked.c[1], nodes[1].c[0])
+    assert stacked.spec.num_layers == 2 and stacked.output is nodes[1].output
+    d = model.trace(text).diff(stacked)
+    assert d.first_divergence is None and d.max_abs < 1e-5
+    with pytest.raises(InputError, match="reads 16 features per step"):
+        lstm_engine.stack_layers([nodes[0], nodes[0]])
+    with pytest.raises(InputError, match="one-layer traces"):
+        lstm_engine.stack_layers([model.trace(text)])
+
+
+def test_a_window_that_only_reads_a_changed_state_across_its_border_is_compared(monkeypatch):
+    import lstm_engine.core.diff as diff_module
+
+    rng = np.random.default_rng(4)
+    T, H = 14, 3
+    arrays = {n: rng.uniform(0.1, 0.9, (1, 2, T, H)) for n in ("i", "f", "g", "o", "c", "h")}
+    a = Trace(x=np.zeros((T, 1)), h0=np.zeros((1, 2, H)), c0=np.zeros((1, 2, H)), **arrays)
+    changed = {n: v.copy() for n, v in arrays.items()}
+    changed["c"][0, 0, 6, 1] += 0.5  # forward: position 7 reads it as c_prev
+    changed["c"][0, 1, 7, 2] += 0.25  # reverse: position 6 reads it as c_prev
+    b = Trace(x=np.zeros((T, 1)), h0=np.zeros((1, 2, H)), c0=np.zeros((1, 2, H)), **changed)
+    monkeypatch.setattr(diff_module, "WINDOW", 7)  # the windows [0, 7) and [7, 14)
+    d = a.diff(b)
+    assert d.step_max[(0, 0, "c_prev")][7] == pytest.approx(0.5)
+    assert d.step_max[(0, 1, "c_prev")][6] == pytest.approx(0.25)
+    assert d.step_max[(0, 0, "kept")][7] == pytest.approx(0.5 * arrays["f"][0, 0, 7, 1])
+    monkeypatch.setattr(diff_module, "WINDOW", 512)
+    whole = a.diff(b)
+    for k in whole.step_max:
+        np.testing.assert_array_equal(whole.step_max[k], d.step_max[k])

@@ -8,7 +8,8 @@ initial state: torch.nn.LSTM where torch has the cell, the engine's own `record`
 step 0 of a fresh one-layer spec, not `branch`) for peepholes. The layers above must
 equal a fresh run over the edited layer's output; everything below and before is the
 parent's, bit for bit, and the parent never changes. Float64, 1e-10, on 1–3 layers,
-bidirectional, proj_size and peepholes.
+bidirectional, proj_size and peepholes. A preview (`until`) is the branch before its
+limit and the parent after it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 import torch
 
 from lstm_engine import (
-    Ablate, ClampGate, LSTMSpec, ReplaceInput, SetState, Trace, branch, record,
+    Ablate, ClampGate, InputError, LSTMSpec, ReplaceInput, SetState, Trace, branch, record,
 )  # fmt: skip
 
 TOL = 1e-10
@@ -92,7 +93,8 @@ def _fresh_run(spec: LSTMSpec, layer: int, d: int, inp: np.ndarray, h_init, c_in
             if w.W_hr is not None:
                 lstm.weight_hr_l0.copy_(torch.from_numpy(np.array(w.W_hr)))
             seq = inp[::-1] if reverse else inp
-            h, c = torch.from_numpy(np.array(h_init))[None, None], torch.from_numpy(np.array(c_init))[None, None]
+            h = torch.from_numpy(np.array(h_init))[None, None]
+            c = torch.from_numpy(np.array(c_init))[None, None]
             hs, cs = [], []
             for x_t in seq:  # one step at a time, so each step's c is there to compare
                 _, (h, c) = lstm(torch.from_numpy(np.array(x_t))[None, None], (h, c))
@@ -132,7 +134,7 @@ def _check_branch(parent: Trace, child: Trace, layer: int, d: int, t: int) -> No
         fresh = _fresh_run(spec, layer, d, inp[after], child.h[layer, d, t], child.c[layer, d, t])
         for name, want in fresh.items():
             np.testing.assert_allclose(getattr(child, name)[layer, d, after], want, rtol=0,
-                                       atol=TOL, err_msg=f"{name} of L{layer + 1} d{d}")  # fmt: skip
+                                       atol=TOL, err_msg=f"{name}, L{layer + 1} d{d}")
     for other in range(D):
         if other != d:
             np.testing.assert_array_equal(child.c[layer, other], parent.c[layer, other])
@@ -323,3 +325,38 @@ def test_stacked_edits_are_each_a_fresh_run_from_the_state_they_leave():
     both = branch(parent, list(second.edits))
     for name in ("i", "f", "g", "o", "c", "h"):
         np.testing.assert_allclose(getattr(both, name), getattr(second, name), rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("config", ["3 layers", "2 layers bidirectional, proj, peephole"])
+def test_a_preview_is_the_branch_before_until_and_the_parent_after(config, tmp_path):
+    parent = _parent(config)
+    spec = parent.spec
+    edit = SetState(name="c", t=2, unit=1, value=2.0)
+    full = branch(parent, [edit])
+    until = 5
+    preview = branch(parent, [edit], until=until)
+    assert preview.preview_until == until and full.preview_until is None
+    assert preview.edits == full.edits and preview.parent == full.parent
+    for layer in range(spec.num_layers):
+        for d in range(spec.num_directions):
+            if spec.reads_reversed(d) and layer == 0:  # untouched by the forward edit
+                np.testing.assert_array_equal(preview.c[layer, d], parent.c[layer, d])
+            elif not spec.reads_reversed(d):
+                for name in ("i", "f", "g", "o", "c", "h"):
+                    np.testing.assert_allclose(getattr(preview, name)[layer, d, :until],
+                                               getattr(full, name)[layer, d, :until], rtol=0,
+                                               atol=TOL)  # fmt: skip
+                    np.testing.assert_array_equal(getattr(preview, name)[layer, d, until:],
+                                                  getattr(parent, name)[layer, d, until:])
+    # a reverse edit's own direction is re-run whole, as the full branch does
+    if spec.num_directions == 2:
+        back = SetState(name="c", t=6, unit=0, value=-1.0, direction=1)
+        np.testing.assert_allclose(branch(parent, [back], until=1).c[0, 1],
+                                   branch(parent, [back]).c[0, 1], rtol=0, atol=TOL)  # fmt: skip
+    with pytest.raises(InputError, match="preview"):
+        preview.save(tmp_path / "preview.npz")
+    with pytest.raises(InputError, match="preview"):
+        branch(preview, [edit])
+    for bad in (0, T + 1, 2.5):
+        with pytest.raises(InputError, match="until|whole number"):
+            branch(parent, [edit], until=bad)

@@ -59,6 +59,7 @@ def test_france_is_a_small_word_model(france):
 def test_france_examples_predict_their_language(france):
     want = ["French", "Japanese", "Spanish", "German"]
     assert [last_label(france, ex) for ex in france.examples] == want
+    assert france.examples[0].split()[4] == "France", "the first example is the README's walk-through"
 
 
 def test_france_predicts_language_after_spans_longer_than_training(france):
@@ -75,34 +76,8 @@ def test_france_unknown_filler_words_do_not_change_the_answer(france):
     assert last_label(france, text) == "Italian"
 
 
-def documented_france_unit(description: str) -> int:
-    m = re.search(r"unit (\d+) is the France unit", description)
-    assert m, "the description names the France unit"
-    return int(m.group(1))
-
-
-def test_the_documented_france_unit_carries_the_country(france):
-    """Same clauses after every country: the France unit's c is highest (or lowest) for France."""
-    m = re.search(r"unit (\d+) is the France unit. With the same clauses after each country, its c over "
-                  r"the filler is (higher|lower) for France", france.description)
-    assert m, "the description names the France unit and its direction"
-    u, side = int(m.group(1)), 1 if m.group(2) == "higher" else -1
-    assert f"unit {u}" in README, "README and checkpoint name the same France unit"
-    assert france.focus == {"unit": u}, "the debugger opens on the France unit"
-    rng = random.Random(77)
-    forget = []
-    for _ in range(5):
-        opening, fill = list(rng.choice(train_france.OPENINGS)), train_france.filler(rng, 40, 55)
-        a, z = len(opening) + 1, len(opening) + 1 + len(fill)
-        c_mean = {}
-        for country in train_france.COUNTRIES:
-            tr = france.trace(" ".join(opening + [country] + fill + list(train_france.ENDING)))
-            c_mean[country] = side * tr.series("c", 0, 0)[a:z, u].mean()
-            forget.append(tr.series("f", 0, 0)[a:z, u].mean())
-            assert tr.labels[int(np.argmax(tr.output[-1]))] == train_france.COUNTRIES[country]
-        france_c = c_mean.pop("France")
-        assert france_c > max(c_mean.values())
-    assert np.mean(forget) > 0.95  # the forget gate holds it through the filler
+# The France unit's claims, causal (ablation) and correlational (c per country), are checked on
+# fresh fillers in tests/engine/test_france_causal.py.
 
 
 # --- bitagger.pt -----------------------------------------------------------------------------

@@ -1,0 +1,222 @@
+"""The headless what-if commands: `record … --edit EDIT` (save a branch) and `diff A B`.
+
+    lstm-tui record MODEL [--text … | --input …] --edit EDIT [--edit EDIT …] -o BRANCH.npz
+    lstm-tui record TRACE.npz --edit EDIT … -o BRANCH.npz      (a recording branches too)
+    lstm-tui diff A B [--text … | --input … | --example N] [--json] [--tol X]
+
+Edits are written in the watch language's names with the screen's step numbers
+(`c[11] = 0 at 6`, `f[3] = 1 from 6`, `ablate 11 from 6`, `token 6 = Spain`,
+`L2.rev.h[0] = 0.5 at 4`); the engine's parser (`lstm_engine.parse_edit`) reads them,
+and a bad one is one error line with the edit and a caret under the problem. `diff`
+compares two traces, or two models on one input (a `.pt` against its ONNX export),
+and exits like diff(1): 0 when they agree, 1 when they diverge, 2 on an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .cli import PROG, UsageError, _add_model_args, _Parser, _save_trace
+from .text import display, safe_line
+
+EXIT_SAME, EXIT_DIFFERENT, EXIT_ERROR = 0, 1, 2
+
+
+# --- record --edit
+def add_edit_args(record: argparse.ArgumentParser) -> None:
+    """`record`'s what-if options: the edits, and the layer and direction an edit without a
+    prefix applies to."""
+    record.add_argument("--edit", action="append", metavar="EDIT", default=[],
+                        help="a what-if edit, e.g. 'c[11] = 0 at 6', 'f[3] = 1 from 6', "
+                        "'ablate 11 from 6', 'token 6 = Spain' (steps as on screen, 1..T); "
+                        "repeat for several; the trace saved is the branch")  # fmt: skip
+    record.add_argument("--layer", type=_layer, default=1, metavar="N",
+                        help="the layer (from 1, as on screen) of edits without an L prefix")
+    record.add_argument("--direction", choices=("forward", "reverse"), default=None,
+                        help="the direction of edits without a direction prefix "
+                        "(default the LSTM's first)")  # fmt: skip
+
+
+def _layer(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a layer number, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"layers are numbered from 1, got {v}")
+    return v
+
+
+class EditSyntaxError(Exception):
+    """An --edit that does not parse: the error line and the caret lines under the edit."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__(lines[0])
+        self.lines = lines
+
+
+def _direction_index(trace, name: str | None) -> int:
+    if name is None:
+        return 0
+    for d in range(trace.num_directions):
+        if trace.reads_reversed(d) == (name == "reverse"):
+            return d
+    raise UsageError(f"--direction {name}: this LSTM has no {name} direction")
+
+
+def parse_edits(trace, texts, *, layer: int = 1, direction: str | None = None) -> list:
+    """The --edit texts as edits of `trace` (TokenReplacement for `token t = word`)."""
+    import lstm_engine
+
+    if layer > trace.num_layers:
+        raise UsageError(f"--layer {layer}: the LSTM has layers 1..{trace.num_layers}")
+    d = _direction_index(trace, direction)
+    edits = []
+    for text in texts:
+        try:
+            edits.append(lstm_engine.parse_edit(text, trace, layer=layer - 1, direction=d))
+        except lstm_engine.WatchError as e:
+            shown, caret = e.caret_lines()
+            raise EditSyntaxError([f"--edit {safe_line(repr(text))}: {safe_line(str(e))}",
+                                   f"  {safe_line(shown)}", f"  {safe_line(caret)}"]) from None
+    return edits
+
+
+def record_branch(args, opened) -> int:
+    """`record … --edit`: the opened trace branched with the edits, saved with its lineage."""
+    import lstm_engine
+
+    from .cli import _fail
+
+    try:
+        edits = parse_edits(opened.trace, args.edit, layer=args.layer, direction=args.direction)
+    except EditSyntaxError as e:
+        _fail(e.lines[0])
+        sys.stderr.write("\n".join(e.lines[1:]) + "\n")
+        return EXIT_ERROR
+    child = opened.branch(edits)
+    _save_trace(child, Path(args.output), args.force)
+    parent = opened.trace
+    source = "the model" if opened.model is not None else "the recording"
+    sys.stdout.write(f"recorded a branch of {parent.T} steps from {safe_line(args.model)} → "
+                     f"{safe_line(args.output)}\n")  # fmt: skip
+    sys.stdout.write(f"parent {parent.identity[:19]}… ({source}), edits:\n")
+    for e in (*parent.edits, *edits):  # a token as the user wrote it, not its embedding row
+        sys.stdout.write(f"  {safe_line(lstm_engine.format_edit(e, parent))}\n")
+    if child.output_not_recomputed:
+        sys.stdout.write(f"note: {safe_line(child.output_not_recomputed)}\n")
+    elif child.output is not None and parent.output is not None and child.labels:
+        d = parent.diff(child)
+        first = d.first_prediction_change
+        if first is None:
+            sys.stdout.write("the top prediction is the same at every step\n")
+        else:
+            tops = (int(parent.output[first].argmax()), int(child.output[first].argmax()))
+            sys.stdout.write(f"the top prediction first changes at step {first + 1}: "
+                             f"{display(parent.labels[tops[0]])} → "
+                             f"{display(child.labels[tops[1]])}\n")  # fmt: skip
+    return 0
+
+
+# --- diff
+def diff_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=f"{PROG} diff", description="Compare two traces, or two models on one "
+                "input (a model and its export), step by step, unit by unit and quantity by "
+                "quantity: the first divergence beyond a tolerance (step, layer, direction and "
+                "the gates that differ), the units that differ most, and where the top "
+                "prediction changes. Exit status 0 if they agree, 1 if they diverge, 2 on an "
+                "error.")  # fmt: skip
+    p.add_argument("a", metavar="A", help="a trace (.npz) or a model")
+    _add_model_args(p)  # B (as `model`), the input both models read, --trust, --lstm (for A)
+    for action in p._actions:  # the shared MODEL positional is B here
+        if action.dest == "model":
+            action.metavar, action.help = "B", "a trace (.npz) or a model, compared with A"
+    p.add_argument("--lstm-b", "--node-b", dest="lstm_b", metavar="NAME",
+                   help="which LSTM of B to trace (an ONNX export names its nodes "
+                   "NAME_l0, …); default the first")  # fmt: skip
+    p.add_argument("--tol", type=_tolerance, default=None, metavar="X",
+                   help="differences up to X are agreement (default 1e-5 for float32, "
+                   "1e-10 for float64)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--top", type=int, default=5, metavar="K", help="units listed per quantity")
+    return p
+
+
+def _tolerance(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"the tolerance must be a finite number 0 or more, "
+                                         f"got {s}")  # fmt: skip
+    return v
+
+
+def _open_pair(args):
+    """(trace A, trace B, how each was made): both from files, or both models on one input."""
+    import lstm_engine
+
+    a_is_trace = lstm_engine.is_trace_file(args.a)
+    b_is_trace = lstm_engine.is_trace_file(args.model)
+    gave_input = any(v is not None for v in (args.text, args.input, args.example))
+    if a_is_trace and b_is_trace and gave_input:
+        raise UsageError("A and B are both recorded traces: they take no --text, --input or "
+                         "--example")  # fmt: skip
+    if a_is_trace:
+        a = lstm_engine.Trace.load(args.a)
+        inp = None
+    else:
+        opened = lstm_engine.open_and_trace(
+            args.a, text=args.text, input_path=args.input, example=args.example, trust=args.trust,
+            lstm=args.lstm, batch_index=args.batch_index,
+        )  # fmt: skip
+        a, inp = opened.trace, opened.input
+    if b_is_trace:
+        b = lstm_engine.Trace.load(args.model)
+    else:
+        model = lstm_engine.load(args.model, trust=args.trust, lstm=args.lstm_b)
+        if inp is None:  # A is a recording: B reads what A read, unless told otherwise
+            if gave_input:
+                inp, _ = lstm_engine.choose_input(model, text=args.text, input_path=args.input,
+                                                  example=args.example)  # fmt: skip
+            elif a.tokens is not None and model.input_kind == "text":
+                inp = list(a.tokens)
+            else:
+                inp = a.x
+        b = model.trace(inp, batch_index=args.batch_index)
+        if b.num_layers < a.num_layers and args.lstm_b is None:
+            b = _layer_by_layer(model, args, inp, a.num_layers) or b
+    if a.num_layers < b.num_layers and not a_is_trace and args.lstm is None:
+        model = lstm_engine.load(args.a, trust=args.trust)
+        a = _layer_by_layer(model, args, inp, b.num_layers) or a
+    return a, b
+
+
+def _layer_by_layer(model, args, inp, layers: int):
+    """An export of a stacked LSTM as one-layer nodes (ONNX: NAME_l0, NAME_l1, …), each traced
+    on `inp` and stacked into one trace of `layers` layers; None if the model is not that."""
+    import lstm_engine
+
+    if len(model.lstm_names) != layers:
+        return None
+    nodes = [lstm_engine.load(model.path, trust=args.trust, lstm=n) for n in model.lstm_names]
+    if any(m.spec.num_layers != 1 for m in nodes):
+        return None
+    return lstm_engine.stack_layers([m.trace(inp, batch_index=args.batch_index) for m in nodes])
+
+
+def cmd_diff(args) -> int:
+    a, b = _open_pair(args)
+    d = a.diff(b, tol=args.tol)
+    if args.json:
+        report = {"a": str(args.a), "b": str(args.model), **d.to_json(max(args.top, 0))}
+        sys.stdout.write(json.dumps(report, allow_nan=False) + "\n")  # ASCII: every string escaped
+    else:
+        sys.stdout.write(f"a: {safe_line(args.a)}\nb: {safe_line(args.model)}\n")
+        for line in d.report_lines(max(args.top, 0)):
+            sys.stdout.write(safe_line(line) + "\n")
+    return EXIT_DIFFERENT if d.diverged else EXIT_SAME
