@@ -127,9 +127,10 @@ sentence with Spain: the bar says the two runs diverge at step 5 (the
 country), the strip marks ≠ where the prediction changed (Spanish at the
 end), and with D the heatmap (v: c) shows which units carry the country
 from step 5 to the end; the units that differ most are listed in the bar.
-Then end the comparison (B), go to step 5 (g 5), select the focus unit and
-press a: the branch forgets that unit from "France" on, and ≠ shows whether
-the prediction at "fluent" still says French (the unit is causal if not)."""
+Then end the comparison (B), go to step 5 (g 5) and press a: the debugger
+opened on the model's focus unit (12), and the branch forgets it from
+"France" on. At "fluent" (End) the output says German, not French, and ≠
+marks every step whose prediction changed: that unit carries the country."""
 
 
 class HelpScreen(ModalScreen[None]):

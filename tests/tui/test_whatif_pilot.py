@@ -164,7 +164,7 @@ async def test_quick_keys_ablate_the_selected_unit_from_t_and_over_the_whole_seq
         assert screen.source.trace.edits[-1] == Ablate(unit=unit + 1)
         assert np.all(screen.source.trace.c[0, 0, :, unit + 1] == 0)
         assert np.all(screen.source.trace.c[0, 0, 4:, unit] == 0)
-        assert "1 ablate 11 from 5 · 2 ablate 12" in bar(screen)
+        assert f"1 ablate {unit} from 5 · 2 ablate {unit + 1}" in bar(screen)
 
 
 # --- undo, redo, parent ⇄ branch
@@ -202,7 +202,7 @@ async def test_undo_and_redo_one_edit_at_a_time_return_exactly_to_each_trace(fra
         await pilot.press("U", "A")
         await settle(app, pilot)
         assert screen.history.depth == 2 and screen.history.undone == ()
-        assert screen.source.trace.edits[-1] == Ablate(unit=11)
+        assert screen.source.trace.edits[-1] == Ablate(unit=screen.unit)
 
 
 async def test_b_switches_between_the_branch_and_its_parent_at_the_same_step(france):
@@ -262,6 +262,23 @@ async def test_the_strip_marks_changed_predictions_and_the_table_shows_differenc
                                       screen.source.trace.c[0, 0, 4])  # fmt: skip
 
 
+async def test_the_help_walk_through_ablating_the_focus_unit_from_france_flips_the_prediction(
+        france):  # fmt: skip
+    app = RecordingApp(france)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert screen.unit == france.trace.meta["focus"]["unit"]
+        await goto(pilot, france.trace.tokens.index("France"))
+        await pilot.press("a")
+        await settle(app, pilot)
+        await pilot.press("end")
+        await pilot.pause()
+        last = france.trace.T - 1
+        assert screen.comparison.pred_changed[last]
+        assert "▶ French" not in widget_text(screen.view.query_one("#output"))
+        assert screen.view.query_one("#strip").markers[last] == "changed"
+
+
 # --- the output panel after an edit
 async def test_a_checkpoint_branch_shows_its_recomputed_output(france):
     app = RecordingApp(france)
@@ -317,7 +334,7 @@ async def test_a_recorded_trace_opened_read_only_still_branches(france, tmp_path
         await pilot.press("a")
         await settle(app, pilot)
         assert screen.history.depth == 1 and screen.source.origin == "trace"
-        assert screen.source.trace.edits == (Ablate(unit=11, from_t=4),)
+        assert screen.source.trace.edits == (Ablate(unit=screen.unit, from_t=4),)
         assert NOT_RECOMPUTED in widget_text(screen.view.query_one("#output"))
         assert_same_arrays(src.trace, before)
         assert_same_arrays(Trace.load(path), before)  # nothing was written back
