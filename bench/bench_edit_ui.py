@@ -2,7 +2,7 @@
 
 Goal (issue 12): the edit lands in the UI in under 300 ms.
 
-    /work/main/.venv/bin/python bench/bench_edit_ui.py                  # 1 layer, 160×50, 7 landings
+    /work/main/.venv/bin/python bench/bench_edit_ui.py          # 1 layer, 160×50, 7 landings
     /work/main/.venv/bin/python bench/bench_edit_ui.py --layers 2 --bidirectional --size 120x36
 
 What is timed, separately (honest about which part is the UI):

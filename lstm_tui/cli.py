@@ -1,7 +1,7 @@
 """The `lstm-tui` command: open the debugger, or `record` / `info` without any UI.
 
-    lstm-tui MODEL [--text TEXT | --input X.npy | --example N] [--trust] [--lstm NAME] [--batch-index B]
-             [--compare TEXT_B | --compare-model MODEL_B]
+    lstm-tui MODEL [--text TEXT | --input X.npy | --example N] [--trust] [--lstm NAME]
+             [--batch-index B] [--compare TEXT_B | --compare-model MODEL_B]
     lstm-tui record MODEL [--text TEXT | --input X.npy | --example N] -o TRACE.npz [--force] ...
     lstm-tui info MODEL [--trust] [--lstm NAME]
     lstm-tui record MODEL … --edit EDIT [--edit EDIT …] -o BRANCH.npz   (whatif_cli.py)

@@ -220,7 +220,8 @@ class WhatIfActions:
         self.against = "vs branch" if self.viewing_parent else "vs parent"
         edits = tuple(describe(e, h.current.trace) for e in h.edits_of(h.current))
         undone = tuple(_last_edit(s) for s in h.undone)
-        self.whatif_heading = edits_line(edits, undone, self.viewing_parent) if depth or undone else ""
+        shown_edits = depth or undone
+        self.whatif_heading = edits_line(edits, undone, self.viewing_parent) if shown_edits else ""
         self._whatif_bar()
         self._update_footer()
 

@@ -215,7 +215,8 @@ class TraceView(Vertical):
         tr = self.source.trace
         table = self.query_one("#table")
         diff = self.data is not None and self.data.difference
-        table.border_title = f"units ({tr.hidden_size})" + (" · Δ " + self._against() if diff else "")
+        against = " · Δ " + self._against() if diff else ""
+        table.border_title = f"units ({tr.hidden_size}){against}"
         reverse = tr.reads_reversed(self.direction)
         table.border_subtitle = f"sort: {sort_label(self.sort, reverse, self.descending)}  (s, S)"
         self.query_one("#cell").border_title = f"cell · unit {self.unit}"

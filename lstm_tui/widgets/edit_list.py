@@ -2,8 +2,8 @@
 
 Two lines, shown only while there is a branch or a comparison:
 
-    edits  1 ablate 11 from 5 · 2 c[3] = 0 at 4   undone: f[3] = 1 at 6   U undo  R redo  b parent
-    vs parent · diverges at step 5 (L1 c_t, h_t) · top prediction changed at 36 steps (5–40) · most different c_t: 11 (0.93 at 5) …
+    edits  1 ablate 12 from 5 · 2 c[3] = 0 at 4   undone: f[3] = 1 at 6   U undo  R redo
+    vs parent · diverges at step 5 (L1 c_t) · units differing most in c_t: 12 (0.93 at 5) …
 
 The edits come formatted by the screen (the engine's edit syntax); the
 second line is read off a `whatif.Comparison` (the engine's TraceDiff) for

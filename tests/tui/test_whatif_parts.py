@@ -110,8 +110,8 @@ def test_describe_writes_a_replaced_token_as_its_token():
 def test_the_strip_draws_a_marker_glyph_before_the_probability():
     styles = StripStyles(*(Style() for _ in range(5)))
     preds = [("DET", 0.5), ("NN", 0.25), ("V", 0.75)]
-    text = render_strip(["a", "b", "c"], preds, 1, False, 60, styles,
-                        markers={0: "changed", 1: "diverge", 2: "diverge_changed"}).plain  # fmt: skip
+    marks = {0: "changed", 1: "diverge", 2: "diverge_changed"}
+    text = render_strip(["a", "b", "c"], preds, 1, False, 60, styles, markers=marks).plain
     probs = text.splitlines()[2]
     assert "≠0.50" in probs and "◆0.25" in probs
     assert "◆≠" in probs and "0.75" not in probs  # step 3 not read yet: the glyph alone

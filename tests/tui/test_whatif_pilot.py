@@ -13,7 +13,7 @@ import pytest
 from textual.widgets import Input
 
 from lstm_engine import (
-    Ablate, ClampGate, Opened, SetState, Trace, TokenReplacement, parse_edit, probabilities,
+    Ablate, ClampGate, Opened, SetState, Trace, parse_edit, probabilities,
 )  # fmt: skip
 from lstm_tui.opening import open_comparison, open_path
 from lstm_tui.screens.edit_dialogs import EditDialog
@@ -148,6 +148,9 @@ async def test_a_bad_edit_is_shown_with_a_caret_while_typing_and_enter_does_noth
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen.history.depth == 0
+        await pilot.press("T")  # the token at the cursor, to be typed
+        await pilot.pause()
+        assert app.screen.query_one(Input).value == "token 1 = "
 
 
 async def test_quick_keys_ablate_the_selected_unit_from_t_and_over_the_whole_sequence(france):
