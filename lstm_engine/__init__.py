@@ -25,8 +25,8 @@ from .core.files import (
     write_file,
 )  # fmt: skip
 from .open import (
-    Opened, choose_input, example_index, is_trace_file, load, open_and_trace, open_file, output_kind,
-    output_uses_future,
+    Opened, choose_input, example_index, is_trace_file, load, open_and_trace, open_file, open_pair,
+    output_kind, output_uses_future,
 )  # fmt: skip
 from .model import (
     EmbeddingPart, HeadPart, LSTMPart, Model, PipelineModel, guess_output_kind, log_softmax,
@@ -101,6 +101,7 @@ __all__ = [
     "next_hit",
     "open_and_trace",
     "open_file",
+    "open_pair",
     "output_kind",
     "output_uses_future",
     "parse_edit",

@@ -80,7 +80,8 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     ui = _Parser(
         prog=PROG,
         description="A terminal step-through debugger for LSTM networks.",
-        epilog="Headless commands: `lstm-tui record MODEL -o TRACE.npz` writes a trace; "
+        epilog="Headless commands: `lstm-tui record MODEL -o TRACE.npz` writes a trace (with "
+        "--edit EDIT, a what-if branch); `lstm-tui diff A B` compares two traces or models; "
         "`lstm-tui info MODEL` describes a model. Each takes --help.",
     )
     _add_model_args(ui)

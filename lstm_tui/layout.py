@@ -18,11 +18,18 @@ needs) and the plots below it (history and heatmap: the rest). From 120×34 the
 plots are always shown; below that, when they get PLOT_ROWS; otherwise `p`
 shows one of them in place of the cell view. Below 80×24 a message replaces
 the screen.
+
+Watches: once there are any, the watch panel takes a row per watch (up to
+WATCH_LIST_ROWS, then it scrolls) and its title between the body and the
+plots, as long as the plots still fit below it. Where they would not (80×24,
+a tall table on 100×30), the watch panel is not squeezed in: it becomes one
+more thing `p` shows in the lower area (WATCHES, after the heatmap), with
+the table shrunk to its rows above it, as for the history.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.cells import cell_len
 
@@ -56,6 +63,12 @@ CELL_ROWS_GUESS = 10
 
 #: What `p` cycles through when the plots do not fit beside the cell view.
 PANELS = ("cell", "history", "heatmap")
+#: What `p` also shows once there are watches, when they do not fit beside the plots.
+WATCHES = "watches"
+#: Rows of the watch panel besides one per watch: its title rule.
+WATCH_CHROME_ROWS = 1
+#: Most watches the panel lists at once where it shares the screen with the plots.
+WATCH_LIST_ROWS = 6
 #: The arrangements of table and cell view, narrowest first (CSS classes `-<name>`).
 ARRANGEMENTS = ("stacked", "beside", "wide")
 
@@ -104,28 +117,61 @@ class Layout:
     show_side: bool
     show_history: bool
     show_heatmap: bool
+    watch_rows: int | None = None
+    """Rows of the watch panel, None where it is hidden."""
 
     @property
     def show_bottom(self) -> bool:
         return self.bottom_rows is not None
 
+    @property
+    def show_watches(self) -> bool:
+        return self.watch_rows is not None
+
+
+def watch_rows(watches: int) -> int:
+    """Rows the watch panel asks for with `watches` watches (0: it is not shown)."""
+    return WATCH_CHROME_ROWS + min(watches, WATCH_LIST_ROWS) if watches > 0 else 0
+
 
 def plan(width: int, height: int, *, units: int, side_rows: int | None = None,
-         panel: str = "cell") -> Layout:  # fmt: skip
+         panel: str = "cell", watches: int = 0) -> Layout:  # fmt: skip
     """The layout of a trace view `width` × `height` (the terminal less header and footer).
 
     `units` is the table's row count (the hidden size), `side_rows` the height
     the cell view and output panel last took on screen (None or 0 when not
-    measured or not shown), `panel` what `p` has chosen (one of PANELS).
+    measured or not shown), `panel` what `p` has chosen (one of PANELS, or
+    WATCHES; WATCHES without watches is "cell"), `watches` how many watches
+    the watch panel lists (0: no watch panel).
 
     The body gets what its content needs (a 16-unit table leaves no blank
     rows), the plots the rest; when that is fewer than PLOT_ROWS, `panel`
-    decides whether the cell view or one of the plots is shown.
+    decides whether the cell view or one of the plots is shown. The watch
+    panel goes between them when the plots still fit with it, else `panel`
+    shows it (WATCHES).
     """
-    if panel not in PANELS:
-        raise ValueError(f"panel must be one of {PANELS}, not {panel!r}")
-    terminal_rows = height + SCREEN_ROWS
+    if panel not in (*PANELS, WATCHES):
+        raise ValueError(f"panel must be one of {(*PANELS, WATCHES)}, not {panel!r}")
+    want = watch_rows(watches)
+    if not want:
+        return _plan(width, height, units, side_rows, "cell" if panel == WATCHES else panel)
+    inline = _plan(width, height, units, side_rows, "cell" if panel == WATCHES else panel,
+                   reserve=want)  # fmt: skip
+    if inline.plots_fit:
+        return replace(inline, watch_rows=want)
+    if panel != WATCHES:  # `p` has the watches now, so the plots are one of its panels too
+        return _plan(width, height, units, side_rows, panel, may_fit=False)
     rest = height - STRIP_ROWS
+    body = max(min(units + TABLE_CHROME_ROWS, rest - max(want, PLOT_ROWS)), MIN_BODY_ROWS)
+    return Layout(arrangement(width), False, body, None, False, False, False, rest - body)
+
+
+def _plan(width: int, height: int, units: int, side_rows: int | None, panel: str,
+          may_fit: bool = True, reserve: int = 0) -> Layout:  # fmt: skip
+    """The rows of body and plots, `reserve` rows kept for the watch panel (`may_fit`: may
+    the plots fit at all?)."""
+    terminal_rows = height + SCREEN_ROWS
+    rest = height - STRIP_ROWS - reserve
     shape = arrangement(width)
     side_h = side_rows or 0
     if side_h == 0 and panel == "cell":
@@ -134,7 +180,7 @@ def plan(width: int, height: int, *, units: int, side_rows: int | None = None,
     body_need = table_need + side_h if shape == "stacked" else max(table_need, side_h)
     roomy = width >= BESIDE_FROM and terminal_rows >= PLOTS_ALWAYS_FROM
     min_plots = BIG_PLOT_ROWS if terminal_rows >= BIG_PLOTS_FROM else PLOT_ROWS
-    fit = roomy or rest - body_need >= PLOT_ROWS
+    fit = may_fit and (roomy or rest - body_need >= PLOT_ROWS)
     if fit:
         body = max(min(body_need, rest - min_plots), MIN_BODY_ROWS)
         return Layout(shape, True, body, rest - body, True, True, True)

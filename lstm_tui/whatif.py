@@ -142,11 +142,12 @@ class Comparison:
         return [] if changed is None else np.flatnonzero(changed).tolist()
 
     def markers(self) -> dict[int, str]:
-        """Position -> marker kind for the sequence strip: "changed", "diverge" or both."""
+        """Position -> marker kind for the sequence strip: "changed" where the top prediction
+        differs, and "diverge" at the first divergent step (which wins there: the bar says
+        whether its prediction changed too)."""
         marks = dict.fromkeys(self.changed_steps(), "changed")
         if self.first is not None:
-            t = self.first.t
-            marks[t] = "diverge_changed" if marks.get(t) == "changed" else "diverge"
+            marks[self.first.t] = "diverge"
         return marks
 
 

@@ -156,61 +156,13 @@ def _tolerance(s: str) -> float:
     return v
 
 
-def _open_pair(args):
-    """(trace A, trace B, how each was made): both from files, or both models on one input."""
-    import lstm_engine
-
-    a_is_trace = lstm_engine.is_trace_file(args.a)
-    b_is_trace = lstm_engine.is_trace_file(args.model)
-    gave_input = any(v is not None for v in (args.text, args.input, args.example))
-    if a_is_trace and b_is_trace and gave_input:
-        raise UsageError("A and B are both recorded traces: they take no --text, --input or "
-                         "--example")  # fmt: skip
-    if a_is_trace:
-        a = lstm_engine.Trace.load(args.a)
-        inp = None
-    else:
-        opened = lstm_engine.open_and_trace(
-            args.a, text=args.text, input_path=args.input, example=args.example, trust=args.trust,
-            lstm=args.lstm, batch_index=args.batch_index,
-        )  # fmt: skip
-        a, inp = opened.trace, opened.input
-    if b_is_trace:
-        b = lstm_engine.Trace.load(args.model)
-    else:
-        model = lstm_engine.load(args.model, trust=args.trust, lstm=args.lstm_b)
-        if inp is None:  # A is a recording: B reads what A read, unless told otherwise
-            if gave_input:
-                inp, _ = lstm_engine.choose_input(model, text=args.text, input_path=args.input,
-                                                  example=args.example)  # fmt: skip
-            elif a.tokens is not None and model.input_kind == "text":
-                inp = list(a.tokens)
-            else:
-                inp = a.x
-        b = model.trace(inp, batch_index=args.batch_index)
-        if b.num_layers < a.num_layers and args.lstm_b is None:
-            b = _layer_by_layer(model, args, inp, a.num_layers) or b
-    if a.num_layers < b.num_layers and not a_is_trace and args.lstm is None:
-        model = lstm_engine.load(args.a, trust=args.trust)
-        a = _layer_by_layer(model, args, inp, b.num_layers) or a
-    return a, b
-
-
-def _layer_by_layer(model, args, inp, layers: int):
-    """An export of a stacked LSTM as one-layer nodes (ONNX: NAME_l0, NAME_l1, …), each traced
-    on `inp` and stacked into one trace of `layers` layers; None if the model is not that."""
-    import lstm_engine
-
-    if len(model.lstm_names) != layers:
-        return None
-    nodes = [lstm_engine.load(model.path, trust=args.trust, lstm=n) for n in model.lstm_names]
-    if any(m.spec.num_layers != 1 for m in nodes):
-        return None
-    return lstm_engine.stack_layers([m.trace(inp, batch_index=args.batch_index) for m in nodes])
-
-
 def cmd_diff(args) -> int:
-    a, b = _open_pair(args)
+    import lstm_engine
+
+    a, b = lstm_engine.open_pair(
+        args.a, args.model, text=args.text, input_path=args.input, example=args.example,
+        trust=args.trust, lstm=args.lstm, lstm_b=args.lstm_b, batch_index=args.batch_index,
+    )  # fmt: skip
     d = a.diff(b, tol=args.tol)
     if args.json:
         report = {"a": str(args.a), "b": str(args.model), **d.to_json(max(args.top, 0))}

@@ -61,8 +61,9 @@ EMB, HIDDEN = 16, 16
 TRAIN_SPAN = (0, 30)
 TEST_SPAN = (35, 60)
 STEPS, BATCH, LR, WEIGHT_DECAY = 2000, 64, 3e-3, 0.01
-FORGET_WRITTEN = 1.0  # weight of "with the unit the country wrote into ablated, don't know the language"
-KEEP_OTHERS = 1.0  # weight of "with any other one unit ablated, still know it" (unit dropout)
+# loss weights: with the unit the country wrote into ablated, do not know the language; with any
+# other one unit ablated, still know it (unit dropout)
+FORGET_WRITTEN, KEEP_OTHERS = 1.0, 1.0
 FORGET_BIAS = 5.0  # initial forget-gate bias: units start out remembering
 UNK = "<unk>"
 UNK_RATE = 0.03
@@ -182,7 +183,8 @@ def main() -> None:
     labels = sorted(set(COUNTRIES.values()))
     index = {w: k for k, w in enumerate(vocab)}
     lab_index = {w: k for k, w in enumerate(labels)}
-    filler_words = set(vocab) - set(COUNTRIES) - set(ENDING) - {w for o in OPENINGS for w in o} - {UNK}
+    opening_words = {w for o in OPENINGS for w in o}
+    filler_words = set(vocab) - set(COUNTRIES) - set(ENDING) - opening_words - {UNK}
 
     def batch(n, span, drop=0.0):
         sents = [sentence(rng, span) for _ in range(n)]
@@ -230,8 +232,8 @@ def main() -> None:
             opt.step()
             if step % 250 == 0 or step == STEPS - 1:
                 acc = (logp[:n].argmax(-1) == y).float().mean().item()
-                log(f"step {step:5d}  loss {loss.item():.4f}  batch acc {acc:.3f}  "
-                    f"p(right) with the written unit ablated {p_written.mean().item():.3f}  [{timer}]")
+                log(f"step {step:5d}  loss {loss.item():.4f}  batch acc {acc:.3f}  p(right) with "
+                    f"the written unit ablated {p_written.mean().item():.3f}  [{timer}]")
         torch.save(model.state_dict(), args.state)
         log(f"training done in {timer}; state saved to {args.state}")
     train_time = str(timer)
@@ -288,18 +290,18 @@ def main() -> None:
 
     log(f"all units, mean f over the filler: {np.array2string(f_mean, precision=3)}")
     log(f"all units, mean i over the filler: {np.array2string(i_mean, precision=3)}")
-    log(f"{n_fill} held-out fillers of {TEST_SPAN[0]}-{TEST_SPAN[1]} tokens, each after every country; "
-        "c after the country / mean over the filler / at the last filler word:")
+    log(f"{n_fill} held-out fillers of {TEST_SPAN[0]}-{TEST_SPAN[1]} tokens, each after every "
+        "country; c after the country / mean over the filler / at the last filler word:")
     for u in np.argsort(-sep)[:4]:
-        log(f"  unit {u:2d}: separation {sep[u]:6.1f}, mean f {f_mean[u]:.3f}, mean i {i_mean[u]:.3f}; {row(u)}")
-    log("the unit that singles out each country (its c above/below all others in every filler, worst margin):")
-    own = {}
+        log(f"  unit {u:2d}: separation {sep[u]:6.1f}, mean f {f_mean[u]:.3f}, "
+            f"mean i {i_mean[u]:.3f}; {row(u)}")
+    log("the unit that singles out each country (its c above/below all others in every filler, "
+        "worst margin):")
     for k, country in enumerate(names):
         m, side = margin(k)
         u = int(np.argmax(m))
-        own[country] = (u, float(m[u]), int(side[u]))
-        log(f"  {country:8s} unit {u:2d} {'highest' if side[u] > 0 else 'lowest '} margin {m[u]:+.2f}, "
-            f"mean f {f_mean[u]:.3f}")
+        log(f"  {country:8s} unit {u:2d} {'highest' if side[u] > 0 else 'lowest '} "
+            f"margin {m[u]:+.2f}, mean f {f_mean[u]:.3f}")
 
     # Causal evidence, with the engine: ablate each unit from the country word on (a branch of
     # the trace) and run the head on the branch's h. Fresh held-out fillers, France in front.
@@ -321,16 +323,16 @@ def main() -> None:
     fr = lab_index["French"]
     rng.seed(SEED + 4000)
     n_causal = 100
-    lp = np.stack([ablations(toks, a - 1)
-                   for toks, _, (a, _) in (sentence(rng, TEST_SPAN, "France") for _ in range(n_causal))])
+    held_out = [sentence(rng, TEST_SPAN, "France") for _ in range(n_causal)]
+    lp = np.stack([ablations(toks, a - 1) for toks, _, (a, _) in held_out])
     kept = (lp.argmax(-1) == fr).mean(0)  # per unit: the answer stays French
     p_fr = np.exp(lp[:, :, fr]).mean(0)
     u = int(np.argmin(kept))
-    went = {labels[k]: int(v) for k, v in enumerate(np.bincount(lp[:, u].argmax(-1), minlength=len(labels)))
-            if v}  # fmt: skip
+    counts = np.bincount(lp[:, u].argmax(-1), minlength=len(labels))
+    went = {labels[k]: int(v) for k, v in enumerate(counts) if v}
     rest = np.delete(kept, u)
-    log(f"ablation from 'France' on, {n_causal} held-out fillers of {TEST_SPAN[0]}-{TEST_SPAN[1]} tokens "
-        "(engine branch + head): | unit | kept French | mean p(French) |")
+    log(f"ablation from 'France' on, {n_causal} held-out fillers of {TEST_SPAN[0]}-{TEST_SPAN[1]} "
+        "tokens (engine branch + head): | unit | kept French | mean p(French) |")
     for v in range(HIDDEN):
         log(f"| {v} | {kept[v]:.0%} | {p_fr[v]:.3f} |")
     log(f"France unit {u}: answer away from French on {1 - kept[u]:.0%} ({went}); the other "
@@ -351,31 +353,34 @@ def main() -> None:
                                      else np.delete(c_mean[:, :, u], 0, 1).min(1)))  # fmt: skip
     extreme = int((gap > 0).sum())
     others = c_mean[:, 1:, u].mean(0)
-    log(f"France unit {u}: c after the country / mean over the filler / at the last filler word: {row(u)}")
-    log(f"its c over the filler is {'highest' if side > 0 else 'lowest'} for France in {extreme} of "
-        f"{n_fill} fillers (worst margin {gap.min():+.2f}); mean f {f_mean[u]:.3f}")
+    log(f"France unit {u}: c after the country / mean over the filler / at the last filler word: "
+        f"{row(u)}")
+    log(f"its c over the filler is {'highest' if side > 0 else 'lowest'} for France in {extreme} "
+        f"of {n_fill} fillers (worst margin {gap.min():+.2f}); mean f {f_mean[u]:.3f}")
     log("| country | after country | mean over filler | last filler word |")
     for k in np.argsort(-side * c_mean[:, :, u].mean(0)):
         log(f"| {names[k]} | {c_start[:, k, u].mean():+.2f} | {c_mean[:, k, u].mean():+.2f} | "
             f"{c_end[:, k, u].mean():+.2f} |")
 
-    spread = f"{rest.min():.0%}" if rest.min() == rest.max() else f"{rest.min():.0%} to {rest.max():.0%}"
+    spread = f"{rest.min():.0%}" if rest.min() == rest.max() else \
+        f"{rest.min():.0%} to {rest.max():.0%}"  # fmt: skip
     where = f"in every one of {n_fill}" if extreme == n_fill else f"in {extreme} of {n_fill}"
     description = (
-        "The seed's long-range example: \"I grew up in France ... I speak fluent ___\". Sentences name a "
-        "country, then 0-30 tokens of unrelated clauses in training, then 'and I speak fluent'; the output "
-        "after 'fluent' is the language (loss only there). Accuracy on held-out spans of 35-60 tokens: "
-        f"{test_acc:.1%}. The country rides the cell state, in one place: unit {u} is the France unit. "
-        f"With the same clauses after each country, its c over the filler is "
-        f"{'higher' if side > 0 else 'lower'} for France than for any other country {where} held-out "
-        f"fillers (mean {c_mean[:, 0, u].mean():+.2f} for France, {others.min():+.2f} to "
-        f"{others.max():+.2f} for the others), and its forget gate averages {f_mean[u]:.3f} over the "
-        f"filler. Ablating unit {u} from 'France' on (c and h zeroed, a branch) turns the answer away "
-        f"from French on {1 - kept[u]:.0%} of {n_causal} held-out fillers; ablating any other single unit "
-        f"leaves it French on {spread} of them. It was trained for that: each training sentence "
-        "also ran with the unit the country wrote into most ablated (where it must not know the language) "
-        "and with another unit ablated (where it must). Step to 'fluent' and watch unit "
-        f"{u} hold while the clauses go by; ablate it at 'France' and French goes."
+        "The seed's long-range example: \"I grew up in France ... I speak fluent ___\". Sentences "
+        "name a country, then 0-30 tokens of unrelated clauses in training, then 'and I speak "
+        "fluent'; the output after 'fluent' is the language (loss only there). Accuracy on "
+        f"held-out spans of 35-60 tokens: {test_acc:.1%}. The country rides the cell state, in one "
+        f"place: unit {u} is the France unit. With the same clauses after each country, its c "
+        f"over the filler is {'higher' if side > 0 else 'lower'} for France than for any other "
+        f"country {where} held-out fillers (mean {c_mean[:, 0, u].mean():+.2f} for France, "
+        f"{others.min():+.2f} to {others.max():+.2f} for the others), and its forget gate averages "
+        f"{f_mean[u]:.3f} over the filler. Ablating unit {u} from 'France' on (c and h zeroed, a "
+        f"branch) turns the answer away from French on {1 - kept[u]:.0%} of {n_causal} held-out "
+        f"fillers; ablating any other single unit leaves it French on {spread} of them. It was "
+        "trained for that: each training sentence also ran with the unit the country wrote into "
+        "most ablated (where it must not know the language) and with another unit ablated (where "
+        f"it must). Step to 'fluent' and watch unit {u} hold while the clauses go by; ablate it at "
+        "'France' and French goes."
     )
     log(description)
 
@@ -400,15 +405,17 @@ def main() -> None:
     c, f = tr.series("c", 0, 0)[:, u], tr.series("f", 0, 0)[:, u]
     at, mid = first.index("France"), len(first) // 2
     gone = head_on(branch(tr, [Ablate(unit=u, from_t=at)]).h[0, 0])
-    log(f"first example, unit {u}: c {c[at]:+.2f} at 'France' (step {at + 1}), {c[mid]:+.2f} at step "
-        f"{mid + 1} ('{first[mid]}'), {c[-1]:+.2f} at 'fluent'; mean f over the filler "
+    log(f"first example, unit {u}: c {c[at]:+.2f} at 'France' (step {at + 1}), {c[mid]:+.2f} at "
+        f"step {mid + 1} ('{first[mid]}'), {c[-1]:+.2f} at 'fluent'; mean f over the filler "
         f"{f[at + 1 : len(first) - len(ENDING)].mean():.3f}; ablated from 'France' on: "
-        f"{labels[int(gone.argmax())]} p={np.exp(gone.max()):.3f}, p(French)={np.exp(gone[fr]):.3f}")
+        f"{labels[int(gone.argmax())]} p={np.exp(gone.max()):.3f}, "
+        f"p(French)={np.exp(gone[fr]):.3f}")
     japan = ["Japan" if w == "France" else w for w in first]
     with torch.no_grad():
         trj = trace_lstm(model.lstm, model.embedding(torch.tensor([index[w] for w in japan])))
-    log(f"the same sentence with Japan: unit {u}'s c {trj.series('c', 0, 0)[at, u]:+.2f} at 'Japan', "
-        f"{trj.series('c', 0, 0)[-1, u]:+.2f} at 'fluent'")
+    cj = trj.series("c", 0, 0)[:, u]
+    log(f"the same sentence with Japan: unit {u}'s c {cj[at]:+.2f} at 'Japan', {cj[-1]:+.2f} at "
+        "'fluent'")
 
     from lstm_engine import save_checkpoint
 
@@ -418,7 +425,8 @@ def main() -> None:
         head="head", description=description, name="france", focus={"unit": u},
         overwrite=args.force,
     )
-    log(f"saved {args.out} ({os.path.getsize(args.out)} bytes); training {train_time}, total {timer}")
+    log(f"saved {args.out} ({os.path.getsize(args.out)} bytes); training {train_time}, "
+        f"total {timer}")
 
 
 if __name__ == "__main__":

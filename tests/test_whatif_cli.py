@@ -46,17 +46,22 @@ def test_record_edit_saves_the_branch_with_its_parent_and_edits(tmp_path, france
     plain, branched = tmp_path / "plain.npz", tmp_path / "branch.npz"
     assert _run("record", FRANCE, "-o", plain).returncode == 0
     t = france.trace.tokens.index("France") + 1  # the step on screen
-    proc = _run("record", FRANCE, "--edit", f"ablate 11 from {t}", "--edit", f"token {t} = Spain",
+    u = france.model.focus["unit"]  # the sample's France unit
+    proc = _run("record", FRANCE, "--edit", f"ablate {u} from {t}", "--edit", f"token {t} = Spain",
                 "-o", branched)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert f"ablate 11 from {t}" in proc.stdout and f"token {t} = Spain" in proc.stdout
-    assert f"the top prediction first changes at step {t}: French → Spanish" in proc.stdout
+    assert f"ablate {u} from {t}" in proc.stdout and f"token {t} = Spain" in proc.stdout
+    want = france.branch([parse_edit(f"ablate {u} from {t}", france.trace),
+                          parse_edit(f"token {t} = Spain", france.trace)])  # fmt: skip
+    first = france.trace.diff(want).first_prediction_change
+    before, after = (tr.labels[int(tr.output[first].argmax())] for tr in (france.trace, want))
+    assert first is not None and before != after
+    assert f"the top prediction first changes at step {first + 1}: {before} → {after}" \
+        in proc.stdout  # fmt: skip
     saved, parent = Trace.load(branched), Trace.load(plain)
     assert saved.parent == parent.identity == france.trace.identity
     assert saved.root == parent.identity
-    want = france.branch([parse_edit(f"ablate 11 from {t}", france.trace),
-                          parse_edit(f"token {t} = Spain", france.trace)])  # fmt: skip
-    assert saved.edits == want.edits and saved.edits[0] == Ablate(unit=11, from_t=t - 1)
+    assert saved.edits == want.edits and saved.edits[0] == Ablate(unit=u, from_t=t - 1)
     assert saved.tokens[t - 1] == "Spain"
     for name in ("x", "c", "h", "output"):
         np.testing.assert_array_equal(getattr(saved, name), getattr(want, name), err_msg=name)
@@ -108,11 +113,15 @@ def test_diff_of_two_traces_text_and_json_with_diff_exit_codes(tmp_path, france)
     parent, child = tmp_path / "parent.npz", tmp_path / "child.npz"
     assert _run("record", FRANCE, "-o", parent).returncode == 0
     t = france.trace.tokens.index("France") + 1
-    assert _run("record", FRANCE, "--edit", f"ablate 11 from {t}", "-o", child).returncode == 0
+    u = france.model.focus["unit"]
+    assert _run("record", FRANCE, "--edit", f"ablate {u} from {t}", "-o", child).returncode == 0
     proc = _run("diff", parent, child)
     assert proc.returncode == 1, proc.stderr
     assert f"first divergence beyond 1e-05: step {t}, L1 forward" in proc.stdout
-    assert "units that differ most in c, L1 forward: 11 " in proc.stdout
+    engine = Trace.load(parent).diff(Trace.load(child))
+    assert proc.stdout.splitlines()[2:] == engine.report_lines()  # after the a: and b: lines
+    assert any(line.startswith("units that differ most in c, L1 forward: ")
+               for line in proc.stdout.splitlines())  # fmt: skip
     j = json.loads(_run("diff", parent, child, "--json").stdout)
     want = Trace.load(parent).diff(Trace.load(child)).to_json()
     assert j["first_divergence"] == want["first_divergence"] and j["first_divergence"]["step"] == t

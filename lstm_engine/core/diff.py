@@ -20,6 +20,7 @@ the report and `to_json` use the screen's: steps 1..T, layers L1.., units from 0
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -222,7 +223,7 @@ class TraceDiff:
                     int(hits[-1] if self.a.reads_reversed(d) else hits[0])  # fmt: skip
         return out
 
-    @property
+    @cached_property
     def first_divergence(self) -> Divergence | None:
         """Where the traces first differ beyond `tol`; None if they never do.
 

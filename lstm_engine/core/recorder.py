@@ -314,6 +314,26 @@ def _layer_output(h: np.ndarray, layer: int) -> np.ndarray:
     return h[layer, 0] if h.shape[1] == 1 else np.concatenate([h[layer, 0], h[layer, 1]], -1)
 
 
+def _gate_block(trace: Trace) -> np.ndarray | None:
+    """A read-only (L, D, T, 4, H) view of trace.i, .f, .g, .o when they are the gate slices of
+    one C-ordered block, as record() and branch() make them (then the branch copies them in
+    one pass); None for gates kept apart (a loaded or hand-built trace)."""
+    i = trace.i
+    L, D, T, H = i.shape
+    s = i.itemsize
+    if i.strides != (D * T * 4 * H * s, T * 4 * H * s, 4 * H * s, s):
+        return None
+    start = i.__array_interface__["data"][0]
+    for k, name in enumerate(GATES):
+        gate = getattr(trace, name)
+        if gate.__array_interface__["data"][0] != start + k * H * s or gate.strides != i.strides \
+                or gate.dtype != i.dtype:  # fmt: skip
+            return None
+    return np.lib.stride_tricks.as_strided(
+        i, (L, D, T, 4, H), (*i.strides[:3], H * s, s), writeable=False
+    )
+
+
 def branch(
     trace: Trace,
     edits: Iterable[Edit] = (),
@@ -385,8 +405,12 @@ def branch(
         for e in new_inputs:
             x[e.t] = e.x
     gates, gates_sealed = sealed_buffer((L, D, T, 4, H), dt)
-    for k, name in enumerate(GATES):
-        gates[:, :, :, k] = getattr(trace, name)
+    together = _gate_block(trace)
+    if together is not None:  # one contiguous copy (a recording's gates share one buffer)
+        gates[...] = together
+    else:
+        for k, name in enumerate(GATES):
+            gates[:, :, :, k] = getattr(trace, name)
     c, c_sealed = sealed_buffer((L, D, T, H), dt)
     h, h_sealed = sealed_buffer((L, D, T, P), dt)
     c[...], h[...] = trace.c, trace.h

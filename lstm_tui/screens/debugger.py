@@ -3,8 +3,10 @@
 The screen owns the state: the Session (only the screen moves it, and only
 the screen talks to the engine) and the cursor reactives t, lstm_layer,
 direction, unit, sort, panel, heatmap quantity and overview, all ints, bools
-and strings. The TraceView below gets them through data_bind and passes them
-on to its panels; clicks come back as messages. Stepping changes a few ints;
+and strings; WatchActions (screens/watch_actions.py) adds the watches,
+bookmarks and token search, and the keys that ask "when?". The TraceView
+below gets them through data_bind and passes them on to its panels; clicks
+come back as messages. Stepping changes a few ints;
 each panel redraws from cached per-step data, which is what keeps a held
 arrow key smooth.
 
@@ -47,6 +49,8 @@ from ..widgets.status_header import StatusHeader
 from ..widgets.unit_table import UnitTable
 from .dialogs import EditInputDialog, GoToStepDialog, GoToUnitDialog
 from .help import HelpScreen
+from .watch_actions import KEYS as WATCH_KEYS
+from .watch_actions import WatchActions
 from .whatif_keys import WHATIF_KEYS, WhatIfActions
 
 #: What `p` cycles through when the plots do not fit beside the cell view.
@@ -77,6 +81,7 @@ KEYS = [
     Binding("pagedown", "unit_page(1)", "Page ↓", show=False, tooltip="Select a unit one page down"),
     Binding("pageup", "unit_page(-1)", "Page ↑", show=False, tooltip="Select a unit one page up"),
     Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort order (ascending lists f ≈ 0 first)"),
+    *WATCH_KEYS,
     *WHATIF_KEYS,
 ]  # fmt: skip
 
@@ -95,7 +100,7 @@ def _action_key(action: str) -> tuple[str, tuple]:
     return name, tuple(params)
 
 
-class DebuggerScreen(WhatIfActions, Screen):
+class DebuggerScreen(WatchActions, WhatIfActions, Screen):
     """Step through one trace: header, sequence strip, unit table, cell, history, heatmap."""
 
     #: How often the whole-sequence panels (history, heatmap) follow a held arrow key;
@@ -146,6 +151,7 @@ class DebuggerScreen(WhatIfActions, Screen):
         self.session = Session(source.trace)
         self.set_reactive(DebuggerScreen.source, source)
         self.set_reactive(DebuggerScreen.unit, self._focus_unit(source))
+        self._init_watching()
 
     # --- layout
     def compose(self) -> ComposeResult:
@@ -158,9 +164,10 @@ class DebuggerScreen(WhatIfActions, Screen):
         )  # fmt: skip
         yield Static(id="too-small")
         shared = (S.lstm_layer, S.direction, S.unit, S.sort, S.descending, S.panel, S.overview,
-                  S.heat, S.comparison, S.difference)  # fmt: skip
+                  S.heat, S.watches, S.comparison, S.difference)  # fmt: skip
         with CompareView(id="views").data_bind(S.paired, S.side):
-            yield TraceView(id="main").data_bind(S.source, S.t, S.context_t, *shared)
+            # search matches and bookmarks are positions of the trace in view: the first's
+            yield TraceView(id="main").data_bind(S.source, S.t, S.context_t, S.markers, *shared)
             yield TraceView(id="other").data_bind(*shared, source=S.other, t=S.other_t,
                                                   context_t=S.other_t)  # fmt: skip
         yield Footer(compact=True)
@@ -181,6 +188,7 @@ class DebuggerScreen(WhatIfActions, Screen):
         self._whatif_bar()
         self._update_footer()
         self._warn(self.source)
+        self._say_dropped()
         if self._opening_compare is not None:
             cmp = self._opening_compare
             self.show_comparison(cmp.b, cmp)
@@ -346,6 +354,7 @@ class DebuggerScreen(WhatIfActions, Screen):
 
     def watch_source(self, source: Source) -> None:
         self._update_footer()
+        self._watching_source(source)
 
     def _goto(self, t: int) -> None:
         self.session.goto(t)
@@ -418,8 +427,10 @@ class DebuggerScreen(WhatIfActions, Screen):
         if self._plots_fit:
             self.note("The cell view, history and heatmap are all on screen.", timeout=2)
             return
-        self.panel = PANELS[(PANELS.index(self.panel) + 1) % len(PANELS)]
-        names = {"cell": "cell view and output", "history": "unit history", "heatmap": "heatmap"}
+        panels = (*PANELS, layout.WATCHES) if self.watches else PANELS
+        self.panel = panels[(panels.index(self.panel) + 1) % len(panels)]
+        names = {"cell": "cell view and output", "history": "unit history", "heatmap": "heatmap",
+                 layout.WATCHES: "watches"}  # fmt: skip
         self.note(f"Showing the {names[self.panel]} (p: next)", timeout=2)
 
     def action_goto_unit(self) -> None:

@@ -72,9 +72,24 @@ holding nan or inf.
 
 Output: what the model predicts at step t (its top classes and probabilities).
 
+Asking "when?": w adds a watch, an expression over one step's state read at
+the layer and direction in view (f[3] < 0.1, abs(delta[12]) > 0.5,
+token == "France", pred != pred_prev, any(isnan(c)), L1.rev.o[0] > 0.9,
+p["French"] > 0.5; t counts from 1 as the header does). The watch panel lists
+each with its value at t, whether it holds and on how many steps; W selects
+in it (space: on/off, Delete: remove, Esc: back). c runs forward to the next
+step where a watch that is on holds, C back; the note says which stopped it.
+/ finds a token (a substring, or "exact" in double quotes), n and N walk the
+matches, marked › in the strip. Quick jumps for the selected unit, each a
+watch expression the note quotes: }} and {{: |Δc| at least half the unit's
+largest; ": its largest |Δc|; F and ctrl+f: its forget gate below 0.1; > and
+<: the prediction changes; !: the first NaN or Inf. m bookmarks the step (•
+in the strip), ' lists the bookmarks; ctrl+s saves the trace with them and
+the watches, which come back when the file is opened.
+
 Small terminals (under {small}): history and heatmap are hidden when they do
-not fit; p cycles the cell view, the history and the heatmap, and v shows
-the heatmap. The footer lists the keys that fit; all are listed here.
+not fit; p cycles the cell view, the history and the heatmap (and the
+watches, where they do not fit beside the plots), and v shows the heatmap. The footer lists the keys that fit; all are listed here.
 
 The reverse direction of a bidirectional LSTM reads right to left, so its
 previous step is t + 1: its columns and wires say c_t+1, h_t+1, and the

@@ -1,4 +1,4 @@
-"""TraceView: one trace's panels (sequence strip, unit table, cell view, output, history, heatmap).
+"""TraceView: one trace's panels (strip, unit table, cell view, output, watches, history, heatmap).
 
 The view shows a cursor it is given and owns nothing a user moves: the
 screen binds t, layer, direction, unit, sort, panel, heatmap quantity and
@@ -16,6 +16,7 @@ share.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -24,7 +25,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import var
 
-from ..layout import ARRANGEMENTS, PANELS, Layout, plan
+from ..layout import ARRANGEMENTS, PANELS, WATCHES, Layout, plan
 from ..source import Source
 from ..stepdata import StepColumns, TraceData, sort_label
 from ..whatif import NOT_RECOMPUTED, Comparison, DifferenceData
@@ -34,6 +35,7 @@ from ..widgets.output_panel import OutputPanel
 from ..widgets.sequence_strip import SequenceStrip
 from ..widgets.unit_history import UnitHistoryView
 from ..widgets.unit_table import UnitTable
+from ..widgets.watch_panel import WatchPanel
 
 
 #: Traces whose numbers a view keeps (a branch, its parent, what undo and redo go to).
@@ -66,6 +68,10 @@ class TraceView(Vertical):
     """History and heatmap show the whole sequence (True) or a window around the cursor."""
     heat: var[str] = var("c", init=False)
     """The heatmap quantity, one of stepdata.HEATMAP_QUANTITIES."""
+    watches: var[tuple[tuple[str, bool], ...]] = var((), init=False)
+    """The watch expressions and whether each is on (the watch panel shows them)."""
+    markers: var[Mapping[int, str]] = var(dict, init=False)
+    """Position → marker kind for the sequence strip (SequenceStrip.markers)."""
     comparison: var[Comparison | None] = var(None, init=False)
     """This trace against another (a branch and its parent, two inputs): strip markers, and
     with `difference` the table's and heatmap's numbers (lstm_tui.whatif)."""
@@ -79,8 +85,10 @@ class TraceView(Vertical):
     """The unit table's data at (t, layer, direction, sort)."""
     axis_room: var[int] = var(0, init=False)
     """Plot columns the history and heatmap share, so their time axes match (0: unknown yet)."""
-    markers: var[dict] = var(dict, init=False)
-    """The strip's per-step markers, from `comparison`."""
+    strip_markers: var[Mapping[int, str]] = var(dict, init=False)
+    """What the strip marks: the comparison's steps (changed predictions, the first
+    divergence), under the screen's `markers` (search matches, bookmarks), which win where
+    both fall on one step: they are what the user is looking for now."""
     marker_note: var[str] = var("", init=False)
     """What the strip's title says of the markers."""
 
@@ -96,6 +104,8 @@ class TraceView(Vertical):
         """The layout last applied (None before the first)."""
         self._plain: TraceData | None = None
         """The source's own numbers (kept while the difference is toggled on and off)."""
+        self._compared_marks: dict[int, str] = {}
+        """The comparison's strip markers (under the screen's `markers`)."""
         self._recent: list[TraceData] = []
         """The numbers of the last RECENT traces shown, newest first (by identity, `is`)."""
 
@@ -103,13 +113,15 @@ class TraceView(Vertical):
         V = TraceView
         cursor = (V.source, V.t, V.lstm_layer, V.direction, V.unit)
         context = (V.source, V.data, V.lstm_layer, V.direction, V.unit, V.overview)
-        yield SequenceStrip(id="strip").data_bind(V.source, V.t, V.direction, V.markers,
-                                                  V.marker_note)  # fmt: skip
+        yield SequenceStrip(id="strip").data_bind(V.source, V.t, V.direction, V.marker_note,
+                                                  markers=V.strip_markers)  # fmt: skip
         with Horizontal(id="body"):
             yield UnitTable(id="table").data_bind(V.columns, V.unit)
             with Vertical(id="side"):
                 yield CellView(id="cell").data_bind(*cursor)
                 yield OutputPanel(id="output").data_bind(V.source, V.t)
+        watched = (V.source, V.t, V.lstm_layer, V.direction, V.watches)
+        yield WatchPanel(id="watches").data_bind(*watched)
         with Horizontal(id="bottom"):
             yield UnitHistoryView(id="history").data_bind(*context, t=V.context_t, room=V.axis_room)
             yield HeatmapView(id="heatmap").data_bind(
@@ -137,6 +149,9 @@ class TraceView(Vertical):
     def watch_comparison(self) -> None:
         self._compared()
 
+    def watch_markers(self) -> None:
+        self.strip_markers = {**self._compared_marks, **self.markers}
+
     def watch_difference(self) -> None:
         self._compared()
 
@@ -151,7 +166,8 @@ class TraceView(Vertical):
             self.data = DifferenceData(self._plain, other.trace)
         else:
             self.data = self._plain
-        self.markers = cmp.markers() if other is not None else {}
+        self._compared_marks = cmp.markers() if other is not None else {}
+        self.strip_markers = {**self._compared_marks, **self.markers}
         note = ""
         if other is not None:
             note = "≠ prediction changed" if cmp.changed_steps() else ""
@@ -251,6 +267,10 @@ class TraceView(Vertical):
         self._layout()
         self.call_after_refresh(self._layout)
 
+    def watch_watches(self, old: tuple, new: tuple) -> None:
+        if len(old) != len(new):
+            self._layout()
+
     def _layout(self) -> None:
         """Apply `layout.plan` for the view's size and what it shows."""
         if not self.is_mounted or self.source is None or self.size.height == 0:
@@ -260,7 +280,8 @@ class TraceView(Vertical):
         side_rows = side.outer_size.height if self.panel == "cell" or fit_before else 0
         width, height = self.size
         new = plan(width, height, units=self.source.trace.hidden_size, side_rows=side_rows,
-                   panel=self.panel if self.panel in PANELS else "cell")  # fmt: skip
+                   panel=self.panel if self.panel in (*PANELS, WATCHES) else "cell",
+                   watches=len(self.watches))  # fmt: skip
         for name in ARRANGEMENTS:
             self.set_class(name == new.arrangement, f"-{name}")
         body, bottom = self.query_one("#body"), self.query_one("#bottom")
@@ -271,6 +292,10 @@ class TraceView(Vertical):
             history.display, heatmap.display = new.show_history, new.show_heatmap
         bottom.display = new.show_bottom
         side.display = new.show_side
+        watches = self.query_one("#watches")
+        if new.show_watches:
+            watches.styles.height = new.watch_rows
+        watches.display = new.show_watches
         changed, self.applied = new != self.applied, new
         if changed:
             self.post_message(self.LayoutChanged(new))

@@ -11,12 +11,22 @@ Token and label text goes through lstm_tui.text.display, so a character
 model's newline is one ⏎ cell, not a broken row; words the model read as its
 unknown token are marked `word→<unk>`. A numeric input shows each step's value
 (one feature) or a summary of the vector, so a cue like x = 1 is visible.
+
+Per-step markers: `markers` maps a position (0..T-1) to a marker kind, one of
+MARKERS (`"match"`: a search match, `"mark"`: a bookmark; against a parent
+or another input, `"changed"`: the top prediction differs, `"diverge"`: the
+first divergent step). A marked token gets
+the kind's glyph just left of it, in its cell's margin, and the kind's component class
+(`sequence-strip--<kind>`) on its cell, so a marker shows without colour too
+(NO_COLOR). A new kind (say "prediction changed here") is one entry in
+MARKERS and one rule in the tcss; the owner of the strip decides which kind
+wins where two fall on one step, since a position has one marker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from rich.cells import cell_len
@@ -36,9 +46,8 @@ from ..text import display
 MAX_CELL = 14
 #: the "‹ " on the left (always reserved) and the " ›" on the right
 MARK = 2
-#: Per-step markers (`SequenceStrip.markers`, position -> kind), drawn before the
-#: probability: a branch's changed top prediction and its first divergent step.
-MARKER_GLYPHS = {"changed": "≠", "diverge": "◆", "diverge_changed": "◆≠"}
+#: marker kind → the one-cell glyph drawn in a marked token's left margin
+MARKERS: Mapping[str, str] = {"match": "›", "mark": "•", "changed": "≠", "diverge": "◆"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,8 @@ class StripStyles:
     pred: Style
     dim: Style
     unk: Style = Style()
-    marker: Style = Style()
+    markers: Mapping[str, Style] = field(default_factory=dict)
+    """marker kind → its style (a kind without one is drawn unstyled, glyph only)."""
 
 
 def _num(v: float) -> str:
@@ -197,9 +207,8 @@ def render_strip(
     """Three lines: tokens, predicted labels, their probabilities.
 
     Predictions show under processed tokens only, unless `all_preds` (the
-    output reads the whole sequence). A step in `markers` has its kind's
-    glyph (MARKER_GLYPHS) before its probability, in the marker style; a
-    marked step not yet read shows the glyph alone. No row is ever wider than `width`.
+    output reads the whole sequence). `markers` (position → kind) put the
+    kind's glyph in the token's left margin. No row is ever wider than `width`.
     """
     markers = markers or {}
     widths = cell_widths(tokens, preds) if widths is None else widths
@@ -216,15 +225,18 @@ def render_strip(
         style = styles.current if k == t else styles.processed if done else styles.future
         if k in unk and k != t:
             style = style + styles.unk
-        lines[0].append(_center(tokens[k], w), style)
-        glyph = MARKER_GLYPHS.get(markers.get(k, ""), "")
+        kind = markers.get(k)
+        if kind is None:
+            lines[0].append(_center(tokens[k], w), style)
+        else:
+            style = style + styles.markers.get(kind, Style())
+            cell = _center(tokens[k], w)
+            at = max(len(cell) - len(cell.lstrip(" ")) - 1, 0)  # the margin cell before the token
+            lines[0].append(cell[:at] + MARKERS.get(kind, "•") + cell[at + 1:], style)
         if preds is not None and (done or all_preds):
             label, p = preds[k]
-            lines[1].append(_center(label, w), styles.marker if glyph else styles.pred)
-            lines[2].append(_center(f"{glyph}{p:.2f}", w), styles.marker if glyph else styles.dim)
-        elif glyph:
-            lines[1].append(" " * w, styles.dim)
-            lines[2].append(_center(glyph, w), styles.marker)
+            lines[1].append(_center(label, w), styles.pred)
+            lines[2].append(_center(f"{p:.2f}", w), styles.dim)
         else:
             lines[1].append(" " * w, styles.dim)
             lines[2].append(" " * w, styles.dim)
@@ -270,21 +282,24 @@ class SequenceStrip(Widget):
     DEFAULT_CSS = """
     SequenceStrip { height: 3; }
     SequenceStrip > .sequence-strip--unk { color: $warning; text-style: italic; }
-    SequenceStrip > .sequence-strip--marker { color: $warning; text-style: bold; }
+    SequenceStrip > .sequence-strip--match { text-style: bold underline; }
+    SequenceStrip > .sequence-strip--mark { text-style: bold; }
+    SequenceStrip > .sequence-strip--changed { color: $warning; text-style: bold; }
+    SequenceStrip > .sequence-strip--diverge { color: $warning; text-style: bold reverse; }
     """
     COMPONENT_CLASSES = {
         "sequence-strip--current", "sequence-strip--processed", "sequence-strip--future",
         "sequence-strip--pred", "sequence-strip--dim", "sequence-strip--unk",
-        "sequence-strip--marker",
+        *(f"sequence-strip--{kind}" for kind in MARKERS),
     }  # fmt: skip
 
     source: reactive[Source | None] = reactive(None)
     t: reactive[int] = reactive(0)
     direction: reactive[int] = reactive(0)
-    markers: reactive[Mapping[int, str]] = reactive(dict, always_update=True)
-    """Per-step markers, position -> kind (MARKER_GLYPHS), e.g. a branch's changed predictions."""
+    markers: reactive[Mapping[int, str]] = reactive(dict)
+    """Position → marker kind (one of MARKERS) for the steps to mark; see the module docstring."""
     marker_note: reactive[str] = reactive("")
-    """What the markers mean, for the title (e.g. "◆ diverges at 5 · ≠ prediction changed")."""
+    """What the what-if markers mean, for the title (e.g. "◆ diverges at 5 · ≠ prediction changed")."""
 
     @dataclass
     class StepClicked(Message):
@@ -337,10 +352,10 @@ class SequenceStrip(Widget):
     def watch_t(self) -> None:
         self._update_title()
 
-    def watch_direction(self) -> None:
+    def watch_marker_note(self) -> None:
         self._update_title()
 
-    def watch_marker_note(self) -> None:
+    def watch_direction(self) -> None:
         self._update_title()
 
     def on_resize(self) -> None:
@@ -351,7 +366,7 @@ class SequenceStrip(Widget):
         return StripStyles(
             s("sequence-strip--current"), s("sequence-strip--processed"),
             s("sequence-strip--future"), s("sequence-strip--pred"), s("sequence-strip--dim"),
-            s("sequence-strip--unk"), s("sequence-strip--marker"),
+            s("sequence-strip--unk"), {kind: s(f"sequence-strip--{kind}") for kind in MARKERS},
         )  # fmt: skip
 
     def render(self) -> Text:

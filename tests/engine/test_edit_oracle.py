@@ -220,8 +220,10 @@ def test_a_gate_clamped_at_one_step_is_what_the_step_is_made_of(config, gate):
     parent = _parent(config)
     spec = parent.spec
     for layer, d, t in _where(spec):
+        snap = _snapshot(parent)
         child = branch(parent, [ClampGate(gate=gate, t=t, unit=3, value=0.9, layer=layer,
                                           direction=d)])  # fmt: skip
+        _unchanged(parent, snap)
         h_prev, c_prev = _state_before(parent, layer, d, t)
         want = _step_by_hand(spec.weights[layer][d], parent.layer_input(layer)[t], h_prev, c_prev,
                              clamp=(gate, 3, 0.9))  # fmt: skip
@@ -238,7 +240,9 @@ def test_a_replaced_input_reruns_layer_0_from_the_parents_state(config):
     spec = parent.spec
     x_new = (0.25, -2.0, 1.0)
     for t in (0, 4, T - 1):
+        snap = _snapshot(parent)
         child = branch(parent, [ReplaceInput(t=t, x=x_new)])
+        _unchanged(parent, snap)
         np.testing.assert_array_equal(child.x[t], x_new)
         for d in range(spec.num_directions):
             reverse = spec.reads_reversed(d)
@@ -258,7 +262,9 @@ def test_ablation_zeroes_c_and_the_units_output_over_its_range(config):
     spec = parent.spec
     for layer, d, t in _where(spec):
         for from_t in (None, t):
+            snap = _snapshot(parent)
             child = branch(parent, [Ablate(unit=4, from_t=from_t, layer=layer, direction=d)])
+            _unchanged(parent, snap)
             reverse = spec.reads_reversed(d)
             span = np.arange(T) if from_t is None else \
                 (np.arange(0, t + 1) if reverse else np.arange(t, T))  # fmt: skip

@@ -83,7 +83,8 @@ def ablation_table(france):
         tr = france.trace(" ".join(toks))
         assert int(np.argmax(tr.output[-1])) == fr, "unablated, every one of them is French"
         for u in range(H):
-            out = france.downstream(france.lstm_name, branch(tr, [Ablate(unit=u, from_t=pos)]).h[-1, 0])
+            b = branch(tr, [Ablate(unit=u, from_t=pos)])
+            out = france.downstream(france.lstm_name, b.h[-1, 0])
             kept[u, n] = int(np.argmax(out[-1])) == fr
     return kept
 
@@ -99,9 +100,9 @@ def test_ablating_most_other_units_leaves_it_french(ablation_table, unit):
 
 
 def test_the_france_unit_c_singles_out_france(france, unit):
-    """Correlational: same clauses after every country; France's c over the filler is the extreme."""
-    m = re.search(rf"unit {unit} is the France unit. With the same clauses after each country, its c "
-                  r"over the filler is (higher|lower) for France", france.description)
+    """Correlational: the same clauses after every country; France's c over them is the extreme."""
+    m = re.search(rf"unit {unit} is the France unit. With the same clauses after each country, "
+                  r"its c over the filler is (higher|lower) for France", france.description)
     assert m, "the description says which way the France unit points"
     side = 1 if m.group(1) == "higher" else -1
     rng = random.Random(31337)

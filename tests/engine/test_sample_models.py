@@ -59,7 +59,7 @@ def test_france_is_a_small_word_model(france):
 def test_france_examples_predict_their_language(france):
     want = ["French", "Japanese", "Spanish", "German"]
     assert [last_label(france, ex) for ex in france.examples] == want
-    assert france.examples[0].split()[4] == "France", "the first example is the README's walk-through"
+    assert france.examples[0].split()[4] == "France", "the README walks through the first example"
 
 
 def test_france_predicts_language_after_spans_longer_than_training(france):
@@ -70,8 +70,8 @@ def test_france_predicts_language_after_spans_longer_than_training(france):
 
 
 def test_france_unknown_filler_words_do_not_change_the_answer(france):
-    text = ("I grew up in Italy and my cousin adopted a purple llama yesterday then the weather was cold "
-            "and the children painted the garden at night but we watched the river after school "
+    text = ("I grew up in Italy and my cousin adopted a purple llama yesterday then the weather was "
+            "cold and the children painted the garden at night but we watched the river after school "
             "and I speak fluent")
     assert last_label(france, text) == "Italian"
 
