@@ -322,8 +322,9 @@ def cmd_ui(args) -> int:
             from .opening import open_comparison
 
             compare = open_comparison(
-                source, text=args.compare, model=args.compare_model, input_path=args.input,
-                example=args.example, trust=args.trust, batch_index=args.batch_index,
+                source, text=args.compare, model=args.compare_model, path=args.model,
+                input_path=args.input, example=args.example, trust=args.trust, lstm=args.lstm,
+                batch_index=args.batch_index,
             )  # fmt: skip
     finally:
         if status:

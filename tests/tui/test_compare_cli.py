@@ -46,7 +46,7 @@ def test_a_good_comparison_still_needs_a_terminal(capsys):
 
 def test_a_model_against_itself_does_not_diverge_and_two_shapes_cannot_be_compared(tmp_path):
     src = open_path(str(FRANCE))
-    same = open_comparison(src, model=str(FRANCE))
+    same = open_comparison(src, model=str(FRANCE), path=str(FRANCE))
     assert same.kind == "model" and same.first is None and not same.changed_steps()
     assert same.b.trace.tokens == src.trace.tokens  # the same input: the first example
     tagger = SAMPLES / "tagger.pt"
@@ -54,4 +54,40 @@ def test_a_model_against_itself_does_not_diverge_and_two_shapes_cannot_be_compar
         from lstm_engine import InputError
 
         with pytest.raises(InputError, match="same LSTM shape"):
-            open_comparison(open_path(str(tagger)), model=str(FRANCE))
+            open_comparison(open_path(str(tagger)), model=str(FRANCE), path=str(tagger))
+
+
+def _engine_test(name: str):
+    """A module of tests/engine (its ONNX export helpers), loaded by path: not duplicated here."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "engine" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"engine_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_a_model_against_its_export_and_a_gate_swapped_export(tmp_path):
+    pytest.importorskip("onnx", reason="the onnx extra is not installed")
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    from lstm_tui.app import LstmTuiApp
+    from tui_helpers import widget_text
+
+    helpers = _engine_test("test_diff")
+    pt, exported = helpers._export(tmp_path)
+    swapped = tmp_path / "swapped.onnx"
+    helpers._swap_gate_blocks(exported, swapped, 1, 2)  # ONNX's o and f blocks
+    src = open_path(str(pt))
+    for other, expected in ((exported, "no difference beyond 1e-05"),
+                            (swapped, "diverges at step 1 (L1 ")):  # fmt: skip
+        cmp = open_comparison(src, model=str(other), path=str(pt))
+        app = LstmTuiApp(src, compare=cmp)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause()
+            bar = widget_text(app.screen.query_one("#whatif"))
+            assert "second model vs first" in bar and expected in bar, bar
+            assert "(onnx)" in bar.splitlines()[0]
+    assert sorted(q.name for q in cmp.first.gates) == ["f", "o"]
+    assert "f, o" in bar or "o, f" in bar
