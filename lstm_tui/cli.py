@@ -25,7 +25,7 @@ from typing import Any, Sequence
 from .text import display, safe_line
 
 PROG = "lstm-tui"
-SUBCOMMANDS = ("record", "info", "diff", "find")
+SUBCOMMANDS = ("record", "info", "diff", "find", "explain", "stats", "doctor")
 EXIT_USAGE = 2
 
 
@@ -104,7 +104,10 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     _add_model_args(info, with_input=False)
     from .find import build_parser as find_parser  # find.py builds on this module's helpers
 
-    return {"ui": ui, "record": record, "info": info, "diff": diff_parser(), "find": find_parser()}
+    from .analysis_cli import doctor_parser, explain_parser, stats_parser
+
+    return {"ui": ui, "record": record, "info": info, "diff": diff_parser(), "find": find_parser(),
+            "explain": explain_parser(), "stats": stats_parser(), "doctor": doctor_parser()}
 
 
 # --- helpers shared by the subcommands
@@ -367,9 +370,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = _parsers()[command].parse_args(rest)
         except SystemExit as e:  # --help
             return int(e.code or 0)
+        from .analysis_cli import cmd_doctor, cmd_explain, cmd_stats
         from .find import cmd_find
 
-        return {"ui": cmd_ui, "record": cmd_record, "info": cmd_info, "diff": _cmd_diff, "find": cmd_find}[command](args)
+        return {"ui": cmd_ui, "record": cmd_record, "info": cmd_info, "diff": _cmd_diff, "find": cmd_find,
+                "explain": cmd_explain, "stats": cmd_stats, "doctor": cmd_doctor}[command](args)
     except (UsageError, EngineError) as e:
         _fail(str(e))
         return EXIT_USAGE

@@ -109,15 +109,15 @@ def record_branch(args, opened) -> int:
     if child.output_not_recomputed:
         sys.stdout.write(f"note: {safe_line(child.output_not_recomputed)}\n")
     elif child.output is not None and parent.output is not None and child.labels:
-        d = parent.diff(child)
-        first = d.first_prediction_change
-        if first is None:
+        before, after = parent.output.argmax(axis=1), child.output.argmax(axis=1)
+        changed = (before != after).nonzero()[0]
+        if not changed.size:
             sys.stdout.write("the top prediction is the same at every step\n")
         else:
-            tops = (int(parent.output[first].argmax()), int(child.output[first].argmax()))
+            first = int(changed[0])
             sys.stdout.write(f"the top prediction first changes at step {first + 1}: "
-                             f"{display(parent.labels[tops[0]])} → "
-                             f"{display(child.labels[tops[1]])}\n")  # fmt: skip
+                             f"{display(parent.labels[before[first]])} → "
+                             f"{display(child.labels[after[first]])}\n")  # fmt: skip
     return 0
 
 
