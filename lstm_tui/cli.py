@@ -338,7 +338,8 @@ def cmd_ui(args) -> int:
             "the debugger needs a terminal (stdin and stdout are not one); "
             f"use `{PROG} info` or `{PROG} record -o TRACE.npz` without one"
         )
-    return _run_app(source, Path(args.model).name, compare)
+    what = Path(args.model).name
+    return _run_app(source, what) if compare is None else _run_app(source, what, compare)
 
 
 def _app_for(source, what: str, compare=None):
