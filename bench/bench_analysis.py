@@ -56,7 +56,7 @@ def main() -> None:
             for name, a in (("weight_ih", w.W_ih), ("weight_hh", w.W_hh), ("bias_ih", w.b_ih),
                             ("bias_hh", w.b_hh)):  # fmt: skip
                 getattr(lstm, f"{name}_l{layer}").copy_(torch.tensor(a))
-    x = torch.from_numpy(np.ascontiguousarray(trace.x[:, None]))
+    x = torch.tensor(trace.x[:, None])
     print(f"charlm: {spec.summary()}, T = {trace.T}, {trace.c.dtype}; {args.repeat} rounds, "
           f"{args.threads} thread(s)")
 

@@ -20,7 +20,7 @@ import math
 import os
 import sys
 
-from .cli import PROG, UsageError, _add_model_args, _fail, _Parser
+from .cli import PROG, UsageError, _add_model_args, _fail, _Parser, _whole_number
 from .find import _direction_index, _layer_number
 from .text import display, safe_line
 
@@ -28,23 +28,15 @@ EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 
 
 def _unit(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a unit number, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"units are numbered from 0, got {v}")
-    return v
+    return _whole_number(s, 0, "units are numbered from 0")
 
 
 def _step(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a step number, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"steps are numbered from 1 (0 is the initial state), got {v}")
-    return v
+    return _whole_number(s, 1, "steps are numbered from 1 (0 is the initial state)")
+
+
+def _top(s: str) -> int:
+    return _whole_number(s, 1, "--top takes 1 or more")
 
 
 def _scope_args(p: argparse.ArgumentParser) -> None:
@@ -96,16 +88,6 @@ def doctor_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help='one JSON object per finding: {"check", "where", "message", "evidence"}')
     return p
-
-
-def _top(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a count, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"--top takes 1 or more, got {v}")
-    return v
 
 
 def _open(args):

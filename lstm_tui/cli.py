@@ -286,6 +286,14 @@ def trace_info_lines(path: str, tr=None) -> list[str]:
         words = ", ".join(display(tr.tokens[k]) for k in at)
         rows.insert(6, ("unknown", f"{len(unk_at)} read as {display(meta.get('unk') or '?')}: {words}"
                         + (" …" if len(unk_at) > 10 else "")))  # fmt: skip
+    if tr.parent is not None:  # a what-if branch says how it was made
+        from lstm_engine import format_edit
+
+        rows.append(("branch", f"of {s(tr.parent)[:19]}… (root {s(tr.root or '?')[:19]}…)"))
+        for k, e in enumerate(tr.edits):
+            rows.append(("edits" if k == 0 else "", s(format_edit(e, tr))))
+        if tr.output_not_recomputed:  # not the parent's output kind: there is no output
+            rows[[k for k, _ in rows].index("output")] = ("output", s(tr.output_not_recomputed))
     _warning_rows(lambda k, v: rows.append((k, v)), meta.get("warnings") or ())
     kw = max(len(k) for k, _ in rows)
     return [f"{k.ljust(kw)}  {v}" for k, v in rows]
