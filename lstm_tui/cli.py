@@ -1,6 +1,7 @@
 """The `lstm-tui` command: open the debugger, or `record` / `info` without any UI.
 
-    lstm-tui MODEL [--text TEXT | --input X.npy | --example N] [--trust] [--lstm NAME] [--batch-index B]
+    lstm-tui MODEL [--text TEXT | --input X.npy | --example N] [--trust] [--lstm NAME]
+             [--batch-index B] [--compare TEXT_B | --compare-model MODEL_B]
     lstm-tui record MODEL [--text TEXT | --input X.npy | --example N] -o TRACE.npz [--force] ...
     lstm-tui info MODEL [--trust] [--lstm NAME]
     lstm-tui record MODEL … --edit EDIT [--edit EDIT …] -o BRANCH.npz   (whatif_cli.py)
@@ -84,6 +85,12 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
         "`lstm-tui info MODEL` describes a model. Each takes --help.",
     )
     _add_model_args(ui)
+    against = ui.add_mutually_exclusive_group()
+    against.add_argument("--compare", metavar="TEXT_B",
+                         help="open on a comparison with a second input, aligned by position")
+    against.add_argument("--compare-model", metavar="MODEL_B",
+                         help="open on a comparison with a second model (say MODEL's ONNX export) "
+                         "on the same input: where they first diverge, step, layer and gate")
     record = _Parser(prog=f"{PROG} record", description="Trace MODEL on one input and save the "
                      "trace (tokens, every gate, the model's per-step output, labels) as .npz.")  # fmt: skip
     _add_model_args(record)
@@ -321,6 +328,15 @@ def cmd_ui(args) -> int:
             args.model, text=args.text, input_path=args.input, trust=args.trust, lstm=args.lstm,
             batch_index=args.batch_index, example=args.example,
         )  # fmt: skip
+        compare = None
+        if args.compare is not None or args.compare_model is not None:
+            from .opening import open_comparison
+
+            compare = open_comparison(
+                source, text=args.compare, model=args.compare_model, path=args.model,
+                input_path=args.input, example=args.example, trust=args.trust, lstm=args.lstm,
+                batch_index=args.batch_index,
+            )  # fmt: skip
     finally:
         if status:
             sys.stderr.write("\r\x1b[K")
@@ -330,19 +346,21 @@ def cmd_ui(args) -> int:
             "the debugger needs a terminal (stdin and stdout are not one); "
             f"use `{PROG} info` or `{PROG} record -o TRACE.npz` without one"
         )
-    return _run_app(source, Path(args.model).name)
+    what = Path(args.model).name
+    return _run_app(source, what) if compare is None else _run_app(source, what, compare)
 
 
-def _app_for(source, what: str):
-    """The debugger's App on an already opened Source (its loader only hands the Source over)."""
+def _app_for(source, what: str, compare=None):
+    """The debugger's App on an already opened Source (its loader only hands the Source over);
+    `compare`: the whatif.Comparison to open on (--compare, --compare-model)."""
     from .app import LstmTuiApp  # textual is imported only when the UI opens
 
-    return LstmTuiApp(loader=lambda: source, what=what)
+    return LstmTuiApp(loader=lambda: source, what=what, compare=compare)
 
 
-def _run_app(source, what: str) -> int:
+def _run_app(source, what: str, compare=None) -> int:
     """The debugger on an opened Source; the exit status (2 after an error it showed)."""
-    app = _app_for(source, what)
+    app = _app_for(source, what, compare)
     app.run()
     if app.error:  # the error screen is gone with the app; leave the reason in the scrollback
         _fail(app.error)
