@@ -287,6 +287,10 @@ def choose_input(
     (an ONNX graph takes its graph input as it is). With `inputs`, `text` may come
     too: it is the sequence, the named arrays the model's other inputs.
     """
+    if isinstance(input_path, (list, tuple)):  # --input values as argparse appends them
+        if inputs is not None:
+            raise InputError("give the input either as input_path or as named inputs, not both")
+        inputs, input_path = (read_named_inputs(input_path) if input_path else None), None
     if inputs is not None and input_path is not None:
         raise InputError("give the input either as input_path or as named inputs, not both")
     if input_path is not None:
@@ -360,13 +364,16 @@ def open_and_trace(
 ) -> Opened:  # fmt: skip
     """Open `path` by content and trace it: a model on the chosen input, or a recorded trace as is.
 
-    `inputs` are `--input` values (read_named_inputs: X.npy, NAME=X.npy, FILE.npz).
+    `inputs` are `--input` values (read_named_inputs: X.npy, NAME=X.npy, FILE.npz); a list
+    given as `input_path` (argparse's `--input`, appended) is read the same way.
     `vocab`, `labels` (files, vocab.apply_names) and `output_kind` name what the model's
     file does not say, or correct its guess.
     Every path is checked, and every input read, before anything slow happens (a
     FIFO as --input fails before torch is imported); a recorded trace takes no new input.
     """
     path = require_regular_file(path, "model file")
+    if isinstance(input_path, (list, tuple)):  # --input values as argparse appends them
+        inputs, input_path = [*(inputs or ()), *input_path], None
     if input_path is not None:
         require_regular_file(input_path, "input file", error=InputError)
     named = read_named_inputs(inputs) if inputs else None
