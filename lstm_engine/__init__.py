@@ -39,7 +39,7 @@ from .model import (
     probabilities, softmax,
 )  # fmt: skip
 from .vocab import Vocabulary, apply_names, split_text
-from .core.recorder import Recorder, branch, record
+from .core.recorder import EDITED_TOKEN, OUTPUT_NOT_RECOMPUTED, Recorder, branch, record
 from .core.edits import Ablate, ClampGate, Edit, ReplaceInput, SetState, edit_from_json, reach
 from .live import trace_lstm, trace_module
 from .core.session import Session, StepView
@@ -76,6 +76,7 @@ __all__ = [
     "CellWeights",
     "ClampGate",
     "Edit",
+    "EDITED_TOKEN",
     "EditSyntaxError",
     "EmbeddingPart",
     "EngineError",
@@ -88,6 +89,7 @@ __all__ = [
     "LSTMSpec",
     "LoadError",
     "Model",
+    "OUTPUT_NOT_RECOMPUTED",
     "Opened",
     "PipelineModel",
     "Provenance",
