@@ -59,6 +59,7 @@ from .core.unit_stats import (
     unit_stats,
 )  # fmt: skip
 from .core.backward import Gradients, backward
+from .core.output import output_kind_of
 from .attribution import (
     Attribution, Saliency, linear_head, output_attribution, output_contribution, saliency,
     torch_backward,
@@ -142,6 +143,7 @@ __all__ = [
     "output_attribution",
     "output_contribution",
     "output_kind",
+    "output_kind_of",
     "output_uses_future",
     "parse_edit",
     "point_biserial",

@@ -66,7 +66,13 @@ def probabilities(out: np.ndarray, kind: str | None) -> np.ndarray:
 
 def output_kind_of(trace, model_kind: str | None = None) -> str | None:
     """How trace.output reads (model.OUTPUT_KINDS, or None without an output): the model's
-    word (`model_kind`), then the trace's own record, then the one guess."""
+    word (`model_kind`), then the trace's own record, then the one guess; a class kind on a
+    single column (a bare state_dict's Linear(H, 1) is taken for logits) is re-read by the guess."""
     if trace.output is None:
         return None
-    return model_kind or trace.meta.get("output_kind") or guess_output_kind(trace.output)
+    kind = model_kind or trace.meta.get("output_kind") or guess_output_kind(trace.output)
+    out = trace.output
+    if kind in ("log_prob", "prob", "logit") and np.ndim(out) == 2 and np.shape(out)[1] == 1:
+        # one column is never a class distribution: a softmax over it says 1.00 at every step
+        return guess_output_kind(out)
+    return kind

@@ -28,7 +28,9 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ..renderables.palette import bar
-from ..source import Source, guess_output_kind, probabilities
+from lstm_engine import output_kind_of
+
+from ..source import Source, probabilities
 from ..text import display, safe_line
 
 _KIND = {
@@ -37,15 +39,12 @@ _KIND = {
     "logit": "p = softmax(logits)",
     None: "p = softmax(output)",
 }
-_CLASS_KINDS = ("log_prob", "prob", "logit", None)
 
 
 def shown_kind(source: Source) -> str | None:
-    """The kind the panel draws: the source's, except that one column is never a softmax."""
-    kind, out = source.output_kind, source.trace.output
-    if kind in _CLASS_KINDS and out is not None and out.ndim == 2 and out.shape[1] == 1:
-        return guess_output_kind(out)
-    return kind
+    """The kind the panel and the strip draw: the source's, read by the engine's one rule (one
+    column is never a softmax)."""
+    return output_kind_of(source.trace, source.output_kind)
 
 
 def _names(source: Source, columns) -> list[str]:
