@@ -117,8 +117,11 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
         prog=PROG,
         description="A terminal step-through debugger for LSTM networks.",
         epilog="Headless commands: `lstm-tui record MODEL -o TRACE.npz` writes a trace (with "
-        "--edit EDIT, a what-if branch); `lstm-tui diff A B` compares two traces or models; "
-        "`lstm-tui info MODEL` describes a model. Each takes --help.",
+        "--edit EDIT, a what-if branch); `lstm-tui find MODEL --where EXPR` lists the steps where "
+        "a watch expression holds; `lstm-tui diff A B` compares two traces or models; "
+        "`lstm-tui explain`, `stats` and `doctor` say where a unit's memory came from, which "
+        "units matter and what looks wrong; `lstm-tui info MODEL` describes a model. Each takes "
+        "--help.",
     )
     _add_model_args(ui)
     against = ui.add_mutually_exclusive_group()
