@@ -20,11 +20,11 @@ import math
 import os
 import sys
 
-from .cli import PROG, UsageError, _add_model_args, _fail, _Parser, _whole_number
+from .cli import PROG, UsageError, _add_model_args, _Parser, _whole_number
 from .find import _direction_index, _layer_number
 from .text import display, safe_line
 
-EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
+EXIT_CLEAN, EXIT_FOUND = 0, 1
 
 
 def _unit(s: str) -> int:
@@ -237,21 +237,6 @@ def cmd_stats(args) -> int:
 
 # --- doctor
 def cmd_doctor(args) -> int:
-    """Run doctor; a bug exits 2 as any error does, since 1 means "found something"."""
-    from lstm_engine import EngineError
-
-    try:
-        return _doctor(args)
-    except (UsageError, EngineError, OSError):
-        raise  # the command line's one-line errors, exit 2
-    except Exception as e:  # noqa: BLE001 - main() would exit 1, which reads as "found"
-        if os.environ.get("LSTM_TUI_DEBUG"):
-            raise
-        _fail(f"internal error: {type(e).__name__}: {e} (set LSTM_TUI_DEBUG=1 for the traceback)")
-        return EXIT_ERROR
-
-
-def _doctor(args) -> int:
     from lstm_engine import doctor, doctor_traces, is_trace_file
 
     gave = any(v is not None for v in (args.text, args.input, args.example))

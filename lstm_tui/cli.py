@@ -451,7 +451,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("LSTM_TUI_DEBUG"):
             raise
         _fail(f"internal error: {type(e).__name__}: {e} (set LSTM_TUI_DEBUG=1 for the traceback)")
-        return 1
+        # for the grep-like commands 1 is an answer ("no step matched", "they diverge",
+        # "found something"), so a bug there exits 2, as any error does
+        return EXIT_USAGE if command in ANSWERING_COMMANDS else 1
+
+
+#: Commands whose exit status 1 is an answer, as grep's and diff's is.
+ANSWERING_COMMANDS = frozenset({"find", "diff", "doctor"})
 
 
 def _cmd_diff(args) -> int:

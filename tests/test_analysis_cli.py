@@ -178,3 +178,34 @@ def test_the_commands_are_listed():
     for cmd in ("explain", "stats", "doctor"):
         proc = _run(cmd, "--help")
         assert proc.returncode == 0 and f"lstm-tui {cmd}" in proc.stdout
+
+
+@pytest.mark.parametrize(("argv", "breaks"), [
+    (["doctor", str(FRANCE)], "doctor"),
+    (["diff", str(FRANCE), str(FRANCE)], "open_pair"),
+    (["find", str(FRANCE), "--where", "t > 0"], "compile_watch"),
+])  # fmt: skip
+def test_a_bug_in_an_answering_command_exits_2_not_1(argv, breaks, capsys, monkeypatch):
+    """doctor, diff and find answer with 1 ("found", "they diverge", "no match"), so a bug
+    in them must exit 2 like any error; the other commands keep 1 for a bug."""
+    import lstm_engine
+    from lstm_tui.cli import main
+
+    def broken(*a, **kw):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(lstm_engine, breaks, broken)
+    assert main(argv) == 2
+    assert "internal error: ZeroDivisionError: boom" in capsys.readouterr().err
+
+
+def test_a_bug_in_record_still_exits_1(tmp_path, capsys, monkeypatch):
+    import lstm_engine
+    from lstm_tui.cli import main
+
+    def broken(*a, **kw):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(lstm_engine, "open_and_trace", broken)
+    assert main(["record", str(FRANCE), "-o", str(tmp_path / "t.npz")]) == 1
+    assert "internal error: ZeroDivisionError: boom" in capsys.readouterr().err
