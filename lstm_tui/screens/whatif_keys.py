@@ -15,7 +15,7 @@ here and live on the screen), and only the screen talks to the engine.
   holds the parent's steps, `whatif.PreviewData`), then the full branch,
   which replaces it at the same step. An edit made while one is running is
   queued (and said so); `U` cancels the running one and the queue; `R`,
-  `b` and `B` wait for it, with a note. A preview is never saved (the
+  `b`, `B` and `D` wait for it, with a note. A preview is never saved (the
   engine refuses it, and the note says so).
 * `U` (ctrl+z) and `R` (ctrl+y, ctrl+r) undo and redo one edit at a time
   (`whatif.BranchHistory`); `b` switches between the branch and its parent
@@ -249,7 +249,8 @@ class WhatIfActions:
         self.branch_label = f"⎇ branch {h.depth + 1} (preview)"
         edits = tuple(describe(e, shown) for e in shown.edits[len(h.root.trace.edits):])
         queued = tuple(f"queued {describe(e)}" for e in self._edit_queue)
-        self.whatif_heading = edits_line(edits + queued, (), False)
+        listed = " · ".join(f"{n} {e}" for n, e in enumerate(edits + queued, 1))
+        self.whatif_heading = f"edits  {safe_line(listed, 300)}   U cancel"
         self.query_one("#whatif", EditList).pending = pending_line(shown, len(self._edit_queue))
         self._whatif_bar()
 
@@ -366,6 +367,8 @@ class WhatIfActions:
             bar.display = show
 
     def action_difference(self) -> None:
+        if self.comparison is None and self._busy("show differences (D)"):
+            return
         if self.comparison is None:
             self.note("Nothing to compare with: make a branch (=, a) or compare inputs (B).",
                       timeout=3)  # fmt: skip

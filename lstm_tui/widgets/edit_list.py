@@ -104,13 +104,14 @@ def pending_line(trace, queued: int = 0) -> str:
     """The second line under a preview (`trace.preview_until` set): which steps are the
     branch's already, which are still being re-run, and that the differences wait for them."""
     T, k = trace.T, trace.preview_until
-    done = f"preview: steps 1–{k} are the branch's" if k < T else "preview"
-    line = (f"{done} · re-running steps {k + 1}–{T} … the differences, the later steps' "
-            "values and output are pending" if k < T else
-            f"{done} · comparing with the parent … the differences are pending")  # fmt: skip
+    if k < T:
+        line = (f"preview: steps 1–{k} are the branch's · re-running {k + 1}–{T} … "
+                "differences, later values and output pending")  # fmt: skip
+    else:
+        line = "preview · comparing with the parent … differences pending"
     if queued:
-        line += f" · {queued} more edit{'s' * (queued != 1)} queued"
-    return line + " · U cancels"
+        line += f" · {queued} edit{'s' * (queued != 1)} queued"
+    return line
 
 
 class EditList(Widget):

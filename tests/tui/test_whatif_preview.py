@@ -94,7 +94,8 @@ async def test_the_preview_shows_first_marked_then_the_full_branch_replaces_it(s
         same_arrays(shown, preview)  # the engine's preview, as the screen shows it
         assert "(preview)" in widget_text(screen.query_one("#header"))
         bar = widget_text(screen.query_one("#whatif"))
-        assert f"re-running steps {until + 1}–{T}" in bar and "ablate 2 from 11" in bar
+        assert f"re-running {until + 1}–{T}" in bar and "ablate 2 from 11" in bar
+        assert "U cancel" in bar and "b parent" not in bar  # b waits for the full branch
         assert screen.comparison is None  # no diff summary from a half-made branch
         data = screen.view.data
         assert isinstance(data, PreviewData)
