@@ -177,6 +177,15 @@ def torch_backward(trace: Trace, dh_top: np.ndarray) -> Gradients:
                           "other activations): use the engine's backward pass")  # fmt: skip
     import torch
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one-position steps: a second thread only adds contention
+    try:
+        return _torch_backward(torch, trace, dh_top)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _torch_backward(torch, trace: Trace, dh_top: np.ndarray) -> Gradients:
     spec = trace.spec
     L, D, T, H, P = trace.num_layers, trace.num_directions, trace.T, trace.hidden_size, trace.out_size
     f64 = torch.float64

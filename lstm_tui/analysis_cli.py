@@ -20,31 +20,23 @@ import math
 import os
 import sys
 
-from .cli import PROG, UsageError, _add_model_args, _fail, _Parser
+from .cli import PROG, UsageError, _add_model_args, _Parser, _whole_number
 from .find import _direction_index, _layer_number
 from .text import display, safe_line
 
-EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
+EXIT_CLEAN, EXIT_FOUND = 0, 1
 
 
 def _unit(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a unit number, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"units are numbered from 0, got {v}")
-    return v
+    return _whole_number(s, 0, "units are numbered from 0")
 
 
 def _step(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a step number, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"steps are numbered from 1 (0 is the initial state), got {v}")
-    return v
+    return _whole_number(s, 1, "steps are numbered from 1 (0 is the initial state)")
+
+
+def _top(s: str) -> int:
+    return _whole_number(s, 1, "--top takes 1 or more")
 
 
 def _scope_args(p: argparse.ArgumentParser) -> None:
@@ -98,21 +90,11 @@ def doctor_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _top(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a count, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"--top takes 1 or more, got {v}")
-    return v
-
-
 def _open(args):
     from lstm_engine import open_and_trace
 
     return open_and_trace(
-        args.model, text=args.text, input_path=args.input, example=args.example,
+        args.model, text=args.text, inputs=args.input, example=args.example,
         trust=args.trust, lstm=args.lstm, batch_index=args.batch_index,
     )  # fmt: skip
 
@@ -255,21 +237,6 @@ def cmd_stats(args) -> int:
 
 # --- doctor
 def cmd_doctor(args) -> int:
-    """Run doctor; a bug exits 2 as any error does, since 1 means "found something"."""
-    from lstm_engine import EngineError
-
-    try:
-        return _doctor(args)
-    except (UsageError, EngineError, OSError):
-        raise  # the command line's one-line errors, exit 2
-    except Exception as e:  # noqa: BLE001 - main() would exit 1, which reads as "found"
-        if os.environ.get("LSTM_TUI_DEBUG"):
-            raise
-        _fail(f"internal error: {type(e).__name__}: {e} (set LSTM_TUI_DEBUG=1 for the traceback)")
-        return EXIT_ERROR
-
-
-def _doctor(args) -> int:
     from lstm_engine import doctor, doctor_traces, is_trace_file
 
     gave = any(v is not None for v in (args.text, args.input, args.example))

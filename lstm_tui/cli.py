@@ -1,7 +1,9 @@
 """The `lstm-tui` command: open the debugger, or `record` / `info` without any UI.
 
-    lstm-tui MODEL [--text TEXT | --input X.npy | --example N] [--trust] [--lstm NAME] [--batch-index B]
+    lstm-tui MODEL [--text TEXT | --input X.npy | --example N] [--trust] [--lstm NAME]
+             [--batch-index B] [--compare TEXT_B | --compare-model MODEL_B]
     lstm-tui record MODEL [--text TEXT | --input X.npy | --example N] -o TRACE.npz [--force] ...
+    (a model with several inputs: --input NAME=X.npy, repeated, or --input FILE.npz of named arrays)
     lstm-tui info MODEL [--trust] [--lstm NAME]
     lstm-tui record MODEL … --edit EDIT [--edit EDIT …] -o BRANCH.npz   (whatif_cli.py)
     lstm-tui diff A B [--json] [--tol X]                                (whatif_cli.py)
@@ -37,13 +39,21 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
+#: --output-kind's choices (lstm_engine's OUTPUT_KINDS without None; kept here so that --help
+#: needs no engine import)
+OUTPUT_KIND_CHOICES = ("log_prob", "prob", "logit", "sigmoid", "value", "embedding")
+
+
 def _add_model_args(p: argparse.ArgumentParser, *, with_input: bool = True) -> None:
     p.add_argument("model", metavar="MODEL", help="a .pt checkpoint/state_dict/TorchScript, an .onnx, "
                    "or (to open read-only) a recorded TRACE.npz")  # fmt: skip
     if with_input:
         src = p.add_mutually_exclusive_group()
         src.add_argument("--text", help="the input text (default: the model's first example)")
-        src.add_argument("--input", metavar="X.npy", help="numeric input, an array of shape [T, input]")
+        p.add_argument("--input", metavar="X.npy", action="append",
+                         help="numeric input, an array of shape [T, input]; for a model with "
+                         "several inputs, NAME=X.npy (repeat it: --input x=x.npy --input "
+                         "lengths=l.npy) or one FILE.npz of named arrays")  # fmt: skip
         src.add_argument("--example", type=_positive, metavar="N",
                          help="the model's example N (1-based, as `lstm-tui info` lists them)")  # fmt: skip
     p.add_argument("--trust", action="store_true",
@@ -52,9 +62,36 @@ def _add_model_args(p: argparse.ArgumentParser, *, with_input: bool = True) -> N
     p.add_argument("--lstm", "--node", dest="lstm", metavar="NAME",
                    help="which LSTM to trace: a module name (e.g. encoder.lstm) or an ONNX node name; "
                    "default the first")  # fmt: skip
+    p.add_argument("--vocab", metavar="FILE", help="token names for a model that reads ids: one "
+                   "token a line (line k is id k), or JSON {token: id}")  # fmt: skip
+    p.add_argument("--labels", metavar="FILE", help="output names: one label a line (line k "
+                   "names output k), or a JSON list")  # fmt: skip
+    p.add_argument("--output-kind", metavar="KIND", choices=OUTPUT_KIND_CHOICES,
+                   help="what the output is when the guess is wrong: "
+                   + ", ".join(OUTPUT_KIND_CHOICES))  # fmt: skip
     if with_input:
         p.add_argument("--batch-index", type=_non_negative, default=0, metavar="B",
                        help="for ONNX inputs with a batch, which sequence to trace (default 0)")  # fmt: skip
+
+
+def _names_given(args) -> dict:
+    """--vocab, --labels and --output-kind, those the user gave, as the front door takes them."""
+    return {k: v for k in ("vocab", "labels", "output_kind") if (v := getattr(args, k)) is not None}
+
+
+def _check_sources(args) -> None:
+    """--input next to --text or --example only to name the model's other inputs.
+
+    --input left the mutually exclusive group so that `--text "..." --input
+    hidden=h.npy` can feed a forward(input, hidden); an unnamed --input (the
+    sequence itself) still excludes --text and --example, as argparse said before.
+    """
+    given = args.input or []
+    unnamed = [v for v in given if "=" not in v or os.path.lexists(v)]
+    for flag, value in (("--text", args.text), ("--example", args.example)):
+        if value is not None and (unnamed or (given and flag == "--example")):
+            raise UsageError(f"argument --input: not allowed with argument {flag} "
+                             "(except NAME=FILE for the model's other inputs with --text)")  # fmt: skip
 
 
 def _whole_number(s: str, least: int, why: str) -> int:
@@ -80,10 +117,19 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
         prog=PROG,
         description="A terminal step-through debugger for LSTM networks.",
         epilog="Headless commands: `lstm-tui record MODEL -o TRACE.npz` writes a trace (with "
-        "--edit EDIT, a what-if branch); `lstm-tui diff A B` compares two traces or models; "
-        "`lstm-tui info MODEL` describes a model. Each takes --help.",
+        "--edit EDIT, a what-if branch); `lstm-tui find MODEL --where EXPR` lists the steps where "
+        "a watch expression holds; `lstm-tui diff A B` compares two traces or models; "
+        "`lstm-tui explain`, `stats` and `doctor` say where a unit's memory came from, which "
+        "units matter and what looks wrong; `lstm-tui info MODEL` describes a model. Each takes "
+        "--help.",
     )
     _add_model_args(ui)
+    against = ui.add_mutually_exclusive_group()
+    against.add_argument("--compare", metavar="TEXT_B",
+                         help="open on a comparison with a second input, aligned by position")
+    against.add_argument("--compare-model", metavar="MODEL_B",
+                         help="open on a comparison with a second model (say MODEL's ONNX export) "
+                         "on the same input: where they first diverge, step, layer and gate")
     record = _Parser(prog=f"{PROG} record", description="Trace MODEL on one input and save the "
                      "trace (tokens, every gate, the model's per-step output, labels) as .npz.")  # fmt: skip
     _add_model_args(record)
@@ -139,9 +185,11 @@ def cmd_record(args) -> int:
     out = Path(args.output)
     if _same_file(out, model_path):
         raise UsageError(f"{safe_line(out)} is the model itself; write the trace to another file")
+    _check_sources(args)
     opened = open_and_trace(
-        args.model, text=args.text, input_path=args.input, example=args.example,
+        args.model, text=args.text, inputs=args.input, example=args.example,
         trust=args.trust, lstm=args.lstm, batch_index=args.batch_index,
+        **_names_given(args),
     )  # fmt: skip
     if args.edit:  # a what-if: the branch is what is saved (a recorded trace branches too)
         from .whatif_cli import record_branch
@@ -216,12 +264,21 @@ def info_lines(info: dict) -> list[str]:
         else:
             vocab = "no vocabulary"
         row("input", f"text ({safe_line(info['tokenizer'])}); {vocab}")
+        first = info.get("vocab_first") or []
+        if first and not info.get("vocab_is_ids"):
+            more = f" … ({info['vocab_size']} in all)" if info["vocab_size"] > len(first) else ""
+            row("vocabulary", " ".join(display(w)[:24] for w in first) + more)
     elif info.get("inputs"):  # ONNX: the graph's own inputs, batch axis included
         shapes = ", ".join(f"{safe_line(k)} {safe_line(v)}" for k, v in info["inputs"].items())
-        row("input", f"numeric graph input {shapes} (--input X.npy, --batch-index B)")
+        how = "--input X.npy" if len(info["inputs"]) == 1 else "--input NAME=X.npy or FILE.npz"
+        row("input", f"numeric graph input {shapes} ({how}, --batch-index B)")
     else:
         width = info.get("input_width", info["input_size"]) or "features"
         row("input", f"numeric, [T, {safe_line(width)}] (--input X.npy)")
+    if info.get("forward_args"):  # a torch forward with more than the sequence
+        args = ", ".join(f"{safe_line(n)} ({safe_line(what)})" for n, what in info["forward_args"])
+        row("forward", args)
+        row("", "give each by name (--input NAME=FILE.npy), or all in one FILE.npz")
     if info["labels"] is not None:
         labels = info["labels"]
         shown = ", ".join(display(x) for x in labels[:20])
@@ -279,6 +336,14 @@ def trace_info_lines(path: str, tr=None) -> list[str]:
         words = ", ".join(display(tr.tokens[k]) for k in at)
         rows.insert(6, ("unknown", f"{len(unk_at)} read as {display(meta.get('unk') or '?')}: {words}"
                         + (" …" if len(unk_at) > 10 else "")))  # fmt: skip
+    if tr.parent is not None:  # a what-if branch says how it was made
+        from lstm_engine import format_edit
+
+        rows.append(("branch", f"of {s(tr.parent)[:19]}… (root {s(tr.root or '?')[:19]}…)"))
+        for k, e in enumerate(tr.edits):
+            rows.append(("edits" if k == 0 else "", s(format_edit(e, tr))))
+        if tr.output_not_recomputed:  # not the parent's output kind: there is no output
+            rows[[k for k, _ in rows].index("output")] = ("output", s(tr.output_not_recomputed))
     _warning_rows(lambda k, v: rows.append((k, v)), meta.get("warnings") or ())
     kw = max(len(k) for k, _ in rows)
     return [f"{k.ljust(kw)}  {v}" for k, v in rows]
@@ -288,6 +353,10 @@ def cmd_info(args) -> int:
     from lstm_engine import Trace, open_file
 
     opened = open_file(args.model, trust=args.trust, lstm=args.lstm)
+    if not isinstance(opened, Trace) and _names_given(args):
+        from lstm_engine import apply_names
+
+        apply_names(opened, **_names_given(args))
     lines = trace_info_lines(args.model, opened) if isinstance(opened, Trace) else info_lines(opened.info())
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
@@ -302,6 +371,7 @@ def cmd_ui(args) -> int:
     """
     from .opening import open_path
 
+    _check_sources(args)
     # torch and a large model take seconds before the first frame: say what is happening,
     # on the terminal only, and clear the line again whatever the outcome
     status = sys.stderr.isatty()
@@ -310,9 +380,18 @@ def cmd_ui(args) -> int:
         sys.stderr.flush()
     try:
         source = open_path(
-            args.model, text=args.text, input_path=args.input, trust=args.trust, lstm=args.lstm,
-            batch_index=args.batch_index, example=args.example,
+            args.model, text=args.text, inputs=args.input, trust=args.trust, lstm=args.lstm,
+            batch_index=args.batch_index, example=args.example, **_names_given(args),
         )  # fmt: skip
+        compare = None
+        if args.compare is not None or args.compare_model is not None:
+            from .opening import open_comparison
+
+            compare = open_comparison(
+                source, text=args.compare, model=args.compare_model, path=args.model,
+                input_path=args.input, example=args.example, trust=args.trust, lstm=args.lstm,
+                batch_index=args.batch_index,
+            )  # fmt: skip
     finally:
         if status:
             sys.stderr.write("\r\x1b[K")
@@ -322,19 +401,21 @@ def cmd_ui(args) -> int:
             "the debugger needs a terminal (stdin and stdout are not one); "
             f"use `{PROG} info` or `{PROG} record -o TRACE.npz` without one"
         )
-    return _run_app(source, Path(args.model).name)
+    what = Path(args.model).name
+    return _run_app(source, what) if compare is None else _run_app(source, what, compare)
 
 
-def _app_for(source, what: str):
-    """The debugger's App on an already opened Source (its loader only hands the Source over)."""
+def _app_for(source, what: str, compare=None):
+    """The debugger's App on an already opened Source (its loader only hands the Source over);
+    `compare`: the whatif.Comparison to open on (--compare, --compare-model)."""
     from .app import LstmTuiApp  # textual is imported only when the UI opens
 
-    return LstmTuiApp(loader=lambda: source, what=what)
+    return LstmTuiApp(loader=lambda: source, what=what, compare=compare)
 
 
-def _run_app(source, what: str) -> int:
+def _run_app(source, what: str, compare=None) -> int:
     """The debugger on an opened Source; the exit status (2 after an error it showed)."""
-    app = _app_for(source, what)
+    app = _app_for(source, what, compare)
     app.run()
     if app.error:  # the error screen is gone with the app; leave the reason in the scrollback
         _fail(app.error)
@@ -370,7 +451,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("LSTM_TUI_DEBUG"):
             raise
         _fail(f"internal error: {type(e).__name__}: {e} (set LSTM_TUI_DEBUG=1 for the traceback)")
-        return 1
+        # for the grep-like commands 1 is an answer ("no step matched", "they diverge",
+        # "found something"), so a bug there exits 2, as any error does
+        return EXIT_USAGE if command in ANSWERING_COMMANDS else 1
+
+
+#: Commands whose exit status 1 is an answer, as grep's and diff's is.
+ANSWERING_COMMANDS = frozenset({"find", "diff", "doctor"})
 
 
 def _cmd_diff(args) -> int:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
+from .quantities import evaluate_many
 from .trace import Trace, step_index
 
 
@@ -98,10 +99,14 @@ def provenance(
     cols = slice(None) if unit is None else slice(unit, unit + 1)
     pos = read_positions(trace, direction, t)
     lo, hi = int(pos.min()), int(pos.max()) + 1
-    w = trace.windows(("f", "written"), layer, direction, lo, hi)
+    # f and written from the registry, over only the queried units' columns: O(T) for one
+    def stored(name: str) -> np.ndarray:
+        return getattr(trace, name)[layer, direction, lo:hi, cols]
+
+    w = evaluate_many(("f", "written"), stored, trace.output_activation(layer, direction))
     order = slice(None) if not trace.reads_reversed(direction) else slice(None, None, -1)
-    f = w["f"][order][:, cols].astype(np.float64)  # (n, h) in reading order
-    written = w["written"][order][:, cols].astype(np.float64)
+    f = w["f"][order].astype(np.float64)  # (n, h) in reading order
+    written = w["written"][order].astype(np.float64)
     since = _since(f)  # (n + 1, h): [0] for c_0, [s + 1] for what step s wrote
     contributions = (since[1:] * written).T  # (h, n)
     c0 = trace.c0[layer, direction, cols].astype(np.float64)

@@ -32,6 +32,8 @@ UNIT_W = 6
 NAME_W = 10
 #: Which columns are gates, in column order (looked up once: rows are drawn at every step).
 _GATES = tuple(is_gate(q) for q in COLUMNS)
+#: A difference of two gates is signed: every column then draws as a signed one.
+_SIGNED = (False,) * len(COLUMNS)
 
 
 _BOLD = Style(bold=True)
@@ -272,8 +274,8 @@ class UnitTable(ScrollView, can_focus=False):
         segs = [Segment(label + " " * (self._unit_w - cell_len(label)), under)]
         dark = self.app.current_theme.dark
         mono = self.app.no_color
-        for q, w, gate in zip(COLUMNS, cw, _GATES):
-            if not w:
+        for q, w, gate in zip(COLUMNS, cw, _SIGNED if cols.difference else _GATES):
+            if not w:  # a per-unit column with no room
                 continue
             v = float(cols.values[q][unit])
             style = cell_style(v, gate, cols.scales[q], dark, under)
