@@ -25,6 +25,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import var
 
+from ..renderables.palette import legend
 from ..layout import ARRANGEMENTS, PANELS, WATCHES, Layout, plan
 from ..source import Source
 from ..stepdata import StepColumns, TraceData, sort_label
@@ -163,7 +164,9 @@ class TraceView(Vertical):
             return
         tr = self.source.trace
         table = self.query_one("#table")
-        table.border_title = f"units ({tr.hidden_size})"
+        # the table's colour key on screen: which ramp is a gate, which a sign
+        key = legend(dark=self.app.current_theme.dark, color=not self.app.no_color)
+        table.border_title = Text.assemble(f"units ({tr.hidden_size})  ", key)
         reverse = tr.reads_reversed(self.direction)
         table.border_subtitle = f"sort: {sort_label(self.sort, reverse, self.descending)}  (s, S)"
         self.query_one("#cell").border_title = f"cell · unit {self.unit}"
