@@ -12,6 +12,10 @@ The public API, re-exported here, is what the TUI and users build on:
     model.downstream("lstm", h)                  # the rest of the network from an LSTM's output
     opened = open_and_trace(path, text=...)      # the front door the CLI and the UI share
     save_checkpoint(torch_model, "mine.pt", vocab=..., labels=..., examples=[...])
+    p = provenance(trace, layer, d, t, unit)     # c_t = p.initial + Σ p.contributions (+ p.residual)
+    unit_stats(trace).rows()                     # saturation, var, |Δc|, half-life per unit
+    output_attribution(model, trace, t); saliency(model, trace, t)   # what the output owes each unit
+    doctor(model)                                # Findings: a health check on the examples
 
 Importing this package never imports torch or textual; torch is imported
 only when a torch model is handed in.
@@ -25,8 +29,8 @@ from .core.files import (
     write_file,
 )  # fmt: skip
 from .open import (
-    Opened, choose_input, example_index, is_trace_file, load, open_and_trace, open_file, output_kind,
-    output_uses_future,
+    Opened, choose_input, example_index, is_trace_file, load, open_and_trace, open_file, open_pair,
+    output_kind, output_uses_future,
 )  # fmt: skip
 from .model import (
     EmbeddingPart, HeadPart, LSTMPart, Model, PipelineModel, guess_output_kind, log_softmax,
@@ -45,12 +49,27 @@ from .core.trace import Trace, stack_layers
 from .core.watch import Watch, WatchError, compile_watch, next_hit
 from .core.edit_syntax import EditSyntaxError, TokenReplacement, format_edit, parse_edit
 from .core.diff import Divergence, QuantityDelta, TraceDiff, UnitDelta
+from .core.provenance import (
+    Provenance, half_life, provenance, read_positions, retention, steps_to_half,
+)  # fmt: skip
+from .core.unit_stats import (
+    STAT_KEYS, UnitStats, label_event, point_biserial, rank, saturation_fractions, token_event,
+    unit_stats,
+)  # fmt: skip
+from .core.backward import Gradients, backward
+from .attribution import (
+    Attribution, Saliency, linear_head, output_attribution, output_contribution, saliency,
+    torch_backward,
+)  # fmt: skip
+from .doctor import CHECKS, Finding, doctor, doctor_traces
 
 __all__ = [
     "ALIASES",
     "Ablate",
     "Divergence",
     "Activation",
+    "Attribution",
+    "CHECKS",
     "CellActivations",
     "CellWeights",
     "ClampGate",
@@ -58,7 +77,9 @@ __all__ = [
     "EditSyntaxError",
     "EmbeddingPart",
     "EngineError",
+    "Finding",
     "GATES",
+    "Gradients",
     "HeadPart",
     "InputError",
     "LSTMPart",
@@ -67,12 +88,15 @@ __all__ = [
     "Model",
     "Opened",
     "PipelineModel",
+    "Provenance",
     "QUANTITIES",
     "Quantity",
     "QuantityDelta",
     "REGISTRY",
     "Recorder",
     "ReplaceInput",
+    "STAT_KEYS",
+    "Saliency",
     "Session",
     "SetState",
     "SpecError",
@@ -82,40 +106,61 @@ __all__ = [
     "Trace",
     "TraceDiff",
     "UnitDelta",
+    "UnitStats",
     "UnsafeFileError",
     "VALUE_NAMES",
     "Vocabulary",
     "Watch",
     "WatchError",
     "WriteError",
+    "backward",
     "branch",
     "choose_input",
     "compile_watch",
+    "doctor",
+    "doctor_traces",
     "edit_from_json",
     "example_index",
     "format_edit",
     "guess_output_kind",
+    "half_life",
     "is_trace_file",
+    "label_event",
+    "linear_head",
     "load",
     "log_softmax",
     "next_hit",
     "open_and_trace",
     "open_file",
+    "open_pair",
+    "output_attribution",
+    "output_contribution",
     "output_kind",
     "output_uses_future",
     "parse_edit",
+    "point_biserial",
     "prev_subscript",
     "previous_step",
     "probabilities",
+    "provenance",
+    "rank",
     "reach",
     "read_input_array",
+    "read_positions",
     "record",
     "remove_stale_partials",
     "require_regular_file",
+    "retention",
+    "saliency",
+    "saturation_fractions",
     "save_checkpoint",
     "softmax",
     "split_text",
     "stack_layers",
+    "steps_to_half",
+    "token_event",
+    "torch_backward",
     "trace_lstm",
+    "unit_stats",
     "write_file",
 ]

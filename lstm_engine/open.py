@@ -38,7 +38,7 @@ from .core.errors import InputError, LoadError, SpecError
 from .core.files import open_regular, read_input_array, require_regular_file
 from .core.edit_syntax import TokenReplacement
 from .core.recorder import branch
-from .core.trace import Trace
+from .core.trace import Trace, stack_layers
 from .core.output import output_kind_of
 from .model import Model
 
@@ -265,6 +265,50 @@ def open_and_trace(
         # every reader's answer travels with the trace, so a recorded file shows it too
         trace = replace(trace, meta={**trace.meta, "output_uses_future": output_uses_future(trace, model)})
     return Opened(trace=trace, model=model, input=inp, example=example)
+
+
+def open_pair(
+    a: str | os.PathLike, b: str | os.PathLike, *, text: str | None = None,
+    input_path: str | os.PathLike | None = None, example: int | None = None, trust: bool = False,
+    lstm: str | None = None, lstm_b: str | None = None, batch_index: int = 0,
+) -> tuple[Trace, Trace]:  # fmt: skip
+    """Two traces to compare (Trace.diff): recorded traces as they are, models on one input.
+
+    The input is the one given, else what a recorded side read (its tokens, or its x),
+    else A's (then B's) first example, so a model and its export read the same thing.
+    `lstm` picks A's LSTM and `lstm_b` B's; where a model exports a stacked LSTM as one-layer
+    nodes (ONNX: NAME_l0, NAME_l1, …) and the other side has that many layers, its nodes are
+    traced one by one and stacked (stack_layers), so the two compare layer by layer.
+    """
+    paths, lstms = {"a": a, "b": b}, {"a": lstm, "b": lstm_b}
+    for p in paths.values():
+        require_regular_file(p, "model or trace file")
+    recorded = {k: Trace.load(p) for k, p in paths.items() if is_trace_file(p)}
+    gave_input = any(v is not None for v in (text, input_path, example))
+    if len(recorded) == 2 and gave_input:
+        raise InputError("A and B are both recorded traces: they take no --text, --input or "
+                         "--example")  # fmt: skip
+    models = {k: load(p, trust=trust, lstm=lstms[k]) for k, p in paths.items()
+              if k not in recorded}  # fmt: skip
+    inp = None
+    if models and recorded and not gave_input:  # the model reads what the recording read
+        trace, model = next(iter(recorded.values())), next(iter(models.values()))
+        inp = list(trace.tokens) if trace.tokens is not None and model.input_kind == "text" \
+            else trace.x  # fmt: skip
+    elif models:
+        first = models.get("a") or models["b"]
+        inp, _ = choose_input(first, text=text, input_path=input_path, example=example)
+    traces = dict(recorded)
+    for k, model in models.items():
+        traces[k] = model.trace(inp, batch_index=batch_index)
+    for k, other in (("a", "b"), ("b", "a")):
+        layers = traces[other].num_layers
+        if k in models and lstms[k] is None and traces[k].num_layers < layers \
+                and len(models[k].lstm_names) == layers:  # fmt: skip
+            nodes = [load(paths[k], trust=trust, lstm=n) for n in models[k].lstm_names]
+            if all(m.spec.num_layers == 1 for m in nodes):
+                traces[k] = stack_layers([m.trace(inp, batch_index=batch_index) for m in nodes])
+    return traces["a"], traces["b"]
 
 
 # --- what the output means

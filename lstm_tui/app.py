@@ -40,9 +40,11 @@ class LstmTuiApp(App[int]):
 
     def __init__(
         self, source: Source | None = None, *, loader: Callable[[], Source] | None = None,
-        what: str = "model",
+        what: str = "model", compare: Any = None,
     ) -> None:  # fmt: skip
+        """`compare`: a whatif.Comparison of the source with a second trace to open on."""
         super().__init__()
+        self._compare = compare
         if (source is None) == (loader is None):
             raise ValueError("give exactly one of source or loader")
         self._source = source
@@ -57,7 +59,7 @@ class LstmTuiApp(App[int]):
         if self._source is not None:
             from .screens.debugger import DebuggerScreen
 
-            self.push_screen(DebuggerScreen(self._source))
+            self.push_screen(DebuggerScreen(self._source, self._compare))
         else:
             self.push_screen(LoadingScreen(self._what))
             self._load()
@@ -76,7 +78,7 @@ class LstmTuiApp(App[int]):
             from .screens.debugger import DebuggerScreen
 
             keys = self.screen.pending_keys if isinstance(self.screen, LoadingScreen) else []
-            self.switch_screen(DebuggerScreen(source))
+            self.switch_screen(DebuggerScreen(source, self._compare))
             if keys:  # typed during loading: they were meant for the debugger
                 self.call_after_refresh(self._replay, keys)
         else:

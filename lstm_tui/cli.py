@@ -1,6 +1,7 @@
 """The `lstm-tui` command: open the debugger, or `record` / `info` without any UI.
 
-    lstm-tui MODEL [--text TEXT | --input X.npy | --example N] [--trust] [--lstm NAME] [--batch-index B]
+    lstm-tui MODEL [--text TEXT | --input X.npy | --example N] [--trust] [--lstm NAME]
+             [--batch-index B] [--compare TEXT_B | --compare-model MODEL_B]
     lstm-tui record MODEL [--text TEXT | --input X.npy | --example N] -o TRACE.npz [--force] ...
     lstm-tui info MODEL [--trust] [--lstm NAME]
     lstm-tui record MODEL … --edit EDIT [--edit EDIT …] -o BRANCH.npz   (whatif_cli.py)
@@ -24,7 +25,7 @@ from typing import Any, Sequence
 from .text import display, safe_line
 
 PROG = "lstm-tui"
-SUBCOMMANDS = ("record", "info", "diff", "find")
+SUBCOMMANDS = ("record", "info", "diff", "find", "explain", "stats", "doctor")
 EXIT_USAGE = 2
 
 
@@ -97,6 +98,12 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     ui.add_argument("--version", action="version", version=f"{PROG} {version()}",
                     help="print the version and exit")  # fmt: skip
     _add_model_args(ui)
+    against = ui.add_mutually_exclusive_group()
+    against.add_argument("--compare", metavar="TEXT_B",
+                         help="open on a comparison with a second input, aligned by position")
+    against.add_argument("--compare-model", metavar="MODEL_B",
+                         help="open on a comparison with a second model (say MODEL's ONNX export) "
+                         "on the same input: where they first diverge, step, layer and gate")
     record = _Parser(prog=f"{PROG} record", description="Trace MODEL on one input and save the "
                      "trace (tokens, every gate, the model's per-step output, labels) as .npz.")  # fmt: skip
     _add_model_args(record)
@@ -110,7 +117,10 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     _add_model_args(info, with_input=False)
     from .find import build_parser as find_parser  # find.py builds on this module's helpers
 
-    return {"ui": ui, "record": record, "info": info, "diff": diff_parser(), "find": find_parser()}
+    from .analysis_cli import doctor_parser, explain_parser, stats_parser
+
+    return {"ui": ui, "record": record, "info": info, "diff": diff_parser(), "find": find_parser(),
+            "explain": explain_parser(), "stats": stats_parser(), "doctor": doctor_parser()}
 
 
 # --- helpers shared by the subcommands
@@ -289,6 +299,14 @@ def trace_info_lines(path: str, tr=None) -> list[str]:
         words = ", ".join(display(tr.tokens[k]) for k in at)
         rows.insert(6, ("unknown", f"{len(unk_at)} read as {display(meta.get('unk') or '?')}: {words}"
                         + (" …" if len(unk_at) > 10 else "")))  # fmt: skip
+    if tr.parent is not None:  # a what-if branch says how it was made
+        from lstm_engine import format_edit
+
+        rows.append(("branch", f"of {s(tr.parent)[:19]}… (root {s(tr.root or '?')[:19]}…)"))
+        for k, e in enumerate(tr.edits):
+            rows.append(("edits" if k == 0 else "", s(format_edit(e, tr))))
+        if tr.output_not_recomputed:  # not the parent's output kind: there is no output
+            rows[[k for k, _ in rows].index("output")] = ("output", s(tr.output_not_recomputed))
     _warning_rows(lambda k, v: rows.append((k, v)), meta.get("warnings") or ())
     kw = max(len(k) for k, _ in rows)
     return [f"{k.ljust(kw)}  {v}" for k, v in rows]
@@ -323,6 +341,15 @@ def cmd_ui(args) -> int:
             args.model, text=args.text, input_path=args.input, trust=args.trust, lstm=args.lstm,
             batch_index=args.batch_index, example=args.example,
         )  # fmt: skip
+        compare = None
+        if args.compare is not None or args.compare_model is not None:
+            from .opening import open_comparison
+
+            compare = open_comparison(
+                source, text=args.compare, model=args.compare_model, path=args.model,
+                input_path=args.input, example=args.example, trust=args.trust, lstm=args.lstm,
+                batch_index=args.batch_index,
+            )  # fmt: skip
     finally:
         if status:
             sys.stderr.write("\r\x1b[K")
@@ -332,19 +359,21 @@ def cmd_ui(args) -> int:
             "the debugger needs a terminal (stdin and stdout are not one); "
             f"use `{PROG} info` or `{PROG} record -o TRACE.npz` without one"
         )
-    return _run_app(source, Path(args.model).name)
+    what = Path(args.model).name
+    return _run_app(source, what) if compare is None else _run_app(source, what, compare)
 
 
-def _app_for(source, what: str):
-    """The debugger's App on an already opened Source (its loader only hands the Source over)."""
+def _app_for(source, what: str, compare=None):
+    """The debugger's App on an already opened Source (its loader only hands the Source over);
+    `compare`: the whatif.Comparison to open on (--compare, --compare-model)."""
     from .app import LstmTuiApp  # textual is imported only when the UI opens
 
-    return LstmTuiApp(loader=lambda: source, what=what)
+    return LstmTuiApp(loader=lambda: source, what=what, compare=compare)
 
 
-def _run_app(source, what: str) -> int:
+def _run_app(source, what: str, compare=None) -> int:
     """The debugger on an opened Source; the exit status (2 after an error it showed)."""
-    app = _app_for(source, what)
+    app = _app_for(source, what, compare)
     app.run()
     if app.error:  # the error screen is gone with the app; leave the reason in the scrollback
         _fail(app.error)
@@ -363,9 +392,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = _parsers()[command].parse_args(rest)
         except SystemExit as e:  # --help
             return int(e.code or 0)
+        from .analysis_cli import cmd_doctor, cmd_explain, cmd_stats
         from .find import cmd_find
 
-        return {"ui": cmd_ui, "record": cmd_record, "info": cmd_info, "diff": _cmd_diff, "find": cmd_find}[command](args)
+        return {"ui": cmd_ui, "record": cmd_record, "info": cmd_info, "diff": _cmd_diff, "find": cmd_find,
+                "explain": cmd_explain, "stats": cmd_stats, "doctor": cmd_doctor}[command](args)
     except (UsageError, EngineError) as e:
         _fail(str(e))
         return EXIT_USAGE

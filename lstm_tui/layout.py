@@ -204,3 +204,22 @@ def footer_fit(entries: list[tuple[str, str]], width: int) -> int:
             return n
         room -= cells
     return len(entries)
+
+
+#: From this width two traces being compared are shown side by side, each at least MIN_WIDTH.
+SIDE_BY_SIDE_FROM = 2 * MIN_WIDTH
+
+
+def compare_sides(width: int, paired: bool, side: int) -> tuple[bool, bool]:
+    """Which of two trace views (the first, the second) a comparison shows in `width` columns.
+
+    Side by side from SIDE_BY_SIDE_FROM, where each still gets a whole trace
+    view; below that one side at a time (`side`: 0 the first, 1 the second),
+    with the difference on that side's own panels, rather than two views too
+    narrow for a table. Without a second trace, the first alone.
+    """
+    if not paired:
+        return True, False
+    if width >= SIDE_BY_SIDE_FROM:
+        return True, True
+    return side == 0, side == 1

@@ -15,7 +15,7 @@ import numpy as np
 
 from lstm_engine import (
     EngineError, InputError, LSTMSpec, Trace, Vocabulary, guess_output_kind, is_trace_file,
-    open_and_trace, record, split_text, trace_lstm,
+    open_and_trace, open_pair, record, split_text, trace_lstm,
 )  # fmt: skip
 from lstm_engine import output_kind as trace_output_kind  # from_live has an output_kind= argument
 
@@ -236,3 +236,39 @@ def source_or_error(fn, *args, **kwargs) -> tuple[Source | None, str | None, int
         return None, str(e), 2
     except Exception as e:  # noqa: BLE001 - a bug must still not print a traceback over the UI
         return None, f"internal error: {type(e).__name__}: {e}", 1
+
+
+def open_comparison(
+    source: Source, *, text: str | None = None, model: str | None = None,
+    path: str | None = None, input_path: str | None = None, example: int | None = None,
+    trust: bool = False, lstm: str | None = None, batch_index: int = 0,
+):  # fmt: skip
+    """The comparison `--compare TEXT_B` or `--compare-model MODEL_B` opens on (whatif.Comparison).
+
+    A second input is traced by the same model. A second model is opened
+    with `source` (from `path`) by the engine's `open_pair`, on the same
+    input (the text, --input file or example given, else the first model's
+    first example), with an export's one-layer nodes stacked to match a
+    stacked LSTM. Two LSTMs of different shapes cannot be compared unit by
+    unit: an InputError, so the command line says so in one line before the
+    debugger opens.
+    """
+    from .whatif import compare
+
+    if (text is None) == (model is None):
+        raise InputError("compare with a second input (--compare) or a second model "
+                         "(--compare-model), not both")  # fmt: skip
+    if text is not None:
+        reason = source.read_only_reason
+        if reason is not None:
+            raise InputError(f"--compare needs a second input to run: {reason}")
+        return compare(source, source.retrace(text), "input")
+    if path is None:
+        raise InputError("comparing with a second model needs the first model's file")
+    given = dict(input_path=input_path) if input_path is not None else \
+        dict(text=source.text) if source.text is not None else dict(example=example)  # fmt: skip
+    _, trace = open_pair(path, model, trust=trust, lstm=lstm, batch_index=batch_index, **given)
+    name = trace.meta.get("model") or Path(model).stem
+    other = Source(trace=trace, name=str(name), origin="pair", output_kind=trace_output_kind(trace),
+                   format=trace.meta.get("model_format") or trace.meta.get("format"))  # fmt: skip
+    return compare(source, other, "model")

@@ -24,7 +24,8 @@ class Source:
 
     trace: Trace
     name: str
-    #: "model" (a file loaded with lstm_engine.load), "trace" (a recorded .npz), "live" (debug()).
+    #: "model" (a file loaded with lstm_engine.load), "trace" (a recorded .npz), "live" (debug()),
+    #: "pair" (the second model of --compare-model: its trace, without the model).
     origin: str
     #: The loaded lstm_engine Model, kept so that an edited text can be traced again.
     model: Any = None

@@ -89,6 +89,7 @@ class StepColumns:
     descending: bool = True
     widths: dict[str, int] | None = None  # characters each column's numbers need (2 decimals)
     reverse: bool = False  # the direction reads right to left (its previous step is t + 1)
+    difference: bool = False  # values are differences from another trace (signed, gates too)
 
     @property
     def H(self) -> int:
@@ -112,8 +113,10 @@ def step_values(trace: Trace, layer: int, direction: int, t: int) -> dict[str, n
     return {q: got[per_unit(q, projected)][0] for q in COLUMNS}
 
 
-def sort_order(values: dict[str, np.ndarray], sort: str, descending: bool = True) -> np.ndarray:
-    """Display order: unit index, gates by value, signed columns by size |x|.
+def sort_order(values: dict[str, np.ndarray], sort: str, descending: bool = True,
+               by_size: bool = False) -> np.ndarray:  # fmt: skip
+    """Display order: unit index, gates by value, signed columns (every column `by_size`,
+    as differences are) by size |x|.
 
     Descending lists the most open gates / largest changes first; ascending
     lists the units a gate shut (f ≈ 0) or a step left alone first. A stable
@@ -124,7 +127,7 @@ def sort_order(values: dict[str, np.ndarray], sort: str, descending: bool = True
     if sort == "unit":
         return np.arange(n) if descending else np.arange(n)[::-1].copy()
     col = values[sort]
-    key = col if is_gate(sort) else np.abs(col)
+    key = col if is_gate(sort) and not by_size else np.abs(col)
     key = np.where(np.isnan(key), np.inf, -key if descending else key)
     return np.argsort(key, kind="stable")
 
@@ -237,6 +240,9 @@ class TraceData:
     `id()`, it is never reused by a later trace.
     """
 
+    #: Do the table and heatmap show differences from another trace (whatif.DifferenceData)?
+    difference: bool = False
+
     def __init__(self, trace: Trace, steps: int = 64, series: int = 8) -> None:
         self.trace = trace
         self.serial = next(_serials)
@@ -264,15 +270,20 @@ class TraceData:
         """The unit table at one step, sorted; stepping back is a lookup."""
 
         def make() -> StepColumns:
-            values = step_values(self.trace, layer, direction, t)
+            values = self.step_values(layer, direction, t)
+            order = sort_order(values, sort, descending, by_size=self.difference)
             return StepColumns(
-                layer, direction, t, values, sort_order(values, sort, descending), sort,
+                layer, direction, t, values, order, sort,
                 projected=self.projected, scales=self.scales(layer, direction),
                 descending=descending, widths=self.number_widths(layer, direction),
-                reverse=self.trace.reads_reversed(direction),
+                reverse=self.trace.reads_reversed(direction), difference=self.difference,
             )  # fmt: skip
 
         return self._columns.get_or((layer, direction, t, sort, descending), make)
+
+    def step_values(self, layer: int, direction: int, t: int) -> dict[str, np.ndarray]:
+        """The table's columns at one step (what `columns` sorts and caches)."""
+        return step_values(self.trace, layer, direction, t)
 
     def window(self, name: str, layer: int, direction: int, t0: int, t1: int,
                units: np.ndarray | slice) -> np.ndarray:  # fmt: skip

@@ -109,15 +109,15 @@ def record_branch(args, opened) -> int:
     if child.output_not_recomputed:
         sys.stdout.write(f"note: {safe_line(child.output_not_recomputed)}\n")
     elif child.output is not None and parent.output is not None and child.labels:
-        d = parent.diff(child)
-        first = d.first_prediction_change
-        if first is None:
+        before, after = parent.output.argmax(axis=1), child.output.argmax(axis=1)
+        changed = (before != after).nonzero()[0]
+        if not changed.size:
             sys.stdout.write("the top prediction is the same at every step\n")
         else:
-            tops = (int(parent.output[first].argmax()), int(child.output[first].argmax()))
+            first = int(changed[0])
             sys.stdout.write(f"the top prediction first changes at step {first + 1}: "
-                             f"{display(parent.labels[tops[0]])} → "
-                             f"{display(child.labels[tops[1]])}\n")  # fmt: skip
+                             f"{display(parent.labels[before[first]])} → "
+                             f"{display(child.labels[after[first]])}\n")  # fmt: skip
     return 0
 
 
@@ -156,55 +156,13 @@ def _tolerance(s: str) -> float:
     return v
 
 
-def _open_pair(args):
-    """(trace A, trace B): recorded traces as they are, models run on one input: the one
-    given, else what a recorded side read, else A's first example."""
-    import lstm_engine
-
-    paths = {"a": args.a, "b": args.model}
-    lstms = {"a": args.lstm, "b": args.lstm_b}
-    recorded = {k: lstm_engine.Trace.load(p) for k, p in paths.items()
-                if lstm_engine.is_trace_file(p)}  # fmt: skip
-    gave_input = any(v is not None for v in (args.text, args.input, args.example))
-    if len(recorded) == 2 and gave_input:
-        raise UsageError("A and B are both recorded traces: they take no --text, --input or "
-                         "--example")  # fmt: skip
-    models = {k: lstm_engine.load(p, trust=args.trust, lstm=lstms[k]) for k, p in paths.items()
-              if k not in recorded}  # fmt: skip
-    inp = None
-    if models and not gave_input and recorded:  # the model reads what the recording read
-        trace, model = next(iter(recorded.values())), next(iter(models.values()))
-        inp = list(trace.tokens) if trace.tokens is not None and model.input_kind == "text" \
-            else trace.x  # fmt: skip
-    elif models:  # the input given, or A's (else B's) first example
-        first = models.get("a") or models["b"]
-        inp, _ = lstm_engine.choose_input(first, text=args.text, input_path=args.input,
-                                          example=args.example)  # fmt: skip
-    traces = dict(recorded)
-    for k, model in models.items():
-        traces[k] = model.trace(inp, batch_index=args.batch_index)
-    for k, other in (("a", "b"), ("b", "a")):  # an export of a stack, one node per layer
-        if k in models and lstms[k] is None and traces[k].num_layers < traces[other].num_layers:
-            traces[k] = _layer_by_layer(models[k], args, inp, traces[other].num_layers) \
-                or traces[k]  # fmt: skip
-    return traces["a"], traces["b"]
-
-
-def _layer_by_layer(model, args, inp, layers: int):
-    """An export of a stacked LSTM as one-layer nodes (ONNX: NAME_l0, NAME_l1, …), each traced
-    on `inp` and stacked into one trace of `layers` layers; None if the model is not that."""
-    import lstm_engine
-
-    if len(model.lstm_names) != layers:
-        return None
-    nodes = [lstm_engine.load(model.path, trust=args.trust, lstm=n) for n in model.lstm_names]
-    if any(m.spec.num_layers != 1 for m in nodes):
-        return None
-    return lstm_engine.stack_layers([m.trace(inp, batch_index=args.batch_index) for m in nodes])
-
-
 def cmd_diff(args) -> int:
-    a, b = _open_pair(args)
+    import lstm_engine
+
+    a, b = lstm_engine.open_pair(
+        args.a, args.model, text=args.text, input_path=args.input, example=args.example,
+        trust=args.trust, lstm=args.lstm, lstm_b=args.lstm_b, batch_index=args.batch_index,
+    )  # fmt: skip
     d = a.diff(b, tol=args.tol)
     if args.json:
         report = {"a": str(args.a), "b": str(args.model), **d.to_json(max(args.top, 0))}

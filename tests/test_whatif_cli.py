@@ -94,6 +94,13 @@ def test_a_recording_branches_and_says_its_output_was_not_recomputed(tmp_path):
     # an existing file is the user's: not replaced without --force
     again = _run("record", rec, "--edit", "c[:] = 0 at 7", "-o", branched)
     assert "--force" in _error_lines(again)[0]
+    # info on the branch says how it was made, and that it has no output of its own
+    info = _run("info", branched)
+    assert info.returncode == 0, info.stderr
+    rows = {line.split()[0]: line for line in info.stdout.splitlines() if line.strip()}
+    assert Trace.load(rec).identity[:19] in rows["branch"]
+    assert rows["edits"].split(None, 1)[1] == "c[:] = 0 at 7"
+    assert "output not recomputed for this branch" in rows["output"]
 
 
 def test_layer_and_direction_defaults_for_edits_without_a_prefix(tmp_path):

@@ -5,8 +5,11 @@ timestep, with an override point for edits), quantities (every per-unit quantity
 once), edits (what-if interventions as plain data), recorder (a run from step 0, or a
 branch re-run from an edited state), trace (an immutable recording, its lineage and its
 file), session (a cursor over one trace), watch (the watch-expression language, evaluated
-over a whole trace at once), edit_syntax (edits as text: `c[11] = 0 at 6`), output (what
-a model's per-step output means: probabilities), and the guards every file goes through
+over a whole trace at once), edit_syntax (edits as text: `c[11] = 0 at 6`), diff (two traces
+compared per step, unit and quantity, and where they first diverge), provenance (which
+earlier step wrote what c_t holds), unit_stats (per-unit saturation, variance and
+rankings), backward (gradients through a recorded trace), output (what a model's per-step
+output means: probabilities), and the guards every file goes through
 (files: bounded reads and safe writes; limits; readonly: arrays nobody can write).
 Nothing here imports from `lstm_engine.formats` or the model pipeline; a test enforces it.
 """

@@ -39,7 +39,10 @@ from .. import layout
 from ..source import Source
 from ..stepdata import HEATMAP_QUANTITIES, SORTS, StepColumns, sort_label
 from ..text import safe_line
+from ..views.compare_view import CompareView
+from ..whatif import Comparison
 from ..views.trace_view import TraceView
+from ..widgets.edit_list import EditList
 from ..widgets.heatmap_view import HeatmapView
 from ..widgets.sequence_strip import SequenceStrip
 from ..widgets.status_header import StatusHeader
@@ -48,6 +51,7 @@ from .dialogs import EditInputDialog, GoToStepDialog, GoToUnitDialog
 from .help import HelpScreen
 from .watch_actions import KEYS as WATCH_KEYS
 from .watch_actions import WatchActions
+from .whatif_keys import WHATIF_KEYS, WhatIfActions
 
 #: What `p` cycles through when the plots do not fit beside the cell view.
 PANELS = layout.PANELS
@@ -78,6 +82,7 @@ KEYS = [
     Binding("pageup", "unit_page(-1)", "Page ↑", show=False, tooltip="Select a unit one page up"),
     Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort order (ascending lists f ≈ 0 first)"),
     *WATCH_KEYS,
+    *WHATIF_KEYS,
 ]  # fmt: skip
 
 
@@ -95,7 +100,7 @@ def _action_key(action: str) -> tuple[str, tuple]:
     return name, tuple(params)
 
 
-class DebuggerScreen(WatchActions, Screen):
+class DebuggerScreen(WatchActions, WhatIfActions, Screen):
     """Step through one trace: header, sequence strip, unit table, cell, history, heatmap."""
 
     #: How often the whole-sequence panels (history, heatmap) follow a held arrow key;
@@ -132,8 +137,12 @@ class DebuggerScreen(WatchActions, Screen):
     """t as the history and heatmap show it: at most CONTEXT_HZ updates a second while
     stepping, and always the final t once stepping pauses (see _follow_context)."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, compare: Comparison | None = None) -> None:
+        """`compare`: the comparison of `source` with a second trace to open on (`--compare`,
+        `--compare-model`; whatif.compare)."""
         super().__init__()
+        self._whatif_init(source)
+        self._opening_compare = compare
         self._context_at = 0.0
         self._context_timer = None
         self._gc_timer = None
@@ -147,18 +156,28 @@ class DebuggerScreen(WatchActions, Screen):
     # --- layout
     def compose(self) -> ComposeResult:
         S = DebuggerScreen
-        yield StatusHeader(id="header").data_bind(S.source, S.t, S.lstm_layer, S.direction)
-        yield Static(id="too-small")
-        yield TraceView(id="main").data_bind(
-            S.source, S.t, S.context_t, S.lstm_layer, S.direction, S.unit, S.sort, S.descending,
-            S.panel, S.overview, S.heat, S.watches, S.markers,
+        yield StatusHeader(id="header").data_bind(S.source, S.t, S.lstm_layer, S.direction,
+                                                  S.branch_label)  # fmt: skip
+        yield EditList(id="whatif").data_bind(
+            S.comparison, S.against, S.lstm_layer, S.direction, heading=S.whatif_heading,
+            quantity=S.heat,
         )  # fmt: skip
+        yield Static(id="too-small")
+        shared = (S.lstm_layer, S.direction, S.unit, S.sort, S.descending, S.panel, S.overview,
+                  S.heat, S.watches, S.comparison, S.difference)  # fmt: skip
+        with CompareView(id="views").data_bind(S.paired, S.side):
+            # search matches and bookmarks are positions of the trace in view: the first's
+            yield TraceView(id="main").data_bind(S.source, S.t, S.context_t, S.markers, *shared)
+            yield TraceView(id="other").data_bind(*shared, source=S.other, t=S.other_t,
+                                                  context_t=S.other_t)  # fmt: skip
         yield Footer(compact=True)
 
     @property
     def view(self) -> TraceView:
-        """The trace view this screen drives."""
-        return self.query_one(TraceView)
+        """The trace view this screen drives: the first trace's, or in a comparison on a
+        narrow terminal the side on screen."""
+        views = self.query_one(CompareView).shown()
+        return views[0] if views else self.query_one("#main", TraceView)
 
     @property
     def columns(self) -> StepColumns | None:
@@ -166,9 +185,13 @@ class DebuggerScreen(WatchActions, Screen):
         return self.view.columns
 
     def on_mount(self) -> None:
+        self._whatif_bar()
         self._update_footer()
         self._warn(self.source)
         self._say_dropped()
+        if self._opening_compare is not None:
+            cmp = self._opening_compare
+            self.show_comparison(cmp.b, cmp)
 
     def _warn(self, source: Source) -> None:
         """Say what the model opened with warnings about, once per Source (also in the
@@ -212,7 +235,7 @@ class DebuggerScreen(WatchActions, Screen):
             idle.add("p")
         if getattr(self.source, "example_reason", "no") is not None:
             idle.add("x")
-        return idle
+        return idle | self.whatif_idle_keys()
 
     def footer_keys(self) -> list[Binding]:
         """The footer's entries: keys that do something, as many as fit whole beside
@@ -276,6 +299,7 @@ class DebuggerScreen(WatchActions, Screen):
             message.update(Text(layout.too_small_message(w, h)))
             # the padding only where there is room for it: at 20×5 it would eat the message
             message.styles.padding = (2, 4) if h >= 12 and w >= 40 else (0, 0)
+        self.side_label()
         self._update_footer()
 
     def plots_fit(self) -> bool:
@@ -290,6 +314,7 @@ class DebuggerScreen(WatchActions, Screen):
     # --- state changes
     def watch_t(self) -> None:
         self._follow_context()
+        self._follow_other()
 
     def _follow_context(self) -> None:
         """Move the history and heatmap cursors now, or at the next 1/CONTEXT_HZ tick.
@@ -481,7 +506,11 @@ class DebuggerScreen(WatchActions, Screen):
         self.t = self.session.t
         self.context_t = self.t
         warned = self.source.warnings
+        if self.paired:
+            self._end_comparison()
+        self._whatif_init(source)  # a new input is a new recording: its own branches
         self.source = source
+        self._show_history()
         self.note(message or f"Re-ran on {tr.T} tokens.", timeout=2)
         if source.warnings != warned:
             self._warn(source)

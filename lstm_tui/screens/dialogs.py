@@ -44,9 +44,11 @@ class EditInputDialog(ModalScreen[str | None]):
         Binding("ctrl+s", "submit", "Re-run", priority=True),
     ]
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, *, title: str | None = None) -> None:
         super().__init__()
         self.source = source
+        self.title_text = title
+        """The dialog's title (the debugger's B asks for a second input with this dialog)."""
 
     @property
     def chars(self) -> bool:
@@ -55,7 +57,7 @@ class EditInputDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         model = self.source.model
         with Vertical(id="dialog", classes="dialog"):
-            title = f"Edit the input of {safe_line(self.source.name, 60)} and re-run"
+            title = self.title_text or f"Edit the input of {safe_line(self.source.name, 60)} and re-run"
             yield Label(Text(title), classes="dialog-title")
             if self.chars:
                 yield TextArea(self.initial_text(), id="text", soft_wrap=True, show_line_numbers=False)

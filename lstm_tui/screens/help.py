@@ -98,6 +98,56 @@ direction over the whole sequence, so the same colour means the same size at
 every step.""".format(small=f"{BESIDE_FROM}×{PLOTS_ALWAYS_FROM}")
 
 
+WHAT_IF = """\
+An edit asks "what if it hadn't?". It never changes the trace in view: it
+makes a new branch (a recorded trace opened read-only branches too), re-run
+from the edit on (only what the edit can reach), shown at the same step.
+  =       type an edit; it is checked as you type (a caret marks a mistake):
+          c[11] = 0 at 6     set c of unit 11 at step 6, then recompute
+                             h_6 = o·tanh(c_6) and run on from step 7
+          h[11] = 0.5 at 6   set h_6 only (what step 7 and the layer above see)
+          c[:] = 0 at 6      every unit
+          f[3] = 1 at 6      clamp a gate (i, f, g, o) at step 6: c_6 and h_6
+          f[3] = 1 from 6    follow from it; "from": to the end of the input
+          ablate 11          zero unit 11's c and h after every step
+          ablate 11 from 6   … from step 6 on
+          token 6 = Spain    replace the token (input 6 = 0.5, … for numbers)
+          L2.rev.c[3] = 0 at 4   on another layer or direction than in view
+          it opens on c[unit] = 0 at t, for the unit and step in view.
+  a, A    ablate the selected unit from t on, or over the whole sequence
+  T       replace the token at t
+  U, R    undo, redo one edit at a time (also ctrl+z, ctrl+y)
+  b       switch between the branch and its parent, at the same step
+  D       table and heatmap: the values, or branch − parent, on one
+          symmetric colour scale (s then sorts by the size of the difference)
+The header says which branch is in view (⎇ branch 2, ⎇ parent of branch 2);
+the bar under it lists the edits, where the branch first diverges (step,
+layer, the quantities), the units that differ most over the sequence in the
+heatmap's quantity, and where the top prediction changed. In the strip, ≠
+marks a step whose top prediction changed and ◆ the first divergent step.
+The output panel shows the branch's own prediction, re-run through the rest
+of the model; where the model's format cannot run it from the LSTM (ONNX, a
+recorded trace), it says "output not recomputed for this branch" instead.
+
+Comparing: B asks for a second input and shows it against the one in view,
+aligned by position (B again ends it); `lstm-tui MODEL --text A --compare B`
+opens on it, and `lstm-tui MODEL --compare-model OTHER` compares two models
+on one input (a .pt and its ONNX export: the first step, layer and gates
+where they diverge, where a gate-order mistake shows). From 160 columns both
+sides are shown; below, one at a time: | switches, D shows the difference.
+
+Walk-through, france.pt: its first example is "I grew up in France … I
+speak fluent", predicting French at the end. Press B and type the same
+sentence with Spain: the bar says the two runs diverge at step 5 (the
+country), the strip marks ≠ where the prediction changed (Spanish at the
+end), and with D the heatmap (v: c) shows which units carry the country
+from step 5 to the end; the units that differ most are listed in the bar.
+Then end the comparison (B), go to step 5 (g 5) and press a: the debugger
+opened on the model's focus unit (12), and the branch forgets it from
+"France" on. At "fluent" (End) the output says German, not French, and ≠
+marks every step whose prediction changed: that unit carries the country."""
+
+
 class HelpScreen(ModalScreen[None]):
     """Every key of the debugger screen, from its own bindings, and how to read it."""
 
@@ -131,6 +181,8 @@ class HelpScreen(ModalScreen[None]):
                 yield Static(reason, classes="dialog-hint")
             yield Static(Text("\nReading the screen", style="bold"))
             yield Static(Text(READING))
+            yield Static(Text("\nWhat if: edits, branches and comparisons", style="bold"))
+            yield Static(Text(WHAT_IF))
             if self.source is not None:
                 yield Static(Text("\nThis model", style="bold"))
                 yield Static(model_table(self.source))

@@ -29,6 +29,7 @@ from ..renderables.palette import legend
 from ..layout import ARRANGEMENTS, PANELS, WATCHES, Layout, plan
 from ..source import Source
 from ..stepdata import StepColumns, TraceData, sort_label
+from ..whatif import NOT_RECOMPUTED, Comparison, DifferenceData
 from ..widgets.cell_view import CellView
 from ..widgets.heatmap_view import HeatmapView
 from ..widgets.output_panel import OutputPanel
@@ -36,6 +37,10 @@ from ..widgets.sequence_strip import SequenceStrip
 from ..widgets.unit_history import UnitHistoryView
 from ..widgets.unit_table import UnitTable
 from ..widgets.watch_panel import WatchPanel
+
+
+#: Traces whose numbers a view keeps (a branch, its parent, what undo and redo go to).
+RECENT = 4
 
 
 class TraceView(Vertical):
@@ -68,6 +73,11 @@ class TraceView(Vertical):
     """The watch expressions and whether each is on (the watch panel shows them)."""
     markers: var[Mapping[int, str]] = var(dict, init=False)
     """Position → marker kind for the sequence strip (SequenceStrip.markers)."""
+    comparison: var[Comparison | None] = var(None, init=False)
+    """This trace against another (a branch and its parent, two inputs): strip markers, and
+    with `difference` the table's and heatmap's numbers (lstm_tui.whatif)."""
+    difference: var[bool] = var(False, init=False)
+    """Table and heatmap show this trace minus the one it is compared with."""
 
     # --- what the view derives and passes down
     data: var[TraceData | None] = var(None, init=False)
@@ -76,6 +86,12 @@ class TraceView(Vertical):
     """The unit table's data at (t, layer, direction, sort)."""
     axis_room: var[int] = var(0, init=False)
     """Plot columns the history and heatmap share, so their time axes match (0: unknown yet)."""
+    strip_markers: var[Mapping[int, str]] = var(dict, init=False)
+    """What the strip marks: the comparison's steps (changed predictions, the first
+    divergence), under the screen's `markers` (search matches, bookmarks), which win where
+    both fall on one step: they are what the user is looking for now."""
+    marker_note: var[str] = var("", init=False)
+    """What the strip's title says of the markers."""
 
     @dataclass
     class LayoutChanged(Message):
@@ -87,12 +103,19 @@ class TraceView(Vertical):
         super().__init__(**kwargs)
         self.applied: Layout | None = None
         """The layout last applied (None before the first)."""
+        self._plain: TraceData | None = None
+        """The source's own numbers (kept while the difference is toggled on and off)."""
+        self._compared_marks: dict[int, str] = {}
+        """The comparison's strip markers (under the screen's `markers`)."""
+        self._recent: list[TraceData] = []
+        """The numbers of the last RECENT traces shown, newest first (by identity, `is`)."""
 
     def compose(self) -> ComposeResult:
         V = TraceView
         cursor = (V.source, V.t, V.lstm_layer, V.direction, V.unit)
         context = (V.source, V.data, V.lstm_layer, V.direction, V.unit, V.overview)
-        yield SequenceStrip(id="strip").data_bind(V.source, V.t, V.direction, V.markers)
+        yield SequenceStrip(id="strip").data_bind(V.source, V.t, V.direction, V.marker_note,
+                                                  markers=V.strip_markers)  # fmt: skip
         with Horizontal(id="body"):
             yield UnitTable(id="table").data_bind(V.columns, V.unit)
             with Vertical(id="side"):
@@ -108,10 +131,54 @@ class TraceView(Vertical):
 
     # --- the data
     def watch_source(self, source: Source | None) -> None:
-        self.data = TraceData(source.trace) if source is not None else None
+        self._plain = self._data_for(source.trace) if source is not None else None
+        self._compared()
+        self._layout()
+
+    def prepare(self, data: TraceData) -> None:
+        """Keep numbers made off the UI thread for a trace about to be shown (an edit's
+        worker measures the branch's column widths and colour scales), so showing it
+        costs no pass over the whole trace."""
+        self._recent = [data, *[d for d in self._recent if d.trace is not data.trace]][:RECENT]
+
+    def _data_for(self, trace) -> TraceData:
+        """The trace's TraceData: a recent one (switching parent ⇄ branch, undo, redo) or new."""
+        data = next((d for d in self._recent if d.trace is trace), None) or TraceData(trace)
+        self.prepare(data)
+        return data
+
+    def watch_comparison(self) -> None:
+        self._compared()
+
+    def watch_markers(self) -> None:
+        self.strip_markers = {**self._compared_marks, **self.markers}
+
+    def watch_difference(self) -> None:
+        self._compared()
+
+    def _compared(self) -> None:
+        """The numbers the panels show (the trace's, or its difference from the other one)
+        and the strip's markers, for the source and comparison in view."""
+        src, cmp = self.source, self.comparison
+        other = None
+        if src is not None and cmp is not None:
+            other = cmp.a if cmp.b is src else cmp.b if cmp.a is src else None
+        if other is not None and self.difference:
+            self.data = DifferenceData(self._plain, other.trace)
+        else:
+            self.data = self._plain
+        self._compared_marks = cmp.markers() if other is not None else {}
+        self.strip_markers = {**self._compared_marks, **self.markers}
+        note = ""
+        if other is not None:
+            note = "≠ prediction changed" if cmp.changed_steps() else ""
+            if cmp.first is not None:
+                note = f"◆ diverges at {cmp.first.t + 1}" + (f" · {note}" if note else "")
+        if src is not None and src.trace.output_not_recomputed:
+            note = (note + " · " if note else "") + NOT_RECOMPUTED
+        self.marker_note = note
         self._update_columns()
         self._set_titles()
-        self._layout()
 
     def columns_at(self, sort: str, descending: bool) -> StepColumns | None:
         """The table at the cursor under a given sort (the screen asks for its top unit)."""
@@ -164,9 +231,11 @@ class TraceView(Vertical):
             return
         tr = self.source.trace
         table = self.query_one("#table")
+        diff = self.data is not None and self.data.difference
+        against = " · Δ " + self._against() if diff else ""
         # the table's colour key on screen: which ramp is a gate, which a sign
         key = legend(dark=self.app.current_theme.dark, color=not self.app.no_color)
-        table.border_title = Text.assemble(f"units ({tr.hidden_size})  ", key)
+        table.border_title = Text.assemble(f"units ({tr.hidden_size}){against}  ", key)
         reverse = tr.reads_reversed(self.direction)
         table.border_subtitle = f"sort: {sort_label(self.sort, reverse, self.descending)}  (s, S)"
         self.query_one("#cell").border_title = f"cell · unit {self.unit}"
@@ -179,8 +248,15 @@ class TraceView(Vertical):
         )
         self.query_one("#history").border_title = f"unit {self.unit} over time"
         heat = self.query_one("#heatmap")
-        heat.border_title = f"heatmap · {self.heat}"
+        heat.border_title = f"heatmap · {self.heat}" + (" Δ " + self._against() if diff else "")
         heat.border_subtitle = "v: quantity"
+
+    def _against(self) -> str:
+        """What a difference is taken against, as the titles say it."""
+        cmp = self.comparison
+        if cmp is None or cmp.kind != "branch":
+            return "vs the other side"
+        return "vs branch" if cmp.a is self.source else "vs parent"
 
     def on_mount(self) -> None:
         self._set_titles()

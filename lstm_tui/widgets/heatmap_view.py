@@ -98,7 +98,7 @@ class HeatmapView(Widget):
     def _heatmap(self, data: np.ndarray, u0: int, cursor_col: int | None, legend: bool,
                  cell: int) -> Heatmap:  # fmt: skip
         q = self.quantity
-        signed = not is_gate(q)
+        signed = self.data.difference or not is_gate(q)  # a difference is signed, gates too
         vmax = self.data.scales(self.lstm_layer, self.direction)[q] if signed else None
         # columns are counted from 0 here; the widget draws the time axis itself
         return Heatmap(

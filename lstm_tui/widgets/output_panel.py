@@ -4,7 +4,8 @@ Labels are shown through lstm_tui.text.display: a character model's "\\n" label
 is one ⏎ cell, so a row never breaks. A model that opened with warnings (say,
 a LayerNorm no part of the pipeline explains, so the numbers here are not the
 model's own output) has them on the panel itself, above the numbers, each
-sentence through safe_line and wrapped to the panel.
+sentence through safe_line and wrapped to the panel. A branch whose output
+could not be recomputed (a TorchScript or ONNX model) says so here.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ _KIND = {
 def render_output(source: Source, t: int, k: int, width: int, win: Style, dim: Style) -> Text:
     """The top-k rows at t: `▶ NN    0.93 ████████▋ ` with the winner marked."""
     tr = source.trace
+    if tr.output is None and tr.output_not_recomputed:  # a branch: never a stale output
+        return Text(safe_line(tr.output_not_recomputed), dim)
     if tr.output is None or tr.output.ndim != 2:
         return Text("No model output: this trace has the LSTM only.", dim)
     p = probabilities(tr.output[t], source.output_kind)

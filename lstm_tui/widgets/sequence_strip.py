@@ -13,7 +13,9 @@ unknown token are marked `word→<unk>`. A numeric input shows each step's value
 (one feature) or a summary of the vector, so a cue like x = 1 is visible.
 
 Per-step markers: `markers` maps a position (0..T-1) to a marker kind, one of
-MARKERS (`"match"`: a search match, `"mark"`: a bookmark). A marked token gets
+MARKERS (`"match"`: a search match, `"mark"`: a bookmark; against a parent
+or another input, `"changed"`: the top prediction differs, `"diverge"`: the
+first divergent step). A marked token gets
 the kind's glyph just left of it, in its cell's margin, and the kind's component class
 (`sequence-strip--<kind>`) on its cell, so a marker shows without colour too
 (NO_COLOR). A new kind (say "prediction changed here") is one entry in
@@ -45,7 +47,7 @@ MAX_CELL = 14
 #: the "‹ " on the left (always reserved) and the " ›" on the right
 MARK = 2
 #: marker kind → the one-cell glyph drawn in a marked token's left margin
-MARKERS: Mapping[str, str] = {"match": "›", "mark": "•"}
+MARKERS: Mapping[str, str] = {"match": "›", "mark": "•", "changed": "≠", "diverge": "◆"}
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,8 @@ class SequenceStrip(Widget):
     SequenceStrip > .sequence-strip--unk { color: $warning; text-style: italic; }
     SequenceStrip > .sequence-strip--match { text-style: bold underline; }
     SequenceStrip > .sequence-strip--mark { text-style: bold; }
+    SequenceStrip > .sequence-strip--changed { color: $warning; text-style: bold; }
+    SequenceStrip > .sequence-strip--diverge { color: $warning; text-style: bold reverse; }
     """
     COMPONENT_CLASSES = {
         "sequence-strip--current", "sequence-strip--processed", "sequence-strip--future",
@@ -294,6 +298,8 @@ class SequenceStrip(Widget):
     direction: reactive[int] = reactive(0)
     markers: reactive[Mapping[int, str]] = reactive(dict)
     """Position → marker kind (one of MARKERS) for the steps to mark; see the module docstring."""
+    marker_note: reactive[str] = reactive("")
+    """What the what-if markers mean, for the title (e.g. "◆ diverges at 5 · ≠ prediction changed")."""
 
     @dataclass
     class StepClicked(Message):
@@ -331,7 +337,7 @@ class SequenceStrip(Widget):
             self._widths, self._preds is not None, self._numeric,
             all_preds=self._all_preds, n_unk=len(self._unk),
             unk=self.source.trace.meta.get("unk"), example=self._example_label(),
-        ))  # fmt: skip
+        ) + (f" · {self.marker_note}" if self.marker_note else ""))  # fmt: skip
 
     def _reverse(self) -> bool:
         """Does the direction in view read right to left (the trace knows; not only direction 1)?"""
@@ -344,6 +350,9 @@ class SequenceStrip(Widget):
         return f"example {src.example} of {src.example_count}"
 
     def watch_t(self) -> None:
+        self._update_title()
+
+    def watch_marker_note(self) -> None:
         self._update_title()
 
     def watch_direction(self) -> None:

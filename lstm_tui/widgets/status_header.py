@@ -29,7 +29,7 @@ class StatusHeader(Widget):
     """
     COMPONENT_CLASSES = {
         "status-header--name", "status-header--step", "status-header--dim",
-        "status-header--warning",
+        "status-header--warning", "status-header--branch",
     }  # fmt: skip
 
     source: reactive[Source | None] = reactive(None)
@@ -38,6 +38,9 @@ class StatusHeader(Widget):
     """The cursor, 0-based; shown 1-based as `t = 3 / 5`."""
     lstm_layer: reactive[int] = reactive(0)
     direction: reactive[int] = reactive(0)
+    branch_label: reactive[str] = reactive("")
+    """Which branch or side is in view and how it was made ("⎇ branch 2: ablate 11 from 5"),
+    built by the screen from edits it formatted; "" for the trace as opened."""
 
     def render(self) -> Text:
         src = self.source
@@ -55,6 +58,10 @@ class StatusHeader(Widget):
             n = len(warnings)
             warn = self.get_component_rich_style("status-header--warning")
             text.append(f" ⚠ {n} warning{'s' if n > 1 else ''} (?) ", warn)
+            text.append(" ")
+        if self.branch_label:
+            text.append(f" {self.branch_label} ", self.get_component_rich_style(
+                "status-header--branch"))
             text.append(" ")
         text.append(src.summary(), dim)
         if src.origin == "trace":

@@ -34,6 +34,8 @@ from ..stepdata import COLUMNS, StepColumns, column_label, is_gate
 UNIT_W = 6
 #: Which columns are gates, in column order (looked up once: rows are drawn at every step).
 _GATES = tuple(is_gate(q) for q in COLUMNS)
+#: A difference of two gates is signed: every column then draws as a signed one.
+_SIGNED = (False,) * len(COLUMNS)
 
 
 _BOLD = Style(bold=True)
@@ -241,7 +243,7 @@ class UnitTable(ScrollView, can_focus=False):
         segs = [Segment(("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}} ", under)]
         dark = self.app.current_theme.dark
         mono = self.app.no_color
-        for q, w, gate in zip(COLUMNS, cw, _GATES):
+        for q, w, gate in zip(COLUMNS, cw, _SIGNED if cols.difference else _GATES):
             v = float(cols.values[q][unit])
             style = cell_style(v, gate, cols.scales[q], dark, under)
             # Without colour, the gap before each number carries a glyph for its size.

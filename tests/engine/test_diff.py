@@ -287,3 +287,21 @@ def test_a_window_that_only_reads_a_changed_state_across_its_border_is_compared(
     whole = a.diff(b)
     for k in whole.step_max:
         np.testing.assert_array_equal(whole.step_max[k], d.step_max[k])
+
+
+def test_open_pair_runs_both_models_on_one_input_and_stacks_an_exports_nodes(tmp_path):
+    from lstm_engine.formats.onnx_write import checkpoint_to_onnx
+
+    pt = ROOT / "sample_models" / "bitagger.pt"
+    checkpoint_to_onnx(pt, tmp_path / "bitagger.onnx")
+    a, b = lstm_engine.open_pair(pt, tmp_path / "bitagger.onnx", text="the dog ran")
+    assert a.tokens == b.tokens == ("the", "dog", "ran") and b.num_layers == 2
+    assert a.diff(b).first_divergence is None
+    a.save(tmp_path / "a.npz")
+    recorded, rerun = lstm_engine.open_pair(tmp_path / "a.npz", tmp_path / "bitagger.onnx")
+    assert rerun.tokens == recorded.tokens  # the model reads what the recording read
+    first = lstm_engine.load(pt).examples[0]
+    default_a, default_b = lstm_engine.open_pair(pt, tmp_path / "bitagger.onnx")
+    assert " ".join(default_a.tokens) == first and default_b.tokens == default_a.tokens
+    with pytest.raises(InputError, match="both recorded traces"):
+        lstm_engine.open_pair(tmp_path / "a.npz", tmp_path / "a.npz", text="the dog")

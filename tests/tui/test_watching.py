@@ -82,7 +82,7 @@ def test_markers_put_their_glyph_in_the_cells_margin_and_keep_the_widths():
 
 
 def test_a_marker_kind_without_a_style_still_draws_a_glyph():
-    text = render_strip(["a", "b"], None, 0, False, 40, STYLES, markers={1: "changed"})
+    text = render_strip(["a", "b"], None, 0, False, 40, STYLES, markers={1: "unnamed"})
     assert "•b" in text.plain and set(MARKERS) >= {"match", "mark"}
 
 
