@@ -110,3 +110,37 @@ async def test_no_color_glyphs_stand_apart_from_the_numbers(monkeypatch):
                     assert row[k + 1] == " ", row  # a glyph, a space, then the number
         top = widget_text(table).splitlines()[0]
         assert "[ ░▒▓█]" in top  # the key says what the glyphs mean
+
+
+async def test_palette_lists_each_action_once_and_screenshot_says_where(tmp_path):
+    app = RecordingApp(synthetic_source())
+    async with app.run_test(size=SIZE) as pilot:
+        commands = list(app.get_system_commands(app.screen))
+        titles = [c.title for c in commands]
+        assert len(titles) == len(set(titles)), titles
+        assert "Quit" not in titles and "Keys" not in titles  # the debugger's q and ? instead
+        assert any(t.startswith("Quit lstm-tui") for t in titles)
+        assert not any("(" + c.help.removeprefix("Debugger key: ") + ")" in c.title
+                       for c in commands if c.help.startswith("Debugger key: "))  # fmt: skip
+        assert "Screenshot" in titles
+        written = app.save_screenshot(tmp_path)
+        await pilot.pause()
+        assert written is not None and written.parent == tmp_path
+        assert written.read_text().lstrip().startswith("<svg")
+        assert any(str(written.resolve()) in n.message for n in app.notes)
+        blocked = tmp_path / "not-a-folder"
+        blocked.write_text("")
+        assert app.save_screenshot(blocked) is None
+        assert any(n.message.startswith("Screenshot not saved:") for n in app.notes)
+
+
+async def test_help_describes_each_key_once():
+    from lstm_tui.screens.help import HelpScreen
+
+    app = RecordingApp(synthetic_source(layers=2))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = "\n".join(widget_text(w) for w in app.screen.query("Static"))
+        lines = [ln.split(None, 1)[0] for ln in text.splitlines() if ln.strip().startswith("[")]
+        assert lines.count("[") == 1, lines  # "[ ]" once, not "[ ]" and "["
