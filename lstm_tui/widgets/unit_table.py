@@ -112,6 +112,7 @@ class UnitTable(ScrollView, can_focus=False):
         self._style_key: tuple | None = None
         self._styles: dict[str, Style] = {}
         self._widths: tuple[int, ...] = (7,) * len(COLUMNS)
+        self._glyphs = False  # NO_COLOR and room for a glyph before each number
 
     def _row_styles(self) -> dict[str, Style]:
         """The few styles every row combines, looked up once per theme, not once per cell."""
@@ -140,7 +141,10 @@ class UnitTable(ScrollView, can_focus=False):
             for q, lbl in zip(COLUMNS, labels)
         ]
         room = self.size.width - UNIT_W - 1  # the scrollbar
-        gap = self._gap()
+        # without colour a glyph stands between two spaces before each number
+        # (``0.68 ▓ 0.91 ≡ -0.83``); where that would cost decimals, the numbers alone
+        self._glyphs = self.app.no_color and sum(need) + 3 * len(need) <= room
+        gap = 3 if self._glyphs else 1
         text = list(need)
         while sum(text) + gap * len(text) > room and max(text) > 4:
             k = text.index(max(text))
@@ -148,11 +152,6 @@ class UnitTable(ScrollView, can_focus=False):
         if sum(text) + (gap + 1) * len(text) <= room:
             text = [w + 1 for w in text]
         return tuple(w + gap for w in text)
-
-    def _gap(self) -> int:
-        """Cells before each number: a space, or without colour a glyph and a space, so
-        that a glyph never reads as part of the number (``▓ 0.68 ≡ -0.83``)."""
-        return 2 if self.app.no_color else 1
 
     def _label(self, q: str) -> str:
         cols = self.columns
@@ -247,8 +246,8 @@ class UnitTable(ScrollView, can_focus=False):
             v = float(cols.values[q][unit])
             style = cell_style(v, gate, cols.scales[q], dark, under)
             # Without colour, the gap before each number carries a glyph for its size.
-            if mono:
-                glyph = (gate_glyph(v) if gate else signed_glyph(v, cols.scales[q])) + " "
+            if mono and self._glyphs:
+                glyph = " " + (gate_glyph(v) if gate else signed_glyph(v, cols.scales[q])) + " "
             else:
                 glyph = " "
             segs.append(Segment(glyph, under))

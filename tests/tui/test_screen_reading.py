@@ -97,19 +97,27 @@ async def test_a_sorted_table_stays_at_its_top_rows_while_stepping():
 
 
 async def test_no_color_glyphs_stand_apart_from_the_numbers(monkeypatch):
+    """NO_COLOR: a glyph between two spaces before each number where the table has room
+    (200 columns), the numbers alone where glyphs would cost them decimals (120)."""
     monkeypatch.setenv("NO_COLOR", "1")
     src = synthetic_source(hidden=6, T=5)
-    app = RecordingApp(src)
-    async with app.run_test(size=SIZE):
-        table = app.screen.query_one("#table")
-        assert app.no_color
-        rows = widget_text(table).splitlines()[2:8]
-        for row in rows:
-            for k, ch in enumerate(row):
-                if ch in "░▒▓█·-=≡" and k + 1 < len(row) and ch != "-":
-                    assert row[k + 1] == " ", row  # a glyph, a space, then the number
-        top = widget_text(table).splitlines()[0]
-        assert "[ ░▒▓█]" in top  # the key says what the glyphs mean
+    for size, glyphs in (((200, 60), True), ((120, 36), False)):
+        app = RecordingApp(src)
+        async with app.run_test(size=size):
+            table = app.screen.query_one("#table")
+            assert app.no_color
+            rows = [r.replace("▶", " ") for r in widget_text(table).splitlines()[2:8]]
+            for row in rows:
+                words = row.split()
+                marks = [w for w in words if w in list("░▒▓█·=≡-")]
+                numbers = [w for w in words[1:] if w not in marks]
+                assert len(numbers) == 12 and all(len(n.split(".")[-1]) == 2 for n in numbers), row
+                assert (len(marks) > 0) == glyphs and len(marks) <= 12, row  # a zero has no glyph
+                for k, ch in enumerate(row):
+                    if ch in "░▒▓█·=≡" and k > 8:
+                        assert row[k - 1] == " " and row[k + 1] == " ", row
+            top = widget_text(table).splitlines()[0]
+            assert "[ ░▒▓█ ]" in top or "[ ░▒▓█]" in top  # the key says what the glyphs mean
 
 
 async def test_palette_lists_each_action_once_and_screenshot_says_where(tmp_path):
