@@ -190,10 +190,14 @@ def debug(model_or_lstm: Any, inputs: Any = None, **kwargs: Any) -> int:
     text: vocab (word→id dict, or words in id order), tokenizer ("words" or
     "chars") and unk (the unknown token, if the vocabulary has one).
     Returns the exit status when the user quits.
+
+    The model is run before the screen opens, so what a script got wrong (text
+    without vocab=, a shape, an unknown word) raises here, to the caller, as
+    an lstm_engine.InputError/EngineError, instead of a dialog and a silent 2.
     """
     from .opening import from_live
 
-    loader = partial(from_live, model_or_lstm, inputs, **kwargs)
-    app = LstmTuiApp(loader=loader, what=kwargs.get("name") or type(model_or_lstm).__name__)
+    source = from_live(model_or_lstm, inputs, **kwargs)
+    app = LstmTuiApp(source)
     app.run()
     return app.exit_status

@@ -28,7 +28,7 @@ from textual.reactive import var
 from ..renderables.palette import legend
 from ..layout import ARRANGEMENTS, PANELS, WATCHES, Layout, plan
 from ..source import Source
-from ..stepdata import StepColumns, TraceData, sort_label
+from ..stepdata import HEATMAP_NAMES, StepColumns, TraceData, sort_label
 from ..whatif import NOT_RECOMPUTED, Comparison, DifferenceData
 from ..widgets.cell_view import CellView
 from ..widgets.heatmap_view import HeatmapView
@@ -248,7 +248,7 @@ class TraceView(Vertical):
         )
         self.query_one("#history").border_title = f"unit {self.unit} over time"
         heat = self.query_one("#heatmap")
-        heat.border_title = f"heatmap · {self.heat}" + (" Δ " + self._against() if diff else "")
+        heat.border_title = f"heatmap · {HEATMAP_NAMES.get(self.heat, self.heat)}" + (" Δ " + self._against() if diff else "")
         heat.border_subtitle = "v: quantity"
 
     def _against(self) -> str:

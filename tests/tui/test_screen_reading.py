@@ -152,3 +152,20 @@ async def test_help_describes_each_key_once():
         text = "\n".join(widget_text(w) for w in app.screen.query("Static"))
         lines = [ln.split(None, 1)[0] for ln in text.splitlines() if ln.strip().startswith("[")]
         assert lines.count("[") == 1, lines  # "[ ]" once, not "[ ]" and "["
+
+
+async def test_the_charlm_editor_says_how_to_select_all_and_clear():
+    from textual.widgets import TextArea
+
+    from lstm_tui.opening import open_path
+    from lstm_tui.screens.dialogs import EditInputDialog
+    from tui_helpers import SAMPLES
+
+    app = RecordingApp(open_path(str(SAMPLES / "charlm.pt")))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        assert isinstance(app.screen, EditInputDialog)
+        hint = widget_text(app.screen.query_one(".dialog-hint"))
+        assert "F7 then Backspace: select all and clear" in " ".join(hint.split())
+        await pilot.press("f7", "backspace")  # and it does what it says
+        assert app.screen.query_one(TextArea).text == ""
