@@ -37,7 +37,7 @@ from .model import (
     probabilities, softmax,
 )  # fmt: skip
 from .vocab import Vocabulary, split_text
-from .core.recorder import Recorder, branch, record
+from .core.recorder import EDITED_TOKEN, OUTPUT_NOT_RECOMPUTED, Recorder, branch, record
 from .core.edits import Ablate, ClampGate, Edit, ReplaceInput, SetState, edit_from_json, reach
 from .live import trace_lstm
 from .core.session import Session, StepView
@@ -74,6 +74,7 @@ __all__ = [
     "CellWeights",
     "ClampGate",
     "Edit",
+    "EDITED_TOKEN",
     "EditSyntaxError",
     "EmbeddingPart",
     "EngineError",
@@ -86,6 +87,7 @@ __all__ = [
     "LSTMSpec",
     "LoadError",
     "Model",
+    "OUTPUT_NOT_RECOMPUTED",
     "Opened",
     "PipelineModel",
     "Provenance",

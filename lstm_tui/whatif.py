@@ -12,6 +12,12 @@ where the rest of the model can run from it, or None with the reason the
 screen shows ("output not recomputed for this branch"), never the parent's
 stale output.
 
+A long branch takes seconds to make, so the screen first shows a preview
+(`make_branch(..., until=k)`: the engine re-runs the left-to-right
+directions only before position k, `preview_until(edit, T)` picks k) and
+`PreviewData` blanks what the preview does not stand for, until the full
+branch replaces it.
+
 `Comparison` is what the screen shows of one trace against another (a branch
 against its parent, a second input, a second model), read off the engine's
 TraceDiff: per step whether the top prediction changed, the first divergent
@@ -25,29 +31,94 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from lstm_engine import InputError, Opened, ReplaceInput, TokenReplacement, format_edit, parse_edit
+from lstm_engine import (
+    EDITED_TOKEN, InputError, Opened, ReplaceInput, TokenReplacement, format_edit, parse_edit,
+)  # fmt: skip
+from lstm_engine import OUTPUT_NOT_RECOMPUTED as NOT_RECOMPUTED  # noqa: F401 - the panels' word
 
 from .source import Source
 from .stepdata import COLUMNS, TraceData, step_values, window
 
-#: The token a branch shows at a replaced input that no token names (the engine's).
-EDITED_TOKEN = "<edited>"
-
-#: What the output panel says of a branch whose output could not be recomputed (the engine's
-#: Trace.output_not_recomputed says it, with the reason).
-NOT_RECOMPUTED = "output not recomputed for this branch"
+#: How many steps from the edit's first one a preview re-runs: a screen's worth of the strip
+#: and heatmap to the right of the cursor, few enough that it lands at once (the engine's
+#: copy of the parent's arrays, not these steps, is most of a preview's cost).
+PREVIEW_STEPS = 32
 
 
-def make_branch(source: Source, *edits) -> Source:
+def make_branch(source: Source, *edits, until: int | None = None) -> Source:
     """A new Source on a branch of `source`'s trace with `edits` applied; `source` never changes.
 
     The engine's front door makes it (`Opened.branch`): with the model, token
     replacements are resolved and the model's output recomputed where its
     reader can run the rest of the network; a recorded trace branches too.
     Slow for long traces (it re-runs what the edits reach): call it from a worker.
+    `until` makes the engine's preview (`Trace.preview_until`), to show first.
     """
-    trace = Opened(trace=source.trace, model=source.model).branch(edits)
+    trace = Opened(trace=source.trace, model=source.model).branch(edits, until=until)
     return replace(source, trace=trace)
+
+
+def preview_until(edit, T: int, steps: int = PREVIEW_STEPS) -> int:
+    """Where a preview of `edit` stops re-running: `steps` past the first step it touches (an
+    ablation of the whole sequence touches step 0), within 1..T."""
+    first = getattr(edit, "t", None)
+    if first is None:
+        first = getattr(edit, "from_t", None) or 0
+    return max(1, min(T, int(first) + steps))
+
+
+class PreviewData(TraceData):
+    """A preview's numbers for the panels: nan (pending) where the preview still holds its
+    parent's steps, i.e. from `preview_until` on in the directions read left to right, so the
+    table, heatmap and history never show the parent's values as the branch's.
+
+    Colour scales and widths are the parent's (`base`, already measured for the screen): a
+    preview must not cost a pass over the whole trace; the full branch brings its own.
+    """
+
+    def __init__(self, trace, base: TraceData) -> None:
+        super().__init__(trace)
+        self.base, self.until = base, trace.preview_until
+
+    def _pending(self, direction: int) -> int | None:
+        """The first pending position in `direction`, or None when all of it is the branch's."""
+        return None if self.trace.reads_reversed(direction) else self.until
+
+    def scales(self, layer: int, direction: int) -> dict[str, float]:
+        return self.base.scales(layer, direction)
+
+    def number_widths(self, layer: int, direction: int) -> dict[str, int]:
+        return self.base.number_widths(layer, direction)
+
+    def step_values(self, layer: int, direction: int, t: int) -> dict[str, np.ndarray]:
+        got = step_values(self.trace, layer, direction, t)
+        until = self._pending(direction)
+        if until is not None and t >= until:
+            return {q: np.full(v.shape, np.nan, np.result_type(v.dtype, np.float32))
+                    for q, v in got.items()}  # fmt: skip
+        return got
+
+    def window(self, name: str, layer: int, direction: int, t0: int, t1: int,
+               units) -> np.ndarray:  # fmt: skip
+        got = window(self.trace, name, layer, direction, t0, t1, units)
+        until = self._pending(direction)
+        if until is None or t1 <= until:
+            return got
+        out = np.array(got, dtype=np.result_type(got.dtype, np.float32))
+        out[:, max(until - t0, 0):] = np.nan
+        return out
+
+    def unit_series(self, layer: int, direction: int, unit: int) -> dict[str, np.ndarray]:
+        got = super().unit_series(layer, direction, unit)
+        until = self._pending(direction)
+        if until is None:
+            return got
+        out = {}
+        for q, v in got.items():
+            v = np.array(v, dtype=np.result_type(v.dtype, np.float32))
+            v[until:] = np.nan
+            out[q] = v
+        return out
 
 
 class BranchHistory:

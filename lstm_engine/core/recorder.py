@@ -30,6 +30,9 @@ from .trace import Trace, seal, step_index
 #: How a branch's missing output is announced (meta["output_not_recomputed"] starts with it).
 OUTPUT_NOT_RECOMPUTED = "output not recomputed for this branch"
 
+#: The token a branch shows at a replaced input that no token names (front ends test for it).
+EDITED_TOKEN = "<edited>"
+
 #: record() keeps the pre-activations z by default up to this many bytes (16 MiB: e.g. a
 #: 2-layer bidirectional H=256 float32 model for 1,000 steps), the interactive sizes.
 Z_KEEP_LIMIT = 16 * 2**20
@@ -363,8 +366,8 @@ def branch(
     (`Trace.output_not_recomputed`) says why, for the screen: a head the
     engine does not have must run again (Model.branch does, with
     Model.downstream); pass `output` to give it.
-    Tokens are kept, except at a replaced input, which reads "<edited>"
-    unless `tokens` says what was put there.
+    Tokens are kept, except at a replaced input, which reads EDITED_TOKEN
+    ("<edited>") unless `tokens` says what was put there.
 
     `until` makes a preview, for a front end to show while the whole branch is
     computed (re-running half of a long, wide recording takes seconds): every
@@ -455,7 +458,7 @@ def branch(
                      "rest of the model is not part of the trace")  # fmt: skip
     if tokens is None and trace.tokens is not None:
         replaced = {e.t for e in new if isinstance(e, ReplaceInput)}
-        tokens = tuple("<edited>" if t in replaced else tok for t, tok in enumerate(trace.tokens))
+        tokens = tuple(EDITED_TOKEN if t in replaced else tok for t, tok in enumerate(trace.tokens))
     meta = {k: v for k, v in trace.meta.items()
             if k not in ("format", "version", "branch", "output_not_recomputed")}  # fmt: skip
     if stale is not None or (output is None and trace.output_not_recomputed is not None):

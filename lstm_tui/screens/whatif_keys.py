@@ -9,7 +9,14 @@ here and live on the screen), and only the screen talks to the engine.
   whole sequence, `T` replaces the token at t. Each edit runs in a worker
   (`whatif.make_branch`), makes a new branch and shows it at the same step;
   the trace it was made from is never changed, so a recorded trace opened
-  read-only branches too.
+  read-only branches too. The worker first hands over a preview (the engine
+  re-runs a screen's worth of steps, `whatif.preview_until`), shown at
+  once and marked so (the header, the what-if bar, nan where the preview
+  holds the parent's steps, `whatif.PreviewData`), then the full branch,
+  which replaces it at the same step. An edit made while one is running is
+  queued (and said so); `U` cancels the running one and the queue; `R`,
+  `b` and `B` wait for it, with a note. A preview is never saved (the
+  engine refuses it, and the note says so).
 * `U` (ctrl+z) and `R` (ctrl+y, ctrl+r) undo and redo one edit at a time
   (`whatif.BranchHistory`); `b` switches between the branch and its parent
   at the same step; `D` shows the table and heatmap as differences.
@@ -21,6 +28,7 @@ here and live on the screen), and only the screen talks to the engine.
 from __future__ import annotations
 
 from textual import work
+from textual.worker import get_current_worker
 from textual.binding import Binding
 from textual.reactive import var
 
@@ -30,8 +38,10 @@ from ..source import Source
 from ..stepdata import TraceData
 from ..views.trace_view import TraceView
 from ..text import safe_line
-from ..whatif import BranchHistory, Comparison, compare, describe, make_branch
-from ..widgets.edit_list import edits_line
+from ..whatif import (
+    BranchHistory, Comparison, PreviewData, compare, describe, make_branch, preview_until,
+)  # fmt: skip
+from ..widgets.edit_list import EditList, edits_line, pending_line
 from .dialogs import EditInputDialog
 from .edit_dialogs import EditDialog
 
@@ -75,6 +85,10 @@ class WhatIfActions:
     """How the bar names what the trace in view is compared with."""
 
     def _whatif_init(self, source: Source) -> None:
+        if getattr(self, "_edit_job", None) is not None:  # a new input: its edits are moot
+            self._cancel_edits()
+        self._edit_job: tuple[Source, object] | None = None  # (parent, edit) being made
+        self._edit_queue: list = []  # edits made meanwhile, applied in order after it
         self.history = BranchHistory(source)
         self.viewing_parent = False
         self._comparisons: dict[int, Comparison] = {}  # history depth -> that branch's comparison
@@ -145,13 +159,38 @@ class WhatIfActions:
                           layer=self.lstm_layer, direction=self.direction))  # fmt: skip
 
     def _edit(self, edit) -> None:
+        if self._edit_job is not None:  # never dropped: it runs on the branch being made
+            self._edit_queue.append(edit)
+            self.note(f"Queued {describe(edit)}: it runs on the branch being made now "
+                      "(U cancels both).", timeout=4)  # fmt: skip
+            self._show_pending()
+            return
         self.note(f"Re-running from the edit: {describe(edit)} …", timeout=2)
-        self._branch(self.source, edit)
+        self._start_edit(self.history.current, edit)
+
+    def _start_edit(self, parent: Source, edit) -> None:
+        self._edit_job = (parent, edit)
+        view = self.query_one("#main", TraceView)
+        data = view.data
+        base = data.plain if data is not None and data.difference else data
+        if base is None or base.trace is not parent.trace:
+            base = TraceData(parent.trace)
+        self._branch(self._edit_job, preview_until(edit, parent.trace.T), base)
 
     @work(thread=True, exclusive=True, group="whatif", exit_on_error=False)
-    def _branch(self, parent: Source, edit) -> None:
-        """Make the branch (and compare it with its parent) off the UI thread."""
+    def _branch(self, job: tuple[Source, object], until: int, base: TraceData) -> None:
+        """Make the preview, hand it over, then the full branch and its comparison, off the UI
+        thread. Undo cancels this worker: what it makes after that is dropped (the engine's
+        re-run itself cannot be interrupted; it finishes in the background)."""
+        parent, edit = job
         layer, direction = self.lstm_layer, self.direction
+        worker = get_current_worker()
+
+        def preview() -> tuple[Source, PreviewData]:
+            base.number_widths(layer, direction)  # measured already, unless new
+            base.scales(layer, direction)
+            new = make_branch(parent, edit, until=until)
+            return new, PreviewData(new.trace, base)
 
         def run() -> tuple[Source, Comparison, TraceData]:
             new = make_branch(parent, edit)
@@ -160,23 +199,102 @@ class WhatIfActions:
             data.scales(layer, direction)
             return new, compare(parent, new, "branch"), data
 
-        got = self._run_model(run, "Edit failed")
-        if got is not None:
-            self.app.call_from_thread(self._branched, parent, *got)
-
-    def _branched(self, parent: Source, new: Source, cmp: Comparison,
-                  data: TraceData | None = None) -> None:  # fmt: skip
-        if parent is not self.history.current:  # the trace in view changed meanwhile
+        first = self._run_model(preview, "Edit failed")
+        if worker.is_cancelled:
             return
+        if first is None:
+            self.app.call_from_thread(self._edit_failed, job)
+            return
+        self.app.call_from_thread(self._previewed, job, *first)
+        got = self._run_model(run, "Edit failed") if not worker.is_cancelled else None
+        if worker.is_cancelled:
+            return
+        if got is None:
+            self.app.call_from_thread(self._edit_failed, job)
+        else:
+            self.app.call_from_thread(self._branched, job, *got)
+
+    def _previewed(self, job, preview: Source, data: PreviewData) -> None:
+        """Show the preview at the same step, marked as one, until the full branch lands."""
+        if job is not self._edit_job:  # cancelled meanwhile
+            return
+        self.viewing_parent = False
+        self.query_one("#main", TraceView).prepare(data)
+        self.comparison = None
+        self.session = Session(preview.trace, min(self.t, preview.trace.T - 1))
+        self.source = preview
+        self.t = self.session.t
+        self._show_pending()
+        self._update_footer()
+
+    def _show_pending(self) -> None:
+        """The header and what-if bar under a preview: the edit being made, what is pending."""
+        shown = self.source.trace
+        if self._edit_job is None or shown.preview_until is None:
+            return
+        h = self.history
+        self.branch_label = f"⎇ branch {h.depth + 1} (preview)"
+        edits = tuple(describe(e, shown) for e in shown.edits[len(h.root.trace.edits):])
+        queued = tuple(f"queued {describe(e)}" for e in self._edit_queue)
+        self.whatif_heading = edits_line(edits + queued, (), False)
+        self.query_one("#whatif", EditList).pending = pending_line(shown, len(self._edit_queue))
+        self._whatif_bar()
+
+    def _branched(self, job, new: Source, cmp: Comparison,
+                  data: TraceData | None = None) -> None:  # fmt: skip
+        """The full branch replaces the preview (or lands) at the same step; a queued edit
+        then runs on it."""
+        if job is not self._edit_job:  # cancelled meanwhile
+            return
+        self._edit_job = None
         if data is not None:
             self.query_one("#main", TraceView).prepare(data)
+        self.query_one("#whatif", EditList).pending = ""
+        self.viewing_parent = False
         self.history.push(new)
         self._comparisons[self.history.depth] = cmp
         self._show_history()
         self.note(f"Branch {self.history.depth}: {_last_edit(new)}", timeout=3)
+        if self._edit_queue:
+            self._start_edit(new, self._edit_queue.pop(0))
+
+    def _edit_failed(self, job) -> None:
+        """The edit could not be made (the worker said why): back to the trace it was made
+        from; the edits queued after it go too, as they were meant for its branch."""
+        if job is not self._edit_job:
+            return
+        dropped = len(self._edit_queue)
+        self._edit_job, self._edit_queue = None, []
+        self.query_one("#whatif", EditList).pending = ""
+        self._show_history()
+        if dropped:
+            self.note(f"Dropped {dropped} queued edit{'s' * (dropped != 1)} with it.",
+                      severity="warning", timeout=6)  # fmt: skip
+
+    def _cancel_edits(self) -> str:
+        """Stop the edit being made and the queue; what was cancelled, for the note."""
+        parent, edit = self._edit_job
+        self.workers.cancel_group(self, "whatif")
+        what = describe(edit) + (f" and {len(self._edit_queue)} queued" if self._edit_queue else "")
+        self._edit_job, self._edit_queue = None, []
+        self.query_one("#whatif", EditList).pending = ""
+        return what
+
+    def _busy(self, what: str) -> bool:
+        """While an edit is being made, `what` waits for it (a note says so)."""
+        if self._edit_job is None:
+            return False
+        self.note(f"An edit is being made: {what} when it is done, or U to cancel it.",
+                  timeout=3)  # fmt: skip
+        return True
 
     # --- undo, redo, parent
     def action_undo(self) -> None:
+        if self._edit_job is not None:  # the edit being made is the last one: undo is cancel
+            what = self._cancel_edits()
+            self._show_history()
+            self.note(f"Cancelled {what}", timeout=2)
+            return
         if self.viewing_parent:
             self.viewing_parent = False
         if not self.history.undo():
@@ -186,6 +304,8 @@ class WhatIfActions:
         self.note(f"Undid {_last_edit(self.history.undone[0])}", timeout=2)
 
     def action_redo(self) -> None:
+        if self._busy("redo"):
+            return
         if not self.history.redo():
             self.note("Nothing to redo.", timeout=2)
             return
@@ -194,6 +314,8 @@ class WhatIfActions:
         self.note(f"Redid {_last_edit(self.history.current)}", timeout=2)
 
     def action_parent(self) -> None:
+        if self._busy("switch to the parent (b)"):
+            return
         if self.history.parent is None:
             self.note("This is the trace as it was opened: edit it (=, a) to make a branch.",
                       timeout=3)  # fmt: skip
@@ -242,6 +364,8 @@ class WhatIfActions:
 
     # --- comparisons
     def action_compare_input(self) -> None:
+        if self._busy("compare (B)"):
+            return
         if self.paired:
             self._end_comparison()
             return

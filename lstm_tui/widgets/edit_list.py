@@ -5,6 +5,9 @@ Two lines, shown only while there is a branch or a comparison:
     edits  1 ablate 12 from 5 · 2 c[3] = 0 at 4   undone: f[3] = 1 at 6   U undo  R redo
     vs parent · diverges at step 5 (L1 c_t) · units differing most in c_t: 12 (0.93 at 5) …
 
+While an edit's full branch is still being computed the screen shows its
+preview, and the second line says what is pending instead (`pending_line`).
+
 The edits come formatted by the screen (the engine's edit syntax); the
 second line is read off a `whatif.Comparison` (the engine's TraceDiff) for
 the layer, direction and heatmap quantity in view. Everything is
@@ -97,6 +100,19 @@ def edits_line(edits: tuple[str, ...], undone: tuple[str, ...], viewing_parent: 
     return line + ("   " + "  ".join(keys) if keys else "")
 
 
+def pending_line(trace, queued: int = 0) -> str:
+    """The second line under a preview (`trace.preview_until` set): which steps are the
+    branch's already, which are still being re-run, and that the differences wait for them."""
+    T, k = trace.T, trace.preview_until
+    done = f"preview: steps 1–{k} are the branch's" if k < T else "preview"
+    line = (f"{done} · re-running steps {k + 1}–{T} … the differences, the later steps' "
+            "values and output are pending" if k < T else
+            f"{done} · comparing with the parent … the differences are pending")  # fmt: skip
+    if queued:
+        line += f" · {queued} more edit{'s' * (queued != 1)} queued"
+    return line + " · U cancels"
+
+
 class EditList(Widget):
     """The what-if bar: the edit list (or what is compared) and the comparison at the cursor."""
 
@@ -114,13 +130,19 @@ class EditList(Widget):
     direction: reactive[int] = reactive(0)
     quantity: reactive[str] = reactive("c")
     """Which quantity the most different units are ranked by (the heatmap's)."""
+    pending: reactive[str] = reactive("")
+    """Under a preview: what is still being re-run (pending_line), shown instead of the
+    comparison, which the full branch brings."""
 
     def render(self) -> Text:
         dim = self.get_component_rich_style("edit-list--dim")
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append(safe_line(self.heading, 400), dim)
         cmp = self.comparison
-        if cmp is not None:
+        if self.pending:
+            text.append("\n")
+            text.append(safe_line(self.pending, 400), dim)
+        elif cmp is not None:
             text.append("\n")
             text.append(comparison_line(cmp, self.lstm_layer, self.direction, self.quantity,
                                         self.against))  # fmt: skip

@@ -34,6 +34,8 @@ def render_output(source: Source, t: int, k: int, width: int, win: Style, dim: S
     tr = source.trace
     if tr.output is None and tr.output_not_recomputed:  # a branch: never a stale output
         return Text(safe_line(tr.output_not_recomputed), dim)
+    if tr.preview_until is not None and t >= tr.preview_until:  # the parent's there
+        return Text(f"output at t = {t + 1} pending: the branch is being re-run", dim)
     if tr.output is None or tr.output.ndim != 2:
         return Text("No model output: this trace has the LSTM only.", dim)
     p = probabilities(tr.output[t], source.output_kind)
