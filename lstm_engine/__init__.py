@@ -3,6 +3,7 @@
 The public API, re-exported here, is what the TUI and users build on:
 
     trace = trace_lstm(torch_lstm_or_spec, x)      # -> Trace, arrays [layer, dir, t, unit]
+    trace = trace_module(model, (input, hidden))   # the LSTM/LSTMCell inside a live model's call
     session = Session(trace); session.step(); session.at().kept
     trace.save("run.npz"); Trace.load("run.npz")
     what_if = branch(trace, [Ablate(unit=11, from_t=6)])   # a new Trace; .parent, .edits
@@ -11,6 +12,7 @@ The public API, re-exported here, is what the TUI and users build on:
     model.embedding, model.lstms, model.head, model.warnings          # its parts, as data
     model.downstream("lstm", h)                  # the rest of the network from an LSTM's output
     opened = open_and_trace(path, text=...)      # the front door the CLI and the UI share
+    inputs_for(model, read_named_inputs(["src=s.npy", "tgt=t.npy"]))   # --input NAME=FILE, .npz
     save_checkpoint(torch_model, "mine.pt", vocab=..., labels=..., examples=[...])
     p = provenance(trace, layer, d, t, unit)     # c_t = p.initial + Σ p.contributions (+ p.residual)
     unit_stats(trace).rows()                     # saturation, var, |Δc|, half-life per unit
@@ -29,17 +31,17 @@ from .core.files import (
     write_file,
 )  # fmt: skip
 from .open import (
-    Opened, choose_input, example_index, is_trace_file, load, open_and_trace, open_file, open_pair,
-    output_kind, output_uses_future,
+    Opened, choose_input, example_index, inputs_for, is_trace_file, load, open_and_trace, open_file,
+    open_pair, output_kind, output_uses_future, read_named_inputs,
 )  # fmt: skip
 from .model import (
     EmbeddingPart, HeadPart, LSTMPart, Model, PipelineModel, guess_output_kind, log_softmax,
     probabilities, softmax,
 )  # fmt: skip
-from .vocab import Vocabulary, split_text
+from .vocab import Vocabulary, apply_names, split_text
 from .core.recorder import EDITED_TOKEN, OUTPUT_NOT_RECOMPUTED, Recorder, branch, record
 from .core.edits import Ablate, ClampGate, Edit, ReplaceInput, SetState, edit_from_json, reach
-from .live import trace_lstm
+from .live import trace_lstm, trace_module
 from .core.session import Session, StepView
 from .core.spec import GATES, CellWeights, LSTMSpec
 from .core.quantities import (
@@ -57,6 +59,7 @@ from .core.unit_stats import (
     unit_stats,
 )  # fmt: skip
 from .core.backward import Gradients, backward
+from .core.output import output_kind_of
 from .attribution import (
     Attribution, Saliency, linear_head, output_attribution, output_contribution, saliency,
     torch_backward,
@@ -115,6 +118,7 @@ __all__ = [
     "Watch",
     "WatchError",
     "WriteError",
+    "apply_names",
     "backward",
     "branch",
     "choose_input",
@@ -125,6 +129,7 @@ __all__ = [
     "example_index",
     "format_edit",
     "guess_output_kind",
+    "inputs_for",
     "half_life",
     "is_trace_file",
     "label_event",
@@ -138,6 +143,7 @@ __all__ = [
     "output_attribution",
     "output_contribution",
     "output_kind",
+    "output_kind_of",
     "output_uses_future",
     "parse_edit",
     "point_biserial",
@@ -148,6 +154,7 @@ __all__ = [
     "rank",
     "reach",
     "read_input_array",
+    "read_named_inputs",
     "read_positions",
     "record",
     "remove_stale_partials",
@@ -163,6 +170,7 @@ __all__ = [
     "token_event",
     "torch_backward",
     "trace_lstm",
+    "trace_module",
     "unit_stats",
     "write_file",
 ]

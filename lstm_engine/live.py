@@ -1,4 +1,5 @@
-"""trace_lstm: record a live torch.nn.LSTM (or an LSTMSpec) over one sequence.
+"""trace_lstm: record a live torch.nn.LSTM (or an LSTMSpec) over one sequence; trace_module:
+record the LSTM (or LSTMCell) inside a live torch model on one call of its forward.
 
 This is the one place that knows torch's calling rules for an LSTM (h0 and c0
 as a pair, 3-D states with batched input), so the recorder in the core stays
@@ -48,7 +49,9 @@ def trace_lstm(
     """Record `module` (a torch.nn.LSTM, or an LSTMSpec) over one sequence x.
 
     x is shaped as the module expects for one sequence: [T, 1, in],
-    [1, T, in] with batch_first, or [T, in]; h0/c0 as torch takes them.
+    [1, T, in] with batch_first, or [T, in]; h0/c0 as torch takes them. An
+    nn.LSTMCell is stepped over x [T, in] as the one-layer LSTM it is, from
+    h0/c0 of shape [1, H] (or [H]).
     `keep_z` as in `record`.
     """
     if isinstance(module, LSTMSpec):
@@ -61,8 +64,45 @@ def trace_lstm(
             spec = spec_from_module(module)  # a GRU, LSTMCell, ...: SpecError naming it
             _torch_like_state(x, h0, c0)
             name = type(module).__name__
-            source = "torch.nn.LSTM" if name in ("LSTM", "RecursiveScriptModule") else f"{name} (a torch.nn.LSTM)"
+            cell = isinstance(module, sys.modules["torch"].nn.LSTMCell)
+            source = (
+                "torch.nn.LSTM" if name in ("LSTM", "RecursiveScriptModule")
+                else "torch.nn.LSTMCell, stepped over x (a one-layer LSTM)" if cell
+                else f"{name} (a torch.nn.LSTM)"
+            )  # fmt: skip
             return record(spec, x, h0, c0, source=source, keep_z=keep_z)
     raise SpecError(
         f"trace_lstm needs a torch.nn.LSTM or an LSTMSpec, got {type(module).__name__}"
     )
+
+
+def trace_module(
+    module: Any, args: tuple = (), kwargs: dict | None = None, *, lstm: str | None = None,
+    name: str | None = None,
+) -> Trace:  # fmt: skip
+    """Record the LSTM `lstm` (default the first nn.LSTM or nn.LSTMCell) inside a live torch
+    module on one call `module(*args, **kwargs)`, exactly as the module runs it.
+
+    Forward hooks see every call of the LSTM: an LSTMCell stepped in a Python loop is
+    joined into one sequence, and where a call's state is not the previous call's output
+    (a reset, a state changed between calls) the trace's warnings say at which step.
+    The module's own per-step output becomes trace.output when it has one row per step.
+    """
+    if "torch" not in sys.modules:
+        raise SpecError(f"trace_module needs a torch nn.Module, got {type(module).__name__}")
+    import torch
+
+    if not isinstance(module, torch.nn.Module):
+        raise SpecError(f"trace_module needs a torch nn.Module, got {type(module).__name__}")
+    from .core.errors import LoadError
+    from .formats.torch_module import TorchModuleModel
+
+    training = module.training  # the caller's module: left in the mode it was in
+    try:
+        model = TorchModuleModel(module, name or type(module).__name__, "live-module", lstm,
+                                 name=name or type(module).__name__)  # fmt: skip
+        return model.trace_call(*args, **(kwargs or {}))
+    except LoadError as e:  # "no LSTM", "no LSTM named": the caller's module, not a file
+        raise InputError(str(e).split(": ", 1)[-1]) from None
+    finally:
+        module.train(training)

@@ -41,13 +41,20 @@ from .core.trace import Trace, step_index
 from .vocab import Vocabulary, shown, split_text
 
 INPUT_KINDS = ("text", "numeric")
-OUTPUT_KINDS = ("log_prob", "prob", "logit", None)
+#: how a per-step output reads: a distribution over classes (log-probabilities, probabilities,
+#: logits), independent probabilities (a sigmoid: one, like a speech probability, or several),
+#: values (a regression), or an embedding vector; None: no output
+OUTPUT_KINDS = ("log_prob", "prob", "logit", "sigmoid", "value", "embedding", None)
+#: the kinds whose rows are one distribution over classes (softmax-like)
+CLASS_KINDS = ("log_prob", "prob", "logit")
 #: the checkpoint's `output` (what follows the head) → the trace's output_kind
-OUTPUT_OF_HEAD = {"log_softmax": "log_prob", "softmax": "prob", "logits": "logit", None: None}
+OUTPUT_OF_HEAD = {"log_softmax": "log_prob", "softmax": "prob", "logits": "logit",
+                  "sigmoid": "sigmoid", None: None}  # fmt: skip
 
 
-#: what follows a head → how its output is applied (log_softmax and softmax over the last axis)
-HEAD_OUTPUTS = ("log_softmax", "softmax", "logits")
+#: what follows a head → how its output is applied (log_softmax and softmax over the last axis,
+#: sigmoid elementwise)
+HEAD_OUTPUTS = ("log_softmax", "softmax", "logits", "sigmoid")
 
 
 def _sealed(a: np.ndarray | None) -> np.ndarray | None:
@@ -111,6 +118,8 @@ class HeadPart:
             return log_softmax(z)
         if self.output == "softmax":
             return softmax(z)
+        if self.output == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-z))
         return z
 
 
@@ -137,10 +146,21 @@ class Run:
 class Model:
     """A loaded model: the LSTM being traced plus what it takes to feed it and read its output.
 
-    Subclasses implement `_forward(tokens, ids, x, batch_index) -> Run`; the
+    Subclasses implement `_forward(tokens, ids, x, batch_index, extra) -> Run`; the
     base turns user input (text, tokens, ids, arrays) into ids or x, and
     `trace` records the chosen LSTM on the run's input.
+
+    A model whose forward takes more than the sequence (a torch `forward(input,
+    hidden)`, an ONNX graph with state inputs) names its inputs in `input_names`,
+    the sequence being `sequence_input`; `trace` then also takes a dict of arrays
+    by those names (the front door's `inputs_for`), and hands the others to
+    `_forward` as `extra`. A model with one input keeps `input_names` empty.
     """
+
+    #: the names of the inputs the model's forward takes, when it takes more than one
+    input_names: tuple[str, ...] = ()
+    #: which of `input_names` is the sequence the LSTM reads
+    sequence_input: str | None = None
 
     def __init__(
         self,
@@ -347,6 +367,8 @@ class Model:
             "input_width": self.input_width if self.input_kind == "numeric" else None,
             "tokenizer": self.tokenizer,
             "vocab_size": len(self.vocab) if self.vocab is not None else None,
+            #: the first words, in id order, for `info` to show (the count is vocab_size)
+            "vocab_first": list(self.vocab[:12]) if self.vocab is not None else None,
             "vocab_is_ids": self.ids_as_vocab and self.vocab is not None,
             "unk": self.unk,
             "labels": list(self.labels) if self.labels is not None else None,
@@ -445,8 +467,41 @@ class Model:
         return self.spec.input_size
 
     # --- the run
-    def _forward(self, tokens, ids, x, batch_index: int) -> Run:
+    def _forward(self, tokens, ids, x, batch_index: int, extra: Mapping[str, Any] | None = None) -> Run:
         raise NotImplementedError(f"{type(self).__name__} must implement _forward")
+
+    def _tokens_of_extra(self, extra: Mapping[str, Any], T: int) -> tuple[str, ...] | None:
+        """The tokens of the traced LSTM when it read another input than the sequence (a
+        seq2seq decoder reads the target): the one other 1-D array of T token ids, if any."""
+        found = [
+            v for v in (extra or {}).values()
+            if not isinstance(v, str) and np.ndim(v) == 1 and np.shape(v)[0] == T
+            and np.asarray(v).dtype.kind in "iu"
+        ]  # fmt: skip
+        if len(found) != 1 or self.vocab is None:
+            return None
+        ids = np.asarray(found[0])
+        if ids.min() < 0 or ids.max() >= len(self.vocab):
+            return None
+        return tuple(self.vocab[k] for k in ids)
+
+    def _split_named(self, inp: Any) -> tuple[Any, dict[str, Any]]:
+        """(the sequence, the other named inputs) of a dict by input name; (inp, {}) otherwise."""
+        if not isinstance(inp, Mapping):
+            return inp, {}
+        if not self.input_names:
+            raise InputError(f"{self.name} takes one input (the sequence), not named inputs "
+                             f"({', '.join(map(str, inp))})")  # fmt: skip
+        given = dict(inp)
+        sequence = self.sequence_input or self.input_names[0]
+        unknown = [k for k in given if k not in self.input_names]
+        if unknown:
+            raise InputError(f"{self.name} has no input named {', '.join(map(repr, unknown))}; its "
+                             f"inputs are {', '.join(self.input_names)}")  # fmt: skip
+        if sequence not in given:
+            raise InputError(f"no value for {self.name}'s sequence input {sequence!r}: give it "
+                             f"(--input {sequence}=X.npy, or --text)")  # fmt: skip
+        return given.pop(sequence), given
 
     def trace(self, inp: Any, *, batch_index: int = 0) -> Trace:
         """Record the chosen LSTM on `inp`, with the model's real per-step output and labels.
@@ -460,8 +515,16 @@ class Model:
                 f"--batch-index {batch_index}: {self.name} ({self.format}) reads one sequence, "
                 "not a batch; batch indices are for ONNX graphs whose input has a batch axis"
             )
+        inp, extra = self._split_named(inp)
         tokens, ids, x = self._prepare(inp)
-        run = self._forward(tokens, ids, x, batch_index)
+        run = self._forward(tokens, ids, x, batch_index, extra or None)
+        if tokens is not None and run.trace is None and len(tokens) != np.shape(run.x)[0]:
+            tokens = self._tokens_of_extra(extra, np.shape(run.x)[0])
+        return self._trace_of(run, tokens)
+
+    def _trace_of(self, run: Run, tokens: tuple[str, ...] | None) -> Trace:
+        """The Trace of a run: the chosen LSTM recorded on the run's input (or the run's own
+        recording), with the model's output, labels, warnings and provenance in its meta."""
         meta = {
             "model": self.name,
             "format": self.format,
@@ -521,11 +584,14 @@ class PipelineModel(Model):
         output: str | None,
         lstm: str | None = None,
         parameter_count: int | None = None,
+        offered: Sequence[str] | None = None,
         **kwargs,
     ):
         if not lstms:
             raise SpecError("a model needs at least one LSTM")
         names = [n for n, _ in lstms]
+        #: every LSTM the file holds (--lstm picks one), also those outside this pipeline
+        offered = list(offered) if offered is not None else names
         chosen = lstm if lstm is not None else names[0]
         specs = dict(lstms)
         if output not in OUTPUT_OF_HEAD:
@@ -552,7 +618,7 @@ class PipelineModel(Model):
             kwargs["tokenizer"] = "words"
         self._parameter_count = parameter_count
         super().__init__(
-            path=path, format=format, spec=specs[chosen], lstm_names=names, lstm_name=chosen,
+            path=path, format=format, spec=specs[chosen], lstm_names=offered, lstm_name=chosen,
             input_kind="text" if embedding is not None else "numeric",
             output_kind=OUTPUT_OF_HEAD[output],
             embedding=EmbeddingPart(*embedding) if embedding is not None else None,
@@ -620,7 +686,7 @@ class PipelineModel(Model):
         output = self.head(cur) if self.head is not None else None
         return output, kept_trace, kept_x
 
-    def _forward(self, tokens, ids, x, batch_index: int) -> Run:
+    def _forward(self, tokens, ids, x, batch_index: int, extra=None) -> Run:
         if self.embedding is not None:
             x = self.embedding.weight[ids]  # (T, E)
         output, trace, chosen_x = self._run_from(0, x, keep=self.lstm_name)

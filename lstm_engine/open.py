@@ -30,7 +30,7 @@ import pickletools
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -41,6 +41,7 @@ from .core.recorder import branch
 from .core.trace import Trace, stack_layers
 from .core.output import output_kind_of
 from .model import Model
+from .vocab import apply_names
 
 _ZIP = b"PK\x03\x04"
 _PICKLE_PROTOCOLS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
@@ -64,9 +65,13 @@ def _is_old_pickle(path: Path) -> bool:
 
 
 def sniff(path: Path) -> str:
-    """'torchscript', 'torch', 'onnx', 'trace', 'corrupt-zip' or 'unknown', from the file's content."""
+    """'torchscript', 'torch', 'onnx', 'keras', 'safetensors', 'trace', 'corrupt-zip' or
+    'unknown', from the file's content."""
+    from .formats.keras import is_hdf5, is_keras_zip
+    from .formats.safetensors import looks_like_safetensors
+
     with open_regular(path, "model file") as fh:
-        head = fh.read(8)
+        head = fh.read(9)
         if head.startswith(_ZIP):
             fh.seek(0)
             try:
@@ -82,7 +87,13 @@ def sniff(path: Path) -> str:
             return "torch"
         if "meta.npy" in names:
             return "trace"
+        if is_keras_zip(names):
+            return "keras"
         return "unknown"
+    if is_hdf5(head):
+        return "keras"
+    if looks_like_safetensors(head):
+        return "safetensors"
     if head[:2] in _PICKLE_PROTOCOLS or _is_old_pickle(path):
         return "torch"
     # An ONNX ModelProto starts with field 1 (ir_version, a varint): byte 0x08.
@@ -109,8 +120,20 @@ def load(path: str | os.PathLike, *, trust: bool = False, lstm: str | None = Non
     if kind == "unknown":
         raise LoadError(
             f"{path}: not a model file this tool reads (expected a torch .pt/.pth file, "
-            "a TorchScript archive or an ONNX model)"
+            "a TorchScript archive, an ONNX model, a Keras .keras/.h5 file or a .safetensors "
+            "state_dict)"
         )
+    if kind in ("keras", "safetensors"):
+        # each reader imports what it needs (h5py, torch) itself
+        from .formats.keras import load_keras
+        from .formats.safetensors import load_safetensors
+
+        try:
+            return (load_keras if kind == "keras" else load_safetensors)(path, lstm)
+        except SpecError as e:
+            raise LoadError(f"{path}: {e}") from None
+        except MemoryError:
+            raise LoadError(f"{path}: what the file describes does not fit in memory") from None
     if kind == "onnx":
         # load_onnx imports onnx/onnxruntime itself and says how to install them
         from .formats.onnx_read import load_onnx
@@ -178,33 +201,124 @@ def example_index(n: int, count: int, name: str) -> int:
     return n - 1
 
 
+#: at most this many named arrays in one --input set (each is a separate allocation)
+MAX_NAMED_INPUTS = 64
+
+
+def read_named_inputs(values: Sequence[str | os.PathLike]) -> dict[str, np.ndarray]:
+    """The arrays of every `--input` value, by the model input (forward argument) they feed.
+
+    A value is `X.npy` (the sequence: key ""), `NAME=X.npy` (the input NAME), or an
+    `.npz` of named arrays (each under its own name; a bare `.npz` member named "arr_0"
+    is the sequence too, as np.savez names an unnamed array). A value that is an existing
+    file is a path even when it contains "=". Every file is read without unpickling
+    (read_input_array); a name given twice is refused. This is the one reader of named
+    inputs for every model kind (torch forwards, ONNX graphs): pass the result to
+    `inputs_for(model, named)`.
+    """
+    named: dict[str, np.ndarray] = {}
+
+    def put(name: str, value: np.ndarray, where: str) -> None:
+        if name in named:
+            raise InputError(f"{where}: the input {name or 'sequence'!r} is given twice")
+        if len(named) >= MAX_NAMED_INPUTS:
+            raise InputError(f"more than {MAX_NAMED_INPUTS} named inputs")
+        named[name] = value
+
+    for raw in values:
+        raw = os.fspath(raw)
+        name, path = "", raw
+        if "=" in raw and not os.path.lexists(raw):
+            name, path = raw.split("=", 1)
+            if not name.isidentifier():
+                raise InputError(f"--input {raw}: the name before '=' must be an argument name "
+                                 "(letters, digits, _), as in --input lengths=l.npy")  # fmt: skip
+        x = read_input_array(path)
+        if isinstance(x, np.ndarray):
+            put(name, x, path)
+            continue
+        try:  # np.load opened an .npz archive (a zip of arrays): each one by its name
+            if name:
+                raise InputError(f"--input {raw}: an .npz holds named arrays already; give it "
+                                 "without a name (--input FILE.npz)")  # fmt: skip
+            members = list(x.files)
+            if len(members) > MAX_NAMED_INPUTS:
+                raise InputError(f"{path}: {len(members)} arrays; at most {MAX_NAMED_INPUTS} inputs")
+            for member in members:
+                try:
+                    value = x[member]
+                except MemoryError:
+                    raise InputError(f"{path}: array {member!r} does not fit in memory") from None
+                except ValueError as e:
+                    raise InputError(f"{path}: array {member!r} is not a numeric array ({e})") from None
+                put("" if member == "arr_0" and len(members) == 1 else member, value, path)
+        finally:
+            x.close()
+    return named
+
+
+def inputs_for(model: Model, named: Mapping[str, np.ndarray]) -> Any:
+    """What `model.trace` takes for these named arrays: the one array when only the sequence
+    is given (as before), else a dict by input name, the unnamed array under the model's
+    sequence input. A model with a single input refuses names it does not have."""
+    if set(named) == {""}:
+        return named[""]
+    names = tuple(getattr(model, "input_names", ()) or ())
+    sequence = getattr(model, "sequence_input", None) or (names[0] if names else None)
+    if not names:
+        given = ", ".join(sorted(repr(k) for k in named if k))
+        raise InputError(f"named inputs {given}, not one array: {model.name} takes one input "
+                         "(the sequence); give --input X.npy")  # fmt: skip
+    out = {(sequence if k == "" else k): v for k, v in named.items()}
+    if "" in named and sequence in named:
+        raise InputError(f"the sequence is given twice: unnamed and as {sequence!r}")
+    return out
+
+
 def choose_input(
     model: Model, *, text: str | None = None, input_path: str | os.PathLike | None = None,
-    example: int | None = None,
+    example: int | None = None, inputs: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[Any, int | None]:  # fmt: skip
     """(what to trace, which example it is (1-based) or None): the user's text, the array in
-    `input_path`, the model's example `example`, or by default its first example.
+    `input_path`, the named arrays `inputs` (read_named_inputs), the model's example
+    `example`, or by default its first example.
 
     A text model takes an --input file only as a 1-D integer array of token ids
-    (an ONNX graph takes its graph input as it is).
+    (an ONNX graph takes its graph input as it is). With `inputs`, `text` may come
+    too: it is the sequence, the named arrays the model's other inputs.
     """
-    if sum(v is not None for v in (text, input_path, example)) > 1:
+    if isinstance(input_path, (list, tuple)):  # --input values as argparse appends them
+        if inputs is not None:
+            raise InputError("give the input either as input_path or as named inputs, not both")
+        inputs, input_path = (read_named_inputs(input_path) if input_path else None), None
+    if inputs is not None and input_path is not None:
+        raise InputError("give the input either as input_path or as named inputs, not both")
+    if input_path is not None:
+        inputs = read_named_inputs([input_path])
+        if not (set(inputs) == {""}):
+            raise InputError(
+                f"{input_path}: an .npz archive of named arrays, not one array; give it as "
+                "--input FILE.npz to a model that takes named inputs"
+            )
+    if sum(v is not None for v in (text, inputs, example)) > 1 and not (
+        text is not None and inputs is not None and "" not in inputs
+    ):
         raise InputError("give only one of --text, --input and --example")
+    if text is not None and inputs:  # the text is the sequence, the arrays the other inputs
+        named = inputs_for(model, inputs)
+        sequence = getattr(model, "sequence_input", None) or model.input_names[0]
+        if sequence in named:
+            raise InputError(f"the sequence is given twice: as --text and as {sequence!r}")
+        return {sequence: text, **named}, None
     if text is not None:
         return text, None
-    if input_path is not None:
-        x = read_input_array(input_path)
-        if not isinstance(x, np.ndarray):  # np.load opened an .npz archive (a zip of arrays)
-            close = getattr(x, "close", None)
-            if close is not None:
-                close()
-            raise InputError(
-                f"{input_path}: an .npz archive of arrays, not one array; --input takes a single "
-                "array saved with np.save (.npy)"
-            )
-        if model.input_kind == "text" and not (x.ndim == 1 and x.dtype.kind in "iu") and model.format != "onnx":
-            raise InputError(f"{model.name} reads text: give --text (or token ids as a 1-D integer .npy)")
-        return x, None
+    if inputs is not None:
+        if "" in inputs:
+            x = inputs[""]
+            if (model.input_kind == "text" and not (x.ndim == 1 and x.dtype.kind in "iu")
+                    and model.format != "onnx"):  # fmt: skip
+                raise InputError(f"{model.name} reads text: give --text (or token ids as a 1-D integer .npy)")
+        return inputs_for(model, inputs), None
     if example is not None:
         return model.examples[example_index(example, len(model.examples), model.name)], example
     if model.examples:
@@ -245,22 +359,36 @@ class Opened:
 def open_and_trace(
     path: str | os.PathLike, *, text: str | None = None, input_path: str | os.PathLike | None = None,
     example: int | None = None, trust: bool = False, lstm: str | None = None, batch_index: int = 0,
+    inputs: Sequence[str | os.PathLike] | None = None, vocab: str | os.PathLike | None = None,
+    labels: str | os.PathLike | None = None, output_kind: str | None = None,
 ) -> Opened:  # fmt: skip
     """Open `path` by content and trace it: a model on the chosen input, or a recorded trace as is.
 
-    Every path is checked before anything slow happens (a FIFO as --input fails
-    before torch is imported); a recorded trace takes no new input.
+    `inputs` are `--input` values (read_named_inputs: X.npy, NAME=X.npy, FILE.npz); a list
+    given as `input_path` (argparse's `--input`, appended) is read the same way.
+    `vocab`, `labels` (files, vocab.apply_names) and `output_kind` name what the model's
+    file does not say, or correct its guess.
+    Every path is checked, and every input read, before anything slow happens (a
+    FIFO as --input fails before torch is imported); a recorded trace takes no new input.
     """
     path = require_regular_file(path, "model file")
+    if isinstance(input_path, (list, tuple)):  # --input values as argparse appends them
+        inputs, input_path = [*(inputs or ()), *input_path], None
     if input_path is not None:
         require_regular_file(input_path, "input file", error=InputError)
+    named = read_named_inputs(inputs) if inputs else None
     if is_trace_file(path):
-        if text is not None or input_path is not None or example is not None:
+        if text is not None or input_path is not None or example is not None or named:
             raise InputError(f"{path} is a recorded trace: it is opened read-only and cannot take new input")
         return Opened(trace=Trace.load(path))
     model = load(path, trust=trust, lstm=lstm)
-    inp, example = choose_input(model, text=text, input_path=input_path, example=example)
+    if vocab is not None or labels is not None or output_kind is not None:
+        apply_names(model, vocab=vocab, labels=labels, output_kind=output_kind)
+    inp, example = choose_input(model, text=text, input_path=input_path, example=example, inputs=named)
     trace = model.trace(inp, batch_index=batch_index)
+    if labels is not None and (trace.output is None or trace.labels is None):
+        width = "no output" if trace.output is None else f"{trace.output.shape[1]} outputs"
+        raise InputError(f"--labels {labels}: {len(model.labels)} labels, but the model has {width}")
     if trace.output is not None and "output_uses_future" not in trace.meta:
         # every reader's answer travels with the trace, so a recorded file shows it too
         trace = replace(trace, meta={**trace.meta, "output_uses_future": output_uses_future(trace, model)})

@@ -94,7 +94,7 @@ def _open(args):
     from lstm_engine import open_and_trace
 
     return open_and_trace(
-        args.model, text=args.text, input_path=args.input, example=args.example,
+        args.model, text=args.text, inputs=args.input, example=args.example,
         trust=args.trust, lstm=args.lstm, batch_index=args.batch_index,
     )  # fmt: skip
 

@@ -163,15 +163,17 @@ def screenshot_name(title: str, when: datetime) -> str:
 def run(
     path: str, *, text: str | None = None, input_path: str | None = None, trust: bool = False,
     lstm: str | None = None, batch_index: int = 0, example: int | None = None,
+    inputs: list[str] | None = None,
 ) -> int:  # fmt: skip
     """Open the debugger on a model or trace file; returns the exit status (2 after an error).
 
-    `example` is 1-based, as `lstm-tui info` numbers a model's examples.
+    `example` is 1-based, as `lstm-tui info` numbers a model's examples; `inputs` are
+    `--input` values (X.npy, NAME=X.npy, FILE.npz) for a model with several inputs.
     """
     from .opening import open_path
 
     loader = partial(open_path, path, text=text, input_path=input_path, trust=trust,
-                     lstm=lstm, batch_index=batch_index, example=example)  # fmt: skip
+                     lstm=lstm, batch_index=batch_index, example=example, inputs=inputs)  # fmt: skip
     app = LstmTuiApp(loader=loader, what=Path(path).name)
     app.run()
     if app.error:  # the error screen is gone with the app; leave the reason in the scrollback
@@ -180,15 +182,22 @@ def run(
     return app.exit_status
 
 
-def debug(model_or_lstm: Any, inputs: Any = None, **kwargs: Any) -> int:
+#: debug()'s own keyword arguments; any other keyword goes to the model's forward
+DEBUG_OPTIONS = ("h0", "c0", "tokens", "labels", "output", "output_kind", "lstm", "name", "vocab",
+                 "tokenizer", "unk")  # fmt: skip
+
+
+def debug(model_or_lstm: Any, *args: Any, **kwargs: Any) -> int:
     """Open the debugger on a live model from Python, the way breakpoint() opens pdb.
 
-    `model_or_lstm` may be a torch nn.Module containing an nn.LSTM (run once on
-    `inputs`, with a hook capturing what its LSTM reads), an nn.LSTM, an
-    LSTMSpec, a model from lstm_engine.load, or a Trace. Keyword arguments:
-    h0, c0, tokens, labels, output, output_kind, lstm (which LSTM), name, and for
-    text: vocab (word→id dict, or words in id order), tokenizer ("words" or
-    "chars") and unk (the unknown token, if the vocabulary has one).
+    `model_or_lstm` may be a torch nn.Module containing an nn.LSTM or nn.LSTMCell (run
+    once as `model(*args, **forward_kwargs)`, with hooks capturing what its LSTM reads,
+    so `debug(model, input, hidden)` or `debug(model, x, lengths=l)` work as the model is
+    called), an nn.LSTM, an LSTMSpec, a model from lstm_engine.load, or a Trace.
+    debug()'s own keyword arguments (DEBUG_OPTIONS): h0, c0, tokens, labels, output,
+    output_kind, lstm (which LSTM), name, and for text: vocab (word→id dict, or words in
+    id order), tokenizer ("words" or "chars") and unk (the unknown token, if the
+    vocabulary has one); every other keyword argument is passed to the model's forward.
     Returns the exit status when the user quits.
 
     The model is run before the screen opens, so what a script got wrong (text
@@ -197,7 +206,11 @@ def debug(model_or_lstm: Any, inputs: Any = None, **kwargs: Any) -> int:
     """
     from .opening import from_live
 
-    source = from_live(model_or_lstm, inputs, **kwargs)
+    options = {k: v for k, v in kwargs.items() if k in DEBUG_OPTIONS}
+    forward_kwargs = {k: v for k, v in kwargs.items() if k not in DEBUG_OPTIONS}
+    inputs, rest = (args[0], args[1:]) if args else (None, ())
+    source = from_live(model_or_lstm, inputs, args=tuple(rest), forward_kwargs=forward_kwargs,
+                       **options)  # fmt: skip
     app = LstmTuiApp(source)
     app.run()
     return app.exit_status

@@ -3,6 +3,7 @@
     lstm-tui MODEL [--text TEXT | --input X.npy | --example N] [--trust] [--lstm NAME]
              [--batch-index B] [--compare TEXT_B | --compare-model MODEL_B]
     lstm-tui record MODEL [--text TEXT | --input X.npy | --example N] -o TRACE.npz [--force] ...
+    (a model with several inputs: --input NAME=X.npy, repeated, or --input FILE.npz of named arrays)
     lstm-tui info MODEL [--trust] [--lstm NAME]
     lstm-tui record MODEL … --edit EDIT [--edit EDIT …] -o BRANCH.npz   (whatif_cli.py)
     lstm-tui diff A B [--json] [--tol X]                                (whatif_cli.py)
@@ -38,13 +39,21 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
+#: --output-kind's choices (lstm_engine's OUTPUT_KINDS without None; kept here so that --help
+#: needs no engine import)
+OUTPUT_KIND_CHOICES = ("log_prob", "prob", "logit", "sigmoid", "value", "embedding")
+
+
 def _add_model_args(p: argparse.ArgumentParser, *, with_input: bool = True) -> None:
     p.add_argument("model", metavar="MODEL", help="a .pt checkpoint/state_dict/TorchScript, an .onnx, "
                    "or (to open read-only) a recorded TRACE.npz")  # fmt: skip
     if with_input:
         src = p.add_mutually_exclusive_group()
         src.add_argument("--text", help="the input text (default: the model's first example)")
-        src.add_argument("--input", metavar="X.npy", help="numeric input, an array of shape [T, input]")
+        p.add_argument("--input", metavar="X.npy", action="append",
+                         help="numeric input, an array of shape [T, input]; for a model with "
+                         "several inputs, NAME=X.npy (repeat it: --input x=x.npy --input "
+                         "lengths=l.npy) or one FILE.npz of named arrays")  # fmt: skip
         src.add_argument("--example", type=_positive, metavar="N",
                          help="the model's example N (1-based, as `lstm-tui info` lists them)")  # fmt: skip
     p.add_argument("--trust", action="store_true",
@@ -53,9 +62,36 @@ def _add_model_args(p: argparse.ArgumentParser, *, with_input: bool = True) -> N
     p.add_argument("--lstm", "--node", dest="lstm", metavar="NAME",
                    help="which LSTM to trace: a module name (e.g. encoder.lstm) or an ONNX node name; "
                    "default the first")  # fmt: skip
+    p.add_argument("--vocab", metavar="FILE", help="token names for a model that reads ids: one "
+                   "token a line (line k is id k), or JSON {token: id}")  # fmt: skip
+    p.add_argument("--labels", metavar="FILE", help="output names: one label a line (line k "
+                   "names output k), or a JSON list")  # fmt: skip
+    p.add_argument("--output-kind", metavar="KIND", choices=OUTPUT_KIND_CHOICES,
+                   help="what the output is when the guess is wrong: "
+                   + ", ".join(OUTPUT_KIND_CHOICES))  # fmt: skip
     if with_input:
         p.add_argument("--batch-index", type=_non_negative, default=0, metavar="B",
                        help="for ONNX inputs with a batch, which sequence to trace (default 0)")  # fmt: skip
+
+
+def _names_given(args) -> dict:
+    """--vocab, --labels and --output-kind, those the user gave, as the front door takes them."""
+    return {k: v for k in ("vocab", "labels", "output_kind") if (v := getattr(args, k)) is not None}
+
+
+def _check_sources(args) -> None:
+    """--input next to --text or --example only to name the model's other inputs.
+
+    --input left the mutually exclusive group so that `--text "..." --input
+    hidden=h.npy` can feed a forward(input, hidden); an unnamed --input (the
+    sequence itself) still excludes --text and --example, as argparse said before.
+    """
+    given = args.input or []
+    unnamed = [v for v in given if "=" not in v or os.path.lexists(v)]
+    for flag, value in (("--text", args.text), ("--example", args.example)):
+        if value is not None and (unnamed or (given and flag == "--example")):
+            raise UsageError(f"argument --input: not allowed with argument {flag} "
+                             "(except NAME=FILE for the model's other inputs with --text)")  # fmt: skip
 
 
 def _whole_number(s: str, least: int, why: str) -> int:
@@ -92,8 +128,11 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
         prog=PROG,
         description="A terminal step-through debugger for LSTM networks.",
         epilog="Headless commands: `lstm-tui record MODEL -o TRACE.npz` writes a trace (with "
-        "--edit EDIT, a what-if branch); `lstm-tui diff A B` compares two traces or models; "
-        "`lstm-tui info MODEL` describes a model. Each takes --help.",
+        "--edit EDIT, a what-if branch); `lstm-tui find MODEL --where EXPR` lists the steps where "
+        "a watch expression holds; `lstm-tui diff A B` compares two traces or models; "
+        "`lstm-tui explain`, `stats` and `doctor` say where a unit's memory came from, which "
+        "units matter and what looks wrong; `lstm-tui info MODEL` describes a model. Each takes "
+        "--help.",
     )
     ui.add_argument("--version", action="version", version=f"{PROG} {version()}",
                     help="print the version and exit")  # fmt: skip
@@ -159,9 +198,11 @@ def cmd_record(args) -> int:
     out = Path(args.output)
     if _same_file(out, model_path):
         raise UsageError(f"{safe_line(out)} is the model itself; write the trace to another file")
+    _check_sources(args)
     opened = open_and_trace(
-        args.model, text=args.text, input_path=args.input, example=args.example,
+        args.model, text=args.text, inputs=args.input, example=args.example,
         trust=args.trust, lstm=args.lstm, batch_index=args.batch_index,
+        **_names_given(args),
     )  # fmt: skip
     if args.edit:  # a what-if: the branch is what is saved (a recorded trace branches too)
         from .whatif_cli import record_branch
@@ -236,12 +277,21 @@ def info_lines(info: dict) -> list[str]:
         else:
             vocab = "no vocabulary"
         row("input", f"text ({safe_line(info['tokenizer'])}); {vocab}")
+        first = info.get("vocab_first") or []
+        if first and not info.get("vocab_is_ids"):
+            more = f" … ({info['vocab_size']} in all)" if info["vocab_size"] > len(first) else ""
+            row("vocabulary", " ".join(display(w)[:24] for w in first) + more)
     elif info.get("inputs"):  # ONNX: the graph's own inputs, batch axis included
         shapes = ", ".join(f"{safe_line(k)} {safe_line(v)}" for k, v in info["inputs"].items())
-        row("input", f"numeric graph input {shapes} (--input X.npy, --batch-index B)")
+        how = "--input X.npy" if len(info["inputs"]) == 1 else "--input NAME=X.npy or FILE.npz"
+        row("input", f"numeric graph input {shapes} ({how}, --batch-index B)")
     else:
         width = info.get("input_width", info["input_size"]) or "features"
         row("input", f"numeric, [T, {safe_line(width)}] (--input X.npy)")
+    if info.get("forward_args"):  # a torch forward with more than the sequence
+        args = ", ".join(f"{safe_line(n)} ({safe_line(what)})" for n, what in info["forward_args"])
+        row("forward", args)
+        row("", "give each by name (--input NAME=FILE.npy), or all in one FILE.npz")
     if info["labels"] is not None:
         labels = info["labels"]
         shown = ", ".join(display(x) for x in labels[:20])
@@ -316,6 +366,10 @@ def cmd_info(args) -> int:
     from lstm_engine import Trace, open_file
 
     opened = open_file(args.model, trust=args.trust, lstm=args.lstm)
+    if not isinstance(opened, Trace) and _names_given(args):
+        from lstm_engine import apply_names
+
+        apply_names(opened, **_names_given(args))
     lines = trace_info_lines(args.model, opened) if isinstance(opened, Trace) else info_lines(opened.info())
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
@@ -330,6 +384,7 @@ def cmd_ui(args) -> int:
     """
     from .opening import open_path
 
+    _check_sources(args)
     # torch and a large model take seconds before the first frame: say what is happening,
     # on the terminal only, and clear the line again whatever the outcome
     status = sys.stderr.isatty()
@@ -338,8 +393,8 @@ def cmd_ui(args) -> int:
         sys.stderr.flush()
     try:
         source = open_path(
-            args.model, text=args.text, input_path=args.input, trust=args.trust, lstm=args.lstm,
-            batch_index=args.batch_index, example=args.example,
+            args.model, text=args.text, inputs=args.input, trust=args.trust, lstm=args.lstm,
+            batch_index=args.batch_index, example=args.example, **_names_given(args),
         )  # fmt: skip
         compare = None
         if args.compare is not None or args.compare_model is not None:

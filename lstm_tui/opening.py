@@ -15,7 +15,7 @@ import numpy as np
 
 from lstm_engine import (
     EngineError, InputError, LSTMSpec, Trace, Vocabulary, guess_output_kind, is_trace_file,
-    open_and_trace, open_pair, record, split_text, trace_lstm,
+    open_and_trace, open_pair, record, split_text, trace_lstm, trace_module,
 )  # fmt: skip
 from lstm_engine import output_kind as trace_output_kind  # from_live has an output_kind= argument
 
@@ -27,15 +27,19 @@ __all__ = ["from_live", "is_trace_file", "open_path", "source_or_error"]
 def open_path(
     path: str, *, text: str | None = None, input_path: str | None = None, trust: bool = False,
     lstm: str | None = None, batch_index: int = 0, example: int | None = None,
+    inputs: list[str] | None = None, vocab: str | None = None, labels: str | None = None,
+    output_kind: str | None = None,
 ) -> Source:  # fmt: skip
     """Load a model (and trace its input) or a recorded trace file, through the engine's front door.
 
     `example` is 1-based, as `lstm-tui info` numbers the model's examples;
-    without text, input or example the first example opens.
+    without text, input or example the first example opens. `inputs` are
+    `--input` values (X.npy, NAME=X.npy, FILE.npz) for models with several inputs.
     """
     opened = open_and_trace(
         path, text=text, input_path=input_path, example=example, trust=trust, lstm=lstm,
-        batch_index=batch_index,
+        batch_index=batch_index, inputs=inputs, vocab=vocab, labels=labels,
+        output_kind=output_kind,
     )  # fmt: skip
     trace, model = opened.trace, opened.model
     if model is None:
@@ -43,10 +47,16 @@ def open_path(
             trace=trace, name=trace.meta.get("model") or Path(path).stem, origin="trace",
             text=None, output_kind=trace_output_kind(trace), format="trace",
         )  # fmt: skip
+    inp, others = opened.input, None
+    sequence = getattr(model, "sequence_input", None)
+    if isinstance(inp, dict) and sequence in inp:  # named inputs: the sequence, and the rest
+        others = {k: v for k, v in inp.items() if k != sequence}
+        inp = inp[sequence]
     return Source(
         trace=trace, name=model.name, origin="model", model=model,
-        text=opened.input if isinstance(opened.input, str) else None,
+        text=inp if isinstance(inp, str) else None,
         output_kind=model.output_kind, format=model.format, example=opened.example,
+        other_inputs=others,
     )  # fmt: skip
 
 
@@ -55,6 +65,7 @@ def from_live(
     tokens: Any = None, labels: Any = None, output: Any = None,
     output_kind: str | None = None, lstm: str | None = None, name: str | None = None,
     vocab: Any = None, tokenizer: str = "words", unk: str | None = None,
+    args: tuple = (), forward_kwargs: dict | None = None,
 ) -> Source:  # fmt: skip
     """A Source for debug(): a Trace, an lstm_engine Model, an LSTMSpec, nn.LSTM, or a model.
 
@@ -69,6 +80,9 @@ def from_live(
     and looked up, and the words become the trace's tokens. A word not in
     the vocabulary is an error listing them all, unless `unk` names the token
     to read them as. `labels` may be a list or a dict label → id (`tag_to_ix`).
+
+    A forward with more arguments (`forward(input, hidden)`, `forward(x, lengths)`,
+    `forward(src, tgt)`) gets `inputs` first, then `args`, and `forward_kwargs` by name.
     """
     tokens = tuple(str(t) for t in tokens) if tokens is not None else None
     labels = _names(labels, "labels")
@@ -120,7 +134,9 @@ def from_live(
         trace = dataclasses.replace(trace, tokens=tokens, labels=labels, output=out)
         return Source(trace=trace, name=name or "nn.LSTM", origin="live",
                       output_kind=output_kind or guess_output_kind(out))  # fmt: skip
-    trace, out = _trace_inside(obj, inputs, lstm)
+    trace, out = _trace_inside(obj, (inputs, *args), dict(forward_kwargs or {}), lstm)
+    if output is not None:
+        out = _as_output(output)
     if tokens is not None and len(tokens) != trace.T:
         raise InputError(f"{len(tokens)} tokens for an LSTM that read {trace.T} steps")
     trace = dataclasses.replace(
@@ -185,47 +201,11 @@ def _as_output(output: Any) -> np.ndarray | None:
     return out if out.ndim == 2 else None
 
 
-def _trace_inside(model: Any, inputs: Any, lstm: str | None) -> tuple[Trace, np.ndarray | None]:
-    """Run a torch model once, catching what its LSTM reads, and trace that LSTM."""
-    import torch
-
-    lstms = {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.LSTM)}
-    if not lstms:
-        raise InputError(f"{type(model).__name__} has no nn.LSTM inside it")
-    if lstm is None:
-        lstm = next(iter(lstms))
-    if lstm not in lstms:
-        raise InputError(f"no LSTM named {lstm!r}; the model has {', '.join(lstms)}")
-    seen: dict = {}
-
-    def hook(module, args, kwargs):
-        if "x" not in seen:
-            seen["x"] = args[0] if args else kwargs.get("input")
-            hx = args[1] if len(args) > 1 else kwargs.get("hx")
-            seen["hx"] = hx
-
-    handle = lstms[lstm].register_forward_pre_hook(hook, with_kwargs=True)
-    try:
-        with torch.no_grad():
-            result = model(inputs)
-    except Exception as e:  # noqa: BLE001 - the user's model failed on the user's input
-        raise InputError(f"{type(model).__name__} failed on the input: {e}") from None
-    finally:
-        handle.remove()
-    if "x" not in seen:
-        raise InputError(f"the model ran but never called its LSTM {lstm!r}")
-    x = seen["x"]
-    if isinstance(x, torch.nn.utils.rnn.PackedSequence):
-        raise InputError("packed sequences are not supported; pass one unpadded sequence")
-    hx = seen["hx"]
-    h0, c0 = (hx if hx is not None else (None, None))
-    trace = trace_lstm(lstms[lstm], x, h0, c0)
-    if isinstance(result, tuple):
-        result = result[0]
-    out = _as_output(result)
-    if out is not None and out.shape[0] != trace.T:
-        out = None
-    return trace, out
+def _trace_inside(model: Any, args: tuple, kwargs: dict, lstm: str | None) -> tuple[Trace, np.ndarray | None]:
+    """Run a torch model once on (args, kwargs), catching what its LSTM reads, and trace that
+    LSTM (the engine's trace_module: hooks on every nn.LSTM and nn.LSTMCell)."""
+    trace = trace_module(model, args, kwargs, lstm=lstm, name=type(model).__name__)
+    return trace, trace.output
 
 
 def source_or_error(fn, *args, **kwargs) -> tuple[Source | None, str | None, int]:

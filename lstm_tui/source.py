@@ -37,6 +37,9 @@ class Source:
     #: Which of the model's examples this trace is (1-based, as `lstm-tui info` numbers
     #: them), or None for the user's own input.
     example: int | None = None
+    #: The model's other named inputs (a forward's `tgt`, `hidden`, an ONNX state), kept so
+    #: that an edited text is traced with them again.
+    other_inputs: dict | None = None
 
     @property
     def editable(self) -> bool:
@@ -72,7 +75,9 @@ class Source:
 
     def retrace(self, text: str) -> "Source":
         """A new Source for edited text; the old trace stays as it was (an edit is a new branch)."""
-        trace = self.model.trace(text)
+        sequence = getattr(self.model, "sequence_input", None)
+        inp = {sequence: text, **self.other_inputs} if self.other_inputs and sequence else text
+        trace = self.model.trace(inp)
         return replace(self, trace=trace, text=text, example=None)
 
     @property

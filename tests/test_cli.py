@@ -270,9 +270,9 @@ def test_ui_command_opens_the_file_with_its_arguments_then_starts_the_app(monkey
     assert main([str(TAGGER), "--text", "the dog", "--lstm", "lstm", "--trust"]) == 0
     assert main([str(TAGGER), "--input", str(tmp_path / "x.npy"), "--node", "n", "--batch-index", "2"]) == 0
     assert opened == [
-        (str(TAGGER), dict(text="the dog", input_path=None, trust=True, lstm="lstm", batch_index=0,
+        (str(TAGGER), dict(text="the dog", inputs=None, trust=True, lstm="lstm", batch_index=0,
                            example=None)),
-        (str(TAGGER), dict(text=None, input_path=str(tmp_path / "x.npy"), trust=False, lstm="n",
+        (str(TAGGER), dict(text=None, inputs=[str(tmp_path / "x.npy")], trust=False, lstm="n",
                            batch_index=2, example=None)),
     ]  # fmt: skip
     assert started == [("SRC", "tagger.pt")] * 2

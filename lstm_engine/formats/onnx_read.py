@@ -58,6 +58,7 @@ from ..core.activations import Activation, CellActivations
 from ..core.errors import EngineError, InputError, LoadError, SpecError
 from ..core.files import read_json, require_regular_file
 from ..core.limits import TooLargeError, check_array_size, human_bytes, max_bytes
+from ..core.output import guess_output_kind
 from ..model import Model
 from ..core.recorder import record
 from ..core.spec import CellWeights, LSTMSpec
@@ -92,9 +93,30 @@ _DEFAULT_ACTIVATIONS = ("Sigmoid", "Tanh", "Tanh")
 #: true): never run to get a node's weights, initial states or input, nor the model's output
 CONTROL_FLOW = {"Loop", "Scan", "If"}
 #: Ops that only move values around: an output behind them is still what fed them.
+#: how `info` and the errors name each role of a graph input (OnnxModel.input_roles)
+_ROLE_TEXT = {
+    "sequence": "the sequence",
+    "source": "another source",
+    "state": "an LSTM state: zeros unless given",
+    "lengths": "sequence lengths: full length unless given",
+    "other": "no default",
+}
 _SHAPE_OPS = {
     "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Flatten", "Concat", "Slice",
 }  # fmt: skip
+
+
+#: onnxruntime's LSTM with 8-bit weights (com.microsoft): traced with its weights dequantized
+QUANTIZED_LSTM = "DynamicQuantizeLSTM"
+#: its inputs after P: the scales and zero points of W and R
+QUANT_ROLES = ("W_scale", "W_zero_point", "R_scale", "R_zero_point")
+
+
+def is_lstm_node(node) -> bool:
+    """ONNX's LSTM, or onnxruntime's DynamicQuantizeLSTM (the same cell with int8 W and R)."""
+    return (node.op_type == "LSTM" and node.domain in ("", "ai.onnx")) or (
+        node.op_type == QUANTIZED_LSTM and node.domain == "com.microsoft"
+    )
 
 
 def import_onnx():
@@ -247,13 +269,17 @@ def parse_lstm_node(onnx, node, name: str) -> LstmNode:
         CellActivations(i=f, f=f, g=g, o=f, c=h) for f, g, h in zip(*[iter(acts)] * 3)
     )
 
-    ins = list(node.input) + [""] * (len(INPUT_ROLES) - len(node.input))
+    roles = INPUT_ROLES + (QUANT_ROLES if node.op_type == QUANTIZED_LSTM else ())
+    ins = list(node.input) + [""] * (len(roles) - len(node.input))
     outs = list(node.output) + [""] * (len(OUTPUT_ROLES) - len(node.output))
     if not ins[0] or not ins[1] or not ins[2]:
         raise LoadError(f"{where}: inputs X, W and R are required")
+    if node.op_type == QUANTIZED_LSTM and not all(ins[8:12]):
+        raise LoadError(f"{where}: a DynamicQuantizeLSTM needs W_scale, W_zero_point, R_scale "
+                        "and R_zero_point")  # fmt: skip
     return LstmNode(
         name=name, node=node,
-        inputs=dict(zip(INPUT_ROLES, ins)), outputs=dict(zip(OUTPUT_ROLES, outs)),
+        inputs=dict(zip(roles, ins)), outputs=dict(zip(OUTPUT_ROLES, outs)),
         attributes={k: _short_floats(v) for k, v in attrs.items()},
         direction=direction, num_directions=D, layout=layout,
         hidden_size=hidden_size, clip=clip, input_forget=bool(input_forget),
@@ -311,6 +337,24 @@ class _Graph:
             wanted += self._node_refs(node)
         ordered = [n for n in self.model.graph.node if id(n) in nodes]
         return ordered, feeds
+
+    def value_feeds(self, name: str) -> set[str]:
+        """The graph inputs whose values flow into `name`: not through a Shape or Size (that
+        reads only a shape, as an exported zeros(batch, H) state does), and into an LSTM node
+        only through its X (its states and lengths are its own inputs, not its data)."""
+        wanted, seen, feeds = [name] if name else [], set(), set()
+        graph_inputs = {vi.name for vi in self.inputs}
+        while wanted:
+            cur = wanted.pop()
+            if cur in graph_inputs:
+                feeds.add(cur)
+                continue
+            node = self.producer.get(cur)
+            if node is None or id(node) in seen or node.op_type in ("Shape", "Size"):
+                continue
+            seen.add(id(node))
+            wanted += [node.input[0]] if is_lstm_node(node) else self._node_refs(node)
+        return feeds
 
     def control_flow(self, nodes) -> Any:
         """The first node among `nodes` that runs a subgraph (Loop, Scan, If, ...), or None."""
@@ -383,18 +427,110 @@ class _Graph:
             ) from None
 
 
-def _lstm_nodes(graph) -> list[tuple[str, Any]]:
-    """(name, node) for every top-level LSTM node; unnamed ones get LSTM_<k>."""
+@dataclass(frozen=True, eq=False)
+class FoundLstm:
+    """An LSTM node of the graph or of one of its subgraphs, and the way down to it."""
+
+    name: str
+    node: Any  # onnx.NodeProto
+    #: (index in its graph, the control-flow node, the attribute holding the subgraph), top down
+    path: tuple = ()
+
+    @property
+    def where(self) -> str:
+        """'inside the then_branch of If 'check_sr'' (nested ones joined), or '' at top level."""
+        return ", ".join(
+            f"inside the {attr} of {ctrl.op_type} {ctrl.name or 'unnamed'!r}"
+            for _, ctrl, attr in reversed(self.path)
+        )
+
+    @property
+    def blocker(self) -> str | None:
+        """Why it cannot be traced (a Loop or Scan on the way down), or None."""
+        for _, ctrl, _ in self.path:
+            if ctrl.op_type != "If":
+                return (
+                    f"a {ctrl.op_type} runs it once per iteration on values only the loop "
+                    "computes, and lstm-tui does not run loops (one may never end), so it cannot "
+                    "be traced; export the LSTM outside the loop"
+                )
+        return None
+
+
+def _subgraphs(node):
+    """(attribute name, graph) for every subgraph a node holds (If branches, then before else;
+    Loop/Scan bodies)."""
+    for a in sorted(node.attribute, key=lambda a: a.name != "then_branch"):
+        if a.HasField("g"):
+            yield a.name, a.g
+        for j, sub in enumerate(a.graphs):
+            yield f"{a.name}[{j}]", sub
+
+
+def _find_lstms(graph) -> list[FoundLstm]:
+    """Every LSTM node, top-level ones first (unnamed ones get LSTM_<k>), then those inside
+    If branches and Loop/Scan bodies, depth first."""
     found, used = [], set()
+
+    def add(node, path):
+        name = node.name or f"LSTM_{len(found)}"
+        base, k = name, 1
+        while name in used:
+            name, k = f"{base}#{k}", k + 1
+        used.add(name)
+        found.append(FoundLstm(name, node, path))
+
+    def walk(g, path, depth):
+        if depth > 16:  # deeper nesting is no model anyone exported
+            return
+        for k, node in enumerate(g.node):
+            if path and is_lstm_node(node):
+                add(node, path)
+            for attr, sub in _subgraphs(node):
+                walk(sub, path + ((k, node, attr),), depth + 1)
+
     for node in graph.node:
-        if node.op_type == "LSTM" and node.domain in ("", "ai.onnx"):
-            name = node.name or f"LSTM_{len(found)}"
-            base, k = name, 1
-            while name in used:
-                name, k = f"{base}#{k}", k + 1
-            used.add(name)
-            found.append((name, node))
+        if is_lstm_node(node):
+            add(node, ())
+    walk(graph, (), 0)
     return found
+
+
+def _inline_branches(onnx, model, found: FoundLstm, path: str):
+    """A copy of `model` with each If on the way down to `found` replaced by the branch that
+    holds it (its nodes and initializers, then an Identity per If output), and the If
+    conditions that must hold for that branch: [(condition tensor, value, If name, branch)]."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    g, offset, conditions = m.graph, 0, []
+    for index, ctrl, attr in found.path:
+        at = index + offset
+        node = g.node[at]
+        sub = next(sg for a, sg in _subgraphs(node) if a == attr)
+        taken = set()
+        for n in g.node:
+            taken.update(n.output)
+        taken.update(t.name for t in g.initializer)
+        taken.update(vi.name for vi in g.input)
+        clash = sorted({o for n in sub.node for o in n.output if o in taken}
+                       | {t.name for t in sub.initializer if t.name in taken})  # fmt: skip
+        if clash:
+            raise LoadError(
+                f"{path}: the LSTM node {found.name!r} is {found.where}, and that branch reuses "
+                f"the name {clash[0]!r} of the graph around it, so it cannot be traced in place"
+            )
+        added = list(sub.node) + [
+            onnx.helper.make_node("Identity", [bo.name], [io], name=f"{node.name}/{attr}/{io}")
+            for bo, io in zip(sub.output, node.output)
+            if io
+        ]
+        conditions.append((node.input[0], attr == "then_branch", node.name or "unnamed", attr))
+        rest = list(g.node[at + 1 :])
+        del g.node[at:]
+        g.node.extend(added + rest)
+        g.initializer.extend(sub.initializer)
+        offset = at
+    return m, conditions
 
 
 def _read_model(onnx, path: str):
@@ -422,30 +558,51 @@ class OnnxModel(Model):
     def __init__(self, path: str | os.PathLike, node: str | None = None):
         onnx, ort = import_onnx()
         path = str(path)
-        self._onnx_model = model = _read_model(onnx, path)
-        self._graph = g = _Graph(onnx, ort, model, path)
-
-        found = _lstm_nodes(model.graph)
+        self._file_model = model = _read_model(onnx, path)
+        found = _find_lstms(model.graph)
         if not found:
             ops = sorted({n.op_type for n in model.graph.node})
             raise LoadError(f"{path}: no LSTM node in this ONNX graph (it has {', '.join(ops)})")
-        names = tuple(name for name, _ in found)
+        names = tuple(f.name for f in found)
+        #: every LSTM node that is not at the top level: name → where it is
+        self.nested_lstms = {f.name: f.where for f in found if f.path}
         if node is None:
-            node = names[0]
+            node = next((f.name for f in found if f.blocker is None), names[0])
         if node not in names:
             raise LoadError(
                 f"{path}: no LSTM node named {node!r}; the LSTM nodes are {', '.join(names)}"
             )
+        chosen = next(f for f in found if f.name == node)
+        if chosen.blocker is not None:
+            others = [f.name for f in found if f.blocker is None]
+            raise LoadError(
+                f"{path}: the LSTM node {node!r} is {chosen.where}: {chosen.blocker}"
+                + (f" (traceable: {', '.join(others)}, with --lstm)" if others else "")
+            )
+        self.where = chosen.where
+        self._conditions: list = []
+        if chosen.path:  # traced as if its branch were inlined; the If must take that branch
+            model, self._conditions = _inline_branches(onnx, model, chosen, path)
+        self._onnx_model = model
+        self._graph = g = _Graph(onnx, ort, model, path)
         try:
-            self.node = parse_lstm_node(onnx, dict(found)[node], node)
+            lstm_node = next(n for n in model.graph.node if n is chosen.node or (
+                chosen.path and is_lstm_node(n) and n == chosen.node))  # fmt: skip
+            self.node = parse_lstm_node(onnx, lstm_node, node)
         except LoadError as e:
             raise LoadError(f"{path}: {e}") from None
+        self._check_constant_conditions()
         self.opset = max(
             (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0
         )
         if not g.inputs:
             raise LoadError(f"{path}: the graph has no input to feed")
         self.input_names = tuple(vi.name for vi in g.inputs)
+        #: graph input name → its role for the traced LSTM (the keys of _ROLE_TEXT)
+        self.input_roles = self._input_roles()
+        self.sequence_input = next(
+            (k for k, r in self.input_roles.items() if r == "sequence"), self.input_names[0]
+        )
         self.output_name = model.graph.output[0].name if model.graph.output else None
         spec = self._read_spec(path)
         props = {p.key: p.value for p in model.metadata_props}
@@ -462,12 +619,9 @@ class OnnxModel(Model):
         # A vocabulary in the metadata (spec_to_onnx writes one) and token ids as the one
         # graph input: the model takes text, as the checkpoint it came from did.
         vocab = _json_list(props.get("vocab"), f"{path}: metadata vocab")
-        elem = (
-            g.inputs[0].type.tensor_type.elem_type
-            if g.inputs[0].type.HasField("tensor_type")
-            else 0
-        )
-        text = vocab is not None and len(g.inputs) == 1 and elem in (6, 7)  # INT32, INT64
+        seq_vi = self._input(self.sequence_input)
+        elem = seq_vi.type.tensor_type.elem_type if seq_vi.type.HasField("tensor_type") else 0
+        text = vocab is not None and elem in (6, 7)  # INT32, INT64
         examples = _json_any(props.get("examples"), f"{path}: metadata examples") or []
         if not text:
             examples = [np.asarray(e, np.float32) for e in examples if isinstance(e, list)]
@@ -479,7 +633,107 @@ class OnnxModel(Model):
             vocab=vocab if text else None, unk=(props.get("unk") or None) if text else None,
             lowercase=props.get("lowercase") == "true", examples=examples,
             output_kind=self._guess_output_kind(), description=description,
+            warnings=[
+                f"the LSTM node {node!r} is onnxruntime's DynamicQuantizeLSTM: every gate, c and "
+                "h shown is computed from its dequantized 8-bit weights, in float; onnxruntime "
+                "also quantizes each step's input, so the model's own output (the output panel) "
+                "differs from what these values would give by that rounding"
+            ] if self.node.node.op_type == QUANTIZED_LSTM else [],
         )  # fmt: skip
+
+    # --- the If branches the traced node sits in
+    def _check_constant_conditions(self) -> None:
+        """An If whose condition is fixed in the file either always takes the traced branch
+        (then it is no condition at all) or never does (then the LSTM never runs: refused)."""
+        left = []
+        for cond, want, name, branch in self._conditions:
+            if self._graph.ancestry([cond])[1]:
+                left.append((cond, want, name, branch))
+                continue
+            value = self._graph.evaluate([cond], {})[cond]
+            if bool(np.asarray(value).reshape(-1)[0]) != want:
+                raise LoadError(
+                    f"{self._graph.path}: the LSTM node {self.node.name!r} is in the {branch} "
+                    "of If "
+                    f"{name!r}, whose condition {cond!r} is always {not want}: it never runs"
+                )
+        self._conditions = left
+
+    def _check_branch_taken(self, feeds: dict) -> None:
+        """With these inputs, does every If on the way down take the traced node's branch?"""
+        for cond, want, name, branch in self._conditions:
+            value = self._graph.evaluate([cond], feeds)[cond]
+            if bool(np.asarray(value).reshape(-1)[0]) != want:
+                other = "else_branch" if branch == "then_branch" else "then_branch"
+                nested = [k for k, w in self.nested_lstms.items() if other in w and name in w]
+                raise InputError(
+                    f"with this input, If {name!r} takes its {other}, so the LSTM node "
+                    f"{self.node.name!r} (in its {branch}) does not run"
+                    + (f"; trace {nested[0]!r} instead (--lstm {nested[0]})" if nested else "")
+                )
+
+    # --- the graph's inputs
+    @property
+    def takes_token_ids(self) -> bool:
+        """Is the sequence input integers (token ids)? Then a --vocab turns text into it."""
+        vi = self._input(self.sequence_input)
+        return vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type in (6, 7)
+
+    def _input(self, name: str):
+        return next(vi for vi in self._graph.inputs if vi.name == name)
+
+    def _input_roles(self) -> dict[str, str]:
+        """Each graph input's role: the sequence the traced LSTM reads (the first input whose
+        values reach its X), another source that reaches it, an LSTM state (initial_h/c of any
+        LSTM node), sequence lengths, or other (a sample rate, a flag: it has no default)."""
+        g, n = self._graph, self.node
+        states, lengths = set(), set()
+        for nd in g.model.graph.node:
+            if is_lstm_node(nd):
+                ins = list(nd.input) + [""] * 8
+                lengths |= g.value_feeds(ins[4])
+                states |= g.value_feeds(ins[5]) | g.value_feeds(ins[6])
+        data = g.value_feeds(n.inputs["X"]) - states - lengths
+        roles, seen_sequence = {}, False
+        for vi in g.inputs:
+            if vi.name in data:
+                roles[vi.name] = "source" if seen_sequence else "sequence"
+                seen_sequence = True
+            elif vi.name in states:
+                roles[vi.name] = "state"
+            elif vi.name in lengths:
+                roles[vi.name] = "lengths"
+            else:
+                roles[vi.name] = "other"
+        return roles
+
+    def _default_feed(self, name: str, given: dict[str, np.ndarray], X: np.ndarray | None):
+        """Zeros for a state input, full lengths for a lengths input: its declared shape with
+        each named dimension taken from a given input that declares the same name (batch),
+        and with X (the LSTM's input, once it can be computed) the one dimension nothing
+        names taken as its batch (a state [2, ?, 128], a lengths [?]). None when the shape
+        cannot be told."""
+        vi = self._input(name)
+        known = {}
+        for other, value in given.items():
+            for d, size in zip(_dims(self._input(other)) or [], np.shape(value)):
+                if isinstance(d, str):
+                    known.setdefault(d, size)
+        dims = _dims(vi)
+        if dims is None:
+            return None
+        shape = [d if isinstance(d, int) and d > 0 else known.get(d) for d in dims]
+        if shape.count(None) == 1 and X is not None and X.ndim == 3:
+            shape[shape.index(None)] = X.shape[0 if self.node.layout else 1]  # the batch
+        if None in shape:
+            return None
+        elem = vi.type.tensor_type.elem_type or 1
+        dtype = np.dtype(self._graph.onnx.helper.tensor_dtype_to_np_dtype(elem))
+        if self.input_roles[name] == "lengths":
+            if X is None:
+                return None
+            return np.full(shape, X.shape[1 if self.node.layout else 0], dtype)
+        return np.zeros(shape, dtype)
 
     # --- reading the node
     def _static(self, role: str, feeds: dict | None = None) -> np.ndarray | None:
@@ -491,7 +745,7 @@ class OnnxModel(Model):
 
     def _read_spec(self, path: str) -> LSTMSpec:
         n, g, where = self.node, self._graph, f"{path}: LSTM node {self.node.name!r}"
-        for role in ("W", "R", "B", "P"):
+        for role in ("W", "R", "B", "P", *(r for r in QUANT_ROLES if r in n.inputs)):
             name = n.inputs[role]
             if name and name not in g.initializers and g.ancestry([name])[1]:
                 raise LoadError(
@@ -500,9 +754,19 @@ class OnnxModel(Model):
                 )
         try:
             W, R, B, P = (self._static(r) for r in ("W", "R", "B", "P"))
+            if n.node.op_type == QUANTIZED_LSTM:
+                W, R = (self._dequantized(a, r, where) for a, r in ((W, "W"), (R, "R")))
         except InputError as e:  # nothing was fed, so this is the file's fault
             raise LoadError(str(e)) from None
         D = n.num_directions
+        if (R.ndim == 3 and n.hidden_size is not None and R.shape[1] == 4 * n.hidden_size
+                and R.shape[2] != n.hidden_size):  # fmt: skip
+            raise LoadError(
+                f"{where}: not a valid ONNX LSTM (onnxruntime refuses it too): its R is "
+                f"{list(R.shape)}, an LSTM with {n.hidden_size} units projected to "
+                f"{R.shape[2]} (torch's proj_size), which ONNX's LSTM cannot express; open the "
+                "torch model itself (.pt), or export it without proj_size"
+            )
         if R.ndim != 3 or R.shape[0] != D or R.shape[1] != 4 * R.shape[2]:
             raise LoadError(
                 f"{where}: R has shape {tuple(R.shape)}, expected [{D}, 4*hidden, hidden] "
@@ -555,6 +819,21 @@ class OnnxModel(Model):
         except SpecError as e:
             raise LoadError(f"{where}: {e}") from None
 
+    def _dequantized(self, q: np.ndarray, role: str, where: str) -> np.ndarray:
+        """A DynamicQuantizeLSTM's W or R ([D, in, 4H] of int8/uint8, scale and zero point per
+        direction [D] or per gate row [D, 4H]) as LSTM's float [D, 4H, in]: (q - zero) * scale."""
+        scale, zero = (np.asarray(self._static(f"{role}_{k}")) for k in ("scale", "zero_point"))
+        if q.dtype not in (np.int8, np.uint8) or q.ndim != 3:
+            raise LoadError(f"{where}: quantized {role} must be 8-bit [D, in, 4H], got {q.dtype} "
+                            f"{list(q.shape)}")  # fmt: skip
+        D, rows = q.shape[0], q.shape[2]
+        if scale.shape not in ((D,), (D, rows)) or zero.shape != scale.shape:
+            raise LoadError(f"{where}: {role}_scale {list(scale.shape)} and {role}_zero_point "
+                            f"{list(zero.shape)} fit neither [D] nor [D, 4H]")  # fmt: skip
+        scale = scale.astype(np.float32).reshape(D, 1, -1)
+        zero = zero.astype(np.float32).reshape(D, 1, -1)
+        return np.ascontiguousarray(((q.astype(np.float32) - zero) * scale).transpose(0, 2, 1))
+
     def _lstm_state_output(self) -> bool:
         """Whether the first graph output is just an LSTM's states: no model-level output."""
         name, seen = self.output_name, set()
@@ -563,7 +842,7 @@ class OnnxModel(Model):
             node = self._graph.producer.get(name)
             if node is None:
                 return False
-            if node.op_type == "LSTM":
+            if is_lstm_node(node):
                 return True
             if node.op_type not in _SHAPE_OPS:
                 return False
@@ -582,7 +861,7 @@ class OnnxModel(Model):
             return super().output_uses_future
         nodes, _ = self._graph.ancestry([self.output_name])
         for node in nodes:
-            if node.op_type == "LSTM" and node.domain in ("", "ai.onnx"):
+            if is_lstm_node(node):
                 direction = next(
                     (a.s for a in node.attribute if a.name == "direction"), b"forward"
                 )
@@ -591,50 +870,107 @@ class OnnxModel(Model):
         return False
 
     def _guess_output_kind(self) -> str | None:
+        self.output_kind_guessed = False
         if self.output_name is None or self._lstm_state_output():
             return None
-        node = self._graph.producer.get(self.output_name)
+        node, seen = self._graph.producer.get(self.output_name), 0
+        while node is not None and node.op_type in _SHAPE_OPS and node.input and seen < 64:
+            # a Reshape or an If branch's Identity moves the values, it does not change them
+            node, seen = self._graph.producer.get(node.input[0]), seen + 1
         if node is None:  # a graph input or an initializer passed straight through
             return None
-        return {"LogSoftmax": "log_prob", "Softmax": "prob"}.get(node.op_type, "logit")
+        kind = {"LogSoftmax": "log_prob", "Softmax": "prob", "Sigmoid": "sigmoid",
+                "LpNormalization": "embedding"}.get(node.op_type)  # fmt: skip
+        #: the graph's last op did not say what its output is, so the first trace's output may
+        #: refine "logit" (one column); a kind the user chose (vocab.apply_names) is kept
+        self.output_kind_guessed = kind is None
+        return kind or "logit"
 
     # --- feeding
     def _token_input(self, ids: np.ndarray) -> np.ndarray:
         """Token ids (T,) shaped as the graph input takes one sequence: [T], [T, 1] or [1, T]."""
-        dims = _dims(self._graph.inputs[0]) or [None, None]
+        dims = _dims(self._input(self.sequence_input)) or [None, None]
         if len(dims) == 1:
             return ids
         if len(dims) != 2:
-            raise InputError(f"cannot feed text to the graph input {self.input_names[0]} {dims}")
+            raise InputError(f"cannot feed text to the graph input {self.sequence_input} {dims}")
         batch_first = dims[0] == 1 or (dims[1] != 1 and self.node.layout == 1)
         return ids[None, :] if batch_first else ids[:, None]
 
-    def _feeds(self, inp: Any) -> dict[str, np.ndarray]:
+    def _given(self, inp: Any) -> dict[str, np.ndarray]:
+        """The user's arrays by graph input name: a dict as it is, anything else the sequence."""
         if isinstance(inp, str) or (
             isinstance(inp, (list, tuple)) and inp and isinstance(inp[0], str)
         ):
             raise InputError(
-                f"{self.name} is an ONNX model with numeric input ({self.input_names[0]}): "
+                f"{self.name} is an ONNX model with numeric input ({self.sequence_input}): "
                 "give an array (--input X.npy), not text"
             )
-        if isinstance(inp, dict):
-            given = dict(inp)
-        elif len(self.input_names) == 1:
-            given = {self.input_names[0]: inp}
-        else:
+        given = dict(inp) if isinstance(inp, dict) else {self.sequence_input: inp}
+        unknown = [k for k in given if k not in self.input_roles]
+        if unknown:
             raise InputError(
-                f"this model has {len(self.input_names)} inputs ({', '.join(self.input_names)}); "
-                "lstm-tui can feed only a graph with one input"
+                f"the model has no input named {', '.join(map(repr, unknown))}; its inputs are "
+                f"{', '.join(self.input_names)}"
             )
-        missing = [n for n in self.input_names if n not in given]
+        missing = [k for k, r in self.input_roles.items() if r in ("sequence", "source", "other")
+                   and k not in given]  # fmt: skip
         if missing:
-            raise InputError(f"no value for the model's input {', '.join(missing)}")
+            what = ", ".join(
+                f"{k} {_shape_text(self._input(k))} ({_ROLE_TEXT[self.input_roles[k]]})"
+                for k in missing
+            )
+            raise InputError(
+                f"no value for the model's input {what}: give it by name "
+                f"(--input {missing[0]}=FILE.npy, or one .npz of named arrays)"
+            )
         return {
-            vi.name: _check_feed(vi, given[vi.name], self._graph.onnx) for vi in self._graph.inputs
+            k: _check_feed(self._input(k), v, self._graph.onnx) for k, v in given.items()
         }
 
+    def _feeds(self, given: dict[str, np.ndarray]) -> tuple[dict, dict, list[str]]:
+        """(every graph input's value, the LSTM inputs' values, notes on what was defaulted):
+        the given arrays, zeros for a state not given, full lengths for lengths not given."""
+        n = self.node
+        feeds, notes = dict(given), []
+        for k, role in self.input_roles.items():
+            if k in feeds or role != "state":
+                continue
+            value = self._default_feed(k, feeds, None)
+            if value is None and k not in self._graph.ancestry([n.inputs["X"]])[1]:
+                X = np.asarray(self._graph.evaluate([n.inputs["X"]], feeds)[n.inputs["X"]])
+                value = self._default_feed(k, feeds, X)
+            if value is None:
+                raise InputError(
+                    f"the state input {k} {_shape_text(self._input(k))} was not given and its "
+                    f"shape cannot be told from the other inputs: give it (--input {k}=FILE.npy)"
+                )
+            feeds[k] = value
+            notes.append(f"the state input {k} was not given: it starts at zeros "
+                         f"(give it with --input {k}=FILE.npy)")  # fmt: skip
+        roles = [r for r in ("X", "sequence_lens", "initial_h", "initial_c") if n.inputs[r]]
+        need = set().union(*(self._graph.ancestry([n.inputs[r]])[1] for r in roles))
+        pending = [k for k, r in self.input_roles.items() if r == "lengths" and k not in feeds]
+        if pending:
+            X = np.asarray(self._graph.evaluate([n.inputs["X"]], feeds)[n.inputs["X"]])
+            for k in pending:
+                value = self._default_feed(k, feeds, X if X.ndim == 3 else None)
+                if value is None:
+                    if k not in need:
+                        continue
+                    raise InputError(
+                        f"the lengths input {k} {_shape_text(self._input(k))} was not given and "
+                        f"its shape cannot be told: give it (--input {k}=FILE.npy)"
+                    )
+                feeds[k] = value
+                notes.append(f"the lengths input {k} was not given: every sequence runs its "
+                             "full length")  # fmt: skip
+        values = self._graph.evaluate([n.inputs[r] for r in roles], feeds)
+        return feeds, values, notes
+
     def trace(self, inp: Any, *, batch_index: int = 0) -> Trace:
-        """Record the chosen LSTM node on one sequence of the batch `inp` (the graph input)."""
+        """Record the chosen LSTM node on one sequence of the batch `inp`: the sequence input's
+        array, or a dict of arrays by graph input name (states not given start at zeros)."""
         n, spec = self.node, self.spec
         tokens = None
         if self.input_kind == "text" and (
@@ -642,9 +978,9 @@ class OnnxModel(Model):
         ):
             tokens, ids, _ = self._prepare(inp)
             inp = self._token_input(ids)
-        feeds = self._feeds(inp)
-        roles = [r for r in ("X", "sequence_lens", "initial_h", "initial_c") if n.inputs[r]]
-        values = self._graph.evaluate([n.inputs[r] for r in roles], feeds)
+        given = self._given(inp)
+        feeds, values, notes = self._feeds(given)
+        self._check_branch_taken(feeds)
         X = np.asarray(values[n.inputs["X"]])
         if X.ndim != 3:
             raise InputError(
@@ -687,20 +1023,32 @@ class OnnxModel(Model):
                 )
         x = X[:L, b]
         if tokens is None and self.input_kind == "text":  # token ids with a batch axis
-            tokens = self._tokens_of(feeds[self.input_names[0]], T, batch, b, L)
+            tokens = self._tokens_of(feeds[self.sequence_input], T, batch, b, L)
         D, H = n.num_directions, spec.hidden_size
         h0, c0 = [self._state(values, role, b, batch, D, H) for role in ("initial_h", "initial_c")]
         output, out_meta = self._model_output(feeds, T, batch, b, L)
+        if output is not None and self.output_kind_guessed and output.shape[1] == 1:
+            # nothing in the graph said "logits", and a softmax over one column is 1.00 at
+            # every step: one column reads as a probability or a value (guess_output_kind)
+            self.output_kind, self.output_kind_guessed = guess_output_kind(output), False
         meta = {
             "model": self.name, "format": self.format, "model_format": self.format,
             "lstm": self.lstm_name,
             "output_kind": self.output_kind if output is not None else None,
             "description": self.description, "source": self.path,
-            "onnx_node": n.name, "op_type": "LSTM", "attributes": n.attributes,
+            "onnx_node": n.name, "op_type": n.node.op_type, "attributes": n.attributes,
+            **({"onnx_where": self.where} if self.where else {}),
             "onnx_direction": n.direction, "opset": self.opset,
             "batch_index": b, "batch_size": batch, "sequence_length": L, "padded_length": T,
             **out_meta, **self.unk_meta(tokens),
+            "graph_inputs": {
+                k: {"role": r, "given": k in given}
+                for k, r in self.input_roles.items()
+            },
         }  # fmt: skip
+        warned = list(self.warnings) + notes
+        if warned:
+            meta["warnings"] = list(dict.fromkeys(warned))
         labels = self.labels
         if output is None or (labels is not None and len(labels) != output.shape[1]):
             labels = None  # labels that do not match the output would mislabel every column
@@ -785,27 +1133,70 @@ class OnnxModel(Model):
     # --- the Model API
     @property
     def parameter_count(self) -> int:
-        """Every float initializer of the graph, not only the traced LSTM's."""
+        """Every float weight in the file, not only the traced LSTM's: initializers and
+        Constant nodes (torch.onnx.export writes some weights as Constants), in every
+        subgraph too, each counted once by name."""
         floats = (1, 10, 11, 16)  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
-        return sum(
-            int(np.prod(t.dims)) for t in self._graph.initializers.values() if t.data_type in floats
-        )
+        seen, total = set(), 0
+
+        def walk(g, depth=0):
+            nonlocal total
+            for t in g.initializer:
+                if t.data_type in floats and t.name not in seen:
+                    seen.add(t.name)
+                    total += int(np.prod(t.dims))
+            for nd in g.node:
+                if nd.op_type == "Constant" and nd.output and nd.output[0] not in seen:
+                    for a in nd.attribute:
+                        if a.name == "value" and a.t.data_type in floats:
+                            total += int(np.prod(a.t.dims))
+                        elif a.name == "value_floats":
+                            total += len(a.floats)
+                    seen.add(nd.output[0])
+                if depth < 16:
+                    for _, sub in _subgraphs(nd):
+                        walk(sub, depth + 1)
+
+        walk(self._file_model.graph)
+        return total
+
+    #: a graph with more nodes than this is summarised in `layers` (counts by op type)
+    LIST_NODES = 24
 
     def layers(self) -> list[tuple[str, str]]:
-        """Every node of the graph in order: the ONNX graph is the architecture."""
-        out = []
-        for k, nd in enumerate(self._onnx_model.graph.node):
-            name = nd.name or f"{nd.op_type}_{k}"
-            if nd.op_type == "LSTM" and name == self.lstm_name:
-                out.append((name, self.spec.summary()))
-            else:
-                out.append((name, nd.op_type))
-        return out
+        """The ONNX graph is the architecture: every node of a small graph in order; for a
+        larger one, the LSTM nodes in full and the other nodes counted by op type."""
+        nodes = list(self._file_model.graph.node)
+        lstm_rows = []
+        for name, where in [(n, "") for n in self.lstm_names if n not in self.nested_lstms] + [
+            (n, w) for n, w in self.nested_lstms.items()
+        ]:
+            what = self.spec.summary() if name == self.lstm_name else "LSTM"
+            lstm_rows.append((name, f"{what} ({where})" if where else what))
+        if len(nodes) <= self.LIST_NODES:
+            out, top = [], iter(r for r in lstm_rows if r[0] not in self.nested_lstms)
+            for k, nd in enumerate(nodes):
+                if is_lstm_node(nd):
+                    out.append(next(top))
+                else:
+                    out.append((nd.name or f"{nd.op_type}_{k}", nd.op_type))
+            return out + [r for r in lstm_rows if r[0] in self.nested_lstms]
+        counts: dict[str, int] = {}
+        for nd in nodes:
+            if not is_lstm_node(nd):
+                counts[nd.op_type] = counts.get(nd.op_type, 0) + 1
+        ops = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        summary = ", ".join(f"{n} {op}" for op, n in ops)
+        return lstm_rows + [(f"{sum(counts.values())} other nodes", summary)]
 
     def info(self) -> dict:
         d = super().info()
-        model = self._onnx_model
-        inputs = {vi.name: _shape_text(vi) for vi in self._graph.inputs}
+        model = self._file_model
+        inputs = {
+            vi.name: f"{_shape_text(vi)} ({_ROLE_TEXT[self.input_roles[vi.name]]})"
+            if len(self._graph.inputs) > 1 else _shape_text(vi)
+            for vi in self._graph.inputs
+        }
         outputs = {vi.name: _shape_text(vi) for vi in model.graph.output}
         attrs = ", ".join(f"{k} {v}" for k, v in self.node.attributes.items())
         d.update(
@@ -813,10 +1204,15 @@ class OnnxModel(Model):
             direction=self.node.direction,
             layout=self.node.layout, opset=self.opset, inputs=inputs, outputs=outputs,
             producer=f"{model.producer_name} {model.producer_version}".strip() or None,
-            graph=" ".join(f"{k} {v}" for k, v in inputs.items()) + " → "
+            graph=", ".join(f"{vi.name} {_shape_text(vi)}" for vi in self._graph.inputs) + " → "
             + ", ".join(f"{k} {v}" for k, v in outputs.items()),
-            notes=f"LSTM node {self.node.name!r}: {attrs}" + (
-                "; give the graph input, batch included (--input X.npy, --batch-index B)"),
+            notes=f"LSTM node {self.node.name!r}"
+            + (f" ({self.where}; traced when the If takes that branch)" if self.where else "")
+            + f": {attrs}" + (
+                "; give the graph input, batch included (--input X.npy, --batch-index B)"
+                if len(self.input_names) == 1 else
+                "; give the inputs by name (--input NAME=FILE.npy, or one .npz), "
+                "batch included (--batch-index B)"),
         )  # fmt: skip
         return d
 

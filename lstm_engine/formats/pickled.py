@@ -19,7 +19,10 @@ from typing import Any, Mapping
 
 from ..core.errors import LoadError, UnsafeFileError
 from ..model import Model
-from .state_dict import find_lstm_prefixes, first_line, model_from_state_dict
+from .state_dict import find_cell_prefixes, find_lstm_prefixes, first_line, model_from_state_dict
+
+#: where training scripts keep the model's state_dict inside a checkpoint dict
+NESTED_STATE_DICT_KEYS = ("model", "state_dict", "model_state", "model_state_dict", "net")
 
 
 def read_torch_file(path: Path, trust: bool, notes: list[str] | None = None) -> Any:
@@ -69,7 +72,11 @@ def _unpickle_trusted(path: Path, notes: list[str]) -> Any:
     import torch
 
     def attempt() -> Any:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        # torch's and the model's own warnings while unpickling (deprecations, dropout with
+        # one layer) are not the user's to act on, and would land in `record`'s output
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=False)
 
     try:
         try:
@@ -128,6 +135,7 @@ def model_from_object(obj: Any, path: Path, lstm: str | None) -> Model:
     if isinstance(obj, torch.nn.Module):
         return TorchModuleModel(obj, str(path), "pickled-module", lstm)
     if isinstance(obj, Mapping):
+        _refuse_quantized_state_dict(obj, path)
         if not all(isinstance(k, str) for k in obj):
             raise LoadError(f"{path}: holds a dict whose keys are not all strings, not a model, "
                             "state_dict or checkpoint")  # fmt: skip
@@ -139,8 +147,12 @@ def model_from_object(obj: Any, path: Path, lstm: str | None) -> Model:
         nested = [
             k for k, v in obj.items()
             if isinstance(v, Mapping) and v and all(isinstance(t, torch.Tensor) for t in v.values())
-            and all(isinstance(name, str) for name in v) and find_lstm_prefixes(v)
+            and all(isinstance(name, str) for name in v)
+            and (find_lstm_prefixes(v) or find_cell_prefixes(v))
         ]  # fmt: skip
+        if len(nested) > 1:  # {"model": sd, "ema": sd}: the conventional name is the model
+            usual = [k for k in nested if k in NESTED_STATE_DICT_KEYS]
+            nested = usual if len(usual) == 1 else nested
         if len(nested) == 1:
             return model_from_state_dict(obj[nested[0]], str(path), lstm)
         if len(nested) > 1:
@@ -151,6 +163,20 @@ def model_from_object(obj: Any, path: Path, lstm: str | None) -> Model:
         what = f"a dict with keys {_keys(obj)}" if obj else "an empty dict"
         raise LoadError(f"{path}: no LSTM in this file ({what})")
     raise LoadError(f"{path}: holds a {type(obj).__name__}, not a model, state_dict or checkpoint")
+
+
+def _refuse_quantized_state_dict(obj: Mapping, path: Path) -> None:
+    """A state_dict of a quantize_dynamic model holds packed weights (TorchScript objects that
+    only the quantized module can unpack), not tensors: say so, and how to open it instead."""
+    packed = [k for k in obj if isinstance(k, str) and ("_all_weight_values" in k or "_packed_params" in k)]
+    if not packed:
+        return
+    op = "quantized::lstm" if any("_all_weight_values" in k for k in packed) else "quantized::linear_dynamic"
+    raise LoadError(
+        f"{path}: a state_dict of a torch quantize_dynamic model ({op} packed weights in "
+        f"{packed[0]!r}), which only the quantized module can unpack; save the quantized model "
+        "whole (torch.save(model), opened dequantized with --trust) or the float model's state_dict"
+    )
 
 
 def _keys(d: Mapping) -> str:

@@ -136,6 +136,51 @@ def _is_tensor(v: Any) -> bool:
     return type(v).__module__.startswith("torch") and hasattr(v, "detach")
 
 
+def count_parameters(tensors) -> int:
+    """How many numbers the tensors hold, each storage counted once: tied weights (a language
+    model's decoder sharing its embedding) are one parameter, not two."""
+    seen: set = set()
+    total = 0
+    for t in tensors:
+        if not hasattr(t, "shape"):
+            continue
+        try:
+            key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), tuple(t.stride()))
+        except Exception:  # noqa: BLE001 - an array or a tensor without storage: count it
+            key = (id(t),)
+        if key in seen:
+            continue
+        seen.add(key)
+        total += int(np.prod(t.shape))
+    return total
+
+
+#: an nn.LSTMCell's parameters: torch's LSTM names without the layer suffix
+_CELL_LEAVES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def find_cell_prefixes(sd: Mapping[str, Any]) -> list[str]:
+    """Module prefixes holding an nn.LSTMCell's weights (weight_ih, weight_hh without `_l0`): a
+    weight_hh of shape (4H, H) tells it from a GRUCell (3H, H) or an RNNCell (H, H)."""
+    found = []
+    for key in sd:
+        prefix, _, leaf = key.rpartition(".")
+        if leaf != "weight_ih":
+            continue
+        hh = sd.get(_p(prefix) + "weight_hh")
+        ih = sd[key]
+        if (hh is not None and len(hh.shape) == 2 and len(ih.shape) == 2 and hh.shape[1] > 0
+                and hh.shape[0] == 4 * hh.shape[1] and ih.shape[0] == hh.shape[0]):  # fmt: skip
+            found.append(prefix)
+    return found
+
+
+def cell_as_layer(sd: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """An LSTMCell's parameters under `prefix` renamed as layer 0 of an nn.LSTM (the same
+    equations: an LSTMCell is a one-layer LSTM run one step at a time)."""
+    return {f"{_p(prefix)}{leaf}_l0": sd[_p(prefix) + leaf] for leaf in _CELL_LEAVES if _p(prefix) + leaf in sd}
+
+
 # --- reading a state_dict's structure from its keys and shapes
 def find_lstm_prefixes(sd: Mapping[str, Any]) -> list[str]:
     """Module prefixes that hold torch-named LSTM weights ('' for a bare nn.LSTM), in key order."""
@@ -353,6 +398,7 @@ def pipeline_from_parts(
     output: str | None,
     lstm: str | None,
     unexplained: str = "warn",
+    key_names: Mapping[str, str] | None = None,
     **model_kwargs,
 ) -> PipelineModel:
     """A numpy model-level run (embedding → LSTMs → head → output) over a state_dict's tensors.
@@ -388,7 +434,7 @@ def pipeline_from_parts(
                    to_array(sd[bk], f"{path}: {bk}") if bk in sd else None)  # fmt: skip
         read |= {wk, bk} & set(sd)
     warnings = list(model_kwargs.pop("warnings", ()))
-    stray = [k for k in sd if k not in read]
+    stray = [(key_names or {}).get(k, k) for k in sd if k not in read]  # as the file names them
     if stray:
         flow = " → ".join(
             ([embedding] if embedding is not None else []) + [n or "(top level)" for n in lstms]
@@ -414,7 +460,7 @@ def pipeline_from_parts(
                 f"{'is' if len(stray) == 1 else 'are'} not used by this trace: it shows the LSTM "
                 "alone on the input as given, with no model output"
             )
-    n_params = sum(int(np.prod(v.shape)) for v in sd.values() if hasattr(v, "shape"))
+    n_params = count_parameters(sd.values())
     return PipelineModel(
         path=path, format=format, embedding=(embedding, emb) if emb is not None else None,
         lstms=[(n, specs[n]) for n in lstms], head=(head, *head_wb) if head_wb else None,
@@ -427,20 +473,35 @@ def model_from_state_dict(sd: Mapping[str, Any], path: str, lstm: str | None = N
     if not all(_is_tensor(v) for v in sd.values()):
         raise LoadError(f"{path}: not a state_dict (it holds values that are not tensors)")
     check_tensors(sd, path)
+    sd, key_names, cells = _cells_as_layers(sd)
     prefixes = find_lstm_prefixes(sd)
     if not prefixes:
         raise LoadError(
-            f"{path}: no LSTM in this state_dict (no parameter named like 'weight_ih_l0')"
+            f"{path}: no LSTM in this state_dict (no parameter named like 'weight_ih_l0', "
+            "and no LSTMCell's weight_ih/weight_hh)"
         )
     index = lstm_key_index(sd)
     configs = {p: lstm_config_from_state_dict(sd, p, index) for p in prefixes}
     chosen = choose_lstm(prefixes, lstm, path)
     chain = chain_lstms(prefixes, configs)
+    warnings = []
     if chosen not in chain:
         chain = [chosen]  # not fed by the others: trace it alone, on numeric input
         embedding = head = None
     else:
         embedding, head = infer_roles(sd, chain, configs)
+    apart = [p for p in prefixes if p not in chain]
+    if apart and head is not None:
+        # an encoder and a decoder: a Linear reading the encoder's width (a bridge that
+        # initialises the decoder) is not the model's output head
+        head = None
+        what = ", ".join(f"{'LSTMCell' if p in cells else 'LSTM'} {p or '(top level)'!r}" for p in apart)
+        warnings.append(
+            f"{what} {'is' if len(apart) == 1 else 'are'} not fed by "
+            f"{' → '.join(repr(n or '(top level)') for n in chain)} (an encoder and a decoder?): the "
+            "network is more than embedding → LSTMs → head, so no output head is inferred; "
+            "pick an LSTM with --lstm, traced alone on its own input"
+        )
     n_emb = sd[_p(embedding) + "weight"].shape[0] if embedding is not None else 0
     desc = "A bare state_dict: the architecture was inferred from its parameter names and shapes."
     if embedding is not None:
@@ -449,13 +510,31 @@ def model_from_state_dict(sd: Mapping[str, Any], path: str, lstm: str | None = N
         )
     if head is not None:
         desc += " The output is the head's raw scores (logits): the file does not say what follows."
+    if cells:
+        desc += (f" LSTMCell {', '.join(repr(c or '(top level)') for c in cells)} "
+                 "is read as a one-layer LSTM.")  # fmt: skip
     return pipeline_from_parts(
         sd, path=path, format="state_dict", lstms=chain, lstm_configs=configs,
         embedding=embedding, head=head, output="logits" if head else None, lstm=chosen,
         tokenizer="words" if embedding else None,
         vocab=tuple(str(i) for i in range(n_emb)) if embedding else None, ids_as_vocab=True,
-        description=desc,
+        description=desc, key_names=key_names, warnings=warnings, offered=prefixes,
     )  # fmt: skip
+
+
+def _cells_as_layers(sd: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """(sd with every LSTMCell's weights renamed as layer 0 of an LSTM, in their key order;
+    {new name: the file's name}; the cells' prefixes)."""
+    cells = find_cell_prefixes(sd)
+    if not cells:
+        return dict(sd), {}, []
+    renamed = {}
+    for c in cells:
+        renamed.update({_p(c) + leaf: _p(c) + leaf + "_l0" for leaf in _CELL_LEAVES if _p(c) + leaf in sd})
+    out = {renamed.get(k, k): v for k, v in sd.items()}
+    if len(out) != len(sd):
+        raise LoadError("an LSTMCell's weights and an LSTM's layer 0 share one name")
+    return out, {new: old for old, new in renamed.items()}, cells
 
 
 def choose_lstm(names: list[str] | tuple[str, ...], lstm: str | None, path: str) -> str:
@@ -473,6 +552,9 @@ def first_line(e: BaseException) -> str:
 
 
 __all__ = [
+    "cell_as_layer",
+    "count_parameters",
+    "find_cell_prefixes",
     "chain_lstms",
     "choose_lstm",
     "find_lstm_prefixes",

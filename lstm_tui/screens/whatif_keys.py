@@ -27,6 +27,8 @@ here and live on the screen), and only the screen talks to the engine.
 
 from __future__ import annotations
 
+import threading
+
 from textual import work
 from textual.worker import get_current_worker
 from textual.binding import Binding
@@ -44,6 +46,10 @@ from ..whatif import (
 from ..widgets.edit_list import EditList, edits_line, pending_line
 from .dialogs import EditInputDialog
 from .edit_dialogs import EditDialog
+
+#: How long an edit's worker waits for the screen to take its preview in before the full
+#: re-run (seconds; a bound, the refresh is usually much sooner).
+SHOWN_WAIT = 1.0
 
 # Footer order continues the screen's: at 80 columns these fall off the footer first
 # (they stay in the help screen and the command palette).
@@ -205,7 +211,11 @@ class WhatIfActions:
         if first is None:
             self.app.call_from_thread(self._edit_failed, job)
             return
-        self.app.call_from_thread(self._previewed, job, *first)
+        shown = threading.Event()
+        self.app.call_from_thread(self._previewed, job, *first, shown)
+        # the full re-run competes with the UI thread for the GIL: start it once the screen
+        # has taken the preview in (its refresh), not while the preview is being laid out
+        shown.wait(SHOWN_WAIT)
         got = self._run_model(run, "Edit failed") if not worker.is_cancelled else None
         if worker.is_cancelled:
             return
@@ -214,8 +224,11 @@ class WhatIfActions:
         else:
             self.app.call_from_thread(self._branched, job, *got)
 
-    def _previewed(self, job, preview: Source, data: PreviewData) -> None:
-        """Show the preview at the same step, marked as one, until the full branch lands."""
+    def _previewed(self, job, preview: Source, data: PreviewData,
+                   shown: threading.Event) -> None:  # fmt: skip
+        """Show the preview at the same step, marked as one, until the full branch lands;
+        `shown` is set after the refresh that shows it."""
+        self.call_after_refresh(shown.set)
         if job is not self._edit_job:  # cancelled meanwhile
             return
         self.viewing_parent = False

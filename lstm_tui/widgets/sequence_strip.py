@@ -40,6 +40,7 @@ from textual.widget import Widget
 from lstm_engine import previous_step
 
 from ..source import Source, probabilities
+from .output_panel import shown_kind
 from ..text import display
 
 #: widest a token or label is drawn, in cells, before it is cut with …
@@ -117,7 +118,7 @@ def predictions(source: Source) -> list[tuple[str, float]] | None:
     tr = source.trace
     if tr.output is None or tr.output.ndim != 2:
         return None
-    p = probabilities(tr.output, source.output_kind)  # (T, n), all steps at once
+    p = probabilities(tr.output, shown_kind(source))  # (T, n), all steps at once; the panel's kind
     best = np.argmax(p, axis=1)
     top = p[np.arange(len(p)), best]
     names = [display(tr.labels[k]) if tr.labels is not None and k < len(tr.labels) else f"#{k}"

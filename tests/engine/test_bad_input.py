@@ -69,7 +69,7 @@ def test_projected_h0_names_proj_size():
         (torch.nn.GRU(4, 5), r"expected a torch\.nn\.LSTM, got GRU"),
         (torch.nn.RNN(4, 5), r"expected a torch\.nn\.LSTM, got RNN"),
         (torch.nn.Linear(4, 5), r"expected a torch\.nn\.LSTM, got Linear"),
-        (torch.nn.LSTMCell(4, 5), r"expected a torch\.nn\.LSTM, got LSTMCell"),
+        (torch.nn.GRUCell(4, 5), r"expected a torch\.nn\.LSTM, got GRUCell"),  # an LSTMCell is traced
         ("an LSTM", r"needs a torch\.nn\.LSTM or an LSTMSpec, got str"),
         (None, r"needs a torch\.nn\.LSTM or an LSTMSpec, got NoneType"),
         (np.zeros((16, 4)), r"needs a torch\.nn\.LSTM or an LSTMSpec, got ndarray"),
