@@ -34,6 +34,11 @@ SORTS = ("unit", "delta_c", *[q for q in TABLE_COLUMNS if q != "delta_c"])
 
 #: What `v` cycles through in the heatmap.
 HEATMAP_QUANTITIES = ("c", "h", "f", "i", "o", "delta_c")
+#: How the heatmap's title names each of them.
+HEATMAP_NAMES = {
+    "c": "c_t (the cell state)", "h": "h_t (the output)", "f": "f (the forget gate)",
+    "i": "i (the input gate)", "o": "o (the output gate)", "delta_c": "Δc (the change in c)",
+}  # fmt: skip
 
 #: The history has room to say it in full.
 _LONG_LABELS = {"h_cell": "o·tanh c"}

@@ -422,7 +422,7 @@ class DebuggerScreen(ExplainActions, WatchActions, WhatIfActions, Screen):
         self.heat = quantities[(quantities.index(self.heat) + n) % len(quantities)]
         if not self._plots_fit and self.panel != "heatmap":
             self.panel = "heatmap"
-        self.note(f"Heatmap shows {_HEAT_NAMES.get(self.heat, self.heat)}", timeout=2)
+        # the heatmap's title names the quantity: a toast per `v` would stack over the map
 
     def action_overview(self) -> None:
         self.overview = not self.overview
@@ -535,8 +535,3 @@ class DebuggerScreen(ExplainActions, WatchActions, WhatIfActions, Screen):
         self.unit = event.unit
         self._goto(event.t)
 
-
-_HEAT_NAMES = {
-    "c": "c_t (the cell state)", "h": "h_t (the output)", "f": "f (the forget gate)",
-    "i": "i (the input gate)", "o": "o (the output gate)", "delta_c": "Δc (the change in c)",
-}  # fmt: skip

@@ -66,7 +66,9 @@ class EditInputDialog(ModalScreen[str | None]):
                 yield Input(value=text, id="text", select_on_focus=False)
             yield Static("", id="error", classes="dialog-error")
             keys = "ctrl+s: re-run   Enter: new line" if self.chars else "Enter: re-run"
-            hint = f"{keys}   Esc: cancel"
+            select = _key_for(TextArea if self.chars else Input, "select_all")
+            clear = f"   {select} then Backspace: select all and clear" if select else ""
+            hint = f"{keys}   Esc: cancel{clear}"
             vocab = getattr(model, "vocab", None)
             if vocab:
                 unk = getattr(model, "unk", None)
@@ -162,3 +164,12 @@ class GoToStepDialog(_NumberDialog):
 
     def __init__(self, T: int, t: int) -> None:
         super().__init__(T, t, first=1)
+
+
+def _key_for(widget: type, action: str) -> str | None:
+    """The key a Textual widget binds to `action`, read from its bindings (so the hint
+    follows Textual if it changes the key), as a user types it."""
+    for binding in widget.BINDINGS:
+        if isinstance(binding, Binding) and binding.action == action:
+            return binding.key.split(",")[0].replace("f7", "F7")
+    return None

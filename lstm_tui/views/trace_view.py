@@ -25,10 +25,11 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import var
 
+from ..renderables.palette import legend
 from ..layout import ARRANGEMENTS, PANELS, WATCHES, Layout, plan
 from ..source import Source
-from ..stepdata import StepColumns, TraceData, sort_label
 from ..explaining import unit_label
+from ..stepdata import HEATMAP_NAMES, StepColumns, TraceData, sort_label
 from ..whatif import NOT_RECOMPUTED, Comparison, DifferenceData
 from ..widgets.cell_view import CellView
 from ..widgets.explain_strip import ExplainStrip
@@ -241,7 +242,9 @@ class TraceView(Vertical):
         table = self.query_one("#table")
         diff = self.data is not None and self.data.difference
         against = " · Δ " + self._against() if diff else ""
-        table.border_title = f"units ({tr.hidden_size}){against}"
+        # the table's colour key on screen: which ramp is a gate, which a sign
+        key = legend(dark=self.app.current_theme.dark, color=not self.app.no_color)
+        table.border_title = Text.assemble(f"units ({tr.hidden_size}){against}  ", key)
         reverse = tr.reads_reversed(self.direction)
         table.border_subtitle = f"sort: {sort_label(self.sort, reverse, self.descending)}  (s, S)"
         # a Text, never a str: a unit's name is the file's or the user's
@@ -255,7 +258,7 @@ class TraceView(Vertical):
         )
         self.query_one("#history").border_title = Text(f"{unit_label(self.unit, self.names)} over time")
         heat = self.query_one("#heatmap")
-        heat.border_title = f"heatmap · {self.heat}" + (" Δ " + self._against() if diff else "")
+        heat.border_title = f"heatmap · {HEATMAP_NAMES.get(self.heat, self.heat)}" + (" Δ " + self._against() if diff else "")
         heat.border_subtitle = "v: quantity"
 
     def _against(self) -> str:

@@ -23,7 +23,14 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..renderables.palette import gate_glyph, gate_style, signed_glyph, signed_style
+from ..renderables.palette import fmt as palette_fmt
+from ..renderables.palette import (
+    gate_glyph,
+    gate_style,
+    is_finite,
+    signed_glyph,
+    signed_style,
+)
 from ..stepdata import TABLE_COLUMNS as COLUMNS
 from ..stepdata import UNIT_COLUMNS, StepColumns, column_label, is_gate
 
@@ -65,15 +72,22 @@ def cell_style(v: float, gate: bool, scale: float, dark: bool, under: Style) -> 
 
 
 def fmt(v: float, width: int, gate: bool) -> str:
-    """v in at most `width` characters, with two decimals whenever they fit."""
-    if v != v:  # NaN
-        return "nan".rjust(width)
+    """v in at most `width` characters, with two decimals whenever they fit.
+
+    The palette's `fmt` spells the value; this only drops decimals (then the
+    exponent's digits) to fit the column. Non-finite values are spelled as the
+    palette spells them ("nan", "+inf"); a finite value never prints as infinity.
+    """
+    if not is_finite(v):
+        return palette_fmt(v).rjust(width)
     if gate and 0.0 <= v <= 1.0:
-        return f"{v:.2f}".rjust(width)
-    for text in (f"{v:+.2f}", f"{v:+.1f}", f"{v:+.0f}", f"{v:+.0e}"):
+        return palette_fmt(v, signed=False).rjust(width)
+    mantissa, exponent = f"{v:+.0e}".split("e")
+    short = f"{mantissa}e{int(exponent)}"  # +1e6: what is left when no decimal fits
+    for text in (palette_fmt(v), palette_fmt(v, digits=1), palette_fmt(v, digits=0)):
         if len(text) <= width:
             return text.rjust(width)
-    return ("+∞" if v > 0 else "−∞").rjust(width)
+    return short.rjust(width)
 
 
 def fmt_steps(v: float, width: int) -> str:
@@ -119,6 +133,7 @@ class UnitTable(ScrollView, can_focus=False):
         self._widths: tuple[int, ...] = (7,) * len(COLUMNS)
         self._unit_w = UNIT_W
         self._name_w = 0
+        self._glyphs = False  # NO_COLOR and room for a glyph before each number
 
     def _row_styles(self) -> dict[str, Style]:
         """The few styles every row combines, looked up once per theme, not once per cell."""
@@ -147,26 +162,32 @@ class UnitTable(ScrollView, can_focus=False):
         columns need 4 characters, signed ones 5 until |x| ≥ 10. If they do not
         fit (a huge c at 80 columns), the widest columns give up a character and
         their numbers lose a decimal; spare room widens every column by one.
-        The per-unit columns (retention) are shown only where everything fits with
-        two decimals (width 0 otherwise): they never cost the step's numbers a decimal,
-        and sorting by them still works.
+        The per-unit columns (retention) are shown where everything fits with two
+        decimals, or when the table is sorted by them (width 0 otherwise): only a
+        sort by retention costs the step's numbers a decimal.
         """
         need = self._needs()
         room = self.size.width - self._unit_w - 1  # the scrollbar
         extra = len(UNIT_COLUMNS)
-        if sum(need) + len(need) > room:
-            return (*self._squeeze(need[:-extra], room), *(0,) * extra)
-        return self._squeeze(need, room)
+        # without colour a glyph stands between two spaces before each number
+        # (``0.68 ▓ 0.91 ≡ -0.83``); where that would cost decimals, the numbers alone
+        step = need[:-extra]
+        self._glyphs = self.app.no_color and sum(step) + 3 * len(step) <= room
+        gap = 3 if self._glyphs else 1
+        sorted_by = self.columns.sort if self.columns is not None else None
+        if sum(need) + gap * len(need) > room and sorted_by not in UNIT_COLUMNS:
+            return (*self._squeeze(step, room, gap), *(0,) * extra)  # sorted by it: shown
+        return self._squeeze(need, room, gap)
 
     @staticmethod
-    def _squeeze(need: list[int], room: int) -> tuple[int, ...]:
+    def _squeeze(need: list[int], room: int, gap: int) -> tuple[int, ...]:
         text = list(need)
-        while sum(text) + len(text) > room and max(text) > 4:
+        while sum(text) + gap * len(text) > room and max(text) > 4:
             k = text.index(max(text))
             text[k] -= 1
-        if sum(text) + 2 * len(text) <= room:
+        if sum(text) + (gap + 1) * len(text) <= room:
             text = [w + 1 for w in text]
-        return tuple(w + 1 for w in text)
+        return tuple(w + gap for w in text)
 
     def _label(self, q: str) -> str:
         cols = self.columns
@@ -196,7 +217,10 @@ class UnitTable(ScrollView, can_focus=False):
         self._cache.clear()
         if columns is not None:
             self._set_virtual_size()
-            self._keep_visible()
+            # a ranking is read from its top: stepping re-ranks, so a sorted table
+            # keeps its scroll position instead of chasing the selected unit
+            if columns.sort == "unit":
+                self._keep_visible()
         self.refresh()
 
     def scroll_to_top(self) -> None:
@@ -252,13 +276,13 @@ class UnitTable(ScrollView, can_focus=False):
                 continue
             text = self._label(q)
             if q == cols.sort:
-                # signed columns sort by size: say so (|g|↓) when it fits
+                # signed columns sort by size: say so (|g|↓) when it fits; the arrow
+                # always shows, over the gap before the column if the label fills it
                 magnitude = f"|{text}|{arrow}"
-                if not is_gate(q) and len(magnitude) <= w - 1:
-                    text = magnitude
-                elif len(text) < w - 1:
-                    text = text + arrow
-            segs.append(Segment(text[:w - 1].rjust(w), sorted_style if q == cols.sort else head))
+                text = magnitude if not is_gate(q) and len(magnitude) <= w - 1 else text + arrow
+                segs.append(Segment(text[-w:].rjust(w), sorted_style))
+                continue
+            segs.append(Segment(text[:w - 1].rjust(w), head))
         return Strip(segs)
 
     def _row(self, cols: StepColumns, row: int, cw: tuple[int, ...], base: Style) -> Strip:
@@ -280,12 +304,15 @@ class UnitTable(ScrollView, can_focus=False):
             v = float(cols.values[q][unit])
             style = cell_style(v, gate, cols.scales[q], dark, under)
             # Without colour, the gap before each number carries a glyph for its size.
-            if mono:
-                glyph = gate_glyph(v) if gate else signed_glyph(v, cols.scales[q])
+            if mono and self._glyphs:
+                glyph = " " + (gate_glyph(v) if gate else signed_glyph(v, cols.scales[q])) + " "
             else:
                 glyph = " "
             segs.append(Segment(glyph, under))
-            text = fmt_steps(v, w - 1) if q in UNIT_COLUMNS else fmt(v, w - 1, gate)
+            if q in UNIT_COLUMNS:
+                text = fmt_steps(v, w - len(glyph))
+            else:
+                text = fmt(v, w - len(glyph), gate)
             segs.append(Segment(text, style))
         return Strip(segs)
 

@@ -186,7 +186,8 @@ async def test_heatmap_quantity_cycles():
         assert heat.quantity == "c"
         await pilot.press("v", "v")
         assert screen.heat == "f" and heat.quantity == "f"
-        assert "heatmap · f" in str(heat.border_title)
+        assert "heatmap · f (the forget gate)" in str(heat.border_title)
+        assert not any("Heatmap" in n.message for n in app.notes)  # the title says it, no toast
 
 
 async def test_goto_dialog_validates_and_jumps():
@@ -603,7 +604,7 @@ async def test_small_terminal_p_shows_history_and_heatmap():
         await pilot.press("v")
         await pilot.pause()
         assert screen.panel == "heatmap" and screen.query_one("#heatmap").display
-        assert any("Heatmap shows h" in n.message for n in app.notes)
+        assert "heatmap · h_t" in str(screen.query_one("#heatmap").border_title)  # its title, no toast
         await pilot.press("p")
         await pilot.pause()
         assert screen.panel == "cell"
