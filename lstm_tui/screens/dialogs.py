@@ -1,4 +1,4 @@
-"""The small dialogs: edit the input text, go to a step, go to a unit.
+"""The small dialogs: edit the input text, go to a step (a unit, by number or name: explain_dialogs).
 
 Both validate before they close, so a typo gets a message in the dialog
 instead of a failed re-run behind it. Every string from the file (the
@@ -164,16 +164,6 @@ class GoToStepDialog(_NumberDialog):
 
     def __init__(self, T: int, t: int) -> None:
         super().__init__(T, t, first=1)
-
-
-class GoToUnitDialog(_NumberDialog):
-    """A unit number, 0-based as the table lists them."""
-
-    WHAT = "unit"
-    ACTION = "select"
-
-    def __init__(self, H: int, unit: int) -> None:
-        super().__init__(H, unit, first=0)
 
 
 def _key_for(widget: type, action: str) -> str | None:

@@ -8,9 +8,11 @@ put while the rows scroll under it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -29,9 +31,12 @@ from ..renderables.palette import (
     signed_glyph,
     signed_style,
 )
-from ..stepdata import COLUMNS, StepColumns, column_label, is_gate
+from ..stepdata import TABLE_COLUMNS as COLUMNS
+from ..stepdata import UNIT_COLUMNS, StepColumns, column_label, is_gate
 
 UNIT_W = 6
+#: Most cells a unit's name takes in the unit column (names are cut with …).
+NAME_W = 10
 #: Which columns are gates, in column order (looked up once: rows are drawn at every step).
 _GATES = tuple(is_gate(q) for q in COLUMNS)
 #: A difference of two gates is signed: every column then draws as a signed one.
@@ -85,6 +90,18 @@ def fmt(v: float, width: int, gate: bool) -> str:
     return short.rjust(width)
 
 
+def fmt_steps(v: float, width: int) -> str:
+    """A half-life in steps: ∞ for a unit that never forgets, else as many decimals as fit."""
+    if v != v:
+        return "nan".rjust(width)
+    if v == float("inf"):
+        return "∞".rjust(width)
+    for text in (f"{v:.1f}", f"{v:.0f}"):
+        if len(text) <= width:
+            return text.rjust(width)
+    return f"{v:.0e}".rjust(width)
+
+
 class UnitTable(ScrollView, can_focus=False):
     """The unit table: rows in the screen's sort order, the selected unit marked."""
 
@@ -97,6 +114,8 @@ class UnitTable(ScrollView, can_focus=False):
     """The step in view: values of every column and the display order (set by the screen)."""
     unit: reactive[int] = reactive(0)
     """The selected unit (its index in the LSTM, not its row)."""
+    names: reactive[Mapping[int, str]] = reactive(dict)
+    """Unit → name, shown after the unit's number (the unit column widens to fit them)."""
 
     @dataclass
     class UnitClicked(Message):
@@ -112,6 +131,8 @@ class UnitTable(ScrollView, can_focus=False):
         self._style_key: tuple | None = None
         self._styles: dict[str, Style] = {}
         self._widths: tuple[int, ...] = (7,) * len(COLUMNS)
+        self._unit_w = UNIT_W
+        self._name_w = 0
         self._glyphs = False  # NO_COLOR and room for a glyph before each number
 
     def _row_styles(self) -> dict[str, Style]:
@@ -126,6 +147,14 @@ class UnitTable(ScrollView, can_focus=False):
             self._style_key = key
         return self._styles
 
+    def _needs(self) -> list[int]:
+        """Characters each column's numbers (or its label) need, two decimals each."""
+        cols = self.columns
+        return [
+            max((cols.widths or {}).get(q, 5) if cols is not None else 5, len(self._label(q)), 3)
+            for q in COLUMNS
+        ]
+
     def column_widths(self) -> tuple[int, ...]:
         """Each column's width (a gap, then the number), from what its values need.
 
@@ -133,18 +162,25 @@ class UnitTable(ScrollView, can_focus=False):
         columns need 4 characters, signed ones 5 until |x| ≥ 10. If they do not
         fit (a huge c at 80 columns), the widest columns give up a character and
         their numbers lose a decimal; spare room widens every column by one.
+        The per-unit columns (retention) are shown where everything fits with two
+        decimals, or when the table is sorted by them (width 0 otherwise): only a
+        sort by retention costs the step's numbers a decimal.
         """
-        cols = self.columns
-        labels = [self._label(q) for q in COLUMNS]
-        need = [
-            max((cols.widths or {}).get(q, 5) if cols is not None else 5, len(lbl), 3)
-            for q, lbl in zip(COLUMNS, labels)
-        ]
-        room = self.size.width - UNIT_W - 1  # the scrollbar
+        need = self._needs()
+        room = self.size.width - self._unit_w - 1  # the scrollbar
+        extra = len(UNIT_COLUMNS)
         # without colour a glyph stands between two spaces before each number
         # (``0.68 ▓ 0.91 ≡ -0.83``); where that would cost decimals, the numbers alone
-        self._glyphs = self.app.no_color and sum(need) + 3 * len(need) <= room
+        step = need[:-extra]
+        self._glyphs = self.app.no_color and sum(step) + 3 * len(step) <= room
         gap = 3 if self._glyphs else 1
+        sorted_by = self.columns.sort if self.columns is not None else None
+        if sum(need) + gap * len(need) > room and sorted_by not in UNIT_COLUMNS:
+            return (*self._squeeze(step, room, gap), *(0,) * extra)  # sorted by it: shown
+        return self._squeeze(need, room, gap)
+
+    @staticmethod
+    def _squeeze(need: list[int], room: int, gap: int) -> tuple[int, ...]:
         text = list(need)
         while sum(text) + gap * len(text) > room and max(text) > 4:
             k = text.index(max(text))
@@ -160,8 +196,22 @@ class UnitTable(ScrollView, can_focus=False):
         return column_label(q, cols.reverse, cols.projected)
 
     def _set_virtual_size(self) -> None:
+        # names take only the room the step's numbers leave at two decimals (3 cells at least)
+        need = self._needs()[: len(COLUMNS) - len(UNIT_COLUMNS)]
+        spare = self.size.width - UNIT_W - 1 - sum(need) - len(need) - 1
+        longest = max((cell_len(n) for n in self.names.values()), default=0)
+        self._name_w = min(longest, NAME_W, spare)
+        if self._name_w < 3:
+            self._name_w = 0
+        self._unit_w = UNIT_W + (self._name_w + 1 if self._name_w else 0)
         self._widths = self.column_widths()
-        self.virtual_size = Size(UNIT_W + sum(self._widths), self.columns.H + 1)
+        self.virtual_size = Size(self._unit_w + sum(self._widths), self.columns.H + 1)
+
+    def watch_names(self) -> None:
+        self._cache.clear()
+        if self.columns is not None:
+            self._set_virtual_size()
+        self.refresh()
 
     def watch_columns(self, columns: StepColumns | None) -> None:
         self._cache.clear()
@@ -220,8 +270,10 @@ class UnitTable(ScrollView, can_focus=False):
         head, sorted_style = self._row_styles()["head"], self._row_styles()["sorted"]
         arrow = "↓" if cols.descending else "↑"
         label = "unit" + (arrow if cols.sort == "unit" else " ")
-        segs = [Segment(label.rjust(UNIT_W), sorted_style if cols.sort == "unit" else head)]
+        segs = [Segment(label.rjust(UNIT_W).ljust(self._unit_w), sorted_style if cols.sort == "unit" else head)]
         for q, w in zip(COLUMNS, cw):
+            if not w:  # a per-unit column with no room
+                continue
             text = self._label(q)
             if q == cols.sort:
                 # signed columns sort by size: say so (|g|↓) when it fits; the arrow
@@ -235,14 +287,20 @@ class UnitTable(ScrollView, can_focus=False):
 
     def _row(self, cols: StepColumns, row: int, cw: tuple[int, ...], base: Style) -> Strip:
         if row >= cols.H:
-            return Strip([Segment(" " * (UNIT_W + sum(cw)), base)])
+            return Strip([Segment(" " * (self._unit_w + sum(cw)), base)])
         unit = int(cols.order[row])
         selected = unit == self.unit
         under = self._row_styles()["cursor" if selected else "base"]
-        segs = [Segment(("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}} ", under)]
+        name = self.names.get(unit, "") if self._name_w else ""
+        if cell_len(name) > self._name_w:
+            name = name[: self._name_w - 1] + "…"
+        label = ("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}} " + name
+        segs = [Segment(label + " " * (self._unit_w - cell_len(label)), under)]
         dark = self.app.current_theme.dark
         mono = self.app.no_color
         for q, w, gate in zip(COLUMNS, cw, _SIGNED if cols.difference else _GATES):
+            if not w:  # a per-unit column with no room
+                continue
             v = float(cols.values[q][unit])
             style = cell_style(v, gate, cols.scales[q], dark, under)
             # Without colour, the gap before each number carries a glyph for its size.
@@ -251,7 +309,11 @@ class UnitTable(ScrollView, can_focus=False):
             else:
                 glyph = " "
             segs.append(Segment(glyph, under))
-            segs.append(Segment(fmt(v, w - len(glyph), gate), style))
+            if q in UNIT_COLUMNS:
+                text = fmt_steps(v, w - len(glyph))
+            else:
+                text = fmt(v, w - len(glyph), gate)
+            segs.append(Segment(text, style))
         return Strip(segs)
 
     # --- messages up
@@ -262,10 +324,10 @@ class UnitTable(ScrollView, can_focus=False):
             return
         x = offset.x + round(self.scroll_offset.x)
         if offset.y == 0:
-            if x < UNIT_W:
+            if x < self._unit_w:
                 self.post_message(self.SortClicked("unit"))
             else:
-                edge = UNIT_W
+                edge = self._unit_w
                 for q, w in zip(COLUMNS, self._widths):
                     if edge <= x < edge + w:
                         self.post_message(self.SortClicked(q))

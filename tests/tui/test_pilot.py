@@ -436,14 +436,14 @@ async def test_sorting_many_units_shows_the_top_of_the_ranking():
 
 
 async def test_go_to_unit_dialog():
-    from lstm_tui.screens.dialogs import GoToUnitDialog
+    from lstm_tui.screens.explain_dialogs import FindUnitDialog
 
     src = synthetic_source(hidden=300, T=4, seed=2)
     app = RecordingApp(src)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("u")
         dialog = app.screen
-        assert isinstance(dialog, GoToUnitDialog)
+        assert isinstance(dialog, FindUnitDialog)
         dialog.query_one("#unit").value = "300"
         await pilot.press("enter")
         assert "between 0 and 299" in widget_text(dialog.query_one("#error"))
@@ -530,7 +530,7 @@ async def test_footer_lists_only_keys_that_do_something():
         # what does not fit is dropped from the end, whole; it still answers
         assert entries[-1] == "v Heatmap" and "Unit" not in descriptions(entries)
         await pilot.press("u")
-        assert type(app.screen).__name__ == "GoToUnitDialog"
+        assert type(app.screen).__name__ == "FindUnitDialog"
         await pilot.press("escape")
         # a hidden idle key still explains itself
         await pilot.press("d")
