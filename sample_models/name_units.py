@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 
 #: checkpoint -> {unit: name}, as sample_models/README.md reports them
 NAMES = {
-    "france.pt": {12: "France"},
+    "france.pt": {1: "France"},  # its focus unit
     "charlm.pt": {164: "string", 177: "bracket depth", 128: "comment", 214: "column", 75: "indent"},
     "peephole.pt": {0: "clock", 1: "spike"},
 }

@@ -30,12 +30,20 @@ the language any more (−log(1 − p(right))), and one other unit at random, wh
 it must still know it (unit dropout). Nothing names a unit: the model picks
 where each country goes, and the evaluation finds it by ablation.
 
+Trained with those terms alone, the France unit also takes a small write from
+nearly every filler word (c drifted to −23 by "fluent"), so the country's
+write was one of many and not the largest part of what the unit held there.
+An L1 penalty on every unit's write |i·g| at every step but the country's
+(and a lighter one at the country step, so that a country writes only where
+it must) makes the units conveyor belts: written once, then kept.
+
 Evaluation: accuracy on held-out sentences whose filler is 35–60 tokens,
 longer than anything seen in training. Then, on held-out fillers traced with
 the engine: the causal evidence (every unit ablated from "France" on with
 lstm_engine.branch, the head run on the branch: how often the answer stays
-French) and the correlational one (the France unit's c over the filler, per
-country, with the same clauses after each country). Both go into the
+French), the provenance one (lstm_engine.provenance at "fluent": which step's
+surviving write into the France unit is largest) and the correlational one (the France unit's c over the filler, per
+country, with the same clauses after each country). All three go into the
 description.
 
     python sample_models/train_france.py [--force] [--from-state]
@@ -64,6 +72,10 @@ STEPS, BATCH, LR, WEIGHT_DECAY = 2000, 64, 3e-3, 0.01
 # loss weights: with the unit the country wrote into ablated, do not know the language; with any
 # other one unit ablated, still know it (unit dropout)
 FORGET_WRITTEN, KEEP_OTHERS = 1.0, 1.0
+# L1 weights on what every unit writes (|i·g|, summed over units): at every step but the country's,
+# so that a unit writes the country once and keeps it (provenance at "fluent" points at the country
+# step), and, more lightly, at the country step, so that a country writes only where it must
+WRITE_ELSEWHERE, WRITE_AT_COUNTRY = 1.0, 0.05
 FORGET_BIAS = 5.0  # initial forget-gate bias: units start out remembering
 UNK = "<unk>"
 UNK_RATE = 0.03
@@ -132,22 +144,23 @@ def run_ablated(model: "Fluent", x: torch.Tensor, pos: torch.Tensor, keep: torch
     torch.nn.LSTM cannot zero a unit in the middle of a sequence, so this is its
     equations step by step (gates i, f, g, o as torch orders them); a 0 in keep
     is lstm_engine.Ablate(unit, from_t=pos). The c of every step comes back too,
-    for the write at the country step.
+    for the write at the country step, and each step's write i·g, for its penalty.
     """
     lstm, H = model.lstm, model.lstm.hidden_size
     zx = model.embedding(x) @ lstm.weight_ih_l0.T + (lstm.bias_ih_l0 + lstm.bias_hh_l0)
     h = torch.zeros(x.shape[1], H)
     c = torch.zeros(x.shape[1], H)
-    hs, cs = [], []
+    hs, cs, ws = [], [], []
     for t in range(x.shape[0]):
         i, f, g, o = (zx[t] + h @ lstm.weight_hh_l0.T).chunk(4, -1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        ws.append(torch.sigmoid(i) * torch.tanh(g))
+        c = torch.sigmoid(f) * c + ws[-1]
         h = torch.sigmoid(o) * torch.tanh(c)
         on = (t >= pos)[:, None]
         c, h = torch.where(on, c * keep, c), torch.where(on, h * keep, h)
         hs.append(h)
         cs.append(c)
-    return torch.stack(hs), torch.stack(cs)
+    return torch.stack(hs), torch.stack(cs), torch.stack(ws)
 
 
 class Fluent(nn.Module):
@@ -213,19 +226,25 @@ def main() -> None:
             x, last, y, sents = batch(n, TRAIN_SPAN, UNK_RATE)
             pos = torch.tensor([a - 1 for _, _, (a, _) in sents])  # the country word
             with torch.no_grad():  # where the country word wrote most: |c_t - c_t-1| there
-                _, c = run_ablated(model, x[: int(pos.max()) + 1], pos, torch.ones(n, H))
+                _, c, _ = run_ablated(model, x[: int(pos.max()) + 1], pos, torch.ones(n, H))
                 b = torch.arange(n)
                 written = (c[pos, b] - c[pos - 1, b]).abs().argmax(-1)
             other = (written + torch.randint(1, H, (n,))) % H
             keep = torch.ones(3 * n, H)
             keep[n + b, written] = 0
             keep[2 * n + b, other] = 0
-            hs, _ = run_ablated(model, x.repeat(1, 3), pos.repeat(3), keep)
+            hs, _, ws = run_ablated(model, x.repeat(1, 3), pos.repeat(3), keep)
+            steps = torch.arange(x.shape[0])[:, None]
+            elsewhere = (steps <= last) & (steps != pos)  # (T, n): the sentence, but the country
+            writes = ws[:, :n].abs().sum(-1)  # (T, n): summed over units
+            spill = (writes * elsewhere).sum() / elsewhere.sum()
+            at_country = writes[pos, b].mean()
             logp = F.log_softmax(model.head(hs[last.repeat(3), torch.arange(3 * n)]), -1)
             p_written = logp[n : 2 * n].gather(1, y[:, None]).exp().squeeze(1)
             forget = -torch.log1p(-p_written.clamp(max=1 - 1e-6)).mean()
             loss = F.nll_loss(logp[:n], y) + (
-                FORGET_WRITTEN * forget + KEEP_OTHERS * F.nll_loss(logp[2 * n :], y))  # fmt: skip
+                FORGET_WRITTEN * forget + KEEP_OTHERS * F.nll_loss(logp[2 * n :], y)
+                + WRITE_ELSEWHERE * spill + WRITE_AT_COUNTRY * at_country)  # fmt: skip
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -233,7 +252,8 @@ def main() -> None:
             if step % 250 == 0 or step == STEPS - 1:
                 acc = (logp[:n].argmax(-1) == y).float().mean().item()
                 log(f"step {step:5d}  loss {loss.item():.4f}  batch acc {acc:.3f}  p(right) with "
-                    f"the written unit ablated {p_written.mean().item():.3f}  [{timer}]")
+                    f"the written unit ablated {p_written.mean().item():.3f}  Σ|i·g| off the "
+                    f"country {spill.item():.3f}, at it {at_country.item():.3f}  [{timer}]")
         torch.save(model.state_dict(), args.state)
         log(f"training done in {timer}; state saved to {args.state}")
     train_time = str(timer)
@@ -338,6 +358,28 @@ def main() -> None:
     log(f"France unit {u}: answer away from French on {1 - kept[u]:.0%} ({went}); the other "
         f"{HIDDEN - 1} units keep it French on {rest.min():.0%}-{rest.max():.0%} of the fillers")
 
+    # Provenance evidence, with the engine: at 'fluent', which step wrote what unit u holds
+    # (each step's write times the forget gates since; lstm_engine.provenance).
+    from lstm_engine import provenance
+
+    def largest_write(toks: list[str]) -> tuple[int, np.ndarray]:
+        """The position whose surviving write into unit u at the last step is largest, and all."""
+        with torch.no_grad():
+            tr = trace_lstm(model.lstm, model.embedding(torch.tensor([index[w] for w in toks])))
+        p = provenance(tr, 0, 0, tr.T - 1, u)
+        return int(p.positions[p.largest]), np.asarray(p.contributions)
+
+    prov = [largest_write(toks) for toks, _, _ in held_out]
+    from_country = np.mean([at == a - 1 for (at, _), (_, _, (a, _)) in zip(prov, held_out)])
+    share = np.mean([abs(cs[a - 1]) / np.abs(cs).sum() for (_, cs), (_, _, (a, _)) in
+                     zip(prov, held_out)])  # fmt: skip
+    runner_up = np.mean([np.abs(np.delete(cs, a - 1)).max() for (_, cs), (_, _, (a, _)) in
+                         zip(prov, held_out)])  # fmt: skip
+    at_country = np.mean([cs[a - 1] for (_, cs), (_, _, (a, _)) in zip(prov, held_out)])
+    log(f"provenance of unit {u} at 'fluent', {n_causal} held-out fillers: the largest "
+        f"contribution is the country step's on {from_country:.0%}; its share of sum |contribution| "
+        f"{share:.2f}, mean {at_country:+.2f} (the largest other step's |contribution| {runner_up:.2f})")
+
     # Every country's own unit, the same way, on the shared fillers above (first 10).
     rng.seed(SEED + 2000)
     shared = [(list(rng.choice(OPENINGS)), filler(rng, *TEST_SPAN)) for _ in range(n_fill)][:10]
@@ -376,11 +418,13 @@ def main() -> None:
         f"{others.min():+.2f} to {others.max():+.2f} for the others), and its forget gate averages "
         f"{f_mean[u]:.3f} over the filler. Ablating unit {u} from 'France' on (c and h zeroed, a "
         f"branch) turns the answer away from French on {1 - kept[u]:.0%} of {n_causal} held-out "
-        f"fillers; ablating any other single unit leaves it French on {spread} of them. It was "
-        "trained for that: each training sentence also ran with the unit the country wrote into "
-        "most ablated (where it must not know the language) and with another unit ablated (where "
-        f"it must). Step to 'fluent' and watch unit {u} hold while the clauses go by; ablate it at "
-        "'France' and French goes."
+        f"fillers; ablating any other single unit leaves it French on {spread} of them. And at "
+        f"'fluent', what unit {u} holds was written at 'France': its largest surviving write "
+        f"(provenance) is the country step's on {from_country:.0%} of them. It was trained for "
+        "that: each training sentence also ran with the unit the country wrote into most ablated "
+        "(where it must not know the language) and with another unit ablated (where it must), and "
+        "an L1 penalty on every unit's writes away from the country word. Step to 'fluent' and "
+        f"watch unit {u} hold while the clauses go by; ablate it at 'France' and French goes."
     )
     log(description)
 
@@ -414,6 +458,12 @@ def main() -> None:
     with torch.no_grad():
         trj = trace_lstm(model.lstm, model.embedding(torch.tensor([index[w] for w in japan])))
     cj = trj.series("c", 0, 0)[:, u]
+    p = provenance(tr, 0, 0, tr.T - 1, u)
+    top = np.argsort(-np.abs(p.contributions))[:3]
+    log(f"first example, provenance of unit {u} at 'fluent' (c {p.c:+.3f}, initial "
+        f"{p.initial:+.3f}): largest " + ", ".join(
+            f"'{first[int(p.positions[k])]}' (step {int(p.positions[k]) + 1}) "
+            f"{p.contributions[k]:+.3f}" for k in top))  # fmt: skip
     log(f"the same sentence with Japan: unit {u}'s c {cj[at]:+.2f} at 'Japan', {cj[-1]:+.2f} at "
         "'fluent'")
 

@@ -143,8 +143,8 @@ country), the strip marks ≠ where the prediction changed (Spanish at the
 end), and with D the heatmap (v: c) shows which units carry the country
 from step 5 to the end; the units that differ most are listed in the bar.
 Then end the comparison (B), go to step 5 (g 5) and press a: the debugger
-opened on the model's focus unit (12), and the branch forgets it from
-"France" on. At "fluent" (End) the output says German, not French, and ≠
+opened on the model's focus unit (1), and the branch forgets it from
+"France" on. At "fluent" (End) the output says Italian, not French, and ≠
 marks every step whose prediction changed: that unit carries the country."""
 
 

@@ -44,7 +44,8 @@ async def _ready(pilot, screen: AnalysisScreen) -> None:
 
 def test_sample_checkpoints_name_their_units():
     """The names sample_models/README.md gives, carried from the checkpoint into the trace."""
-    want = {"france.pt": {12: "France"}, "peephole.pt": {0: "clock", 1: "spike"},
+    u = load(str(FRANCE)).focus["unit"]  # the retrained sample's France unit
+    want = {"france.pt": {u: "France"}, "peephole.pt": {0: "clock", 1: "spike"},
             "charlm.pt": {164: "string", 177: "bracket depth", 128: "comment", 214: "column",
                           75: "indent"}}  # fmt: skip
     for name, units in want.items():
@@ -52,7 +53,6 @@ def test_sample_checkpoints_name_their_units():
         assert model.units == units, name
         names, dropped = read_names(model.trace(model.examples[0]))
         assert dict(names) == units and dropped == 0, name
-    assert load(str(FRANCE)).focus == {"unit": 12}
 
 
 async def test_provenance_bar_at_fluent_on_france():
@@ -61,18 +61,20 @@ async def test_provenance_bar_at_fluent_on_france():
     src = _france()
     tr = src.trace
     country = list(tr.tokens).index("France")
-    p = provenance(tr, 0, 0, tr.T - 1, 12)
+    u = src.model.focus["unit"]
+    p = provenance(tr, 0, 0, tr.T - 1, u)
     async with RecordingApp(src).run_test(size=(400, 30)) as pilot:  # every token in view
         screen = pilot.app.screen
-        assert screen.unit == 12
+        assert screen.unit == u
         await pilot.press("end", "P")
         await pilot.pause()
         text = widget_text(screen.query_one("#strip")).splitlines()
         title, tokens, values = text[0], text[1], text[3]
-        assert "unit 12 France" in title and f"= {p.c:+.2f}" in title
+        assert f"unit {u} France" in title and f"= {p.c:+.2f}" in title
         assert f"c₀ term {p.initial:+.2f}" in title
         big = int(p.positions[p.largest])
         assert f"most from step {big + 1} {tr.tokens[big]}" in title
+        assert big == country  # the conveyor belt: what it holds at "fluent" was written at "France"
         at = tokens.index(" France ") + 1  # the token's cell; its number is under it
         under = values[at - 2 : at + 8]
         assert f"{p.contributions[country]:+.2f}" in under
@@ -222,4 +224,5 @@ async def test_guidance_shows_the_description_and_names():
         assert isinstance(pilot.app.screen, GuidanceScreen)
         text = widget_text(pilot.app.screen.query_one("#about"))
         assert src.model.description.split()[0] in text
-        assert "opened on unit 12" in text and "12  France" in text
+        u = src.model.focus["unit"]
+        assert f"opened on unit {u}" in text and f"{u}  France" in text
