@@ -186,6 +186,7 @@ class Model:
         lstms: Sequence[LSTMPart] | None = None,
         head: HeadPart | None = None,
         warnings: Sequence[str] = (),
+        units: Mapping[int, str] | None = None,
     ):
         if input_kind not in INPUT_KINDS:
             raise SpecError(f"input_kind must be one of {INPUT_KINDS}, got {input_kind!r}")
@@ -212,6 +213,8 @@ class Model:
         self.ids_as_vocab = ids_as_vocab
         #: where the model's author says its story is, {"unit": 11}: the UI opens there
         self.focus = dict(focus) if focus else None
+        #: the author's names for units of the traced LSTM, {12: "France"}: the UI shows them
+        self.units = {int(k): str(v) for k, v in units.items()} if units else None
         self._vocab = Vocabulary(self.vocab, unk) if self.vocab is not None else None
         if unk is not None and self._vocab is None:
             raise SpecError(f"the unknown token {unk!r} is not in the vocabulary")
@@ -537,6 +540,8 @@ class Model:
             "source": self.path,
             **self.unk_meta(tokens),
             **({"focus": self.focus} if self.focus else {}),
+            # string keys: a trace's meta is saved as JSON
+            **({"units": {str(k): v for k, v in self.units.items()}} if self.units else {}),
             **(run.meta or {}),
         }
         if run.output is not None:  # decided from the structure, kept through a save

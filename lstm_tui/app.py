@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -20,6 +21,8 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+
+from lstm_engine import EngineError
 
 from .screens.status import ErrorScreen, LoadingScreen
 from .text import safe_line
@@ -112,22 +115,49 @@ class LstmTuiApp(App[int]):
         """Does a bug end in Textual's traceback (tests, LSTM_TUI_DEBUG=1) or in one line?"""
         return self.is_headless or bool(os.environ.get("LSTM_TUI_DEBUG"))
 
+    def save_screenshot(self, folder: str | os.PathLike = ".") -> Path | None:
+        """Save the screen as SVG through the engine's exclusive writer, and say where it went
+        or why it did not (Textual's own command saves silently, or fails silently)."""
+        from lstm_engine import write_file
+
+        svg = self.export_screenshot().encode("utf-8")
+        path = Path(folder) / screenshot_name(self.title or "lstm-tui", datetime.now())
+        try:
+            written = write_file(path, lambda fh: fh.write(svg))
+        except (OSError, EngineError) as e:
+            self.notify(safe_line(f"Screenshot not saved: {e}"), severity="error")
+            return None
+        self.notify(safe_line(f"Screenshot saved to {written.resolve()}"), title="Screenshot")
+        return written
+
     async def action_quit(self) -> None:
         self.exit(self.exit_status, return_code=self.exit_status)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         from .screens.debugger import DebuggerScreen
 
-        yield from super().get_system_commands(screen)
-        if isinstance(screen, DebuggerScreen):
+        debugger = isinstance(screen, DebuggerScreen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":
+                yield SystemCommand("Screenshot", "Save an SVG of the screen in the current folder",
+                                    self.save_screenshot)  # fmt: skip
+            elif not (debugger and command.title in ("Quit", "Keys")):  # the debugger's own keys say it
+                yield command
+        if debugger:
             from .screens.debugger import always
 
             for b in screen.KEYS:  # run as the key does, even when the footer hides it
                 keys = b.key_display or b.key
                 yield SystemCommand(
-                    f"{b.tooltip or b.description} ({keys})", f"Debugger key: {keys}",
+                    b.tooltip or b.description, f"Debugger key: {keys}",
                     partial(screen.run_action, always(b.action)),
                 )
+
+
+def screenshot_name(title: str, when: datetime) -> str:
+    """The file a screenshot goes to: the app's title and the time, safe as a file name."""
+    stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in title)[:40] or "lstm-tui"
+    return f"{stem}_{when:%Y-%m-%dT%H_%M_%S}.svg"
 
 
 def run(
@@ -169,14 +199,18 @@ def debug(model_or_lstm: Any, *args: Any, **kwargs: Any) -> int:
     id order), tokenizer ("words" or "chars") and unk (the unknown token, if the
     vocabulary has one); every other keyword argument is passed to the model's forward.
     Returns the exit status when the user quits.
+
+    The model is run before the screen opens, so what a script got wrong (text
+    without vocab=, a shape, an unknown word) raises here, to the caller, as
+    an lstm_engine.InputError/EngineError, instead of a dialog and a silent 2.
     """
     from .opening import from_live
 
     options = {k: v for k, v in kwargs.items() if k in DEBUG_OPTIONS}
     forward_kwargs = {k: v for k, v in kwargs.items() if k not in DEBUG_OPTIONS}
     inputs, rest = (args[0], args[1:]) if args else (None, ())
-    loader = partial(from_live, model_or_lstm, inputs, args=tuple(rest),
-                     forward_kwargs=forward_kwargs, **options)  # fmt: skip
-    app = LstmTuiApp(loader=loader, what=options.get("name") or type(model_or_lstm).__name__)
+    source = from_live(model_or_lstm, inputs, args=tuple(rest), forward_kwargs=forward_kwargs,
+                       **options)  # fmt: skip
+    app = LstmTuiApp(source)
     app.run()
     return app.exit_status

@@ -112,6 +112,17 @@ def _positive(s: str) -> int:
     return _whole_number(s, 1, "examples are numbered from 1")
 
 
+def version() -> str:
+    """The installed package's version (pyproject.toml's), or why there is none."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("lstm-tui")
+    except PackageNotFoundError:
+        return "(not installed: run from a source tree)"
+
+
 def _parsers() -> dict[str, argparse.ArgumentParser]:
     ui = _Parser(
         prog=PROG,
@@ -123,6 +134,8 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
         "units matter and what looks wrong; `lstm-tui info MODEL` describes a model. Each takes "
         "--help.",
     )
+    ui.add_argument("--version", action="version", version=f"{PROG} {version()}",
+                    help="print the version and exit")  # fmt: skip
     _add_model_args(ui)
     against = ui.add_mutually_exclusive_group()
     against.add_argument("--compare", metavar="TEXT_B",

@@ -19,16 +19,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstm_engine import QUANTITIES, REGISTRY, Trace
+from lstm_engine import QUANTITIES, REGISTRY, Trace, half_life
 
 #: Columns of the unit table, in the order of the pointwise story (the engine's).
 COLUMNS = QUANTITIES
+#: Per-unit columns that are not a step's quantity: the same at every step (lstm_tui.explaining).
+#: "half_life": steps until half of what the unit writes is forgotten (retention).
+UNIT_COLUMNS = {"half_life": "t½"}
+#: What the table shows: the step's quantities, then the per-unit columns.
+TABLE_COLUMNS = (*COLUMNS, *UNIT_COLUMNS)
 
 #: What `s` cycles through: natural unit order, then "which units changed most", then each column.
-SORTS = ("unit", "delta_c", *[q for q in COLUMNS if q != "delta_c"])
+SORTS = ("unit", "delta_c", *[q for q in TABLE_COLUMNS if q != "delta_c"])
 
 #: What `v` cycles through in the heatmap.
 HEATMAP_QUANTITIES = ("c", "h", "f", "i", "o", "delta_c")
+#: How the heatmap's title names each of them.
+HEATMAP_NAMES = {
+    "c": "c_t (the cell state)", "h": "h_t (the output)", "f": "f (the forget gate)",
+    "i": "i (the input gate)", "o": "o (the output gate)", "delta_c": "Δc (the change in c)",
+}  # fmt: skip
 
 #: The history has room to say it in full.
 _LONG_LABELS = {"h_cell": "o·tanh c"}
@@ -36,7 +46,7 @@ _LONG_LABELS = {"h_cell": "o·tanh c"}
 
 def is_gate(key: str) -> bool:
     """Is the column a gate in [0, 1] (coloured and sorted by value, not by size)?"""
-    return REGISTRY[key].is_gate
+    return key not in UNIT_COLUMNS and REGISTRY[key].is_gate
 
 
 def per_unit(key: str, projected: bool) -> str:
@@ -51,6 +61,8 @@ def per_unit(key: str, projected: bool) -> str:
 def column_label(key: str, reverse: bool = False, projected: bool = False) -> str:
     """A column's header label, from the registry: the previous state says t+1 for a
     direction that reads right to left (`reverse`, the trace's `reads_reversed`)."""
+    if key in UNIT_COLUMNS:
+        return UNIT_COLUMNS[key]
     name = per_unit(key, projected)
     return REGISTRY[name].label_for(reverse)
 
@@ -252,6 +264,14 @@ class TraceData:
         # one entry per (layer, direction) of this trace at most
         self._scales: dict[tuple[int, int], dict[str, float]] = {}
         self._widths: dict[tuple[int, int], dict[str, int]] = {}
+        self._half: dict[tuple[int, int], np.ndarray] = {}
+
+    def half_lives(self, layer: int, direction: int) -> np.ndarray:
+        """The retention column of one (layer, direction): the engine's half-life per unit."""
+        key = (layer, direction)
+        if key not in self._half:
+            self._half[key] = half_life(self.trace, layer, direction)
+        return self._half[key]
 
     def scales(self, layer: int, direction: int) -> dict[str, float]:
         key = (layer, direction)
@@ -271,11 +291,16 @@ class TraceData:
 
         def make() -> StepColumns:
             values = self.step_values(layer, direction, t)
+            half = values["half_life"] = self.half_lives(layer, direction)
+            finite = half[np.isfinite(half)]
+            peak = float(finite.max()) if finite.size else 1.0
             order = sort_order(values, sort, descending, by_size=self.difference)
             return StepColumns(
-                layer, direction, t, values, order, sort,
-                projected=self.projected, scales=self.scales(layer, direction),
-                descending=descending, widths=self.number_widths(layer, direction),
+                layer, direction, t, values, order, sort, projected=self.projected,
+                scales={**self.scales(layer, direction), "half_life": max(peak, 1e-12)},
+                descending=descending,
+                widths={**self.number_widths(layer, direction),
+                        "half_life": min(_text_width(peak, True), 6)},
                 reverse=self.trace.reads_reversed(direction), difference=self.difference,
             )  # fmt: skip
 

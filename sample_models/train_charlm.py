@@ -258,6 +258,10 @@ def main() -> None:
             ex_acc = (lp[:-1, 0].argmax(-1) == ids[1:]).float().mean().item()
         log(f"example {len(ex)} chars {ex.splitlines()[0][:40]!r}: bpc {ex_bpc:.3f}, acc {ex_acc:.3f}")
 
+    # the units the debugger names (the strongest correlations; docstrings are too weak)
+    UNIT_NAMES = {"in_comment": "comment", "depth": "bracket depth", "col": "column",
+                  "indent": "indent", "in_short_string": "string"}  # fmt: skip
+
     def unit_words(name, what):
         u, r, of = best[name][0]
         return f"unit {u} ({what}, r={r:+.2f} for {of})"
@@ -286,6 +290,7 @@ def main() -> None:
         model, args.out, vocab=vocab, labels=vocab, unk=UNK, tokenizer="chars",
         examples=examples, output="log_softmax", embedding="embedding", lstms=["lstm"],
         head="head", description=description, name="charlm", overwrite=args.force,
+        units={best[k][0][0]: name for k, name in UNIT_NAMES.items()},
     )
     log(f"saved {args.out} ({os.path.getsize(args.out)} bytes); training {train_time}, total {timer}")
 

@@ -474,7 +474,7 @@ def main() -> None:
         model, args.out, vocab=vocab, labels=labels, unk=UNK, tokenizer="words",
         examples=examples, output="log_softmax", embedding="embedding", lstms=["lstm"],
         head="head", description=description, name="france", focus={"unit": u},
-        overwrite=args.force,
+        units={u: "France"}, overwrite=args.force,
     )
     log(f"saved {args.out} ({os.path.getsize(args.out)} bytes); training {train_time}, "
         f"total {timer}")

@@ -244,6 +244,7 @@ def main() -> None:
         model, args.out, peephole_lstms={"lstm": spec}, lstms=["lstm"], head="head", embedding=None,
         labels=list(LABELS), tokenizer=None, output="log_softmax", examples=examples,
         description=description, name="peephole", overwrite=args.force,
+        units={0: "clock", 1: "spike"},
     )
     log(f"saved {args.out} ({os.path.getsize(args.out)} bytes); training {train_time}, total {timer}")
 

@@ -389,3 +389,10 @@ def test_record_tidies_what_a_killed_save_left_a_day_ago_and_nothing_else(tmp_pa
     os.utime(mine, (day_and_more, day_and_more))
     assert main(["record", str(TAGGER), "--text", "the dog", "-o", str(tmp_path / "t.npz")]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, mine.name, "t.npz"])
+
+
+def test_version_prints_the_package_version(capsys):
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"lstm-tui {version('lstm-tui')}"

@@ -142,12 +142,15 @@ def _nonfinite_weights(spec: LSTMSpec) -> dict | None:
 
 
 def _first_nonfinite(
-    spec: LSTMSpec, x, h0, c0, trace_arrays: dict, buffers: tuple = ()
+    spec: LSTMSpec, x, h0, c0, trace_arrays: dict, buffers: tuple = (), rows=None
 ) -> dict | None:
     """Where a NaN or Inf first shows up: in what the user gave, or in the recording.
 
     Chasing a NaN is one of the reasons people open a debugger, so the trace
-    reports it instead of refusing it.
+    reports it instead of refusing it. `rows`, for a branch of an all-finite
+    parent, lists the (layer, d, lo, hi) rows it re-ran: every other row is the
+    parent's, so only those need the all-finite pass (a preview of a long trace
+    must not scan all of it).
     """
     if not np.isfinite(x).all():
         t, unit = map(int, np.argwhere(~np.isfinite(x))[0])
@@ -160,6 +163,9 @@ def _first_nonfinite(
     if bad_weights is not None:
         return dict(bad_weights)
     # the common case, everything finite, settled with one pass over the whole buffers
+    if rows is not None and all(np.isfinite(b[layer, d, lo:hi]).all()
+                                for b in buffers for layer, d, lo, hi in rows):  # fmt: skip
+        return None
     if buffers and all(np.isfinite(b).all() for b in buffers):
         return None
     best = None
@@ -423,6 +429,7 @@ def branch(
     h0, c0 = trace.h0, trace.c0
 
     layer_in = x
+    ranges = []  # (layer, d, lo, hi): the only rows that can differ from the parent's
     with np.errstate(over="ignore", invalid="ignore"):
         for layer in range(L):
             for d in range(D):
@@ -430,6 +437,7 @@ def branch(
                 if not rerun.size:
                     continue
                 lo, hi = int(rerun[0]), int(rerun[-1]) + 1
+                ranges.append((layer, d, lo, hi))
                 reverse = spec.reads_reversed(d)
                 p = previous_step(hi - 1 if reverse else lo, reverse)
                 h_prev, c_prev = (h[layer, d, p], c[layer, d, p]) if 0 <= p < T else \
@@ -451,7 +459,8 @@ def branch(
     )  # fmt: skip
     stale = None  # why the parent's output cannot stand for the branch's
     if output is None and trace.output is not None:
-        if np.array_equal(h[L - 1], trace.h[L - 1], equal_nan=True):
+        if all(np.array_equal(h[L - 1, d, lo:hi], trace.h[L - 1, d, lo:hi], equal_nan=True)
+               for layer, d, lo, hi in ranges if layer == L - 1):  # fmt: skip
             output = trace.output
         else:
             stale = (f"{OUTPUT_NOT_RECOMPUTED}: the edits change what the LSTM outputs, and the "
@@ -463,7 +472,10 @@ def branch(
             if k not in ("format", "version", "branch", "output_not_recomputed")}  # fmt: skip
     if stale is not None or (output is None and trace.output_not_recomputed is not None):
         meta["output_not_recomputed"] = stale or trace.output_not_recomputed
-    meta["first_nonfinite"] = _first_nonfinite(spec, x, h0, c0, arrays, (gates, c, h))
+    meta["first_nonfinite"] = _first_nonfinite(
+        spec, x, h0, c0, arrays, (gates, c, h),
+        rows=ranges if trace.meta.get("first_nonfinite", True) is None else None,
+    )  # fmt: skip
     if until is not None:
         meta["preview_until"] = until
     meta["branch"] = {

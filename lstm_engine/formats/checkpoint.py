@@ -129,6 +129,7 @@ def save_checkpoint(
     name: str | None = None,
     focus: Mapping[str, int] | None = None,
     overwrite: bool = False,
+    units: Mapping[int, str] | None = None,
 ) -> Path:
     """Write `model` as a project checkpoint at `path` (see the module docstring for `model`).
 
@@ -136,7 +137,8 @@ def save_checkpoint(
     LSTMTagger, "softmax", "logits" for none); it is ignored without a head.
     `examples` are inputs the UI can open on: strings for text models, [T, input]
     arrays or nested lists for numeric ones. `focus` points the debugger at what
-    the model is for: {"unit": 11} opens the UI on unit 11 (0-based).
+    the model is for: {"unit": 11} opens the UI on unit 11 (0-based). `units` names
+    units of the traced LSTM, {12: "France"}: the UI shows the names and `u` accepts them.
     Returns the path written.
     """
     import torch
@@ -233,6 +235,8 @@ def save_checkpoint(
     }
     if focus:
         ckpt["focus"] = {"unit": int(focus["unit"])}
+    if units:
+        ckpt["units"] = {int(k): str(v) for k, v in units.items()}
     loaded = model_from_checkpoint(ckpt, str(path))  # refuse what could not be opened again
     for example in loaded.examples:
         loaded._prepare(example)  # unknown words or wrong widths fail here, with their message
@@ -261,6 +265,12 @@ def validate_checkpoint(ckpt: Mapping[str, Any], path: str) -> None:
         and focus["unit"] >= 0
     ):
         bad('focus must be {"unit": N} with N a non-negative whole number')
+    units = ckpt.get("units")
+    if units is not None and not (
+        isinstance(units, Mapping)
+        and all(type(k) is int and k >= 0 and isinstance(v, str) for k, v in units.items())
+    ):
+        bad('units must map unit numbers to names, {12: "France"}')
     sd = ckpt.get("state_dict")
     if not isinstance(sd, Mapping):
         bad("no state_dict")
@@ -346,7 +356,7 @@ def _checkpoint_model(ckpt: Mapping[str, Any], path: str, lstm: str | None) -> M
         labels=tuple(ckpt["labels"]) if ckpt.get("labels") is not None else None,
         examples=tuple(e if isinstance(e, str) else np.asarray(e, dtype=np.float64) for e in examples),
         description=ckpt.get("description") or "", name=ckpt.get("name") or None,
-        focus=ckpt.get("focus"),
+        focus=ckpt.get("focus"), units=ckpt.get("units"),
     )  # fmt: skip
 
 

@@ -24,8 +24,8 @@ Encoding choices (documented because they are what a user reads):
 * Speed: values are quantised to ``LEVELS`` steps per sign (gates: ``LEVELS``
   steps between shut and open, plus the two saturated classes) with numpy, the
   Style for each level is built once per theme, and equal neighbours merge into
-  one segment. A 30 × 150 window draws in a few milliseconds. The cursor cell
-  is coloured from its exact value.
+  one segment. A 30 × 150 window draws in a few milliseconds. LEVELS is a
+  multiple of the palette's steps, so every cell has its exact palette colour.
 
 Every segment carries a Style (Textual's Line API crashes under NO_COLOR on
 unstyled segments).
@@ -51,6 +51,7 @@ from lstm_tui.renderables.palette import (
     Palette,
     fmt,
     gate_glyph,
+    ramps,
     signed_glyph,
 )
 
@@ -58,8 +59,9 @@ __all__ = ["Heatmap", "LEVELS"]
 
 _BLANK = Style()
 
-#: Colour steps per sign (signed) or between shut and open (gates).
-LEVELS = 32
+#: Colour steps per sign (signed) or between shut and open (gates): a multiple of the
+#: palette's fill ramps (6 steps), so a quantised cell has exactly the palette's colour.
+LEVELS = 36
 _NONFINITE = -(2**62)  # the level key of nan/inf cells
 
 
@@ -76,12 +78,14 @@ def _colour_table(dark: bool, signed: bool) -> tuple[Style, ...]:
 def _levels(t: np.ndarray, signed: bool) -> np.ndarray:
     """Integer level per cell (finite cells only are meaningful).
 
-    signed: ``t = v / vmax`` → round(t·LEVELS) + LEVELS in [0, 2·LEVELS];
+    signed: ``t = v / vmax`` → ±ceil(|t|·LEVELS) + LEVELS in [0, 2·LEVELS] (only an
+    exact zero is level LEVELS, as only an exact zero is the palette's surface);
     gates: ``t = v / vmax`` → 0 shut, LEVELS + 1 open, 1..LEVELS between.
     """
     with np.errstate(invalid="ignore"):
         if signed:
-            return (np.rint(np.clip(t, -1.0, 1.0) * LEVELS) + LEVELS).astype(np.int64)
+            c = np.clip(t, -1.0, 1.0)
+            return (np.sign(c) * np.ceil(np.abs(c) * LEVELS) + LEVELS).astype(np.int64)
         mid = 1 + np.clip(np.floor((t - SHUT) / (OPEN - SHUT) * LEVELS), 0, LEVELS - 1)
         return np.where(t <= SHUT, 0, np.where(t >= OPEN, LEVELS + 1, mid)).astype(np.int64)
 
@@ -279,12 +283,16 @@ class Heatmap:
         if self.label_width:
             segs.append(Segment(" " * self.label_width, _BLANK))
         pal = self.palette
+        # one cell per step of the palette's ramp, so the key shows every colour the map can
+        ramp = ramps(dark=pal.dark)
         if self.signed:
             lo_t, hi_t = fmt(-self.vmax), fmt(self.vmax)
-            steps = [-1, -0.75, -0.5, -0.25, 0, 0.25, 0.5, 0.75, 1]
+            n = len(ramp["fill_pos"])
+            steps = [-k / n for k in range(n, 0, -1)] + [0.0] + [k / n for k in range(1, n + 1)]
         else:
             lo_t, hi_t = fmt(0.0, signed=False), fmt(self.vmax, signed=False)
-            steps = [0, 0.01, 0.25, 0.5, 0.75, 0.99, 1]
+            n = len(ramp["gate_fill"]) - 2
+            steps = [0.0] + [SHUT + (k + 0.5) / n * (OPEN - SHUT) for k in range(n)] + [1.0]
         segs.append(Segment(lo_t + " ", Style(dim=True)))
         for s in steps:
             v = s * self.vmax

@@ -27,6 +27,13 @@ whose width is fixed by the whole series, so nothing shifts while stepping.
 
 Colour carries the value through the palette (gate ramp / diverging); the height
 (eighth blocks ``▁▂▃▄▅▆▇█``) carries it without colour. Every segment has a Style.
+
+Signed series (c, h, g) given two lines or more are drawn around a zero line
+between their upper and lower halves: a positive value grows up from it in
+eighth blocks, a negative one grows down (``▔ ▀ █``: Unicode has no finer
+top-anchored blocks), so the most negative value is as tall as the most
+positive one, and an exact zero draws nothing. A signed series squeezed into
+one line keeps the bottom-anchored levels with zero at mid-height.
 """
 
 from __future__ import annotations
@@ -240,6 +247,8 @@ class UnitHistory:
         labels: optional display names (e.g. ``{"c": "c_t"}``).
         unsigned: names drawn on the fixed [0, 1] gate scale.
         height: text lines per sparkline (≥ 1); 8 levels per line.
+        heights: lines per series by name, overriding ``height`` (a view gives the
+            signed series two lines so that they draw around their zero line).
         header: draw the time axis line.
         step_base: the number printed for step 0 (1 to match the 1-based header).
         color: False draws without colour (the cursor then shows in reverse video).
@@ -255,6 +264,7 @@ class UnitHistory:
         labels: dict[str, str] | None = None,
         unsigned: Iterable[str] = ("f", "i", "o"),
         height: int = 1,
+        heights: dict[str, int] | None = None,
         header: bool = True,
         step_base: int = 0,
         color: bool = True,
@@ -270,6 +280,7 @@ class UnitHistory:
         self.labels = dict(labels or {})
         self.unsigned = set(unsigned)
         self.height = max(1, int(height))
+        self.heights = {k: max(1, int(v)) for k, v in (heights or {}).items()}
         self.header = header
         self.step_base = step_base
         self.color = color
@@ -286,6 +297,19 @@ class UnitHistory:
         m = float(np.abs(finite).max()) if finite.size else 1.0
         m = m if m > 0 else 1.0
         return -m, m, 0.0
+
+    def lines_of(self, name: str) -> int:
+        """Text lines of one series' sparkline."""
+        return self.heights.get(name, self.height)
+
+    def row_of(self, name: str) -> int:
+        """The first text line of a series (below the header), where its value is printed."""
+        row = 0
+        for other in self.series:
+            if other == name:
+                return row
+            row += self.lines_of(other)
+        raise KeyError(name)
 
     def scale(self, name: str) -> tuple[float, float, float]:
         """(lo, hi, mid) of the row: [0, 1] for gates, [-m, m] for signed series."""
@@ -385,7 +409,8 @@ class UnitHistory:
         cols, blo, bhi, swing = self.columns(name, axis)
         cols, blo, bhi, swing = cols[:sw], blo[:sw], bhi[:sw], swing[:sw]
         n = cols.shape[0]
-        n_levels = len(BARS) * self.height
+        height = self.lines_of(name)
+        n_levels = len(BARS) * height
         finite = np.isfinite(cols)
 
         def level(a: np.ndarray) -> np.ndarray:
@@ -414,15 +439,20 @@ class UnitHistory:
         swing_l = swing.tolist() + [False] * (sw - n)
         lo_l, hi_l = lo_lev.tolist(), hi_lev.tolist()
         label_style = Style(bold=True)
+        zero_line = name not in self.unsigned and height >= 2
+        if zero_line:
+            grid = _around_zero(cols, blo, bhi, swing, height, hi, sw)
         rows: list[list[Segment]] = []
-        for line in range(self.height):
+        for line in range(height):
             # line 0 is the top of the sparkline
-            floor_level = (self.height - 1 - line) * len(BARS)
+            floor_level = (height - 1 - line) * len(BARS)
             top_level = floor_level + len(BARS) - 1
-            last_line = line == self.height - 1
+            last_line = line == height - 1
             chars = []
             for x, lev in enumerate(levels_l):
-                if lev == -1:  # non-finite bucket
+                if zero_line:
+                    chars.append(grid[line][x])
+                elif lev == -1:  # non-finite bucket
                     chars.append("!" if last_line else " ")
                 elif lev == -2:
                     chars.append(" ")
@@ -447,3 +477,42 @@ class UnitHistory:
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         lw, _, vw = self.geometry(options.max_width)
         return Measurement(min(lw + vw + 3 + 8, options.max_width), options.max_width)
+
+
+def _around_zero(cols: np.ndarray, lo: np.ndarray, hi: np.ndarray, swing: np.ndarray,
+                 height: int, m: float, width: int) -> list[list[str]]:  # fmt: skip
+    """The characters of a signed sparkline drawn around its zero line, line 0 on top.
+
+    The upper ``ceil(height / 2)`` lines hold [0, m], the lower ones [-m, 0]; a
+    value fills eighths up from the zero line (positive) or down from it
+    (negative, quantised to ▔ ▀ █), at least one eighth unless it is exactly 0.
+    A swing (range) bucket is a ``┃`` on every line its [lo, hi] reaches; a
+    non-finite bucket a ``!`` just below the zero line.
+    """
+    up = (height + 1) // 2
+    down = height - up
+    grid = [[" "] * width for _ in range(height)]
+    for x, v in enumerate(cols.tolist()[:width]):
+        if not math.isfinite(v):
+            grid[up][x] = "!"
+            continue
+        if swing[x]:
+            for line in range(height):
+                top = (up - line) / up * m if line < up else -(line - up) / down * m
+                bottom = (up - 1 - line) / up * m if line < up else -(line - up + 1) / down * m
+                if lo[x] <= top and hi[x] >= bottom:
+                    grid[line][x] = RANGE
+            continue
+        if v > 0:
+            eighths = max(1, math.ceil(min(v / m, 1.0) * up * 8))
+            for line in range(up):
+                here = eighths - (up - 1 - line) * 8
+                if here > 0:
+                    grid[line][x] = BARS[min(here, 8) - 1]
+        elif v < 0:
+            eighths = max(1, math.ceil(min(-v / m, 1.0) * down * 8))
+            for j in range(down):
+                here = eighths - j * 8
+                if here > 0:
+                    grid[up + j][x] = "█" if here >= 7 else "▀" if here >= 4 else "▔"
+    return grid

@@ -4,24 +4,39 @@ Every panel (unit table, cell diagram, heatmap, history) colours numbers through
 this module, so that "0.98 forget gate" looks the same everywhere and a reader
 learns the encoding once:
 
-* gates (f, i, o in [0, 1]) use a sequential ramp from a cold slate (shut) to a
-  warm amber (open); the *saturated* ends (``v <= SHUT`` or ``v >= OPEN``) jump
-  to a separate bold hue (blue for shut, bright green for wide open), because
-  saturation is the thing the seed article asks you to notice ("the forget gate
-  holds France" means f ≈ 1 for many steps);
-* signed quantities (c, h, g, kept, written, Δc, ...) use a diverging map:
-  blue for negative, red/orange for positive, intensity by ``|v| / scale``;
-* non-finite values (nan, ±inf) never blend into the ramp: they get a loud
-  warning style and are spelled out ("nan", "+inf").
+* gates (f, i, o in [0, 1]) are **achromatic**: a grey ramp from dark (shut)
+  to light (open) on a dark background, the reverse on a light one, and the
+  saturated ends (``v <= SHUT`` or ``v >= OPEN``) jump to black / white and
+  bold, because saturation is what the seed article asks you to notice ("the
+  forget gate holds France" means f ≈ 1 for many steps);
+* signed quantities (c, h, g, kept, written, Δc, ...) are **blue (−) ↔ orange
+  (+)**, intensity by ``|v| / scale``;
+* non-finite values (nan, ±inf) never blend into a ramp: they get a loud
+  magenta warning style and are spelled out ("nan", "+inf").
+
+Why these ramps: a gate and a signed value can never be confused (one has no
+hue at all, the other always has one), and blue against orange is the pair
+that stays apart for the common colour-vision deficiencies (protanopia,
+deuteranopia: red–green; tritanopia: blue–yellow, where blue turns teal and
+orange pink). tests/tui/test_palette.py checks both with the Machado et al.
+(2009) simulation matrices.
+
+Why steps, not blends: every colour here is an entry of the xterm 256-colour
+palette (:data:`rich.color.EIGHT_BIT_PALETTE`), chosen along each ramp on
+purpose, so a terminal without truecolor (tmux's default) shows exactly the
+colours of a truecolor one instead of the nearest cube colours of a blend
+(teal, olive, lavender, maroon). Each ramp's steps were also chosen so that
+the 16-colour downgrade keeps the meaning: blue steps map to blue/cyan, orange
+steps to yellow/red, gate steps to black/grey/white (the test reads them).
+A signed ramp of n steps puts ``|v| / scale`` in (k/n, (k+1)/n] on step k;
+the gate ramps split the range between SHUT and OPEN into n equal steps.
 
 Colour is not the only channel: :func:`bar` draws eighth-block bars and the
 glyph ramps (:data:`RAMP`, :data:`NEG_RAMP`) carry magnitude when the console
 has no colour (``NO_COLOR=1``, ``color_system=None``).
 
 Themes: every function takes ``dark`` (True for dark terminal backgrounds).
-Light backgrounds get darker, more saturated ink so that pale colours do not
-vanish on white. A :class:`Palette` bundles the flag for callers that prefer an
-object.
+A :class:`Palette` bundles the flag for callers that prefer an object.
 """
 
 from __future__ import annotations
@@ -29,9 +44,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from rich.color import Color
+from rich.color import EIGHT_BIT_PALETTE, Color
 from rich.color_triplet import ColorTriplet
 from rich.style import Style
+from rich.text import Text
 
 __all__ = [
     "SHUT",
@@ -51,7 +67,8 @@ __all__ = [
     "ramp_glyph",
     "gate_glyph",
     "signed_glyph",
-    "blend",
+    "legend",
+    "ramps",
 ]
 
 #: A gate at or below SHUT is "shut" (lets ≲2% through); at or above OPEN it is "open".
@@ -73,66 +90,72 @@ def _rgb(hex_: str) -> ColorTriplet:
     return ColorTriplet(int(hex_[0:2], 16), int(hex_[2:4], 16), int(hex_[4:6], 16))
 
 
-def blend(a: ColorTriplet, b: ColorTriplet, t: float) -> ColorTriplet:
-    """Linear blend a→b; t is clamped to [0, 1]."""
-    t = 0.0 if t < 0 else 1.0 if t > 1 else t
-    return ColorTriplet(
-        int(a.red + (b.red - a.red) * t + 0.5),
-        int(a.green + (b.green - a.green) * t + 0.5),
-        int(a.blue + (b.blue - a.blue) * t + 0.5),
-    )
+def _x(*numbers: int) -> tuple[ColorTriplet, ...]:
+    """xterm 256-colour palette entries, by number."""
+    return tuple(EIGHT_BIT_PALETTE[n] for n in numbers)
 
 
 @dataclass(frozen=True)
 class _Theme:
-    # gate ramp (text ink): from just-above-shut to just-below-open
-    gate_lo: ColorTriplet
-    gate_mid: ColorTriplet
-    gate_hi: ColorTriplet
+    """One theme's ramps, each a tuple of xterm-256 colours from faint to strong."""
+
+    # gates as text ink: shut, the mid steps, open
     gate_shut: ColorTriplet
+    gate_mid: tuple[ColorTriplet, ...]
     gate_open: ColorTriplet
-    # diverging (text ink)
+    # gates as a cell fill (heatmap)
+    fill_shut: ColorTriplet
+    fill_mid: tuple[ColorTriplet, ...]
+    fill_open: ColorTriplet
+    # signed as text ink: exactly zero is `neutral`
     neutral: ColorTriplet
-    neg: ColorTriplet
-    pos: ColorTriplet
-    # what a "zero" surface fill blends from (≈ terminal background)
+    neg: tuple[ColorTriplet, ...]
+    pos: tuple[ColorTriplet, ...]
+    # signed as a fill: exactly zero is `surface`
     surface: ColorTriplet
+    fill_neg: tuple[ColorTriplet, ...]
+    fill_pos: tuple[ColorTriplet, ...]
     # non-finite warning
     warn_fg: ColorTriplet
     warn_bg: ColorTriplet
 
 
 _DARK = _Theme(
-    gate_lo=_rgb("#6b7a99"),
-    gate_mid=_rgb("#b8a77a"),
-    gate_hi=_rgb("#ffb347"),
-    gate_shut=_rgb("#5fafff"),
-    gate_open=_rgb("#87ff5f"),
-    neutral=_rgb("#8a8a8a"),
-    neg=_rgb("#4da6ff"),
-    pos=_rgb("#ff6b4a"),
-    surface=_rgb("#1e1e1e"),
-    warn_fg=_rgb("#000000"),
-    warn_bg=_rgb("#ff00ff"),
-)
+    gate_shut=EIGHT_BIT_PALETTE[240], gate_mid=_x(243, 246, 249, 252), gate_open=EIGHT_BIT_PALETTE[231],
+    fill_shut=EIGHT_BIT_PALETTE[232], fill_mid=_x(236, 239, 242, 245, 248, 251),
+    fill_open=EIGHT_BIT_PALETTE[231],
+    neutral=EIGHT_BIT_PALETTE[246], neg=_x(75, 69, 33), pos=_x(215, 209, 202),
+    surface=EIGHT_BIT_PALETTE[234], fill_neg=_x(17, 19, 26, 33, 75, 117),
+    fill_pos=_x(94, 130, 166, 202, 208, 214),
+    warn_fg=EIGHT_BIT_PALETTE[16], warn_bg=EIGHT_BIT_PALETTE[201],
+)  # fmt: skip
 
 _LIGHT = _Theme(
-    gate_lo=_rgb("#7a869e"),
-    gate_mid=_rgb("#8a6d1f"),
-    gate_hi=_rgb("#b35c00"),
-    gate_shut=_rgb("#0050c8"),
-    gate_open=_rgb("#1a8a00"),
-    neutral=_rgb("#707070"),
-    neg=_rgb("#0047b3"),
-    pos=_rgb("#c42b00"),
-    surface=_rgb("#f5f5f5"),
-    warn_fg=_rgb("#ffffff"),
-    warn_bg=_rgb("#c000c0"),
-)
+    gate_shut=EIGHT_BIT_PALETTE[248], gate_mid=_x(245, 242, 239, 236), gate_open=EIGHT_BIT_PALETTE[16],
+    fill_shut=EIGHT_BIT_PALETTE[231], fill_mid=_x(254, 251, 248, 245, 242, 239),
+    fill_open=EIGHT_BIT_PALETTE[16],
+    neutral=EIGHT_BIT_PALETTE[243], neg=_x(68, 26, 19), pos=_x(172, 166, 130),
+    surface=EIGHT_BIT_PALETTE[255], fill_neg=_x(117, 75, 69, 33, 26, 19),
+    fill_pos=_x(222, 215, 209, 208, 166, 130),
+    warn_fg=EIGHT_BIT_PALETTE[231], warn_bg=EIGHT_BIT_PALETTE[164],
+)  # fmt: skip
 
 
 def _theme(dark: bool) -> _Theme:
     return _DARK if dark else _LIGHT
+
+
+def _step(ramp: tuple[ColorTriplet, ...], t: float) -> ColorTriplet:
+    """A signed ramp's step for t = |v|/scale in (0, 1]: (k/n, (k+1)/n] is step k, so
+    the smallest non-zero value is already on the first step (t is clamped)."""
+    n = len(ramp)
+    return ramp[min(max(math.ceil(t * n) - 1, 0), n - 1)]
+
+
+def _gate_step(ramp: tuple[ColorTriplet, ...], t: float) -> ColorTriplet:
+    """A gate ramp's step for t in [0, 1) between shut and open: [k/n, (k+1)/n) is step k."""
+    n = len(ramp)
+    return ramp[min(max(int(t * n), 0), n - 1)]
 
 
 def _color(c: ColorTriplet) -> Color:
@@ -169,39 +192,26 @@ def gate_class(v: float) -> str:
 
 
 def gate_color(v: float, *, dark: bool = True, surface: bool = False) -> Color:
-    """Colour of a gate value. ``surface=True`` gives a fill (background) colour
-    that starts from the terminal background, for heatmap cells."""
+    """Colour of a gate value: a grey step (``surface=True``: the heatmap's fill ramp,
+    which starts near the background), black/white at the saturated ends."""
     th = _theme(dark)
     cls = gate_class(v)
     if cls == "nonfinite":
         return _color(th.warn_bg)
-    if surface:
-        # A fill must read as "more = brighter/stronger" from the background,
-        # with the saturated ends still on their own hues.
-        if cls == "shut":
-            return _color(blend(th.surface, th.gate_shut, 0.45))
-        if cls == "open":
-            return _color(th.gate_open)
-        t = (v - SHUT) / (OPEN - SHUT)
-        if t < 0.5:
-            return _color(blend(blend(th.surface, th.gate_lo, 0.6), th.gate_mid, t * 2))
-        return _color(blend(th.gate_mid, th.gate_hi, (t - 0.5) * 2))
     if cls == "shut":
-        return _color(th.gate_shut)
+        return _color(th.fill_shut if surface else th.gate_shut)
     if cls == "open":
-        return _color(th.gate_open)
+        return _color(th.fill_open if surface else th.gate_open)
     t = (v - SHUT) / (OPEN - SHUT)
-    if t < 0.5:
-        return _color(blend(th.gate_lo, th.gate_mid, t * 2))
-    return _color(blend(th.gate_mid, th.gate_hi, (t - 0.5) * 2))
+    return _color(_gate_step(th.fill_mid if surface else th.gate_mid, t))
 
 
 def gate_style(v: float, *, dark: bool = True) -> Style:
     """Text style for a gate value in [0, 1].
 
-    Saturated gates are bold on their own hue (shut: blue, open: green) so they
-    stand apart from the mid-range amber ramp at a glance; nan/inf get the
-    warning style.
+    Saturated gates are bold at the ends of the grey ramp (darkest: shut,
+    brightest: open) so they stand apart at a glance; nan/inf get the warning
+    style.
     """
     cls = gate_class(v)
     if cls == "nonfinite":
@@ -213,25 +223,23 @@ def gate_style(v: float, *, dark: bool = True) -> Style:
 
 
 def signed_color(v: float, scale: float, *, dark: bool = True, surface: bool = False) -> Color:
-    """Diverging colour: blue for negative, red for positive, intensity |v|/scale.
+    """Diverging colour: blue steps for negative, orange for positive, by |v|/scale.
 
-    ``surface=True`` blends from the background (a heatmap fill) instead of from
-    the neutral text grey.
+    Exactly zero is the neutral ink (``surface=True``: the background fill, so a
+    zero heatmap cell is empty).
     """
     th = _theme(dark)
     if not is_finite(v):
         return _color(th.warn_bg)
-    base = th.surface if surface else th.neutral
     if not is_finite(scale) or scale <= 0:
         scale = 1.0
-    t = min(abs(v) / scale, 1.0)
-    if surface:
-        # perceptually, small values should still be faintly visible on the fill
-        t = math.sqrt(t)
-    hue = th.pos if v > 0 else th.neg
     if v == 0:
-        return _color(base)
-    return _color(blend(base, hue, t))
+        return _color(th.surface if surface else th.neutral)
+    if surface:
+        ramp = th.fill_pos if v > 0 else th.fill_neg
+    else:
+        ramp = th.pos if v > 0 else th.neg
+    return _color(_step(ramp, abs(v) / scale))
 
 
 def signed_style(v: float, scale: float, *, dark: bool = True) -> Style:
@@ -348,6 +356,44 @@ def signed_glyph(v: float, scale: float) -> str:
     if v >= 0:
         return ramp_glyph(v, 0.0, scale, RAMP)
     return ramp_glyph(-v, 0.0, scale, NEG_RAMP)
+
+
+def ramps(*, dark: bool = True) -> dict[str, tuple[ColorTriplet, ...]]:
+    """Every ramp of a theme by name, faint to strong: what the tests read at each
+    colour depth, and what :func:`legend` draws."""
+    th = _theme(dark)
+    return {
+        "gate": (th.gate_shut, *th.gate_mid, th.gate_open),
+        "gate_fill": (th.fill_shut, *th.fill_mid, th.fill_open),
+        "neg": th.neg, "pos": th.pos, "fill_neg": th.fill_neg, "fill_pos": th.fill_pos,
+        "zero": (th.neutral,), "surface": (th.surface,), "warn": (th.warn_fg, th.warn_bg),
+    }  # fmt: skip
+
+
+def legend(*, dark: bool = True, color: bool = True) -> Text:
+    """The table's key to its colours, one short line: ``gate shut ██████ open   − ███0███ +``.
+
+    With colour, each ramp as the ink the table uses; without, the glyphs that
+    stand before each number (NO_COLOR), so the key says what the screen shows.
+    """
+    label = Style(dim=True)
+    if not color:
+        return Text.assemble(
+            ("gate shut [", label), (RAMP, Style()), ("] open   − ", label),
+            (NEG_RAMP[:0:-1] + "0" + RAMP[1:], Style()), (" +", label),
+        )  # fmt: skip
+    r = ramps(dark=dark)
+    out = Text.assemble(("gate shut ", label))
+    for c in r["gate"]:
+        out.append("█", Style(color=_color(c)))
+    out.append(" open   − ", label)
+    for c in reversed(r["neg"]):
+        out.append("█", Style(color=_color(c)))
+    out.append("0", Style(color=_color(r["zero"][0])))
+    for c in r["pos"]:
+        out.append("█", Style(color=_color(c)))
+    out.append(" +", label)
+    return out
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,9 @@ from ..widgets.heatmap_view import HeatmapView
 from ..widgets.sequence_strip import SequenceStrip
 from ..widgets.status_header import StatusHeader
 from ..widgets.unit_table import UnitTable
-from .dialogs import EditInputDialog, GoToStepDialog, GoToUnitDialog
+from .dialogs import EditInputDialog, GoToStepDialog
+from .explain_actions import KEYS as EXPLAIN_KEYS
+from .explain_actions import ExplainActions
 from .help import HelpScreen
 from .watch_actions import KEYS as WATCH_KEYS
 from .watch_actions import WatchActions
@@ -71,7 +73,7 @@ KEYS = [
     Binding("right_square_bracket", "layer(1)", "Layer", key_display="[ ]", tooltip="Next layer (] forward, [ back; they stop at the ends)"),
     Binding("left_square_bracket", "layer(-1)", "Layer−", key_display="[", show=False, tooltip="Previous layer"),
     Binding("v", "heatmap(1)", "Heatmap", tooltip="Cycle the heatmap quantity: c, h, f, i, o, Δc"),
-    Binding("u", "goto_unit", "Unit", tooltip="Go to a unit by number"),
+    Binding("u", "goto_unit", "Unit", tooltip="Go to a unit by number or name"),
     Binding("z", "overview", "Zoom", show=False, tooltip="History and heatmap: a window around the cursor, or the whole sequence"),
     Binding("x", "next_example", "Example", tooltip="Open the model's next example input"),
     Binding("home", "first", "First", show=False, tooltip="First step"),
@@ -82,6 +84,7 @@ KEYS = [
     Binding("pageup", "unit_page(-1)", "Page ↑", show=False, tooltip="Select a unit one page up"),
     Binding("S", "reverse_sort", "Reverse", show=False, tooltip="Reverse the sort order (ascending lists f ≈ 0 first)"),
     *WATCH_KEYS,
+    *EXPLAIN_KEYS,
     *WHATIF_KEYS,
 ]  # fmt: skip
 
@@ -100,7 +103,7 @@ def _action_key(action: str) -> tuple[str, tuple]:
     return name, tuple(params)
 
 
-class DebuggerScreen(WatchActions, WhatIfActions, Screen):
+class DebuggerScreen(ExplainActions, WatchActions, WhatIfActions, Screen):
     """Step through one trace: header, sequence strip, unit table, cell, history, heatmap."""
 
     #: How often the whole-sequence panels (history, heatmap) follow a held arrow key;
@@ -152,6 +155,7 @@ class DebuggerScreen(WatchActions, WhatIfActions, Screen):
         self.set_reactive(DebuggerScreen.source, source)
         self.set_reactive(DebuggerScreen.unit, self._focus_unit(source))
         self._init_watching()
+        self._init_explaining()
 
     # --- layout
     def compose(self) -> ComposeResult:
@@ -164,7 +168,7 @@ class DebuggerScreen(WatchActions, WhatIfActions, Screen):
         )  # fmt: skip
         yield Static(id="too-small")
         shared = (S.lstm_layer, S.direction, S.unit, S.sort, S.descending, S.panel, S.overview,
-                  S.heat, S.watches, S.comparison, S.difference)  # fmt: skip
+                  S.heat, S.watches, S.comparison, S.difference, S.bar, S.names)  # fmt: skip
         with CompareView(id="views").data_bind(S.paired, S.side):
             # search matches and bookmarks are positions of the trace in view: the first's
             yield TraceView(id="main").data_bind(S.source, S.t, S.context_t, S.markers, *shared)
@@ -189,6 +193,7 @@ class DebuggerScreen(WatchActions, WhatIfActions, Screen):
         self._update_footer()
         self._warn(self.source)
         self._say_dropped()
+        self._say_names_dropped()
         if self._opening_compare is not None:
             cmp = self._opening_compare
             self.show_comparison(cmp.b, cmp)
@@ -355,6 +360,7 @@ class DebuggerScreen(WatchActions, WhatIfActions, Screen):
     def watch_source(self, source: Source) -> None:
         self._update_footer()
         self._watching_source(source)
+        self._explaining_source(source)
 
     def _goto(self, t: int) -> None:
         self.session.goto(t)
@@ -416,7 +422,7 @@ class DebuggerScreen(WatchActions, WhatIfActions, Screen):
         self.heat = quantities[(quantities.index(self.heat) + n) % len(quantities)]
         if not self._plots_fit and self.panel != "heatmap":
             self.panel = "heatmap"
-        self.note(f"Heatmap shows {_HEAT_NAMES.get(self.heat, self.heat)}", timeout=2)
+        # the heatmap's title names the quantity: a toast per `v` would stack over the map
 
     def action_overview(self) -> None:
         self.overview = not self.overview
@@ -432,13 +438,6 @@ class DebuggerScreen(WatchActions, WhatIfActions, Screen):
         names = {"cell": "cell view and output", "history": "unit history", "heatmap": "heatmap",
                  layout.WATCHES: "watches"}  # fmt: skip
         self.note(f"Showing the {names[self.panel]} (p: next)", timeout=2)
-
-    def action_goto_unit(self) -> None:
-        def done(unit: int | None) -> None:
-            if unit is not None:
-                self.unit = unit
-
-        self.app.push_screen(GoToUnitDialog(self.source.trace.hidden_size, self.unit), done)
 
     def action_next_example(self) -> None:
         reason = getattr(self.source, "example_reason", "This version cannot open examples.")
@@ -536,8 +535,3 @@ class DebuggerScreen(WatchActions, WhatIfActions, Screen):
         self.unit = event.unit
         self._goto(event.t)
 
-
-_HEAT_NAMES = {
-    "c": "c_t (the cell state)", "h": "h_t (the output)", "f": "f (the forget gate)",
-    "i": "i (the input gate)", "o": "o (the output gate)", "delta_c": "Δc (the change in c)",
-}  # fmt: skip

@@ -1,4 +1,4 @@
-"""The small dialogs: edit the input text, go to a step, go to a unit.
+"""The small dialogs: edit the input text, go to a step (a unit, by number or name: explain_dialogs).
 
 Both validate before they close, so a typo gets a message in the dialog
 instead of a failed re-run behind it. Every string from the file (the
@@ -66,7 +66,9 @@ class EditInputDialog(ModalScreen[str | None]):
                 yield Input(value=text, id="text", select_on_focus=False)
             yield Static("", id="error", classes="dialog-error")
             keys = "ctrl+s: re-run   Enter: new line" if self.chars else "Enter: re-run"
-            hint = f"{keys}   Esc: cancel"
+            select = _key_for(TextArea if self.chars else Input, "select_all")
+            clear = f"   {select} then Backspace: select all and clear" if select else ""
+            hint = f"{keys}   Esc: cancel{clear}"
             vocab = getattr(model, "vocab", None)
             if vocab:
                 unk = getattr(model, "unk", None)
@@ -164,11 +166,10 @@ class GoToStepDialog(_NumberDialog):
         super().__init__(T, t, first=1)
 
 
-class GoToUnitDialog(_NumberDialog):
-    """A unit number, 0-based as the table lists them."""
-
-    WHAT = "unit"
-    ACTION = "select"
-
-    def __init__(self, H: int, unit: int) -> None:
-        super().__init__(H, unit, first=0)
+def _key_for(widget: type, action: str) -> str | None:
+    """The key a Textual widget binds to `action`, read from its bindings (so the hint
+    follows Textual if it changes the key), as a user types it."""
+    for binding in widget.BINDINGS:
+        if isinstance(binding, Binding) and binding.action == action:
+            return binding.key.split(",")[0].replace("f7", "F7")
+    return None

@@ -162,8 +162,12 @@ class HelpScreen(ModalScreen[None]):
         keys = Table.grid(padding=(0, 2))
         keys.add_column(style="bold", no_wrap=True)
         keys.add_column()
+        listed: set[str] = set()
         for b in self.bindings:
             shown = b.key_display or "/".join(_key_name(k) for k in b.key.split(","))
+            if shown in listed:  # described with another key already ("[ ]": ] and [)
+                continue
+            listed.update(shown.split())
             keys.add_row(Text(shown), Text(b.tooltip or b.description))
         keys.add_row(Text("ctrl+p"), Text("Command palette (every action by name)"))
         warnings = self.source.warnings if self.source is not None else ()

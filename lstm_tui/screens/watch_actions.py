@@ -317,6 +317,7 @@ class WatchActions:
             if answer is not None:
                 path, overwrite = answer
                 trace = with_saved(self.source.trace, self.marks, [w for w, _ in self.watches])
+                trace = self.with_unit_names(trace)  # ExplainActions: the unit names too
                 self._save(trace, path, overwrite, what)
 
         self.app.push_screen(SaveDialog(f"{stem or 'trace'}.npz", what), done)

@@ -25,14 +25,16 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import var
 
+from ..renderables.palette import legend
 from ..layout import ARRANGEMENTS, PANELS, WATCHES, Layout, plan
 from ..source import Source
-from ..stepdata import StepColumns, TraceData, sort_label
+from ..explaining import unit_label
+from ..stepdata import HEATMAP_NAMES, StepColumns, TraceData, sort_label
 from ..whatif import NOT_RECOMPUTED, Comparison, DifferenceData
 from ..widgets.cell_view import CellView
+from ..widgets.explain_strip import ExplainStrip
 from ..widgets.heatmap_view import HeatmapView
 from ..widgets.output_panel import OutputPanel
-from ..widgets.sequence_strip import SequenceStrip
 from ..widgets.unit_history import UnitHistoryView
 from ..widgets.unit_table import UnitTable
 from ..widgets.watch_panel import WatchPanel
@@ -72,6 +74,10 @@ class TraceView(Vertical):
     """The watch expressions and whether each is on (the watch panel shows them)."""
     markers: var[Mapping[int, str]] = var(dict, init=False)
     """Position → marker kind for the sequence strip (SequenceStrip.markers)."""
+    bar: var[str] = var("", init=False)
+    """What the strip's bar shows under the tokens (ExplainStrip.bar; "" none)."""
+    names: var[Mapping[int, str]] = var(dict, init=False)
+    """Unit → name, for the table and the titles."""
     comparison: var[Comparison | None] = var(None, init=False)
     """This trace against another (a branch and its parent, two inputs): strip markers, and
     with `difference` the table's and heatmap's numbers (lstm_tui.whatif)."""
@@ -113,10 +119,11 @@ class TraceView(Vertical):
         V = TraceView
         cursor = (V.source, V.t, V.lstm_layer, V.direction, V.unit)
         context = (V.source, V.data, V.lstm_layer, V.direction, V.unit, V.overview)
-        yield SequenceStrip(id="strip").data_bind(V.source, V.t, V.direction, V.marker_note,
-                                                  markers=V.strip_markers)  # fmt: skip
+        yield ExplainStrip(id="strip").data_bind(V.source, V.t, V.direction, V.marker_note,
+                                                 V.lstm_layer, V.unit, V.bar, V.names,
+                                                 markers=V.strip_markers)  # fmt: skip
         with Horizontal(id="body"):
-            yield UnitTable(id="table").data_bind(V.columns, V.unit)
+            yield UnitTable(id="table").data_bind(V.columns, V.unit, V.names)
             with Vertical(id="side"):
                 yield CellView(id="cell").data_bind(*cursor)
                 yield OutputPanel(id="output").data_bind(V.source, V.t)
@@ -221,6 +228,9 @@ class TraceView(Vertical):
     def watch_heat(self) -> None:
         self._set_titles()
 
+    def watch_names(self) -> None:
+        self._set_titles()
+
     def page_rows(self) -> int:
         """Units one page of the table shows (what PageUp/PageDown move by)."""
         return max(self.query_one(UnitTable).size.height - 2, 1)
@@ -232,10 +242,13 @@ class TraceView(Vertical):
         table = self.query_one("#table")
         diff = self.data is not None and self.data.difference
         against = " · Δ " + self._against() if diff else ""
-        table.border_title = f"units ({tr.hidden_size}){against}"
+        # the table's colour key on screen: which ramp is a gate, which a sign
+        key = legend(dark=self.app.current_theme.dark, color=not self.app.no_color)
+        table.border_title = Text.assemble(f"units ({tr.hidden_size}){against}  ", key)
         reverse = tr.reads_reversed(self.direction)
         table.border_subtitle = f"sort: {sort_label(self.sort, reverse, self.descending)}  (s, S)"
-        self.query_one("#cell").border_title = f"cell · unit {self.unit}"
+        # a Text, never a str: a unit's name is the file's or the user's
+        self.query_one("#cell").border_title = Text(f"cell · {unit_label(self.unit, self.names)}")
         output = self.query_one("#output")
         # a Text, never a str: Textual reads a str title as markup
         output.border_title = (
@@ -243,9 +256,9 @@ class TraceView(Vertical):
                 "output-panel--warning")))
             if self.source.warnings else Text("output")
         )
-        self.query_one("#history").border_title = f"unit {self.unit} over time"
+        self.query_one("#history").border_title = Text(f"{unit_label(self.unit, self.names)} over time")
         heat = self.query_one("#heatmap")
-        heat.border_title = f"heatmap · {self.heat}" + (" Δ " + self._against() if diff else "")
+        heat.border_title = f"heatmap · {HEATMAP_NAMES.get(self.heat, self.heat)}" + (" Δ " + self._against() if diff else "")
         heat.border_subtitle = "v: quantity"
 
     def _against(self) -> str:

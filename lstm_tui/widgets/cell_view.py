@@ -18,6 +18,7 @@ from lstm_engine import REGISTRY
 
 from ..renderables.cell_diagram import CellDiagram, CellValues
 from ..source import Source
+from ..stepdata import scales
 from ..text import display
 
 #: The registry quantities on the diagram's wires.
@@ -67,8 +68,23 @@ class CellView(Widget):
     direction: reactive[int] = reactive(0)
     unit: reactive[int] = reactive(0)
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._scale_key: tuple | None = None
+        self._scale = 1.0
+
     def render(self) -> RenderableType:
         if self.source is None:
             return Text("")
         values = cell_values(self.source, self.lstm_layer, self.direction, self.t, self.unit)
-        return CellDiagram(values, color=not self.app.no_color, dark=self.app.current_theme.dark)
+        return CellDiagram(values, color=not self.app.no_color, dark=self.app.current_theme.dark,
+                           c_scale=self._c_scale())  # fmt: skip
+
+    def _c_scale(self) -> float:
+        """The layer's |c| over the whole sequence (the unit table's scale), so a colour on
+        the belt means the same size at every step and for every unit, as help says."""
+        key = (self.source, self.lstm_layer, self.direction)
+        if self._scale_key is None or any(a is not b for a, b in zip(key, self._scale_key)):
+            self._scale = scales(self.source.trace, self.lstm_layer, self.direction)["c"]
+            self._scale_key = key
+        return self._scale

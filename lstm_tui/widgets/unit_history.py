@@ -32,6 +32,28 @@ def segment_strip(widget: Widget, segments: list[Segment], width: int) -> Strip:
     return Strip(list(Segment.apply_style(segments, base))).crop_extend(0, width, base)
 
 
+def series_heights(series: dict, rows: int, gates: tuple[str, ...] = ("f", "i", "o")) -> dict[str, int]:
+    """Lines per sparkline in `rows`: a signed series gets twice a gate's lines, so that
+    it draws around its zero line (two lines at least), once the rows allow it; the
+    rows left over go to the signed series first, two at a time (their zero
+    line stays in the middle)."""
+    signed = [q for q in series if q not in gates]
+    unit = rows // (len(series) + len(signed))
+    if unit == 0:
+        return dict.fromkeys(series, max(1, rows // max(len(series), 1)))
+    out = {q: unit * (1 if q in gates else 2) for q in series}
+    spare = rows - sum(out.values())
+    for q in signed:  # in pairs: the zero line stays in the middle
+        if spare >= 2:
+            out[q] += 2
+            spare -= 2
+    for q in [q for q in series if q in gates]:
+        if spare >= 1:
+            out[q] += 1
+            spare -= 1
+    return out
+
+
 class UnitHistoryView(Widget):
     """Sparklines of c, h, f, i, o, g for the selected unit."""
 
@@ -72,7 +94,7 @@ class UnitHistoryView(Widget):
         rows = max(height - 1, len(series))  # one line for the time axis
         labels = {q: series_label(q, self.source.projected) for q in ("c", "h")}
         return UnitHistory(
-            series, cursor, axis=axis, labels=labels, height=max(1, rows // len(series)),
+            series, cursor, axis=axis, labels=labels, heights=series_heights(series, rows),
             header=False, step_base=1, color=not self.app.no_color,
             dark=self.app.current_theme.dark,
         )  # fmt: skip
@@ -122,7 +144,7 @@ class UnitHistoryView(Widget):
         x0 = lw + 1 + (cur.start if cur else 0)
         x1 = min(lw + 1 + cur.stop, lw + 1 + sw) if cur else x0
         xv = lw + 1 + sw + 1
-        value_rows = {k * history.height: name for k, name in enumerate(history.series)}
+        value_rows = {history.row_of(name): name for name in history.series}
         out = []
         # rows as lists of one-cell segments (cached with the base): a step slices
         # lists instead of cropping strips, which is what a held key pays for

@@ -8,9 +8,11 @@ put while the rows scroll under it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -21,10 +23,20 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..renderables.palette import gate_glyph, gate_style, signed_glyph, signed_style
-from ..stepdata import COLUMNS, StepColumns, column_label, is_gate
+from ..renderables.palette import fmt as palette_fmt
+from ..renderables.palette import (
+    gate_glyph,
+    gate_style,
+    is_finite,
+    signed_glyph,
+    signed_style,
+)
+from ..stepdata import TABLE_COLUMNS as COLUMNS
+from ..stepdata import UNIT_COLUMNS, StepColumns, column_label, is_gate
 
 UNIT_W = 6
+#: Most cells a unit's name takes in the unit column (names are cut with …).
+NAME_W = 10
 #: Which columns are gates, in column order (looked up once: rows are drawn at every step).
 _GATES = tuple(is_gate(q) for q in COLUMNS)
 #: A difference of two gates is signed: every column then draws as a signed one.
@@ -60,15 +72,34 @@ def cell_style(v: float, gate: bool, scale: float, dark: bool, under: Style) -> 
 
 
 def fmt(v: float, width: int, gate: bool) -> str:
-    """v in at most `width` characters, with two decimals whenever they fit."""
-    if v != v:  # NaN
-        return "nan".rjust(width)
+    """v in at most `width` characters, with two decimals whenever they fit.
+
+    The palette's `fmt` spells the value; this only drops decimals (then the
+    exponent's digits) to fit the column. Non-finite values are spelled as the
+    palette spells them ("nan", "+inf"); a finite value never prints as infinity.
+    """
+    if not is_finite(v):
+        return palette_fmt(v).rjust(width)
     if gate and 0.0 <= v <= 1.0:
-        return f"{v:.2f}".rjust(width)
-    for text in (f"{v:+.2f}", f"{v:+.1f}", f"{v:+.0f}", f"{v:+.0e}"):
+        return palette_fmt(v, signed=False).rjust(width)
+    mantissa, exponent = f"{v:+.0e}".split("e")
+    short = f"{mantissa}e{int(exponent)}"  # +1e6: what is left when no decimal fits
+    for text in (palette_fmt(v), palette_fmt(v, digits=1), palette_fmt(v, digits=0)):
         if len(text) <= width:
             return text.rjust(width)
-    return ("+∞" if v > 0 else "−∞").rjust(width)
+    return short.rjust(width)
+
+
+def fmt_steps(v: float, width: int) -> str:
+    """A half-life in steps: ∞ for a unit that never forgets, else as many decimals as fit."""
+    if v != v:
+        return "nan".rjust(width)
+    if v == float("inf"):
+        return "∞".rjust(width)
+    for text in (f"{v:.1f}", f"{v:.0f}"):
+        if len(text) <= width:
+            return text.rjust(width)
+    return f"{v:.0e}".rjust(width)
 
 
 class UnitTable(ScrollView, can_focus=False):
@@ -83,6 +114,8 @@ class UnitTable(ScrollView, can_focus=False):
     """The step in view: values of every column and the display order (set by the screen)."""
     unit: reactive[int] = reactive(0)
     """The selected unit (its index in the LSTM, not its row)."""
+    names: reactive[Mapping[int, str]] = reactive(dict)
+    """Unit → name, shown after the unit's number (the unit column widens to fit them)."""
 
     @dataclass
     class UnitClicked(Message):
@@ -98,6 +131,9 @@ class UnitTable(ScrollView, can_focus=False):
         self._style_key: tuple | None = None
         self._styles: dict[str, Style] = {}
         self._widths: tuple[int, ...] = (7,) * len(COLUMNS)
+        self._unit_w = UNIT_W
+        self._name_w = 0
+        self._glyphs = False  # NO_COLOR and room for a glyph before each number
 
     def _row_styles(self) -> dict[str, Style]:
         """The few styles every row combines, looked up once per theme, not once per cell."""
@@ -111,6 +147,14 @@ class UnitTable(ScrollView, can_focus=False):
             self._style_key = key
         return self._styles
 
+    def _needs(self) -> list[int]:
+        """Characters each column's numbers (or its label) need, two decimals each."""
+        cols = self.columns
+        return [
+            max((cols.widths or {}).get(q, 5) if cols is not None else 5, len(self._label(q)), 3)
+            for q in COLUMNS
+        ]
+
     def column_widths(self) -> tuple[int, ...]:
         """Each column's width (a gap, then the number), from what its values need.
 
@@ -118,21 +162,32 @@ class UnitTable(ScrollView, can_focus=False):
         columns need 4 characters, signed ones 5 until |x| ≥ 10. If they do not
         fit (a huge c at 80 columns), the widest columns give up a character and
         their numbers lose a decimal; spare room widens every column by one.
+        The per-unit columns (retention) are shown where everything fits with two
+        decimals, or when the table is sorted by them (width 0 otherwise): only a
+        sort by retention costs the step's numbers a decimal.
         """
-        cols = self.columns
-        labels = [self._label(q) for q in COLUMNS]
-        need = [
-            max((cols.widths or {}).get(q, 5) if cols is not None else 5, len(lbl), 3)
-            for q, lbl in zip(COLUMNS, labels)
-        ]
-        room = self.size.width - UNIT_W - 1  # the scrollbar
+        need = self._needs()
+        room = self.size.width - self._unit_w - 1  # the scrollbar
+        extra = len(UNIT_COLUMNS)
+        # without colour a glyph stands between two spaces before each number
+        # (``0.68 ▓ 0.91 ≡ -0.83``); where that would cost decimals, the numbers alone
+        step = need[:-extra]
+        self._glyphs = self.app.no_color and sum(step) + 3 * len(step) <= room
+        gap = 3 if self._glyphs else 1
+        sorted_by = self.columns.sort if self.columns is not None else None
+        if sum(need) + gap * len(need) > room and sorted_by not in UNIT_COLUMNS:
+            return (*self._squeeze(step, room, gap), *(0,) * extra)  # sorted by it: shown
+        return self._squeeze(need, room, gap)
+
+    @staticmethod
+    def _squeeze(need: list[int], room: int, gap: int) -> tuple[int, ...]:
         text = list(need)
-        while sum(text) + len(text) > room and max(text) > 4:
+        while sum(text) + gap * len(text) > room and max(text) > 4:
             k = text.index(max(text))
             text[k] -= 1
-        if sum(text) + 2 * len(text) <= room:
+        if sum(text) + (gap + 1) * len(text) <= room:
             text = [w + 1 for w in text]
-        return tuple(w + 1 for w in text)
+        return tuple(w + gap for w in text)
 
     def _label(self, q: str) -> str:
         cols = self.columns
@@ -141,14 +196,31 @@ class UnitTable(ScrollView, can_focus=False):
         return column_label(q, cols.reverse, cols.projected)
 
     def _set_virtual_size(self) -> None:
+        # names take only the room the step's numbers leave at two decimals (3 cells at least)
+        need = self._needs()[: len(COLUMNS) - len(UNIT_COLUMNS)]
+        spare = self.size.width - UNIT_W - 1 - sum(need) - len(need) - 1
+        longest = max((cell_len(n) for n in self.names.values()), default=0)
+        self._name_w = min(longest, NAME_W, spare)
+        if self._name_w < 3:
+            self._name_w = 0
+        self._unit_w = UNIT_W + (self._name_w + 1 if self._name_w else 0)
         self._widths = self.column_widths()
-        self.virtual_size = Size(UNIT_W + sum(self._widths), self.columns.H + 1)
+        self.virtual_size = Size(self._unit_w + sum(self._widths), self.columns.H + 1)
+
+    def watch_names(self) -> None:
+        self._cache.clear()
+        if self.columns is not None:
+            self._set_virtual_size()
+        self.refresh()
 
     def watch_columns(self, columns: StepColumns | None) -> None:
         self._cache.clear()
         if columns is not None:
             self._set_virtual_size()
-            self._keep_visible()
+            # a ranking is read from its top: stepping re-ranks, so a sorted table
+            # keeps its scroll position instead of chasing the selected unit
+            if columns.sort == "unit":
+                self._keep_visible()
         self.refresh()
 
     def scroll_to_top(self) -> None:
@@ -198,38 +270,50 @@ class UnitTable(ScrollView, can_focus=False):
         head, sorted_style = self._row_styles()["head"], self._row_styles()["sorted"]
         arrow = "↓" if cols.descending else "↑"
         label = "unit" + (arrow if cols.sort == "unit" else " ")
-        segs = [Segment(label.rjust(UNIT_W), sorted_style if cols.sort == "unit" else head)]
+        segs = [Segment(label.rjust(UNIT_W).ljust(self._unit_w), sorted_style if cols.sort == "unit" else head)]
         for q, w in zip(COLUMNS, cw):
+            if not w:  # a per-unit column with no room
+                continue
             text = self._label(q)
             if q == cols.sort:
-                # signed columns sort by size: say so (|g|↓) when it fits
+                # signed columns sort by size: say so (|g|↓) when it fits; the arrow
+                # always shows, over the gap before the column if the label fills it
                 magnitude = f"|{text}|{arrow}"
-                if not is_gate(q) and len(magnitude) <= w - 1:
-                    text = magnitude
-                elif len(text) < w - 1:
-                    text = text + arrow
-            segs.append(Segment(text[:w - 1].rjust(w), sorted_style if q == cols.sort else head))
+                text = magnitude if not is_gate(q) and len(magnitude) <= w - 1 else text + arrow
+                segs.append(Segment(text[-w:].rjust(w), sorted_style))
+                continue
+            segs.append(Segment(text[:w - 1].rjust(w), head))
         return Strip(segs)
 
     def _row(self, cols: StepColumns, row: int, cw: tuple[int, ...], base: Style) -> Strip:
         if row >= cols.H:
-            return Strip([Segment(" " * (UNIT_W + sum(cw)), base)])
+            return Strip([Segment(" " * (self._unit_w + sum(cw)), base)])
         unit = int(cols.order[row])
         selected = unit == self.unit
         under = self._row_styles()["cursor" if selected else "base"]
-        segs = [Segment(("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}} ", under)]
+        name = self.names.get(unit, "") if self._name_w else ""
+        if cell_len(name) > self._name_w:
+            name = name[: self._name_w - 1] + "…"
+        label = ("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}} " + name
+        segs = [Segment(label + " " * (self._unit_w - cell_len(label)), under)]
         dark = self.app.current_theme.dark
         mono = self.app.no_color
         for q, w, gate in zip(COLUMNS, cw, _SIGNED if cols.difference else _GATES):
+            if not w:  # a per-unit column with no room
+                continue
             v = float(cols.values[q][unit])
             style = cell_style(v, gate, cols.scales[q], dark, under)
             # Without colour, the gap before each number carries a glyph for its size.
-            if mono:
-                glyph = gate_glyph(v) if gate else signed_glyph(v, cols.scales[q])
+            if mono and self._glyphs:
+                glyph = " " + (gate_glyph(v) if gate else signed_glyph(v, cols.scales[q])) + " "
             else:
                 glyph = " "
             segs.append(Segment(glyph, under))
-            segs.append(Segment(fmt(v, w - 1, gate), style))
+            if q in UNIT_COLUMNS:
+                text = fmt_steps(v, w - len(glyph))
+            else:
+                text = fmt(v, w - len(glyph), gate)
+            segs.append(Segment(text, style))
         return Strip(segs)
 
     # --- messages up
@@ -240,10 +324,10 @@ class UnitTable(ScrollView, can_focus=False):
             return
         x = offset.x + round(self.scroll_offset.x)
         if offset.y == 0:
-            if x < UNIT_W:
+            if x < self._unit_w:
                 self.post_message(self.SortClicked("unit"))
             else:
-                edge = UNIT_W
+                edge = self._unit_w
                 for q, w in zip(COLUMNS, self._widths):
                     if edge <= x < edge + w:
                         self.post_message(self.SortClicked(q))

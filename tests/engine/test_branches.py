@@ -563,3 +563,24 @@ def test_a_trace_without_weights_cannot_be_branched():
     bare = dataclasses.replace(parent, spec=None)
     with pytest.raises(InputError, match="no weights"):
         branch(bare, [])
+
+
+@pytest.mark.parametrize("kind", CONFIGS)
+@pytest.mark.parametrize("until", [None, 5])
+def test_a_branch_that_overflows_reports_where_exactly_as_a_full_scan(kind, until, monkeypatch):
+    """A branch of an all-finite recording scans only the rows it re-ran for NaN/Inf (the rest
+    are the parent's); where it finds one, it must say what a scan of everything says."""
+    parent = _recording(kind)
+    assert parent.meta["first_nonfinite"] is None
+    t, d = 2, parent.num_directions - 1
+    child = branch(parent, [ClampGate(gate="f", t=t, unit=1, value=1e308, to_end=True,
+                                      layer=0, direction=d)], until=until)  # fmt: skip
+    found = child.meta["first_nonfinite"]
+    arrays = {n: getattr(child, n) for n in ("i", "f", "g", "o", "c", "h")}
+    full = recorder_module._first_nonfinite(child.spec, child.x, child.h0, child.c0, arrays,
+                                            (child.c, child.h))  # fmt: skip
+    assert found is not None and found == full and found["where"] in ("c", "h")
+    # and a branch that stays finite says None, as the full scan does
+    calm = branch(parent, [SetState(name="c", t=t, unit=1, value=0.5, layer=0, direction=d)],
+                  until=until)  # fmt: skip
+    assert calm.meta["first_nonfinite"] is None

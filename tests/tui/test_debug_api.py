@@ -79,3 +79,18 @@ async def test_debug_opens_the_debugger_on_a_live_model():
         await pilot.press("right")
         header = widget_text(app.screen.query_one("#header"))
         assert "Tagger" in header and "t = 2 / 5" in header
+
+
+def test_debug_raises_a_script_error_to_the_caller_before_any_screen(monkeypatch):
+    """Text without vocab= is the script's mistake: debug() raises it, no dialog, no silent 2."""
+    import lstm_tui
+    from lstm_engine import InputError
+
+    ran = []
+    monkeypatch.setattr(LstmTuiApp, "run", lambda self, *a, **k: ran.append(self))
+    with pytest.raises(InputError, match="vocab="):
+        lstm_tui.debug(Tagger(), "The dog ate the apple")
+    assert ran == []  # the UI never started
+    # a correct call opens the app on the model's source (run is stubbed: no terminal here)
+    assert lstm_tui.debug(Tagger().double(), torch.tensor([1, 4, 2])) == 0
+    assert len(ran) == 1 and ran[0]._source.trace.T == 3

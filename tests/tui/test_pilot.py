@@ -186,7 +186,8 @@ async def test_heatmap_quantity_cycles():
         assert heat.quantity == "c"
         await pilot.press("v", "v")
         assert screen.heat == "f" and heat.quantity == "f"
-        assert "heatmap · f" in str(heat.border_title)
+        assert "heatmap · f (the forget gate)" in str(heat.border_title)
+        assert not any("Heatmap" in n.message for n in app.notes)  # the title says it, no toast
 
 
 async def test_goto_dialog_validates_and_jumps():
@@ -435,14 +436,14 @@ async def test_sorting_many_units_shows_the_top_of_the_ranking():
 
 
 async def test_go_to_unit_dialog():
-    from lstm_tui.screens.dialogs import GoToUnitDialog
+    from lstm_tui.screens.explain_dialogs import FindUnitDialog
 
     src = synthetic_source(hidden=300, T=4, seed=2)
     app = RecordingApp(src)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("u")
         dialog = app.screen
-        assert isinstance(dialog, GoToUnitDialog)
+        assert isinstance(dialog, FindUnitDialog)
         dialog.query_one("#unit").value = "300"
         await pilot.press("enter")
         assert "between 0 and 299" in widget_text(dialog.query_one("#error"))
@@ -529,7 +530,7 @@ async def test_footer_lists_only_keys_that_do_something():
         # what does not fit is dropped from the end, whole; it still answers
         assert entries[-1] == "v Heatmap" and "Unit" not in descriptions(entries)
         await pilot.press("u")
-        assert type(app.screen).__name__ == "GoToUnitDialog"
+        assert type(app.screen).__name__ == "FindUnitDialog"
         await pilot.press("escape")
         # a hidden idle key still explains itself
         await pilot.press("d")
@@ -603,7 +604,7 @@ async def test_small_terminal_p_shows_history_and_heatmap():
         await pilot.press("v")
         await pilot.pause()
         assert screen.panel == "heatmap" and screen.query_one("#heatmap").display
-        assert any("Heatmap shows h" in n.message for n in app.notes)
+        assert "heatmap · h_t" in str(screen.query_one("#heatmap").border_title)  # its title, no toast
         await pilot.press("p")
         await pilot.pause()
         assert screen.panel == "cell"

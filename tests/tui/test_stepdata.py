@@ -72,6 +72,10 @@ def test_number_format_keeps_two_decimals_when_it_fits():
     assert fmt(12.345, 6, gate=False) == "+12.35"
     assert fmt(12.345, 5, gate=False) == "+12.3"
     assert fmt(float("nan"), 5, gate=False) == "  nan"
+    # one formatter: infinity only for infinity, a large finite value in short exponent form
+    assert fmt(1e6, 5, gate=False) == " +1e6" and fmt(-2.5e7, 5, gate=False) == " -2e7"
+    assert fmt(float("inf"), 5, gate=False) == " +inf" and fmt(float("-inf"), 5, gate=True) == " -inf"
+    assert fmt(123456.0, 8, gate=False) == " +123456"
 
 
 def test_output_kinds():

@@ -51,13 +51,23 @@ def widget_text(widget) -> str:
 
 
 def table_rows(table) -> list[tuple[int, list[float]]]:
-    """The unit table's visible rows as (unit, [12 numbers]) read back from the text."""
+    """The unit table's visible rows as (unit, [the 12 quantities]) read back from the text
+    (a name after the unit and the retention column after the quantities are skipped)."""
     rows = []
     for y in range(1, table.size.height):
         text = table.render_line(y).text.replace("▶", " ").split()
-        if len(text) == 13:
-            rows.append((int(text[0]), [float(v) for v in text[1:]]))
+        numbers = [v for v in text[1:] if _is_number(v)]  # a unit's name is not one
+        if text and text[0].isdigit() and len(numbers) >= 12:
+            rows.append((int(text[0]), [float(v) for v in numbers[:12]]))
     return rows
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return text == "∞"
+    return True
 
 
 class RecordingApp(LstmTuiApp):
