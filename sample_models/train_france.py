@@ -42,9 +42,9 @@ longer than anything seen in training. Then, on held-out fillers traced with
 the engine: the causal evidence (every unit ablated from "France" on with
 lstm_engine.branch, the head run on the branch: how often the answer stays
 French), the provenance one (lstm_engine.provenance at "fluent": which step's
-surviving write into the France unit is largest) and the correlational one (the France unit's c over the filler, per
-country, with the same clauses after each country). All three go into the
-description.
+surviving write into the France unit is largest) and the correlational one
+(the France unit's c over the filler, per country, with the same clauses after
+each country). All three go into the description.
 
     python sample_models/train_france.py [--force] [--from-state]
 """
@@ -377,8 +377,9 @@ def main() -> None:
                          zip(prov, held_out)])  # fmt: skip
     at_country = np.mean([cs[a - 1] for (_, cs), (_, _, (a, _)) in zip(prov, held_out)])
     log(f"provenance of unit {u} at 'fluent', {n_causal} held-out fillers: the largest "
-        f"contribution is the country step's on {from_country:.0%}; its share of sum |contribution| "
-        f"{share:.2f}, mean {at_country:+.2f} (the largest other step's |contribution| {runner_up:.2f})")
+        f"contribution is the country step's on {from_country:.0%}; its share of sum "
+        f"|contribution| {share:.2f}, mean {at_country:+.2f} (the largest other step's "
+        f"|contribution| {runner_up:.2f})")
 
     # Every country's own unit, the same way, on the shared fillers above (first 10).
     rng.seed(SEED + 2000)

@@ -161,9 +161,8 @@ def test_france_focus_unit_remembers_the_country_step():
 
 
 def test_france_country_write_is_kept_to_the_end():
-    """What does hold on the retrained france.pt: the focus unit still holds over 90% of what
-    the country step wrote when it reaches "fluent" (Π f since), and provenance's term for that
-    step is exactly that share of the write."""
+    """Why the country's write is the largest at "fluent": the focus unit still holds over 90%
+    of it there (Π f since), and provenance's term for that step is exactly that share of it."""
     trace = open_and_trace(ROOT / "sample_models" / "france.pt").trace
     unit = trace.meta["focus"]["unit"]
     country = trace.tokens.index("France")
