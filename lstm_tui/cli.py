@@ -148,6 +148,9 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     _add_model_args(record)
     record.add_argument("-o", "--output", required=True, metavar="TRACE.npz", help="where to write the trace")
     record.add_argument("--force", action="store_true", help="replace TRACE.npz if it exists")
+    record.add_argument("--compress", action="store_true", help="write the trace compressed "
+                        "(smaller, but slower to write and to open: it is read whole instead of "
+                        "memory-mapped)")  # fmt: skip
     from .whatif_cli import add_edit_args, diff_parser  # record --edit, diff
 
     add_edit_args(record)
@@ -175,16 +178,18 @@ def _same_file(a: Path, b: str | os.PathLike) -> bool:
         return False
 
 
-def _save_trace(trace, out: Path, force: bool) -> None:
+def _save_trace(trace, out: Path, force: bool, compress: bool = False) -> None:
     """Write `trace` to `out`: Trace.save goes through the engine's write_file (an exclusive,
     unpredictable temporary name beside `out`, then a link that fails if `out` exists, so of
     two records to one new name exactly one wins; with --force a rename over a regular file
-    only). An existing name is the user's to change: a UsageError naming --force."""
+    only). An existing name is the user's to change: a UsageError naming --force.
+    Uncompressed unless `compress` (--compress): then opening it maps it instead of reading it."""
     from lstm_engine import TargetExistsError, remove_stale_partials
 
     remove_stale_partials(out.parent or ".")  # what a killed save left here a day or more ago
     try:
-        trace.save(out, overwrite=force, exists_hint="pass --force to replace it")
+        trace.save(out, overwrite=force, exists_hint="pass --force to replace it",
+                   compress=compress)  # fmt: skip
     except TargetExistsError as e:
         raise UsageError(safe_line(str(e))) from None
 
@@ -220,7 +225,7 @@ def cmd_record(args) -> int:
     if model is None:
         shown = safe_line(args.model)
         raise UsageError(f"{shown}: is a recorded trace already (open it with: {PROG} {shown})")
-    _save_trace(trace, out, args.force)
+    _save_trace(trace, out, args.force, args.compress)
     what = f"{trace.T} steps" + (f" ({' '.join(map(display, trace.tokens[:8]))}{' …' if trace.T > 8 else ''})"
                                  if trace.tokens and model.tokenizer != "chars" else "")  # fmt: skip
     if args.example is not None:
