@@ -68,6 +68,7 @@ from .doctor import CHECKS, Finding, doctor, doctor_traces
 from .select import Match, Selection, match, select_units, span_context, unit_on_mask
 from .corpus import Corpus, is_corpus_file, open_corpus, read_text_inputs, record_corpus
 from .export import export_csv, export_json
+from .formats.lstmvis import export_lstmvis
 
 __all__ = [
     "ALIASES",
@@ -135,6 +136,7 @@ __all__ = [
     "example_index",
     "export_csv",
     "export_json",
+    "export_lstmvis",
     "format_edit",
     "guess_output_kind",
     "inputs_for",

@@ -176,3 +176,26 @@ def test_export_usage_errors(corpus_file, tmp_path, capsys):
     code, _, err = run(capsys, "export", corpus_file, "--to", "xls", "-o", out)
     assert code == 2 and "invalid choice" in err
     assert not out.exists()
+
+
+def test_export_lstmvis(corpus_file, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("h5py")
+    from lstm_engine.formats.lstmvis import read_project
+
+    folder = tmp_path / "project"
+    code, stdout, err = run(capsys, "export", corpus_file, "--to", "lstmvis", "-o", folder)
+    assert code == 0, err
+    assert stdout == f"wrote an LSTMVis project → {folder}\n"
+    got = read_project(folder)
+    corpus = open_corpus(corpus_file)
+    assert len(got["words"]) == corpus.whole.T + len(corpus) - 1
+    code, _, err = run(capsys, "export", corpus_file, "--to", "lstmvis", "-o", folder)
+    assert code == 2 and "already exists" in err and "--force" in err
+    assert run(capsys, "export", corpus_file, "--to", "lstmvis", "-o", folder, "--force")[0] == 0
+    import sys
+
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    code, _, err = run(capsys, "export", corpus_file, "--to", "lstmvis", "-o", tmp_path / "p2")
+    assert code == 2
+    assert err == "lstm-tui: error: writing an LSTMVis project needs h5py: " \
+                  "pip install 'lstm-tui[lstmvis]'\n"  # fmt: skip
