@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
 from pathlib import Path
@@ -328,10 +328,24 @@ def record_corpus(
         raise InputError(f"{getattr(model, 'name', 'the model')} does not read text; a corpus "
                          "from a text file needs a model that does")  # fmt: skip
     planned = [len(model.tokenize(t)) for t in texts]
+    if path is None:
+        store = MemoryBuffers()
+    else:  # straight into the file (core/store.py): its pages, not anonymous memory
+        from .core.store import TraceFile
+
+        store = TraceFile(path, overwrite=overwrite, exists_hint=exists_hint)
+    try:
+        return _record_into(store, model, texts, planned, progress, stop, path is not None)
+    finally:
+        if path is not None:
+            store.close()  # after a commit, only the handle; without one, the temporary goes
+
+
+def _record_into(store, model, texts, planned, progress, stop, to_file: bool) -> Corpus:
     N = sum(planned)
     starts = np.concatenate([[0], np.cumsum(planned)[:-1]]).astype(np.int64)
-    store = MemoryBuffers()
     bufs: dict[str, np.ndarray] = {}
+    side = MemoryBuffers()  # the output: a trace file takes it from the trace at commit
     first: Trace | None = None
     done = 0
     unk: list[int] = []
@@ -348,9 +362,9 @@ def record_corpus(
                                  f"{planned[k]} tokens")  # fmt: skip
             if first is None:
                 first = tr
-                bufs = _allocate(store, tr, N)
+                bufs = _allocate(store, side, tr, N)
             else:
-                _check_same(first, replace(tr, z=None), k)
+                _check_same(first, tr, k)
             s, e = int(starts[k]), int(starts[k]) + tr.T
             _copy_rows(bufs, tr, s, e)
             _per_input(tr, k, s, unk, bad, warnings)
@@ -364,23 +378,24 @@ def record_corpus(
     if first is None:
         raise InputError("interrupted before the first input was recorded: nothing to keep")
     del bufs  # the writable views go; the whole adopts the sealed arrays uncopied
-    arrays = store.finish()
+    arrays = {**store.finish(), **side.finish()}
     n = int(starts[done]) if done < len(texts) else N
     meta = _whole_meta(first, starts[:done], len(texts), unk, bad, warnings)
     whole = _whole_trace(first, arrays, n, tokens, meta)
-    corpus = Corpus(whole)
-    if path is not None:
-        corpus.save(path, overwrite=overwrite, exists_hint=exists_hint)
-    return corpus
+    if to_file:  # a stopped recording keeps the room it was given; the file says how much holds
+        whole = store.commit(whole)
+    return Corpus(whole)
 
 
-def _allocate(store, tr: Trace, N: int) -> dict[str, np.ndarray]:
+def _allocate(store, side, tr: Trace, N: int) -> dict[str, np.ndarray]:
+    """The whole's buffers for N steps: the recorder's members in `store`, the output in
+    `side` (memory)."""
     L, D, P, H, dt = tr.num_layers, tr.num_directions, tr.out_size, tr.hidden_size, tr.c.dtype
     bufs = {"x": store.allocate("x", (N, tr.x.shape[1]), dt),
             "gates": store.allocate("gates", (L, D, N, 4, H), dt),
             "c": store.allocate("c", (L, D, N, H), dt), "h": store.allocate("h", (L, D, N, P), dt)}  # fmt: skip
     if tr.output is not None:
-        bufs["output"] = store.allocate("output", (N, tr.output.shape[1]), tr.output.dtype)
+        bufs["output"] = side.allocate("output", (N, tr.output.shape[1]), tr.output.dtype)
     return bufs
 
 
