@@ -219,7 +219,8 @@ class Trace:
                       for d, w in enumerate(dirs) for k, a in w.arrays().items()]  # fmt: skip
         for name, a in named:
             digest.update(f"{name} {a.dtype.str} {a.shape}\n".encode())
-            digest.update(np.ascontiguousarray(a).data)
+            for block in _c_order_blocks(a):
+                digest.update(block.data)
         return "sha256:" + digest.hexdigest()
 
     # --- every other quantity, from the registry (core/quantities.py)
@@ -658,6 +659,19 @@ def stack_layers(layers) -> Trace:
         spec=spec, output=top.output, tokens=top.tokens, labels=top.labels,
         meta={k: v for k, v in top.meta.items() if k not in ("branch", "format", "version")},
     )  # fmt: skip
+
+
+def _c_order_blocks(a: np.ndarray, elements: int = 1 << 22):
+    """`a`'s bytes in C order as contiguous blocks of about `elements`: hashing a view (trace.i
+    of the gates, a mapped file) never copies the whole array into memory at once."""
+    if a.ndim < 2 or a.flags.c_contiguous:
+        yield np.ascontiguousarray(a)
+        return
+    rows = max(1, elements // max(1, a.shape[-1]))
+    for lead in np.ndindex(a.shape[:-2]):
+        plane = a[lead]
+        for r in range(0, plane.shape[0], rows):
+            yield np.ascontiguousarray(plane[r : r + rows])
 
 
 def _one_line(e: BaseException) -> str:
