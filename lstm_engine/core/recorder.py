@@ -11,6 +11,7 @@ branch whose edits change nothing is its parent bit for bit.
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 import warnings
 import weakref
@@ -161,7 +162,7 @@ def _all_finite(a: np.ndarray) -> bool:
     (something is, or finite values overflowed) is looked at closely, a block at a time.
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.sum(a)):
+        if np.isfinite(np.add.reduce(a, axis=None)):
             return True
     if a.ndim == 0 or a.size <= SCAN_BLOCK:
         return bool(np.isfinite(a).all())
@@ -230,10 +231,19 @@ def _first_nonfinite(
     return best[1] if best else None
 
 
+#: Each spec's (config, dtype name) for the meta: a frozen spec's config cannot change, and
+#: building it was a tenth of recording a five-word sentence. (The Trace copies the meta as
+#: it freezes it, so no trace shares this dict.)
+_CONFIGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _meta(spec: LSTMSpec, source: str | None, nonfinite: dict | None) -> dict:
+    known = _CONFIGS.get(spec)
+    if known is None:
+        known = _CONFIGS[spec] = (spec.config(), str(spec.dtype))
     return {
-        "config": spec.config(),
-        "dtype": str(spec.dtype),
+        "config": known[0],
+        "dtype": known[1],
         "source": source,
         "first_nonfinite": nonfinite,
     }
@@ -267,6 +277,11 @@ def _huge_pages(a: np.ndarray) -> None:
         _MADVISE[0](lo, hi - lo, 14)  # MADV_HUGEPAGE; a refusal only costs the speed-up
 
 
+#: Buffers smaller than this are plain arrays sealed by a copy at the end: for a short
+#: sentence that copy is cheaper than setting up a sealed block (readonly.sealed_buffer).
+SMALL_BUFFER = 2**14
+
+
 class MemoryBuffers:
     """Where record() writes a trace by default: new memory, sealed once the run is done.
 
@@ -281,12 +296,17 @@ class MemoryBuffers:
         self._sealed: dict[str, Any] = {}
 
     def allocate(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        if dtype.itemsize * math.prod(shape) < SMALL_BUFFER:  # sealed by a copy, when done
+            self._sealed[name] = writable = np.empty(shape, dtype)
+            return writable
         writable, self._sealed[name] = sealed_buffer(shape, dtype)
         _huge_pages(writable)
         return writable
 
     def finish(self) -> dict[str, np.ndarray]:
-        return {name: finished(sealed) for name, sealed in self._sealed.items()}
+        return {name: seal(sealed) if isinstance(sealed, np.ndarray) else finished(sealed)
+                for name, sealed in self._sealed.items()}  # fmt: skip
 
 
 def record(

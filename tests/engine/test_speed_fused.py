@@ -148,3 +148,28 @@ def test_an_overflow_is_reported_where_the_numpy_cell_reports_it():
     fast, plain = record(spec, x), _plain(spec, x)
     assert fast.meta["first_nonfinite"] is not None
     assert fast.meta["first_nonfinite"] == plain.meta["first_nonfinite"]
+
+
+def test_trace_lstm_reads_the_spec_again_only_when_the_weights_change():
+    import lstm_engine
+    from lstm_engine import live
+
+    torch.manual_seed(0)
+    m = torch.nn.LSTM(3, 4)
+    x = torch.randn(6, 1, 3)
+    first = lstm_engine.trace_lstm(m, x)
+    assert live._spec_of(m) is first.spec  # cached: the same spec object
+    with torch.no_grad():
+        m.weight_hh_l0.mul_(0.5)  # in place, as an optimizer step writes
+    second = lstm_engine.trace_lstm(m, x)
+    assert second.spec is not first.spec
+    np.testing.assert_array_equal(second.spec.weights[0][0].W_hh, m.weight_hh_l0.detach().numpy())
+    m.bias_ih_l0 = torch.nn.Parameter(torch.ones(16))  # a new parameter object
+    third = lstm_engine.trace_lstm(m, x)
+    np.testing.assert_array_equal(third.spec.weights[0][0].b_ih, np.ones(16, np.float32))
+    m.double()  # new tensors of another dtype
+    assert lstm_engine.trace_lstm(m, x.double()).spec.dtype == np.float64
+    with torch.no_grad():
+        out, _ = m(x.double())
+    np.testing.assert_allclose(lstm_engine.trace_lstm(m, x.double()).h[0, 0], out[:, 0].numpy(),
+                               atol=1e-10, rtol=0)
