@@ -48,6 +48,7 @@ from .core.quantities import (
     ALIASES, QUANTITIES, REGISTRY, VALUE_NAMES, Quantity, prev_subscript, previous_step,
 )
 from .core.trace import Trace, stack_layers
+from .core.store import TraceFile, trace_prefix
 from .core.watch import Watch, WatchError, compile_watch, next_hit
 from .core.edit_syntax import EditSyntaxError, TokenReplacement, format_edit, parse_edit
 from .core.diff import Divergence, QuantityDelta, TraceDiff, UnitDelta
@@ -117,6 +118,7 @@ __all__ = [
     "TokenReplacement",
     "Trace",
     "TraceDiff",
+    "TraceFile",
     "UnitDelta",
     "UnitStats",
     "UnsafeFileError",
@@ -183,6 +185,7 @@ __all__ = [
     "span_context",
     "split_text",
     "stack_layers",
+    "trace_prefix",
     "steps_to_half",
     "token_event",
     "torch_backward",
