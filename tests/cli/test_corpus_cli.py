@@ -199,3 +199,10 @@ def test_export_lstmvis(corpus_file, tmp_path, capsys, monkeypatch):
     assert code == 2
     assert err == "lstm-tui: error: writing an LSTMVis project needs h5py: " \
                   "pip install 'lstm-tui[lstmvis]'\n"  # fmt: skip
+
+
+def test_info_says_how_many_inputs(corpus_file, capsys):
+    code, stdout, _ = run(capsys, "info", corpus_file)
+    assert code == 0
+    assert "inputs  4, 9–16 steps each" in stdout
+    assert "steps   45" in stdout
