@@ -517,14 +517,20 @@ def trace_members(trace: Trace, *, skip=(), valid_steps: int | None = None):
     yield "h0", trace.h0
     yield "c0", trace.c0
     if "gates" not in skip:
+        from .recorder import _gate_block  # the recorder's own test for "one block of gates"
+
+        block = _gate_block(trace)
         rows = max(1, (8 << 20) // max(1, 4 * H * trace.c.itemsize))
 
-        def gate_blocks():
+        def gate_blocks():  # recorded gates are written as they lie; others stacked in pieces
             for layer in range(L):
                 for d in range(D):
                     for t in range(0, T, rows):
-                        yield np.stack([getattr(trace, n)[layer, d, t : t + rows]
-                                        for n in ("i", "f", "g", "o")], axis=1)  # fmt: skip
+                        if block is not None:
+                            yield block[layer, d, t : t + rows]
+                        else:
+                            yield np.stack([getattr(trace, n)[layer, d, t : t + rows]
+                                            for n in ("i", "f", "g", "o")], axis=1)  # fmt: skip
 
         yield "gates", ((L, D, T, 4, H), trace.c.dtype, gate_blocks())
     for name in ("c", "h", "z"):

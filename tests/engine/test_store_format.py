@@ -390,3 +390,16 @@ def test_a_fifo_or_symlink_loop_is_refused_without_blocking(tmp_path):
     loop.symlink_to(loop)
     with pytest.raises(LoadError, match="loop"):
         Trace.load(loop)
+
+
+def test_a_trace_whose_gates_lie_apart_saves_them_as_one_member(tmp_path, monkeypatch):
+    """A trace read from a compressed file holds i, f, g, o apart: they are stacked a piece
+    at a time into the gates member (pieces of 3 steps here), and read back the same."""
+    from lstm_engine.core import recorder
+
+    tr = _trace(T=11)
+    apart = Trace.load(tr.save(tmp_path / "c.npz", compress=True))
+    assert recorder._gate_block(apart) is None
+    path = apart.save(tmp_path / "again.npz")
+    _same(tr, Trace.load(path))
+    assert recorder._gate_block(Trace.load(path)) is not None  # one block again, mapped
