@@ -392,9 +392,9 @@ def test_a_fifo_or_symlink_loop_is_refused_without_blocking(tmp_path):
         Trace.load(loop)
 
 
-def test_a_trace_whose_gates_lie_apart_saves_them_as_one_member(tmp_path, monkeypatch):
+def test_a_trace_whose_gates_lie_apart_saves_them_as_one_member(tmp_path):
     """A trace read from a compressed file holds i, f, g, o apart: they are stacked a piece
-    at a time into the gates member (pieces of 3 steps here), and read back the same."""
+    at a time into the gates member, and read back the same."""
     from lstm_engine.core import recorder
 
     tr = _trace(T=11)
