@@ -191,7 +191,8 @@ class Corpus:
             x=cat("x", 0), h0=first.h0, c0=first.c0, i=cat("i", 2), f=cat("f", 2), g=cat("g", 2),
             o=cat("o", 2), c=cat("c", 2), h=cat("h", 2), spec=first.spec,
             output=None if first.output is None else cat("output", 0),
-            tokens=None if first.tokens is None else tuple(chain.from_iterable(t.tokens for t in traces)),
+            tokens=None if first.tokens is None else tuple(chain.from_iterable(t.tokens
+                                                                for t in traces)),
             labels=first.labels, meta=meta,
         )  # fmt: skip
         return cls(whole)
@@ -208,7 +209,8 @@ def _check_same(first: Trace, t: Trace, k: int) -> None:
                         tr.x.shape[1], tr.c.dtype)  # fmt: skip
     if shape(t) != shape(first):
         raise InputError(f"input {k + 1} was recorded with (layers, directions, hidden, h width, "
-                         f"input width, dtype) {shape(t)}, input 1 with {shape(first)}")  # fmt: skip
+                         f"input width, dtype) {shape(t)}, input 1 with "
+                         f"{shape(first)}")  # fmt: skip
     if not (np.array_equal(t.h0, first.h0) and np.array_equal(t.c0, first.c0)):
         raise InputError(f"input {k + 1} starts from another initial state than input 1; a "
                          "corpus records every input from the model's initial state")  # fmt: skip
@@ -216,7 +218,8 @@ def _check_same(first: Trace, t: Trace, k: int) -> None:
         if (getattr(t, name) is None) != (getattr(first, name) is None):
             raise InputError(f"input {k + 1} and input 1 differ in having {name}")
     if first.output is not None and t.output.shape[1] != first.output.shape[1]:
-        raise InputError(f"input {k + 1} has {t.output.shape[1]} outputs, input 1 {first.output.shape[1]}")
+        raise InputError(f"input {k + 1} has {t.output.shape[1]} outputs, input 1 "
+                         f"{first.output.shape[1]}")  # fmt: skip
     if t.labels != first.labels:
         raise InputError(f"input {k + 1} has other labels than input 1")
 
@@ -267,7 +270,8 @@ def open_corpus(path: str | os.PathLike) -> Corpus:
     """The corpus in a trace file; a LoadError in one line for a trace that is not one."""
     whole = Trace.load(path)
     if not isinstance(whole.meta.get(KEY), Mapping):
-        raise LoadError(f"{path}: a trace of one input, not a corpus (open it with: lstm-tui {path})")
+        raise LoadError(f"{path}: a trace of one input, not a corpus "
+                        f"(open it with: lstm-tui {path})")  # fmt: skip
     try:
         return Corpus(whole)
     except InputError as e:
@@ -299,7 +303,8 @@ def read_text_inputs(path: str | os.PathLike, *, whole: bool = False) -> list[st
     if not inputs:
         raise InputError(f"{path}: no non-empty line, nothing to feed the model")
     if len(inputs) > max_items():
-        raise InputError(f"{path}: {len(inputs)} inputs, more than LSTM_TUI_MAX_ITEMS={max_items()}")
+        raise InputError(f"{path}: {len(inputs)} inputs, more than "
+                         f"LSTM_TUI_MAX_ITEMS={max_items()}")  # fmt: skip
     return inputs
 
 
@@ -393,7 +398,8 @@ def _allocate(store, side, tr: Trace, N: int) -> dict[str, np.ndarray]:
     L, D, P, H, dt = tr.num_layers, tr.num_directions, tr.out_size, tr.hidden_size, tr.c.dtype
     bufs = {"x": store.allocate("x", (N, tr.x.shape[1]), dt),
             "gates": store.allocate("gates", (L, D, N, 4, H), dt),
-            "c": store.allocate("c", (L, D, N, H), dt), "h": store.allocate("h", (L, D, N, P), dt)}  # fmt: skip
+            "c": store.allocate("c", (L, D, N, H), dt),
+            "h": store.allocate("h", (L, D, N, P), dt)}  # fmt: skip
     if tr.output is not None:
         bufs["output"] = side.allocate("output", (N, tr.output.shape[1]), tr.output.dtype)
     return bufs

@@ -103,7 +103,8 @@ class Match:
         return (-len(self.on), len(self.on) + len(self.extra), -self.length, self.start)
 
 
-def on_mask(values: np.ndarray, threshold: float = THRESHOLD, transform: str = "tanh") -> np.ndarray:
+def on_mask(values: np.ndarray, threshold: float = THRESHOLD,
+            transform: str = "tanh") -> np.ndarray:  # fmt: skip
     """Where values are on: tanh(value) ≥ θ (as value ≥ atanh θ), or value ≥ θ for "raw".
 
     The threshold is compared exactly in the values' own precision: for float32 values the
@@ -289,7 +290,8 @@ def match(
     if isinstance(units, Selection):
         sel = units
         threshold, left, right = sel.threshold, sel.left, sel.right
-        quantity, layer, direction, transform = sel.quantity, sel.layer, sel.direction, sel.transform
+        quantity, layer, direction = sel.quantity, sel.layer, sel.direction
+        transform = sel.transform
         units = sel.units
     whole, starts, _ = parts(source)
     name, layer, direction, width = _check_place(whole, quantity, layer, direction)
@@ -309,7 +311,8 @@ def match(
                          f"{on.dtype} {on.shape}")  # fmt: skip
     if not chosen:
         return ()
-    begin, stop = _candidates(on[:, list(chosen)].sum(axis=1), starts, len(chosen), length, min_length)
+    counts = on[:, list(chosen)].sum(axis=1)
+    begin, stop = _candidates(counts, starts, len(chosen), length, min_length)
     if len(begin) == 0:
         return ()
     bits = _pack(on)
@@ -320,7 +323,8 @@ def match(
     n_all = np.bitwise_count(passed).sum(axis=1, dtype=np.int64)
     keep = np.flatnonzero(n_on > 0)
     # LSTMVis's key: -intersection, union (= selected + extra), -length; then position
-    order = keep[np.lexsort((begin[keep], -(stop - begin)[keep], (n_all - n_on)[keep], -n_on[keep]))]
+    span = stop - begin
+    order = keep[np.lexsort((begin[keep], -span[keep], (n_all - n_on)[keep], -n_on[keep]))]
     if limit is not None:
         order = order[: step_index(limit)]
     inputs = np.searchsorted(starts, begin[order], side="right") - 1
@@ -328,9 +332,10 @@ def match(
                              bitorder="little").astype(bool)  # fmt: skip
     out = []
     for row, k, row_on in zip(order, inputs, units_on):
-        out.append(Match(start=int(begin[row]), stop=int(stop[row]), input=int(k),
-                         on=tuple(int(u) for u in np.flatnonzero(row_on & selected[0])),
-                         extra=tuple(int(u) for u in np.flatnonzero(row_on & ~selected[0]))))  # fmt: skip
+        on_units = tuple(int(u) for u in np.flatnonzero(row_on & selected[0]))
+        extra = tuple(int(u) for u in np.flatnonzero(row_on & ~selected[0]))
+        out.append(Match(start=int(begin[row]), stop=int(stop[row]), input=int(k), on=on_units,
+                         extra=extra))  # fmt: skip
     return tuple(out)
 
 
@@ -378,4 +383,4 @@ def span_context(source, start: int, stop: int, before: int = 5, after: int = 5)
     lo = int(starts[k])
     hi = int(starts[k + 1]) if k + 1 < len(starts) else whole.T
     toks = whole.tokens
-    return (toks[max(lo, start - before) : start], toks[start:stop], toks[stop : min(hi, stop + after)])
+    return toks[max(lo, start - before) : start], toks[start:stop], toks[stop : min(hi, stop + after)]

@@ -162,7 +162,8 @@ def lstm_yml(name: str, description: str, types: list[dict], meta: bool) -> str:
               "states:", "  file: states", "  types:"]  # fmt: skip
     for t in types:
         unsigned = ", unsigned: true" if t["unsigned"] else ""
-        lines.append(f"    - {{type: {t['type']}, layer: {t['layer']}, path: {t['path']}{unsigned}}}")
+        fields = f"type: {t['type']}, layer: {t['layer']}, path: {t['path']}{unsigned}"
+        lines.append(f"    - {{{fields}}}")
     if meta:
         lines += ["", "meta:", "  predicted:", "    file: meta", "    path: predicted",
                   "    dict: labels", "    vis:", "      type: discrete", "      range: dict",
@@ -226,7 +227,8 @@ def export_lstmvis(
             suffix = "_rev" if whole.reads_reversed(d) else ""
             for stem, q, kind_name, unsigned in QUANTITIES:
                 types.append({"type": kind_name, "layer": layer + 1, "unsigned": unsigned,
-                              "path": f"{stem}{layer + 1}{suffix}", "q": q, "at": (layer, d)})  # fmt: skip
+                              "path": f"{stem}{layer + 1}{suffix}", "q": q,
+                              "at": (layer, d)})  # fmt: skip
 
     def write_states(fh):
         with h5py.File(fh, "w") as f:
@@ -275,7 +277,8 @@ def export_lstmvis(
     }
     if has_meta:
         files[META_FILE] = write_meta
-        files[LABELS_FILE] = lambda fh: fh.write(("\n".join(dict_lines(label_names)) + "\n").encode())
+        labels_text = "\n".join(dict_lines(label_names)) + "\n"
+        files[LABELS_FILE] = lambda fh: fh.write(labels_text.encode())
     return _write_folder(folder, files, overwrite, exists_hint)
 
 
