@@ -255,8 +255,8 @@ def select_units(
     left, right = _check_padding(left, right, whole, direction)
     start, stop = step_index(start), step_index(stop)
     if not 0 <= start < stop <= whole.T:
-        raise InputError(f"the span must be steps inside the sequence (1..{whole.T}), at least "
-                         f"one, got positions {start}..{stop}")  # fmt: skip
+        raise InputError(f"the span must be one or more steps inside the sequence "
+                         f"(1..{whole.T}), got steps {start + 1}..{stop}")  # fmt: skip
     k = input_of(starts, start)
     if input_of(starts, stop - 1) != k:
         raise InputError("a span lies inside one input; this one crosses into the next")
