@@ -22,6 +22,8 @@ the initial state, where the whole's own `window` would read the previous input'
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -309,13 +311,20 @@ def read_text_inputs(path: str | os.PathLike, *, whole: bool = False) -> list[st
 
 
 # --- recording
+#: A corpus recorded without a path that would take more than this many bytes goes to a
+#: temporary file instead, removed at once but kept open and mapped: its arrays are then the
+#: file's pages, which the system can drop and read again, not anonymous memory.
+SPILL_BYTES = 256 << 20
+
+
 def record_corpus(
     model, texts: Sequence[str], *, progress: Callable[[int, int], None] | None = None,
     stop=None, path: str | os.PathLike | None = None, overwrite: bool = False,
-    exists_hint: str = "pass overwrite=True to replace it",
+    exists_hint: str = "pass overwrite=True to replace it", spill: int | None = SPILL_BYTES,
 ) -> Corpus:  # fmt: skip
     """Record `model` (a Model that reads text) on each text from its initial state, into one
-    corpus: in memory, or with `path` straight into that trace file.
+    corpus: with `path`, straight into that trace file; without, in memory, or, past `spill`
+    bytes (None: never), in an unnamed temporary file (see SPILL_BYTES).
 
     Every text is tokenized first (a word the model cannot read is refused before anything
     is recorded), so the whole's size is known and its arrays are allocated once; then each
@@ -333,6 +342,10 @@ def record_corpus(
         raise InputError(f"{getattr(model, 'name', 'the model')} does not read text; a corpus "
                          "from a text file needs a model that does")  # fmt: skip
     planned = [len(model.tokenize(t)) for t in texts]
+    scratch = None
+    if path is None and spill is not None and _bytes(model.spec, sum(planned)) > spill:
+        scratch = Path(tempfile.mkdtemp(prefix="lstm-tui-corpus-"))
+        path = scratch / "corpus.npz"
     if path is None:
         store = MemoryBuffers()
     else:  # straight into the file (core/store.py): its pages, not anonymous memory
@@ -344,6 +357,14 @@ def record_corpus(
     finally:
         if path is not None:
             store.close()  # after a commit, only the handle; without one, the temporary goes
+        if scratch is not None:  # the mapping keeps the file's pages; its name goes now
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _bytes(spec, N: int) -> int:
+    """What a corpus of N steps holds: x, the gates, c and h of every layer and direction."""
+    L, D, H, P = spec.num_layers, spec.num_directions, spec.hidden_size, spec.out_size
+    return N * spec.dtype.itemsize * (spec.input_size + L * D * (5 * H + P))
 
 
 def _record_into(store, model, texts, planned, progress, stop, to_file: bool) -> Corpus:

@@ -209,3 +209,28 @@ def test_read_text_inputs(tmp_path):
         read_text_inputs(tmp_path / "empty.txt")
     with pytest.raises(InputError, match="no such file"):
         read_text_inputs(tmp_path / "nope.txt")
+
+
+def test_a_large_corpus_without_a_path_goes_to_an_unnamed_file(charlm, tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read again
+    spilled = record_corpus(charlm, TEXTS, spill=0)
+    assert list(tmp_path.iterdir()) == []  # nothing left behind by name
+    kept = record_corpus(charlm, TEXTS, spill=None)
+    for k in range(len(TEXTS)):
+        assert_same(kept.trace(k), spilled.trace(k))
+    # the spilled arrays are a file's pages (an mmap at the end of their bases), the kept
+    # ones memory (an immutable bytes object)
+    assert type(owner(spilled.whole.c)).__name__ == "mmap"
+    assert isinstance(owner(kept.whole.c), bytes)
+
+
+def owner(a):
+    """The object at the end of an array's chain of bases (through memoryviews)."""
+    while True:
+        nxt = a.obj if isinstance(a, memoryview) else getattr(a, "base", None)
+        if nxt is None:
+            return a
+        a = nxt
