@@ -311,15 +311,16 @@ def match(
                          f"{on.dtype} {on.shape}")  # fmt: skip
     if not chosen:
         return ()
-    counts = on[:, list(chosen)].sum(axis=1)
+    bits = _pack(on)
+    selected = np.zeros((1, width), dtype=bool)
+    selected[0, list(chosen)] = True
+    chosen_bits = _pack(selected)
+    counts = np.bitwise_count(bits & chosen_bits).sum(axis=1, dtype=np.int64)  # selected on, per step
     begin, stop = _candidates(counts, starts, len(chosen), length, min_length)
     if len(begin) == 0:
         return ()
-    bits = _pack(on)
     passed = _span_on(bits, starts, begin, stop, left, right)
-    selected = np.zeros((1, width), dtype=bool)
-    selected[0, list(chosen)] = True
-    n_on = np.bitwise_count(passed & _pack(selected)).sum(axis=1, dtype=np.int64)
+    n_on = np.bitwise_count(passed & chosen_bits).sum(axis=1, dtype=np.int64)
     n_all = np.bitwise_count(passed).sum(axis=1, dtype=np.int64)
     keep = np.flatnonzero(n_on > 0)
     # LSTMVis's key: -intersection, union (= selected + extra), -length; then position
@@ -369,7 +370,8 @@ def _candidates(counts: np.ndarray, starts: np.ndarray, k: int, length: int | No
         span = e - b
         ok = span == length if length is not None else span >= min_length
         found.append(b[ok] * (N + 1) + e[ok])
-    key = np.unique(np.concatenate(found))  # one number per span: distinct and sorted
+    key = np.sort(np.concatenate(found))  # one number per span: sorted, then distinct
+    key = key[np.concatenate(([True], key[1:] != key[:-1]))] if key.size else key
     return key // (N + 1), key % (N + 1)
 
 
