@@ -371,7 +371,7 @@ def export_parser() -> argparse.ArgumentParser:
 def cmd_export(args) -> int:
     from pathlib import Path
 
-    from lstm_engine.export import export_csv, export_json
+    from lstm_engine import export_csv, export_json
 
     out = Path(args.output)
     if _same_file(out, args.model):
