@@ -330,7 +330,7 @@ def cmd_match(args) -> int:
     try:
         for row in rows:
             if args.json:
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.write(json.dumps(row) + "\n")  # ASCII: no raw control or bidi character
             else:
                 out.write(match_line(row, len(set(units)), isinstance(source, Corpus)) + "\n")
         out.flush()
