@@ -211,3 +211,16 @@ def test_lstmvis_own_data_handler_opens_it(corpus, tmp_path, monkeypatch):
     states, _ = dh.get_states([2], "states::states1", left=0, right=0)
     np.testing.assert_allclose(states[0]["data"][0], np.tanh(corpus.whole.c[0, 0, 2]), atol=1e-5)
     assert dh.get_meta("predicted", [5], left=0, right=0) == [["<sep>"]]
+
+
+def test_a_hostile_name_stays_one_yaml_string(tmp_path):
+    T = 3
+    z = np.zeros((1, 1, T, 2))
+    name = 'evil"\n  files: {states: /etc/passwd}\x1b[31m\u202e😀\\'
+    tr = Trace(x=np.zeros((T, 1)), h0=np.zeros((1, 1, 2)), c0=np.zeros((1, 1, 2)), i=z, f=z, g=z,
+               o=z, c=z, h=z, tokens=("a", "b", "c"), meta={"model": name})  # fmt: skip
+    folder = export_lstmvis(tr, tmp_path / "p")
+    cfg = yaml.load((folder / "lstm.yml").read_text(), Loader=yaml.FullLoader)
+    assert cfg["name"] == name
+    assert cfg["files"]["states"] == "states.h5"
+    assert "\x1b" not in (folder / "lstm.yml").read_text()
