@@ -234,3 +234,38 @@ def owner(a):
         if nxt is None:
             return a
         a = nxt
+
+
+def test_float64_corpus_matches_torch_for_each_input_alone(tmp_path):
+    """An independent reference: torch.nn.LSTM in float64 on each input by itself."""
+    torch = pytest.importorskip("torch")
+    from lstm_engine import save_checkpoint
+
+    words = ["the", "dog", "ate", "a", "bone", "cat"]
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(len(words), 3)
+            self.lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+            self.head = torch.nn.Linear(8, 2)
+
+        def forward(self, ids):
+            out, _ = self.lstm(self.emb(ids)[:, None])
+            return torch.log_softmax(self.head(out[:, 0]), -1)
+
+    torch.manual_seed(0)
+    net = Net().double().eval()
+    path = save_checkpoint(net, tmp_path / "n.pt", vocab=words, labels=["A", "B"])
+    texts = ["the dog ate a bone", "a cat", "the cat ate the dog a bone"]
+    corpus = record_corpus(load(path), texts)
+    assert corpus.whole.c.dtype == np.float64
+    for k, text in enumerate(texts):
+        ids = torch.tensor([words.index(w) for w in text.split()])
+        with torch.no_grad():
+            out, _ = net.lstm(net.emb(ids)[:, None])
+            logp = net(ids)
+        one = corpus.trace(k)
+        top = np.concatenate([one.h[1, 0], one.h[1, 1]], axis=-1)  # layer 2, both directions
+        np.testing.assert_allclose(top, out[:, 0].numpy(), atol=1e-10, rtol=0)
+        np.testing.assert_allclose(one.output, logp.numpy(), atol=1e-10, rtol=0)
