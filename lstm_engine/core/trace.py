@@ -51,7 +51,7 @@ _SAVED = ("x", "h0", "c0", "i", "f", "g", "o", "c", "h")
 EXTENT_NAMES = VALUE_NAMES
 
 #: Elements of one quantity computed at a time for `extent` (a few MB of temporaries).
-_EXTENT_BLOCK = 1 << 20
+_EXTENT_BLOCK = 1 << 18
 
 
 def step_index(t) -> int:
