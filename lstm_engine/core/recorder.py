@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .cell import Override, lstm_step
+from .cell import Override, lstm_step, lstm_steps, plain_cell
 from .edits import Edit, ReplaceInput, check_edits, overrides, reach
 from .errors import InputError, SpecError
 from .quantities import previous_step
@@ -485,18 +485,18 @@ def record(
     h = store.allocate("h", (L, D, T, P), dt)
     z = store.allocate("z", (L, D, T, 4, H), dt) if keep_z else None
 
-    finite, run = True, _run_fused if fused(spec, T) else _run
+    finite, fast = True, fused(spec, T)
     with np.errstate(over="ignore", invalid="ignore"):
         for layer in range(L):
             layer_in = _LayerInput(x, h, layer)
             for d in range(D):
-                finite &= run(spec, layer, d, layer_in, gates[layer, d], c[layer, d],
-                               h[layer, d], z[layer, d] if keep_z else None, h0[layer, d],
-                               c0[layer, d])  # fmt: skip
+                rows = (spec, layer, d, layer_in, gates[layer, d], c[layer, d], h[layer, d],
+                        z[layer, d] if keep_z else None, h0[layer, d], c0[layer, d])  # fmt: skip
+                finite &= _run_fused(*rows) if fast else _run(*rows, batched=True)
 
     # the buffers are done: drop the writable views, so the Trace adopts the sealed ones
     # uncopied (the initial states are small: sealed by copy)
-    del layer_in, x, gates, c, h, z
+    del layer_in, rows, x, gates, c, h, z
     done = store.finish()
     x, gates, c, h, z = done["x"], done["gates"], done["c"], done["h"], done.get("z")
     h0, c0 = seal(h0), seal(c0)
@@ -541,7 +541,7 @@ def _run(
     spec: LSTMSpec, layer: int, d: int, layer_in: _LayerInput, gates: np.ndarray,
     c: np.ndarray, h: np.ndarray, z: np.ndarray | None, h_prev: np.ndarray,
     c_prev: np.ndarray, lo: int = 0, edited: dict[int, Override] | None = None,
-    exact: bool = False,
+    exact: bool = False, batched: bool = False,
 ) -> bool:  # fmt: skip
     """Step one layer and direction over positions [lo, lo + len(gates)) in its reading
     order; True when every value it wrote is finite.
@@ -556,6 +556,8 @@ def _run(
     bigger GEMM, while the same block always gives the same bits, so a branch re-projects
     only the blocks its re-run covers and still matches. `exact` (a preview, which is not
     to match record() bit for bit) projects only the rows it steps, in blocks from `lo`.
+    `batched` (record()) runs the plain cell's steps through `lstm_steps`, the same bits as
+    one `lstm_step` call a step, which is what branch() keeps (one call per re-run step).
     """
     w, act = spec.weights[layer][d], spec.cell_activations(layer, d)
     clip, input_forget = spec.clip, spec.input_forget
@@ -564,7 +566,7 @@ def _run(
     bias = None if w.b_ih is None else w.b_ih + w.b_hh
     scratch = np.empty((min(ZX_BLOCK, T), w.W_ih.shape[0]), spec.dtype)
     z_scratch = itertools.repeat(np.empty((4, spec.hidden_size), spec.dtype))
-    finite = True
+    finite, plain = True, batched and plain_cell(w, act, clip)
     for s in reversed(starts) if reverse else starts:
         e = min(s + ZX_BLOCK, hi if exact else T)
         zx = scratch[: e - s]
@@ -578,7 +580,11 @@ def _run(
         if reverse:  # right to left: walk the rows from the end
             rows = tuple(r if r is z_scratch else r[::-1] for r in rows)
             positions = positions[::-1]
-        if not edited:
+        if not edited and plain:
+            lstm_steps(w, rows[0], h_prev, c_prev, None if z is None else rows[4], rows[1],
+                       rows[2], rows[3], input_forget)  # fmt: skip
+            h_prev, c_prev = rows[3][-1], rows[2][-1]
+        elif not edited:
             for zx_t, gates_t, c_t, h_t, z_t in zip(*rows):
                 lstm_step(w, act, zx_t, h_prev, c_prev, z_t, gates_t, c_t, h_t, clip,
                           input_forget)  # fmt: skip
