@@ -10,7 +10,6 @@ branch whose edits change nothing is its parent bit for bit.
 
 from __future__ import annotations
 
-import fcntl
 import itertools
 import math
 import mmap
@@ -22,6 +21,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+
+try:  # sealed shared memory for large recordings (_SharedBuffer) is Linux's
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 from .cell import Override, lstm_step, lstm_steps, plain_cell
 from .edits import Edit, ReplaceInput, check_edits, overrides, reach
@@ -415,6 +419,7 @@ class MemoryBuffers:
         if dtype.itemsize * math.prod(shape) < SMALL_BUFFER:  # sealed by a copy, when done
             self._sealed[name] = writable = np.empty(shape, dtype)
             return writable
+        # (off Linux there is no memfd_create, and fcntl is None off Unix: no F_ADD_SEALS)
         if dtype.itemsize * math.prod(shape) >= SHARED_MIN and hasattr(os, "memfd_create") \
                 and hasattr(fcntl, "F_ADD_SEALS"):  # fmt: skip
             self._sealed[name] = shared = _SharedBuffer(tuple(shape), dtype)
