@@ -3,9 +3,16 @@
 `record` takes a whole sequence; `Recorder` is fed one step at a time and
 hands out a Trace of what it has seen so far; `branch` re-runs a recording
 with what-if edits (core/edits.py) from the state at the edited step, only
-where the edits can reach. All three advance with the same `lstm_step`, and
-record and branch share the input projection and the step loop too, so a
-branch whose edits change nothing is its parent bit for bit.
+where the edits can reach. All three advance with the same cell (core/cell.py), and
+record and branch share the input projection and the step loop too. Where torch
+computes the cell and is already imported, record lets torch's kernel run the
+recurrence and recovers the rest from its h (`_run_fused`), equal to the cell to
+rounding; a branch re-runs only from the first step that can come out other than
+its parent's, so a branch whose edits change nothing is its parent bit for bit
+either way. Large recordings live in sealed shared memory that a branch maps
+copy-on-write (`_SharedBuffer`), and `record(buffers=...)` writes a trace where
+the caller says (a file: core/store.TraceFile), holding nothing else that grows
+with T.
 """
 
 from __future__ import annotations
