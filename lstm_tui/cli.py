@@ -186,7 +186,8 @@ def _save_trace(trace, out: Path, force: bool, compress: bool = False) -> None:
     unpredictable temporary name beside `out`, then a link that fails if `out` exists, so of
     two records to one new name exactly one wins; with --force a rename over a regular file
     only). An existing name is the user's to change: a UsageError naming --force.
-    Uncompressed unless `compress` (--compress): then opening it maps it instead of reading it."""
+    Uncompressed, so that opening it maps the file instead of reading it, unless `compress`
+    (--compress: smaller, read whole when opened)."""
     from lstm_engine import TargetExistsError, remove_stale_partials
 
     remove_stale_partials(out.parent or ".")  # what a killed save left here a day or more ago
