@@ -619,9 +619,8 @@ FUSED_MIN_T = 16
 #: block's z, gates and c stay in the cache between the passes over them.
 FUSED_BLOCK = 1024
 
-#: torch's copies of a spec's weights, made once per spec (the spec's are sealed numpy arrays,
-#: which torch will not wrap without a warning, and a copy per record() would cost more
-#: than a short sequence's steps).
+#: torch's views of a spec's weights and the side-by-side [W_ih, W_hh, b] of `_run_fused`,
+#: made once per spec (for a short sequence they cost more than its steps).
 _TORCH_WEIGHTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -649,8 +648,9 @@ def _torch_weights(torch, spec: LSTMSpec, layer: int, d: int) -> tuple[list, np.
     if (layer, d) not in per_spec:
         w = spec.weights[layer][d]
         names = ("W_ih", "W_hh", "b_ih", "b_hh", "W_hr")  # torch's order for one layer
-        params = [torch.tensor(np.array(getattr(w, n))) for n in names
-                  if getattr(w, n) is not None]  # fmt: skip
+        with warnings.catch_warnings():  # the weights are sealed, and torch only reads them
+            warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+            params = [torch.from_numpy(getattr(w, n)) for n in names if getattr(w, n) is not None]
         parts = [w.W_ih, w.W_hh] + ([] if w.b_ih is None else [(w.b_ih + w.b_hh)[:, None]])
         per_spec[layer, d] = params, np.ascontiguousarray(np.concatenate(parts, axis=1))
     return per_spec[layer, d]
