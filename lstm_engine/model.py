@@ -470,7 +470,8 @@ class Model:
         return self.spec.input_size
 
     # --- the run
-    def _forward(self, tokens, ids, x, batch_index: int, extra: Mapping[str, Any] | None = None) -> Run:
+    def _forward(self, tokens, ids, x, batch_index: int, extra: Mapping[str, Any] | None = None,
+                 buffers=None) -> Run:  # fmt: skip
         raise NotImplementedError(f"{type(self).__name__} must implement _forward")
 
     def _tokens_of_extra(self, extra: Mapping[str, Any], T: int) -> tuple[str, ...] | None:
@@ -506,12 +507,14 @@ class Model:
                              f"(--input {sequence}=X.npy, or --text)")  # fmt: skip
         return given.pop(sequence), given
 
-    def trace(self, inp: Any, *, batch_index: int = 0) -> Trace:
+    def trace(self, inp: Any, *, batch_index: int = 0, buffers=None) -> Trace:
         """Record the chosen LSTM on `inp`, with the model's real per-step output and labels.
 
         `batch_index` is for models whose input carries a batch (an ONNX graph
         overrides this method); these models read one sequence, so any other
-        value than 0 is refused rather than silently ignored.
+        value than 0 is refused rather than silently ignored. `buffers` is where
+        record() writes the trace's arrays (a core.store.TraceFile streams them to
+        disk); a model whose run records itself (torch's hooks) leaves it unused.
         """
         if batch_index != 0:
             raise InputError(
@@ -520,12 +523,12 @@ class Model:
             )
         inp, extra = self._split_named(inp)
         tokens, ids, x = self._prepare(inp)
-        run = self._forward(tokens, ids, x, batch_index, extra or None)
+        run = self._forward(tokens, ids, x, batch_index, extra or None, buffers=buffers)
         if tokens is not None and run.trace is None and len(tokens) != np.shape(run.x)[0]:
             tokens = self._tokens_of_extra(extra, np.shape(run.x)[0])
-        return self._trace_of(run, tokens)
+        return self._trace_of(run, tokens, buffers)
 
-    def _trace_of(self, run: Run, tokens: tuple[str, ...] | None) -> Trace:
+    def _trace_of(self, run: Run, tokens: tuple[str, ...] | None, buffers=None) -> Trace:
         """The Trace of a run: the chosen LSTM recorded on the run's input (or the run's own
         recording), with the model's output, labels, warnings and provenance in its meta."""
         meta = {
@@ -559,7 +562,7 @@ class Model:
             )
         trace = record(
             self.spec, run.x, run.h0, run.c0, source=self.path, output=run.output,
-            tokens=tokens, labels=labels, meta=meta,
+            tokens=tokens, labels=labels, meta=meta, buffers=buffers,
         )  # fmt: skip
         if run.lstm_out is not None:  # how far the engine's h is from what the module returned
             h = np.concatenate(list(trace.h[-1]), axis=-1)
@@ -680,21 +683,22 @@ class PipelineModel(Model):
             out.append(("output", self._output))
         return out
 
-    def _run_from(self, start: int, cur: np.ndarray, keep: str | None = None):
-        """LSTMs start.. on cur, then the head: (output or None, the trace of LSTM `keep`, its input)."""
+    def _run_from(self, start: int, cur: np.ndarray, keep: str | None = None, buffers=None):
+        """LSTMs start.. on cur, then the head: (output or None, the trace of LSTM `keep`, its
+        input); LSTM `keep` is recorded into `buffers` (Model.trace's)."""
         kept_x = kept_trace = None
         for p in self.lstms[start:]:
-            tr = record(p.spec, cur, source=self.path)
+            tr = record(p.spec, cur, source=self.path, buffers=buffers if p.name == keep else None)
             if p.name == keep:
                 kept_x, kept_trace = cur, tr
             cur = np.concatenate(list(tr.h[-1]), axis=-1)  # (T, D*P), directions as torch orders them
         output = self.head(cur) if self.head is not None else None
         return output, kept_trace, kept_x
 
-    def _forward(self, tokens, ids, x, batch_index: int, extra=None) -> Run:
+    def _forward(self, tokens, ids, x, batch_index: int, extra=None, buffers=None) -> Run:
         if self.embedding is not None:
             x = self.embedding.weight[ids]  # (T, E)
-        output, trace, chosen_x = self._run_from(0, x, keep=self.lstm_name)
+        output, trace, chosen_x = self._run_from(0, x, keep=self.lstm_name, buffers=buffers)
         return Run(x=chosen_x, output=output, trace=trace)
 
     def downstream(self, lstm_name: str, h: np.ndarray) -> np.ndarray:

@@ -360,7 +360,7 @@ def open_and_trace(
     path: str | os.PathLike, *, text: str | None = None, input_path: str | os.PathLike | None = None,
     example: int | None = None, trust: bool = False, lstm: str | None = None, batch_index: int = 0,
     inputs: Sequence[str | os.PathLike] | None = None, vocab: str | os.PathLike | None = None,
-    labels: str | os.PathLike | None = None, output_kind: str | None = None,
+    labels: str | os.PathLike | None = None, output_kind: str | None = None, buffers=None,
 ) -> Opened:  # fmt: skip
     """Open `path` by content and trace it: a model on the chosen input, or a recorded trace as is.
 
@@ -370,6 +370,7 @@ def open_and_trace(
     file does not say, or correct its guess.
     Every path is checked, and every input read, before anything slow happens (a
     FIFO as --input fails before torch is imported); a recorded trace takes no new input.
+    `buffers` (a core.store.TraceFile) records the model's trace straight into a file.
     """
     path = require_regular_file(path, "model file")
     if isinstance(input_path, (list, tuple)):  # --input values as argparse appends them
@@ -385,7 +386,7 @@ def open_and_trace(
     if vocab is not None or labels is not None or output_kind is not None:
         apply_names(model, vocab=vocab, labels=labels, output_kind=output_kind)
     inp, example = choose_input(model, text=text, input_path=input_path, example=example, inputs=named)
-    trace = model.trace(inp, batch_index=batch_index)
+    trace = model.trace(inp, batch_index=batch_index, buffers=buffers)
     if labels is not None and (trace.output is None or trace.labels is None):
         width = "no output" if trace.output is None else f"{trace.output.shape[1]} outputs"
         raise InputError(f"--labels {labels}: {len(model.labels)} labels, but the model has {width}")

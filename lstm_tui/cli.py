@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 import textwrap
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -198,6 +199,17 @@ def _save_trace(trace, out: Path, force: bool, compress: bool = False) -> None:
         raise UsageError(safe_line(str(e))) from None
 
 
+def _trace_file(out: Path, force: bool):
+    """A TraceFile at `out` (the checks and messages of _save_trace, before the recording)."""
+    from lstm_engine import TargetExistsError, TraceFile, remove_stale_partials
+
+    remove_stale_partials(out.parent or ".")
+    try:
+        return TraceFile(out, overwrite=force, exists_hint="pass --force to replace it")
+    except TargetExistsError as e:
+        raise UsageError(safe_line(str(e))) from None
+
+
 def _has_terminal() -> bool:
     """Are stdin and stdout both a terminal? The debugger draws on one and reads keys from it."""
     return sys.stdin.isatty() and sys.stdout.isatty()
@@ -209,27 +221,36 @@ def cmd_record(args) -> int:
         from .corpus_cli import cmd_record_corpus
 
         return cmd_record_corpus(args)
-    from lstm_engine import open_and_trace, require_regular_file
+    from lstm_engine import is_trace_file, open_and_trace, require_regular_file
 
     model_path = require_regular_file(args.model, "model file")
     out = Path(args.output)
     if _same_file(out, model_path):
         raise UsageError(f"{safe_line(out)} is the model itself; write the trace to another file")
     _check_sources(args)
-    opened = open_and_trace(
-        args.model, text=args.text, inputs=args.input, example=args.example,
-        trust=args.trust, lstm=args.lstm, batch_index=args.batch_index,
-        **_names_given(args),
-    )  # fmt: skip
-    if args.edit:  # a what-if: the branch is what is saved (a recorded trace branches too)
-        from .whatif_cli import record_branch
-
-        return record_branch(args, opened)
-    model, trace = opened.model, opened.trace
-    if model is None:
+    if is_trace_file(model_path):
         shown = safe_line(args.model)
-        raise UsageError(f"{shown}: is a recorded trace already (open it with: {PROG} {shown})")
-    _save_trace(trace, out, args.force, args.compress)
+        if not args.edit:
+            raise UsageError(f"{shown}: is a recorded trace already (open it with: {PROG} {shown})")
+    # uncompressed, the trace is recorded straight into its file (its pages, not memory); a
+    # branch (--edit) or --compress is written from memory once made
+    streamed = None if args.edit or args.compress else _trace_file(out, args.force)
+    with streamed if streamed is not None else nullcontext():
+        opened = open_and_trace(
+            args.model, text=args.text, inputs=args.input, example=args.example,
+            trust=args.trust, lstm=args.lstm, batch_index=args.batch_index, buffers=streamed,
+            **_names_given(args),
+        )  # fmt: skip
+        if args.edit:  # a what-if: the branch is what is saved (a recorded trace branches too)
+            from .whatif_cli import record_branch
+
+            return record_branch(args, opened)
+        model = opened.model
+        if streamed is None:
+            trace = opened.trace
+            _save_trace(trace, out, args.force, args.compress)
+        else:
+            trace = streamed.commit(opened.trace)
     what = f"{trace.T} steps" + (f" ({' '.join(map(display, trace.tokens[:8]))}{' …' if trace.T > 8 else ''})"
                                  if trace.tokens and model.tokenizer != "chars" else "")  # fmt: skip
     if args.example is not None:

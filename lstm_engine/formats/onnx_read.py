@@ -968,9 +968,10 @@ class OnnxModel(Model):
         values = self._graph.evaluate([n.inputs[r] for r in roles], feeds)
         return feeds, values, notes
 
-    def trace(self, inp: Any, *, batch_index: int = 0) -> Trace:
+    def trace(self, inp: Any, *, batch_index: int = 0, buffers=None) -> Trace:
         """Record the chosen LSTM node on one sequence of the batch `inp`: the sequence input's
-        array, or a dict of arrays by graph input name (states not given start at zeros)."""
+        array, or a dict of arrays by graph input name (states not given start at zeros);
+        `buffers` as Model.trace takes them."""
         n, spec = self.node, self.spec
         tokens = None
         if self.input_kind == "text" and (
@@ -1055,7 +1056,7 @@ class OnnxModel(Model):
         try:
             return record(
                 spec, x, h0, c0, source=self.path, output=output, labels=labels, meta=meta,
-                tokens=tuple(tokens) if tokens is not None else None,
+                tokens=tuple(tokens) if tokens is not None else None, buffers=buffers,
             )  # fmt: skip
         except SpecError as e:
             raise InputError(str(e)) from None

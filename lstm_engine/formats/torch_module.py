@@ -627,7 +627,9 @@ class TorchModuleModel(Model):
             meta["warnings"] = warnings
         return Run(x=lstm_x, h0=h0, c0=c0, output=output, lstm_out=lstm_out.astype(np.float64), meta=meta)
 
-    def _forward(self, tokens, ids, x, batch_index: int, extra=None) -> Run:
+    def _forward(self, tokens, ids, x, batch_index: int, extra=None, buffers=None) -> Run:
+        # `buffers` is for Model._trace_of's record() of the run's input: the hooks' own
+        # recordings (several calls joined into one trace) are made in memory
         T = len(ids) if ids is not None else x.shape[0]
         extra = dict(extra or {})
         if self._hooks:

@@ -110,3 +110,35 @@ def test_record_edit_compress_writes_the_branch_compressed(tmp_path, reference):
     branch = Trace.load(out)
     assert branch.parent == reference.identity and len(branch.edits) == 1
     assert (branch.c[0, 0, 2:, 2] == 0).all()
+
+
+def test_record_streams_the_trace_into_its_file(tmp_path, reference, monkeypatch):
+    from lstm_engine.core import store
+
+    allocated = []
+    real = store.TraceFile.allocate
+
+    def counted(self, name, shape, dtype):
+        allocated.append(name)
+        return real(self, name, shape, dtype)
+
+    monkeypatch.setattr(store.TraceFile, "allocate", counted)
+    out = tmp_path / "run.npz"
+    assert _record(out) == 0
+    assert {"x", "gates", "c", "h"} <= set(allocated)  # the recorder wrote into the file
+    back = Trace.load(out)
+    assert back.identity == reference.identity
+
+
+def test_an_existing_file_is_refused_before_anything_is_recorded(tmp_path, monkeypatch, capsys):
+    import lstm_engine
+
+    out = tmp_path / "run.npz"
+    out.write_bytes(b"mine")
+
+    def never(*args, **kwargs):
+        raise AssertionError("recorded although the file exists")
+
+    monkeypatch.setattr(lstm_engine, "open_and_trace", never)
+    assert _record(out) == 2
+    assert "already exists" in capsys.readouterr().err and out.read_bytes() == b"mine"
