@@ -9,8 +9,9 @@ as plain Python (tests/tui/test_layout.py).
 
 The shapes, by the width a trace view has:
 
-* ≥ 156 columns: table | full cell diagram;
-* 120–155: table | compact cell diagram;
+* ≥ 184 columns: table | large cell diagram (gates named in their boxes);
+* 160–183: table | full cell diagram;
+* 120–159: table | compact cell diagram;
 * 80–119: the table over a row of [compact cell | output].
 
 The rows are shared between the body (table and cell view: what their content
@@ -44,9 +45,12 @@ TABLE_CHROME_ROWS = 2
 
 #: From this width the cell view sits beside the table; below it, under it.
 BESIDE_FROM = 120
-#: From this width the side column is wide enough (64, see the tcss) for the full
-#: 60-column cell diagram beside a whole table.
-FULL_CELL_FROM = 156
+#: From this width the side column is wide enough (67, see the tcss) for the full
+#: 65-column cell diagram beside a whole table (13 columns, two decimals: 93).
+FULL_CELL_FROM = 160
+#: From this width the side column (80, see the tcss) holds the large 78-column diagram
+#: beside a whole table with room for unit names (104).
+LARGE_CELL_FROM = 184
 #: From BESIDE_FROM columns and this many terminal rows, the plots are always shown.
 PLOTS_ALWAYS_FROM = 34
 #: From this many terminal rows, the plots get BIG_PLOT_ROWS at least.
@@ -70,7 +74,7 @@ WATCH_CHROME_ROWS = 1
 #: Most watches the panel lists at once where it shares the screen with the plots.
 WATCH_LIST_ROWS = 6
 #: The arrangements of table and cell view, narrowest first (CSS classes `-<name>`).
-ARRANGEMENTS = ("stacked", "beside", "wide")
+ARRANGEMENTS = ("stacked", "beside", "wide", "large")
 
 #: Footer cells the command-palette key takes on the right (its 11 and a gap).
 PALETTE_CELLS = 12
@@ -96,6 +100,8 @@ def too_small_message(width: int, height: int) -> str:
 
 def arrangement(width: int) -> str:
     """How the table and the cell view share `width` columns: one of ARRANGEMENTS."""
+    if width >= LARGE_CELL_FROM:
+        return "large"
     if width >= FULL_CELL_FROM:
         return "wide"
     return "beside" if width >= BESIDE_FROM else "stacked"
