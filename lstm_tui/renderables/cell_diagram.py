@@ -8,22 +8,27 @@ gate lets ``tanh(c_t)`` out as ``h_t``. Every number comes from a
 :class:`CellValues` the screen filled from the engine; nothing is computed here
 except the peephole contributions ``p·c`` (which is what the gate actually saw).
 
-Full layout (60×14; peephole wires and the projection fit in the same box)::
+Full layout (65×14; peephole wires and the projection fit in the same box)::
 
     c_t-1            kept                              c_t
-    +1.23 ━━━━━━(×)━ +1.23 ━━━━━━(+)━━━━━━━━━━━━━━━┳━━ +1.59
+    +1.73 ━━━━━━(×)━ +1.72 ━━━━━━(+)━━━━━━━━━━━━━━━┳━━ +1.46
                  ┃        written ┃                ┃
-                 ┃          +0.36 ┃            ╭───┸───╮
-                 ┃          ┏━━━━(×)━━━━┓      │ tanh  │ +0.92
+                 ┃ keeps    -0.26 ┃            ╭───┸───╮
+                 ┃          ┏━━━━(×)━━━━┓      │ tanh  │ +0.90
                  ┃          ┃           ┃      ╰───┰───╯
-                 ┃          ┃           ┃          ┃    h_t
-                 ┃          ┃           ┃         (×)━━ +0.74
-             ╭───┸───╮  ╭───┸───╮   ╭───┸───╮  ╭───┸───╮
+                 ┃          ┃           ┃          ┃ h_t +0.73
+                 ┃          ┃           ┃         (×)━━━━┳▶ output
+             ╭───┸───╮  ╭───┸───╮   ╭───┸───╮  ╭───┸───╮ ┗▶ next step
              │  σ f  │  │  σ i  │   │tanh g │  │  σ o  │
-             │  0.99 │  │  0.40 │   │ +0.90 │  │  0.81 │
-             ╰───┰───╯  ╰───┰───╯   ╰───┰───╯  ╰───┰───╯
-    h_t-1 ━━━━┳━━┻━━━━━━━━━━┻━━━━━━━━━━━┻━━━━━━━━━━┛
-    x_t ━━━━━━┛ "ate"                                    unit 12
+             │  0.99 │  │  0.41 │   │ -0.63 │  │  0.81 │
+    h_t-1    ╰───┰───╯  ╰───┰───╯   ╰───┰───╯  ╰───┰───╯
+    -0.42 ━━━━┳━━┻━━━━━━━━━━┻━━━━━━━━━━━┻━━━━━━━━━━┛
+    x_t ━━━━━━┛ "fluent"                                       unit 7
+
+The cell's three inputs (c_t-1, h_t-1 and x_t) carry their values, and its
+output h_t is drawn going to both of its destinations: the model's output (or
+the layer above, `CellValues.h_to`) and the next step, which reads it as its
+h_t-1.
 
 A gate at saturation gets a word beside its wire: f ≥ 0.98 "keeps", f ≤ 0.02
 "forgets"; i "writes" / "blocks". That is the seed's France example, read off
@@ -31,15 +36,21 @@ the diagram.
 
 Peepholes add dashed wires (╎ ╌) from the belt: c_t-1 into the sides of the f
 and i boxes, the new c_t into o, each labelled with the term the gate receives
-(p_f·c_t-1, p_i·c_t-1, p_o·c_t) and, dimmer, the unit's weight p.
+(p_f·c_t-1, p_i·c_t-1, p_o·c_t); the unit's weights p are listed, uncut and
+at one precision, on a row below.
 
 The reverse direction of a bidirectional LSTM reads right to left: its
 previous state is c_t+1 / h_t+1, and the labels say so (CellValues.c_prev_label,
-h_prev_label). A
-projection replaces the h_t number with ``h_cell → ×W_hr → h_t (proj)``.
+h_prev_label). A projection replaces the h_t number with h_cell and says that
+h_t (proj) = W_hr·h_cell is what both destinations get.
 
-Below ``COMPACT_BELOW`` columns the diagram switches to a compact form (the belt
-and the three gate effects on it, no boxes) that fits in ≈36 columns.
+Colours: every number is coloured on the scale `scales` gives it, the unit
+table's, fixed over the whole sequence of the layer and direction.
+
+From ``LARGE_WIDTH`` columns the same drawing is larger (gates further apart,
+taller wires, each box naming its gate: forget, input, candidate, output).
+Below ``COMPACT_BELOW`` columns the diagram switches to a compact form (the
+same wires and names, without the boxes) that fits in 38 columns.
 """
 
 from __future__ import annotations
