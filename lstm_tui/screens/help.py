@@ -66,7 +66,10 @@ marked ▼, the values at t at the right; each row states its scale (f 0–1,
 c_t ±max|c| of the unit).
 
 Heatmap: units (rows) × steps (columns), for the quantity v picks (c, h, f,
-i, o, Δc); click a cell to go to that unit and step.
+i, o, Δc); click a cell to go to that unit and step. When not all units fit,
+the title says which are in view ("units 0–47 of 256"), and J and K (or the
+mouse wheel over the map) scroll them; selecting a unit brings it back into
+view. A few units in a tall panel get several rows each.
 
 History and heatmap share one time axis: a window of steps around the
 cursor, or with z the whole sequence. There a column stands for a bucket of
