@@ -34,6 +34,8 @@ from dataclasses import dataclass, replace
 
 from rich.cells import cell_len
 
+from .renderables.cell_diagram import COMPACT_WIDTH, FULL_WIDTH, LARGE_WIDTH
+
 #: The smallest terminal the debugger draws in; below it, a message says so.
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 #: Rows the screen keeps for itself around a trace view: the header and the footer.
@@ -45,10 +47,10 @@ TABLE_CHROME_ROWS = 2
 
 #: From this width the cell view sits beside the table; below it, under it.
 BESIDE_FROM = 120
-#: From this width the side column is wide enough (67, see the tcss) for the full
+#: From this width the side column is wide enough (67: CELL_WIDTHS) for the full
 #: 65-column cell diagram beside a whole table (13 columns, two decimals: 93).
 FULL_CELL_FROM = 160
-#: From this width the side column (80, see the tcss) holds the large 78-column diagram
+#: From this width the side column (80: CELL_WIDTHS) holds the large 78-column diagram
 #: beside a whole table with room for unit names (104).
 LARGE_CELL_FROM = 184
 #: From BESIDE_FROM columns and this many terminal rows, the plots are always shown.
@@ -75,6 +77,14 @@ WATCH_CHROME_ROWS = 1
 WATCH_LIST_ROWS = 6
 #: The arrangements of table and cell view, narrowest first (CSS classes `-<name>`).
 ARRANGEMENTS = ("stacked", "beside", "wide", "large")
+
+#: Columns the cell view's padding takes around the diagram.
+CELL_PADDING = 2
+#: Columns of the cell view in each arrangement: the diagram it draws there and its padding.
+CELL_WIDTHS = {
+    "stacked": COMPACT_WIDTH + CELL_PADDING, "beside": COMPACT_WIDTH + CELL_PADDING,
+    "wide": FULL_WIDTH + CELL_PADDING, "large": LARGE_WIDTH + CELL_PADDING,
+}  # fmt: skip
 
 #: Footer cells the command-palette key takes on the right (its 11 and a gap).
 PALETTE_CELLS = 12
@@ -125,6 +135,17 @@ class Layout:
     show_heatmap: bool
     watch_rows: int | None = None
     """Rows of the watch panel, None where it is hidden."""
+
+    @property
+    def cell_width(self) -> int:
+        """Columns of the cell view: the compact, full or large diagram and its padding."""
+        return CELL_WIDTHS[self.arrangement]
+
+    @property
+    def side_width(self) -> int | None:
+        """Columns of the side column (cell view over output) beside the table; None where
+        it is under the table and takes the whole width (cell view | output)."""
+        return None if self.arrangement == "stacked" else self.cell_width
 
     @property
     def show_bottom(self) -> bool:

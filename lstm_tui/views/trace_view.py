@@ -301,6 +301,9 @@ class TraceView(Vertical):
         body, bottom = self.query_one("#body"), self.query_one("#bottom")
         history, heatmap = self.query_one("#history"), self.query_one("#heatmap")
         body.styles.height = new.body_rows
+        # the side column's and cell view's widths are the layout's (the diagram they hold)
+        side.styles.width = new.side_width if new.side_width is not None else "100%"
+        self.query_one("#cell").styles.width = new.cell_width
         if new.show_bottom:
             bottom.styles.height = new.bottom_rows
             history.display, heatmap.display = new.show_history, new.show_heatmap
