@@ -233,8 +233,11 @@ def footer_fit(entries: list[tuple[str, str]], width: int) -> int:
     return len(entries)
 
 
+#: Blank columns between two traces shown side by side: without one the first's table,
+#: which may use its whole width, would run into the second's.
+SIDE_BY_SIDE_RULE = 1
 #: From this width two traces being compared are shown side by side, each at least MIN_WIDTH.
-SIDE_BY_SIDE_FROM = 2 * MIN_WIDTH
+SIDE_BY_SIDE_FROM = 2 * MIN_WIDTH + SIDE_BY_SIDE_RULE
 
 
 def compare_sides(width: int, paired: bool, side: int) -> tuple[bool, bool]:

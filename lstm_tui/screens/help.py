@@ -141,7 +141,7 @@ Comparing: B asks for a second input and shows it against the one in view,
 aligned by position (B again ends it); `lstm-tui MODEL --text A --compare B`
 opens on it, and `lstm-tui MODEL --compare-model OTHER` compares two models
 on one input (a .pt and its ONNX export: the first step, layer and gates
-where they diverge, where a gate-order mistake shows). From 160 columns both
+where they diverge, where a gate-order mistake shows). From 161 columns both
 sides are shown; below, one at a time: | switches, D shows the difference.
 
 Walk-through, france.pt: its first example is "I grew up in France … I
