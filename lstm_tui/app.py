@@ -174,8 +174,11 @@ def run(
 
     loader = partial(open_path, path, text=text, input_path=input_path, trust=trust,
                      lstm=lstm, batch_index=batch_index, example=example, inputs=inputs)  # fmt: skip
+    from .terminal import drawn_on_terminal
+
     app = LstmTuiApp(loader=loader, what=Path(path).name)
-    app.run()
+    with drawn_on_terminal():  # the terminal's size even with stdout piped
+        app.run()
     if app.error:  # the error screen is gone with the app; leave the reason in the scrollback
         message = safe_line(" ".join(app.error.split()))  # one safe line, whatever it quoted
         sys.stderr.write(f"lstm-tui: error: {message}\n")
@@ -211,6 +214,9 @@ def debug(model_or_lstm: Any, *args: Any, **kwargs: Any) -> int:
     inputs, rest = (args[0], args[1:]) if args else (None, ())
     source = from_live(model_or_lstm, inputs, args=tuple(rest), forward_kwargs=forward_kwargs,
                        **options)  # fmt: skip
+    from .terminal import drawn_on_terminal
+
     app = LstmTuiApp(source)
-    app.run()
+    with drawn_on_terminal():  # a script's stdout may be piped (| tee log): the real size
+        app.run()
     return app.exit_status

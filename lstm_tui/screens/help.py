@@ -230,13 +230,12 @@ def model_rows(source: Source) -> list[tuple[str, str]]:
         for what, name in zip(("embedding", "head"), parts):
             if isinstance(name, str):
                 rows.append((what, safe_line(name, 60)))
-        vocab = getattr(model, "vocab", None)
-        if vocab:
-            rows.append(("vocabulary", f"{len(vocab)}: " + _listed(vocab)))
-        unk = getattr(model, "unk", None)
-        if unk is not None:
-            rows.append(("unknown token", display(unk)))
-    elif tr.meta.get("unk") is not None:
+    vocab = source.vocab  # a model's, or the vocab= given to debug()
+    if vocab:
+        rows.append(("vocabulary", f"{len(vocab)}: " + _listed(vocab)))
+    if source.unk is not None:
+        rows.append(("unknown token", display(source.unk)))
+    elif model is None and tr.meta.get("unk") is not None:
         rows.append(("unknown token", display(tr.meta.get("unk"))))
     if tr.labels is not None:
         rows.append(("labels", f"{len(tr.labels)}: " + _listed(tr.labels)))
