@@ -176,3 +176,67 @@ def test_info_lists_the_whole_vocabulary():
     assert f"({len(vocab)} in all; --list-vocab lists them)" in summary
     none = _cli("info", str(SAMPLES / "peephole.pt"), "--list-vocab")
     assert none.returncode == 2 and none.stderr.count("\n") == 1 and "no vocabulary" in none.stderr
+
+
+# ---------------------------------------------------------------- the CLI's step numbers
+
+
+def _nonfinite_trace(tmp_path):
+    """A two-layer trace whose first NaN is recorded in layer 2's c at position 3 (step 4)."""
+    import dataclasses
+
+    from lstm_engine import LSTMSpec, record
+
+    tr = record(LSTMSpec.random(2, 3, 2, seed=0), np.ones((6, 2)))
+    bad = {"where": "c", "layer": 1, "direction": 0, "t": 3, "unit": 2}
+    tr = dataclasses.replace(tr, meta={**tr.meta, "first_nonfinite": bad})
+    path = tmp_path / "nan.npz"
+    tr.save(path)
+    return tr, path
+
+
+def test_doctor_numbers_a_nonfinite_place_as_the_screen_does(tmp_path):
+    import json
+
+    from lstm_engine.doctor import trace_findings
+
+    tr, path = _nonfinite_trace(tmp_path)
+    finding = next(f for f in trace_findings([tr]) if f.check == "nonfinite")
+    assert "(L2 fwd, step 4, unit 2)" in finding.message
+    assert finding.evidence["t"] == 3  # the engine keeps its position
+    out = _cli("doctor", str(path), "--json")
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    row = next(r for r in rows if r["check"] == "nonfinite")
+    assert row["evidence"]["step"] == 4 and row["evidence"]["layer"] == 2
+    assert "t" not in row["evidence"]
+    text = _cli("doctor", str(path)).stdout
+    assert "step 4" in text and "layer 1" not in text
+
+
+def test_every_command_numbers_steps_from_1(tmp_path):
+    """record, diff, find, explain and info on france.pt's ablation from step 5: every step a
+    user reads is the screen's (1..T), none a position."""
+    import json
+
+    france = str(SAMPLES / "france.pt")
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    assert _cli("record", france, "-o", str(a)).returncode == 0
+    rec = _cli("record", france, "--edit", "ablate 1 from 5", "-o", str(b))
+    assert "first changes at step 5" in rec.stdout, rec.stdout
+    diff = _cli("diff", str(a), str(b))
+    assert "first divergence beyond 1e-05: step 5" in diff.stdout, diff.stdout
+    report = json.loads(_cli("diff", str(a), str(b), "--json").stdout)
+    assert report["first_divergence"]["step"] == 5 and report["diverges_from"] == {"L1.forward": 5}
+    assert min(report["prediction"]["changed_at"]) == 5
+    first = _cli("find", str(a), "--where", "t == 1")
+    assert first.stdout.split()[:2] == ["t=1", "I"], first.stdout
+    last = json.loads(_cli("find", str(a), "--where", "t == 40", "--json").stdout)
+    assert last["t"] == 40
+    explain = _cli("explain", str(a), "--unit", "1", "--step", "5")
+    assert "at step 5 France" in explain.stdout and "step     1  I" in explain.stdout
+    assert "step     0" not in explain.stdout
+    row = json.loads(_cli("explain", str(a), "--unit", "1", "--step", "5", "--json").stdout)
+    assert row["steps"] == [1, 2, 3, 4, 5] and row["largest_step"] == 5 and row["layer"] == 1
+    bad = _cli("explain", str(a), "--unit", "1", "--step", "0")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert "ablate 1 from 5" in _cli("info", str(b)).stdout
