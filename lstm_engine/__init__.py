@@ -48,6 +48,7 @@ from .core.quantities import (
     ALIASES, QUANTITIES, REGISTRY, VALUE_NAMES, Quantity, prev_subscript, previous_step,
 )
 from .core.trace import Trace, stack_layers
+from .core.store import TraceFile, trace_prefix
 from .core.watch import Watch, WatchError, compile_watch, next_hit
 from .core.edit_syntax import EditSyntaxError, TokenReplacement, format_edit, parse_edit
 from .core.diff import Divergence, QuantityDelta, TraceDiff, UnitDelta
@@ -65,16 +66,23 @@ from .attribution import (
     torch_backward,
 )  # fmt: skip
 from .doctor import CHECKS, Finding, doctor, doctor_traces
+from .select import Match, Selection, match, select_units, span_context, unit_on_mask
+from .corpus import Corpus, is_corpus_file, open_corpus, read_text_inputs, record_corpus
+from .export import export_csv, export_json
+from .formats.lstmvis import export_lstmvis
 
 __all__ = [
     "ALIASES",
     "Ablate",
+    "Match",
+    "Selection",
     "Divergence",
     "Activation",
     "Attribution",
     "CHECKS",
     "CellActivations",
     "CellWeights",
+    "Corpus",
     "ClampGate",
     "Edit",
     "EDITED_TOKEN",
@@ -110,6 +118,7 @@ __all__ = [
     "TokenReplacement",
     "Trace",
     "TraceDiff",
+    "TraceFile",
     "UnitDelta",
     "UnitStats",
     "UnsafeFileError",
@@ -127,17 +136,23 @@ __all__ = [
     "doctor_traces",
     "edit_from_json",
     "example_index",
+    "export_csv",
+    "export_json",
+    "export_lstmvis",
     "format_edit",
     "guess_output_kind",
     "inputs_for",
     "half_life",
+    "is_corpus_file",
     "is_trace_file",
     "label_event",
     "linear_head",
+    "match",
     "load",
     "log_softmax",
     "next_hit",
     "open_and_trace",
+    "open_corpus",
     "open_file",
     "open_pair",
     "output_attribution",
@@ -156,21 +171,27 @@ __all__ = [
     "read_input_array",
     "read_named_inputs",
     "read_positions",
+    "read_text_inputs",
     "record",
+    "record_corpus",
     "remove_stale_partials",
     "require_regular_file",
     "retention",
     "saliency",
     "saturation_fractions",
+    "select_units",
     "save_checkpoint",
     "softmax",
+    "span_context",
     "split_text",
     "stack_layers",
+    "trace_prefix",
     "steps_to_half",
     "token_event",
     "torch_backward",
     "trace_lstm",
     "trace_module",
     "unit_stats",
+    "unit_on_mask",
     "write_file",
 ]
