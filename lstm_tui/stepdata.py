@@ -217,8 +217,9 @@ SERIES = ("c", "h", "f", "i", "o", "g")
 
 def unit_series(trace: Trace, layer: int, direction: int, unit: int) -> dict[str, np.ndarray]:
     """The selected unit over the whole sequence, for the history sparklines."""
-    return {q: np.ascontiguousarray(window(trace, q, layer, direction, 0, trace.T, [unit])[0])
-            for q in SERIES}  # fmt: skip
+    # float64 once here, as the sparklines draw it, rather than a conversion at every step
+    return {q: np.ascontiguousarray(window(trace, q, layer, direction, 0, trace.T, [unit])[0],
+                                    dtype=np.float64) for q in SERIES}  # fmt: skip
 
 
 class _LRU(OrderedDict):

@@ -83,7 +83,8 @@ def token_labels(source: Source) -> list[str]:
     """What the token row shows for each step: the displayed token, or step:value."""
     tr = source.trace
     if tr.tokens is not None:
-        labels = [display(t) for t in tr.tokens]
+        shown: dict[str, str] = {}  # a text repeats its words: each is displayed once
+        labels = [shown[t] if t in shown else shown.setdefault(t, display(t)) for t in tr.tokens]
         unk = tr.meta.get("unk")
         if unk is not None:
             mark = "→" + display(unk)
@@ -123,8 +124,8 @@ def predictions(source: Source) -> list[tuple[str, float]] | None:
     p = probabilities(tr.output, shown_kind(source))  # (T, n), all steps at once; the panel's kind
     best = np.argmax(p, axis=1)
     top = p[np.arange(len(p)), best]
-    names = [display(tr.labels[k]) if tr.labels is not None and k < len(tr.labels) else f"#{k}"
-             for k in best.tolist()]  # fmt: skip
+    shown = [display(label) for label in tr.labels or ()]  # once per label, not per step
+    names = [shown[k] if k < len(shown) else f"#{k}" for k in best.tolist()]
     return list(zip(names, top.tolist()))
 
 
@@ -234,11 +235,19 @@ def _center(s: str, w: int) -> str:
 
 def cell_widths(tokens: list[str], preds: list[tuple[str, float]] | None) -> CellWidths:
     """Each token's column width: wide enough for the token and its predicted label."""
+    cells: dict[str, int] = {}  # tokens and labels repeat: each is measured once
+
+    def cells_of(s: str) -> int:
+        got = cells.get(s)
+        if got is None:
+            got = cells[s] = min(cell_len(s), MAX_CELL)
+        return got
+
     widths = []
     for k, tok in enumerate(tokens):
-        w = min(cell_len(tok), MAX_CELL)
+        w = cells_of(tok)
         if preds is not None:
-            w = max(w, min(cell_len(preds[k][0]), MAX_CELL), 4)
+            w = max(w, cells_of(preds[k][0]), 4)
         widths.append(w + 2)
     return CellWidths(widths)
 
