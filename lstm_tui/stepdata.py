@@ -255,6 +255,10 @@ class TraceData:
 
     #: Do the table and heatmap show differences from another trace (whatif.DifferenceData)?
     difference: bool = False
+    #: Steps × units above which the retention column is measured off the UI thread: a
+    #: half-life is a mean over every step (lstm_engine.half_life reads all of f), and a
+    #: long trace's first paint and layer or direction switch must not wait for it.
+    BACKGROUND = 1 << 22
 
     def __init__(self, trace: Trace, steps: int = 64, series: int = 8) -> None:
         self.trace = trace
@@ -266,13 +270,37 @@ class TraceData:
         self._scales: dict[tuple[int, int], dict[str, float]] = {}
         self._widths: dict[tuple[int, int], dict[str, int]] = {}
         self._half: dict[tuple[int, int], np.ndarray] = {}
+        self._wanted: set[tuple[int, int]] = set()
 
     def half_lives(self, layer: int, direction: int) -> np.ndarray:
-        """The retention column of one (layer, direction): the engine's half-life per unit."""
+        """The retention column of one (layer, direction): the engine's half-life per unit.
+
+        For a trace longer than BACKGROUND it is nan (pending) until `measure_half_lives`
+        has run; the (layer, direction) is then in `take_wanted()`, for the view to measure
+        off the UI thread and show when done.
+        """
         key = (layer, direction)
-        if key not in self._half:
-            self._half[key] = half_life(self.trace, layer, direction)
-        return self._half[key]
+        got = self._half.get(key)
+        if got is None:
+            if self.trace.T * self.trace.hidden_size > self.BACKGROUND:
+                self._wanted.add(key)
+                return np.full(self.trace.hidden_size, np.nan)
+            got = self._half[key] = half_life(self.trace, layer, direction)
+        return got
+
+    def take_wanted(self) -> set[tuple[int, int]]:
+        """The (layer, direction)s whose half-lives were asked for and are pending (once each)."""
+        wanted, self._wanted = self._wanted - set(self._half), set()
+        return wanted
+
+    def measure_half_lives(self, layer: int, direction: int) -> None:
+        """Measure a pending retention column (from any thread; `forget_columns` after it)."""
+        if (layer, direction) not in self._half:
+            self._half[(layer, direction)] = half_life(self.trace, layer, direction)
+
+    def forget_columns(self) -> None:
+        """Drop the cached tables, e.g. once a pending retention column has been measured."""
+        self._columns.clear()
 
     def scales(self, layer: int, direction: int) -> dict[str, float]:
         key = (layer, direction)
