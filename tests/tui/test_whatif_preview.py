@@ -105,6 +105,11 @@ async def test_the_preview_shows_first_marked_then_the_full_branch_replaces_it(s
         assert np.isnan(data.step_values(0, 0, until)["c"]).all()
         heat = data.window("c", 0, 0, 0, T, slice(None))
         assert np.isfinite(heat[:, :until]).all() and np.isnan(heat[:, until:]).all()
+        # a half-life is a mean over every step: pending, not the parent's, until the full branch
+        assert np.isnan(data.columns(0, 0, EDIT_AT, "unit").values["half_life"]).all()
+        # the diagram's colour scale is the one the view measured (the parent's), not a new scan
+        cell = screen.view.query_one("#cell")
+        assert cell._c_scale() == data.base.scales(0, 0)["c"]
         screen._goto(until + 5)  # the user moves on while the rest is re-run
         await pilot.pause()
         # no model to run the head again: the preview says what the full branch will say
@@ -122,6 +127,7 @@ async def test_the_preview_shows_first_marked_then_the_full_branch_replaces_it(s
         assert "re-running" not in bar and "vs parent" in bar
         assert NOT_RECOMPUTED in widget_text(screen.view.query_one("#output"))
         assert not isinstance(screen.view.data, PreviewData)
+        assert np.isfinite(screen.view.data.columns(0, 0, EDIT_AT, "unit").values["half_life"]).all()
     same_arrays(source.trace, Opened(trace=source.trace).branch([]))  # the parent untouched
 
 
