@@ -14,6 +14,7 @@ global cache pins old traces.
 from __future__ import annotations
 
 import itertools
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -144,22 +145,27 @@ def sort_order(values: dict[str, np.ndarray], sort: str, descending: bool = True
     return np.argsort(key, kind="stable")
 
 
-def _abs_max(arr: np.ndarray) -> float:
-    m = float(np.nanmax(np.abs(arr))) if arr.size else 0.0
-    return m if np.isfinite(m) and m > 0 else 1.0
+def _peak(trace: Trace, name: str, layer: int, direction: int) -> tuple[float, float]:
+    """(largest |value|, smallest value) of a quantity's finite values over the whole
+    sequence, (0, 0) when it has none: from the trace's statistics (`Trace.extent`,
+    saved in a trace file), not a pass over the steps."""
+    lo, hi = trace.extent(name, layer, direction)
+    if math.isnan(lo):
+        return 0.0, 0.0
+    return max(abs(lo), abs(hi)), lo
 
 
 def scales(trace: Trace, layer: int, direction: int) -> dict[str, float]:
     """Colour scale per column for one (layer, direction), fixed over the whole sequence.
 
-    Scales come from the recorded c and h, so a colour means the same size at
-    every step and a unit visibly grows as it accumulates memory. Quantities in
-    "cell units" (c, c_{t-1}, kept, forgotten, Δc) share c's scale; the other
-    effects and states (g, i·g, tanh c) are bounded by 1 for the standard
-    activations, as the gates are.
+    Scales come from the recorded c and h (their largest finite |value|), so a
+    colour means the same size at every step and a unit visibly grows as it
+    accumulates memory. Quantities in "cell units" (c, c_{t-1}, kept,
+    forgotten, Δc) share c's scale; the other effects and states (g, i·g,
+    tanh c) are bounded by 1 for the standard activations, as the gates are.
     """
-    c_scale = _abs_max(trace.c[layer, direction])
-    h_scale = 1.0 if is_projected(trace) else _abs_max(trace.h[layer, direction])
+    c_scale = _peak(trace, "c", layer, direction)[0] or 1.0
+    h_scale = 1.0 if is_projected(trace) else _peak(trace, "h", layer, direction)[0] or 1.0
     cell_units = {"c_prev", "kept", "forgotten", "c", "delta_c"}
     out = {q: c_scale if q in cell_units else 1.0 for q in COLUMNS}
     out["h"] = max(h_scale, 1e-12)
@@ -179,25 +185,34 @@ def number_widths(trace: Trace, layer: int, direction: int) -> dict[str, int]:
     over the whole sequence of one (layer, direction), so columns never jitter
     while stepping.
 
-    Exact maxima, asked of the engine a block of steps at a time, so a long
-    trace never materialises a whole derived array.
+    From the finite range of each quantity (`Trace.extent`: measured once, or
+    read from the trace file), so a layer or direction switch costs no pass over
+    the steps; nan and ±inf print as "nan" and "+inf", which always fit.
     """
     projected = is_projected(trace)
-    peak = dict.fromkeys(COLUMNS, 0.0)
-    low = dict.fromkeys(COLUMNS, 0.0)
-    block = max(1, (1 << 20) // max(trace.hidden_size, 1))
-    for t0 in range(0, trace.T, block):
-        t1 = min(trace.T, t0 + block)
-        with np.errstate(invalid="ignore", over="ignore"):
-            names = [per_unit(q, projected) for q in COLUMNS]
-            got = trace.windows(names, layer, direction, t0, t1)
-            for q in COLUMNS:
-                a = got[per_unit(q, projected)]
-                finite = a[~np.isnan(a)]  # NaNs print as "nan", which always fits
-                if finite.size:
-                    peak[q] = max(peak[q], float(np.abs(finite).max()))
-                    low[q] = min(low[q], float(finite.min()))
-    return {q: _text_width(peak[q], is_gate(q) and low[q] >= 0) for q in COLUMNS}
+    out = {}
+    for q in COLUMNS:
+        peak, low = _peak(trace, per_unit(q, projected), layer, direction)
+        out[q] = _text_width(peak, is_gate(q) and low >= 0)
+    return out
+
+
+def measure(trace: Trace, where: tuple[tuple[int, int], ...] | None = None) -> None:
+    """Measure the whole-sequence statistics the table's widths and colours read
+    (`Trace.extent` of every column) for some (layer, direction)s, all by default.
+
+    A trace read from a file has them already; one recorded just now is
+    measured here, a pass over its steps, which the loading worker makes
+    (for the first screen) and a view's worker (for the rest) rather than
+    the UI thread at first paint or at a layer or direction switch.
+    """
+    projected = is_projected(trace)
+    if where is None:
+        where = tuple((layer, d) for layer in range(trace.num_layers)
+                      for d in range(trace.num_directions))  # fmt: skip
+    for layer, direction in where:
+        for q in COLUMNS:
+            trace.extent(per_unit(q, projected), layer, direction)
 
 
 def window(trace: Trace, name: str, layer: int, direction: int, t0: int, t1: int,
