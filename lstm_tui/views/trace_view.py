@@ -202,8 +202,9 @@ class TraceView(Vertical):
     # --- statistics of a long trace, measured off the UI thread (TraceData.take_wanted)
     def _measure_later(self, data: TraceData) -> None:
         wanted = data.take_wanted()
-        if wanted:
-            self.run_worker(partial(self._measure, data, wanted), thread=True, group="statistics")
+        if wanted:  # after the frame that shows them pending: not competing with its paint
+            self.call_after_refresh(self.run_worker, partial(self._measure, data, wanted),
+                                    thread=True, group="statistics")  # fmt: skip
 
     def _measure(self, data: TraceData, wanted: set[tuple[int, int]]) -> None:
         for layer, direction in sorted(wanted):

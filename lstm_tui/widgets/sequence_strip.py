@@ -183,12 +183,12 @@ class CellWidths(tuple):
         out._drawn = {}
         return out
 
-    def drawn(self, budget: int) -> tuple[tuple[int, ...], list[int]]:
+    def drawn(self, budget: int) -> tuple[list[int], list[int]]:
         """The drawn widths in a window `budget` cells wide, and their running sums."""
         got = self._drawn.get(budget)
         if got is None:
-            drawn = tuple(min(w, budget) for w in self)
-            got = (drawn, [0, *accumulate(drawn)])
+            drawn = np.minimum(np.fromiter(self, np.int64, len(self)), budget)
+            got = (drawn.tolist(), [0, *np.cumsum(drawn).tolist()])
             if len(self._drawn) >= self.KEEP:
                 self._drawn.pop(next(iter(self._drawn)))
             self._drawn[budget] = got
