@@ -78,6 +78,7 @@ from lstm_tui.app import LstmTuiApp  # noqa: E402
 from lstm_tui.opening import open_path  # noqa: E402
 from lstm_tui.screens.debugger import DebuggerScreen  # noqa: E402
 from lstm_tui.source import Source  # noqa: E402
+from lstm_tui.stepdata import measure  # noqa: E402
 
 IMPORT_S = time.perf_counter() - _t_import
 
@@ -311,6 +312,12 @@ def run_one(T: int, args, size) -> None:
     print(f"trace: {tr.num_layers} layers × {tr.num_directions} directions, T={tr.T}, "
           f"H={tr.hidden_size}, float32; {how} in {rec:.1f} s (not part of the UI figures)")  # fmt: skip
 
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    measure(tr)
+    print(f"  statistics (extents) measured:     {(time.perf_counter() - t0) * 1000:6.0f} ms   "
+          f"(cpu {(time.process_time() - c0) * 1000:.0f} ms; in the loading worker, or before "
+          "debug() opens the screen; a trace file has them saved)")  # fmt: skip
     fp, loading, cpu = asyncio.run(first_paint(source, size))
     print(f"  first paint of the debugger:       {fp * 1000:6.0f} ms   (trace in memory; "
           f"cpu {cpu * 1000:.0f} ms)")
