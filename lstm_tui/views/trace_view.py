@@ -204,12 +204,13 @@ class TraceView(Vertical):
         wanted = data.take_wanted()
         if wanted:  # after the frame that shows them pending: not competing with its paint
             self.call_after_refresh(self.run_worker, partial(self._measure, data, wanted),
-                                    thread=True, group="statistics")  # fmt: skip
+                                    thread=True, group="statistics", exit_on_error=False)  # fmt: skip
 
     def _measure(self, data: TraceData, wanted: set[tuple[int, int]]) -> None:
         for layer, direction in sorted(wanted):
             data.measure_half_lives(layer, direction)
-        self.app.call_from_thread(self._measured, data)
+        if self.app.is_running:  # not after a quit: the column is no one's to show
+            self.app.call_from_thread(self._measured, data)
 
     def _measured(self, data: TraceData) -> None:
         data.forget_columns()
