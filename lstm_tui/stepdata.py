@@ -219,11 +219,19 @@ def window(trace: Trace, name: str, layer: int, direction: int, t0: int, t1: int
            units: np.ndarray | slice) -> np.ndarray:  # fmt: skip
     """One column's quantity for some units over steps [t0, t1): (units, t1 - t0).
 
-    The engine computes only the window, so a heatmap of Δc over a 5000-step,
-    1024-unit trace never materialises the whole derived array.
+    The engine computes only the window, a block of steps at a time, keeping
+    only the units asked for: the overview's heatmap of Δc over 100,000 steps
+    holds the rows on screen, never a whole derived (T, H) array.
     """
-    block = trace.window(per_unit(name, is_projected(trace)), layer, direction, t0, t1)
-    return np.asarray(block)[:, units].T
+    name = per_unit(name, is_projected(trace))
+    rows = max(1, WINDOW_BLOCK // max(trace.hidden_size, 1))
+    parts = [np.asarray(trace.window(name, layer, direction, a, min(a + rows, t1)))[:, units]
+             for a in range(t0, t1, rows) or (t0,)]  # fmt: skip
+    return (parts[0] if len(parts) == 1 else np.concatenate(parts)).T
+
+
+#: Elements of a quantity computed at a time by `window` (a few MB of temporaries).
+WINDOW_BLOCK = 1 << 20
 
 
 #: The sparklines of the unit history, top to bottom.

@@ -116,3 +116,28 @@ async def test_first_paint_steps_and_switches_read_a_small_part_of_the_trace(lon
         # and the retention column, measured in a worker, is on screen
         columns = screen.view.columns
         assert np.isfinite(columns.values["half_life"]).any()
+
+
+def test_a_window_is_computed_a_block_of_steps_at_a_time(monkeypatch):
+    """The overview's heatmap asks for every step of the units on screen: computed in
+    blocks, keeping those units only, it is the same as the whole window sliced."""
+    from lstm_tui import stepdata
+
+    trace = synthetic_source(layers=2, bidirectional=True, hidden=7, T=50, seed=1).trace
+    monkeypatch.setattr(stepdata, "WINDOW_BLOCK", 3 * 7)  # three steps a block
+    asked = []
+    original = type(trace).window
+
+    def window(self, name, layer, direction, t0, t1):
+        asked.append(t1 - t0)
+        return original(self, name, layer, direction, t0, t1)
+
+    monkeypatch.setattr(type(trace), "window", window)
+    for q in ("c", "delta_c", "c_prev", "kept", "h"):
+        for d in (0, 1):
+            for t0, t1 in ((0, 50), (3, 4), (10, 10), (5, 37)):
+                got = stepdata.window(trace, q, 1, d, t0, t1, [1, 4])
+                want = np.asarray(original(trace, q, 1, d, t0, t1))[:, [1, 4]].T
+                assert got.shape == want.shape == (2, t1 - t0)
+                np.testing.assert_array_equal(got, want)
+    assert asked and max(asked) <= 3  # never more than a block of steps at once
