@@ -78,7 +78,9 @@ class LstmTuiApp(App[int]):
             source = self._loader()
             # the table's widths and colours: a trace recorded just now is measured here,
             # not on the UI thread at first paint (a trace file has them saved)
-            measure(source.trace)
+            others = (self._compare.a, self._compare.b) if self._compare is not None else ()
+            for shown in (source, *others):  # a trace measured already costs a lookup
+                measure(shown.trace)
             return source
 
         source, error, status = source_or_error(load)
