@@ -48,6 +48,7 @@ from .core.quantities import (
     ALIASES, QUANTITIES, REGISTRY, VALUE_NAMES, Quantity, prev_subscript, previous_step,
 )
 from .core.trace import Trace, stack_layers
+from .core.store import TraceFile, trace_prefix
 from .core.watch import Watch, WatchError, compile_watch, next_hit
 from .core.edit_syntax import EditSyntaxError, TokenReplacement, format_edit, parse_edit
 from .core.diff import Divergence, QuantityDelta, TraceDiff, UnitDelta
@@ -68,6 +69,7 @@ from .doctor import CHECKS, Finding, doctor, doctor_traces
 from .select import Match, Selection, match, select_units, span_context, unit_on_mask
 from .corpus import Corpus, is_corpus_file, open_corpus, read_text_inputs, record_corpus
 from .export import export_csv, export_json
+from .formats.lstmvis import export_lstmvis
 
 __all__ = [
     "ALIASES",
@@ -116,6 +118,7 @@ __all__ = [
     "TokenReplacement",
     "Trace",
     "TraceDiff",
+    "TraceFile",
     "UnitDelta",
     "UnitStats",
     "UnsafeFileError",
@@ -135,6 +138,7 @@ __all__ = [
     "example_index",
     "export_csv",
     "export_json",
+    "export_lstmvis",
     "format_edit",
     "guess_output_kind",
     "inputs_for",
@@ -181,6 +185,7 @@ __all__ = [
     "span_context",
     "split_text",
     "stack_layers",
+    "trace_prefix",
     "steps_to_half",
     "token_event",
     "torch_backward",

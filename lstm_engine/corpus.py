@@ -22,8 +22,10 @@ the initial state, where the whole's own `window` would read the previous input'
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
 from pathlib import Path
@@ -191,7 +193,8 @@ class Corpus:
             x=cat("x", 0), h0=first.h0, c0=first.c0, i=cat("i", 2), f=cat("f", 2), g=cat("g", 2),
             o=cat("o", 2), c=cat("c", 2), h=cat("h", 2), spec=first.spec,
             output=None if first.output is None else cat("output", 0),
-            tokens=None if first.tokens is None else tuple(chain.from_iterable(t.tokens for t in traces)),
+            tokens=None if first.tokens is None else tuple(chain.from_iterable(t.tokens
+                                                                for t in traces)),
             labels=first.labels, meta=meta,
         )  # fmt: skip
         return cls(whole)
@@ -208,7 +211,8 @@ def _check_same(first: Trace, t: Trace, k: int) -> None:
                         tr.x.shape[1], tr.c.dtype)  # fmt: skip
     if shape(t) != shape(first):
         raise InputError(f"input {k + 1} was recorded with (layers, directions, hidden, h width, "
-                         f"input width, dtype) {shape(t)}, input 1 with {shape(first)}")  # fmt: skip
+                         f"input width, dtype) {shape(t)}, input 1 with "
+                         f"{shape(first)}")  # fmt: skip
     if not (np.array_equal(t.h0, first.h0) and np.array_equal(t.c0, first.c0)):
         raise InputError(f"input {k + 1} starts from another initial state than input 1; a "
                          "corpus records every input from the model's initial state")  # fmt: skip
@@ -216,7 +220,8 @@ def _check_same(first: Trace, t: Trace, k: int) -> None:
         if (getattr(t, name) is None) != (getattr(first, name) is None):
             raise InputError(f"input {k + 1} and input 1 differ in having {name}")
     if first.output is not None and t.output.shape[1] != first.output.shape[1]:
-        raise InputError(f"input {k + 1} has {t.output.shape[1]} outputs, input 1 {first.output.shape[1]}")
+        raise InputError(f"input {k + 1} has {t.output.shape[1]} outputs, input 1 "
+                         f"{first.output.shape[1]}")  # fmt: skip
     if t.labels != first.labels:
         raise InputError(f"input {k + 1} has other labels than input 1")
 
@@ -267,7 +272,8 @@ def open_corpus(path: str | os.PathLike) -> Corpus:
     """The corpus in a trace file; a LoadError in one line for a trace that is not one."""
     whole = Trace.load(path)
     if not isinstance(whole.meta.get(KEY), Mapping):
-        raise LoadError(f"{path}: a trace of one input, not a corpus (open it with: lstm-tui {path})")
+        raise LoadError(f"{path}: a trace of one input, not a corpus "
+                        f"(open it with: lstm-tui {path})")  # fmt: skip
     try:
         return Corpus(whole)
     except InputError as e:
@@ -299,18 +305,26 @@ def read_text_inputs(path: str | os.PathLike, *, whole: bool = False) -> list[st
     if not inputs:
         raise InputError(f"{path}: no non-empty line, nothing to feed the model")
     if len(inputs) > max_items():
-        raise InputError(f"{path}: {len(inputs)} inputs, more than LSTM_TUI_MAX_ITEMS={max_items()}")
+        raise InputError(f"{path}: {len(inputs)} inputs, more than "
+                         f"LSTM_TUI_MAX_ITEMS={max_items()}")  # fmt: skip
     return inputs
 
 
 # --- recording
+#: A corpus recorded without a path that would take more than this many bytes goes to a
+#: temporary file instead, removed at once but kept open and mapped: its arrays are then the
+#: file's pages, which the system can drop and read again, not anonymous memory.
+SPILL_BYTES = 256 << 20
+
+
 def record_corpus(
     model, texts: Sequence[str], *, progress: Callable[[int, int], None] | None = None,
     stop=None, path: str | os.PathLike | None = None, overwrite: bool = False,
-    exists_hint: str = "pass overwrite=True to replace it",
+    exists_hint: str = "pass overwrite=True to replace it", spill: int | None = SPILL_BYTES,
 ) -> Corpus:  # fmt: skip
     """Record `model` (a Model that reads text) on each text from its initial state, into one
-    corpus: in memory, or with `path` straight into that trace file.
+    corpus: with `path`, straight into that trace file; without, in memory, or, past `spill`
+    bytes (None: never), in an unnamed temporary file (see SPILL_BYTES).
 
     Every text is tokenized first (a word the model cannot read is refused before anything
     is recorded), so the whole's size is known and its arrays are allocated once; then each
@@ -328,10 +342,36 @@ def record_corpus(
         raise InputError(f"{getattr(model, 'name', 'the model')} does not read text; a corpus "
                          "from a text file needs a model that does")  # fmt: skip
     planned = [len(model.tokenize(t)) for t in texts]
+    scratch = None
+    if path is None and spill is not None and _bytes(model.spec, sum(planned)) > spill:
+        scratch = Path(tempfile.mkdtemp(prefix="lstm-tui-corpus-"))
+        path = scratch / "corpus.npz"
+    if path is None:
+        store = MemoryBuffers()
+    else:  # straight into the file (core/store.py): its pages, not anonymous memory
+        from .core.store import TraceFile
+
+        store = TraceFile(path, overwrite=overwrite, exists_hint=exists_hint)
+    try:
+        return _record_into(store, model, texts, planned, progress, stop, path is not None)
+    finally:
+        if path is not None:
+            store.close()  # after a commit, only the handle; without one, the temporary goes
+        if scratch is not None:  # the mapping keeps the file's pages; its name goes now
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _bytes(spec, N: int) -> int:
+    """What a corpus of N steps holds: x, the gates, c and h of every layer and direction."""
+    L, D, H, P = spec.num_layers, spec.num_directions, spec.hidden_size, spec.out_size
+    return N * spec.dtype.itemsize * (spec.input_size + L * D * (5 * H + P))
+
+
+def _record_into(store, model, texts, planned, progress, stop, to_file: bool) -> Corpus:
     N = sum(planned)
     starts = np.concatenate([[0], np.cumsum(planned)[:-1]]).astype(np.int64)
-    store = MemoryBuffers()
     bufs: dict[str, np.ndarray] = {}
+    side = MemoryBuffers()  # the output: a trace file takes it from the trace at commit
     first: Trace | None = None
     done = 0
     unk: list[int] = []
@@ -348,9 +388,9 @@ def record_corpus(
                                  f"{planned[k]} tokens")  # fmt: skip
             if first is None:
                 first = tr
-                bufs = _allocate(store, tr, N)
+                bufs = _allocate(store, side, tr, N)
             else:
-                _check_same(first, replace(tr, z=None), k)
+                _check_same(first, tr, k)
             s, e = int(starts[k]), int(starts[k]) + tr.T
             _copy_rows(bufs, tr, s, e)
             _per_input(tr, k, s, unk, bad, warnings)
@@ -364,23 +404,25 @@ def record_corpus(
     if first is None:
         raise InputError("interrupted before the first input was recorded: nothing to keep")
     del bufs  # the writable views go; the whole adopts the sealed arrays uncopied
-    arrays = store.finish()
+    arrays = {**store.finish(), **side.finish()}
     n = int(starts[done]) if done < len(texts) else N
     meta = _whole_meta(first, starts[:done], len(texts), unk, bad, warnings)
     whole = _whole_trace(first, arrays, n, tokens, meta)
-    corpus = Corpus(whole)
-    if path is not None:
-        corpus.save(path, overwrite=overwrite, exists_hint=exists_hint)
-    return corpus
+    if to_file:  # a stopped recording keeps the room it was given; the file says how much holds
+        whole = store.commit(whole)
+    return Corpus(whole)
 
 
-def _allocate(store, tr: Trace, N: int) -> dict[str, np.ndarray]:
+def _allocate(store, side, tr: Trace, N: int) -> dict[str, np.ndarray]:
+    """The whole's buffers for N steps: the recorder's members in `store`, the output in
+    `side` (memory)."""
     L, D, P, H, dt = tr.num_layers, tr.num_directions, tr.out_size, tr.hidden_size, tr.c.dtype
     bufs = {"x": store.allocate("x", (N, tr.x.shape[1]), dt),
             "gates": store.allocate("gates", (L, D, N, 4, H), dt),
-            "c": store.allocate("c", (L, D, N, H), dt), "h": store.allocate("h", (L, D, N, P), dt)}  # fmt: skip
+            "c": store.allocate("c", (L, D, N, H), dt),
+            "h": store.allocate("h", (L, D, N, P), dt)}  # fmt: skip
     if tr.output is not None:
-        bufs["output"] = store.allocate("output", (N, tr.output.shape[1]), tr.output.dtype)
+        bufs["output"] = side.allocate("output", (N, tr.output.shape[1]), tr.output.dtype)
     return bufs
 
 

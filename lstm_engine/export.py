@@ -194,8 +194,9 @@ def export_json(
         raise InputError(f"export_json takes a Trace, got {type(trace).__name__}")
     n = json_numbers(trace)
     if n > JSON_MAX_NUMBERS:
-        raise InputError(f"the trace holds {n:,} numbers; JSON export is for traces of at most "
-                         f"{JSON_MAX_NUMBERS:,} (export it as npz, csv or lstmvis instead)")  # fmt: skip
+        raise InputError(f"the trace holds {n:,} numbers; JSON export is for traces of at "
+                         f"most {JSON_MAX_NUMBERS:,} (export it as npz, csv or lstmvis "
+                         "instead)")  # fmt: skip
     doc = {
         "format": JSON_FORMAT, "version": JSON_VERSION, "steps": trace.T,
         "layers": trace.num_layers, "directions": trace.num_directions,

@@ -10,6 +10,7 @@ torch module can only exist if the caller already imported torch.
 from __future__ import annotations
 
 import sys
+import weakref
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,39 @@ def _torch_like_state(x: Any, h0: Any, c0: Any) -> None:
             )
 
 
+#: The spec of each live module, with the parameters it was read from: spec_from_module
+#: costs ~110 µs, about what recording a five-word sentence costs, so trace_lstm reads it
+#: again only when the parameters changed.
+_SPECS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _parameters_now(module: Any) -> tuple:
+    """What the spec depends on: each parameter's identity, storage and in-place version
+    (torch bumps `_version` on every in-place write, an optimizer step included), dtype and
+    the module's shape options."""
+    named = module._parameters.items() if not module._modules else module.named_parameters()
+    params = tuple((name, id(p), p.data_ptr(), p._version, p.dtype) for name, p in named
+                   if p is not None)  # fmt: skip
+    options = tuple(getattr(module, k, None) for k in
+                    ("num_layers", "bidirectional", "proj_size", "batch_first", "bias"))  # fmt: skip
+    return params + options
+
+
+def _spec_of(module: Any) -> LSTMSpec:
+    from .formats.torch_module import spec_from_module
+
+    torch = sys.modules["torch"]
+    if not isinstance(module, torch.nn.Module) or isinstance(module, torch.jit.ScriptModule):
+        return spec_from_module(module)
+    key = _parameters_now(module)
+    cached = _SPECS.get(module)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    spec = spec_from_module(module)  # a GRU, LSTMCell, ...: SpecError naming it
+    _SPECS[module] = (key, spec)
+    return spec
+
+
 def trace_lstm(
     module: Any, x: Any, h0: Any = None, c0: Any = None, *, keep_z: bool | None = None
 ) -> Trace:
@@ -58,10 +92,10 @@ def trace_lstm(
         return record(module, x, h0, c0, source="LSTMSpec", keep_z=keep_z)
     # a torch module can only exist if torch is already imported; never import it here
     if "torch" in sys.modules:
-        from .formats.torch_module import is_torch_lstm, spec_from_module
+        from .formats.torch_module import is_torch_lstm
 
         if is_torch_lstm(module) or type(module).__module__.startswith("torch"):
-            spec = spec_from_module(module)  # a GRU, LSTMCell, ...: SpecError naming it
+            spec = _spec_of(module)  # a GRU, LSTMCell, ...: SpecError naming it
             _torch_like_state(x, h0, c0)
             name = type(module).__name__
             cell = isinstance(module, sys.modules["torch"].nn.LSTMCell)

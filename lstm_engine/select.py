@@ -103,7 +103,8 @@ class Match:
         return (-len(self.on), len(self.on) + len(self.extra), -self.length, self.start)
 
 
-def on_mask(values: np.ndarray, threshold: float = THRESHOLD, transform: str = "tanh") -> np.ndarray:
+def on_mask(values: np.ndarray, threshold: float = THRESHOLD,
+            transform: str = "tanh") -> np.ndarray:  # fmt: skip
     """Where values are on: tanh(value) ≥ θ (as value ≥ atanh θ), or value ≥ θ for "raw".
 
     The threshold is compared exactly in the values' own precision: for float32 values the
@@ -254,8 +255,8 @@ def select_units(
     left, right = _check_padding(left, right, whole, direction)
     start, stop = step_index(start), step_index(stop)
     if not 0 <= start < stop <= whole.T:
-        raise InputError(f"the span must be steps inside the sequence (1..{whole.T}), at least "
-                         f"one, got positions {start}..{stop}")  # fmt: skip
+        raise InputError(f"the span must be one or more steps inside the sequence "
+                         f"(1..{whole.T}), got steps {start + 1}..{stop}")  # fmt: skip
     k = input_of(starts, start)
     if input_of(starts, stop - 1) != k:
         raise InputError("a span lies inside one input; this one crosses into the next")
@@ -289,7 +290,8 @@ def match(
     if isinstance(units, Selection):
         sel = units
         threshold, left, right = sel.threshold, sel.left, sel.right
-        quantity, layer, direction, transform = sel.quantity, sel.layer, sel.direction, sel.transform
+        quantity, layer, direction = sel.quantity, sel.layer, sel.direction
+        transform = sel.transform
         units = sel.units
     whole, starts, _ = parts(source)
     name, layer, direction, width = _check_place(whole, quantity, layer, direction)
@@ -309,18 +311,21 @@ def match(
                          f"{on.dtype} {on.shape}")  # fmt: skip
     if not chosen:
         return ()
-    begin, stop = _candidates(on[:, list(chosen)].sum(axis=1), starts, len(chosen), length, min_length)
-    if len(begin) == 0:
-        return ()
     bits = _pack(on)
-    passed = _span_on(bits, starts, begin, stop, left, right)
     selected = np.zeros((1, width), dtype=bool)
     selected[0, list(chosen)] = True
-    n_on = np.bitwise_count(passed & _pack(selected)).sum(axis=1, dtype=np.int64)
+    chosen_bits = _pack(selected)
+    counts = np.bitwise_count(bits & chosen_bits).sum(axis=1, dtype=np.int64)  # selected on, per step
+    begin, stop = _candidates(counts, starts, len(chosen), length, min_length)
+    if len(begin) == 0:
+        return ()
+    passed = _span_on(bits, starts, begin, stop, left, right)
+    n_on = np.bitwise_count(passed & chosen_bits).sum(axis=1, dtype=np.int64)
     n_all = np.bitwise_count(passed).sum(axis=1, dtype=np.int64)
     keep = np.flatnonzero(n_on > 0)
     # LSTMVis's key: -intersection, union (= selected + extra), -length; then position
-    order = keep[np.lexsort((begin[keep], -(stop - begin)[keep], (n_all - n_on)[keep], -n_on[keep]))]
+    span = stop - begin
+    order = keep[np.lexsort((begin[keep], -span[keep], (n_all - n_on)[keep], -n_on[keep]))]
     if limit is not None:
         order = order[: step_index(limit)]
     inputs = np.searchsorted(starts, begin[order], side="right") - 1
@@ -328,9 +333,10 @@ def match(
                              bitorder="little").astype(bool)  # fmt: skip
     out = []
     for row, k, row_on in zip(order, inputs, units_on):
-        out.append(Match(start=int(begin[row]), stop=int(stop[row]), input=int(k),
-                         on=tuple(int(u) for u in np.flatnonzero(row_on & selected[0])),
-                         extra=tuple(int(u) for u in np.flatnonzero(row_on & ~selected[0]))))  # fmt: skip
+        on_units = tuple(int(u) for u in np.flatnonzero(row_on & selected[0]))
+        extra = tuple(int(u) for u in np.flatnonzero(row_on & ~selected[0]))
+        out.append(Match(start=int(begin[row]), stop=int(stop[row]), input=int(k), on=on_units,
+                         extra=extra))  # fmt: skip
     return tuple(out)
 
 
@@ -364,7 +370,8 @@ def _candidates(counts: np.ndarray, starts: np.ndarray, k: int, length: int | No
         span = e - b
         ok = span == length if length is not None else span >= min_length
         found.append(b[ok] * (N + 1) + e[ok])
-    key = np.unique(np.concatenate(found))  # one number per span: distinct and sorted
+    key = np.sort(np.concatenate(found))  # one number per span: sorted, then distinct
+    key = key[np.concatenate(([True], key[1:] != key[:-1]))] if key.size else key
     return key // (N + 1), key % (N + 1)
 
 
@@ -378,4 +385,4 @@ def span_context(source, start: int, stop: int, before: int = 5, after: int = 5)
     lo = int(starts[k])
     hi = int(starts[k + 1]) if k + 1 < len(starts) else whole.T
     toks = whole.tokens
-    return (toks[max(lo, start - before) : start], toks[start:stop], toks[stop : min(hi, stop + after)])
+    return toks[max(lo, start - before) : start], toks[start:stop], toks[stop : min(hi, stop + after)]

@@ -355,6 +355,14 @@ def trace_info_lines(path: str, tr=None) -> list[str]:
         ("labels", ", ".join(map(display, tr.labels)) if tr.labels else "none"),
         ("output", f"{s(meta.get('output_kind') or 'none')}" + (f", shape {list(tr.output.shape)}" if tr.output is not None else "")),
     ]  # fmt: skip
+    if "corpus" in meta:  # a corpus: how many inputs, and whether all of them were recorded
+        from lstm_engine import Corpus
+
+        corpus = Corpus(tr)
+        n, lengths = len(corpus), corpus.lengths
+        inputs = f"{n}" + ("" if corpus.complete else f" of {corpus.planned} (interrupted)")
+        rows.insert(5, ("inputs", f"{inputs}, {int(lengths.min())}–{int(lengths.max())} steps "
+                                  "each (select and match: lstm-tui match)"))  # fmt: skip
     unk_at = meta.get("unk_positions") or []
     unk_at = unk_at if isinstance(unk_at, list) else []
     if unk_at and tr.tokens:

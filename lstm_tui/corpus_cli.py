@@ -330,7 +330,7 @@ def cmd_match(args) -> int:
     try:
         for row in rows:
             if args.json:
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.write(json.dumps(row) + "\n")  # ASCII: no raw control or bidi character
             else:
                 out.write(match_line(row, len(set(units)), isinstance(source, Corpus)) + "\n")
         out.flush()
@@ -371,7 +371,7 @@ def export_parser() -> argparse.ArgumentParser:
 def cmd_export(args) -> int:
     from pathlib import Path
 
-    from lstm_engine.export import export_csv, export_json
+    from lstm_engine import export_csv, export_json
 
     out = Path(args.output)
     if _same_file(out, args.model):

@@ -15,6 +15,8 @@ Writing. `write_file` is how the project writes a file (traces, checkpoints,
 target, with an unpredictable name, never through a symlink; then linked to
 the target name (which fails if the name exists, even if it appeared a moment
 ago) or, when asked to overwrite, renamed over a regular file and nothing else.
+`PartialFile` is that machinery as an object, for a writer that is not one
+callback (a trace recorded straight into its file, core/store.py).
 
 Every failure is an EngineError with one line naming the path.
 """

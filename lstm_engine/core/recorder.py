@@ -10,8 +10,13 @@ branch whose edits change nothing is its parent bit for bit.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
+import math
+import mmap
+import os
 import sys
+import warnings
 import weakref
 from collections.abc import Iterable
 from typing import Any
@@ -160,7 +165,7 @@ def _all_finite(a: np.ndarray) -> bool:
     (something is, or finite values overflowed) is looked at closely, a block at a time.
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.sum(a)):
+        if np.isfinite(np.add.reduce(a, axis=None)):
             return True
     if a.ndim == 0 or a.size <= SCAN_BLOCK:
         return bool(np.isfinite(a).all())
@@ -229,13 +234,167 @@ def _first_nonfinite(
     return best[1] if best else None
 
 
+#: Each spec's (config, dtype name) for the meta: a frozen spec's config cannot change, and
+#: building it was a tenth of recording a five-word sentence. (The Trace copies the meta as
+#: it freezes it, so no trace shares this dict.)
+_CONFIGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _meta(spec: LSTMSpec, source: str | None, nonfinite: dict | None) -> dict:
+    known = _CONFIGS.get(spec)
+    if known is None:
+        known = _CONFIGS[spec] = (spec.config(), str(spec.dtype))
     return {
-        "config": spec.config(),
-        "dtype": str(spec.dtype),
+        "config": known[0],
+        "dtype": known[1],
         "source": source,
         "first_nonfinite": nonfinite,
     }
+
+
+#: Buffers from this size on live in sealed shared memory (a memfd, Linux), so that a branch
+#: starts as a copy-on-write map of its parent's (`_SharedBuffer.private_copy`): only the
+#: pages its re-run writes are copied. Smaller ones stay in huge-page anonymous memory,
+#: which a recording fills faster (12 against 27 ms for 40 MB) and copies cheaply.
+SHARED_MIN = 2**24
+
+#: The sealed shared buffers, by the id of their read-only array; an entry (and with it the
+#: memfd) goes when that array does, with the last trace that views it.
+_SHARED: dict[int, "_SharedBuffer"] = {}
+
+
+class _SharedBuffer:
+    """A memfd written once through a shared map, then sealed against every write
+    (F_SEAL_WRITE: not even through the descriptor) and mapped read-only."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype):
+        self.shape, self.dtype = shape, dtype
+        self.nbytes = dtype.itemsize * math.prod(shape)
+        self.fd = os.memfd_create("lstm-tui-trace", os.MFD_ALLOW_SEALING | os.MFD_CLOEXEC)
+        weakref.finalize(self, os.close, self.fd)
+        os.ftruncate(self.fd, self.nbytes)
+        self._map = mmap.mmap(self.fd, self.nbytes)
+        self.writable = np.frombuffer(self._map, dtype).reshape(shape)
+
+    def seal(self) -> np.ndarray | None:
+        """The read-only array, once every writable view is gone; None if one is still alive."""
+        self.writable = None
+        try:
+            self._map.close()
+        except BufferError:  # a view of the writable map is still alive somewhere
+            return None
+        fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SHRINK
+                    | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)  # fmt: skip
+        ro = mmap.mmap(self.fd, self.nbytes, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+        array = seal(np.frombuffer(ro, self.dtype).reshape(self.shape), freeze_owner=False)
+        self.array = weakref.ref(array)
+        _SHARED[id(array)] = self
+        weakref.finalize(array, _SHARED.pop, id(array), None)
+        return array
+
+    def private_copy(self) -> tuple[np.ndarray, "_Private"]:
+        """A writable copy-on-write map of the sealed contents: reading it reads these pages,
+        and only the pages written are copied (the sealed memfd never changes)."""
+        m = mmap.mmap(self.fd, self.nbytes, flags=mmap.MAP_PRIVATE,
+                      prot=mmap.PROT_READ | mmap.PROT_WRITE)  # fmt: skip
+        return np.frombuffer(m, self.dtype).reshape(self.shape), _Private(m, self)
+
+
+class _Private:
+    """The sealed side of `private_copy`: write-protected (mprotect) once the branch is done."""
+
+    def __init__(self, m: mmap.mmap, source: _SharedBuffer):
+        self.map, self.source = m, source
+
+    def finish(self) -> np.ndarray:
+        src = self.source
+        array = np.frombuffer(self.map, src.dtype).reshape(src.shape)
+        if not _protect(array):  # cannot write-protect: an ordinary sealed copy instead
+            return seal(array)
+        array.flags.writeable = False
+        return seal(array, freeze_owner=False)
+
+
+_MPROTECT: list = []
+
+
+def _protect(a: np.ndarray) -> bool:
+    """Make the pages of a (page-aligned, mmap'd) array read-only: a write through any alias
+    of them faults instead of changing a trace."""
+    if not _MPROTECT:
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            _MPROTECT.append(libc.mprotect)
+        except (OSError, AttributeError):
+            _MPROTECT.append(None)
+    if _MPROTECT[0] is None or a.ctypes.data % mmap.PAGESIZE:
+        return False
+    return _MPROTECT[0](a.ctypes.data, a.nbytes, mmap.PROT_READ) == 0
+
+
+def _shared_source(a: np.ndarray | None) -> _SharedBuffer | None:
+    """The sealed shared buffer `a` is the whole of (as a trace's c, h or z is), or None."""
+    probe = a
+    while isinstance(probe, np.ndarray):
+        buf = _SHARED.get(id(probe))
+        if buf is not None and buf.array() is probe:
+            start = probe.__array_interface__["data"][0]
+            whole = a.__array_interface__["data"][0] == start and a.nbytes == probe.nbytes
+            return buf if whole and a.shape == probe.shape else None
+        probe = probe.base
+    return None
+
+
+def _start_from(parent: np.ndarray, shape: tuple[int, ...], dtype) -> tuple[np.ndarray, Any]:
+    """A writable buffer holding `parent`'s values, for a branch to re-run into, and its
+    sealed side for `finished`/`_Private.finish`: a copy-on-write map of the parent's sealed
+    shared memory where it has one (no copy: ~150 ms a 120 MB trace), else a copy."""
+    source = _shared_source(parent)
+    if source is not None and source.shape == tuple(shape) and source.dtype == dtype:
+        return source.private_copy()
+    writable, sealed = sealed_buffer(shape, dtype)
+    writable[...] = parent
+    return writable, sealed
+
+
+def _finish_start(sealed) -> np.ndarray:
+    return sealed.finish() if isinstance(sealed, _Private) else finished(sealed)
+
+
+_MADVISE: list = []  # libc's madvise, looked up on the first large buffer (Linux only)
+
+
+def _huge_pages(a: np.ndarray) -> None:
+    """Ask Linux to back a large, untouched buffer with 2 MiB pages (MADV_HUGEPAGE).
+
+    A recording writes every byte of its new buffers once, and with 4 KiB pages the page
+    faults cost about as much as the writes (27 against 12 ms for 40 MB, measured); the
+    kernel's default ("madvise") gives huge pages only to memory that asks.
+    """
+    huge = 2**21
+    if a.nbytes < 4 * huge or not sys.platform.startswith("linux"):
+        return
+    if not _MADVISE:
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            _MADVISE.append(libc.madvise)
+        except (OSError, AttributeError):
+            _MADVISE.append(None)
+    if _MADVISE[0] is not None:
+        start = a.ctypes.data
+        lo, hi = -(-start // huge) * huge, (start + a.nbytes) // huge * huge
+        _MADVISE[0](lo, hi - lo, 14)  # MADV_HUGEPAGE; a refusal only costs the speed-up
+
+
+#: Buffers smaller than this are plain arrays sealed by a copy at the end: for a short
+#: sentence that copy is cheaper than setting up a sealed block (readonly.sealed_buffer).
+SMALL_BUFFER = 2**14
 
 
 class MemoryBuffers:
@@ -252,11 +411,29 @@ class MemoryBuffers:
         self._sealed: dict[str, Any] = {}
 
     def allocate(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        if dtype.itemsize * math.prod(shape) < SMALL_BUFFER:  # sealed by a copy, when done
+            self._sealed[name] = writable = np.empty(shape, dtype)
+            return writable
+        if dtype.itemsize * math.prod(shape) >= SHARED_MIN and hasattr(os, "memfd_create") \
+                and hasattr(fcntl, "F_ADD_SEALS"):  # fmt: skip
+            self._sealed[name] = shared = _SharedBuffer(tuple(shape), dtype)
+            return shared.writable
         writable, self._sealed[name] = sealed_buffer(shape, dtype)
+        _huge_pages(writable)
         return writable
 
     def finish(self) -> dict[str, np.ndarray]:
-        return {name: finished(sealed) for name, sealed in self._sealed.items()}
+        done = {}
+        for name, sealed in self._sealed.items():
+            if isinstance(sealed, _SharedBuffer):
+                array = sealed.seal()
+                if array is None:  # a writable view outlived the run: sealed by a copy
+                    array = seal(np.frombuffer(sealed._map, sealed.dtype).reshape(sealed.shape))
+                done[name] = array
+            else:
+                done[name] = seal(sealed) if isinstance(sealed, np.ndarray) else finished(sealed)
+        return done
 
 
 def record(
@@ -308,12 +485,12 @@ def record(
     h = store.allocate("h", (L, D, T, P), dt)
     z = store.allocate("z", (L, D, T, 4, H), dt) if keep_z else None
 
-    finite = True
+    finite, run = True, _run_fused if fused(spec, T) else _run
     with np.errstate(over="ignore", invalid="ignore"):
         for layer in range(L):
             layer_in = _LayerInput(x, h, layer)
             for d in range(D):
-                finite &= _run(spec, layer, d, layer_in, gates[layer, d], c[layer, d],
+                finite &= run(spec, layer, d, layer_in, gates[layer, d], c[layer, d],
                                h[layer, d], z[layer, d] if keep_z else None, h0[layer, d],
                                c0[layer, d])  # fmt: skip
 
@@ -416,6 +593,170 @@ def _run(
     return finite
 
 
+#: record() lets torch's own LSTM kernel run the recurrence (see `_run_fused`) from this many
+#: steps on; below it, building torch's tensors costs more than the numpy steps it saves.
+FUSED_MIN_T = 16
+
+#: The steps `_run_fused` gives torch and then recovers at a time: small enough that a
+#: block's z, gates and c stay in the cache between the passes over them.
+FUSED_BLOCK = 1024
+
+#: torch's copies of a spec's weights, made once per spec (the spec's are sealed numpy arrays,
+#: which torch will not wrap without a warning, and a copy per record() would cost more
+#: than a short sequence's steps).
+_TORCH_WEIGHTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def fused(spec: LSTMSpec, T: int) -> bool:
+    """Does record() run `spec` over T steps with torch's fused kernel (`_run_fused`)?
+
+    Only where torch computes exactly this cell (sigmoid/tanh, no peepholes, clip or coupled
+    gate, float32 or float64) and torch is already imported: a trace of an ONNX or Keras
+    model, or a file, never pays for importing torch.
+    """
+    return (
+        "torch" in sys.modules and T >= FUSED_MIN_T and spec.clip is None
+        and not spec.input_forget and spec.dtype in (np.float32, np.float64)
+        and all(spec.cell_activations(layer, d).is_standard and not w.peephole
+                for layer, dirs in enumerate(spec.weights) for d, w in enumerate(dirs))
+    )  # fmt: skip
+
+
+def _torch_weights(torch, spec: LSTMSpec, layer: int, d: int) -> tuple[list, np.ndarray]:
+    """torch's parameters of one layer and direction, and [W_ih, W_hh, b_ih + b_hh] side by
+    side (4H, in + P + 1) for `_run_fused`'s one product per block; made once per spec."""
+    per_spec = _TORCH_WEIGHTS.get(spec)
+    if per_spec is None:
+        per_spec = _TORCH_WEIGHTS[spec] = {}
+    if (layer, d) not in per_spec:
+        w = spec.weights[layer][d]
+        names = ("W_ih", "W_hh", "b_ih", "b_hh", "W_hr")  # torch's order for one layer
+        params = [torch.tensor(np.array(getattr(w, n))) for n in names
+                  if getattr(w, n) is not None]  # fmt: skip
+        parts = [w.W_ih, w.W_hh] + ([] if w.b_ih is None else [(w.b_ih + w.b_hh)[:, None]])
+        per_spec[layer, d] = params, np.ascontiguousarray(np.concatenate(parts, axis=1))
+    return per_spec[layer, d]
+
+
+#: The chunk length of `_linear_scan`: about √ZX_BLOCK, so a block costs ~4·√n numpy calls.
+SCAN_CHUNK = 32
+#: Above this H the scan's extra passes over memory cost more than a step loop's calls
+#: (measured: 0.4 against 1.1 µs a step at H=64, even at H=256, 3.0 against 1.5 at H=1024).
+SCAN_MAX_H = 256
+
+
+def _linear_scan(f: np.ndarray, c: np.ndarray, c_prev: np.ndarray) -> np.ndarray:
+    """c_t = f_t ⊙ c_{t−1} + u_t in place over (n, H) rows in reading order (c holds u on
+    entry), from c_prev; returns the last c_t.
+
+    A step loop is two numpy calls a step, as slow as torch's whole step at small H; so the
+    rows are cut into chunks of SCAN_CHUNK, every chunk's recurrence runs from zero at once
+    (one call per position in a chunk, over all chunks), each chunk's incoming c follows from
+    the previous chunk's end (one step per chunk), and c = local + (∏ f) ⊙ incoming fixes
+    every row at once. The same sums in another order: equal to the loop to rounding.
+    """
+    n, H = c.shape
+    k = SCAN_CHUNK
+    m = n // k if H <= SCAN_MAX_H else 0
+    if m >= 2:
+        s0, s1 = c.strides
+        c3 = np.lib.stride_tricks.as_strided(c, (m, k, H), (k * s0, s0, s1))
+        f3 = np.lib.stride_tricks.as_strided(f, (m, k, H), (k * f.strides[0], *f.strides))
+        p3 = np.empty((m, k, H), c.dtype)  # ∏ f from each chunk's start
+        p3[:, 0] = f3[:, 0]
+        for j in range(1, k):
+            np.multiply(p3[:, j - 1], f3[:, j], out=p3[:, j])
+        tmp = np.empty((m, H), c.dtype)
+        for j in range(1, k):  # every chunk's recurrence from 0, all chunks at once
+            np.multiply(f3[:, j], c3[:, j - 1], out=tmp)
+            np.add(c3[:, j], tmp, out=c3[:, j])
+        incoming = np.empty((m, H), c.dtype)
+        incoming[0] = c_prev
+        for q in range(1, m):
+            np.multiply(p3[q - 1, k - 1], incoming[q - 1], out=incoming[q])
+            np.add(incoming[q], c3[q - 1, k - 1], out=incoming[q])
+        np.multiply(p3, incoming[:, None], out=p3)
+        np.add(c3, p3, out=c3)
+        c_prev, f, c = c3[m - 1, k - 1], f[m * k :], c[m * k :]
+    fc = np.empty(H, c.dtype)
+    for f_t, c_t in zip(f, c):  # what is left, or every step of a wide cell
+        np.multiply(f_t, c_prev, out=fc)
+        np.add(c_t, fc, out=c_t)
+        c_prev = c_t
+    return c_prev
+
+
+def _run_fused(
+    spec: LSTMSpec, layer: int, d: int, layer_in: _LayerInput, gates: np.ndarray,
+    c: np.ndarray, h: np.ndarray, z: np.ndarray | None, h_prev: np.ndarray,
+    c_prev: np.ndarray,
+) -> bool:  # fmt: skip
+    """`_run` over the whole sequence, with torch's fused LSTM kernel for the recurrence.
+
+    At small H a step is a dozen numpy calls of a microsecond each, and torch's whole step
+    costs about two: so torch runs the recurrence, FUSED_BLOCK steps at a time from the
+    state the block reads, and gives h. Everything else follows from h exactly, without a
+    step loop over the nonlinear part: z_t = W_ih x_t + W_hh h_{t−1} + b for the whole
+    block in one matrix product (of [x_t, h_{t−1}, 1] with [W_ih, W_hh, b], cached), the
+    gates by one call per operation, and c by the linear recurrence c_t = f_t c_{t−1} +
+    i_t g_t in chunks (`_linear_scan`). So h is torch's own and the rest agrees with the
+    numpy cell to rounding (tests/engine/test_speed_fused.py holds both paths to torch and
+    to each other). True when every value written is finite, as `_run`.
+    """
+    torch = sys.modules["torch"]
+    w, reverse, T = spec.weights[layer][d], spec.reads_reversed(d), layer_in.T
+    params, W_cat = _torch_weights(torch, spec, layer, d)
+    dt, H, P, n_in = spec.dtype, spec.hidden_size, h.shape[-1], w.W_ih.shape[1]
+    one = np.ones((), dt)
+    nb = min(FUSED_BLOCK, T)
+    inp = np.empty((nb, W_cat.shape[1]), dt)  # [x_t, h_{t−1}, 1] of each step of a block
+    inp[:, n_in + P :] = 1
+    z_scratch = np.empty((nb, 4 * H), dt) if z is None else None
+    state = (torch.from_numpy(np.array(h_prev).reshape(1, 1, -1)),
+             torch.from_numpy(np.array(c_prev).reshape(1, 1, -1)))  # fmt: skip
+    c_last, finite = c_prev, True
+    starts = range(0, T, nb)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "LSTM with projections is not supported with oneDNN")
+        for s in reversed(starts) if reverse else starts:
+            e = min(s + nb, T)
+            n = e - s
+            x_blk, h_blk, hp = inp[:n, :n_in], h[s:e], inp[:n, n_in : n_in + P]
+            x_blk[...] = layer_in.rows(s, e)
+            seq = torch.from_numpy(np.ascontiguousarray(x_blk[::-1]) if reverse else x_blk)
+            out, h_n, c_n = torch.lstm(seq[:, None], state, params, w.b_ih is not None,
+                                       1, 0.0, False, False, False)  # fmt: skip
+            out = out[:, 0].numpy()
+            h_blk[...] = out[::-1] if reverse else out
+            # the h_{t−1} each step read, in sequence order: the block's first read is the state
+            first = state[0].reshape(-1).numpy()
+            if reverse:
+                hp[:-1], hp[-1] = h_blk[1:], first
+            else:
+                hp[1:], hp[0] = h_blk[:-1], first
+            state = (h_n, c_n)
+            zb = z_scratch[:n] if z is None else z[s:e].reshape(n, 4 * H)
+            np.matmul(inp[:n], W_cat.T, out=zb)
+            g_blk = gates[s:e]
+            gf = g_blk.reshape(n, 4 * H)
+            np.negative(zb, out=gf)  # σ as the cell computes it: 1 / (1 + exp(−z))
+            np.exp(gf, out=gf)
+            np.add(gf, one, out=gf)
+            np.divide(one, gf, out=gf)
+            np.tanh(zb.reshape(n, 4, H)[:, 2], out=g_blk[:, 2])
+            c_blk = c[s:e]
+            np.multiply(g_blk[:, 0], g_blk[:, 2], out=c_blk)  # i ⊙ g, then + f ⊙ c_{t−1}
+            f_rows = g_blk[:, 1]
+            if reverse:
+                c_last = _linear_scan(f_rows[::-1], c_blk[::-1], c_last)
+            else:
+                c_last = _linear_scan(f_rows, c_blk, c_last)
+            # a gate is NaN only where its z is, and a NaN gate makes c_t or h_t NaN (no edit
+            # here sets them back), so c and h alone say whether the block is all finite
+            finite = finite and _all_finite(c_blk) and _all_finite(h_blk)
+    return finite
+
+
 def _gate_block(trace: Trace) -> np.ndarray | None:
     """A read-only (L, D, T, 4, H) view of trace.i, .f, .g, .o when they are the gate slices of
     one C-ordered block, as record() and branch() make them (then the branch copies them in
@@ -434,6 +775,68 @@ def _gate_block(trace: Trace) -> np.ndarray | None:
     return np.lib.stride_tricks.as_strided(
         i, (L, D, T, 4, H), (*i.strides[:3], H * s, s), writeable=False
     )
+
+
+def _gate_source(trace: Trace, together: np.ndarray) -> np.ndarray:
+    """The array a branch starts its gates from: the sealed shared buffer trace.i is a slice
+    of, when it is one (then the branch maps it copy-on-write), else the gate block."""
+    probe = trace.i
+    while isinstance(probe, np.ndarray):
+        buf = _SHARED.get(id(probe))
+        if buf is not None and buf.array() is probe:
+            same = probe.__array_interface__["data"][0] == trace.i.__array_interface__["data"][0]
+            return probe if same and probe.shape == together.shape else together
+        probe = probe.base
+    return together
+
+
+def _rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n,) True where row t of a differs from row t of b (NaN equal to NaN), a block at a time."""
+    step = max(1, SCAN_BLOCK // max(a.shape[1], 1))
+    out = np.empty(a.shape[0], bool)
+    for k in range(0, a.shape[0], step):
+        x, y = a[k : k + step], b[k : k + step]
+        out[k : k + step] = ((x != y) & ~(np.isnan(x) & np.isnan(y))).any(axis=-1)
+    return out
+
+
+def _sets_something_new(trace: Trace, layer: int, d: int, t: int, override: Override) -> bool:
+    """Does `override` set a value at step t that is not already the parent's there?"""
+    dt = trace.c.dtype
+    for what, unit, value in override:
+        if what == "h_cell":
+            old = trace.value("h_cell", layer, d, t)
+        else:
+            old = getattr(trace, what)[layer, d, t]
+        old = old if unit is None else old[unit : unit + 1]
+        if not (old == np.asarray(value, dt)).all():
+            return True
+    return False
+
+
+def _first_change(
+    trace: Trace, layer: int, d: int, lo: int, hi: int, changed: np.ndarray, over: dict | None
+) -> int | None:
+    """The first position of [lo, hi), in the direction's reading order, whose step can come
+    out other than the parent's: its input changed, or a new edit sets a new value there.
+
+    Before it every step reads the parent's input and state and is set as the parent was,
+    so its rows are the parent's: a branch re-runs from here. That is what makes an edit
+    that changes nothing a branch equal to its parent bit for bit, whichever way the parent
+    was computed (record()'s torch path rounds unlike the numpy cell that re-runs a step).
+    None when nothing in the range changes.
+    """
+    reverse = trace.reads_reversed(d)
+    steps = np.flatnonzero(changed[lo:hi])
+    first = None if not steps.size else int(steps[-1] if reverse else steps[0]) + lo
+    for t in sorted(over or (), reverse=reverse):
+        if not lo <= t < hi:
+            continue
+        if first is not None and (t <= first if reverse else t >= first):
+            break
+        if _sets_something_new(trace, layer, d, t, over[t]):
+            return t
+    return first
 
 
 def branch(
@@ -506,33 +909,39 @@ def branch(
         x[...] = trace.x
         for e in new_inputs:
             x[e.t] = e.x
-    gates, gates_sealed = sealed_buffer((L, D, T, 4, H), dt)
     together = _gate_block(trace)
-    if together is not None:  # one contiguous copy (a recording's gates share one buffer)
-        gates[...] = together
+    if together is not None:  # one block (a recording's gates share one buffer): shared or copied
+        gates, gates_sealed = _start_from(_gate_source(trace, together), (L, D, T, 4, H), dt)
     else:
+        gates, gates_sealed = sealed_buffer((L, D, T, 4, H), dt)
         for k, name in enumerate(GATES):
             gates[:, :, :, k] = getattr(trace, name)
-    c, c_sealed = sealed_buffer((L, D, T, H), dt)
-    h, h_sealed = sealed_buffer((L, D, T, P), dt)
-    c[...], h[...] = trace.c, trace.h
-    z, z_sealed = sealed_buffer(trace.z.shape, dt) if trace.z is not None else (None, None)
-    if z is not None:
-        z[...] = trace.z
+    c, c_sealed = _start_from(trace.c, (L, D, T, H), dt)
+    h, h_sealed = _start_from(trace.h, (L, D, T, P), dt)
+    z, z_sealed = _start_from(trace.z, trace.z.shape, dt) if trace.z is not None else (None, None)
     h0, c0 = trace.h0, trace.c0
 
     ranges = []  # (layer, d, lo, hi): the only rows that can differ from the parent's
     finite = trace.meta.get("first_nonfinite", True) is None  # the parent was all finite
+    new_over = overrides(new, spec, T)
+    changed = np.zeros(T, bool)  # positions where the layer's input differs from the parent's
+    for e in new_inputs:
+        changed[e.t] |= _rows_differ(x[e.t : e.t + 1], trace.x[e.t : e.t + 1])[0]
     with np.errstate(over="ignore", invalid="ignore"):
         for layer in range(L):
             layer_in = _LayerInput(x, h, layer)  # read as the re-run goes: the branch's own
+            changed_out = np.zeros(T, bool)
             for d in range(D):
                 rerun = np.flatnonzero(mask[layer, d])
                 if not rerun.size:
                     continue
                 lo, hi = int(rerun[0]), int(rerun[-1]) + 1
-                ranges.append((layer, d, lo, hi))
                 reverse = spec.reads_reversed(d)
+                first = _first_change(trace, layer, d, lo, hi, changed, new_over.get((layer, d)))
+                if first is None:  # every step reads and sets what the parent's did: its rows
+                    continue
+                lo, hi = (lo, first + 1) if reverse else (first, hi)
+                ranges.append((layer, d, lo, hi))
                 p = previous_step(hi - 1 if reverse else lo, reverse)
                 h_prev, c_prev = (h[layer, d, p], c[layer, d, p]) if 0 <= p < T else \
                     (h0[layer, d], c0[layer, d])  # fmt: skip
@@ -540,11 +949,13 @@ def branch(
                                c[layer, d, lo:hi], h[layer, d, lo:hi],
                                None if z is None else z[layer, d, lo:hi], h_prev, c_prev, lo,
                                edited.get((layer, d)), exact=until is not None)  # fmt: skip
+                changed_out[lo:hi] |= _rows_differ(h[layer, d, lo:hi], trace.h[layer, d, lo:hi])
+            changed = changed_out
 
     del layer_in
     x = finished(x_sealed) if new_inputs else x
-    gates, c, h = finished(gates_sealed), finished(c_sealed), finished(h_sealed)
-    z = None if z_sealed is None else finished(z_sealed)
+    gates, c = _finish_start(gates_sealed), _finish_start(c_sealed)
+    h, z = _finish_start(h_sealed), None if z_sealed is None else _finish_start(z_sealed)
     arrays = dict(
         i=gates[:, :, :, 0], f=gates[:, :, :, 1], g=gates[:, :, :, 2], o=gates[:, :, :, 3],
         c=c, h=h,

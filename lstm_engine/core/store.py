@@ -69,7 +69,9 @@ _LOCATOR64 = struct.Struct("<IIQI")  # 20 bytes, PK\6\7
 _SIG_LOCAL, _SIG_CENTRAL, _SIG_EOCD = 0x04034B50, 0x02014B50, 0x06054B50
 _SIG_EOCD64, _SIG_LOCATOR64 = 0x06064B50, 0x07064B50
 _ZIP64_EXTRA, _ALIGN_EXTRA = 0x0001, 0xD935
-_LIMIT32, _LIMIT16 = 0xFFFFFFFF, 0xFFFF
+_LIMIT32, _LIMIT16 = 0xFFFFFFFF, 0xFFFF  # the largest 32- and 16-bit fields, zip64's markers
+#: A size or offset from which the writer uses zip64 fields (a test lowers it to see them).
+ZIP64_AT = _LIMIT32
 #: 1980-01-01 00:00 in DOS form: files are the same bytes whenever they are written
 _DOS_TIME, _DOS_DATE = 0, (1 << 5) | 1
 
@@ -127,7 +129,7 @@ class ArchiveWriter:
         nbytes = dtype.itemsize * int(np.prod(shape, dtype=object))
         fname = f"{name}.npy".encode("ascii")
         size = len(header) + nbytes
-        zip64 = size >= _LIMIT32
+        zip64 = size >= ZIP64_AT
         offset = self._end
         # the array's first byte, header[-1] + 1, lands on ALIGN: pad the local extra field
         fixed = offset + _LOCAL.size + len(fname) + (20 if zip64 else 0) + 6 + len(header)
@@ -142,12 +144,12 @@ class ArchiveWriter:
 
     def _write_local(self, member: _Member) -> None:
         """The member's local header, its .npy header after it (again once the CRC is known)."""
-        extra = b""
-        if member.size >= _LIMIT32:
+        extra, big = b"", member.size >= ZIP64_AT
+        if big:
             extra += struct.pack("<HHQQ", _ZIP64_EXTRA, 16, member.size, member.size)
         extra += struct.pack("<HHH", _ALIGN_EXTRA, member.pad + 2, ALIGN) + bytes(member.pad)
-        size32 = _LIMIT32 if member.size >= _LIMIT32 else member.size
-        head = _LOCAL.pack(_SIG_LOCAL, 45 if member.size >= _LIMIT32 else 20, 0, 0, _DOS_TIME,
+        size32 = _LIMIT32 if big else member.size
+        head = _LOCAL.pack(_SIG_LOCAL, 45 if big else 20, 0, 0, _DOS_TIME,
                            _DOS_DATE, member.crc or 0, size32, size32, len(member.name),
                            len(extra))  # fmt: skip
         self.fh.seek(member.offset)
@@ -211,7 +213,7 @@ class ArchiveWriter:
         cd_offset = self._end
         parts = []
         for m in self.members:
-            big, far = m.size >= _LIMIT32, m.offset >= _LIMIT32
+            big, far = m.size >= ZIP64_AT, m.offset >= ZIP64_AT
             extra = b""
             if big or far:
                 fields = (m.size, m.size) * big + (m.offset,) * far
@@ -224,12 +226,14 @@ class ArchiveWriter:
         directory = b"".join(parts)
         n, cd_size = len(self.members), len(directory)
         tail = b""
-        if n >= _LIMIT16 or cd_offset >= _LIMIT32 or cd_size >= _LIMIT32:
+        fields = (n, cd_size, cd_offset)
+        if n >= _LIMIT16 or cd_offset >= ZIP64_AT or cd_size >= ZIP64_AT:
             eocd64 = cd_offset + cd_size
             tail += _EOCD64.pack(_SIG_EOCD64, 44, 45, 45, 0, 0, n, n, cd_size, cd_offset)
             tail += _LOCATOR64.pack(_SIG_LOCATOR64, 0, eocd64, 1)
-        tail += _EOCD.pack(_SIG_EOCD, 0, 0, min(n, _LIMIT16), min(n, _LIMIT16),
-                           min(cd_size, _LIMIT32), min(cd_offset, _LIMIT32), 0)  # fmt: skip
+            fields = (_LIMIT16, _LIMIT32, _LIMIT32)  # see the zip64 record
+        tail += _EOCD.pack(_SIG_EOCD, 0, 0, min(fields[0], _LIMIT16), min(fields[0], _LIMIT16),
+                           min(fields[1], _LIMIT32), min(fields[2], _LIMIT32), 0)  # fmt: skip
         self.fh.seek(cd_offset)
         self.fh.write(directory + tail)
         self.fh.truncate(cd_offset + len(directory) + len(tail))
@@ -323,7 +327,8 @@ def _directory(fh: BinaryIO, path, size: int, error) -> list[_Entry]:
     tail_len = min(size, _EOCD.size + _LIMIT16)
     tail = pread(tail_len, size - tail_len)
     pos = tail.rfind(b"PK\x05\x06")
-    while pos >= 0 and struct.unpack_from("<H", tail, pos + 20)[0] != tail_len - pos - 22:
+    while pos >= 0 and (pos + _EOCD.size > tail_len
+                        or struct.unpack_from("<H", tail, pos + 20)[0] != tail_len - pos - 22):
         pos = tail.rfind(b"PK\x05\x06", 0, pos)
     if pos < 0 or tail_len - pos < _EOCD.size:
         raise bad("no end of central directory: truncated?")
@@ -476,15 +481,20 @@ class TraceFile:
             trace = record(spec, x, buffers=out)
             trace = out.commit(trace)   # the file is in place; trace reads from it
 
-    `allocate(name, shape, dtype)` lays out one member and returns its data
-    memory-mapped r+ (the recorder fills it; its pages are the file's, not
-    anonymous memory); `commit(trace)` adds the members a recording needs
-    besides (x, the initial states, the output, the weights, meta, extents),
-    computes the CRCs, writes the directory, fsyncs and links the file into
-    place through files.PartialFile (exclusive, no symlink followed, nothing
-    replaced without `overwrite`), and returns the trace re-read from the
-    file, mapped read-only. Leaving the block without commit (an exception,
+    It is the `buffers` of recorder.record: `allocate(name, shape, dtype)` lays
+    out one member and returns its data memory-mapped r+ (the recorder fills
+    it; its pages are the file's, not anonymous memory), `finish()` hands the
+    same regions back mapped read-only. `commit(trace)` adds the members a
+    recording needs besides (the initial states, the output, the weights, the
+    extents, meta), computes the CRCs, writes the directory, fsyncs and links
+    the file into place through files.PartialFile (exclusive, no symlink
+    followed, nothing replaced without `overwrite`), and returns the trace
+    re-read from the file. Leaving the block without commit (an exception,
     Ctrl-C) removes the temporary file: nothing appears at the destination.
+
+    A recording stopped early is kept by committing a trace of its first N
+    steps (views of the buffers, `trace_prefix`): the members keep the room
+    they were given and meta["valid_steps"] = N says how much of it holds.
     """
 
     def __init__(self, path: str | os.PathLike, *, overwrite: bool = False,
@@ -492,44 +502,67 @@ class TraceFile:
         self.path = Path(path)
         self._part = PartialFile(path, overwrite=overwrite, exists_hint=exists_hint)
         self._writer = ArchiveWriter(self._part.fh)
-        self._maps: dict[str, tuple[_Member, np.memmap]] = {}
+        self._members: dict[str, tuple[_Member, tuple, np.dtype]] = {}
+        self._writable: list[np.ndarray] = []
+        self._readonly: dict[str, np.ndarray] | None = None
 
     def allocate(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
         """A writable array of `shape` and `dtype` whose bytes are member `name` of the file."""
-        if name in self._maps:
-            raise WriteError(f"{self.path}: member {name!r} allocated twice")
-        member = self._writer.reserve(name, tuple(shape), dtype)
-        if member.nbytes == 0:
-            arr = np.zeros(shape, dtype)
-        else:
-            arr = self._writer.map(member, tuple(shape), dtype)
-        self._maps[name] = (member, arr)
+        if name in self._members or self._readonly is not None:
+            raise WriteError(f"{self.path}: member {name!r} allocated twice or after finish()")
+        shape, dtype = tuple(int(n) for n in shape), np.dtype(dtype)
+        member = self._writer.reserve(name, shape, dtype)
+        self._members[name] = (member, shape, dtype)
+        arr = self._writer.map(member, shape, dtype) if member.nbytes else np.empty(shape, dtype)
+        self._writable.append(arr)
         return arr
 
-    def finish(self) -> None:
-        """The recorder is done writing: flush the mapped regions to the file."""
-        for _, arr in self._maps.values():
-            if isinstance(arr, np.memmap):
-                arr.flush()
+    def finish(self) -> dict[str, np.ndarray]:
+        """The allocated members, flushed and mapped again read-only (sealed for the Trace)."""
+        if self._readonly is None:
+            for arr in self._writable:
+                if isinstance(arr, np.memmap):
+                    arr.flush()
+            self._writable.clear()
+            self._readonly = {name: self._map_readonly(*spec)
+                              for name, spec in self._members.items()}  # fmt: skip
+        return dict(self._readonly)
 
-    def commit(self, trace, *, valid_steps: int | None = None):
-        """Write the rest of `trace` into the file, put the file in place, return it re-read."""
+    def _map_readonly(self, member: _Member, shape, dtype) -> np.ndarray:
+        if not member.nbytes:
+            return seal(np.empty(shape, dtype))
+        arr = np.memmap(self._part.fh, dtype=dtype, mode="r", offset=member.data_offset,
+                        shape=shape)  # fmt: skip
+        return seal(arr, freeze_owner=False)
+
+    def commit(self, trace):
+        """Write the rest of `trace` into the file, put the file in place, return it re-read.
+
+        `trace` is what record() returned for these buffers, or a prefix of it
+        (`trace_prefix`); a trace whose arrays are not the buffers' is refused.
+        """
         from .trace import Trace, trace_members
 
-        self.finish()
-        for name, value in trace_members(trace, skip=self._maps, valid_steps=valid_steps):
+        buffers = self.finish()
+        for name, a in buffers.items():
+            ours = trace.i if name == "gates" else getattr(trace, name, None)
+            if ours is None or not np.may_share_memory(ours, a):
+                raise WriteError(f"{self.path}: the trace's {name} is not the one recorded here")
+        steps = buffers["c"].shape[2] if "c" in buffers else trace.T
+        valid = trace.T if trace.T != steps else None
+        for name, value in trace_members(trace, skip=buffers, valid_steps=valid):
             if isinstance(value, tuple):
                 self._writer.add_blocks(name, *value)
             else:
                 self._writer.add(name, value)
         self._writer.close()
-        self._maps.clear()  # the writable maps go; the file is re-read through a read-only one
-        fh = self._part.fh
         path = self._part.commit()
-        return Trace._from_file(fh, path)
+        return Trace._from_file(self._part.fh, path)
 
     def close(self) -> None:
-        self._maps.clear()
+        """Drop the maps and close the file (removing it unless it was committed)."""
+        self._writable.clear()
+        self._readonly = None
         self._part.close()
 
     def __enter__(self) -> "TraceFile":
@@ -537,3 +570,25 @@ class TraceFile:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def trace_prefix(trace, steps: int):
+    """The first `steps` positions of a left-to-right recording, as views (no copy): what a
+    recording stopped early keeps (TraceFile.commit writes it with meta valid_steps)."""
+    from dataclasses import replace
+
+    from .errors import InputError
+
+    if not 1 <= steps <= trace.T:
+        raise InputError(f"a prefix of 1..{trace.T} steps, got {steps}")
+    if trace.spec is not None and any(trace.reads_reversed(d)
+                                      for d in range(trace.num_directions)):  # fmt: skip
+        raise InputError("a direction that reads right to left has not read the first steps "
+                         "last: a prefix of its recording is not a recording of the prefix")
+    cut = {n: getattr(trace, n)[:, :, :steps] for n in ("i", "f", "g", "o", "c", "h")}
+    meta = {k: v for k, v in trace.meta.items() if k not in ("format", "version")}
+    return replace(
+        trace, x=trace.x[:steps], z=None if trace.z is None else trace.z[:, :, :steps],
+        output=None if trace.output is None else trace.output[:steps],
+        tokens=None if trace.tokens is None else trace.tokens[:steps], meta=meta, **cut,
+    )  # fmt: skip

@@ -219,7 +219,8 @@ class Trace:
                       for d, w in enumerate(dirs) for k, a in w.arrays().items()]  # fmt: skip
         for name, a in named:
             digest.update(f"{name} {a.dtype.str} {a.shape}\n".encode())
-            digest.update(np.ascontiguousarray(a).data)
+            for block in _c_order_blocks(a):
+                digest.update(block.data)
         return "sha256:" + digest.hexdigest()
 
     # --- every other quantity, from the registry (core/quantities.py)
@@ -516,14 +517,20 @@ def trace_members(trace: Trace, *, skip=(), valid_steps: int | None = None):
     yield "h0", trace.h0
     yield "c0", trace.c0
     if "gates" not in skip:
+        from .recorder import _gate_block  # the recorder's own test for "one block of gates"
+
+        block = _gate_block(trace)
         rows = max(1, (8 << 20) // max(1, 4 * H * trace.c.itemsize))
 
-        def gate_blocks():
+        def gate_blocks():  # recorded gates are written as they lie; others stacked in pieces
             for layer in range(L):
                 for d in range(D):
                     for t in range(0, T, rows):
-                        yield np.stack([getattr(trace, n)[layer, d, t : t + rows]
-                                        for n in ("i", "f", "g", "o")], axis=1)  # fmt: skip
+                        if block is not None:
+                            yield block[layer, d, t : t + rows]
+                        else:
+                            yield np.stack([getattr(trace, n)[layer, d, t : t + rows]
+                                            for n in ("i", "f", "g", "o")], axis=1)  # fmt: skip
 
         yield "gates", ((L, D, T, 4, H), trace.c.dtype, gate_blocks())
     for name in ("c", "h", "z"):
@@ -658,6 +665,19 @@ def stack_layers(layers) -> Trace:
         spec=spec, output=top.output, tokens=top.tokens, labels=top.labels,
         meta={k: v for k, v in top.meta.items() if k not in ("branch", "format", "version")},
     )  # fmt: skip
+
+
+def _c_order_blocks(a: np.ndarray, elements: int = 1 << 22):
+    """`a`'s bytes in C order as contiguous blocks of about `elements`: hashing a view (trace.i
+    of the gates, a mapped file) never copies the whole array into memory at once."""
+    if a.ndim < 2 or a.flags.c_contiguous:
+        yield np.ascontiguousarray(a)
+        return
+    rows = max(1, elements // max(1, a.shape[-1]))
+    for lead in np.ndindex(a.shape[:-2]):
+        plane = a[lead]
+        for r in range(0, plane.shape[0], rows):
+            yield np.ascontiguousarray(plane[r : r + rows])
 
 
 def _one_line(e: BaseException) -> str:

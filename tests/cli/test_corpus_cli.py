@@ -176,3 +176,58 @@ def test_export_usage_errors(corpus_file, tmp_path, capsys):
     code, _, err = run(capsys, "export", corpus_file, "--to", "xls", "-o", out)
     assert code == 2 and "invalid choice" in err
     assert not out.exists()
+
+
+def test_export_lstmvis(corpus_file, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("h5py")
+    from lstm_engine.formats.lstmvis import read_project
+
+    folder = tmp_path / "project"
+    code, stdout, err = run(capsys, "export", corpus_file, "--to", "lstmvis", "-o", folder)
+    assert code == 0, err
+    assert stdout == f"wrote an LSTMVis project → {folder}\n"
+    got = read_project(folder)
+    corpus = open_corpus(corpus_file)
+    assert len(got["words"]) == corpus.whole.T + len(corpus) - 1
+    code, _, err = run(capsys, "export", corpus_file, "--to", "lstmvis", "-o", folder)
+    assert code == 2 and "already exists" in err and "--force" in err
+    assert run(capsys, "export", corpus_file, "--to", "lstmvis", "-o", folder, "--force")[0] == 0
+    import sys
+
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    code, _, err = run(capsys, "export", corpus_file, "--to", "lstmvis", "-o", tmp_path / "p2")
+    assert code == 2
+    assert err == "lstm-tui: error: writing an LSTMVis project needs h5py: " \
+                  "pip install 'lstm-tui[lstmvis]'\n"  # fmt: skip
+
+
+def test_info_says_how_many_inputs(corpus_file, capsys):
+    code, stdout, _ = run(capsys, "info", corpus_file)
+    assert code == 0
+    assert "inputs  4, 9–16 steps each" in stdout
+    assert "steps   45" in stdout
+
+
+def test_a_damaged_corpus_or_hostile_tokens_are_one_safe_line(tmp_path, capsys):
+    from lstm_engine import Trace
+
+    T, H = 6, 3
+    c = np.full((1, 1, T, H), 0.05)
+    c[0, 0, 1:4, 2] = 1.0
+    z = np.zeros((1, 1, T, H))
+    tokens = ("a", "\x1b[31mred", "\u202eevil", "b", "c", "d")
+
+    def trace(meta):
+        return Trace(x=np.zeros((T, 1)), h0=np.zeros((1, 1, H)), c0=np.zeros((1, 1, H)), i=z,
+                     f=z, g=z, o=z, c=c, h=c, tokens=tokens, meta=meta)  # fmt: skip
+
+    bad = trace({"corpus": {"starts": [0, 9]}}).save(tmp_path / "bad.npz")
+    code, stdout, err = run(capsys, "match", bad, "--units", "2")
+    assert code == 2 and stdout == "" and err.count("\n") == 1 and "starts" in err
+    good = trace({"corpus": {"starts": [0, 3]}}).save(tmp_path / "good.npz")
+    code, stdout, _ = run(capsys, "match", good, "--units", "2", "--min-length", 1)
+    assert code == 0 and "\x1b" not in stdout and "\u202e" not in stdout
+    assert stdout.startswith("1. input 1  steps 2-3  on 1/1 [2]")
+    code, stdout, _ = run(capsys, "match", good, "--units", "2", "--min-length", 1, "--json")
+    assert "\x1b" not in stdout and "\u202e" not in stdout
+    assert [json.loads(line)["span"] for line in stdout.splitlines()][0] == ["\x1b[31mred", "\u202eevil"]

@@ -209,3 +209,63 @@ def test_read_text_inputs(tmp_path):
         read_text_inputs(tmp_path / "empty.txt")
     with pytest.raises(InputError, match="no such file"):
         read_text_inputs(tmp_path / "nope.txt")
+
+
+def test_a_large_corpus_without_a_path_goes_to_an_unnamed_file(charlm, tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read again
+    spilled = record_corpus(charlm, TEXTS, spill=0)
+    assert list(tmp_path.iterdir()) == []  # nothing left behind by name
+    kept = record_corpus(charlm, TEXTS, spill=None)
+    for k in range(len(TEXTS)):
+        assert_same(kept.trace(k), spilled.trace(k))
+    # the spilled arrays are a file's pages (an mmap at the end of their bases), the kept
+    # ones memory (an immutable bytes object)
+    assert type(owner(spilled.whole.c)).__name__ == "mmap"
+    assert isinstance(owner(kept.whole.c), bytes)
+
+
+def owner(a):
+    """The object at the end of an array's chain of bases (through memoryviews)."""
+    while True:
+        nxt = a.obj if isinstance(a, memoryview) else getattr(a, "base", None)
+        if nxt is None:
+            return a
+        a = nxt
+
+
+def test_float64_corpus_matches_torch_for_each_input_alone(tmp_path):
+    """An independent reference: torch.nn.LSTM in float64 on each input by itself."""
+    torch = pytest.importorskip("torch")
+    from lstm_engine import save_checkpoint
+
+    words = ["the", "dog", "ate", "a", "bone", "cat"]
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(len(words), 3)
+            self.lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+            self.head = torch.nn.Linear(8, 2)
+
+        def forward(self, ids):
+            out, _ = self.lstm(self.emb(ids)[:, None])
+            return torch.log_softmax(self.head(out[:, 0]), -1)
+
+    torch.manual_seed(0)
+    net = Net().double().eval()
+    path = save_checkpoint(net, tmp_path / "n.pt", vocab=words, labels=["A", "B"])
+    texts = ["the dog ate a bone", "a cat", "the cat ate the dog a bone"]
+    corpus = record_corpus(load(path), texts)
+    assert corpus.whole.c.dtype == np.float64
+    for k, text in enumerate(texts):
+        ids = torch.tensor([words.index(w) for w in text.split()])
+        with torch.no_grad():
+            out, _ = net.lstm(net.emb(ids)[:, None])
+            logp = net(ids)
+        one = corpus.trace(k)
+        top = np.concatenate([one.h[1, 0], one.h[1, 1]], axis=-1)  # layer 2, both directions
+        np.testing.assert_allclose(top, out[:, 0].numpy(), atol=1e-10, rtol=0)
+        np.testing.assert_allclose(one.output, logp.numpy(), atol=1e-10, rtol=0)
