@@ -184,8 +184,11 @@ def run(
 
     loader = partial(open_path, path, text=text, input_path=input_path, trust=trust,
                      lstm=lstm, batch_index=batch_index, example=example, inputs=inputs)  # fmt: skip
+    from .terminal import drawn_on_terminal
+
     app = LstmTuiApp(loader=loader, what=Path(path).name)
-    app.run()
+    with drawn_on_terminal():  # the terminal's size even with stdout piped
+        app.run()
     if app.error:  # the error screen is gone with the app; leave the reason in the scrollback
         message = safe_line(" ".join(app.error.split()))  # one safe line, whatever it quoted
         sys.stderr.write(f"lstm-tui: error: {message}\n")
@@ -222,8 +225,10 @@ def debug(model_or_lstm: Any, *args: Any, **kwargs: Any) -> int:
     source = from_live(model_or_lstm, inputs, args=tuple(rest), forward_kwargs=forward_kwargs,
                        **options)  # fmt: skip
     from .stepdata import measure
+    from .terminal import drawn_on_terminal
 
     measure(source.trace)  # before the screen opens, as the loading worker does
     app = LstmTuiApp(source)
-    app.run()
+    with drawn_on_terminal():  # a script's stdout may be piped (| tee log): the real size
+        app.run()
     return app.exit_status

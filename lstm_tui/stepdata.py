@@ -22,8 +22,12 @@ import numpy as np
 
 from lstm_engine import QUANTITIES, REGISTRY, Trace, half_life
 
-#: Columns of the unit table, in the order of the pointwise story (the engine's).
-COLUMNS = QUANTITIES
+#: Columns of the unit table, in the order of the pointwise story: what the step read
+#: (h_{t-1}, one of the gates' inputs with x_t), then the engine's QUANTITIES.
+COLUMNS = ("h_prev", *QUANTITIES)
+#: Columns a projected LSTM has no per-unit value for: its h_{t-1} is proj_size wide and
+#: mixes every unit (the table hides them; step_values fills them with NaN).
+NOT_PER_UNIT_WHEN_PROJECTED = frozenset({"h_prev"})
 #: Per-unit columns that are not a step's quantity: the same at every step (lstm_tui.explaining).
 #: "half_life": steps until half of what the unit writes is forgotten (retention).
 UNIT_COLUMNS = {"half_life": "t½"}
@@ -31,7 +35,9 @@ UNIT_COLUMNS = {"half_life": "t½"}
 TABLE_COLUMNS = (*COLUMNS, *UNIT_COLUMNS)
 
 #: What `s` cycles through: natural unit order, then "which units changed most", then each column.
-SORTS = ("unit", "delta_c", *[q for q in TABLE_COLUMNS if q != "delta_c"])
+#: h_{t-1}, what the step read, comes after the step's own quantities.
+SORTS = ("unit", "delta_c", *[q for q in TABLE_COLUMNS if q not in ("delta_c", "h_prev")],
+         "h_prev")  # fmt: skip
 
 #: What `v` cycles through in the heatmap.
 HEATMAP_QUANTITIES = ("c", "h", "f", "i", "o", "delta_c")
@@ -122,8 +128,24 @@ def step_values(trace: Trace, layer: int, direction: int, t: int) -> dict[str, n
     if not 0 <= t < trace.T:
         raise IndexError(f"step {t} is outside the trace (0..{trace.T - 1})")
     projected = is_projected(trace)
-    got = trace.windows([per_unit(q, projected) for q in COLUMNS], layer, direction, t, t + 1)
-    return {q: got[per_unit(q, projected)][0] for q in COLUMNS}
+    names = _per_unit_names(projected)
+    got = trace.windows([per_unit(q, projected) for q in names], layer, direction, t, t + 1)
+    out = {q: got[per_unit(q, projected)][0] for q in names}
+    return _fill_not_per_unit(out, trace.hidden_size)
+
+
+def _per_unit_names(projected: bool) -> tuple[str, ...]:
+    """The columns with one value per unit for this kind of LSTM."""
+    if not projected:
+        return COLUMNS
+    return tuple(q for q in COLUMNS if q not in NOT_PER_UNIT_WHEN_PROJECTED)
+
+
+def _fill_not_per_unit(values: dict[str, np.ndarray], hidden: int) -> dict[str, np.ndarray]:
+    """Every column present, in COLUMNS order: NaN where a projected LSTM has no per-unit value."""
+    like = values["c"]
+    return {q: values[q] if q in values else np.full(hidden, np.nan, like.dtype)
+            for q in COLUMNS}  # fmt: skip
 
 
 def sort_order(values: dict[str, np.ndarray], sort: str, descending: bool = True,
@@ -168,7 +190,7 @@ def scales(trace: Trace, layer: int, direction: int) -> dict[str, float]:
     h_scale = 1.0 if is_projected(trace) else _peak(trace, "h", layer, direction)[0] or 1.0
     cell_units = {"c_prev", "kept", "forgotten", "c", "delta_c"}
     out = {q: c_scale if q in cell_units else 1.0 for q in COLUMNS}
-    out["h"] = max(h_scale, 1e-12)
+    out["h"] = out["h_prev"] = max(h_scale, 1e-12)  # h_{t-1} is h one step earlier
     return out
 
 
@@ -190,9 +212,10 @@ def number_widths(trace: Trace, layer: int, direction: int) -> dict[str, int]:
     the steps; nan and ±inf print as "nan" and "+inf", which always fit.
     """
     projected = is_projected(trace)
+    shown = _per_unit_names(projected)
     out = {}
-    for q in COLUMNS:
-        peak, low = _peak(trace, per_unit(q, projected), layer, direction)
+    for q in COLUMNS:  # a column a projected LSTM has no per-unit value for prints "nan"
+        peak, low = _peak(trace, per_unit(q, projected), layer, direction) if q in shown else (0, 0)
         out[q] = _text_width(peak, is_gate(q) and low >= 0)
     return out
 
@@ -203,15 +226,15 @@ def measure(trace: Trace, where: tuple[tuple[int, int], ...] | None = None) -> N
 
     A trace read from a file has them already; one recorded just now is
     measured here, a pass over its steps, which the loading worker makes
-    (for the first screen) and a view's worker (for the rest) rather than
-    the UI thread at first paint or at a layer or direction switch.
+    (and debug() before the screen opens) rather than the UI thread at first
+    paint or at a layer or direction switch.
     """
     projected = is_projected(trace)
     if where is None:
         where = tuple((layer, d) for layer in range(trace.num_layers)
                       for d in range(trace.num_directions))  # fmt: skip
     for layer, direction in where:
-        for q in COLUMNS:
+        for q in _per_unit_names(projected):
             trace.extent(per_unit(q, projected), layer, direction)
 
 

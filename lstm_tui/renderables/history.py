@@ -206,25 +206,48 @@ def axis_segments(axis: TimeAxis, cursor: int, step_base: int = 1, width: int | 
     first, end = "", ""
     if axis.T and axis.columns:
         first = str(axis.t0 + step_base)
-        put(0, first, False)
         end = str(axis.t1 - 1 + step_base)
-        if len(end) + len(first) + 1 < axis.columns:
-            put(axis.columns - len(end), end, False)
+        if len(end) + len(first) + 1 >= axis.columns:
+            end = ""
     cur = axis.columns_of(cursor)
     if cur:
+        # ▼ over the cursor and t=N beside it, right if it fits, else left, always two
+        # blank cells away from the first and last step numbers (one would read "▼ 840"
+        # as the cursor's step); where neither side has room, the number it would come
+        # near gives way (t=N says the step), never half of it; with no room for t=N
+        # on either side (a 3-step axis), the marker alone
         x = cur.start + (len(cur) - 1) // 2
         label = f"t={cursor + step_base}"
-        # right of the marker unless that runs into the last step's number; then left
-        right_room = axis.columns - len(end) - 1
-        left = x - 1 - len(label)
-        if x + 2 + len(label) <= right_room or left < len(first) + 1:
-            start = x + 2 if x + 2 + len(label) <= axis.columns else max(left, 0)
-        else:
-            start = left
-        lo, hi = max(min(start, x) - 1, 0), max(start + len(label), x + 1)
-        put(lo, " " * (hi - lo + 1), False)
-        put(start, label, True)
+        end_lo = axis.columns - len(end) if end else axis.columns + 1
+        first_hi = len(first)
+
+        def block(start: int) -> tuple[int, int]:
+            return min(start, x), max(start + len(label), x + 1)
+
+        def fits(start: int) -> bool:
+            lo, hi = block(start)
+            return lo >= 0 and hi <= axis.columns
+
+        def clear(start: int) -> bool:
+            lo, hi = block(start)
+            return fits(start) and hi + 2 <= end_lo and lo - 2 >= first_hi
+
+        right, left = x + 2, x - 1 - len(label)
+        start = next((s for s in (right, left) if clear(s)), None)
+        if start is None:
+            start = next((s for s in (right, left) if fits(s)), None)
+        lo, hi = block(start) if start is not None else (x, x + 1)
+        if end and hi + 2 > end_lo:
+            end = ""
+        if first and lo - 2 < first_hi:
+            first = ""
+        if start is not None:
+            put(start, label, True)
         put(x, "▼", True)
+    if first:
+        put(0, first, False)
+    if end:
+        put(axis.columns - len(end), end, False)
     segs: list[Segment] = []
     strong, dimmed = Style(bold=True), Style(dim=True)
     run = 0

@@ -75,6 +75,8 @@ KEYS = [
     Binding("v", "heatmap(1)", "Heatmap", tooltip="Cycle the heatmap quantity: c, h, f, i, o, Δc"),
     Binding("u", "goto_unit", "Unit", tooltip="Go to a unit by number or name"),
     Binding("z", "overview", "Zoom", show=False, tooltip="History and heatmap: a window around the cursor, or the whole sequence"),
+    Binding("J", "heatmap_scroll(1)", "Heatmap ↓", show=False, tooltip="Scroll the heatmap's units down half a panel (the mouse wheel too)"),
+    Binding("K", "heatmap_scroll(-1)", "Heatmap ↑", show=False, tooltip="Scroll the heatmap's units up half a panel"),
     Binding("x", "next_example", "Example", tooltip="Open the model's next example input"),
     Binding("home", "first", "First", show=False, tooltip="First step"),
     Binding("end", "last", "Last", show=False, tooltip="Last step"),
@@ -424,6 +426,14 @@ class DebuggerScreen(ExplainActions, WatchActions, WhatIfActions, Screen):
         if not self._plots_fit and self.panel != "heatmap":
             self.panel = "heatmap"
         # the heatmap's title names the quantity: a toast per `v` would stack over the map
+
+    def action_heatmap_scroll(self, n: int) -> None:
+        """J/K: the heatmap's rows, half a panel at a time (the selected unit stays)."""
+        heatmap = self.view.query_one(HeatmapView)
+        if not heatmap.display or not heatmap.parent.display:
+            self.note("The heatmap is not on screen (p shows it)", timeout=2)
+            return
+        heatmap.scroll_units(n * heatmap.page())
 
     def action_overview(self) -> None:
         self.overview = not self.overview

@@ -278,9 +278,10 @@ class TraceView(Vertical):
             if self.source.warnings else Text("output")
         )
         self.query_one("#history").border_title = Text(f"{unit_label(self.unit, self.names)} over time")
-        heat = self.query_one("#heatmap")
-        heat.border_title = f"heatmap · {HEATMAP_NAMES.get(self.heat, self.heat)}" + (" Δ " + self._against() if diff else "")
-        heat.border_subtitle = "v: quantity"
+        # the heatmap adds which units are in view to its heading (HeatmapView._retitle)
+        self.query_one(HeatmapView).heading = (
+            f"heatmap · {HEATMAP_NAMES.get(self.heat, self.heat)}"
+            + (" Δ " + self._against() if diff else ""))  # fmt: skip
 
     def _against(self) -> str:
         """What a difference is taken against, as the titles say it."""
@@ -321,6 +322,9 @@ class TraceView(Vertical):
         body, bottom = self.query_one("#body"), self.query_one("#bottom")
         history, heatmap = self.query_one("#history"), self.query_one("#heatmap")
         body.styles.height = new.body_rows
+        # the side column's and cell view's widths are the layout's (the diagram they hold)
+        side.styles.width = new.side_width if new.side_width is not None else "100%"
+        self.query_one("#cell").styles.width = new.cell_width
         if new.show_bottom:
             bottom.styles.height = new.bottom_rows
             history.display, heatmap.display = new.show_history, new.show_heatmap
@@ -341,11 +345,20 @@ class TraceView(Vertical):
         if self.is_mounted:
             self.call_later(self._share_axis)
 
-    def _share_axis(self) -> None:
+    def _share_axis(self, retries: int = 3) -> None:
         """Give the history and heatmap the smaller of their plot rooms, so the same
-        column shows the same steps in both (each says what it has: `plot_room`)."""
+        column shows the same steps in both (each says what it has: `plot_room`).
+
+        A panel just shown (the plots' row appearing on a tall terminal) has no size
+        until the next refresh: its room is not known yet, not one column, so the
+        sharing waits for it rather than squeezing both axes into one column.
+        """
         if self.source is None:
             return
         panels = [w for w in (self.query_one(UnitHistoryView), self.query_one(HeatmapView))
                   if w.display and w.data is not None]  # fmt: skip
+        if self.query_one("#bottom").display and any(w.content_size.width == 0 for w in panels):
+            if retries > 0:
+                self.call_after_refresh(self._share_axis, retries - 1)
+            return
         self.axis_room = min((w.plot_room() for w in panels), default=0)
