@@ -72,8 +72,18 @@ class LstmTuiApp(App[int]):
         from .opening import source_or_error
         # numpy and the engine are imported here, off the UI thread
         from .screens import debugger  # noqa: F401
+        from .stepdata import measure
 
-        source, error, status = source_or_error(self._loader)
+        def load() -> Source:
+            source = self._loader()
+            # the table's widths and colours: a trace recorded just now is measured here,
+            # not on the UI thread at first paint (a trace file has them saved)
+            others = (self._compare.a, self._compare.b) if self._compare is not None else ()
+            for shown in (source, *others):  # a trace measured already costs a lookup
+                measure(shown.trace)
+            return source
+
+        source, error, status = source_or_error(load)
         self.call_from_thread(self._loaded, source, error, status)
 
     def _loaded(self, source: Source | None, error: str | None, status: int) -> None:
@@ -214,8 +224,10 @@ def debug(model_or_lstm: Any, *args: Any, **kwargs: Any) -> int:
     inputs, rest = (args[0], args[1:]) if args else (None, ())
     source = from_live(model_or_lstm, inputs, args=tuple(rest), forward_kwargs=forward_kwargs,
                        **options)  # fmt: skip
+    from .stepdata import measure
     from .terminal import drawn_on_terminal
 
+    measure(source.trace)  # before the screen opens, as the loading worker does
     app = LstmTuiApp(source)
     with drawn_on_terminal():  # a script's stdout may be piped (| tee log): the real size
         app.run()

@@ -51,7 +51,7 @@ from rich.style import Style
 from lstm_tui.renderables._canvas import crop_line
 from lstm_tui.renderables.palette import fmt, gate_style, nonfinite_style, signed_style
 
-__all__ = ["UnitHistory", "TimeAxis", "time_axis", "summarize", "resample", "axis_segments"]
+__all__ = ["UnitHistory", "series_scales", "TimeAxis", "time_axis", "summarize", "resample", "axis_segments"]
 
 BARS = "▁▂▃▄▅▆▇█"
 RANGE = "┃"
@@ -258,6 +258,25 @@ def axis_segments(axis: TimeAxis, cursor: int, step_base: int = 1, width: int | 
     return segs
 
 
+def series_scales(series: dict[str, np.ndarray],
+                  unsigned: Iterable[str] = ("f", "i", "o")) -> dict[str, tuple[float, float, float]]:  # fmt: skip
+    """(lo, hi, mid) per series: [0, 1] for the ``unsigned`` (gates), else [-m, m] with m the
+    largest finite |value| of the whole series (1 when there is none), so heights mean the
+    same at every step."""
+    unsigned = set(unsigned)
+    out = {}
+    for name, values in series.items():
+        if name in unsigned:
+            out[name] = (0.0, 1.0, 0.5)
+            continue
+        arr = np.asarray(values, dtype=float).reshape(-1)
+        finite = arr[np.isfinite(arr)]
+        m = float(np.abs(finite).max()) if finite.size else 1.0
+        m = m if m > 0 else 1.0
+        out[name] = (-m, m, 0.0)
+    return out
+
+
 class UnitHistory:
     """A Rich renderable: stacked sparklines of one unit's quantities over time.
 
@@ -276,6 +295,9 @@ class UnitHistory:
         step_base: the number printed for step 0 (1 to match the 1-based header).
         color: False draws without colour (the cursor then shows in reverse video).
         dark: dark terminal background.
+        scales: ``series_scales`` of these series, when the caller keeps them: a view
+            draws the same series at every step, and the scales cost a pass over
+            each whole series.
     """
 
     def __init__(
@@ -292,6 +314,7 @@ class UnitHistory:
         step_base: int = 0,
         color: bool = True,
         dark: bool = True,
+        scales: dict[str, tuple[float, float, float]] | None = None,
     ) -> None:
         self.series = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in series.items()}
         lengths = {v.shape[0] for v in self.series.values()}
@@ -308,18 +331,11 @@ class UnitHistory:
         self.step_base = step_base
         self.color = color
         self.dark = dark
-        self._scales = {name: self._compute_scale(name) for name in self.series}
+        if scales is None:
+            scales = series_scales(self.series, self.unsigned)
+        self._scales = {name: scales[name] for name in self.series}
 
     # ------------------------------------------------------------ layout
-
-    def _compute_scale(self, name: str) -> tuple[float, float, float]:
-        if name in self.unsigned:
-            return 0.0, 1.0, 0.5
-        arr = self.series[name]
-        finite = arr[np.isfinite(arr)]
-        m = float(np.abs(finite).max()) if finite.size else 1.0
-        m = m if m > 0 else 1.0
-        return -m, m, 0.0
 
     def lines_of(self, name: str) -> int:
         """Text lines of one series' sparkline."""

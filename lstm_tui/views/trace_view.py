@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -195,6 +196,26 @@ class TraceView(Vertical):
     def _update_columns(self) -> None:
         if self.data is not None:
             self.columns = self.columns_at(self.sort, self.descending)
+            if self.is_mounted:
+                self._measure_later(self.data)
+
+    # --- statistics of a long trace, measured off the UI thread (TraceData.take_wanted)
+    def _measure_later(self, data: TraceData) -> None:
+        wanted = data.take_wanted()
+        if wanted:  # after the frame that shows them pending: not competing with its paint
+            self.call_after_refresh(self.run_worker, partial(self._measure, data, wanted),
+                                    thread=True, group="statistics", exit_on_error=False)  # fmt: skip
+
+    def _measure(self, data: TraceData, wanted: set[tuple[int, int]]) -> None:
+        for layer, direction in sorted(wanted):
+            data.measure_half_lives(layer, direction)
+        if self.app.is_running:  # not after a quit: the column is no one's to show
+            self.app.call_from_thread(self._measured, data)
+
+    def _measured(self, data: TraceData) -> None:
+        data.forget_columns()
+        if data is self.data:
+            self._update_columns()
 
     def watch_t(self) -> None:
         self._update_columns()

@@ -25,8 +25,10 @@ wins where two fall on one step, since a position has one marker.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import numpy as np
 from rich.cells import cell_len
@@ -81,7 +83,8 @@ def token_labels(source: Source) -> list[str]:
     """What the token row shows for each step: the displayed token, or step:value."""
     tr = source.trace
     if tr.tokens is not None:
-        labels = [display(t) for t in tr.tokens]
+        shown: dict[str, str] = {}  # a text repeats its words: each is displayed once
+        labels = [shown[t] if t in shown else shown.setdefault(t, display(t)) for t in tr.tokens]
         unk = tr.meta.get("unk")
         if unk is not None:
             mark = "→" + display(unk)
@@ -121,8 +124,8 @@ def predictions(source: Source) -> list[tuple[str, float]] | None:
     p = probabilities(tr.output, shown_kind(source))  # (T, n), all steps at once; the panel's kind
     best = np.argmax(p, axis=1)
     top = p[np.arange(len(p)), best]
-    names = [display(tr.labels[k]) if tr.labels is not None and k < len(tr.labels) else f"#{k}"
-             for k in best.tolist()]  # fmt: skip
+    shown = [display(label) for label in tr.labels or ()]  # once per label, not per step
+    names = [shown[k] if k < len(shown) else f"#{k}" for k in best.tolist()]
     return list(zip(names, top.tolist()))
 
 
@@ -136,35 +139,77 @@ def processed(t: int, k: int, reverse: bool) -> bool:
     return (t - k) * (t - previous_step(t, reverse)) >= 0
 
 
-def visible_range(widths: list[int], t: int, width: int) -> tuple[int, int]:
-    """The slice of tokens [a, b) whose widths sum to at most `width`, keeping t in view."""
-    a = b = t
-    used = widths[t] if widths else 0
-    while True:
-        grew = False
-        if b + 1 < len(widths) and used + widths[b + 1] <= width:
-            b += 1
-            used += widths[b]
-            grew = True
-        if a - 1 >= 0 and used + widths[a - 1] <= width:
-            a -= 1
-            used += widths[a]
-            grew = True
-        if not grew:
-            return a, b + 1
+def visible_range(widths: Sequence[int], t: int, width: int,
+                  cum: Sequence[int] | None = None) -> tuple[int, int]:  # fmt: skip
+    """The slice of tokens [a, b) whose widths sum to at most `width`, keeping t in view.
+
+    The window grows from t one token at a time, right then left, while the
+    next token fits; once a side does not fit it never will (the sum only
+    grows), so the growth is two runs: both sides together, then the one side
+    still growing. Each run is a bisection over the running sums `cum`
+    (cum[k] = widths[0] + … + widths[k-1]), so a step costs O(log T) whatever
+    the sequence's length.
+    """
+    n = len(widths)
+    if n == 0:
+        return t, t + 1
+    if cum is None:
+        cum = [0, *accumulate(widths)]
+    # rounds in which both sides grew: the largest k with tokens t-k .. t+k inside `width`
+    top = min(t, n - 1 - t)
+    k = bisect_right(range(top + 1), width, key=lambda j: cum[t + j + 1] - cum[t - j]) - 1
+    a, b = t - max(k, 0), t + max(k, 0) + 1
+    if b < n and cum[b + 1] - cum[a] <= width:  # the right grew once more, the left did not:
+        b = max(bisect_right(cum, cum[a] + width) - 1, b)  # from here only the right grows
+    else:  # the right is done: only the left grows
+        a = min(bisect_left(cum, cum[b] - width), a)
+    return a, b
 
 
-def window(widths: list[int], t: int, width: int) -> tuple[int, int, list[int]]:
+class CellWidths(tuple):
+    """Every token's cell width (a tuple of ints), and what the strip's window is found from.
+
+    For each strip width, the widths as drawn (none wider than the strip) and
+    their running sums are made once (on a resize, not at a step), so the
+    window at a step is a bisection (`visible_range`), never a pass over every
+    token. A few strip widths are kept: the widget's own, and a snapshot's.
+    """
+
+    #: Strip widths whose drawn widths and running sums are kept.
+    KEEP = 4
+
+    def __new__(cls, widths=()):
+        out = super().__new__(cls, widths)
+        out._drawn = {}
+        return out
+
+    def drawn(self, budget: int) -> tuple[list[int], list[int]]:
+        """The drawn widths in a window `budget` cells wide, and their running sums."""
+        got = self._drawn.get(budget)
+        if got is None:
+            drawn = np.minimum(np.fromiter(self, np.int64, len(self)), budget)
+            got = (drawn.tolist(), [0, *np.cumsum(drawn).tolist()])
+            if len(self._drawn) >= self.KEEP:
+                self._drawn.pop(next(iter(self._drawn)))
+            self._drawn[budget] = got
+        return got
+
+
+def window(widths: Sequence[int], t: int, width: int) -> tuple[int, int, Sequence[int]]:
     """The tokens [a, b) drawn in a strip `width` cells wide, and their drawn widths.
 
     Both markers are reserved ("‹ " and " ›"), and a cell wider than what is
     left is narrowed to fit, so the rows never exceed `width` and never wrap.
+    Give `widths` as CellWidths (what `cell_widths` returns) so that repeated
+    calls reuse its running sums.
     """
     budget = max(width - 2 * MARK, 1)
-    drawn = [min(w, budget) for w in widths]
+    if not isinstance(widths, CellWidths):
+        widths = CellWidths(widths)
+    drawn, cum = widths.drawn(budget)
     if not drawn:
         return 0, 0, drawn
-    a, b = visible_range(drawn, t, budget)
+    a, b = visible_range(drawn, t, budget, cum)
     return a, b, drawn
 
 
@@ -188,15 +233,23 @@ def _center(s: str, w: int) -> str:
     return " " * (pad // 2) + s + " " * (pad - pad // 2)
 
 
-def cell_widths(tokens: list[str], preds: list[tuple[str, float]] | None) -> list[int]:
+def cell_widths(tokens: list[str], preds: list[tuple[str, float]] | None) -> CellWidths:
     """Each token's column width: wide enough for the token and its predicted label."""
+    cells: dict[str, int] = {}  # tokens and labels repeat: each is measured once
+
+    def cells_of(s: str) -> int:
+        got = cells.get(s)
+        if got is None:
+            got = cells[s] = min(cell_len(s), MAX_CELL)
+        return got
+
     widths = []
     for k, tok in enumerate(tokens):
-        w = min(cell_len(tok), MAX_CELL)
+        w = cells_of(tok)
         if preds is not None:
-            w = max(w, min(cell_len(preds[k][0]), MAX_CELL), 4)
+            w = max(w, cells_of(preds[k][0]), 4)
         widths.append(w + 2)
-    return widths
+    return CellWidths(widths)
 
 
 def render_strip(
@@ -312,7 +365,7 @@ class SequenceStrip(Widget):
         super().__init__(**kwargs)
         self._tokens: list[str] = []
         self._preds: list[tuple[str, float]] | None = None
-        self._widths: list[int] = []
+        self._widths = CellWidths()
         self._unk: set[int] = set()
         self._all_preds = False
         self._numeric: str | None = None
