@@ -115,19 +115,28 @@ class LstmTuiApp(App[int]):
         """Does a bug end in Textual's traceback (tests, LSTM_TUI_DEBUG=1) or in one line?"""
         return self.is_headless or bool(os.environ.get("LSTM_TUI_DEBUG"))
 
-    def save_screenshot(self, folder: str | os.PathLike = ".") -> Path | None:
+    def save_screenshot(self, path: str | os.PathLike = ".", *, filename: str | None = None
+                        ) -> Path | None:  # fmt: skip
         """Save the screen as SVG through the engine's exclusive writer, and say where it went
-        or why it did not (Textual's own command saves silently, or fails silently)."""
+        or why it did not (Textual's own command saves silently, or fails silently).
+
+        `path` is a folder (the file is named after the title and the time) or the file
+        itself; an existing file is never replaced. `filename` names the file in the folder
+        `path` (Textual's keyword, for its TEXTUAL_SCREENSHOT run).
+        """
         from lstm_engine import write_file
 
         svg = self.export_screenshot().encode("utf-8")
-        path = Path(folder) / screenshot_name(self.title or "lstm-tui", datetime.now())
+        target = Path(path).expanduser()
+        if filename is not None or target.is_dir():
+            target = target / (filename or screenshot_name(self.title or "lstm-tui", datetime.now()))
         try:
-            written = write_file(path, lambda fh: fh.write(svg))
+            written = write_file(target, lambda fh: fh.write(svg))
         except (OSError, EngineError) as e:
-            self.notify(safe_line(f"Screenshot not saved: {e}"), severity="error")
+            self.notify(safe_line(f"Screenshot not saved: {e}"), severity="error", markup=False)
             return None
-        self.notify(safe_line(f"Screenshot saved to {written.resolve()}"), title="Screenshot")
+        self.notify(safe_line(f"Screenshot saved to {written.resolve()}"), title="Screenshot",
+                    markup=False)  # fmt: skip
         return written
 
     async def action_quit(self) -> None:

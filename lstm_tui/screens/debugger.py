@@ -47,6 +47,8 @@ from ..widgets.heatmap_view import HeatmapView
 from ..widgets.sequence_strip import SequenceStrip
 from ..widgets.status_header import StatusHeader
 from ..widgets.unit_table import UnitTable
+from .corpus_actions import KEYS as CORPUS_KEYS
+from .corpus_actions import NEXT_INPUT, CorpusActions
 from .dialogs import EditInputDialog, GoToStepDialog
 from .explain_actions import KEYS as EXPLAIN_KEYS
 from .explain_actions import ExplainActions
@@ -75,7 +77,7 @@ KEYS = [
     Binding("v", "heatmap(1)", "Heatmap", tooltip="Cycle the heatmap quantity: c, h, f, i, o, Δc"),
     Binding("u", "goto_unit", "Unit", tooltip="Go to a unit by number or name"),
     Binding("z", "overview", "Zoom", show=False, tooltip="History and heatmap: a window around the cursor, or the whole sequence"),
-    Binding("x", "next_example", "Example", tooltip="Open the model's next example input"),
+    NEXT_INPUT,
     Binding("home", "first", "First", show=False, tooltip="First step"),
     Binding("end", "last", "Last", show=False, tooltip="Last step"),
     Binding("down,j", "unit(1)", "Unit ↓", show=False, tooltip="Select the next unit in the table"),
@@ -86,6 +88,7 @@ KEYS = [
     *WATCH_KEYS,
     *EXPLAIN_KEYS,
     *WHATIF_KEYS,
+    *CORPUS_KEYS,
 ]  # fmt: skip
 
 
@@ -103,7 +106,7 @@ def _action_key(action: str) -> tuple[str, tuple]:
     return name, tuple(params)
 
 
-class DebuggerScreen(ExplainActions, WatchActions, WhatIfActions, Screen):
+class DebuggerScreen(CorpusActions, ExplainActions, WatchActions, WhatIfActions, Screen):
     """Step through one trace: header, sequence strip, unit table, cell, history, heatmap."""
 
     #: How often the whole-sequence panels (history, heatmap) follow a held arrow key;
@@ -238,7 +241,7 @@ class DebuggerScreen(ExplainActions, WatchActions, WhatIfActions, Screen):
             idle.add("e")
         if self._plots_fit:
             idle.add("p")
-        if getattr(self.source, "example_reason", "no") is not None:
+        if self.input_reason() is not None:
             idle.add("x")
         return idle | self.whatif_idle_keys()
 
@@ -361,6 +364,7 @@ class DebuggerScreen(ExplainActions, WatchActions, WhatIfActions, Screen):
         self._update_footer()
         self._watching_source(source)
         self._explaining_source(source)
+        self._span_source(source)
 
     def _goto(self, t: int) -> None:
         self.session.goto(t)
@@ -438,13 +442,6 @@ class DebuggerScreen(ExplainActions, WatchActions, WhatIfActions, Screen):
         names = {"cell": "cell view and output", "history": "unit history", "heatmap": "heatmap",
                  layout.WATCHES: "watches"}  # fmt: skip
         self.note(f"Showing the {names[self.panel]} (p: next)", timeout=2)
-
-    def action_next_example(self) -> None:
-        reason = getattr(self.source, "example_reason", "This version cannot open examples.")
-        if reason is not None:
-            self.note(reason, title="No other example", severity="warning", timeout=4)
-            return
-        self._open_example(self.source.next_example())
 
     @work(thread=True, exclusive=True, group="retrace", exit_on_error=False)
     def _open_example(self, n: int) -> None:

@@ -44,6 +44,8 @@ _SIGNED = (False,) * len(COLUMNS)
 
 
 _BOLD = Style(bold=True)
+#: The glyph after a marked unit's number (UnitTable.marked), in the space before its name.
+MARKED = "◆"
 
 
 @lru_cache(maxsize=16384)
@@ -108,7 +110,8 @@ class UnitTable(ScrollView, can_focus=False):
     DEFAULT_CSS = """
     UnitTable { scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0; }
     """
-    COMPONENT_CLASSES = {"unit-table--header", "unit-table--sorted", "unit-table--cursor"}
+    COMPONENT_CLASSES = {"unit-table--header", "unit-table--sorted", "unit-table--cursor",
+                         "unit-table--marked"}
 
     columns: reactive[StepColumns | None] = reactive(None, always_update=True)
     """The step in view: values of every column and the display order (set by the screen)."""
@@ -116,6 +119,9 @@ class UnitTable(ScrollView, can_focus=False):
     """The selected unit (its index in the LSTM, not its row)."""
     names: reactive[Mapping[int, str]] = reactive(dict)
     """Unit → name, shown after the unit's number (the unit column widens to fit them)."""
+    marked: reactive[frozenset[int]] = reactive(frozenset)
+    """Units to mark (LSTMVis's select: the units on over the selected span): MARKED after the
+    unit's number, in the unit-table--marked style, so the mark shows without colour too."""
 
     @dataclass
     class UnitClicked(Message):
@@ -143,7 +149,9 @@ class UnitTable(ScrollView, can_focus=False):
             cursor = base + self.get_component_rich_style("unit-table--cursor")
             head = base + self.get_component_rich_style("unit-table--header")
             sorted_ = head + self.get_component_rich_style("unit-table--sorted")
-            self._styles = {"base": base, "cursor": cursor, "head": head, "sorted": sorted_}
+            marked = self.get_component_rich_style("unit-table--marked")
+            self._styles = {"base": base, "cursor": cursor, "head": head, "sorted": sorted_,
+                            "marked": marked}  # fmt: skip
             self._style_key = key
         return self._styles
 
@@ -206,6 +214,10 @@ class UnitTable(ScrollView, can_focus=False):
         self._unit_w = UNIT_W + (self._name_w + 1 if self._name_w else 0)
         self._widths = self.column_widths()
         self.virtual_size = Size(self._unit_w + sum(self._widths), self.columns.H + 1)
+
+    def watch_marked(self) -> None:
+        self._cache.clear()
+        self.refresh()
 
     def watch_names(self) -> None:
         self._cache.clear()
@@ -294,8 +306,11 @@ class UnitTable(ScrollView, can_focus=False):
         name = self.names.get(unit, "") if self._name_w else ""
         if cell_len(name) > self._name_w:
             name = name[: self._name_w - 1] + "…"
-        label = ("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}} " + name
-        segs = [Segment(label + " " * (self._unit_w - cell_len(label)), under)]
+        number = ("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}}"
+        mark = unit in self.marked
+        gap = Segment(MARKED, under + self._row_styles()["marked"]) if mark else Segment(" ", under)
+        tail = name + " " * (self._unit_w - cell_len(number) - 1 - cell_len(name))
+        segs = [Segment(number, under), gap, Segment(tail, under)]
         dark = self.app.current_theme.dark
         mono = self.app.no_color
         for q, w, gate in zip(COLUMNS, cw, _SIGNED if cols.difference else _GATES):

@@ -1,0 +1,95 @@
+"""What the debugger steps through besides steps: its inputs, the token span it selects, exports.
+
+No Textual here (like watching.py and whatif.py), so each piece is tested on
+its own:
+
+* `inputs_of(source)`: the inputs `x`, `X` and the input list walk through, one
+  `InputEntry` each: a corpus's inputs when the trace is one input of a corpus
+  (`lstm-tui MODEL --text-file FILE`, `lstm-tui corpus.npz`), else the model's
+  example inputs (`lstm-tui info` numbers them 1..N; so does this list).
+* `extend_span(span, t, step, T)`: shift+arrows grow a token span from the
+  cursor, as a text editor grows a selection; `span_steps` orders its ends.
+* `export_name(...)`, `target_path(...)`: the file an export is offered under,
+  named after the model and what it holds, and where a typed path puts it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .text import safe_line
+
+#: How much of an input's text its row in the input list shows, in characters.
+PREVIEW = 70
+
+
+@dataclass(frozen=True)
+class InputEntry:
+    """One input in the list: its number (1-based, as the header says "input k of N"), what it
+    reads (a safe one-line preview) and how many steps it has (None until it is recorded)."""
+
+    number: int
+    preview: str
+    steps: int | None = None
+
+
+def example_entries(source) -> list[InputEntry]:
+    """The model's example inputs (a trace file or a live model has none): text as it reads,
+    a numeric input as its shape."""
+    model = source.model
+    examples = tuple(getattr(model, "examples", ()) or ()) if model is not None else ()
+    entries = []
+    for n, example in enumerate(examples, 1):
+        if isinstance(example, str):
+            preview = safe_line(example, PREVIEW)
+        else:
+            shape = getattr(example, "shape", None)
+            preview = f"numeric input {tuple(shape)}" if shape is not None else "numeric input"
+        steps = source.trace.T if source.example == n else None
+        entries.append(InputEntry(n, preview, steps))
+    return entries
+
+
+def extend_span(span: tuple[int, int] | None, t: int, step: int, T: int
+                ) -> tuple[tuple[int, int], int]:  # fmt: skip
+    """(the span, the new cursor) after shift+arrow by `step` from cursor `t`.
+
+    A span is (anchor, head) in sequence positions, head where the cursor is:
+    a span whose head is not at the cursor is dropped and a new one is
+    anchored at the cursor, so a shift+arrow always grows or shrinks the span
+    under the user's eye. The head stays inside 0..T-1.
+    """
+    if span is None or span[1] != t:
+        span = (t, t)
+    head = min(max(t + step, 0), T - 1)
+    return (span[0], head), head
+
+
+def span_steps(span: tuple[int, int]) -> tuple[int, int]:
+    """The span's first and last positions, in sequence order (inclusive)."""
+    return min(span), max(span)
+
+
+def describe_span(span: tuple[int, int]) -> str:
+    """The span as the screen numbers steps: "steps 4–6" (1-based), "step 4"."""
+    a, b = span_steps(span)
+    return f"step {a + 1}" if a == b else f"steps {a + 1}–{b + 1}"
+
+
+def file_stem(text: str, limit: int = 40) -> str:
+    """`text` as a piece of a file name: letters, digits, - and _ (every other character _)."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)[:limit]
+
+
+def export_name(model: str, what: str, suffix: str) -> str:
+    """The file name an export is offered under: `tagger_c_L1.csv` (a screenshot is named by
+    the time instead, as the palette's is: app.screenshot_name)."""
+    return f"{file_stem(model) or 'lstm-tui'}_{file_stem(what, 60)}{suffix}"
+
+
+def target_path(typed: str, default_name: str) -> Path:
+    """Where an export the user pointed at goes: a folder they typed gets the default name
+    inside it; anything else is the file itself (~ is expanded)."""
+    path = Path(typed.strip() or ".").expanduser()
+    return path / default_name if path.is_dir() else path
