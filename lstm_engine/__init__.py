@@ -65,10 +65,13 @@ from .attribution import (
     torch_backward,
 )  # fmt: skip
 from .doctor import CHECKS, Finding, doctor, doctor_traces
+from .select import Match, Selection, match, select_units, span_context, unit_on_mask
 
 __all__ = [
     "ALIASES",
     "Ablate",
+    "Match",
+    "Selection",
     "Divergence",
     "Activation",
     "Attribution",
@@ -134,6 +137,7 @@ __all__ = [
     "is_trace_file",
     "label_event",
     "linear_head",
+    "match",
     "load",
     "log_softmax",
     "next_hit",
@@ -162,8 +166,10 @@ __all__ = [
     "retention",
     "saliency",
     "saturation_fractions",
+    "select_units",
     "save_checkpoint",
     "softmax",
+    "span_context",
     "split_text",
     "stack_layers",
     "steps_to_half",
@@ -172,5 +178,6 @@ __all__ = [
     "trace_lstm",
     "trace_module",
     "unit_stats",
+    "unit_on_mask",
     "write_file",
 ]

@@ -55,6 +55,15 @@ def _to_numpy(a: Any, what: str) -> np.ndarray:
 
 def as_sequence(spec: LSTMSpec, x: Any) -> np.ndarray:
     """x as a (T, input_size) array of the spec's dtype, from any shape torch accepts."""
+    # always a copy: the trace must not share memory with the caller's array or tensor,
+    # or a later in-place edit of theirs would rewrite the recording (and freezing our
+    # array would freeze theirs)
+    return _cast(_sequence(spec, x), spec.dtype)
+
+
+def _sequence(spec: LSTMSpec, x: Any) -> np.ndarray:
+    """x checked and seen as (T, input_size), not yet copied (record() copies it into its
+    buffer, which may be a file)."""
     x = _to_numpy(x, "input")
     size = spec.input_size
     expect = f"[T, 1, {size}]" if not spec.batch_first else f"[1, T, {size}]"
@@ -77,10 +86,7 @@ def as_sequence(spec: LSTMSpec, x: Any) -> np.ndarray:
     if x.shape[0] == 0:
         raise InputError(f"empty sequence: the input has no timesteps; expected shape {expect}")
     _require_real(x, "input")
-    # always a copy: the trace must not share memory with the caller's array or tensor,
-    # or a later in-place edit of theirs would rewrite the recording (and freezing our
-    # array would freeze theirs)
-    return _cast(x, spec.dtype)
+    return x
 
 
 def _require_real(a: np.ndarray, what: str) -> None:
@@ -141,18 +147,52 @@ def _nonfinite_weights(spec: LSTMSpec) -> dict | None:
     return found
 
 
+#: How many values the non-finite scan looks at in one go once a sum has found something:
+#: a boolean temporary of at most this many bytes, never one the size of the trace.
+SCAN_BLOCK = 2**20
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    """No NaN or Inf in `a`, without a boolean temporary of a's size.
+
+    A sum is finite only if every term is (NaN and Inf propagate, Inf − Inf is NaN), so
+    one reduction settles the common, all-finite case; only a sum that is not finite
+    (something is, or finite values overflowed) is looked at closely, a block at a time.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(a)):
+            return True
+    if a.ndim == 0 or a.size <= SCAN_BLOCK:
+        return bool(np.isfinite(a).all())
+    if a[0].size > SCAN_BLOCK // 2:
+        return all(_all_finite(row) for row in a)
+    step = SCAN_BLOCK // max(a[0].size, 1)
+    return all(bool(np.isfinite(a[k : k + step]).all()) for k in range(0, a.shape[0], step))
+
+
+def _bad_steps(a: np.ndarray) -> np.ndarray:
+    """(T,) True where a (T, n) row block holds a NaN or Inf, scanned SCAN_BLOCK at a time."""
+    step = max(1, SCAN_BLOCK // max(a.shape[1], 1))
+    return np.concatenate([~np.isfinite(a[k : k + step]).all(axis=-1)
+                           for k in range(0, a.shape[0], step)])  # fmt: skip
+
+
 def _first_nonfinite(
-    spec: LSTMSpec, x, h0, c0, trace_arrays: dict, buffers: tuple = (), rows=None
-) -> dict | None:
+    spec: LSTMSpec, x, h0, c0, trace_arrays: dict, buffers: tuple = (), rows=None,
+    finite: bool = False,
+) -> dict | None:  # fmt: skip
     """Where a NaN or Inf first shows up: in what the user gave, or in the recording.
 
     Chasing a NaN is one of the reasons people open a debugger, so the trace
-    reports it instead of refusing it. `rows`, for a branch of an all-finite
-    parent, lists the (layer, d, lo, hi) rows it re-ran: every other row is the
-    parent's, so only those need the all-finite pass (a preview of a long trace
-    must not scan all of it).
+    reports it instead of refusing it. `finite` says the recorder saw every value it
+    wrote come out finite (it checks each block as it goes, while the block is in the
+    cache); `buffers` are arrays that cover the recording, checked here; `rows`, for a
+    branch of an all-finite parent, lists the (layer, d, lo, hi) rows it re-ran: every
+    other row is the parent's, so only those need the all-finite pass (a preview of a
+    long trace must not scan all of it). None of these passes allocates a temporary the
+    size of the trace.
     """
-    if not np.isfinite(x).all():
+    if not _all_finite(x):
         t, unit = map(int, np.argwhere(~np.isfinite(x))[0])
         return {"where": "x", "t": t, "unit": unit}
     for name, a in (("h0", h0), ("c0", c0)):
@@ -162,27 +202,29 @@ def _first_nonfinite(
     bad_weights = _nonfinite_weights(spec)
     if bad_weights is not None:
         return dict(bad_weights)
-    # the common case, everything finite, settled with one pass over the whole buffers
-    if rows is not None and all(np.isfinite(b[layer, d, lo:hi]).all()
+    # the common case, everything finite, settled without looking for where
+    if finite:
+        return None
+    if rows is not None and all(_all_finite(b[layer, d, lo:hi])
                                 for b in buffers for layer, d, lo, hi in rows):  # fmt: skip
         return None
-    if buffers and all(np.isfinite(b).all() for b in buffers):
+    if buffers and all(_all_finite(b) for b in buffers):
         return None
     best = None
     for name in ("i", "f", "g", "c", "o", "h"):  # the order a step computes them in
         a = trace_arrays[name]
-        bad = ~np.isfinite(a).all(axis=-1)  # (L, D, T)
-        if not bad.any():
-            continue
-        for layer, d in zip(*np.nonzero(bad.any(axis=-1))):
-            steps = np.flatnonzero(bad[layer, d])
+        L, D, T = a.shape[:3]
+        for layer, d in itertools.product(range(L), range(D)):
+            if _all_finite(a[layer, d]):
+                continue
+            steps = np.flatnonzero(_bad_steps(a[layer, d]))
             # the first step the direction read: lowest t left to right, highest right to left
-            rev = spec.reads_reversed(int(d))
+            rev = spec.reads_reversed(d)
             t = int(steps[-1] if rev else steps[0])
-            key = (int(layer), a.shape[2] - 1 - t if rev else t, int(d))
+            key = (layer, T - 1 - t if rev else t, d)
             if best is None or key < best[0]:
                 unit = int(np.flatnonzero(~np.isfinite(a[layer, d, t]))[0])
-                best = (key, {"where": name, "layer": int(layer), "direction": int(d),
+                best = (key, {"where": name, "layer": layer, "direction": d,
                               "t": t, "unit": unit})  # fmt: skip
     return best[1] if best else None
 
@@ -194,6 +236,27 @@ def _meta(spec: LSTMSpec, source: str | None, nonfinite: dict | None) -> dict:
         "source": source,
         "first_nonfinite": nonfinite,
     }
+
+
+class MemoryBuffers:
+    """Where record() writes a trace by default: new memory, sealed once the run is done.
+
+    The interface record() asks of any `buffers` (core/store.py writes to files with it):
+    `allocate(name, shape, dtype)` returns a writable C-ordered array, called once per
+    name before anything is written; `finish()`, called once every writable view has been
+    dropped, returns {name: read-only array} that the Trace adopts without a copy
+    (readonly.sealed_buffer: the bytes are immutable from then on).
+    """
+
+    def __init__(self) -> None:
+        self._sealed: dict[str, Any] = {}
+
+    def allocate(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        writable, self._sealed[name] = sealed_buffer(shape, dtype)
+        return writable
+
+    def finish(self) -> dict[str, np.ndarray]:
+        return {name: finished(sealed) for name, sealed in self._sealed.items()}
 
 
 def record(
@@ -208,12 +271,19 @@ def record(
     labels: tuple[str, ...] | None = None,
     meta: dict | None = None,
     keep_z: bool | None = None,
+    buffers: Any = None,
 ) -> Trace:
     """Run `spec` over the whole sequence x and return the full Trace.
 
-    The input projection W_ih x_t + b for all steps is one matrix product per
-    layer and direction; only the recurrent part runs step by step, writing
-    straight into the trace's arrays.
+    The input projection W_ih x_t + b is one matrix product per block of ZX_BLOCK
+    steps, made just before the steps that read it; only the recurrent part runs
+    step by step, writing straight into the trace's arrays.
+
+    `buffers` says where those arrays live (MemoryBuffers, the default, or a file:
+    core/store.py): record() asks it for "x" (T, input_size), "gates" (L, D, T, 4, H),
+    "c" (L, D, T, H), "h" (L, D, T, P) and, when z is kept, "z" (L, D, T, 4, H), and
+    holds nothing else that grows with T (a block's projection, a block of the layer
+    below's output), so a file-backed recording's memory stays that of a few blocks.
 
     The pre-activations z are kept where they are cheap: by default when they
     take at most Z_KEEP_LIMIT bytes (`keep_z=True`/`False` decides outright).
@@ -221,38 +291,44 @@ def record(
     wide models it is the memory, more than the arithmetic, that a full trace
     costs (see bench/bench_engine.py). Without them trace.z is None.
     """
-    x = as_sequence(spec, x)
+    seq = _sequence(spec, x)
     h0, c0 = initial_state(spec, h0, c0)
-    L, D, T = spec.num_layers, spec.num_directions, x.shape[0]
+    L, D, T = spec.num_layers, spec.num_directions, seq.shape[0]
     H, P, dt = spec.hidden_size, spec.out_size, spec.dtype
     if keep_z is None:
         keep_z = L * D * T * 4 * H * dt.itemsize <= Z_KEEP_LIMIT
-    # the trace's buffers, written here and sealed for good once the run is done
-    z, z_sealed = sealed_buffer((L, D, T, 4, H), dt) if keep_z else (None, None)
-    gates, gates_sealed = sealed_buffer((L, D, T, 4, H), dt)
-    c, c_sealed = sealed_buffer((L, D, T, H), dt)
-    h, h_sealed = sealed_buffer((L, D, T, P), dt)
+    # the trace's buffers, written here and sealed (or flushed to their file) once the run is done
+    store = MemoryBuffers() if buffers is None else buffers
+    x = store.allocate("x", (T, spec.input_size), dt)
+    with np.errstate(over="ignore", invalid="ignore"):  # as _cast: too big becomes ±inf
+        np.copyto(x, seq, casting="unsafe")
+    del seq
+    gates = store.allocate("gates", (L, D, T, 4, H), dt)
+    c = store.allocate("c", (L, D, T, H), dt)
+    h = store.allocate("h", (L, D, T, P), dt)
+    z = store.allocate("z", (L, D, T, 4, H), dt) if keep_z else None
 
-    layer_in = x
+    finite = True
     with np.errstate(over="ignore", invalid="ignore"):
         for layer in range(L):
+            layer_in = _LayerInput(x, h, layer)
             for d in range(D):
-                zx = _project(spec.weights[layer][d], layer_in, 0, T)
-                _run(spec, layer, d, zx, gates[layer, d], c[layer, d], h[layer, d],
-                     z[layer, d] if keep_z else None, h0[layer, d], c0[layer, d])  # fmt: skip
-            layer_in = _layer_output(h, layer)
+                finite &= _run(spec, layer, d, layer_in, gates[layer, d], c[layer, d],
+                               h[layer, d], z[layer, d] if keep_z else None, h0[layer, d],
+                               c0[layer, d])  # fmt: skip
 
     # the buffers are done: drop the writable views, so the Trace adopts the sealed ones
-    # uncopied (x and the initial states are small: sealed by copy)
-    del layer_in
-    gates, c, h = finished(gates_sealed), finished(c_sealed), finished(h_sealed)
-    z = finished(z_sealed) if keep_z else None
-    x, h0, c0 = seal(x), seal(h0), seal(c0)
+    # uncopied (the initial states are small: sealed by copy)
+    del layer_in, x, gates, c, h, z
+    done = store.finish()
+    x, gates, c, h, z = done["x"], done["gates"], done["c"], done["h"], done.get("z")
+    h0, c0 = seal(h0), seal(c0)
     arrays = dict(
         i=gates[:, :, :, 0], f=gates[:, :, :, 1], g=gates[:, :, :, 2], o=gates[:, :, :, 3],
         c=c, h=h,
     )  # fmt: skip
-    full_meta = _meta(spec, source, _first_nonfinite(spec, x, h0, c0, arrays, (gates, c, h)))
+    nonfinite = _first_nonfinite(spec, x, h0, c0, arrays, (gates, c, h), finite=finite)
+    full_meta = _meta(spec, source, nonfinite)
     for key, value in (meta or {}).items():
         if key == "branch" or key in full_meta and value != full_meta[key]:
             raise InputError(
@@ -267,60 +343,77 @@ def record(
     )  # fmt: skip
 
 
-def _project(w, layer_in: np.ndarray, lo: int, hi: int, exact: bool = False) -> np.ndarray:
-    """W_ih x_t + b_ih + b_hh for positions [lo, hi): (hi − lo, 4H), in ZX_BLOCK blocks
-    (`exact`: those rows only, for a preview that is not to match record() bit for bit)."""
-    T, b0 = layer_in.shape[0], lo - lo % ZX_BLOCK
-    if exact:
-        zx = layer_in[lo:hi] @ w.W_ih.T
-        if w.b_ih is not None:
-            zx += w.b_ih + w.b_hh
-        return zx
-    if hi - b0 <= ZX_BLOCK:  # one block (every short sequence)
-        zx = layer_in[b0 : min(b0 + ZX_BLOCK, T)] @ w.W_ih.T
-    else:  # each block written in place: no copy of the whole (T, 4H) projection
-        starts = range(b0, hi, ZX_BLOCK)
-        zx = np.empty((min(starts[-1] + ZX_BLOCK, T) - b0, w.W_ih.shape[0]), layer_in.dtype)
-        for s in starts:
-            np.matmul(layer_in[s : s + ZX_BLOCK], w.W_ih.T, out=zx[s - b0 : s - b0 + ZX_BLOCK])
-    if w.b_ih is not None:
-        zx += w.b_ih + w.b_hh
-    return zx[lo - b0 : hi - b0]
+class _LayerInput:
+    """What one layer reads, a block of positions at a time: x, or the layer below's h
+    with both directions side by side (copied one block at a time, never the whole)."""
+
+    def __init__(self, x: np.ndarray, h: np.ndarray, layer: int):
+        self.below = None if layer == 0 else h[layer - 1]  # (D, T, P)
+        self.x = x
+        self.T = x.shape[0]
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        if self.below is None:
+            return self.x[lo:hi]
+        if self.below.shape[0] == 1:
+            return self.below[0, lo:hi]
+        return np.concatenate([self.below[0, lo:hi], self.below[1, lo:hi]], -1)
 
 
 def _run(
-    spec: LSTMSpec, layer: int, d: int, zx: np.ndarray, gates: np.ndarray, c: np.ndarray,
-    h: np.ndarray, z: np.ndarray | None, h_prev: np.ndarray, c_prev: np.ndarray,
-    lo: int = 0, edited: dict[int, Override] | None = None,
-) -> None:  # fmt: skip
-    """Step one layer and direction over positions [lo, lo + len(zx)) in its reading order.
+    spec: LSTMSpec, layer: int, d: int, layer_in: _LayerInput, gates: np.ndarray,
+    c: np.ndarray, h: np.ndarray, z: np.ndarray | None, h_prev: np.ndarray,
+    c_prev: np.ndarray, lo: int = 0, edited: dict[int, Override] | None = None,
+    exact: bool = False,
+) -> bool:  # fmt: skip
+    """Step one layer and direction over positions [lo, lo + len(gates)) in its reading
+    order; True when every value it wrote is finite.
 
-    The row arrays (zx, gates, c, h, z) cover those positions in sequence order;
+    The row arrays (gates, c, h, z) cover those positions in sequence order;
     (h_prev, c_prev) is the state the first of them, in reading order, reads. `edited` maps a
     position to the cell's Override there; unedited steps take the cell's fast path.
+
+    The input projection W_ih x_t + b_ih + b_hh is made a block at a time, just before the
+    block's steps, in ZX_BLOCK blocks counted from position 0 for record() and branch()
+    alike: one GEMM over a sub-range of rows rounds differently from the same rows of a
+    bigger GEMM, while the same block always gives the same bits, so a branch re-projects
+    only the blocks its re-run covers and still matches. `exact` (a preview, which is not
+    to match record() bit for bit) projects only the rows it steps, in blocks from `lo`.
     """
     w, act = spec.weights[layer][d], spec.cell_activations(layer, d)
     clip, input_forget = spec.clip, spec.input_forget
-    rows = (zx, gates, c, h) if z is None else (zx, gates, c, h, z)
-    positions = range(lo, lo + zx.shape[0])
-    if spec.reads_reversed(d):  # right to left: walk the rows from the end
-        rows, positions = tuple(a[::-1] for a in rows), positions[::-1]
-    if z is None:  # every step's z in one scratch buffer
-        rows += (itertools.repeat(np.empty((4, spec.hidden_size), spec.dtype)),)
-    if not edited:
-        for zx_t, gates_t, c_t, h_t, z_t in zip(*rows):
-            lstm_step(w, act, zx_t, h_prev, c_prev, z_t, gates_t, c_t, h_t, clip, input_forget)
-            h_prev, c_prev = h_t, c_t
-        return
-    for t, zx_t, gates_t, c_t, h_t, z_t in zip(positions, *rows):
-        lstm_step(w, act, zx_t, h_prev, c_prev, z_t, gates_t, c_t, h_t, clip, input_forget,
-                  edited.get(t))  # fmt: skip
-        h_prev, c_prev = h_t, c_t
-
-
-def _layer_output(h: np.ndarray, layer: int) -> np.ndarray:
-    """What the layer above reads: h (T, P), or both directions' h concatenated (T, 2P)."""
-    return h[layer, 0] if h.shape[1] == 1 else np.concatenate([h[layer, 0], h[layer, 1]], -1)
+    hi, T, reverse = lo + gates.shape[0], layer_in.T, spec.reads_reversed(d)
+    starts = range(lo, hi, ZX_BLOCK) if exact else range(lo - lo % ZX_BLOCK, hi, ZX_BLOCK)
+    bias = None if w.b_ih is None else w.b_ih + w.b_hh
+    scratch = np.empty((min(ZX_BLOCK, T), w.W_ih.shape[0]), spec.dtype)
+    z_scratch = itertools.repeat(np.empty((4, spec.hidden_size), spec.dtype))
+    finite = True
+    for s in reversed(starts) if reverse else starts:
+        e = min(s + ZX_BLOCK, hi if exact else T)
+        zx = scratch[: e - s]
+        np.matmul(layer_in.rows(s, e), w.W_ih.T, out=zx)
+        if bias is not None:
+            zx += bias
+        a, b = max(s, lo), min(e, hi)  # the positions of this block that are stepped
+        rows = (zx[a - s : b - s], gates[a - lo : b - lo], c[a - lo : b - lo], h[a - lo : b - lo])
+        rows += (z_scratch,) if z is None else (z[a - lo : b - lo],)
+        positions = range(a, b)
+        if reverse:  # right to left: walk the rows from the end
+            rows = tuple(r if r is z_scratch else r[::-1] for r in rows)
+            positions = positions[::-1]
+        if not edited:
+            for zx_t, gates_t, c_t, h_t, z_t in zip(*rows):
+                lstm_step(w, act, zx_t, h_prev, c_prev, z_t, gates_t, c_t, h_t, clip,
+                          input_forget)  # fmt: skip
+                h_prev, c_prev = h_t, c_t
+        else:
+            for t, zx_t, gates_t, c_t, h_t, z_t in zip(positions, *rows):
+                lstm_step(w, act, zx_t, h_prev, c_prev, z_t, gates_t, c_t, h_t, clip,
+                          input_forget, edited.get(t))  # fmt: skip
+                h_prev, c_prev = h_t, c_t
+        # checked while the block is still in the cache: no pass over the trace afterwards
+        finite = finite and all(_all_finite(r) for r in rows[1:4])
+    return finite
 
 
 def _gate_block(trace: Trace) -> np.ndarray | None:
@@ -428,10 +521,11 @@ def branch(
         z[...] = trace.z
     h0, c0 = trace.h0, trace.c0
 
-    layer_in = x
     ranges = []  # (layer, d, lo, hi): the only rows that can differ from the parent's
+    finite = trace.meta.get("first_nonfinite", True) is None  # the parent was all finite
     with np.errstate(over="ignore", invalid="ignore"):
         for layer in range(L):
+            layer_in = _LayerInput(x, h, layer)  # read as the re-run goes: the branch's own
             for d in range(D):
                 rerun = np.flatnonzero(mask[layer, d])
                 if not rerun.size:
@@ -442,12 +536,10 @@ def branch(
                 p = previous_step(hi - 1 if reverse else lo, reverse)
                 h_prev, c_prev = (h[layer, d, p], c[layer, d, p]) if 0 <= p < T else \
                     (h0[layer, d], c0[layer, d])  # fmt: skip
-                zx = _project(spec.weights[layer][d], layer_in, lo, hi, exact=until is not None)
-                _run(spec, layer, d, zx, gates[layer, d, lo:hi], c[layer, d, lo:hi],
-                     h[layer, d, lo:hi], None if z is None else z[layer, d, lo:hi],
-                     h_prev, c_prev, lo, edited.get((layer, d)))  # fmt: skip
-            if layer + 1 < L and mask[layer + 1].any():
-                layer_in = _layer_output(h, layer)
+                finite &= _run(spec, layer, d, layer_in, gates[layer, d, lo:hi],
+                               c[layer, d, lo:hi], h[layer, d, lo:hi],
+                               None if z is None else z[layer, d, lo:hi], h_prev, c_prev, lo,
+                               edited.get((layer, d)), exact=until is not None)  # fmt: skip
 
     del layer_in
     x = finished(x_sealed) if new_inputs else x
@@ -472,10 +564,9 @@ def branch(
             if k not in ("format", "version", "branch", "output_not_recomputed")}  # fmt: skip
     if stale is not None or (output is None and trace.output_not_recomputed is not None):
         meta["output_not_recomputed"] = stale or trace.output_not_recomputed
-    meta["first_nonfinite"] = _first_nonfinite(
-        spec, x, h0, c0, arrays, (gates, c, h),
-        rows=ranges if trace.meta.get("first_nonfinite", True) is None else None,
-    )  # fmt: skip
+    # a branch of an all-finite parent whose re-run rows all came out finite is all finite
+    meta["first_nonfinite"] = _first_nonfinite(spec, x, h0, c0, arrays, (gates, c, h),
+                                               finite=finite)  # fmt: skip
     if until is not None:
         meta["preview_until"] = until
     meta["branch"] = {

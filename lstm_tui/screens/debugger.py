@@ -164,7 +164,7 @@ class DebuggerScreen(CorpusActions, ExplainActions, WatchActions, WhatIfActions,
     def compose(self) -> ComposeResult:
         S = DebuggerScreen
         yield StatusHeader(id="header").data_bind(S.source, S.t, S.lstm_layer, S.direction,
-                                                  S.branch_label)  # fmt: skip
+                                                  S.branch_label, S.stop_label)  # fmt: skip
         yield EditList(id="whatif").data_bind(
             S.comparison, S.against, S.lstm_layer, S.direction, heading=S.whatif_heading,
             quantity=S.heat,
@@ -321,6 +321,7 @@ class DebuggerScreen(CorpusActions, ExplainActions, WatchActions, WhatIfActions,
 
     # --- state changes
     def watch_t(self) -> None:
+        self.stop_label = ""  # a continue sets it again after its move
         self._follow_context()
         self._follow_other()
 

@@ -78,7 +78,7 @@ token == "France", pred != pred_prev, any(isnan(c)), L1.rev.o[0] > 0.9,
 p["French"] > 0.5; t counts from 1 as the header does). The watch panel lists
 each with its value at t, whether it holds and on how many steps; W selects
 in it (space: on/off, Delete: remove, Esc: back). c runs forward to the next
-step where a watch that is on holds, C back; the note says which stopped it.
+step where a watch that is on holds, C back; the header says which stopped it.
 / finds a token (a substring, or "exact" in double quotes), n and N walk the
 matches, marked › in the strip. Quick jumps for the selected unit, each a
 watch expression the note quotes: }} and {{: |Δc| at least half the unit's

@@ -74,6 +74,10 @@ class WatchActions:
     """Position → the strip's marker kind: bookmarks ("mark") over search matches ("match")."""
     search_query: var[str] = var("", init=False)
     """The last token search (`/`), as typed."""
+    stop_label: var[str] = var("", init=False)
+    """What stopped the last continue, shown in the header until the cursor moves: a line in
+    the header costs a repaint of one line, where a toast costs mounting a widget over the
+    screen (it took c from the cost of a step to 1.7 times it)."""
 
     def _init_watching(self) -> None:
         """Read the bookmarks and watches a trace file carries (validated: it is the file's)."""
@@ -194,8 +198,7 @@ class WatchActions:
             self.note(f"No {later} step where {' or '.join(texts)} holds.", timeout=4)
             return
         self._goto(stop.t)
-        self.note(f"Stopped at step {stop.t + 1}: {' and '.join(stop.texts)} holds.",
-                  title="Reverse-continue" if step < 0 else "Continue", timeout=4)  # fmt: skip
+        self.stop_label = f"{'◀' if step < 0 else '▶'} stopped: {' and '.join(stop.texts)}"
 
     # --- search
     def action_search(self) -> None:

@@ -19,6 +19,8 @@ from ..text import safe_line
 
 #: Longest model name the header shows, in characters (the rest is cut with …).
 NAME_LIMIT = 40
+#: Longest stop label (the watch expressions that stopped a continue) the header shows.
+STOP_LIMIT = 60
 
 
 class StatusHeader(Widget):
@@ -29,7 +31,7 @@ class StatusHeader(Widget):
     """
     COMPONENT_CLASSES = {
         "status-header--name", "status-header--step", "status-header--dim",
-        "status-header--warning", "status-header--branch",
+        "status-header--warning", "status-header--branch", "status-header--stop",
     }  # fmt: skip
 
     source: reactive[Source | None] = reactive(None)
@@ -41,6 +43,9 @@ class StatusHeader(Widget):
     branch_label: reactive[str] = reactive("")
     """Which branch or side is in view and how it was made ("⎇ branch 2: ablate 11 from 5"),
     built by the screen from edits it formatted; "" for the trace as opened."""
+    stop_label: reactive[str] = reactive("")
+    """The watch that stopped the last continue ("▶ stopped: f[1] > 0.6"), from the user's
+    text; "" once the cursor moves on."""
 
     def render(self) -> Text:
         src = self.source
@@ -68,6 +73,10 @@ class StatusHeader(Widget):
             text.append("  [trace, read-only]", dim)
         text.append("   ")
         text.append(f"t = {self.t + 1} / {tr.T}", step)
+        if self.stop_label:  # beside the step it explains
+            text.append("  ")
+            text.append(f" {safe_line(self.stop_label, STOP_LIMIT)} ",
+                        self.get_component_rich_style("status-header--stop"))
         text.append(f"   layer {self.lstm_layer + 1}/{tr.num_layers}")
         if tr.num_directions == 2:
             text.append("  ← reverse" if tr.reads_reversed(self.direction) else "  → forward")

@@ -18,6 +18,7 @@ from lstm_tui.opening import open_path
 from lstm_tui.screens.debugger import DebuggerScreen
 from lstm_tui.screens.watch_dialogs import MarksDialog, SaveDialog, SearchDialog, WatchDialog
 from lstm_tui.source import Source
+from lstm_tui.widgets.status_header import StatusHeader
 from lstm_tui.widgets.watch_panel import WatchPanel
 
 from tui_helpers import RecordingApp, synthetic_source, widget_text
@@ -129,13 +130,19 @@ async def test_c_and_C_stop_where_session_where_says_and_say_which_watch():
         assert seen == [h for h in hits if h > 0] + [hits[-1]]  # the last c stays put
         assert screen.session.t == hits[-1]
         assert "No later step where f[1] > 0.6 or token == \"mat\" holds." in app.notes[-1].message
-        stop = app.notes[-2].message
-        assert stop.startswith(f"Stopped at step {hits[-1] + 1}:")
+        header = widget_text(screen.query_one(StatusHeader))
+        held = [e for e in ("f[1] > 0.6", 'token == "mat"') if hits[-1] in where(screen, e)]
+        assert f"t = {hits[-1] + 1} / 40" in header
+        assert "▶ stopped: " + " and ".join(held) in header
+        await pilot.press("right")
+        assert "stopped" not in widget_text(screen.query_one(StatusHeader))  # moved on
+        await pilot.press("left")
         back = []
         for _ in range(len(hits)):
             await pilot.press("C")
             back.append(shown_t(screen))
         assert back == hits[-2::-1] + [hits[0]]
+        assert "◀ stopped: " in widget_text(screen.query_one(StatusHeader))  # the last C's stop
         assert "No earlier step" in app.notes[-1].message
 
 
