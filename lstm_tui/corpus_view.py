@@ -10,7 +10,8 @@ its own:
 * `extend_span(span, t, step, T)`: shift+arrows grow a token span from the
   cursor, as a text editor grows a selection; `span_steps` orders its ends.
 * `export_name(...)`, `target_path(...)`: the file an export is offered under,
-  named after the model and what it holds, and where a typed path puts it.
+  named after the model and what it holds, and where a typed path puts it;
+* `context_text`, `match_line`: a match of LSTMVis's match as the match list shows it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .text import safe_line
+from rich.cells import cell_len
+
+from .text import display, safe_line
 
 #: How much of an input's text its row in the input list shows, in characters.
 PREVIEW = 70
@@ -93,3 +96,41 @@ def target_path(typed: str, default_name: str) -> Path:
     inside it; anything else is the file itself (~ is expanded)."""
     path = Path(typed.strip() or ".").expanduser()
     return path / default_name if path.is_dir() else path
+
+
+def context_text(context: tuple | None, width: int = 60) -> str:
+    """A match's tokens in context, the match in ⟦ ⟧: `the cat ⟦sat on⟧ the mat`.
+
+    `context` is lstm_engine.span_context's (before, span, after), None without tokens.
+    Tokens go through `display` (a character model's space is ␣, its newline ⏎) and are
+    joined without spaces when every one is a single character (a character model).
+    """
+    if context is None:
+        return ""
+    before, span, after = ([display(t) for t in part] for part in context)
+    chars = all(len(t) == 1 for t in (*before, *span, *after))
+    sep = "" if chars else " "
+    middle = f"⟦{sep.join(span)}⟧"
+    room = max(width - cell_len(middle), 0) // 2
+    left, right = _fit_tokens(before[::-1], sep, room)[::-1], _fit_tokens(after, sep, room)
+    left = ("…" + sep if len(left) < len(before) else "") + sep.join(left)
+    right = sep.join(right) + (sep + "…" if len(right) < len(after) else "")
+    return sep.join(p for p in (left, middle, right) if p)
+
+
+def _fit_tokens(tokens: list[str], sep: str, room: int) -> list[str]:
+    """The first tokens whose joined width (with an ellipsis) fits `room` cells."""
+    out, used = [], 1
+    for tok in tokens:
+        used += cell_len(tok) + len(sep)
+        if used > room:
+            break
+        out.append(tok)
+    return out
+
+
+def match_line(rank: int, m, n_selected: int, context: str, where: str) -> str:
+    """One row of the match list: rank, where, how many selected units are on and how many
+    others, the context. `where` is "steps 4–6" or "input 3, steps 4–6"."""
+    return (f"{rank:>3}. {where:<22} {len(m.on)}/{n_selected} on, +{len(m.extra)} other  "
+            f"{context}")

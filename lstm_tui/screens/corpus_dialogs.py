@@ -44,7 +44,7 @@ class InputsDialog(_Dialog):
             steps = f"{entry.steps:>6} steps  " if entry.steps is not None else " " * 14
             options.append(Option(Text(f"{mark} {entry.number:>{width}}  {steps}{entry.preview}"),
                                   id=str(k)))  # fmt: skip
-        with Vertical(id="dialog", classes="dialog"):
+        with Vertical(id="dialog", classes="dialog inputs-dialog"):
             yield Label(Text(f"{safe_line(self.what, 70)} ({len(self.entries)})"),
                         classes="dialog-title")  # fmt: skip
             yield OptionList(*options, id="inputs")
@@ -86,6 +86,31 @@ class ThresholdDialog(_Dialog):
             self._say("θ is a number between 0 and 1 (tanh of a value stays below 1).")
             return
         self.dismiss(theta)
+
+
+class MatchDialog(_Dialog):
+    """The other places where the selected units switch on together, best first (LSTMVis's
+    rank: most selected units on, fewest others, longest span); Enter goes to one."""
+
+    def __init__(self, title: str, lines: list[str], hint: str) -> None:
+        """`lines`: one per match, already safe (corpus_view.match_line)."""
+        super().__init__()
+        self.title_text, self.lines, self.hint = title, lines, hint
+
+    def compose(self) -> ComposeResult:
+        options = [Option(Text(line, no_wrap=True, overflow="ellipsis"), id=str(k))
+                   for k, line in enumerate(self.lines)]  # fmt: skip
+        with Vertical(id="dialog", classes="dialog match-dialog"):
+            yield Label(Text(safe_line(self.title_text, 200)), classes="dialog-title")
+            yield OptionList(*options, id="matches")
+            yield Static(Text(f"{self.hint}\nEnter: go there   Esc: cancel"), classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = 0
+
+    @on(OptionList.OptionSelected, "#matches")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(int(event.option.id))
 
 
 #: The kinds of export: the unit table at t (CSV), one quantity over the trace (CSV), the screen (SVG).

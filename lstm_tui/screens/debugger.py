@@ -171,7 +171,8 @@ class DebuggerScreen(CorpusActions, ExplainActions, WatchActions, WhatIfActions,
         )  # fmt: skip
         yield Static(id="too-small")
         shared = (S.lstm_layer, S.direction, S.unit, S.sort, S.descending, S.panel, S.overview,
-                  S.heat, S.watches, S.comparison, S.difference, S.bar, S.names)  # fmt: skip
+                  S.heat, S.watches, S.comparison, S.difference, S.bar, S.names, S.marked,
+                  S.marked_note)  # fmt: skip
         with CompareView(id="views").data_bind(S.paired, S.side):
             # search matches and bookmarks are positions of the trace in view: the first's
             yield TraceView(id="main").data_bind(S.source, S.t, S.context_t, S.markers, *shared)
