@@ -2,7 +2,10 @@
 
 The app paints a loading screen at once and builds its Source (torch import,
 model load, trace) in a worker thread; then it switches to the debugger, or
-to an error screen whose quit exits non-zero. No traceback ever reaches the
+to an error screen whose quit exits non-zero. A loader with a `progress`
+attribute (a corpus recording, lstm_tui.corpus_view.CorpusRecording) gets a
+callback for each input recorded, shown as a progress bar, and one with a
+`stop` event is stopped by ctrl+c on the loading screen. No traceback ever reaches the
 terminal from a load, and none from a bug either: an unhandled exception in
 the UI ends the app with exit status 1 and one `lstm-tui: error: internal
 error: …` line on stderr (LSTM_TUI_DEBUG=1 shows Textual's traceback instead).
@@ -64,15 +67,19 @@ class LstmTuiApp(App[int]):
 
             self.push_screen(DebuggerScreen(self._source, self._compare))
         else:
-            self.push_screen(LoadingScreen(self._what))
-            self._load()
+            loading = LoadingScreen(self._what, stop=getattr(self._loader, "stop", None))
+            self.push_screen(loading)
+            self._load(loading)
 
     @work(thread=True, exclusive=True, group="load")
-    def _load(self) -> None:
+    def _load(self, loading: LoadingScreen) -> None:
         from .opening import source_or_error
         # numpy and the engine are imported here, off the UI thread
         from .screens import debugger  # noqa: F401
 
+        if hasattr(self._loader, "progress"):  # a corpus recording reports each input
+            self._loader.progress = lambda done, total: self.call_from_thread(
+                loading.progress, done, total)  # fmt: skip
         source, error, status = source_or_error(self._loader)
         self.call_from_thread(self._loaded, source, error, status)
 

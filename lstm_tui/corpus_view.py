@@ -3,19 +3,23 @@
 No Textual here (like watching.py and whatif.py), so each piece is tested on
 its own:
 
-* `inputs_of(source)`: the inputs `x`, `X` and the input list walk through, one
-  `InputEntry` each: a corpus's inputs when the trace is one input of a corpus
-  (`lstm-tui MODEL --text-file FILE`, `lstm-tui corpus.npz`), else the model's
-  example inputs (`lstm-tui info` numbers them 1..N; so does this list).
+* `corpus_entries`, `example_entries`: the inputs `x`, `X` and the input list walk
+  through, one `InputEntry` each: a corpus's inputs when the trace is one input of
+  a corpus (`lstm-tui MODEL --text-file FILE`, `lstm-tui corpus.npz`), else the
+  model's example inputs (`lstm-tui info` numbers them 1..N; so does this list).
 * `extend_span(span, t, step, T)`: shift+arrows grow a token span from the
   cursor, as a text editor grows a selection; `span_steps` orders its ends.
 * `export_name(...)`, `target_path(...)`: the file an export is offered under,
   named after the model and what it holds, and where a typed path puts it;
-* `context_text`, `match_line`: a match of LSTMVis's match as the match list shows it.
+* `CorpusRecording`, `corpus_source`: a corpus recorded in the app's loading worker
+  (progress, ctrl+c keeps what is recorded) and the Source on one of its inputs;
+* `Places`, `context_text`, `match_line`: where match looks (the corpus, or the trace)
+  and a match as the match list shows it.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,3 +138,112 @@ def match_line(rank: int, m, n_selected: int, context: str, where: str) -> str:
     others, the context. `where` is "steps 4–6" or "input 3, steps 4–6"."""
     return (f"{rank:>3}. {where:<22} {len(m.on)}/{n_selected} on, +{len(m.extra)} other  "
             f"{context}")
+
+
+def corpus_name(corpus) -> str:
+    """What the input list calls a corpus: its file's name, or "the corpus"."""
+    name = getattr(corpus, "name", None) or getattr(corpus, "path", None)
+    return safe_line(Path(str(name)).name, 60) if name else "the corpus"
+
+
+def corpus_entries(corpus) -> list[InputEntry]:
+    """A corpus's inputs for the input list: each one's first tokens and its length."""
+    lengths = [int(n) for n in corpus.lengths]
+    entries = []
+    for k, n in enumerate(lengths):
+        tokens = corpus.tokens(k)
+        if tokens is None:
+            preview = f"{n} numeric steps"
+        else:
+            head = [display(t) if len(t) == 1 else t for t in tokens[:PREVIEW]]
+            sep = "" if all(len(t) == 1 for t in tokens[:PREVIEW]) else " "
+            preview = safe_line(sep.join(head), PREVIEW)
+        entries.append(InputEntry(k + 1, preview, n))
+    return entries
+
+
+class Places:
+    """Where match looks and how its places read: over the corpus when the source is one of
+    its inputs (positions are the corpus's rows: `lstm_engine.match`), else over the trace."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self.corpus = source.corpus
+        self.data = source.corpus if source.corpus is not None else source.trace
+        self._starts = [int(s) for s in self.corpus.starts] if self.corpus is not None else [0]
+
+    @property
+    def across(self) -> str:
+        """What the match list's title adds: " in 12 inputs" for a corpus."""
+        return f" in {len(self.corpus)} inputs" if self.corpus is not None else ""
+
+    def position(self, local: int) -> int | None:
+        """The data's position of the trace in view's position `local` (None: the trace in
+        view is not one of the corpus's inputs, an edited text)."""
+        if self.corpus is None:
+            return local
+        k = self.source.input
+        return self._starts[k] + local if k is not None else None
+
+    def local(self, position: int) -> tuple[int | None, int]:
+        """(the input, 0-based, or None for a single trace; the position inside it)."""
+        if self.corpus is None:
+            return None, position
+        k, offset = self.corpus.locate(position)
+        return int(k), int(offset)
+
+    def where(self, m) -> str:
+        """A match's place as the screen numbers it: "steps 4–6", "input 3, steps 4–6"."""
+        k, start = self.local(m.start)
+        steps = describe_span((start, start + m.length - 1))
+        return steps if k is None else f"input {k + 1}, {steps}"
+
+
+class CorpusRecording:
+    """The loader of `lstm-tui MODEL --text-file FILE`: each text recorded as one input of a
+    corpus (lstm_engine.record_corpus) in the app's loading worker, with a progress bar.
+
+    The app sets `progress` (a callback for each input) and the loading screen's ctrl+c
+    sets `stop`: the recorder ends after the input it is on, and the debugger opens on
+    the inputs recorded so far (a KeyboardInterrupt cannot reach a worker thread, and
+    would lose them).
+    """
+
+    def __init__(self, model, texts: list[str], name: str | None = None) -> None:
+        self.model, self.texts = model, texts
+        self.name = name or model.name
+        self.stop = threading.Event()
+        self.progress = None
+
+    def __call__(self):
+        from lstm_engine import InputError, record_corpus
+
+        corpus = record_corpus(self.model, self.texts, progress=self.progress, stop=self.stop)
+        if len(corpus) == 0:
+            raise InputError("the recording was stopped before its first input was recorded")
+        return corpus_source(corpus, model=self.model, name=self.name)
+
+
+def corpus_source(corpus, *, model=None, name: str = "corpus"):
+    """The debugger's Source on a corpus's first input: with the model that recorded it (its
+    inputs can be edited and branched), or read-only (a corpus file)."""
+    from lstm_engine import output_kind
+
+    from .source import Source
+
+    trace = corpus.trace(0)
+    if model is None:
+        return Source(trace=trace, name=name, origin="trace", output_kind=output_kind(trace),
+                      format="corpus", corpus=corpus, input=0)  # fmt: skip
+    return Source(trace=trace, name=name, origin="model", model=model,
+                  output_kind=model.output_kind, format=model.format, corpus=corpus, input=0)  # fmt: skip
+
+
+def stopped_note(corpus) -> str | None:
+    """What the debugger says on opening a corpus whose recording was stopped (None: whole)."""
+    if getattr(corpus, "complete", True):
+        return None
+    n, planned = len(corpus), getattr(corpus, "planned", None)
+    of = f" of {planned:,}" if planned is not None else ""
+    return (f"Recording stopped: {n:,}{of} input{'s' if n != 1 else ''} recorded; "
+            "they are all here (i lists them).")

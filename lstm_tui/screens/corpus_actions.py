@@ -19,6 +19,7 @@ the strip, table and header are bound to.
 from __future__ import annotations
 
 from datetime import datetime
+from types import MappingProxyType
 
 from textual import work
 from textual.binding import Binding
@@ -28,7 +29,8 @@ from lstm_engine import EngineError, Selection, match, select_units, span_contex
 
 from ..app import screenshot_name
 from ..corpus_view import (
-    context_text, describe_span, example_entries, extend_span, match_line, span_steps,
+    InputEntry, Places, context_text, corpus_entries, corpus_name, describe_span,
+    example_entries, extend_span, match_line, span_steps, stopped_note,
 )  # fmt: skip
 from .corpus_dialogs import DEFAULT_THETA, ExportDialog, InputsDialog, MatchDialog, ThresholdDialog
 
@@ -78,15 +80,32 @@ class CorpusActions:
     """The selected units, which the unit table marks ◆."""
     marked_note: var[str] = var("", init=False)
     """The selection as the table's title says it ("◆ 3 on over steps 4–6 · tanh c ≥ 0.3")."""
+    found: var[tuple[int, int] | None] = var(None, init=False)
+    """The steps of the match in view (first, last positions), marked ≈ in the strip."""
+
+    def on_mount(self) -> None:
+        """A corpus whose recording was stopped (ctrl+c while it recorded) says how many
+        inputs it holds (Textual calls each class's on_mount: this runs beside the screen's)."""
+        corpus = self.source.corpus
+        said = stopped_note(corpus) if corpus is not None else None
+        if said is not None:
+            self.note(said, title="Corpus", severity="warning", timeout=10)
 
     # --- the span
     def _update_markers(self) -> None:
         """The strip's markers: the span's steps ("span") over the search matches and
         bookmarks (WatchActions), which it hides only while it is selected."""
         super()._update_markers()
-        if self.span is not None:
-            a, b = span_steps(self.span)
-            self.markers = {**self.markers, **{k: "span" for k in range(a, b + 1)}}
+        ours = {}
+        for kind, steps in (("found", self.found), ("span", self.span)):
+            if steps is not None:
+                a, b = span_steps(steps)
+                ours.update((k, kind) for k in range(a, min(b + 1, self.session.T)))
+        if ours:
+            self.markers = MappingProxyType({**self.markers, **ours})
+
+    def watch_found(self) -> None:
+        self._update_markers()
 
     def watch_span(self) -> None:
         self._update_markers()
@@ -109,7 +128,9 @@ class CorpusActions:
         units on (tanh ≥ θ) at every step of it and off on the step read before it."""
         if self.span is None:
             self.selection, self.marked, self.marked_note = None, frozenset(), ""
+            self.found = None
             return
+        self.found = None
         a, b = span_steps(self.span)
         try:
             sel = select_units(self.source.trace, a, b + 1, threshold=self.theta,
@@ -186,31 +207,35 @@ class CorpusActions:
                       "strip; M then finds where its units switch on together.", timeout=5)  # fmt: skip
             return
         if not sel.units:
-            self.note(f"No unit is on over {describe_span(self.span)} (tanh {sel.quantity} ≥ "
-                      f"{sel.threshold:g}): there is nothing to match; t lowers θ.", timeout=5)  # fmt: skip
+            self.note(f"No unit is on over {describe_span((sel.start, sel.stop - 1))} (tanh "
+                      f"{sel.quantity} ≥ {sel.threshold:g}): there is nothing to match; t "
+                      "lowers θ.", timeout=5)  # fmt: skip
             return
         self._match(self.source, sel)
 
     @work(thread=True, exclusive=True, group="match", exit_on_error=False)
     def _match(self, source, sel: Selection) -> None:
-        """Match in a thread: a corpus of 100,000 steps takes a moment."""
+        """Match in a thread, over the whole corpus when the trace is one of its inputs (a
+        corpus of 100,000 steps takes a moment)."""
+        places = Places(source)
         try:
             # match looks for spans of 2 steps or more (LSTMVis's cut-off); a selection of one
             # step looks for single steps too
             short = {"min_length": 1} if sel.stop - sel.start == 1 else {}
-            found = match(source.trace, sel, limit=MATCHES + 1, **short)
+            found = match(places.data, sel, limit=MATCHES + 1, **short)
         except EngineError as e:
             self.app.call_from_thread(self.note, str(e), title="No match", severity="error",
                                       timeout=6)  # fmt: skip
             return
-        others = [m for m in found if (m.start, m.stop) != (sel.start, sel.stop)][:MATCHES]
+        own = places.position(sel.start), places.position(sel.stop)
+        others = [m for m in found if (m.start, m.stop) != own][:MATCHES]
         lines = [match_line(k, m, len(sel.units), context_text(span_context(
-                     source.trace, m.start, m.stop, CONTEXT, CONTEXT)), describe_span(
-                     (m.start, m.stop - 1))) for k, m in enumerate(others, 1)]  # fmt: skip
-        self.app.call_from_thread(self._show_matches, source, sel, others, lines)
+                     places.data, m.start, m.stop, CONTEXT, CONTEXT)), places.where(m))
+                 for k, m in enumerate(others, 1)]  # fmt: skip
+        self.app.call_from_thread(self._show_matches, places, sel, others, lines)
 
-    def _show_matches(self, source, sel: Selection, found: list, lines: list[str]) -> None:
-        if source is not self.source:  # the trace changed while matching: the places are stale
+    def _show_matches(self, places: Places, sel: Selection, found: list, lines: list[str]) -> None:
+        if places.source is not self.source:  # the trace changed meanwhile: the list is stale
             return
         units = " ".join(str(u) for u in sel.units[:SHOW_UNITS])
         what = f"units {units}{' …' if len(sel.units) > SHOW_UNITS else ''}"
@@ -221,56 +246,84 @@ class CorpusActions:
 
         def done(k: int | None) -> None:
             if k is not None:
-                m = found[k]
-                self._goto(m.start)
-                self.note(f"Match {k + 1}: {describe_span((m.start, m.stop - 1))}, "
-                          f"{len(m.on)} of {len(sel.units)} selected units on, "
-                          f"{len(m.extra)} other{'s' if len(m.extra) != 1 else ''}.", timeout=4)  # fmt: skip
+                self._go_to_match(places, sel, found[k], k + 1)
 
         title = (f"Where {what} switch on together ({len(found)} place"
-                 f"{'s' if len(found) != 1 else ''}, best first)")  # fmt: skip
+                 f"{'s' if len(found) != 1 else ''}{places.across}, best first)")  # fmt: skip
         hint = (f"tanh {sel.quantity} ≥ {sel.threshold:g} over the span, below it on the step "
                 "read before; ranked by most selected units on, fewest others, longest span")
         self.app.push_screen(MatchDialog(title, lines, hint), done)
 
+    def _go_to_match(self, places: Places, sel: Selection, m, rank: int) -> None:
+        """Show match `m`: its input (in a corpus) at its first step, its steps marked ≈ in
+        the strip, and the selection's units still marked in the table."""
+        k, start = places.local(m.start)
+        if places.corpus is not None and k != self.source.input:
+            self._install(self.source.with_input(k), f"Input {k + 1} of {len(places.corpus)}.")
+        self.span = None
+        self._goto(start)
+        self.found = (start, start + m.length - 1)
+        self.selection, self.marked = sel, frozenset(sel.units)
+        self.marked_note = f"◆ {len(sel.units)} selected · match {rank} here: " + \
+            describe_span(self.found)  # fmt: skip
+        self.note(f"Match {rank}: {places.where(m)}, {len(m.on)} of {len(sel.units)} selected "
+                  f"units on, {len(m.extra)} other{'s' if len(m.extra) != 1 else ''}.", timeout=4)  # fmt: skip
+
     # --- inputs
-    def _entries(self):
-        return example_entries(self.source)
+    def _entries(self) -> list[InputEntry]:
+        corpus = self.source.corpus
+        return corpus_entries(corpus) if corpus is not None else example_entries(self.source)
 
     def _input_index(self) -> int | None:
         """The input in view, 0-based (None: the user's own, not one of the list)."""
+        if self.source.corpus is not None:
+            return self.source.input
         example = self.source.example
         return example - 1 if example is not None else None
 
     def action_inputs(self) -> None:
         entries = self._entries()
         if not entries:
-            self.note(self.source.example_reason or "There are no other inputs.", timeout=4)
+            self.note(self.input_reason() or "There are no other inputs.", timeout=4)
             return
 
         def done(k: int | None) -> None:
             if k is not None and k != self._input_index():
                 self._open_input(k)
 
-        what = f"Examples of {self.source.name}"
+        corpus = self.source.corpus
+        what = f"Inputs of {corpus_name(corpus)}" if corpus is not None else \
+            f"Examples of {self.source.name}"  # fmt: skip
         self.app.push_screen(InputsDialog(entries, self._input_index(), what), done)
 
     def input_reason(self) -> str | None:
         """Why `x` has no other input to go to, or None when it has."""
-        return self.source.example_reason
+        corpus = self.source.corpus
+        if corpus is None:
+            return self.source.example_reason
+        if len(corpus) == 1 and self.source.input == 0:
+            return "The corpus holds one input, and it is open."
+        return None
 
     def action_next_input(self, step: int) -> None:
         reason = self.input_reason()
         if reason is not None:
             self.note(reason, title="No other input", severity="warning", timeout=4)
             return
-        n = self.source.example_count
+        n = len(self._entries()) if self.source.corpus is None else len(self.source.corpus)
         k = self._input_index()
         k = (k + step) % n if k is not None else (0 if step > 0 else n - 1)
         self._open_input(k)
 
     def _open_input(self, k: int) -> None:
-        self._open_example(k + 1)
+        """Open input k (0-based): a corpus's at once (a view of its rows), an example by
+        re-running the model in a worker."""
+        corpus = self.source.corpus
+        if corpus is None:
+            self._open_example(k + 1)
+            return
+        new = self.source.with_input(k)
+        self._install(new, f"Input {k + 1} of {len(corpus)}: {new.trace.T} steps.")
 
     # --- export
     def action_export(self) -> None:

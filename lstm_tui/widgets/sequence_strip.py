@@ -16,7 +16,8 @@ Per-step markers: `markers` maps a position (0..T-1) to a marker kind, one of
 MARKERS (`"match"`: a search match, `"mark"`: a bookmark; against a parent
 or another input, `"changed"`: the top prediction differs, `"diverge"`: the
 first divergent step; `"span"`: a step of the token span selected for
-LSTMVis's select, shift+arrows or a mouse drag). A marked token gets
+LSTMVis's select, shift+arrows or a mouse drag; `"found"`: a step of the
+match in view). A marked token gets
 the kind's glyph just left of it, in its cell's margin, and the kind's component class
 (`sequence-strip--<kind>`) on its cell, so a marker shows without colour too
 (NO_COLOR). A new kind (say "prediction changed here") is one entry in
@@ -50,7 +51,7 @@ MAX_CELL = 14
 MARK = 2
 #: marker kind → the one-cell glyph drawn in a marked token's left margin
 MARKERS: Mapping[str, str] = {"match": "›", "mark": "•", "changed": "≠", "diverge": "◆",
-                              "span": "▏"}
+                              "span": "▏", "found": "≈"}
 
 
 @dataclass(frozen=True)
@@ -290,6 +291,7 @@ class SequenceStrip(Widget):
     SequenceStrip > .sequence-strip--changed { color: $warning; text-style: bold; }
     SequenceStrip > .sequence-strip--diverge { color: $warning; text-style: bold reverse; }
     SequenceStrip > .sequence-strip--span { text-style: bold underline; background: $secondary 40%; }
+    SequenceStrip > .sequence-strip--found { text-style: italic underline; }
     """
     COMPONENT_CLASSES = {
         "sequence-strip--current", "sequence-strip--processed", "sequence-strip--future",
