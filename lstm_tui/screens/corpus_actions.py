@@ -171,9 +171,11 @@ class CorpusActions:
         self._goto(t)
 
     def on_sequence_strip_span_dragged(self, event) -> None:
-        """A mouse drag over the strip: the span from where it started to the pointer."""
+        """A mouse drag over the strip: the span from where it started to the pointer; the
+        cursor goes to its end once the button is up."""
         self.span = (event.start, event.end)
-        self._goto(event.end)
+        if event.done:
+            self._goto(event.end)
 
     def action_clear_span(self) -> None:
         if self.span is not None:

@@ -316,13 +316,16 @@ class SequenceStrip(Widget):
     @dataclass
     class SpanDragged(Message):
         """The mouse was dragged over the tokens from `start` to `end` (positions, in the order
-        dragged, `end` where the pointer is now): select that span."""
+        dragged, `end` where the pointer is now): select that span. `done`: the button is up
+        (the cursor may move to `end` now; while dragging it stays, or the tokens would
+        scroll under the pointer)."""
 
         start: int
         end: int
+        done: bool = False
 
         def can_replace(self, message: Message) -> bool:
-            return isinstance(message, SequenceStrip.SpanDragged)
+            return isinstance(message, SequenceStrip.SpanDragged) and not message.done
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -334,6 +337,8 @@ class SequenceStrip(Widget):
         self._numeric: str | None = None
         self._drag_from: int | None = None
         """The token a mouse drag started on (None when no button is held over the strip)."""
+        self._dragged: int | None = None
+        """The token the drag last reached."""
 
     def watch_source(self, source: Source | None) -> None:
         self._tokens = token_labels(source) if source is not None else []
@@ -418,21 +423,29 @@ class SequenceStrip(Widget):
             self.post_message(self.StepClicked(k))
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
-        offset = event.get_content_offset(self)
-        k = self.token_at(offset.x) if offset is not None else None
+        k = self._token_under(event)
         if event.button == 1 and k is not None:
             self._drag_from = k
             self.capture_mouse()
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
-        if self._drag_from is None or not event.button:
+        if self._drag_from is None:  # the button went down on a token, and is not up yet
             return
-        offset = event.get_content_offset(self)
-        k = self.token_at(offset.x) if offset is not None else None
+        k = self._token_under(event)
         if k is not None and k != self._drag_from:
+            self._dragged = k
             self.post_message(self.SpanDragged(self._drag_from, k))
 
     def on_mouse_up(self, event: events.MouseUp) -> None:
-        if self._drag_from is not None:
-            self._drag_from = None
-            self.release_mouse()
+        if self._drag_from is None:
+            return
+        start, end = self._drag_from, self._token_under(event)
+        end = self._dragged if end is None else end
+        self._drag_from = self._dragged = None
+        self.release_mouse()
+        if end is not None and end != start:
+            self.post_message(self.SpanDragged(start, end, done=True))
+
+    def _token_under(self, event: events.MouseEvent) -> int | None:
+        offset = event.get_content_offset(self)
+        return self.token_at(offset.x) if offset is not None else None
