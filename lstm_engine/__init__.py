@@ -66,6 +66,7 @@ from .attribution import (
 )  # fmt: skip
 from .doctor import CHECKS, Finding, doctor, doctor_traces
 from .select import Match, Selection, match, select_units, span_context, unit_on_mask
+from .corpus import Corpus, is_corpus_file, open_corpus, read_text_inputs, record_corpus
 
 __all__ = [
     "ALIASES",
@@ -78,6 +79,7 @@ __all__ = [
     "CHECKS",
     "CellActivations",
     "CellWeights",
+    "Corpus",
     "ClampGate",
     "Edit",
     "EDITED_TOKEN",
@@ -134,6 +136,7 @@ __all__ = [
     "guess_output_kind",
     "inputs_for",
     "half_life",
+    "is_corpus_file",
     "is_trace_file",
     "label_event",
     "linear_head",
@@ -142,6 +145,7 @@ __all__ = [
     "log_softmax",
     "next_hit",
     "open_and_trace",
+    "open_corpus",
     "open_file",
     "open_pair",
     "output_attribution",
@@ -160,7 +164,9 @@ __all__ = [
     "read_input_array",
     "read_named_inputs",
     "read_positions",
+    "read_text_inputs",
     "record",
+    "record_corpus",
     "remove_stale_partials",
     "require_regular_file",
     "retention",

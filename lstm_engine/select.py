@@ -197,13 +197,24 @@ def unit_on_mask(source, quantity: str = "c", layer: int = 0, direction: int = 0
     return out
 
 
-def _span_on(on: np.ndarray, starts: np.ndarray, begin: np.ndarray, stop: np.ndarray,
+def _pack(on: np.ndarray) -> np.ndarray:
+    """(N, width) bool as (N, words) uint64, unit u at bit u % 64 of word u // 64: the span
+    tests below then reduce 64 units per operation."""
+    N, width = on.shape
+    words = -(-width // 64)
+    packed = np.zeros((N, words * 8), dtype=np.uint8)
+    packed[:, : -(-width // 8)] = np.packbits(on, axis=1, bitorder="little")
+    return packed.view(np.uint64)
+
+
+def _span_on(bits: np.ndarray, starts: np.ndarray, begin: np.ndarray, stop: np.ndarray,
              left: int, right: int) -> np.ndarray:  # fmt: skip
-    """(n, width) bool: for each span [begin, stop) (inside one input), which units are on on
-    every step of it and off on its `left` and `right` padding (padding outside the input is
-    off). One C pass over the rows per test (ufunc.reduceat), whatever the number of spans."""
-    N = on.shape[0]
-    padded = np.concatenate([on, np.zeros((1, on.shape[1]), dtype=bool)])  # row N: an end
+    """(n, words) packed (see _pack): for each span [begin, stop) (inside one input), the
+    units on on every step of it and off on its `left` and `right` padding (padding outside
+    the input is off). One C pass over the rows per test (ufunc.reduceat), whatever the
+    number of spans."""
+    N = bits.shape[0]
+    padded = np.concatenate([bits, np.zeros((1, bits.shape[1]), dtype=bits.dtype)])  # row N: an end
     inputs = np.searchsorted(starts, begin, side="right") - 1
     lo = starts[inputs]
     hi = np.append(starts[1:], N)[inputs]
@@ -217,12 +228,13 @@ def _span_on(on: np.ndarray, starts: np.ndarray, begin: np.ndarray, stop: np.nda
         out[order] = got
         return out
 
-    result = reduce(np.logical_and, begin, stop)
+    result = reduce(np.bitwise_and, begin, stop)
     for a, b in ((np.maximum(begin - left, lo), begin), (stop, np.minimum(stop + right, hi))):
         some = b > a  # an empty padding (at the input's edge, or 0 steps) holds no on step
         if some.any():
-            any_on = reduce(np.logical_or, np.where(some, a, begin), np.where(some, b, stop))
-            result &= ~(any_on & some[:, None])
+            any_on = reduce(np.bitwise_or, np.where(some, a, begin), np.where(some, b, stop))
+            any_on[~some] = 0
+            result &= ~any_on
     return result
 
 
@@ -300,23 +312,25 @@ def match(
     begin, stop = _candidates(on[:, list(chosen)].sum(axis=1), starts, len(chosen), length, min_length)
     if len(begin) == 0:
         return ()
-    passed = _span_on(on, starts, begin, stop, left, right)
-    selected = np.zeros(width, dtype=bool)
-    selected[list(chosen)] = True
-    n_on = passed[:, selected].sum(axis=1)
-    n_all = passed.sum(axis=1)
+    bits = _pack(on)
+    passed = _span_on(bits, starts, begin, stop, left, right)
+    selected = np.zeros((1, width), dtype=bool)
+    selected[0, list(chosen)] = True
+    n_on = np.bitwise_count(passed & _pack(selected)).sum(axis=1, dtype=np.int64)
+    n_all = np.bitwise_count(passed).sum(axis=1, dtype=np.int64)
     keep = np.flatnonzero(n_on > 0)
     # LSTMVis's key: -intersection, union (= selected + extra), -length; then position
     order = keep[np.lexsort((begin[keep], -(stop - begin)[keep], (n_all - n_on)[keep], -n_on[keep]))]
     if limit is not None:
         order = order[: step_index(limit)]
     inputs = np.searchsorted(starts, begin[order], side="right") - 1
+    units_on = np.unpackbits(passed[order].view(np.uint8), axis=1, count=width,
+                             bitorder="little").astype(bool)  # fmt: skip
     out = []
-    for row, k in zip(order, inputs):
-        units_on = np.flatnonzero(passed[row])
+    for row, k, row_on in zip(order, inputs, units_on):
         out.append(Match(start=int(begin[row]), stop=int(stop[row]), input=int(k),
-                         on=tuple(int(u) for u in units_on if selected[u]),
-                         extra=tuple(int(u) for u in units_on if not selected[u])))  # fmt: skip
+                         on=tuple(int(u) for u in np.flatnonzero(row_on & selected[0])),
+                         extra=tuple(int(u) for u in np.flatnonzero(row_on & ~selected[0]))))  # fmt: skip
     return tuple(out)
 
 
@@ -349,9 +363,9 @@ def _candidates(counts: np.ndarray, starts: np.ndarray, k: int, length: int | No
         e = np.flatnonzero(a & ~next_on) + 1
         span = e - b
         ok = span == length if length is not None else span >= min_length
-        found.append(np.stack([b[ok], e[ok]], axis=1))
-    pairs = np.unique(np.concatenate(found), axis=0)
-    return pairs[:, 0], pairs[:, 1]
+        found.append(b[ok] * (N + 1) + e[ok])
+    key = np.unique(np.concatenate(found))  # one number per span: distinct and sorted
+    return key // (N + 1), key % (N + 1)
 
 
 def span_context(source, start: int, stop: int, before: int = 5, after: int = 5):
