@@ -216,11 +216,12 @@ class CorpusRecording:
         self.progress = None
 
     def __call__(self):
-        from lstm_engine import InputError, record_corpus
+        from lstm_engine import record_corpus
 
+        if self.progress is not None:  # the bar from the start: the first input may take long
+            self.progress(0, len(self.texts))
+        # stopped before the first input, the engine's InputError says so (the error screen)
         corpus = record_corpus(self.model, self.texts, progress=self.progress, stop=self.stop)
-        if len(corpus) == 0:
-            raise InputError("the recording was stopped before its first input was recorded")
         return corpus_source(corpus, model=self.model, name=self.name)
 
 
