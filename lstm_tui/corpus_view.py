@@ -134,16 +134,11 @@ def _fit_tokens(tokens: list[str], sep: str, room: int) -> list[str]:
 
 
 def match_line(rank: int, m, n_selected: int, context: str, where: str) -> str:
-    """One row of the match list: rank, where, how many selected units are on and how many
-    others, the context. `where` is "steps 4–6" or "input 3, steps 4–6"."""
-    return (f"{rank:>3}. {where:<22} {len(m.on)}/{n_selected} on, +{len(m.extra)} other  "
-            f"{context}")
-
-
-def corpus_name(corpus) -> str:
-    """What the input list calls a corpus: its file's name, or "the corpus"."""
-    name = getattr(corpus, "name", None) or getattr(corpus, "path", None)
-    return safe_line(Path(str(name)).name, 60) if name else "the corpus"
+    """One entry of the match list, two lines: rank, where, how many of the selected units
+    are on and how many others; then the context, indented. `where` is "steps 4–6" or
+    "input 3, steps 4–6"."""
+    others = f"{len(m.extra)} other{'s' if len(m.extra) != 1 else ''}"
+    return f"{rank:>3}. {where}: {len(m.on)} of {n_selected} selected on, {others}\n     {context}"
 
 
 def corpus_entries(corpus) -> list[InputEntry]:
@@ -154,9 +149,9 @@ def corpus_entries(corpus) -> list[InputEntry]:
         tokens = corpus.tokens(k)
         if tokens is None:
             preview = f"{n} numeric steps"
-        else:
-            head = [display(t) if len(t) == 1 else t for t in tokens[:PREVIEW]]
-            sep = "" if all(len(t) == 1 for t in tokens[:PREVIEW]) else " "
+        else:  # the text as it reads (a character model's tokens joined without spaces)
+            head = tokens[:PREVIEW]
+            sep = "" if all(len(t) == 1 for t in head) else " "
             preview = safe_line(sep.join(head), PREVIEW)
         entries.append(InputEntry(k + 1, preview, n))
     return entries
@@ -174,8 +169,8 @@ class Places:
 
     @property
     def across(self) -> str:
-        """What the match list's title adds: " in 12 inputs" for a corpus."""
-        return f" in {len(self.corpus)} inputs" if self.corpus is not None else ""
+        """What the match list's title adds: " places in 12 inputs" for a corpus."""
+        return f" places in {len(self.corpus)} inputs" if self.corpus is not None else " places"
 
     def position(self, local: int) -> int | None:
         """The data's position of the trace in view's position `local` (None: the trace in

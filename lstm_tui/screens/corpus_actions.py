@@ -29,7 +29,7 @@ from lstm_engine import EngineError, Selection, match, select_units, span_contex
 
 from ..app import screenshot_name
 from ..corpus_view import (
-    InputEntry, Places, context_text, corpus_entries, corpus_name, describe_span,
+    InputEntry, Places, context_text, corpus_entries, describe_span,
     example_entries, extend_span, match_line, span_steps, stopped_note,
 )  # fmt: skip
 from .corpus_dialogs import DEFAULT_THETA, ExportDialog, InputsDialog, MatchDialog, ThresholdDialog
@@ -37,14 +37,14 @@ from .corpus_dialogs import DEFAULT_THETA, ExportDialog, InputsDialog, MatchDial
 #: How many selected units a note lists by number, and the table's title.
 SHOW_UNITS, SHOW_IN_TITLE = 12, 6
 #: How many places the match list shows, and tokens of context on each side.
-MATCHES, CONTEXT = 50, 12
+MATCHES, CONTEXT = 50, 30
 
 #: The keys, in footer priority order after the others (all but x off the footer).
 KEYS = [
     Binding("X", "next_input(-1)", "Prev input", show=False, tooltip="The previous input (x the next; i lists them)"),
     Binding("i", "inputs", "Inputs", show=False, tooltip="List the inputs (a corpus's, or the model's examples) and open one"),
-    Binding("shift+right", "span(1)", "Span →", key_display="⇧→", show=False, tooltip="Select a token span: grow it from the cursor (shift+← shrinks; a mouse drag over the strip selects too)"),
-    Binding("shift+left", "span(-1)", "Span ←", key_display="⇧←", show=False, tooltip="Select a token span towards the start"),
+    Binding("shift+right", "span(1)", "Span →", key_display="⇧→", show=False, tooltip="Select a token span from the cursor: ⇧→ and ⇧← move its end (a mouse drag over the strip selects one too); its units are marked ◆"),
+    Binding("shift+left", "span(-1)", "Span ←", key_display="⇧←", show=False, tooltip="Move the selected span's end back a step"),
     Binding("escape", "clear_span", "Drop span", key_display="Esc", show=False, tooltip="Drop the selected token span"),
     Binding("M", "match", "Match", show=False, tooltip="Match: the other places where the selected units switch on together, ranked as LSTMVis ranks them"),
     Binding("t", "threshold", "θ", show=False, tooltip="Set θ for select and match: a unit is on where tanh of its value ≥ θ (0.3)"),
@@ -250,10 +250,10 @@ class CorpusActions:
             if k is not None:
                 self._go_to_match(places, sel, found[k], k + 1)
 
-        title = (f"Where {what} switch on together ({len(found)} place"
-                 f"{'s' if len(found) != 1 else ''}{places.across}, best first)")  # fmt: skip
-        hint = (f"tanh {sel.quantity} ≥ {sel.threshold:g} over the span, below it on the step "
-                "read before; ranked by most selected units on, fewest others, longest span")
+        best = f"the best {len(found)}" if len(found) == MATCHES else str(len(found))
+        title = f"{what.capitalize()} on together: {best}{places.across}"
+        hint = (f"On: tanh {sel.quantity} ≥ {sel.threshold:g} over the span, below it on the step "
+                "read before. Best first: most selected units on, fewest others, longest.")
         self.app.push_screen(MatchDialog(title, lines, hint), done)
 
     def _go_to_match(self, places: Places, sel: Selection, m, rank: int) -> None:
@@ -264,6 +264,7 @@ class CorpusActions:
             self._install(self.source.with_input(k), f"Input {k + 1} of {len(places.corpus)}.")
         self.span = None
         self._goto(start)
+        self.unit = m.on[0]  # a selected unit that is on here, in the cell view
         self.found = (start, start + m.length - 1)
         self.selection, self.marked = sel, frozenset(sel.units)
         self.marked_note = f"◆ {len(sel.units)} selected · match {rank} here: " + \
@@ -294,8 +295,7 @@ class CorpusActions:
                 self._open_input(k)
 
         corpus = self.source.corpus
-        what = f"Inputs of {corpus_name(corpus)}" if corpus is not None else \
-            f"Examples of {self.source.name}"  # fmt: skip
+        what = "Inputs of the corpus" if corpus is not None else f"Examples of {self.source.name}"
         self.app.push_screen(InputsDialog(entries, self._input_index(), what), done)
 
     def input_reason(self) -> str | None:

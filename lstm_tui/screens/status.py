@@ -67,8 +67,8 @@ class LoadingScreen(Screen):
         self.query_one(ProgressBar).update(total=max(total, 1), progress=done)
         if self.stop is None or not self.stop.is_set():
             self.query_one("#loading-label", Static).update(Text(
-                f"Recording {safe_line(self.what, 40)}: input {done:,} of {total:,} "
-                "(ctrl+c stops and keeps what is recorded)"))  # fmt: skip
+                f"Recording {safe_line(self.what, 30)}: {done:,} of {total:,} inputs "
+                "· ctrl+c stops, keeping them"))  # fmt: skip
 
     def action_stop(self) -> None:
         self.stop.set()

@@ -82,11 +82,11 @@ async def test_match_finds_the_place_in_another_input_and_enter_opens_it():
         options = app.screen.query_one(OptionList)
         lines = [str(options.get_option_at_index(k).prompt) for k in range(options.option_count)]
         assert len(lines) == 1 and lines[0].startswith("  1. input 3, steps 6–9")
-        assert "2/2 on, +0 other" in lines[0] and "⟦c5 c6 c7 c8⟧" in lines[0]
+        assert "2 of 2 selected on, 0 others" in lines[0] and "⟦c5 c6 c7 c8⟧" in lines[0]
         assert "in 3 inputs" in widget_text(app.screen.query_one(".dialog-title"))
         await pilot.press("enter")
         await pilot.pause()
-        assert "input 3 of 3" in header(app) and app.screen.t == 5
+        assert "input 3 of 3" in header(app) and app.screen.t == 5 and app.screen.unit == 3
         assert marked_units(app.screen) == {3, 7}
         assert [w[1:] for w in strip_tokens(app).split() if w.startswith("≈")] == \
             ["c5", "c6", "c7", "c8"]  # fmt: skip
@@ -135,9 +135,9 @@ async def test_recording_shows_progress_and_ctrl_c_keeps_what_was_recorded(tagge
     async with app.run_test(size=(80, 24)) as pilot:
         for _ in range(100):  # the first input is recorded; the second waits at the gate
             await pilot.pause(0.05)
-            if "input 1 of 3" in widget_text(app.screen.query_one("#loading-label")):
+            if "1 of 3 inputs" in widget_text(app.screen.query_one("#loading-label")):
                 break
-        assert "(ctrl+c stops and keeps what is recorded)" in \
+        assert "1 of 3 inputs · ctrl+c stops, keeping them" in \
             widget_text(app.screen.query_one("#loading-label"))  # fmt: skip
         bar = app.screen.query_one("#loading-progress")
         assert (bar.progress, bar.total) == (1, 3)

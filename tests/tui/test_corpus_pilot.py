@@ -172,9 +172,9 @@ async def test_match_lists_the_other_place_first_and_enter_jumps_there():
         lines = [str(options.get_option_at_index(k).prompt) for k in range(options.option_count)]
         # steps 21–24: 2 of the 3 selected units on (3, 7), no other unit on over it;
         # steps 11–16: unit 9 alone (3 and 7 are off at step 16); the selection itself is not listed
-        assert lines[0].startswith("  1. steps 21–24") and "2/3 on, +0 other" in lines[0]
+        assert lines[0].startswith("  1. steps 21–24") and "2 of 3 selected on, 0 others" in lines[0]
         assert "⟦w20 w21 w22 w23⟧ w24" in lines[0]
-        assert lines[1].startswith("  2. steps 11–16") and "1/3 on" in lines[1]
+        assert lines[1].startswith("  2. steps 11–16") and "1 of 3 selected on" in lines[1]
         assert not any("steps 11–15 " in line for line in lines)
         await pilot.press("enter")
         await pilot.pause()
