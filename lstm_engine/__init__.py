@@ -67,6 +67,7 @@ from .attribution import (
 from .doctor import CHECKS, Finding, doctor, doctor_traces
 from .select import Match, Selection, match, select_units, span_context, unit_on_mask
 from .corpus import Corpus, is_corpus_file, open_corpus, read_text_inputs, record_corpus
+from .export import export_csv, export_json
 
 __all__ = [
     "ALIASES",
@@ -132,6 +133,8 @@ __all__ = [
     "doctor_traces",
     "edit_from_json",
     "example_index",
+    "export_csv",
+    "export_json",
     "format_edit",
     "guess_output_kind",
     "inputs_for",

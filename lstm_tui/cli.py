@@ -26,7 +26,7 @@ from typing import Any, Sequence
 from .text import display, safe_line
 
 PROG = "lstm-tui"
-SUBCOMMANDS = ("record", "info", "diff", "find", "explain", "stats", "doctor")
+SUBCOMMANDS = ("record", "info", "diff", "find", "explain", "stats", "doctor", "match", "export")
 EXIT_USAGE = 2
 
 
@@ -157,9 +157,13 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     from .find import build_parser as find_parser  # find.py builds on this module's helpers
 
     from .analysis_cli import doctor_parser, explain_parser, stats_parser
+    from .corpus_cli import add_text_file_args, export_parser, match_parser
 
+    add_text_file_args(ui)
+    add_text_file_args(record)  # record --text-file FILE: a corpus (corpus_cli.cmd_record_corpus)
     return {"ui": ui, "record": record, "info": info, "diff": diff_parser(), "find": find_parser(),
-            "explain": explain_parser(), "stats": stats_parser(), "doctor": doctor_parser()}
+            "explain": explain_parser(), "stats": stats_parser(), "doctor": doctor_parser(),
+            "match": match_parser(), "export": export_parser()}
 
 
 # --- helpers shared by the subcommands
@@ -192,6 +196,10 @@ def _has_terminal() -> bool:
 
 # --- subcommands
 def cmd_record(args) -> int:
+    if args.text_file is not None or args.whole:  # a corpus: corpus_cli.py records it
+        from .corpus_cli import cmd_record_corpus
+
+        return cmd_record_corpus(args)
     from lstm_engine import open_and_trace, require_regular_file
 
     model_path = require_regular_file(args.model, "model file")
@@ -385,6 +393,8 @@ def cmd_ui(args) -> int:
     from .opening import open_path
 
     _check_sources(args)
+    if args.text_file is not None or args.whole:  # a corpus in the debugger (corpus_view.py)
+        return _cmd_ui_corpus(args)
     # torch and a large model take seconds before the first frame: say what is happening,
     # on the terminal only, and clear the line again whatever the outcome
     status = sys.stderr.isatty()
@@ -418,6 +428,29 @@ def cmd_ui(args) -> int:
     return _run_app(source, what) if compare is None else _run_app(source, what, compare)
 
 
+def _cmd_ui_corpus(args) -> int:
+    """`lstm-tui MODEL --text-file FILE [--whole]`: the inputs checked here, the recording and
+    the debugger in corpus_view (it records with a progress bar that Ctrl-C stops)."""
+    from lstm_engine import read_text_inputs
+
+    from .corpus_cli import check_text_file_args
+
+    check_text_file_args(args)
+    read_text_inputs(args.text_file, whole=args.whole)  # a bad file fails before any UI
+    if not _has_terminal():
+        raise UsageError(f"the debugger needs a terminal; record the corpus with `{PROG} record "
+                         "MODEL --text-file FILE -o CORPUS.npz` without one")  # fmt: skip
+    try:
+        from .corpus_view import run_corpus
+    except ModuleNotFoundError as e:
+        if e.name != f"{__package__}.corpus_view":
+            raise
+        raise UsageError(f"this build has no corpus view in the debugger; record the corpus with "
+                         f"`{PROG} record MODEL --text-file FILE -o CORPUS.npz`") from None  # fmt: skip
+    return run_corpus(args.model, text_file=args.text_file, whole=args.whole, trust=args.trust,
+                      lstm=args.lstm, **_names_given(args))  # fmt: skip
+
+
 def _app_for(source, what: str, compare=None):
     """The debugger's App on an already opened Source (its loader only hands the Source over);
     `compare`: the whatif.Comparison to open on (--compare, --compare-model)."""
@@ -448,10 +481,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as e:  # --help
             return int(e.code or 0)
         from .analysis_cli import cmd_doctor, cmd_explain, cmd_stats
+        from .corpus_cli import cmd_export, cmd_match
         from .find import cmd_find
 
         return {"ui": cmd_ui, "record": cmd_record, "info": cmd_info, "diff": _cmd_diff, "find": cmd_find,
-                "explain": cmd_explain, "stats": cmd_stats, "doctor": cmd_doctor}[command](args)
+                "explain": cmd_explain, "stats": cmd_stats, "doctor": cmd_doctor,
+                "match": cmd_match, "export": cmd_export}[command](args)
     except (UsageError, EngineError) as e:
         _fail(str(e))
         return EXIT_USAGE
@@ -470,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 #: Commands whose exit status 1 is an answer, as grep's and diff's is.
-ANSWERING_COMMANDS = frozenset({"find", "diff", "doctor"})
+ANSWERING_COMMANDS = frozenset({"find", "diff", "doctor", "match"})
 
 
 def _cmd_diff(args) -> int:

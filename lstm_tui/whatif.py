@@ -90,6 +90,11 @@ class PreviewData(TraceData):
     def number_widths(self, layer: int, direction: int) -> dict[str, int]:
         return self.base.number_widths(layer, direction)
 
+    def half_lives(self, layer: int, direction: int) -> np.ndarray:
+        """Pending: a half-life is a mean over every step, and the preview has re-run 32 of
+        them (measuring it would also cost the preview a pass over the whole trace)."""
+        return np.full(self.trace.hidden_size, np.nan)
+
     def step_values(self, layer: int, direction: int, t: int) -> dict[str, np.ndarray]:
         got = step_values(self.trace, layer, direction, t)
         until = self._pending(direction)

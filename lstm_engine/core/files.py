@@ -444,54 +444,96 @@ def write_file(
     `write` passes through, and in every case, KeyboardInterrupt included,
     the temporary file is removed. Returns `path` as a Path.
     """
-    path = Path(path)
-    folder = path.parent
-    try:
-        if not stat.S_ISDIR(os.stat(folder).st_mode):
-            raise WriteError(f"cannot write {path}: {folder} is not a directory")
-    except FileNotFoundError:
-        raise WriteError(f"cannot write {path}: {folder}: no such directory") from None
-    except OSError as e:
-        raise WriteError(f"cannot write {path}: {folder}: {e.strerror or e}") from None
-    keep_mode = _check_target(path, overwrite, exists_hint)
-    mode = keep_mode if keep_mode is not None else 0o666 & ~_umask()
+    with PartialFile(path, overwrite=overwrite, exists_hint=exists_hint) as part:
+        try:
+            write(part.fh)
+        except OSError as e:
+            raise WriteError(f"cannot write {part.path}: {e.strerror or e}") from None
+        return part.commit()
 
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    flags |= getattr(os, "O_CLOEXEC", 0)
-    for _ in range(16):
-        tmp = folder / temporary_name(path)
+
+class PartialFile:
+    """A file being written: a temporary beside `path` that becomes `path` only on `commit`.
+
+    write_file's machinery for a writer that cannot be one callback: a trace
+    recorded straight into its file is memory-mapped and filled by the
+    recorder, then finished and committed. `fh` is open for reading and
+    writing (an r+ memory map needs both). Leaving the `with` block without
+    `commit` (an exception, Ctrl-C, a recording abandoned) removes the
+    temporary file, so nothing is left at `path`; after `commit` the file
+    stays open until the block ends, for the caller to map it read-only.
+    The same checks and messages as write_file, which is built on it.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, overwrite: bool = False,
+                 exists_hint: str = "pass overwrite=True to replace it") -> None:  # fmt: skip
+        path = Path(path)
+        folder = path.parent
         try:
-            fd = os.open(tmp, flags, 0o600)
-            break
-        except FileExistsError:
-            continue
-        except OSError as e:
-            raise WriteError(f"cannot write {path}: {e.strerror or e}") from None
-    else:
-        raise WriteError(f"cannot write {path}: no free temporary name in {folder}")
-    try:
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                write(fh)
-                fh.flush()
-                os.fchmod(fh.fileno(), mode)
-                os.fsync(fh.fileno())
-            if overwrite:
-                _check_target(path, overwrite, exists_hint)  # as late as possible
-                os.replace(tmp, path)
-            else:
-                _link_exclusive(tmp, path, exists_hint)
-        except OSError as e:
-            raise WriteError(f"cannot write {path}: {e.strerror or e}") from None
-        _fsync_dir(folder)
-    finally:
-        try:
-            os.unlink(tmp)
+            if not stat.S_ISDIR(os.stat(folder).st_mode):
+                raise WriteError(f"cannot write {path}: {folder} is not a directory")
         except FileNotFoundError:
+            raise WriteError(f"cannot write {path}: {folder}: no such directory") from None
+        except OSError as e:
+            raise WriteError(f"cannot write {path}: {folder}: {e.strerror or e}") from None
+        keep_mode = _check_target(path, overwrite, exists_hint)
+        self.path, self.overwrite, self.exists_hint = path, overwrite, exists_hint
+        self._mode = keep_mode if keep_mode is not None else 0o666 & ~_umask()
+        self.committed = False
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        flags |= getattr(os, "O_CLOEXEC", 0)
+        for _ in range(16):
+            tmp = folder / temporary_name(path)
+            try:
+                fd = os.open(tmp, flags, 0o600)
+                break
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise WriteError(f"cannot write {path}: {e.strerror or e}") from None
+        else:
+            raise WriteError(f"cannot write {path}: no free temporary name in {folder}")
+        self.tmp = tmp
+        self.fh: BinaryIO = os.fdopen(fd, "r+b")
+
+    def commit(self) -> Path:
+        """Flush, fsync and link the file into place (or rename it over a regular file)."""
+        path, fh = self.path, self.fh
+        try:
+            fh.flush()
+            os.fchmod(fh.fileno(), self._mode)
+            os.fsync(fh.fileno())
+            if self.overwrite:
+                _check_target(path, self.overwrite, self.exists_hint)  # as late as possible
+                os.replace(self.tmp, path)
+            else:
+                _link_exclusive(self.tmp, path, self.exists_hint)
+        except OSError as e:
+            raise WriteError(f"cannot write {path}: {e.strerror or e}") from None
+        self.committed = True
+        _fsync_dir(path.parent)
+        self._unlink()
+        return path
+
+    def _unlink(self) -> None:
+        try:
+            os.unlink(self.tmp)
+        except OSError:  # gone already (renamed into place), or not ours to remove any more
             pass
-        except OSError:
-            pass
-    return path
+
+    def close(self) -> None:
+        """Close the file; without a commit, the temporary file is removed (nothing is kept)."""
+        try:
+            self.fh.close()
+        finally:
+            if not self.committed:
+                self._unlink()
+
+    def __enter__(self) -> "PartialFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _check_target(path: Path, overwrite: bool, hint: str) -> int | None:

@@ -33,16 +33,25 @@ from .activations import CellActivations
 from .edits import Edit, check_edits, edit_from_json
 from .errors import EngineError, InputError, LoadError
 from .files import open_regular, read_json, read_npz, require_regular_file, write_file
-from .quantities import evaluate_many, previous, resolve
+from .quantities import VALUE_NAMES, evaluate_many, previous, resolve
 from .readonly import _is_sealed, seal
 from .spec import CellWeights, LSTMSpec
 
 FORMAT = "lstm-tui-trace"
-#: 2: a spec's `directions` (a right-to-left-only LSTM) and per-direction activations in
-#: meta.config, and a branch's parent and edits; version-1 files read as before.
-FORMAT_VERSION = 2
+#: 3: uncompressed and memory-mapped (core/store.py), the gates as one "gates" member,
+#: `extents` and `valid_steps`; 2: a spec's `directions` (a right-to-left-only LSTM) and
+#: per-direction activations in meta.config, and a branch's parent and edits. Older
+#: versions read as before.
+FORMAT_VERSION = 3
 
 _SAVED = ("x", "h0", "c0", "i", "f", "g", "o", "c", "h")
+
+#: The quantities whose finite range (`Trace.extent`) a saved trace carries, so that a
+#: front end sizes its columns and colour scales without reading the steps.
+EXTENT_NAMES = VALUE_NAMES
+
+#: Elements of one quantity computed at a time for `extent` (a few MB of temporaries).
+_EXTENT_BLOCK = 1 << 20
 
 
 def step_index(t) -> int:
@@ -313,6 +322,36 @@ class Trace:
         """One quantity over the whole sequence, (T, H)."""
         return self.window(name, layer, direction, 0, self.T)
 
+    def extent(self, name: str, layer: int, direction: int) -> tuple[float, float]:
+        """(lo, hi): the smallest and largest finite value of a quantity over every step and
+        unit of one layer and direction; (nan, nan) when it has no finite value.
+
+        For column widths and colour scales at first paint: computed once, a block of
+        steps at a time (never a whole derived (T, H) array), and kept; a trace read from
+        a file answers from the ranges saved in it, without reading the steps.
+        """
+        q = resolve(name).name
+        key = (q, int(layer), int(direction))
+        cache = self.__dict__.setdefault("_extent_cache", {})
+        if key not in cache:
+            if not (0 <= key[1] < self.num_layers and 0 <= key[2] < self.num_directions):
+                raise IndexError(f"layer {layer}, direction {direction} is not in the trace")
+            cache.update(_extents(self, (q,), key[1], key[2]))
+        return cache[key]
+
+    def _all_extents(self) -> tuple[tuple[str, ...], np.ndarray]:
+        """EXTENT_NAMES and their extents as one (Q, L, D, 2) float64 array, for the file."""
+        cache = self.__dict__.setdefault("_extent_cache", {})
+        out = np.empty((len(EXTENT_NAMES), self.num_layers, self.num_directions, 2))
+        for layer in range(self.num_layers):
+            for d in range(self.num_directions):
+                missing = tuple(n for n in EXTENT_NAMES if (n, layer, d) not in cache)
+                if missing:
+                    cache.update(_extents(self, missing, layer, d))
+                for k, n in enumerate(EXTENT_NAMES):
+                    out[k, layer, d] = cache[(n, layer, d)]
+        return EXTENT_NAMES, out
+
     def layer_input(self, layer: int) -> np.ndarray:
         """What layer `layer` read: x, or the layer below's h with directions concatenated."""
         if layer == 0:
@@ -332,10 +371,14 @@ class Trace:
     # --- file format
     def save(
         self, path: str | os.PathLike, *, overwrite: bool = False,
-        exists_hint: str = "pass overwrite=True to replace it",
+        exists_hint: str = "pass overwrite=True to replace it", compress: bool = False,
     ) -> Path:  # fmt: skip
         """Write one .npz readable with np.load(path, allow_pickle=False).
 
+        Uncompressed and 64-byte aligned by default (core/store.py), so that
+        Trace.load maps it instead of reading it; `compress=True` writes the
+        zlib-compressed form of version 2 (i, f, g, o apart), several times
+        smaller and slower to write and to open.
         Through `files.write_file`: a temporary file created exclusively beside
         the destination, then linked into place, so a failed save never leaves
         half a trace, two saves to one new name never both succeed, and an
@@ -347,42 +390,45 @@ class Trace:
             raise InputError("this trace is a preview of a branch (from position "
                              f"{self.preview_until} on it holds its parent's steps); "
                              "save the full branch")  # fmt: skip
-        arrays = {n: np.ascontiguousarray(getattr(self, n)) for n in _SAVED}
-        if self.z is not None:
-            arrays["z"] = np.ascontiguousarray(self.z)
-        if self.output is not None:
-            arrays["output"] = np.ascontiguousarray(self.output)
-        meta = dict(self.meta)
-        meta["format"] = FORMAT
-        meta["version"] = FORMAT_VERSION
-        meta["tokens"] = list(self.tokens) if self.tokens is not None else None
-        meta["labels"] = list(self.labels) if self.labels is not None else None
-        if self.spec is not None:
-            meta["config"] = self.spec.config()
-            for layer, dirs in enumerate(self.spec.weights):
-                for d, w in enumerate(dirs):
-                    for name, arr in w.arrays().items():
-                        arrays[f"weights.{layer}.{d}.{name}"] = arr
-        arrays["meta"] = np.array(json.dumps(_json_value(meta, "meta"), allow_nan=False))
-        return write_file(path, lambda fh: np.savez_compressed(fh, **arrays), overwrite=overwrite,
-                          exists_hint=exists_hint)  # fmt: skip
+        if compress:
+            arrays = dict(_compressed_members(self))
+            write = lambda fh: np.savez_compressed(fh, **arrays)  # noqa: E731
+        else:
+            from .store import write_archive
+
+            write = lambda fh: write_archive(fh, trace_members(self))  # noqa: E731
+        return write_file(path, write, overwrite=overwrite, exists_hint=exists_hint)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Trace":
         """Read a file written by `save`; anything else is a LoadError naming the file.
 
+        An uncompressed file is memory-mapped (core/store.py): its arrays are
+        read-only views of the file's pages, read only where they are shown.
+        A compressed one (`save(compress=True)`, and every file written before
+        version 3) is read whole, within the limits of core/limits.py.
         A trace file comes from users and other programs, so every way it can
         be malformed (truncated, bit-flipped, another .npz, a hand edit) ends
         as one clear LoadError rather than a traceback.
         """
         path = require_regular_file(path, "trace file")
-        head = _head(path)
+        with open_regular(path, "trace file") as fh:
+            return cls._from_file(fh, path)
+
+    @classmethod
+    def _from_file(cls, fh, path: Path) -> "Trace":
+        from .store import Compressed, read_archive
+
+        head = os.pread(fh.fileno(), 6, 0)
         if head.startswith(b"\x93NUMPY"):
             raise LoadError(f"{path}: not a trace file (a single array, not an .npz)")
         if not head.startswith(b"PK\x03\x04"):
             raise LoadError(f"{path}: not a trace file (not an .npz archive)")
         # only the members the format defines are read, each within the limits of core/limits.py
-        data = read_npz(path, keep=_is_trace_member, what="trace file")
+        try:
+            data = read_archive(fh, path, _is_trace_member)
+        except Compressed:
+            data = read_npz(path, keep=_is_trace_member, what="trace file")
         try:
             return cls._from_arrays(data, path)
         except LoadError:
@@ -417,15 +463,32 @@ class Trace:
                 f"{path}: trace format version {meta['version']} is newer than this "
                 f"lstm-tui understands ({FORMAT_VERSION}); upgrade lstm-tui"
             )
+        if "gates" in data:  # version 3: i, f, g, o interleaved in one member, as recorded
+            gates = data.pop("gates")
+            if any(k in data for k in ("i", "f", "g", "o")):
+                raise LoadError(f"{path}: holds the gates twice (gates and i/f/g/o)")
+            if gates.ndim != 5 or gates.shape[3] != 4:
+                raise LoadError(f"{path}: gates has shape {gates.shape}, expected (L, D, T, 4, H)")
+            data.update(i=gates[:, :, :, 0], f=gates[:, :, :, 1], g=gates[:, :, :, 2],
+                        o=gates[:, :, :, 3])  # fmt: skip
         missing = [k for k in _SAVED if k not in data]
         if missing:
             raise LoadError(f"{path}: trace is missing arrays {missing}")
+        valid = meta.pop("valid_steps", None)
+        if valid is not None:  # a recording stopped early: its first `valid` steps hold
+            if type(valid) is not int or not 1 <= valid <= data["c"].shape[2]:
+                raise LoadError(f"{path}: valid_steps {valid!r} is not a step count of the file")
+            data["x"] = data["x"][:valid]
+            for k in ("i", "f", "g", "o", "c", "h", "z"):
+                if k in data:
+                    data[k] = data[k][:, :, :valid]
         spec = _spec_from_saved(data, meta.get("config"))
         tokens, labels = meta.pop("tokens", None), meta.pop("labels", None)
         for name, seq in (("tokens", tokens), ("labels", labels)):
             if seq is not None and not isinstance(seq, list):
                 raise LoadError(f"{path}: {name} is a {type(seq).__name__}, not a list of strings")
-        return cls(
+        extent_names = meta.pop("extents", None)
+        trace = cls(
             **{k: data[k] for k in _SAVED},
             z=data.get("z"),
             output=data.get("output"),
@@ -434,6 +497,122 @@ class Trace:
             labels=tuple(labels) if labels is not None else None,
             meta=meta,
         )
+        if extent_names is not None or "extents" in data:
+            _adopt_extents(trace, extent_names, data.get("extents"), path)
+        return trace
+
+
+def trace_members(trace: Trace, *, skip=(), valid_steps: int | None = None):
+    """(name, array) or (name, (shape, dtype, blocks)) for every member of `trace`'s file,
+    in file order: the arrays, the weights, the extents and meta last (version 3).
+
+    `skip` names members already in the file (a recording's own buffers,
+    core/store.TraceFile); `valid_steps` goes into meta when only that many of
+    the steps those hold are the trace's (a recording stopped early).
+    """
+    L, D, T, H = trace.c.shape
+    if "x" not in skip:
+        yield "x", trace.x
+    yield "h0", trace.h0
+    yield "c0", trace.c0
+    if "gates" not in skip:
+        rows = max(1, (8 << 20) // max(1, 4 * H * trace.c.itemsize))
+
+        def gate_blocks():
+            for layer in range(L):
+                for d in range(D):
+                    for t in range(0, T, rows):
+                        yield np.stack([getattr(trace, n)[layer, d, t : t + rows]
+                                        for n in ("i", "f", "g", "o")], axis=1)  # fmt: skip
+
+        yield "gates", ((L, D, T, 4, H), trace.c.dtype, gate_blocks())
+    for name in ("c", "h", "z"):
+        if name not in skip and getattr(trace, name) is not None:
+            yield name, getattr(trace, name)
+    if trace.output is not None:
+        yield "output", trace.output
+    if trace.spec is not None:
+        for layer, dirs in enumerate(trace.spec.weights):
+            for d, w in enumerate(dirs):
+                for name, arr in w.arrays().items():
+                    yield f"weights.{layer}.{d}.{name}", arr
+    names, extents = trace._all_extents()
+    yield "extents", extents
+    meta = _file_meta(trace)
+    meta["extents"] = list(names)
+    if valid_steps is not None:
+        meta["valid_steps"] = int(valid_steps)
+    yield "meta", np.array(json.dumps(_json_value(meta, "meta"), allow_nan=False))
+
+
+def _compressed_members(trace: Trace):
+    """The members of a compressed (version 2 layout) file: i, f, g, o apart, no extents."""
+    for name in (*_SAVED, "z", "output"):
+        if getattr(trace, name) is not None:
+            yield name, np.ascontiguousarray(getattr(trace, name))
+    if trace.spec is not None:
+        for layer, dirs in enumerate(trace.spec.weights):
+            for d, w in enumerate(dirs):
+                for name, arr in w.arrays().items():
+                    yield f"weights.{layer}.{d}.{name}", arr
+    yield "meta", np.array(json.dumps(_json_value(_file_meta(trace), "meta"), allow_nan=False))
+
+
+def _file_meta(trace: Trace) -> dict:
+    meta = dict(trace.meta)
+    meta["format"] = FORMAT
+    meta["version"] = FORMAT_VERSION
+    meta["tokens"] = list(trace.tokens) if trace.tokens is not None else None
+    meta["labels"] = list(trace.labels) if trace.labels is not None else None
+    if trace.spec is not None:
+        meta["config"] = trace.spec.config()
+    return meta
+
+
+def _extents(trace: Trace, names, layer: int, direction: int) -> dict:
+    """{(name, layer, direction): (lo, hi)} of finite values, a block of steps at a time."""
+    width = max(trace.hidden_size, trace.out_size)
+    rows = max(1, _EXTENT_BLOCK // width)
+    lo = dict.fromkeys(names, np.inf)
+    hi = dict.fromkeys(names, -np.inf)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for t0 in range(0, trace.T, rows):
+            got = trace.windows(names, layer, direction, t0, min(t0 + rows, trace.T))
+            for n in names:
+                a = got[n]
+                a_lo, a_hi = a.min(), a.max()
+                if not (np.isfinite(a_lo) and np.isfinite(a_hi)):  # NaN or inf here: the slow way
+                    a = a[np.isfinite(a)]
+                    if not a.size:
+                        continue
+                    a_lo, a_hi = a.min(), a.max()
+                lo[n], hi[n] = min(lo[n], float(a_lo)), max(hi[n], float(a_hi))
+    return {(n, layer, direction): (lo[n], hi[n]) if lo[n] <= hi[n] else (np.nan, np.nan)
+            for n in names}  # fmt: skip
+
+
+def _adopt_extents(trace: Trace, names, extents, path) -> None:
+    """The extents saved in a file as the trace's, once they are checked to be extents of it."""
+    if not isinstance(names, list) or extents is None:
+        raise LoadError(f"{path}: extents without their names, or names without extents")
+    for n in names:
+        if not isinstance(n, str) or n not in VALUE_NAMES:
+            raise LoadError(f"{path}: extents name an unknown quantity {n!r}")
+    if len(set(names)) != len(names):
+        raise LoadError(f"{path}: extents name a quantity twice")
+    shape = (len(names), trace.num_layers, trace.num_directions, 2)
+    if extents.dtype != np.float64 or extents.shape != shape:
+        raise LoadError(f"{path}: extents are {extents.dtype} {extents.shape}, expected "
+                        f"float64 {shape}")  # fmt: skip
+    lo, hi = extents[..., 0], extents[..., 1]
+    both_nan = np.isnan(lo) & np.isnan(hi)
+    if not (both_nan | (np.isfinite(lo) & np.isfinite(hi) & (lo <= hi))).all():
+        raise LoadError(f"{path}: extents are not (lo ≤ hi) pairs of finite numbers")
+    cache = trace.__dict__.setdefault("_extent_cache", {})
+    for k, n in enumerate(names):
+        for layer in range(trace.num_layers):
+            for d in range(trace.num_directions):
+                cache[(n, layer, d)] = (float(lo[k, layer, d]), float(hi[k, layer, d]))
 
 
 def stack_layers(layers) -> Trace:
@@ -485,14 +664,10 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
-def _head(path: Path) -> bytes:
-    with open_regular(path, "trace file") as fh:
-        return fh.read(6)
-
-
 def _is_trace_member(name: str) -> bool:
     """The arrays the trace format defines; anything else in the archive is never read."""
-    return name in _SAVED or name in ("z", "output", "meta") or name.startswith("weights.")
+    return (name in _SAVED or name in ("gates", "z", "output", "meta", "extents")
+            or name.startswith("weights."))
 
 
 def _thawed(v):

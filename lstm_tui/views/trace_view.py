@@ -129,7 +129,7 @@ class TraceView(Vertical):
         with Horizontal(id="body"):
             yield UnitTable(id="table").data_bind(V.columns, V.unit, V.names, V.marked)
             with Vertical(id="side"):
-                yield CellView(id="cell").data_bind(*cursor)
+                yield CellView(id="cell").data_bind(*cursor, V.data)
                 yield OutputPanel(id="output").data_bind(V.source, V.t)
         watched = (V.source, V.t, V.lstm_layer, V.direction, V.watches)
         yield WatchPanel(id="watches").data_bind(*watched)

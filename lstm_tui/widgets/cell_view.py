@@ -18,7 +18,7 @@ from lstm_engine import REGISTRY
 
 from ..renderables.cell_diagram import CellDiagram, CellValues
 from ..source import Source
-from ..stepdata import scales
+from ..stepdata import TraceData, scales
 from ..text import display
 
 #: The registry quantities on the diagram's wires.
@@ -67,6 +67,9 @@ class CellView(Widget):
     lstm_layer: reactive[int] = reactive(0)
     direction: reactive[int] = reactive(0)
     unit: reactive[int] = reactive(0)
+    data: reactive[TraceData | None] = reactive(None)
+    """The view's numbers for this trace: their scales are measured once per trace (and a
+    preview's are its parent's), where measuring here would scan the sequence again."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -85,6 +88,12 @@ class CellView(Widget):
         the belt means the same size at every step and for every unit, as help says."""
         key = (self.source, self.lstm_layer, self.direction)
         if self._scale_key is None or any(a is not b for a, b in zip(key, self._scale_key)):
-            self._scale = scales(self.source.trace, self.lstm_layer, self.direction)["c"]
+            data = self.data
+            if data is not None and data.difference:
+                data = data.plain  # the diagram shows the trace's own values
+            if data is not None and data.trace is self.source.trace:
+                self._scale = data.scales(self.lstm_layer, self.direction)["c"]
+            else:
+                self._scale = scales(self.source.trace, self.lstm_layer, self.direction)["c"]
             self._scale_key = key
         return self._scale

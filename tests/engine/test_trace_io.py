@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 import zipfile
 
 import numpy as np
@@ -85,17 +86,21 @@ def test_save_load_round_trip_is_exact(tmp_path, which):
         np.testing.assert_array_equal(getattr(back, name), getattr(trace, name), err_msg=name)
 
 
-def test_file_is_plain_npz_without_pickles(tmp_path):
+@pytest.mark.parametrize("compress", [False, True])
+def test_file_is_plain_npz_without_pickles(tmp_path, compress):
     trace = _trace()
-    trace.save(tmp_path / "run.npz")
+    trace.save(tmp_path / "run.npz", compress=compress)
+    gates = ("i", "f", "g", "o") if compress else ("gates",)  # version 3 keeps them together
     with np.load(tmp_path / "run.npz", allow_pickle=False) as npz:
         names = set(npz.files)
-        assert {"x", "h0", "c0", "i", "f", "g", "o", "c", "h", "z", "output", "meta"} <= names
+        assert {"x", "h0", "c0", *gates, "c", "h", "z", "output", "meta"} <= names
         assert "weights.0.0.W_ih" in names and "weights.1.1.W_hr" in names
         meta = json.loads(str(npz["meta"]))
         np.testing.assert_array_equal(npz["c"], trace.c)
-        assert npz["i"].shape == (2, 2, 5, 4) and npz["h"].shape == (2, 2, 5, 2)
-    assert meta["format"] == "lstm-tui-trace" and meta["version"] == 2
+        i = npz["i"] if compress else npz["gates"][:, :, :, 0]
+        np.testing.assert_array_equal(i, trace.i)
+        assert i.shape == (2, 2, 5, 4) and npz["h"].shape == (2, 2, 5, 2)
+    assert meta["format"] == "lstm-tui-trace" and meta["version"] == 3
     assert meta["tokens"][2] == "français" and meta["labels"][0] == "PRON"
     assert meta["config"]["bidirectional"] is True and meta["config"]["proj_size"] == 2
 
@@ -163,7 +168,7 @@ def _corrupt_files(tmp_path, good):
         arrays = {k: z[k] for k in z.files}
     meta = json.loads(str(arrays["meta"]))
     yield "missing arrays", npz(meta=arrays["meta"], x=arrays["x"])
-    yield "wrong shape", npz(**dict(arrays, i=arrays["i"][:, :, :2]))
+    yield "wrong shape", npz(**dict(arrays, c=arrays["c"][:, :, :2]))
     yield "x steps", npz(**dict(arrays, x=arrays["x"][:2]))
     yield "future version", npz(**dict(arrays, meta=np.array(json.dumps(dict(meta, version=99)))))
     yield "token count", npz(**dict(arrays, meta=np.array(json.dumps(dict(meta, tokens=["a"])))))
@@ -246,11 +251,17 @@ def test_no_array_of_a_trace_can_be_made_writable_through_its_base(tmp_path, whe
             elif isinstance(probe, memoryview):
                 assert probe.readonly
                 probe = probe.obj
+            elif isinstance(probe, mmap.mmap):  # a loaded trace is a read-only map of its file
+                with pytest.raises(TypeError):
+                    probe[0] = 0
+                owner, probe = probe, None
             else:
                 assert isinstance(probe, bytes)  # immutable: nothing to write through
-                probe = None
+                owner, probe = probe, None
         np.testing.assert_array_equal(a, before)
-        assert isinstance(_writable_owner(a), bytes)
+        assert isinstance(owner, mmap.mmap if where == "loaded" else bytes)
+        if where != "loaded":
+            assert isinstance(_writable_owner(a), bytes)
 
 
 def test_a_trace_pickles_and_deep_copies_to_an_equal_trace():

@@ -20,7 +20,7 @@ X = np.random.default_rng(0).standard_normal((5, 2))
 @pytest.fixture
 def saved(tmp_path):
     path = tmp_path / "base.npz"
-    record(SPEC, X, tokens=tuple("abcde")).save(path)
+    record(SPEC, X, tokens=tuple("abcde")).save(path, compress=True)  # i, f, g, o apart
     return path, dict(np.load(path))
 
 
