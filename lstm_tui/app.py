@@ -190,7 +190,13 @@ def run(
 
     loader = partial(open_path, path, text=text, input_path=input_path, trust=trust,
                      lstm=lstm, batch_index=batch_index, example=example, inputs=inputs)  # fmt: skip
-    app = LstmTuiApp(loader=loader, what=Path(path).name)
+    return run_loader(loader, Path(path).name)
+
+
+def run_loader(loader: Callable[[], Source], what: str) -> int:
+    """The app on what `loader` builds in its loading worker (a file opened, a corpus recorded:
+    lstm_tui.corpus_view.run_corpus); the exit status, with a failed load's reason on stderr."""
+    app = LstmTuiApp(loader=loader, what=what)
     app.run()
     if app.error:  # the error screen is gone with the app; leave the reason in the scrollback
         message = safe_line(" ".join(app.error.split()))  # one safe line, whatever it quoted

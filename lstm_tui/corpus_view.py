@@ -194,6 +194,34 @@ class Places:
         return steps if k is None else f"input {k + 1}, {steps}"
 
 
+def run_corpus(path: str, *, text_file: str, whole: bool = False, trust: bool = False,
+               lstm: str | None = None, vocab: str | None = None, labels: str | None = None,
+               output_kind: str | None = None) -> int:  # fmt: skip
+    """`lstm-tui MODEL --text-file FILE [--whole]`: the debugger on a corpus it records.
+
+    The file is read, the model loaded and every text tokenized here, so a bad file or a
+    word the model cannot read is one error line before the screen opens; the recording
+    itself runs in the app's loading worker (CorpusRecording), with its progress bar.
+    Returns the exit status.
+    """
+    from lstm_engine import InputError, apply_names, load, read_text_inputs
+
+    from .app import run_loader
+
+    texts = read_text_inputs(text_file, whole=whole)
+    model = load(path, trust=trust, lstm=lstm)
+    if vocab is not None or labels is not None or output_kind is not None:
+        apply_names(model, vocab=vocab, labels=labels, output_kind=output_kind)
+    if getattr(model, "input_kind", None) != "text":
+        raise InputError(f"{model.name} does not read text: --text-file needs a model that does")
+    for k, text in enumerate(texts, 1):
+        try:
+            model.tokenize(text)
+        except InputError as e:
+            raise InputError(f"{text_file}, input {k}: {e}") from None
+    return run_loader(CorpusRecording(model, texts), f"{Path(text_file).name}")
+
+
 class CorpusRecording:
     """The loader of `lstm-tui MODEL --text-file FILE`: each text recorded as one input of a
     corpus (lstm_engine.record_corpus) in the app's loading worker, with a progress bar.

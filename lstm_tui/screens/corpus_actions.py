@@ -25,13 +25,16 @@ from textual import work
 from textual.binding import Binding
 from textual.reactive import var
 
-from lstm_engine import EngineError, Selection, match, select_units, span_context
+from lstm_engine import (
+    QUANTITIES, EngineError, Selection, export_csv, match, select_units, span_context,
+)  # fmt: skip
 
 from ..app import screenshot_name
 from ..corpus_view import (
     InputEntry, Places, context_text, corpus_entries, describe_span,
-    example_entries, extend_span, match_line, span_steps, stopped_note,
+    example_entries, export_name, extend_span, match_line, span_steps, stopped_note,
 )  # fmt: skip
+from ..stepdata import column_label
 from .corpus_dialogs import DEFAULT_THETA, ExportDialog, InputsDialog, MatchDialog, ThresholdDialog
 
 #: How many selected units a note lists by number, and the table's title.
@@ -328,15 +331,52 @@ class CorpusActions:
         self._install(new, f"Input {k + 1} of {len(corpus)}: {new.trace.T} steps.")
 
     # --- export
-    def action_export(self) -> None:
-        choices = [("screenshot", "", "The screen as SVG (a screenshot)",
-                    screenshot_name(self.app.title or "lstm-tui", datetime.now()))]  # fmt: skip
+    def _export_choices(self) -> list[tuple[str, str, str, str]]:
+        """What ctrl+e offers, each with the file name it is offered under: the table at t,
+        each quantity over the trace in view (and over the whole corpus, for the heatmap's
+        quantity), the screen."""
+        src, tr = self.source, self.source.trace
+        where = f"L{self.lstm_layer + 1}" + ("_rev" if tr.reads_reversed(self.direction) else "")
+        if src.corpus is not None and src.input is not None:
+            where = f"input{src.input + 1}_{where}"
+        choices = [("table", "", f"The unit table at step {self.t + 1} (CSV, a row a unit)",
+                    export_name(src.name, f"{where}_step{self.t + 1}", ".csv"))]  # fmt: skip
+        for q in QUANTITIES:
+            label = column_label(q, tr.reads_reversed(self.direction), src.projected)
+            choices.append(("quantity", q, f"{label} over the whole sequence (CSV, a row a step)",
+                            export_name(src.name, f"{where}_{q}", ".csv")))  # fmt: skip
+        if src.corpus is not None:
+            choices.append(("corpus", self.heat, f"{self.heat} over every input of the corpus "
+                            f"({len(src.corpus)}; CSV, a row a step)",
+                            export_name(src.name, f"corpus_L{self.lstm_layer + 1}_{self.heat}",
+                                        ".csv")))  # fmt: skip
+        choices.append(("screenshot", "", "The screen as SVG (a screenshot)",
+                        screenshot_name(self.app.title or "lstm-tui", datetime.now())))  # fmt: skip
+        return choices
 
+    def action_export(self) -> None:
         def done(answer: tuple[str, str, str] | None) -> None:
             if answer is None:
                 return
             kind, quantity, path = answer
             if kind == "screenshot":  # once the dialog is gone: the screen, not the dialog
                 self.call_after_refresh(self.app.save_screenshot, path)
+                return
+            data = self.source.corpus if kind == "corpus" else self.source.trace
+            at = {"t": self.t} if kind == "table" else {"quantity": quantity}
+            self._export(data, path, at)
 
-        self.app.push_screen(ExportDialog(choices), done)
+        self.app.push_screen(ExportDialog(self._export_choices()), done)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def _export(self, data, path: str, at: dict) -> None:
+        """Write the CSV in a thread (a corpus's quantity is T rows of H numbers) through the
+        engine's exclusive writer: an existing file is refused, never replaced."""
+        try:
+            written = export_csv(data, path, layer=self.lstm_layer, direction=self.direction, **at)
+        except (EngineError, OSError) as e:
+            self.app.call_from_thread(self.note, str(e), title="Not exported", severity="error",
+                                      timeout=8)  # fmt: skip
+            return
+        self.app.call_from_thread(self.note, f"Exported to {written.resolve()}", title="Export",
+                                  timeout=6)  # fmt: skip

@@ -9,6 +9,7 @@ screen, and stop it with ctrl+c as a user would.
 
 from __future__ import annotations
 
+import csv
 import threading
 
 import numpy as np
@@ -152,3 +153,22 @@ async def test_recording_shows_progress_and_ctrl_c_keeps_what_was_recorded(tagge
         src = app.screen.source
         assert src.trace.tokens == model.trace(texts[0]).tokens
         np.testing.assert_array_equal(src.corpus.trace(1).c, model.trace(texts[1]).c)
+
+
+async def test_export_offers_the_whole_corpus_and_its_rows_say_input_and_step(tmp_path, monkeypatch):
+    from test_corpus_pilot import _export
+
+    monkeypatch.chdir(tmp_path)
+    corpus = planted_corpus()
+    app = RecordingApp(corpus_source(corpus, name="planted"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("x")  # input 2: the per-input export is its 8 steps
+        await _export(pilot, "c_t over the whole sequence")
+        rows = list(csv.reader((tmp_path / "planted_input2_L1_c.csv").open()))
+        assert len(rows) == 1 + 8 and rows[1][:2] == ["1", "b0"]
+        await _export(pilot, "c over every input of the corpus")
+        rows = list(csv.reader((tmp_path / "planted_corpus_L1_c.csv").open()))
+        assert rows[0][:3] == ["input", "step", "token"] and len(rows) == 1 + 40
+        assert rows[21][:3] == ["2", "1", "b0"]  # input 2 starts after input 1's 20 steps
+        got = np.array([[float(v) for v in r[3:]] for r in rows[1:]])
+        np.testing.assert_array_equal(got, corpus.whole.c[0, 0])

@@ -291,3 +291,52 @@ async def test_x_X_and_the_input_list_walk_the_models_examples():
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.screen is screen and screen.source.example == 1
+
+
+# --- export to CSV
+async def _export(pilot, pick: str, path: str | None = None) -> None:
+    """ctrl+e, the option whose label starts with `pick`, Enter, the path (or the offered)."""
+    await pilot.press("ctrl+e")
+    await pilot.pause()
+    options = pilot.app.screen.query_one(OptionList)
+    labels = [str(options.get_option_at_index(k).prompt) for k in range(options.option_count)]
+    options.highlighted = next(k for k, label in enumerate(labels) if label.startswith(pick))
+    await pilot.pause()
+    await pilot.press("enter")
+    if path is not None:
+        pilot.app.screen.query_one("#path", Input).value = path
+    await pilot.press("enter")
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_export_writes_the_table_at_t_and_a_quantity_whose_numbers_are_the_traces(
+        tmp_path, monkeypatch):  # fmt: skip
+    from tui_helpers import synthetic_source
+
+    monkeypatch.chdir(tmp_path)
+    src = synthetic_source(T=9, hidden=5, layers=2, seed=3, name="exported")
+    tr = src.trace
+    app = RecordingApp(src)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("right", "right", "right", "right_square_bracket")  # step 4, layer 2
+        await _export(pilot, "The unit table at step 4")
+        table = tmp_path / "exported_L2_step4.csv"
+        assert any(f"Exported to {table}" in n.message for n in app.notes)
+        rows = list(csv.DictReader(table.open()))
+        assert [int(r["unit"]) for r in rows] == list(range(5)) and {r["step"] for r in rows} == {"4"}
+        for name in ("f", "c", "h", "kept", "delta_c"):
+            got = np.array([float(r[name]) for r in rows], dtype=tr.c.dtype)
+            np.testing.assert_array_equal(got, tr.window(name, 1, 0, 3, 4)[0])
+        await _export(pilot, "c_t over the whole sequence", path="c.csv")
+        rows = list(csv.reader((tmp_path / "c.csv").open()))
+        assert rows[0] == ["step", "token", *(f"u{u}" for u in range(5))]
+        assert [r[1] for r in rows[1:]] == list(tr.tokens)
+        got = np.array([[float(v) for v in r[2:]] for r in rows[1:]], dtype=tr.c.dtype)
+        np.testing.assert_array_equal(got, tr.c[1, 0])
+        # the same name again is refused in the dialog; the file is left as it was
+        before = (tmp_path / "c.csv").read_bytes()
+        await _export(pilot, "c_t over the whole sequence", path="c.csv")
+        assert "exists: it is never replaced" in widget_text(app.screen.query_one("#error"))
+        assert (tmp_path / "c.csv").read_bytes() == before
