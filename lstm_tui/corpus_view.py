@@ -167,10 +167,10 @@ class Places:
         self.data = source.corpus if source.corpus is not None else source.trace
         self._starts = [int(s) for s in self.corpus.starts] if self.corpus is not None else [0]
 
-    @property
-    def across(self) -> str:
-        """What the match list's title adds: " places in 12 inputs" for a corpus."""
-        return f" places in {len(self.corpus)} inputs" if self.corpus is not None else " places"
+    def count(self, n: int) -> str:
+        """n places, as the match list's title says it: "3 places", "1 place in 12 inputs"."""
+        where = f" in {len(self.corpus)} inputs" if self.corpus is not None else ""
+        return f"{n} place{'s' if n != 1 else ''}{where}"
 
     def position(self, local: int) -> int | None:
         """The data's position of the trace in view's position `local` (None: the trace in

@@ -253,8 +253,8 @@ class CorpusActions:
             if k is not None:
                 self._go_to_match(places, sel, found[k], k + 1)
 
-        best = f"the best {len(found)}" if len(found) == MATCHES else str(len(found))
-        title = f"{what.capitalize()} on together: {best}{places.across}"
+        best = "the best " if len(found) == MATCHES else ""
+        title = f"{what.capitalize()} on together: {best}{places.count(len(found))}"
         hint = (f"On: tanh {sel.quantity} ≥ {sel.threshold:g} over the span, below it on the step "
                 "read before. Best first: most selected units on, fewest others, longest.")
         self.app.push_screen(MatchDialog(title, lines, hint), done)

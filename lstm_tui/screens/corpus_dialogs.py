@@ -135,7 +135,7 @@ class ExportDialog(_Dialog):
         options = [Option(Text(label), id=str(k)) for k, (_, _, label, _) in enumerate(self.choices)]
         with Vertical(id="dialog", classes="dialog"):
             yield Label(Text("Export"), classes="dialog-title")
-            yield OptionList(*options, id="what")
+            yield OptionList(*options, id="what", classes="export-list")
             yield Input(value=self.choices[0][3], id="path")
             yield Static("", id="error", classes="dialog-error")
             yield Static(Text("A file name, or a folder to put the offered name in (the current "
