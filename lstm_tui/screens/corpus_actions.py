@@ -55,7 +55,7 @@ KEYS = [
 ]  # fmt: skip
 
 #: The binding of `x`, which the screen puts among its own keys (it is on the footer).
-NEXT_INPUT = Binding("x", "next_input(1)", "Next input", tooltip="The next input: a corpus's, or the model's next example (X previous, i lists them)")  # fmt: skip
+NEXT_INPUT = Binding("x", "next_input(1)", "Next input", tooltip="Next input (a corpus's, or the model's examples; X previous, i lists them)")  # fmt: skip
 
 
 def selection_title(sel: Selection, span: tuple[int, int]) -> str:
