@@ -27,6 +27,7 @@ from textual.reactive import var
 
 from lstm_engine import (
     QUANTITIES, EngineError, Selection, export_csv, match, select_units, span_context,
+    unit_on_mask,
 )  # fmt: skip
 
 from ..app import screenshot_name
@@ -224,10 +225,11 @@ class CorpusActions:
         corpus of 100,000 steps takes a moment)."""
         places = Places(source)
         try:
+            on = self._on_mask_for(places.data, sel)
             # match looks for spans of 2 steps or more (LSTMVis's cut-off); a selection of one
             # step looks for single steps too
             short = {"min_length": 1} if sel.stop - sel.start == 1 else {}
-            found = match(places.data, sel, limit=MATCHES + 1, **short)
+            found = match(places.data, sel, limit=MATCHES + 1, on=on, **short)
         except EngineError as e:
             self.app.call_from_thread(self.note, str(e), title="No match", severity="error",
                                       timeout=6)  # fmt: skip
@@ -239,13 +241,28 @@ class CorpusActions:
                  for k, m in enumerate(others, 1)]  # fmt: skip
         self.app.call_from_thread(self._show_matches, places, sel, others, lines)
 
+    def _on_mask_for(self, data, sel: Selection):
+        """Where every unit is on over `data` at the selection's settings, kept for the next
+        match at the same θ, quantity, layer and direction (thresholding a 100,000-step
+        corpus is most of a first match; a second one then only ranks)."""
+        key = (data, sel.quantity, sel.layer, sel.direction, sel.threshold, sel.transform)
+        kept = getattr(self, "_on_mask", None)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        on = unit_on_mask(data, sel.quantity, sel.layer, sel.direction, threshold=sel.threshold,
+                          transform=sel.transform)  # fmt: skip
+        self._on_mask = (key, on)
+        return on
+
     def _show_matches(self, places: Places, sel: Selection, found: list, lines: list[str]) -> None:
         if places.source is not self.source:  # the trace changed meanwhile: the list is stale
             return
         units = " ".join(str(u) for u in sel.units[:SHOW_UNITS])
-        what = f"units {units}{' …' if len(sel.units) > SHOW_UNITS else ''}"
+        one = len(sel.units) == 1
+        what = f"unit{'' if one else 's'} {units}{' …' if len(sel.units) > SHOW_UNITS else ''}"
         if not found:
-            self.note(f"No other place where {what} switch on together (tanh {sel.quantity} ≥ "
+            verb = "switches on" if one else "switch on together"
+            self.note(f"No other place where {what} {verb} (tanh {sel.quantity} ≥ "
                       f"{sel.threshold:g}, off on the step before).", title="Match", timeout=6)  # fmt: skip
             return
 
@@ -254,7 +271,7 @@ class CorpusActions:
                 self._go_to_match(places, sel, found[k], k + 1)
 
         best = "the best " if len(found) == MATCHES else ""
-        title = f"{what.capitalize()} on together: {best}{places.count(len(found))}"
+        title = f"{what.capitalize()} on{'' if one else ' together'}: {best}{places.count(len(found))}"
         hint = (f"On: tanh {sel.quantity} ≥ {sel.threshold:g} over the span, below it on the step "
                 "read before. Best first: most selected units on, fewest others, longest.")
         self.app.push_screen(MatchDialog(title, lines, hint), done)

@@ -201,7 +201,7 @@ async def test_match_says_when_there_is_no_other_place():
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert marked_units(app.screen) == {2}
-        assert any(n.message.startswith("No other place where units 2 switch on together")
+        assert any(n.message.startswith("No other place where unit 2 switches on (tanh c ≥ 0.3")
                    for n in app.notes)  # fmt: skip
         assert not app.screen.query(OptionList)
 
