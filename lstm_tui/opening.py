@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from lstm_engine import (
-    EngineError, InputError, LSTMSpec, Trace, Vocabulary, guess_output_kind, is_trace_file,
-    open_and_trace, open_pair, record, split_text, trace_lstm, trace_module,
+    EngineError, InputError, LSTMSpec, Trace, Vocabulary, guess_output_kind, is_corpus_file,
+    is_trace_file, open_and_trace, open_corpus, open_pair, record, split_text, trace_lstm,
+    trace_module,
 )  # fmt: skip
 from lstm_engine import output_kind as trace_output_kind  # from_live has an output_kind= argument
 
@@ -36,7 +37,16 @@ def open_path(
     `example` is 1-based, as `lstm-tui info` numbers the model's examples;
     without text, input or example the first example opens. `inputs` are
     `--input` values (X.npy, NAME=X.npy, FILE.npz) for models with several inputs.
+    A corpus file (`lstm-tui record MODEL --text-file FILE`) opens on its first input.
     """
+    if is_corpus_file(path):
+        if any(v is not None for v in (text, input_path, example, inputs)):
+            raise InputError(f"{path} is a recorded corpus: it is opened read-only and cannot "
+                             "take new input")  # fmt: skip
+        from .corpus_view import corpus_source
+
+        corpus = open_corpus(path)
+        return corpus_source(corpus, name=str(corpus.whole.meta.get("model") or Path(path).stem))
     opened = open_and_trace(
         path, text=text, input_path=input_path, example=example, trust=trust, lstm=lstm,
         batch_index=batch_index, inputs=inputs, vocab=vocab, labels=labels,

@@ -66,6 +66,10 @@ class Source:
     other_inputs: dict | None = None
     #: A live model from debug() that read text: how `e` re-runs it (None otherwise).
     live: LiveText | None = None
+    #: The corpus this trace is one input of (an lstm_engine Corpus: `--text-file`, a corpus
+    #: file), else None; `input` says which (0-based; the header says "input k of N").
+    corpus: Any = None
+    input: int | None = None
 
     @property
     def editable(self) -> bool:
@@ -137,7 +141,7 @@ class Source:
         sequence = getattr(self.model, "sequence_input", None)
         inp = {sequence: text, **self.other_inputs} if self.other_inputs and sequence else text
         trace = self.model.trace(inp)
-        return replace(self, trace=trace, text=text, example=None)
+        return replace(self, trace=trace, text=text, example=None, input=None)
 
     @property
     def example_count(self) -> int:
@@ -175,8 +179,12 @@ class Source:
         inp = self.model.examples[example_index(n, self.example_count, self.name)]
         trace = self.model.trace(inp)
         return replace(
-            self, trace=trace, text=inp if isinstance(inp, str) else None, example=n
+            self, trace=trace, text=inp if isinstance(inp, str) else None, example=n, input=None
         )
+
+    def with_input(self, k: int) -> "Source":
+        """A new Source on the corpus's input `k` (0-based): a view of its rows, nothing re-run."""
+        return replace(self, trace=self.corpus.trace(k), text=None, example=None, input=k)
 
     @property
     def output_uses_future(self) -> bool:

@@ -156,6 +156,36 @@ opened on the model's focus unit (1), and the branch forgets it from
 marks every step whose prediction changed: that unit carries the country."""
 
 
+CORPUS = """\
+Many inputs: `lstm-tui MODEL --text-file FILE` records one input per line
+(--whole: the whole file as one, for a character model), with a progress
+bar; ctrl+c while it records keeps the inputs recorded so far and says how
+many. `lstm-tui corpus.npz` opens a recorded corpus. The header says which
+input is in view (input 3 of 120); x and X go to the next and previous one,
+i lists them (Enter opens one). Without a corpus, x, X and i walk the
+model's example inputs.
+
+Select, as LSTMVis does it: shift+→ and shift+← grow and shrink a token span
+from the cursor (or drag the mouse over the strip); its tokens are marked ▏.
+The selected units are those "on" (tanh of the heatmap's quantity ≥ θ: v
+picks c, h, a gate or Δc) on every step of the span and off on the step
+read just before it (for the reverse direction, the step after it). The
+unit table marks them ◆ and its title lists them; t sets θ (0.3, LSTMVis's
+default); Esc drops the span.
+
+Match: M lists the other places (in a corpus, in every input) where the
+selected units switch on together, ranked as LSTMVis ranks them: most
+selected units on, then fewest other units on, then the longest span; each
+with its context, the place in ⟦ ⟧. Enter goes there (to that input and
+step); its steps are marked ≈ and the selected units stay marked. "No
+other place" when there is none.
+
+Export: ctrl+e writes the unit table at t, or one quantity over the whole
+trace, as CSV, or the screen as an SVG screenshot: to the current folder
+under the name offered, or to the file or folder typed. A file that exists
+is never replaced; the note says where the file went."""
+
+
 class HelpScreen(ModalScreen[None]):
     """Every key of the debugger screen, from its own bindings, and how to read it."""
 
@@ -195,6 +225,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text(READING))
             yield Static(Text("\nWhat if: edits, branches and comparisons", style="bold"))
             yield Static(Text(WHAT_IF))
+            yield Static(Text("\nMany inputs: select, match and export", style="bold"))
+            yield Static(Text(CORPUS))
             if self.source is not None:
                 yield Static(Text("\nThis model", style="bold"))
                 yield Static(model_table(self.source))

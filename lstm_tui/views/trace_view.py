@@ -84,6 +84,10 @@ class TraceView(Vertical):
     with `difference` the table's and heatmap's numbers (lstm_tui.whatif)."""
     difference: var[bool] = var(False, init=False)
     """Table and heatmap show this trace minus the one it is compared with."""
+    marked: var[frozenset[int]] = var(frozenset(), init=False)
+    """Units the table marks ◆ (LSTMVis's select: the units on over the selected span)."""
+    marked_note: var[str] = var("", init=False)
+    """What the table's title says of the marked units ("" none)."""
 
     # --- what the view derives and passes down
     data: var[TraceData | None] = var(None, init=False)
@@ -124,7 +128,7 @@ class TraceView(Vertical):
                                                  V.lstm_layer, V.unit, V.bar, V.names,
                                                  markers=V.strip_markers)  # fmt: skip
         with Horizontal(id="body"):
-            yield UnitTable(id="table").data_bind(V.columns, V.unit, V.names)
+            yield UnitTable(id="table").data_bind(V.columns, V.unit, V.names, V.marked)
             with Vertical(id="side"):
                 yield CellView(id="cell").data_bind(*cursor, V.data)
                 yield OutputPanel(id="output").data_bind(V.source, V.t)
@@ -252,6 +256,9 @@ class TraceView(Vertical):
     def watch_names(self) -> None:
         self._set_titles()
 
+    def watch_marked_note(self) -> None:
+        self._set_titles()
+
     def page_rows(self) -> int:
         """Units one page of the table shows (what PageUp/PageDown move by)."""
         return max(self.query_one(UnitTable).size.height - 2, 1)
@@ -265,7 +272,8 @@ class TraceView(Vertical):
         against = " · Δ " + self._against() if diff else ""
         # the table's colour key on screen: which ramp is a gate, which a sign
         key = legend(dark=self.app.current_theme.dark, color=not self.app.no_color)
-        table.border_title = Text.assemble(f"units ({tr.hidden_size}){against}  ", key)
+        marked = f" · {self.marked_note}" if self.marked_note else ""
+        table.border_title = Text.assemble(f"units ({tr.hidden_size}){against}{marked}  ", key)
         reverse = tr.reads_reversed(self.direction)
         table.border_subtitle = f"sort: {sort_label(self.sort, reverse, self.descending)}  (s, S)"
         # a Text, never a str: a unit's name is the file's or the user's

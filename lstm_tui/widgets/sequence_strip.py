@@ -15,7 +15,9 @@ unknown token are marked `word→<unk>`. A numeric input shows each step's value
 Per-step markers: `markers` maps a position (0..T-1) to a marker kind, one of
 MARKERS (`"match"`: a search match, `"mark"`: a bookmark; against a parent
 or another input, `"changed"`: the top prediction differs, `"diverge"`: the
-first divergent step). A marked token gets
+first divergent step; `"span"`: a step of the token span selected for
+LSTMVis's select, shift+arrows or a mouse drag; `"found"`: a step of the
+match in view). A marked token gets
 the kind's glyph just left of it, in its cell's margin, and the kind's component class
 (`sequence-strip--<kind>`) on its cell, so a marker shows without colour too
 (NO_COLOR). A new kind (say "prediction changed here") is one entry in
@@ -50,7 +52,8 @@ MAX_CELL = 14
 #: the "‹ " on the left (always reserved) and the " ›" on the right
 MARK = 2
 #: marker kind → the one-cell glyph drawn in a marked token's left margin
-MARKERS: Mapping[str, str] = {"match": "›", "mark": "•", "changed": "≠", "diverge": "◆"}
+MARKERS: Mapping[str, str] = {"match": "›", "mark": "•", "changed": "≠", "diverge": "◆",
+                              "span": "▏", "found": "≈"}
 
 
 @dataclass(frozen=True)
@@ -340,6 +343,8 @@ class SequenceStrip(Widget):
     SequenceStrip > .sequence-strip--mark { text-style: bold; }
     SequenceStrip > .sequence-strip--changed { color: $warning; text-style: bold; }
     SequenceStrip > .sequence-strip--diverge { color: $warning; text-style: bold reverse; }
+    SequenceStrip > .sequence-strip--span { text-style: bold underline; background: $secondary 40%; }
+    SequenceStrip > .sequence-strip--found { text-style: italic underline; }
     """
     COMPONENT_CLASSES = {
         "sequence-strip--current", "sequence-strip--processed", "sequence-strip--future",
@@ -361,6 +366,20 @@ class SequenceStrip(Widget):
 
         t: int
 
+    @dataclass
+    class SpanDragged(Message):
+        """The mouse was dragged over the tokens from `start` to `end` (positions, in the order
+        dragged, `end` where the pointer is now): select that span. `done`: the button is up
+        (the cursor may move to `end` now; while dragging it stays, or the tokens would
+        scroll under the pointer)."""
+
+        start: int
+        end: int
+        done: bool = False
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, SequenceStrip.SpanDragged) and not message.done
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._tokens: list[str] = []
@@ -369,6 +388,10 @@ class SequenceStrip(Widget):
         self._unk: set[int] = set()
         self._all_preds = False
         self._numeric: str | None = None
+        self._drag_from: int | None = None
+        """The token a mouse drag started on (None when no button is held over the strip)."""
+        self._dragged: int | None = None
+        """The token the drag last reached."""
 
     def watch_source(self, source: Source | None) -> None:
         self._tokens = token_labels(source) if source is not None else []
@@ -432,14 +455,50 @@ class SequenceStrip(Widget):
             markers=self.markers,
         )  # fmt: skip
 
+    def token_at(self, x: int) -> int | None:
+        """The position of the token drawn at content column x, or None (a margin, a gap)."""
+        if self.source is None:
+            return None
+        a, b, drawn = window(self._widths, self.t, self.content_size.width)
+        edge = MARK
+        for k in range(a, b):
+            if edge <= x < edge + drawn[k]:
+                return k
+            edge += drawn[k]
+        return None
+
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
-        if self.source is None or offset is None or offset.y != 0:
+        if offset is None or offset.y != 0:
             return
-        a, b, drawn = window(self._widths, self.t, self.content_size.width)
-        x = MARK
-        for k in range(a, b):
-            if x <= offset.x < x + drawn[k]:
-                self.post_message(self.StepClicked(k))
-                return
-            x += drawn[k]
+        k = self.token_at(offset.x)
+        if k is not None:
+            self.post_message(self.StepClicked(k))
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        k = self._token_under(event)
+        if event.button == 1 and k is not None:
+            self._drag_from = k
+            self.capture_mouse()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._drag_from is None:  # the button went down on a token, and is not up yet
+            return
+        k = self._token_under(event)
+        if k is not None and k != self._drag_from:
+            self._dragged = k
+            self.post_message(self.SpanDragged(self._drag_from, k))
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._drag_from is None:
+            return
+        start, end = self._drag_from, self._token_under(event)
+        end = self._dragged if end is None else end
+        self._drag_from = self._dragged = None
+        self.release_mouse()
+        if end is not None and end != start:
+            self.post_message(self.SpanDragged(start, end, done=True))
+
+    def _token_under(self, event: events.MouseEvent) -> int | None:
+        offset = event.get_content_offset(self)
+        return self.token_at(offset.x) if offset is not None else None

@@ -45,6 +45,9 @@ _SIGNED = (False,) * len(COLUMNS)
 
 
 _BOLD = Style(bold=True)
+#: The glyph after a marked unit's number (UnitTable.marked), in the space before its name
+#: (or before the first column).
+MARKED = "◆"
 
 
 @lru_cache(maxsize=16384)
@@ -130,7 +133,8 @@ class UnitTable(ScrollView, can_focus=False):
     DEFAULT_CSS = """
     UnitTable { scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0; }
     """
-    COMPONENT_CLASSES = {"unit-table--header", "unit-table--sorted", "unit-table--cursor"}
+    COMPONENT_CLASSES = {"unit-table--header", "unit-table--sorted", "unit-table--cursor",
+                         "unit-table--marked"}
 
     columns: reactive[StepColumns | None] = reactive(None, always_update=True)
     """The step in view: values of every column and the display order (set by the screen)."""
@@ -138,6 +142,9 @@ class UnitTable(ScrollView, can_focus=False):
     """The selected unit (its index in the LSTM, not its row)."""
     names: reactive[Mapping[int, str]] = reactive(dict)
     """Unit → name, shown after the unit's number (the unit column widens to fit them)."""
+    marked: reactive[frozenset[int]] = reactive(frozenset)
+    """Units to mark (LSTMVis's select: the units on over the selected span): MARKED after the
+    unit's number, in the unit-table--marked style, so the mark shows without colour too."""
 
     @dataclass
     class UnitClicked(Message):
@@ -167,7 +174,9 @@ class UnitTable(ScrollView, can_focus=False):
             cursor = base + self.get_component_rich_style("unit-table--cursor")
             head = base + self.get_component_rich_style("unit-table--header")
             sorted_ = head + self.get_component_rich_style("unit-table--sorted")
-            self._styles = {"base": base, "cursor": cursor, "head": head, "sorted": sorted_}
+            marked = self.get_component_rich_style("unit-table--marked")
+            self._styles = {"base": base, "cursor": cursor, "head": head, "sorted": sorted_,
+                            "marked": marked}  # fmt: skip
             self._style_key = key
         return self._styles
 
@@ -246,6 +255,10 @@ class UnitTable(ScrollView, can_focus=False):
         self._digits = tuple(column_digits(n, w - gap)
                              for n, w in zip(self._number_needs(), self._widths))  # fmt: skip
         self.virtual_size = Size(self._unit_w + sum(self._widths), self.columns.H + 1)
+
+    def watch_marked(self) -> None:
+        self._cache.clear()
+        self.refresh()
 
     def watch_names(self) -> None:
         self._cache.clear()
@@ -334,9 +347,16 @@ class UnitTable(ScrollView, can_focus=False):
         name = self.names.get(unit, "") if self._name_w else ""
         if cell_len(name) > self._name_w:
             name = name[: self._name_w - 1] + "…"
-        label = ("▶" if selected else " ") + f"{unit:>{self._num_w - 1}}"
-        label += " " + name if name else ""  # the gap before the first column follows
-        segs = [Segment(label + " " * (self._unit_w - cell_len(label)), under)]
+        number = ("▶" if selected else " ") + f"{unit:>{self._num_w - 1}}"
+        # a mark stands in the space after the number: before the name, or where there are
+        # no names, the gap before the first column
+        mark = unit in self.marked
+        gap = Segment(MARKED, under + self._row_styles()["marked"]) if mark else Segment(" ", under)
+        segs = [Segment(number, under)]
+        if self._name_w:
+            tail = name + " " * (self._unit_w - cell_len(number) - 1 - cell_len(name))
+            segs += [gap, Segment(tail, under)]
+        first = True
         dark = self.app.current_theme.dark
         mono = self.app.no_color
         kinds = _SIGNED if cols.difference else _GATES
@@ -350,7 +370,11 @@ class UnitTable(ScrollView, can_focus=False):
                 glyph = " " + (gate_glyph(v) if gate else signed_glyph(v, cols.scales[q])) + " "
             else:
                 glyph = " "
-            segs.append(Segment(glyph, under))
+            if first and not self._name_w:
+                segs += [gap, Segment(glyph[1:], under)] if len(glyph) > 1 else [gap]
+            else:
+                segs.append(Segment(glyph, under))
+            first = False
             if q in UNIT_COLUMNS:
                 text = fmt_steps(v, w - len(glyph))
             else:
