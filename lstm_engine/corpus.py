@@ -282,9 +282,10 @@ def open_corpus(path: str | os.PathLike) -> Corpus:
 
 # --- reading the inputs: one a line, or the whole file
 def read_text_inputs(path: str | os.PathLike, *, whole: bool = False) -> list[str]:
-    """The inputs in a UTF-8 text file: one a line (a line break is "\\n" or "\\r\\n"; empty
-    lines are skipped, as they feed nothing), or with `whole` the whole file as one input
-    (for a character model: newlines are characters it reads). InputError in one line."""
+    """The inputs in a UTF-8 text file: one a line (a line break is "\\n" or "\\r\\n"; blank
+    lines, empty or only whitespace, are skipped: they are no sentence to look at), or with
+    `whole` the whole file as one input (for a character model: newlines are characters it
+    reads). InputError in one line."""
     path = require_regular_file(path, "text file", error=InputError)
     try:
         raw = read_bytes(path, "text file", error=InputError)
@@ -303,7 +304,7 @@ def read_text_inputs(path: str | os.PathLike, *, whole: bool = False) -> list[st
     lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
     inputs = [line for line in lines if line.strip()]
     if not inputs:
-        raise InputError(f"{path}: no non-empty line, nothing to feed the model")
+        raise InputError(f"{path}: no line that is not blank, nothing to feed the model")
     if len(inputs) > max_items():
         raise InputError(f"{path}: {len(inputs)} inputs, more than "
                          f"LSTM_TUI_MAX_ITEMS={max_items()}")  # fmt: skip

@@ -31,7 +31,7 @@ FORMATS = ("csv", "json", "npz", "lstmvis")
 def add_text_file_args(p: argparse.ArgumentParser) -> None:
     """--text-file and --whole, for the debugger and for `record`."""
     p.add_argument("--text-file", metavar="FILE",
-                   help="a corpus: one input per line of FILE (UTF-8; empty lines skipped), each "
+                   help="a corpus: one input per line of FILE (UTF-8; blank lines skipped), each "
                    "recorded from the model's initial state")  # fmt: skip
     p.add_argument("--whole", action="store_true",
                    help="with --text-file: the whole file as one input (for a character model)")

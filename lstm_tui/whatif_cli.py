@@ -98,7 +98,7 @@ def record_branch(args, opened) -> int:
         sys.stderr.write("\n".join(e.lines[1:]) + "\n")
         return EXIT_ERROR
     child = opened.branch(edits)
-    _save_trace(child, Path(args.output), args.force)
+    _save_trace(child, Path(args.output), args.force, args.compress)
     parent = opened.trace
     source = "the model" if opened.model is not None else "the recording"
     sys.stdout.write(f"recorded a branch of {parent.T} steps from {safe_line(args.model)} → "

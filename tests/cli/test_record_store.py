@@ -101,3 +101,12 @@ def test_a_recorded_file_opens_again_in_info(tmp_path, capsys):
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
     assert "steps" in text and "The dog ate the apple" in text
+
+
+def test_record_edit_compress_writes_the_branch_compressed(tmp_path, reference):
+    out = tmp_path / "branch.npz"
+    assert _record(out, "--edit", "ablate 2 from 3", "--compress") == 0
+    assert _methods(out) == {zipfile.ZIP_DEFLATED}
+    branch = Trace.load(out)
+    assert branch.parent == reference.identity and len(branch.edits) == 1
+    assert (branch.c[0, 0, 2:, 2] == 0).all()

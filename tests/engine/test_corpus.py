@@ -205,7 +205,7 @@ def test_read_text_inputs(tmp_path):
     with pytest.raises(InputError, match="not UTF-8"):
         read_text_inputs(tmp_path / "bad.txt")
     (tmp_path / "empty.txt").write_text("\n \n")
-    with pytest.raises(InputError, match="no non-empty line"):
+    with pytest.raises(InputError, match="no line that is not blank"):
         read_text_inputs(tmp_path / "empty.txt")
     with pytest.raises(InputError, match="no such file"):
         read_text_inputs(tmp_path / "nope.txt")
