@@ -157,20 +157,21 @@ def _load() -> str:
     return " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
-def bench_memory(folder: Path, quick: bool) -> str:
+def bench_memory(folder: Path, quick: bool, configs: list[str], torch: bool) -> str | None:
     print("\n## 1. recording into a file: peak anonymous memory above the process before it")
-    configs = [(1, 1, 1024, 100_000), (2, 2, 1024, 20_000)]
-    if quick:
-        configs = [(1, 1, 1024, 10_000), (2, 2, 1024, 2_000)]
+    sizes = {"L1": (1, 1, 1024, 100_000), "L2bi": (2, 2, 1024, 20_000)}
     big = None
-    for L, D, H, T in configs:
-        r = _child(_RECORD_CHILD, L, D, H, T, folder, 1)
+    for key in configs:
+        L, D, H, T = sizes[key]
+        T = T // 10 if quick else T
+        r = _child(_RECORD_CHILD, L, D, H, T, folder, int(torch))
         name = f"L{L}{' bi' if D == 2 else ''} H{H} T{T} float32"
+        vs = (f"; torch.nn.LSTM forward {r['torch_s']:.2f} s: ratio "
+              f"{r['total_s'] / r['torch_s']:.2f}" if torch else "")  # fmt: skip
         print(f"{name:28} peak RssAnon +{_gb(r['peak_anon_above_base'])} (goal ≤ 1 GB; the "
               f"process held {_gb(r['base_anon'])} before), record {r['record_s']:.2f} s + "
-              f"commit (CRCs, directory, fsync) {r['commit_s']:.2f} s; torch.nn.LSTM forward "
-              f"{r['torch_s']:.2f} s: ratio {r['total_s'] / r['torch_s']:.2f}; file "
-              f"{_gb(r['file_bytes'])}, {r['bytes_per_step']:,.0f} bytes/step")  # fmt: skip
+              f"commit (extents, CRCs, directory, fsync) {r['commit_s']:.2f} s{vs}; file "
+              f"{_gb(r['file_bytes'])}, {r['bytes_per_step']:,.0f} bytes/step", flush=True)  # fmt: skip
         if L == 1:
             big = r["path"]
     return big
@@ -234,15 +235,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a tenth of the sizes")
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--keep", metavar="DIR", help="write the files here and keep them")
+    ap.add_argument("--keep", metavar="DIR", help="write the files in this folder")
+    ap.add_argument("--only", choices=("memory", "cli", "long"), action="append",
+                    help="run only these parts (repeatable; memory includes opening)")
+    ap.add_argument("--configs", default="L1,L2bi", help="memory configs: L1, L2bi")
+    ap.add_argument("--no-torch", action="store_true", help="skip torch's forward beside them")
     args = ap.parse_args()
-    print(f"# bench_record  (load average {_load()}, {os.cpu_count()} cores)")
+    parts = set(args.only or ("memory", "cli", "long"))
+    print(f"# bench_record  (load average {_load()}, {os.cpu_count()} cores)", flush=True)
     with tempfile.TemporaryDirectory(dir=args.keep) as tmp:
         folder = Path(tmp)
-        big = bench_memory(folder, args.quick)
-        bench_open(big, args.repeat)
-        bench_cli(folder, args.repeat)
-        bench_long_text(folder, 10_000 if args.quick else 100_000, max(1, args.repeat // 2))
+        if "memory" in parts:
+            big = bench_memory(folder, args.quick, args.configs.split(","), not args.no_torch)
+            if big:
+                bench_open(big, args.repeat)
+        if "cli" in parts:
+            bench_cli(folder, args.repeat)
+        if "long" in parts:
+            bench_long_text(folder, 10_000 if args.quick else 100_000, max(1, args.repeat // 2))
     print(f"\n(load average at the end {_load()})")
 
 

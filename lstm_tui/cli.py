@@ -131,8 +131,11 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
         "--edit EDIT, a what-if branch); `lstm-tui find MODEL --where EXPR` lists the steps where "
         "a watch expression holds; `lstm-tui diff A B` compares two traces or models; "
         "`lstm-tui explain`, `stats` and `doctor` say where a unit's memory came from, which "
-        "units matter and what looks wrong; `lstm-tui info MODEL` describes a model. Each takes "
-        "--help.",
+        "units matter and what looks wrong; `lstm-tui info MODEL` describes a model; "
+        "`lstm-tui record MODEL --text-file FILE -o CORPUS.npz` records many inputs, "
+        "`lstm-tui match CORPUS --units U,U` finds where units switch on together (LSTMVis's "
+        "match) and `lstm-tui export … --to csv|json|npz|lstmvis` writes for other tools. "
+        "Each takes --help.",
     )
     ui.add_argument("--version", action="version", version=f"{PROG} {version()}",
                     help="print the version and exit")  # fmt: skip

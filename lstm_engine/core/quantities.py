@@ -157,4 +157,10 @@ def evaluate_many(
             memo[n] = base(q.name) if q.formula is None else q.formula(get, output_activation)
         return memo[n]
 
-    return {n: get(n) for n in names}
+    try:
+        return {n: get(n) for n in names}
+    finally:
+        # `get` refers to itself, so this frame's memo lives in a reference cycle that only the
+        # cyclic collector frees: without this, every call's arrays (a window of every
+        # quantity it needed) stayed alive until a collection, gigabytes over a long trace
+        memo.clear()

@@ -3,14 +3,20 @@
 `record` takes a whole sequence; `Recorder` is fed one step at a time and
 hands out a Trace of what it has seen so far; `branch` re-runs a recording
 with what-if edits (core/edits.py) from the state at the edited step, only
-where the edits can reach. All three advance with the same `lstm_step`, and
-record and branch share the input projection and the step loop too, so a
-branch whose edits change nothing is its parent bit for bit.
+where the edits can reach. All three advance with the same cell (core/cell.py), and
+record and branch share the input projection and the step loop too. Where torch
+computes the cell and is already imported, record lets torch's kernel run the
+recurrence and recovers the rest from its h (`_run_fused`), equal to the cell to
+rounding; a branch re-runs only from the first step that can come out other than
+its parent's, so a branch whose edits change nothing is its parent bit for bit
+either way. Large recordings live in sealed shared memory that a branch maps
+copy-on-write (`_SharedBuffer`), and `record(buffers=...)` writes a trace where
+the caller says (a file: core/store.TraceFile), holding nothing else that grows
+with T.
 """
 
 from __future__ import annotations
 
-import fcntl
 import itertools
 import math
 import mmap
@@ -23,7 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from .cell import Override, lstm_step
+try:  # sealed shared memory for large recordings (_SharedBuffer) is Linux's
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+from .cell import Override, lstm_step, lstm_steps, plain_cell
 from .edits import Edit, ReplaceInput, check_edits, overrides, reach
 from .errors import InputError, SpecError
 from .quantities import previous_step
@@ -415,6 +426,7 @@ class MemoryBuffers:
         if dtype.itemsize * math.prod(shape) < SMALL_BUFFER:  # sealed by a copy, when done
             self._sealed[name] = writable = np.empty(shape, dtype)
             return writable
+        # (off Linux there is no memfd_create, and fcntl is None off Unix: no F_ADD_SEALS)
         if dtype.itemsize * math.prod(shape) >= SHARED_MIN and hasattr(os, "memfd_create") \
                 and hasattr(fcntl, "F_ADD_SEALS"):  # fmt: skip
             self._sealed[name] = shared = _SharedBuffer(tuple(shape), dtype)
@@ -485,18 +497,18 @@ def record(
     h = store.allocate("h", (L, D, T, P), dt)
     z = store.allocate("z", (L, D, T, 4, H), dt) if keep_z else None
 
-    finite, run = True, _run_fused if fused(spec, T) else _run
+    finite, fast = True, fused(spec, T)
     with np.errstate(over="ignore", invalid="ignore"):
         for layer in range(L):
             layer_in = _LayerInput(x, h, layer)
             for d in range(D):
-                finite &= run(spec, layer, d, layer_in, gates[layer, d], c[layer, d],
-                               h[layer, d], z[layer, d] if keep_z else None, h0[layer, d],
-                               c0[layer, d])  # fmt: skip
+                rows = (spec, layer, d, layer_in, gates[layer, d], c[layer, d], h[layer, d],
+                        z[layer, d] if keep_z else None, h0[layer, d], c0[layer, d])  # fmt: skip
+                finite &= _run_fused(*rows) if fast else _run(*rows, batched=True)
 
     # the buffers are done: drop the writable views, so the Trace adopts the sealed ones
     # uncopied (the initial states are small: sealed by copy)
-    del layer_in, x, gates, c, h, z
+    del layer_in, rows, x, gates, c, h, z
     done = store.finish()
     x, gates, c, h, z = done["x"], done["gates"], done["c"], done["h"], done.get("z")
     h0, c0 = seal(h0), seal(c0)
@@ -541,7 +553,7 @@ def _run(
     spec: LSTMSpec, layer: int, d: int, layer_in: _LayerInput, gates: np.ndarray,
     c: np.ndarray, h: np.ndarray, z: np.ndarray | None, h_prev: np.ndarray,
     c_prev: np.ndarray, lo: int = 0, edited: dict[int, Override] | None = None,
-    exact: bool = False,
+    exact: bool = False, batched: bool = False,
 ) -> bool:  # fmt: skip
     """Step one layer and direction over positions [lo, lo + len(gates)) in its reading
     order; True when every value it wrote is finite.
@@ -556,6 +568,8 @@ def _run(
     bigger GEMM, while the same block always gives the same bits, so a branch re-projects
     only the blocks its re-run covers and still matches. `exact` (a preview, which is not
     to match record() bit for bit) projects only the rows it steps, in blocks from `lo`.
+    `batched` (record()) runs the plain cell's steps through `lstm_steps`, the same bits as
+    one `lstm_step` call a step, which is what branch() keeps (one call per re-run step).
     """
     w, act = spec.weights[layer][d], spec.cell_activations(layer, d)
     clip, input_forget = spec.clip, spec.input_forget
@@ -564,7 +578,7 @@ def _run(
     bias = None if w.b_ih is None else w.b_ih + w.b_hh
     scratch = np.empty((min(ZX_BLOCK, T), w.W_ih.shape[0]), spec.dtype)
     z_scratch = itertools.repeat(np.empty((4, spec.hidden_size), spec.dtype))
-    finite = True
+    finite, plain = True, batched and plain_cell(w, act, clip)
     for s in reversed(starts) if reverse else starts:
         e = min(s + ZX_BLOCK, hi if exact else T)
         zx = scratch[: e - s]
@@ -578,7 +592,11 @@ def _run(
         if reverse:  # right to left: walk the rows from the end
             rows = tuple(r if r is z_scratch else r[::-1] for r in rows)
             positions = positions[::-1]
-        if not edited:
+        if not edited and plain:
+            lstm_steps(w, rows[0], h_prev, c_prev, None if z is None else rows[4], rows[1],
+                       rows[2], rows[3], input_forget)  # fmt: skip
+            h_prev, c_prev = rows[3][-1], rows[2][-1]
+        elif not edited:
             for zx_t, gates_t, c_t, h_t, z_t in zip(*rows):
                 lstm_step(w, act, zx_t, h_prev, c_prev, z_t, gates_t, c_t, h_t, clip,
                           input_forget)  # fmt: skip

@@ -25,7 +25,9 @@ are the file's own pages). A file with compressed members (today's
 caller reads it with files.read_npz, within core/limits.py's bounds.
 
 Limits of mapping: a trace file truncated by another program while it is open
-makes reading the lost pages fail with SIGBUS, as with any memory-mapped file;
+makes reading the lost pages fail with SIGBUS, and one rewritten in place shows
+the new bytes, as with any memory-mapped file (saves never write in place: they
+rename a new file over the old one, whose open maps keep the old pages);
 the CRC of a member larger than CRC_CHECKED_BYTES is not verified at open
 (that would read the whole file), only its structure.
 """

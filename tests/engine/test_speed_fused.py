@@ -173,3 +173,24 @@ def test_trace_lstm_reads_the_spec_again_only_when_the_weights_change():
         out, _ = m(x.double())
     np.testing.assert_allclose(lstm_engine.trace_lstm(m, x.double()).h[0, 0], out[:, 0].numpy(),
                                atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("kw", [dict(num_layers=1), dict(num_layers=2, bidirectional=True),
+                                dict(num_layers=1, input_forget=True)])  # fmt: skip
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_numpy_steps_in_a_row_are_the_cells_bits(kw, dtype, monkeypatch):
+    """record()'s numpy path runs the plain cell's steps through cell.lstm_steps; they must be
+    lstm_step's bits, which branch() re-runs with (one call per step)."""
+    extra = {"input_forget": kw.pop("input_forget")} if "input_forget" in kw else {}
+    spec = dataclasses.replace(LSTMSpec.random(4, 6, seed=7, dtype=dtype, **kw), **extra)
+    x = np.random.default_rng(5).standard_normal((1500, 4))
+    monkeypatch.setattr(recorder, "FUSED_MIN_T", 10**12)
+    for keep_z in (True, False):
+        rows = record(spec, x, keep_z=keep_z)
+        monkeypatch.setattr(recorder, "plain_cell", lambda *a: False)  # one lstm_step a step
+        steps = record(spec, x, keep_z=keep_z)
+        monkeypatch.undo()
+        monkeypatch.setattr(recorder, "FUSED_MIN_T", 10**12)
+        for name in ARRAYS:
+            a, b = getattr(rows, name), getattr(steps, name)
+            assert (a is None and b is None) or a.tobytes() == b.tobytes(), (name, keep_z)
