@@ -275,7 +275,8 @@ def debug(model_or_lstm: Any, *args: Any, **kwargs: Any) -> int:
     output_kind, lstm (which LSTM), name, and for text: vocab (word→id dict, or words in
     id order), tokenizer ("words" or "chars") and unk (the unknown token, if the
     vocabulary has one); every other keyword argument is passed to the model's forward.
-    Returns the exit status when the user quits.
+    Returns the exit status when the user quits. Given text and vocab=, `e` edits the
+    text and runs the model again (same vocabulary, same other arguments).
 
     The model is run before the screen opens, so what a script got wrong (text
     without vocab=, a shape, an unknown word) raises here, to the caller, as

@@ -45,8 +45,7 @@ _SIGNED = (False,) * len(COLUMNS)
 
 
 _BOLD = Style(bold=True)
-#: The glyph after a marked unit's number (UnitTable.marked), in the space before its name
-#: (or before the first column).
+#: The glyph after a marked unit's number (UnitTable.marked), in the space before its name.
 MARKED = "◆"
 
 
@@ -249,7 +248,10 @@ class UnitTable(ScrollView, can_focus=False):
         self._name_w = min(longest, NAME_W, spare)
         if self._name_w < 3:
             self._name_w = 0
-        self._unit_w = self._num_w + (self._name_w + 1 if self._name_w else 0)
+        # the space after the number holds a mark (◆) and then the name; without names it is
+        # there only while units are marked
+        after = self._name_w + 1 if self._name_w else (1 if self.marked else 0)
+        self._unit_w = self._num_w + after
         self._widths = self.column_widths()
         gap = 3 if self._glyphs else 1
         self._digits = tuple(column_digits(n, w - gap)
@@ -258,6 +260,8 @@ class UnitTable(ScrollView, can_focus=False):
 
     def watch_marked(self) -> None:
         self._cache.clear()
+        if self.columns is not None:
+            self._set_virtual_size()  # the first marks make room after the numbers
         self.refresh()
 
     def watch_names(self) -> None:
@@ -348,15 +352,13 @@ class UnitTable(ScrollView, can_focus=False):
         if cell_len(name) > self._name_w:
             name = name[: self._name_w - 1] + "…"
         number = ("▶" if selected else " ") + f"{unit:>{self._num_w - 1}}"
-        # a mark stands in the space after the number: before the name, or where there are
-        # no names, the gap before the first column
+        # a mark stands in the space after the number, before the name
         mark = unit in self.marked
         gap = Segment(MARKED, under + self._row_styles()["marked"]) if mark else Segment(" ", under)
         segs = [Segment(number, under)]
-        if self._name_w:
+        if self._unit_w > len(number):
             tail = name + " " * (self._unit_w - cell_len(number) - 1 - cell_len(name))
             segs += [gap, Segment(tail, under)]
-        first = True
         dark = self.app.current_theme.dark
         mono = self.app.no_color
         kinds = _SIGNED if cols.difference else _GATES
@@ -370,11 +372,7 @@ class UnitTable(ScrollView, can_focus=False):
                 glyph = " " + (gate_glyph(v) if gate else signed_glyph(v, cols.scales[q])) + " "
             else:
                 glyph = " "
-            if first and not self._name_w:
-                segs += [gap, Segment(glyph[1:], under)] if len(glyph) > 1 else [gap]
-            else:
-                segs.append(Segment(glyph, under))
-            first = False
+            segs.append(Segment(glyph, under))
             if q in UNIT_COLUMNS:
                 text = fmt_steps(v, w - len(glyph))
             else:
