@@ -11,6 +11,7 @@ notes, the dialogs' options) or off the files written.
 from __future__ import annotations
 
 import csv
+import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -57,14 +58,10 @@ async def goto(pilot, step: int) -> None:
 
 
 def marked_units(screen) -> set[int]:
-    """The units the table shows with ◆ after their number (every row is on screen: H = 12)."""
+    """The units the table shows with ◆ right after their number (every row is on screen)."""
     table = screen.query_one("#table")
-    units = set()
-    for line in widget_text(table).splitlines()[2:]:
-        head = line[:8].replace("▶", " ").split()
-        if head and head[0].endswith("◆"):
-            units.add(int(head[0][:-1]))
-    return units
+    found = (re.match(r"[▶ ]\s*(\d+)◆", line) for line in widget_text(table).splitlines()[2:])
+    return {int(m.group(1)) for m in found if m}
 
 
 def span_tokens(screen) -> list[str]:
