@@ -271,7 +271,8 @@ class CorpusActions:
                 self._go_to_match(places, sel, found[k], k + 1)
 
         best = "the best " if len(found) == MATCHES else ""
-        title = f"{what.capitalize()} on{'' if one else ' together'}: {best}{places.count(len(found))}"
+        who = what.capitalize() if len(sel.units) <= SHOW_IN_TITLE else f"{len(sel.units)} units"
+        title = f"{who} on{'' if one else ' together'}: {best}{places.count(len(found))}"
         hint = (f"On: tanh {sel.quantity} ≥ {sel.threshold:g} over the span, below it on the step "
                 "read before. Best first: most selected units on, fewest others, longest.")
         self.app.push_screen(MatchDialog(title, lines, hint), done)

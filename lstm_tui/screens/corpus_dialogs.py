@@ -53,7 +53,10 @@ class InputsDialog(_Dialog):
 
     def on_mount(self) -> None:
         if self.entries:
-            self.query_one(OptionList).highlighted = self.current or 0
+            options = self.query_one(OptionList)
+            options.highlighted = self.current or 0
+            # once the dialog has its size: on a short terminal the list is shorter than asked
+            self.call_after_refresh(options.scroll_to_highlight)
 
     @on(OptionList.OptionSelected, "#inputs")
     def _chosen(self, event: OptionList.OptionSelected) -> None:

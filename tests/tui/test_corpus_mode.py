@@ -172,3 +172,22 @@ async def test_export_offers_the_whole_corpus_and_its_rows_say_input_and_step(tm
         assert rows[21][:3] == ["2", "1", "b0"]  # input 2 starts after input 1's 20 steps
         got = np.array([[float(v) for v in r[3:]] for r in rows[1:]])
         np.testing.assert_array_equal(got, corpus.whole.c[0, 0])
+
+
+async def test_the_input_list_shows_the_input_in_view_on_a_short_terminal():
+    """40 inputs at 80×24: the list is shorter than 40 rows, and the one open (input 37) is
+    highlighted and on screen."""
+    corpus = Corpus.from_traces([planted_input(6, None, f"i{k}x") for k in range(40)])
+    app = RecordingApp(corpus_source(corpus, name="many"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("X", "X", "X", "X", "i")  # input 40, 39, 38, 37
+        await pilot.pause()
+        await pilot.pause()
+        options = app.screen.query_one(OptionList)
+        assert options.highlighted == 36
+        dialog = app.screen.query_one("#dialog")
+        # the list fits inside the dialog (not clipped by it), and the highlight is in view
+        assert options.region.bottom <= dialog.content_region.bottom
+        top = round(options.scroll_offset.y)
+        assert top <= 36 < top + options.size.height
+        assert "▶ 37" in widget_text(options)
