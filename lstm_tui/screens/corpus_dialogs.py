@@ -48,7 +48,7 @@ class InputsDialog(_Dialog):
             yield Label(Text(f"{safe_line(self.what, 70)} ({len(self.entries)})"),
                         classes="dialog-title")  # fmt: skip
             yield OptionList(*options, id="inputs")
-            yield Static(Text("Enter: open it   x / X: next / previous input   Esc: cancel"),
+            yield Static(Text("Enter: open it   Esc: cancel   (in the debugger: x next, X previous)"),
                          classes="dialog-hint")  # fmt: skip
 
     def on_mount(self) -> None:
