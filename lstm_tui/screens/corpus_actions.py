@@ -45,8 +45,9 @@ from .corpus_dialogs import DEFAULT_THETA, ExportDialog, InputsDialog, MatchDial
 
 #: How many selected units a note lists by number, and the table's title.
 SHOW_UNITS, SHOW_IN_TITLE = 12, 6
-#: How many places the match list shows, and tokens of context on each side.
-MATCHES, CONTEXT = 50, 30
+#: How many places the match list shows, tokens of context on each side, and the cells the
+#: context takes (the list is 110 columns wide where the terminal has them).
+MATCHES, CONTEXT, CONTEXT_WIDTH = 50, 30, 90
 
 #: The keys, in footer priority order after the others (all but x off the footer).
 KEYS = [
@@ -243,7 +244,7 @@ class CorpusActions:
         own = places.position(sel.start), places.position(sel.stop)
         others = [m for m in found if (m.start, m.stop) != own][:MATCHES]
         lines = [match_line(k, m, len(sel.units), context_text(span_context(
-                     places.data, m.start, m.stop, CONTEXT, CONTEXT)), places.where(m))
+                     places.data, m.start, m.stop, CONTEXT, CONTEXT), CONTEXT_WIDTH), places.where(m))
                  for k, m in enumerate(others, 1)]  # fmt: skip
         self.app.call_from_thread(self._show_matches, places, sel, others, lines)
 

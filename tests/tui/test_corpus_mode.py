@@ -191,3 +191,28 @@ async def test_the_input_list_shows_the_input_in_view_on_a_short_terminal():
         top = round(options.scroll_offset.y)
         assert top <= 36 < top + options.size.height
         assert "▶ 37" in widget_text(options)
+
+
+async def test_hostile_tokens_in_the_match_and_input_lists_are_shown_as_text():
+    """A token that is markup or a terminal escape is drawn as its characters (escaped)."""
+    evil = ("[bold red]x[/]", "\x1b[2J", "\u202eevil", "[@click=app.quit]q[/]")
+    first = planted_input(20, (10, 15), "a")
+    third = planted_input(12, (5, 9), "c")
+    third = Trace(**{**{f: getattr(third, f) for f in ("x", "h0", "c0", "i", "f", "g", "o", "c", "h")},
+                     "tokens": ("c0", "c1", "c2", "c3", "c4", evil[0], evil[1], "c7", "c8",
+                                evil[2], evil[3], "c11")})  # fmt: skip
+    app = RecordingApp(corpus_source(Corpus.from_traces([first, third]), name="evil"))
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, 11)
+        await pilot.press(*["shift+right"] * 4, "M")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        shown = widget_text(app.screen.query_one(OptionList))
+        # tokens as the strip shows them (display: a space in a token is ␣)
+        assert "⟦[bold␣red]x[/] \\x1b[2J c7 c8⟧ \\u202eevil" in shown
+        assert "\x1b" not in shown and "\u202e" not in shown
+        await pilot.press("escape", "i")
+        await pilot.pause()
+        listed = widget_text(app.screen.query_one(OptionList))
+        assert "c4 [bold red]x[/] \\x1b[2J c7" in listed and "\x1b" not in listed
+        assert app.is_running
