@@ -216,3 +216,26 @@ async def test_hostile_tokens_in_the_match_and_input_lists_are_shown_as_text():
         listed = widget_text(app.screen.query_one(OptionList))
         assert "c4 [bold red]x[/] \\x1b[2J c7" in listed and "\x1b" not in listed
         assert app.is_running
+
+
+async def test_quitting_while_a_corpus_records_stops_the_recording(tagger_path):
+    """q on the loading screen: the recorder is told to stop (else the process would wait
+    for it to record every input before it could exit)."""
+    model = load(tagger_path)
+    gate = threading.Event()
+    safety = threading.Timer(3, gate.set)  # the gated input goes on, whatever happens here
+    safety.start()
+    recording = CorpusRecording(_Gated(model, gate), ["The dog ate the apple"] * 3, name="t")
+    app = RecordingApp(loader=recording, what="inputs.txt")
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if "1 of 3 inputs" in widget_text(app.screen.query_one("#loading-label")):
+                    break
+            assert not recording.stop.is_set()
+            await pilot.press("q")
+        assert recording.stop.is_set()
+    finally:
+        gate.set()
+        safety.cancel()
