@@ -337,3 +337,23 @@ async def test_export_writes_the_table_at_t_and_a_quantity_whose_numbers_are_the
         await _export(pilot, "c_t over the whole sequence", path="c.csv")
         assert "exists: it is never replaced" in widget_text(app.screen.query_one("#error"))
         assert (tmp_path / "c.csv").read_bytes() == before
+
+
+async def test_textuals_screenshot_action_writes_to_the_current_folder(tmp_path, monkeypatch):
+    """app.screenshot (Textual's action) goes through the same exclusive writer: the current
+    folder, not ~/Downloads (here pointed at a folder that does not exist)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "no-home"))
+    app = RecordingApp(planted())
+    async with app.run_test(size=SIZE) as pilot:
+        await app.run_action("app.screenshot")
+        await pilot.pause()
+        shots = list(tmp_path.glob("*.svg"))
+        assert len(shots) == 1 and ET.parse(shots[0]).getroot().tag.endswith("svg")
+        assert any(f"Screenshot saved to {shots[0]}" in n.message for n in app.notes)
+        await app.run_action("app.screenshot('mine.svg')")
+        await app.run_action("app.screenshot('mine.svg')")  # again: refused, not replaced
+        await pilot.pause()
+        assert (tmp_path / "mine.svg").is_file()
+        assert any(n.message.startswith("Screenshot not saved:") and "already exists" in n.message
+                   for n in app.notes)  # fmt: skip
