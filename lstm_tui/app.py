@@ -161,6 +161,12 @@ class LstmTuiApp(App[int]):
                     markup=False)  # fmt: skip
         return written
 
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Textual's `screenshot` action, through save_screenshot: Textual's delivers to the
+        user's download folder (textual PR #4953), and says nothing when that folder does not
+        exist; here it is the current folder (or `path`), exclusive, and the note says where."""
+        self.save_screenshot(path or ".", filename=filename)
+
     async def action_quit(self) -> None:
         self.exit(self.exit_status, return_code=self.exit_status)
 
