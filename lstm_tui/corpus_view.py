@@ -11,8 +11,9 @@ its own:
   cursor, as a text editor grows a selection; `span_steps` orders its ends.
 * `export_name(...)`, `target_path(...)`: the file an export is offered under,
   named after the model and what it holds, and where a typed path puts it;
-* `CorpusRecording`, `corpus_source`: a corpus recorded in the app's loading worker
-  (progress, ctrl+c keeps what is recorded) and the Source on one of its inputs;
+* `run_corpus`, `CorpusRecording`, `corpus_source`: `lstm-tui MODEL --text-file FILE`,
+  a corpus recorded in the app's loading worker (progress, ctrl+c keeps what is
+  recorded), and the Source on one of its inputs;
 * `Places`, `context_text`, `match_line`: where match looks (the corpus, or the trace)
   and a match as the match list shows it.
 """

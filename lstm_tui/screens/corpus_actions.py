@@ -1,15 +1,20 @@
-"""The debugger's corpus keys: inputs, the token span LSTMVis selects on, θ, export.
+"""The debugger's corpus keys: inputs, LSTMVis's select and match, θ, export.
 
-`CorpusActions` is mixed into DebuggerScreen, which owns the state it adds:
-the span (two positions), θ, and the header's "input k of N", as reactives
-the strip, table and header are bound to.
+`CorpusActions` is mixed into DebuggerScreen, which owns the state it adds as
+reactives: the span (two positions), θ, the selection it makes and the units
+the table marks, and the match in view. Which input of a corpus is in view is
+the Source's (`Source.corpus`, `Source.input`: the header reads it there).
+Every number comes from the engine (lstm_engine.select_units, match,
+span_context, export_csv); the screen only moves the cursor.
 
 * `x` / `X`  the next / previous input: a corpus's (`lstm-tui MODEL
   --text-file FILE`, `lstm-tui corpus.npz`), else the model's examples;
   `i` lists them (Enter opens one).
-* shift+→ / shift+←  grow or shrink a token span from the cursor (a mouse drag
-  over the strip selects one too); its steps are marked ▏ in the strip; Esc
-  drops it.
+* shift+→ / shift+←  move the end of a token span from the cursor (a mouse
+  drag over the strip selects one too); its steps are marked ▏ in the strip,
+  the units it selects ◆ in the table; Esc drops it.
+* `M`  the other places where the selected units switch on together (in a
+  corpus, in every input), best first; Enter goes there, marked ≈.
 * `t`  θ for select and match (LSTMVis's default, 0.3, on tanh of the value).
 * ctrl+e  export: the unit table at t, or a quantity over the trace, as CSV;
   the screen as SVG (to the current folder, or where the user says, and the
@@ -40,8 +45,9 @@ from .corpus_dialogs import DEFAULT_THETA, ExportDialog, InputsDialog, MatchDial
 
 #: How many selected units a note lists by number, and the table's title.
 SHOW_UNITS, SHOW_IN_TITLE = 12, 6
-#: How many places the match list shows, and tokens of context on each side.
-MATCHES, CONTEXT = 50, 30
+#: How many places the match list shows, tokens of context on each side, and the cells the
+#: context takes (the list is 110 columns wide where the terminal has them).
+MATCHES, CONTEXT, CONTEXT_WIDTH = 50, 30, 90
 
 #: The keys, in footer priority order after the others (all but x off the footer).
 KEYS = [
@@ -97,8 +103,9 @@ class CorpusActions:
 
     # --- the span
     def _update_markers(self) -> None:
-        """The strip's markers: the span's steps ("span") over the search matches and
-        bookmarks (WatchActions), which it hides only while it is selected."""
+        """The strip's markers: the span's steps ("span") and the match in view's ("found")
+        over the search matches and bookmarks (WatchActions): the span is what the user is
+        working on now, so it wins where they fall on one step."""
         super()._update_markers()
         ours = {}
         for kind, steps in (("found", self.found), ("span", self.span)):
@@ -237,7 +244,7 @@ class CorpusActions:
         own = places.position(sel.start), places.position(sel.stop)
         others = [m for m in found if (m.start, m.stop) != own][:MATCHES]
         lines = [match_line(k, m, len(sel.units), context_text(span_context(
-                     places.data, m.start, m.stop, CONTEXT, CONTEXT)), places.where(m))
+                     places.data, m.start, m.stop, CONTEXT, CONTEXT), CONTEXT_WIDTH), places.where(m))
                  for k, m in enumerate(others, 1)]  # fmt: skip
         self.app.call_from_thread(self._show_matches, places, sel, others, lines)
 
@@ -271,7 +278,8 @@ class CorpusActions:
                 self._go_to_match(places, sel, found[k], k + 1)
 
         best = "the best " if len(found) == MATCHES else ""
-        title = f"{what.capitalize()} on{'' if one else ' together'}: {best}{places.count(len(found))}"
+        who = what.capitalize() if len(sel.units) <= SHOW_IN_TITLE else f"{len(sel.units)} units"
+        title = f"{who} on{'' if one else ' together'}: {best}{places.count(len(found))}"
         hint = (f"On: tanh {sel.quantity} ≥ {sel.threshold:g} over the span, below it on the step "
                 "read before. Best first: most selected units on, fewest others, longest.")
         self.app.push_screen(MatchDialog(title, lines, hint), done)

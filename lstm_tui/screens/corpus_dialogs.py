@@ -48,12 +48,15 @@ class InputsDialog(_Dialog):
             yield Label(Text(f"{safe_line(self.what, 70)} ({len(self.entries)})"),
                         classes="dialog-title")  # fmt: skip
             yield OptionList(*options, id="inputs")
-            yield Static(Text("Enter: open it   x / X: next / previous input   Esc: cancel"),
+            yield Static(Text("Enter: open it   Esc: cancel   (in the debugger: x next, X previous)"),
                          classes="dialog-hint")  # fmt: skip
 
     def on_mount(self) -> None:
         if self.entries:
-            self.query_one(OptionList).highlighted = self.current or 0
+            options = self.query_one(OptionList)
+            options.highlighted = self.current or 0
+            # once the dialog has its size: on a short terminal the list is shorter than asked
+            self.call_after_refresh(options.scroll_to_highlight)
 
     @on(OptionList.OptionSelected, "#inputs")
     def _chosen(self, event: OptionList.OptionSelected) -> None:

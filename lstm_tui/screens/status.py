@@ -70,6 +70,12 @@ class LoadingScreen(Screen):
                 f"Recording {safe_line(self.what, 30)}: {done:,} of {total:,} inputs "
                 "· ctrl+c stops, keeping them"))  # fmt: skip
 
+    def on_unmount(self) -> None:
+        """Leaving the screen (q quits while it records) stops a recording too: the worker
+        thread would otherwise record to the end before the process could exit."""
+        if self.stop is not None:
+            self.stop.set()
+
     def action_stop(self) -> None:
         self.stop.set()
         self.query_one("#loading-label", Static).update(Text(

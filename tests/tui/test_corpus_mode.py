@@ -172,3 +172,70 @@ async def test_export_offers_the_whole_corpus_and_its_rows_say_input_and_step(tm
         assert rows[21][:3] == ["2", "1", "b0"]  # input 2 starts after input 1's 20 steps
         got = np.array([[float(v) for v in r[3:]] for r in rows[1:]])
         np.testing.assert_array_equal(got, corpus.whole.c[0, 0])
+
+
+async def test_the_input_list_shows_the_input_in_view_on_a_short_terminal():
+    """40 inputs at 80×24: the list is shorter than 40 rows, and the one open (input 37) is
+    highlighted and on screen."""
+    corpus = Corpus.from_traces([planted_input(6, None, f"i{k}x") for k in range(40)])
+    app = RecordingApp(corpus_source(corpus, name="many"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("X", "X", "X", "X", "i")  # input 40, 39, 38, 37
+        await pilot.pause()
+        await pilot.pause()
+        options = app.screen.query_one(OptionList)
+        assert options.highlighted == 36
+        dialog = app.screen.query_one("#dialog")
+        # the list fits inside the dialog (not clipped by it), and the highlight is in view
+        assert options.region.bottom <= dialog.content_region.bottom
+        top = round(options.scroll_offset.y)
+        assert top <= 36 < top + options.size.height
+        assert "▶ 37" in widget_text(options)
+
+
+async def test_hostile_tokens_in_the_match_and_input_lists_are_shown_as_text():
+    """A token that is markup or a terminal escape is drawn as its characters (escaped)."""
+    evil = ("[bold red]x[/]", "\x1b[2J", "\u202eevil", "[@click=app.quit]q[/]")
+    first = planted_input(20, (10, 15), "a")
+    third = planted_input(12, (5, 9), "c")
+    third = Trace(**{**{f: getattr(third, f) for f in ("x", "h0", "c0", "i", "f", "g", "o", "c", "h")},
+                     "tokens": ("c0", "c1", "c2", "c3", "c4", evil[0], evil[1], "c7", "c8",
+                                evil[2], evil[3], "c11")})  # fmt: skip
+    app = RecordingApp(corpus_source(Corpus.from_traces([first, third]), name="evil"))
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, 11)
+        await pilot.press(*["shift+right"] * 4, "M")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        shown = widget_text(app.screen.query_one(OptionList))
+        # tokens as the strip shows them (display: a space in a token is ␣)
+        assert "⟦[bold␣red]x[/] \\x1b[2J c7 c8⟧ \\u202eevil" in shown
+        assert "\x1b" not in shown and "\u202e" not in shown
+        await pilot.press("escape", "i")
+        await pilot.pause()
+        listed = widget_text(app.screen.query_one(OptionList))
+        assert "c4 [bold red]x[/] \\x1b[2J c7" in listed and "\x1b" not in listed
+        assert app.is_running
+
+
+async def test_quitting_while_a_corpus_records_stops_the_recording(tagger_path):
+    """q on the loading screen: the recorder is told to stop (else the process would wait
+    for it to record every input before it could exit)."""
+    model = load(tagger_path)
+    gate = threading.Event()
+    safety = threading.Timer(3, gate.set)  # the gated input goes on, whatever happens here
+    safety.start()
+    recording = CorpusRecording(_Gated(model, gate), ["The dog ate the apple"] * 3, name="t")
+    app = RecordingApp(loader=recording, what="inputs.txt")
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if "1 of 3 inputs" in widget_text(app.screen.query_one("#loading-label")):
+                    break
+            assert not recording.stop.is_set()
+            await pilot.press("q")
+        assert recording.stop.is_set()
+    finally:
+        gate.set()
+        safety.cancel()

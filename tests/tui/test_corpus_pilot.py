@@ -11,6 +11,7 @@ notes, the dialogs' options) or off the files written.
 from __future__ import annotations
 
 import csv
+import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -57,14 +58,10 @@ async def goto(pilot, step: int) -> None:
 
 
 def marked_units(screen) -> set[int]:
-    """The units the table shows with ◆ after their number (every row is on screen: H = 12)."""
+    """The units the table shows with ◆ right after their number (every row is on screen)."""
     table = screen.query_one("#table")
-    units = set()
-    for line in widget_text(table).splitlines()[2:]:
-        head = line[:8].replace("▶", " ").split()
-        if head and head[0].endswith("◆"):
-            units.add(int(head[0][:-1]))
-    return units
+    found = (re.match(r"[▶ ]\s*(\d+)◆", line) for line in widget_text(table).splitlines()[2:])
+    return {int(m.group(1)) for m in found if m}
 
 
 def span_tokens(screen) -> list[str]:
@@ -340,3 +337,23 @@ async def test_export_writes_the_table_at_t_and_a_quantity_whose_numbers_are_the
         await _export(pilot, "c_t over the whole sequence", path="c.csv")
         assert "exists: it is never replaced" in widget_text(app.screen.query_one("#error"))
         assert (tmp_path / "c.csv").read_bytes() == before
+
+
+async def test_textuals_screenshot_action_writes_to_the_current_folder(tmp_path, monkeypatch):
+    """app.screenshot (Textual's action) goes through the same exclusive writer: the current
+    folder, not ~/Downloads (here pointed at a folder that does not exist)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "no-home"))
+    app = RecordingApp(planted())
+    async with app.run_test(size=SIZE) as pilot:
+        await app.run_action("app.screenshot")
+        await pilot.pause()
+        shots = list(tmp_path.glob("*.svg"))
+        assert len(shots) == 1 and ET.parse(shots[0]).getroot().tag.endswith("svg")
+        assert any(f"Screenshot saved to {shots[0]}" in n.message for n in app.notes)
+        await app.run_action("app.screenshot('mine.svg')")
+        await app.run_action("app.screenshot('mine.svg')")  # again: refused, not replaced
+        await pilot.pause()
+        assert (tmp_path / "mine.svg").is_file()
+        assert any(n.message.startswith("Screenshot not saved:") and "already exists" in n.message
+                   for n in app.notes)  # fmt: skip

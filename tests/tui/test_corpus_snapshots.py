@@ -39,9 +39,13 @@ def test_the_match_list_across_a_corpus_120x36(snap_compare):
 
 def test_the_input_list_80x24(snap_compare):
     async def setup(pilot):
-        await pilot.press("x", "i")
+        await pilot.press("x")
         await pilot.pause()
-        pilot.app.clear_notifications()
+        pilot.app.clear_notifications()  # "Input 2 of 3": gone before the list opens
+        await pilot.pause()
+        await pilot.press("i")
+        await pilot.pause()
+        await pilot.pause()  # the list scrolled to the input in view
 
     app = LstmTuiApp(corpus_source(planted_corpus(), name="planted"))
     assert snap_compare(app, run_before=setup, terminal_size=(80, 24))
