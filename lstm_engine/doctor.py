@@ -70,6 +70,19 @@ def _where(trace_or_spec, layer: int, d: int) -> str:
     return f"L{layer + 1} {'rev' if rev else 'fwd'}"
 
 
+def _place(trace: Trace, bad: dict) -> str:
+    """Where a first NaN/Inf is, as the screen numbers it: L1 (layers from 1), fwd/rev, step
+    1..T (its position + 1), unit; the evidence keeps the engine's indices."""
+    parts = []
+    if "layer" in bad and "direction" in bad:
+        parts.append(_where(trace, int(bad["layer"]), int(bad["direction"])))
+    for key, v in bad.items():
+        if key in ("where", "layer", "direction"):
+            continue
+        parts.append(f"step {v + 1}" if key == "t" else f"{key} {v}")
+    return ", ".join(parts)
+
+
 def _units(values: dict[int, float], fmt="{:.0%}", most: int = 8) -> str:
     shown = ", ".join(f"{u} ({fmt.format(v)})" for u, v in list(values.items())[:most])
     return shown + (f", … {len(values) - most} more" if len(values) > most else "")
@@ -129,8 +142,7 @@ def trace_findings(traces: Sequence[Trace]) -> list[Finding]:
     for k, tr in enumerate(traces):
         bad = tr.meta.get("first_nonfinite")
         if bad:
-            place = ", ".join(f"{key} {v}" if key != "t" else f"step {v + 1}"
-                              for key, v in bad.items() if key != "where")  # fmt: skip
+            place = _place(tr, bad)
             found.append(Finding("nonfinite", f"example {k + 1}" if len(traces) > 1 else "input",
                                  f"the first NaN/Inf is in {bad['where']} ({place})", dict(bad)))
             break

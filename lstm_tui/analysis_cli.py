@@ -162,6 +162,17 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def _shown_evidence(evidence: dict) -> dict:
+    """A finding's evidence numbered as the screen and the message number it: a position t
+    becomes "step" (1..T), a layer index a layer from 1."""
+    out = {k: v for k, v in evidence.items() if k != "t"}
+    if "t" in evidence:
+        out["step"] = int(evidence["t"]) + 1
+    if isinstance(evidence.get("layer"), int):
+        out["layer"] = evidence["layer"] + 1
+    return out
+
+
 # --- stats
 def stats_rows(trace, model, by: str | None) -> tuple[list[dict], str | None]:
     """The rows `stats` prints and the key they are sorted by (None: table order)."""
@@ -252,7 +263,8 @@ def cmd_doctor(args) -> int:
         findings = doctor(load(args.model, trust=args.trust, lstm=args.lstm))
     if args.json:
         _write(json.dumps({"check": f.check, "where": f.where, "message": f.message,
-                           "evidence": f.evidence}, default=str) for f in findings)  # fmt: skip
+                           "evidence": _shown_evidence(f.evidence)}, default=str)
+               for f in findings)  # fmt: skip
     else:
         _write([safe_line(f.line()) for f in findings]
                + [f"{len(findings)} finding{'s' if len(findings) != 1 else ''}" if findings

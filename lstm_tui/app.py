@@ -2,7 +2,10 @@
 
 The app paints a loading screen at once and builds its Source (torch import,
 model load, trace) in a worker thread; then it switches to the debugger, or
-to an error screen whose quit exits non-zero. No traceback ever reaches the
+to an error screen whose quit exits non-zero. A loader with a `progress`
+attribute (a corpus recording, lstm_tui.corpus_view.CorpusRecording) gets a
+callback for each input recorded, shown as a progress bar, and one with a
+`stop` event is stopped by ctrl+c on the loading screen. No traceback ever reaches the
 terminal from a load, and none from a bug either: an unhandled exception in
 the UI ends the app with exit status 1 and one `lstm-tui: error: internal
 error: …` line on stderr (LSTM_TUI_DEBUG=1 shows Textual's traceback instead).
@@ -59,21 +62,37 @@ class LstmTuiApp(App[int]):
         """Why the load failed, repeated on stderr once the screen is gone."""
 
     def on_mount(self) -> None:
+        self._threads_back = share_cores()
         if self._source is not None:
             from .screens.debugger import DebuggerScreen
 
             self.push_screen(DebuggerScreen(self._source, self._compare))
         else:
-            self.push_screen(LoadingScreen(self._what))
-            self._load()
+            loading = LoadingScreen(self._what, stop=getattr(self._loader, "stop", None))
+            self.push_screen(loading)
+            self._load(loading)
 
     @work(thread=True, exclusive=True, group="load")
-    def _load(self) -> None:
+    def _load(self, loading: LoadingScreen) -> None:
         from .opening import source_or_error
         # numpy and the engine are imported here, off the UI thread
         from .screens import debugger  # noqa: F401
+        from .stepdata import measure
 
-        source, error, status = source_or_error(self._loader)
+        if hasattr(self._loader, "progress"):  # a corpus recording reports each input
+            self._loader.progress = lambda done, total: self.call_from_thread(
+                loading.progress, done, total)  # fmt: skip
+
+        def load() -> Source:
+            source = self._loader()
+            # the table's widths and colours: a trace recorded just now is measured here,
+            # not on the UI thread at first paint (a trace file has them saved)
+            others = (self._compare.a, self._compare.b) if self._compare is not None else ()
+            for shown in (source, *others):  # a trace measured already costs a lookup
+                measure(shown.trace)
+            return source
+
+        source, error, status = source_or_error(load)
         self.call_from_thread(self._loaded, source, error, status)
 
     def _loaded(self, source: Source | None, error: str | None, status: int) -> None:
@@ -88,6 +107,9 @@ class LstmTuiApp(App[int]):
             self.exit_status = status
             self.error = error
             self.switch_screen(ErrorScreen(f"Could not open {self._what}", error))
+
+    def on_unmount(self) -> None:
+        self._threads_back()
 
     def _replay(self, keys: list[str]) -> None:
         for key in keys:
@@ -115,20 +137,35 @@ class LstmTuiApp(App[int]):
         """Does a bug end in Textual's traceback (tests, LSTM_TUI_DEBUG=1) or in one line?"""
         return self.is_headless or bool(os.environ.get("LSTM_TUI_DEBUG"))
 
-    def save_screenshot(self, folder: str | os.PathLike = ".") -> Path | None:
+    def save_screenshot(self, path: str | os.PathLike = ".", *, filename: str | None = None
+                        ) -> Path | None:  # fmt: skip
         """Save the screen as SVG through the engine's exclusive writer, and say where it went
-        or why it did not (Textual's own command saves silently, or fails silently)."""
+        or why it did not (Textual's own command saves silently, or fails silently).
+
+        `path` is a folder (the file is named after the title and the time) or the file
+        itself; an existing file is never replaced. `filename` names the file in the folder
+        `path` (Textual's keyword, for its TEXTUAL_SCREENSHOT run).
+        """
         from lstm_engine import write_file
 
         svg = self.export_screenshot().encode("utf-8")
-        path = Path(folder) / screenshot_name(self.title or "lstm-tui", datetime.now())
+        target = Path(path).expanduser()
+        if filename is not None or target.is_dir():
+            target = target / (filename or screenshot_name(self.title or "lstm-tui", datetime.now()))
         try:
-            written = write_file(path, lambda fh: fh.write(svg))
+            written = write_file(target, lambda fh: fh.write(svg))
         except (OSError, EngineError) as e:
-            self.notify(safe_line(f"Screenshot not saved: {e}"), severity="error")
+            self.notify(safe_line(f"Screenshot not saved: {e}"), severity="error", markup=False)
             return None
-        self.notify(safe_line(f"Screenshot saved to {written.resolve()}"), title="Screenshot")
+        self.notify(safe_line(f"Screenshot saved to {written.resolve()}"), title="Screenshot",
+                    markup=False)  # fmt: skip
         return written
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Textual's `screenshot` action, through save_screenshot: Textual's delivers to the
+        user's download folder (textual PR #4953), and says nothing when that folder does not
+        exist; here it is the current folder (or `path`), exclusive, and the note says where."""
+        self.save_screenshot(path or ".", filename=filename)
 
     async def action_quit(self) -> None:
         self.exit(self.exit_status, return_code=self.exit_status)
@@ -154,6 +191,43 @@ class LstmTuiApp(App[int]):
                 )
 
 
+def share_cores() -> Callable[[], None]:
+    """One BLAS thread and one torch thread while the screen is up; returns what puts them back.
+
+    What records while the UI runs (the loading worker, an edit's branch, another example,
+    a corpus) shares the machine with the UI thread, and a library's second thread on a busy
+    two-core machine mostly spins: a 600-step H=1024 record() under a load of 12 took 5–6 s
+    with one OpenBLAS thread and 19–21 s with two (4 s of its CPU spent spinning). OpenBLAS is
+    limited at run time through threadpoolctl when it is installed (numpy reads
+    OPENBLAS_NUM_THREADS only when it loads); torch with set_num_threads, or through
+    OMP_NUM_THREADS if it is imported later (a model file the loading worker opens).
+    A variable the user set is left alone.
+    """
+    undo: list[Callable[[], None]] = []
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass
+    else:
+        if "OPENBLAS_NUM_THREADS" not in os.environ:
+            undo.append(threadpool_limits(1, user_api="blas").restore_original_limits)
+    torch = sys.modules.get("torch")
+    if torch is not None and "OMP_NUM_THREADS" not in os.environ:
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        undo.append(lambda: torch.set_num_threads(before))
+    elif "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = "1"
+        undo.append(lambda: os.environ.pop("OMP_NUM_THREADS", None))
+
+    def back() -> None:
+        for step in reversed(undo):
+            step()
+        undo.clear()
+
+    return back
+
+
 def screenshot_name(title: str, when: datetime) -> str:
     """The file a screenshot goes to: the app's title and the time, safe as a file name."""
     stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in title)[:40] or "lstm-tui"
@@ -174,8 +248,17 @@ def run(
 
     loader = partial(open_path, path, text=text, input_path=input_path, trust=trust,
                      lstm=lstm, batch_index=batch_index, example=example, inputs=inputs)  # fmt: skip
-    app = LstmTuiApp(loader=loader, what=Path(path).name)
-    app.run()
+    return run_loader(loader, Path(path).name)
+
+
+def run_loader(loader: Callable[[], Source], what: str) -> int:
+    """The app on what `loader` builds in its loading worker (a file opened, a corpus recorded:
+    lstm_tui.corpus_view.run_corpus); the exit status, with a failed load's reason on stderr."""
+    from .terminal import drawn_on_terminal
+
+    app = LstmTuiApp(loader=loader, what=what)
+    with drawn_on_terminal():  # the terminal's size even with stdout piped
+        app.run()
     if app.error:  # the error screen is gone with the app; leave the reason in the scrollback
         message = safe_line(" ".join(app.error.split()))  # one safe line, whatever it quoted
         sys.stderr.write(f"lstm-tui: error: {message}\n")
@@ -198,7 +281,8 @@ def debug(model_or_lstm: Any, *args: Any, **kwargs: Any) -> int:
     output_kind, lstm (which LSTM), name, and for text: vocab (word→id dict, or words in
     id order), tokenizer ("words" or "chars") and unk (the unknown token, if the
     vocabulary has one); every other keyword argument is passed to the model's forward.
-    Returns the exit status when the user quits.
+    Returns the exit status when the user quits. Given text and vocab=, `e` edits the
+    text and runs the model again (same vocabulary, same other arguments).
 
     The model is run before the screen opens, so what a script got wrong (text
     without vocab=, a shape, an unknown word) raises here, to the caller, as
@@ -211,6 +295,11 @@ def debug(model_or_lstm: Any, *args: Any, **kwargs: Any) -> int:
     inputs, rest = (args[0], args[1:]) if args else (None, ())
     source = from_live(model_or_lstm, inputs, args=tuple(rest), forward_kwargs=forward_kwargs,
                        **options)  # fmt: skip
+    from .stepdata import measure
+    from .terminal import drawn_on_terminal
+
+    measure(source.trace)  # before the screen opens, as the loading worker does
     app = LstmTuiApp(source)
-    app.run()
+    with drawn_on_terminal():  # a script's stdout may be piped (| tee log): the real size
+        app.run()
     return app.exit_status

@@ -161,6 +161,9 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     info = _Parser(prog=f"{PROG} info", description="Describe MODEL: architecture, sizes, "
                    "vocabulary, labels, examples, parameter count and the format it was read as.")  # fmt: skip
     _add_model_args(info, with_input=False)
+    info.add_argument("--list-vocab", action="store_true",
+                      help="print the whole vocabulary instead, one token a line in id order, "
+                      "shown as the screen shows it (⏎ a newline, ␣ a space)")  # fmt: skip
     from .find import build_parser as find_parser  # find.py builds on this module's helpers
 
     from .analysis_cli import doctor_parser, explain_parser, stats_parser
@@ -317,7 +320,8 @@ def info_lines(info: dict) -> list[str]:
         row("input", f"text ({safe_line(info['tokenizer'])}); {vocab}")
         first = info.get("vocab_first") or []
         if first and not info.get("vocab_is_ids"):
-            more = f" … ({info['vocab_size']} in all)" if info["vocab_size"] > len(first) else ""
+            more = (f" … ({info['vocab_size']} in all; --list-vocab lists them)"
+                    if info["vocab_size"] > len(first) else "")  # fmt: skip
             row("vocabulary", " ".join(display(w)[:24] for w in first) + more)
     elif info.get("inputs"):  # ONNX: the graph's own inputs, batch axis included
         shapes = ", ".join(f"{safe_line(k)} {safe_line(v)}" for k, v in info["inputs"].items())
@@ -416,6 +420,12 @@ def cmd_info(args) -> int:
         from lstm_engine import apply_names
 
         apply_names(opened, **_names_given(args))
+    if args.list_vocab:
+        vocab = () if isinstance(opened, Trace) else (getattr(opened, "vocab", None) or ())
+        if not vocab:
+            raise UsageError(f"{safe_line(args.model)} has no vocabulary to list")
+        sys.stdout.write("".join(display(str(w)) + "\n" for w in vocab))
+        return 0
     lines = trace_info_lines(args.model, opened) if isinstance(opened, Trace) else info_lines(opened.info())
     sys.stdout.write("\n".join(lines) + "\n")
     return 0

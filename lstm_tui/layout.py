@@ -9,8 +9,9 @@ as plain Python (tests/tui/test_layout.py).
 
 The shapes, by the width a trace view has:
 
-* ≥ 156 columns: table | full cell diagram;
-* 120–155: table | compact cell diagram;
+* ≥ 184 columns: table | large cell diagram (gates named in their boxes);
+* 160–183: table | full cell diagram;
+* 120–159: table | compact cell diagram;
 * 80–119: the table over a row of [compact cell | output].
 
 The rows are shared between the body (table and cell view: what their content
@@ -33,6 +34,8 @@ from dataclasses import dataclass, replace
 
 from rich.cells import cell_len
 
+from .renderables.cell_diagram import COMPACT_WIDTH, FULL_WIDTH, LARGE_WIDTH
+
 #: The smallest terminal the debugger draws in; below it, a message says so.
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 #: Rows the screen keeps for itself around a trace view: the header and the footer.
@@ -44,9 +47,12 @@ TABLE_CHROME_ROWS = 2
 
 #: From this width the cell view sits beside the table; below it, under it.
 BESIDE_FROM = 120
-#: From this width the side column is wide enough (64, see the tcss) for the full
-#: 60-column cell diagram beside a whole table.
-FULL_CELL_FROM = 156
+#: From this width the side column is wide enough (67: CELL_WIDTHS) for the full
+#: 65-column cell diagram beside a whole table (13 columns, two decimals: 93).
+FULL_CELL_FROM = 160
+#: From this width the side column (80: CELL_WIDTHS) holds the large 78-column diagram
+#: beside a whole table with room for unit names (104).
+LARGE_CELL_FROM = 184
 #: From BESIDE_FROM columns and this many terminal rows, the plots are always shown.
 PLOTS_ALWAYS_FROM = 34
 #: From this many terminal rows, the plots get BIG_PLOT_ROWS at least.
@@ -70,7 +76,15 @@ WATCH_CHROME_ROWS = 1
 #: Most watches the panel lists at once where it shares the screen with the plots.
 WATCH_LIST_ROWS = 6
 #: The arrangements of table and cell view, narrowest first (CSS classes `-<name>`).
-ARRANGEMENTS = ("stacked", "beside", "wide")
+ARRANGEMENTS = ("stacked", "beside", "wide", "large")
+
+#: Columns the cell view's padding takes around the diagram.
+CELL_PADDING = 2
+#: Columns of the cell view in each arrangement: the diagram it draws there and its padding.
+CELL_WIDTHS = {
+    "stacked": COMPACT_WIDTH + CELL_PADDING, "beside": COMPACT_WIDTH + CELL_PADDING,
+    "wide": FULL_WIDTH + CELL_PADDING, "large": LARGE_WIDTH + CELL_PADDING,
+}  # fmt: skip
 
 #: Footer cells the command-palette key takes on the right (its 11 and a gap).
 PALETTE_CELLS = 12
@@ -96,6 +110,8 @@ def too_small_message(width: int, height: int) -> str:
 
 def arrangement(width: int) -> str:
     """How the table and the cell view share `width` columns: one of ARRANGEMENTS."""
+    if width >= LARGE_CELL_FROM:
+        return "large"
     if width >= FULL_CELL_FROM:
         return "wide"
     return "beside" if width >= BESIDE_FROM else "stacked"
@@ -119,6 +135,17 @@ class Layout:
     show_heatmap: bool
     watch_rows: int | None = None
     """Rows of the watch panel, None where it is hidden."""
+
+    @property
+    def cell_width(self) -> int:
+        """Columns of the cell view: the compact, full or large diagram and its padding."""
+        return CELL_WIDTHS[self.arrangement]
+
+    @property
+    def side_width(self) -> int | None:
+        """Columns of the side column (cell view over output) beside the table; None where
+        it is under the table and takes the whole width (cell view | output)."""
+        return None if self.arrangement == "stacked" else self.cell_width
 
     @property
     def show_bottom(self) -> bool:
@@ -206,8 +233,11 @@ def footer_fit(entries: list[tuple[str, str]], width: int) -> int:
     return len(entries)
 
 
+#: Blank columns between two traces shown side by side: without one the first's table,
+#: which may use its whole width, would run into the second's.
+SIDE_BY_SIDE_RULE = 1
 #: From this width two traces being compared are shown side by side, each at least MIN_WIDTH.
-SIDE_BY_SIDE_FROM = 2 * MIN_WIDTH
+SIDE_BY_SIDE_FROM = 2 * MIN_WIDTH + SIDE_BY_SIDE_RULE
 
 
 def compare_sides(width: int, paired: bool, side: int) -> tuple[bool, bool]:

@@ -8,18 +8,20 @@ with a one-line message, which the app shows on its error screen.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lstm_engine import (
-    EngineError, InputError, LSTMSpec, Trace, Vocabulary, guess_output_kind, is_trace_file,
-    open_and_trace, open_pair, record, split_text, trace_lstm, trace_module,
+    EngineError, InputError, LSTMSpec, Trace, Vocabulary, guess_output_kind, is_corpus_file,
+    is_trace_file, open_and_trace, open_corpus, open_pair, record, split_text, trace_lstm,
+    trace_module,
 )  # fmt: skip
 from lstm_engine import output_kind as trace_output_kind  # from_live has an output_kind= argument
 
-from .source import Source
+from .source import LiveText, Source
 
 __all__ = ["from_live", "is_trace_file", "open_path", "source_or_error"]
 
@@ -35,7 +37,16 @@ def open_path(
     `example` is 1-based, as `lstm-tui info` numbers the model's examples;
     without text, input or example the first example opens. `inputs` are
     `--input` values (X.npy, NAME=X.npy, FILE.npz) for models with several inputs.
+    A corpus file (`lstm-tui record MODEL --text-file FILE`) opens on its first input.
     """
+    if is_corpus_file(path):
+        if any(v is not None for v in (text, input_path, example, inputs)):
+            raise InputError(f"{path} is a recorded corpus: it is opened read-only and cannot "
+                             "take new input")  # fmt: skip
+        from .corpus_view import corpus_source
+
+        corpus = open_corpus(path)
+        return corpus_source(corpus, name=str(corpus.whole.meta.get("model") or Path(path).stem))
     opened = open_and_trace(
         path, text=text, input_path=input_path, example=example, trust=trust, lstm=lstm,
         batch_index=batch_index, inputs=inputs, vocab=vocab, labels=labels,
@@ -87,6 +98,7 @@ def from_live(
     tokens = tuple(str(t) for t in tokens) if tokens is not None else None
     labels = _names(labels, "labels")
     meta: dict = {}
+    text_input = None  # the text a torch model was given, kept so that `e` can edit it
     if _is_text(inputs) and not hasattr(obj, "input_kind") and not isinstance(obj, Trace):
         if isinstance(obj, LSTMSpec) or _is_bare_lstm(obj):
             raise InputError(
@@ -98,6 +110,7 @@ def from_live(
                 "text input needs vocab=: the word → id dict the model was trained with "
                 "(e.g. word_to_ix) or a list of words in id order"
             )
+        text_input = inputs
         words, inputs, meta = _text_to_ids(inputs, vocab, tokenizer, unk)
         tokens = tokens if tokens is not None else words
     elif vocab is not None and hasattr(obj, "input_kind"):
@@ -142,8 +155,28 @@ def from_live(
     trace = dataclasses.replace(
         trace, tokens=tokens, labels=labels, output=out, meta={**trace.meta, **meta}
     )
+    live = text = None
+    if text_input is not None:  # text through the user's vocabulary: `e` can re-run it
+        live = LiveText(
+            run=functools.partial(_retrace_live, obj, args, dict(forward_kwargs or {}), lstm,
+                                  vocab, tokenizer, unk, labels),
+            tokenizer=tokenizer, vocab=tuple(Vocabulary(vocab, None).index), unk=unk,
+        )  # fmt: skip
+        sep = "" if tokenizer == "chars" else " "
+        text = text_input if isinstance(text_input, str) else sep.join(map(str, text_input))
     return Source(trace=trace, name=name or type(obj).__name__, origin="live",
-                  output_kind=output_kind or guess_output_kind(out))  # fmt: skip
+                  output_kind=output_kind or guess_output_kind(out), live=live,
+                  text=text)  # fmt: skip
+
+
+def _retrace_live(model: Any, args: tuple, forward_kwargs: dict, lstm: str | None, vocab: Any,
+                  tokenizer: str, unk: str | None, labels: tuple | None, text: str) -> Trace:  # fmt: skip
+    """The live model run again on edited text, read through the same vocabulary, with the
+    same other arguments: what `e` re-runs for a Source from debug()."""
+    words, ids, meta = _text_to_ids(text, vocab, tokenizer, unk)
+    trace, out = _trace_inside(model, (ids, *args), dict(forward_kwargs), lstm)
+    return dataclasses.replace(trace, tokens=words, labels=labels, output=out,
+                               meta={**trace.meta, **meta})  # fmt: skip
 
 
 def _is_text(inputs: Any) -> bool:

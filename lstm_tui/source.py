@@ -12,10 +12,34 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lstm_engine import InputError, Trace, example_index, guess_output_kind, output_uses_future, probabilities
+from lstm_engine import (
+    InputError, Trace, Vocabulary, example_index, guess_output_kind, output_uses_future,
+    probabilities, split_text,
+)  # fmt: skip
 
 #: re-exported for the UI modules that read a Source (the engine defines each once)
 __all__ = ["Source", "example_index", "guess_output_kind", "output_uses_future", "probabilities"]
+
+
+@dataclass(frozen=True, eq=False)
+class LiveText:
+    """How a live torch model given text in debug() reads edited text: `run(text)` runs it
+    again through the same vocabulary, with the same other arguments (the model is in
+    memory, not in a file: there is no lstm_engine Model to re-trace)."""
+
+    run: Any
+    tokenizer: str = "words"
+    #: The vocabulary's tokens, in id order (what the edit dialog and help list).
+    vocab: tuple[str, ...] = ()
+    unk: str | None = None
+
+    def check(self, text: str) -> None:
+        """An InputError if `text` cannot be read (empty, or words outside the vocabulary),
+        before the model is run on it: the edit dialog says so in place."""
+        words = split_text(text, self.tokenizer)
+        if not words:
+            raise InputError("empty text: there is nothing to feed the model")
+        Vocabulary(self.vocab, self.unk).check(words)
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,18 +64,48 @@ class Source:
     #: The model's other named inputs (a forward's `tgt`, `hidden`, an ONNX state), kept so
     #: that an edited text is traced with them again.
     other_inputs: dict | None = None
+    #: A live model from debug() that read text: how `e` re-runs it (None otherwise).
+    live: LiveText | None = None
+    #: The corpus this trace is one input of (an lstm_engine Corpus: `--text-file`, a corpus
+    #: file), else None; `input` says which (0-based; the header says "input k of N").
+    corpus: Any = None
+    input: int | None = None
 
     @property
     def editable(self) -> bool:
+        if self.live is not None:
+            return True
         return self.model is not None and getattr(self.model, "input_kind", None) == "text"
+
+    @property
+    def tokenizer(self) -> str:
+        """How the input text is split: "words" or "chars" (the model's, or debug()'s)."""
+        if self.live is not None:
+            return self.live.tokenizer
+        return getattr(self.model, "tokenizer", "words") or "words"
+
+    @property
+    def vocab(self) -> tuple[str, ...]:
+        """The tokens the input may hold, in id order (empty when there is no vocabulary)."""
+        if self.live is not None:
+            return self.live.vocab
+        return tuple(str(w) for w in (getattr(self.model, "vocab", None) or ()))
+
+    @property
+    def unk(self) -> str | None:
+        """The token unknown words are read as (None: they are refused)."""
+        return self.live.unk if self.live is not None else getattr(self.model, "unk", None)
 
     @property
     def read_only_reason(self) -> str | None:
         """Why `e` cannot re-run this source, or None when it can."""
         if self.origin == "trace":
             return "This is a recorded trace, opened read-only: there is no model to re-run."
+        if self.live is not None:
+            return None
         if self.model is None:
-            return "Opened from Python with a fixed input: there is no text to edit."
+            return ("Opened from Python with a fixed input: there is no text to edit (debug() "
+                    "re-runs a model that was given text and vocab=).")
         if not self.editable:
             return (
                 "This model reads numeric input, not text: pass another --input file to change it."
@@ -73,12 +127,21 @@ class Source:
             self.trace.spec is not None and self.trace.spec.proj_size
         )
 
+    def check_text(self, text: str) -> None:
+        """An EngineError if edited text cannot be read by the model (the dialog asks)."""
+        if self.live is not None:
+            self.live.check(text)
+        else:
+            self.model.tokenize(text)
+
     def retrace(self, text: str) -> "Source":
         """A new Source for edited text; the old trace stays as it was (an edit is a new branch)."""
+        if self.live is not None:
+            return replace(self, trace=self.live.run(text), text=text, example=None)
         sequence = getattr(self.model, "sequence_input", None)
         inp = {sequence: text, **self.other_inputs} if self.other_inputs and sequence else text
         trace = self.model.trace(inp)
-        return replace(self, trace=trace, text=text, example=None)
+        return replace(self, trace=trace, text=text, example=None, input=None)
 
     @property
     def example_count(self) -> int:
@@ -116,8 +179,12 @@ class Source:
         inp = self.model.examples[example_index(n, self.example_count, self.name)]
         trace = self.model.trace(inp)
         return replace(
-            self, trace=trace, text=inp if isinstance(inp, str) else None, example=n
+            self, trace=trace, text=inp if isinstance(inp, str) else None, example=n, input=None
         )
+
+    def with_input(self, k: int) -> "Source":
+        """A new Source on the corpus's input `k` (0-based): a view of its rows, nothing re-run."""
+        return replace(self, trace=self.corpus.trace(k), text=None, example=None, input=k)
 
     @property
     def output_uses_future(self) -> bool:

@@ -14,6 +14,7 @@ global cache pins old traces.
 from __future__ import annotations
 
 import itertools
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -21,8 +22,12 @@ import numpy as np
 
 from lstm_engine import QUANTITIES, REGISTRY, Trace, half_life
 
-#: Columns of the unit table, in the order of the pointwise story (the engine's).
-COLUMNS = QUANTITIES
+#: Columns of the unit table, in the order of the pointwise story: what the step read
+#: (h_{t-1}, one of the gates' inputs with x_t), then the engine's QUANTITIES.
+COLUMNS = ("h_prev", *QUANTITIES)
+#: Columns a projected LSTM has no per-unit value for: its h_{t-1} is proj_size wide and
+#: mixes every unit (the table hides them; step_values fills them with NaN).
+NOT_PER_UNIT_WHEN_PROJECTED = frozenset({"h_prev"})
 #: Per-unit columns that are not a step's quantity: the same at every step (lstm_tui.explaining).
 #: "half_life": steps until half of what the unit writes is forgotten (retention).
 UNIT_COLUMNS = {"half_life": "t½"}
@@ -30,7 +35,9 @@ UNIT_COLUMNS = {"half_life": "t½"}
 TABLE_COLUMNS = (*COLUMNS, *UNIT_COLUMNS)
 
 #: What `s` cycles through: natural unit order, then "which units changed most", then each column.
-SORTS = ("unit", "delta_c", *[q for q in TABLE_COLUMNS if q != "delta_c"])
+#: h_{t-1}, what the step read, comes after the step's own quantities.
+SORTS = ("unit", "delta_c", *[q for q in TABLE_COLUMNS if q not in ("delta_c", "h_prev")],
+         "h_prev")  # fmt: skip
 
 #: What `v` cycles through in the heatmap.
 HEATMAP_QUANTITIES = ("c", "h", "f", "i", "o", "delta_c")
@@ -121,8 +128,24 @@ def step_values(trace: Trace, layer: int, direction: int, t: int) -> dict[str, n
     if not 0 <= t < trace.T:
         raise IndexError(f"step {t} is outside the trace (0..{trace.T - 1})")
     projected = is_projected(trace)
-    got = trace.windows([per_unit(q, projected) for q in COLUMNS], layer, direction, t, t + 1)
-    return {q: got[per_unit(q, projected)][0] for q in COLUMNS}
+    names = _per_unit_names(projected)
+    got = trace.windows([per_unit(q, projected) for q in names], layer, direction, t, t + 1)
+    out = {q: got[per_unit(q, projected)][0] for q in names}
+    return _fill_not_per_unit(out, trace.hidden_size)
+
+
+def _per_unit_names(projected: bool) -> tuple[str, ...]:
+    """The columns with one value per unit for this kind of LSTM."""
+    if not projected:
+        return COLUMNS
+    return tuple(q for q in COLUMNS if q not in NOT_PER_UNIT_WHEN_PROJECTED)
+
+
+def _fill_not_per_unit(values: dict[str, np.ndarray], hidden: int) -> dict[str, np.ndarray]:
+    """Every column present, in COLUMNS order: NaN where a projected LSTM has no per-unit value."""
+    like = values["c"]
+    return {q: values[q] if q in values else np.full(hidden, np.nan, like.dtype)
+            for q in COLUMNS}  # fmt: skip
 
 
 def sort_order(values: dict[str, np.ndarray], sort: str, descending: bool = True,
@@ -144,25 +167,30 @@ def sort_order(values: dict[str, np.ndarray], sort: str, descending: bool = True
     return np.argsort(key, kind="stable")
 
 
-def _abs_max(arr: np.ndarray) -> float:
-    m = float(np.nanmax(np.abs(arr))) if arr.size else 0.0
-    return m if np.isfinite(m) and m > 0 else 1.0
+def _peak(trace: Trace, name: str, layer: int, direction: int) -> tuple[float, float]:
+    """(largest |value|, smallest value) of a quantity's finite values over the whole
+    sequence, (0, 0) when it has none: from the trace's statistics (`Trace.extent`,
+    saved in a trace file), not a pass over the steps."""
+    lo, hi = trace.extent(name, layer, direction)
+    if math.isnan(lo):
+        return 0.0, 0.0
+    return max(abs(lo), abs(hi)), lo
 
 
 def scales(trace: Trace, layer: int, direction: int) -> dict[str, float]:
     """Colour scale per column for one (layer, direction), fixed over the whole sequence.
 
-    Scales come from the recorded c and h, so a colour means the same size at
-    every step and a unit visibly grows as it accumulates memory. Quantities in
-    "cell units" (c, c_{t-1}, kept, forgotten, Δc) share c's scale; the other
-    effects and states (g, i·g, tanh c) are bounded by 1 for the standard
-    activations, as the gates are.
+    Scales come from the recorded c and h (their largest finite |value|), so a
+    colour means the same size at every step and a unit visibly grows as it
+    accumulates memory. Quantities in "cell units" (c, c_{t-1}, kept,
+    forgotten, Δc) share c's scale; the other effects and states (g, i·g,
+    tanh c) are bounded by 1 for the standard activations, as the gates are.
     """
-    c_scale = _abs_max(trace.c[layer, direction])
-    h_scale = 1.0 if is_projected(trace) else _abs_max(trace.h[layer, direction])
+    c_scale = _peak(trace, "c", layer, direction)[0] or 1.0
+    h_scale = 1.0 if is_projected(trace) else _peak(trace, "h", layer, direction)[0] or 1.0
     cell_units = {"c_prev", "kept", "forgotten", "c", "delta_c"}
     out = {q: c_scale if q in cell_units else 1.0 for q in COLUMNS}
-    out["h"] = max(h_scale, 1e-12)
+    out["h"] = out["h_prev"] = max(h_scale, 1e-12)  # h_{t-1} is h one step earlier
     return out
 
 
@@ -179,36 +207,54 @@ def number_widths(trace: Trace, layer: int, direction: int) -> dict[str, int]:
     over the whole sequence of one (layer, direction), so columns never jitter
     while stepping.
 
-    Exact maxima, asked of the engine a block of steps at a time, so a long
-    trace never materialises a whole derived array.
+    From the finite range of each quantity (`Trace.extent`: measured once, or
+    read from the trace file), so a layer or direction switch costs no pass over
+    the steps; nan and ±inf print as "nan" and "+inf", which always fit.
     """
     projected = is_projected(trace)
-    peak = dict.fromkeys(COLUMNS, 0.0)
-    low = dict.fromkeys(COLUMNS, 0.0)
-    block = max(1, (1 << 20) // max(trace.hidden_size, 1))
-    for t0 in range(0, trace.T, block):
-        t1 = min(trace.T, t0 + block)
-        with np.errstate(invalid="ignore", over="ignore"):
-            names = [per_unit(q, projected) for q in COLUMNS]
-            got = trace.windows(names, layer, direction, t0, t1)
-            for q in COLUMNS:
-                a = got[per_unit(q, projected)]
-                finite = a[~np.isnan(a)]  # NaNs print as "nan", which always fits
-                if finite.size:
-                    peak[q] = max(peak[q], float(np.abs(finite).max()))
-                    low[q] = min(low[q], float(finite.min()))
-    return {q: _text_width(peak[q], is_gate(q) and low[q] >= 0) for q in COLUMNS}
+    shown = _per_unit_names(projected)
+    out = {}
+    for q in COLUMNS:  # a column a projected LSTM has no per-unit value for prints "nan"
+        peak, low = _peak(trace, per_unit(q, projected), layer, direction) if q in shown else (0, 0)
+        out[q] = _text_width(peak, is_gate(q) and low >= 0)
+    return out
+
+
+def measure(trace: Trace, where: tuple[tuple[int, int], ...] | None = None) -> None:
+    """Measure the whole-sequence statistics the table's widths and colours read
+    (`Trace.extent` of every column) for some (layer, direction)s, all by default.
+
+    A trace read from a file has them already; one recorded just now is
+    measured here, a pass over its steps, which the loading worker makes
+    (and debug() before the screen opens) rather than the UI thread at first
+    paint or at a layer or direction switch.
+    """
+    projected = is_projected(trace)
+    if where is None:
+        where = tuple((layer, d) for layer in range(trace.num_layers)
+                      for d in range(trace.num_directions))  # fmt: skip
+    for layer, direction in where:
+        for q in _per_unit_names(projected):
+            trace.extent(per_unit(q, projected), layer, direction)
 
 
 def window(trace: Trace, name: str, layer: int, direction: int, t0: int, t1: int,
            units: np.ndarray | slice) -> np.ndarray:  # fmt: skip
     """One column's quantity for some units over steps [t0, t1): (units, t1 - t0).
 
-    The engine computes only the window, so a heatmap of Δc over a 5000-step,
-    1024-unit trace never materialises the whole derived array.
+    The engine computes only the window, a block of steps at a time, keeping
+    only the units asked for: the overview's heatmap of Δc over 100,000 steps
+    holds the rows on screen, never a whole derived (T, H) array.
     """
-    block = trace.window(per_unit(name, is_projected(trace)), layer, direction, t0, t1)
-    return np.asarray(block)[:, units].T
+    name = per_unit(name, is_projected(trace))
+    rows = max(1, WINDOW_BLOCK // max(trace.hidden_size, 1))
+    parts = [np.asarray(trace.window(name, layer, direction, a, min(a + rows, t1)))[:, units]
+             for a in range(t0, t1, rows) or (t0,)]  # fmt: skip
+    return (parts[0] if len(parts) == 1 else np.concatenate(parts)).T
+
+
+#: Elements of a quantity computed at a time by `window` (a few MB of temporaries).
+WINDOW_BLOCK = 1 << 20
 
 
 #: The sparklines of the unit history, top to bottom.
@@ -217,8 +263,9 @@ SERIES = ("c", "h", "f", "i", "o", "g")
 
 def unit_series(trace: Trace, layer: int, direction: int, unit: int) -> dict[str, np.ndarray]:
     """The selected unit over the whole sequence, for the history sparklines."""
-    return {q: np.ascontiguousarray(window(trace, q, layer, direction, 0, trace.T, [unit])[0])
-            for q in SERIES}  # fmt: skip
+    # float64 once here, as the sparklines draw it, rather than a conversion at every step
+    return {q: np.ascontiguousarray(window(trace, q, layer, direction, 0, trace.T, [unit])[0],
+                                    dtype=np.float64) for q in SERIES}  # fmt: skip
 
 
 class _LRU(OrderedDict):
@@ -254,6 +301,10 @@ class TraceData:
 
     #: Do the table and heatmap show differences from another trace (whatif.DifferenceData)?
     difference: bool = False
+    #: Steps × units above which the retention column is measured off the UI thread: a
+    #: half-life is a mean over every step (lstm_engine.half_life reads all of f), and a
+    #: long trace's first paint and layer or direction switch must not wait for it.
+    BACKGROUND = 1 << 22
 
     def __init__(self, trace: Trace, steps: int = 64, series: int = 8) -> None:
         self.trace = trace
@@ -265,13 +316,37 @@ class TraceData:
         self._scales: dict[tuple[int, int], dict[str, float]] = {}
         self._widths: dict[tuple[int, int], dict[str, int]] = {}
         self._half: dict[tuple[int, int], np.ndarray] = {}
+        self._wanted: set[tuple[int, int]] = set()
 
     def half_lives(self, layer: int, direction: int) -> np.ndarray:
-        """The retention column of one (layer, direction): the engine's half-life per unit."""
+        """The retention column of one (layer, direction): the engine's half-life per unit.
+
+        For a trace longer than BACKGROUND it is nan (pending) until `measure_half_lives`
+        has run; the (layer, direction) is then in `take_wanted()`, for the view to measure
+        off the UI thread and show when done.
+        """
         key = (layer, direction)
-        if key not in self._half:
-            self._half[key] = half_life(self.trace, layer, direction)
-        return self._half[key]
+        got = self._half.get(key)
+        if got is None:
+            if self.trace.T * self.trace.hidden_size > self.BACKGROUND:
+                self._wanted.add(key)
+                return np.full(self.trace.hidden_size, np.nan)
+            got = self._half[key] = half_life(self.trace, layer, direction)
+        return got
+
+    def take_wanted(self) -> set[tuple[int, int]]:
+        """The (layer, direction)s whose half-lives were asked for and are pending (once each)."""
+        wanted, self._wanted = self._wanted - set(self._half), set()
+        return wanted
+
+    def measure_half_lives(self, layer: int, direction: int) -> None:
+        """Measure a pending retention column (from any thread; `forget_columns` after it)."""
+        if (layer, direction) not in self._half:
+            self._half[(layer, direction)] = half_life(self.trace, layer, direction)
+
+    def forget_columns(self) -> None:
+        """Drop the cached tables, e.g. once a pending retention column has been measured."""
+        self._columns.clear()
 
     def scales(self, layer: int, direction: int) -> dict[str, float]:
         key = (layer, direction)

@@ -10,7 +10,7 @@ Encoding choices (documented because they are what a user reads):
   blocks (two units per row, ▀ with fg/bg) would double the density but make
   the unit labels, the selected-row marker and the monochrome glyphs ambiguous;
   a heatmap you cannot label is a picture, not a debugger panel. The widget
-  scrolls instead.
+  scrolls instead. A few units in a tall panel get ``row_height`` rows each.
 * Colour mode: each cell is a space on a background fill from the palette
   (diverging blue/red for signed quantities, the gate ramp with its distinct
   saturated ends for gates).
@@ -117,6 +117,8 @@ class Heatmap:
         row_labels: draw the unit-index gutter on the left.
         row_offset: absolute unit index of row 0.
         cell_width: text columns per time step (≥ 1); widen for short sequences.
+        row_height: text rows per unit (≥ 1); taller for a few units in a tall panel.
+            The unit's label and markers are on its first row.
         legend: draw a one-line scale under the map.
         color: False forces glyph ramps. Pass ``not app.no_color`` from a widget:
             Textual applies NO_COLOR after rendering, so the console cannot tell.
@@ -135,6 +137,7 @@ class Heatmap:
         row_labels: bool = True,
         row_offset: int = 0,
         cell_width: int = 1,
+        row_height: int = 1,
         legend: bool = True,
         color: bool = True,
         dark: bool = True,
@@ -150,6 +153,7 @@ class Heatmap:
         self.row_labels = row_labels
         self.row_offset = row_offset
         self.cell_width = max(1, int(cell_width))
+        self.row_height = max(1, int(row_height))
         self.legend = legend
         self.color = color
         self.palette = Palette(dark=dark)
@@ -264,14 +268,19 @@ class Heatmap:
                 run_start = x
         return segs
 
-    def _row(self, r: int, keys: np.ndarray, finite: np.ndarray, mono: bool) -> list[Segment]:
+    def _row(self, r: int, keys: np.ndarray, finite: np.ndarray, mono: bool,
+             first: bool = True) -> list[Segment]:  # fmt: skip
+        """One text row of unit r (`first`: the one that carries its label and markers)."""
         unit = self.row_offset + r
-        selected = self.selected_row is not None and unit == self.selected_row
+        selected = self.selected_row is not None and unit == self.selected_row and first
         segs: list[Segment] = []
         if self.label_width:
             lw = self.label_width - 1
-            lab_style = Style(bold=True, reverse=True) if selected else Style(dim=True)
-            segs.append(Segment(f"{unit:>{lw}}", lab_style))
+            if first:
+                lab_style = Style(bold=True, reverse=True) if selected else Style(dim=True)
+                segs.append(Segment(f"{unit:>{lw}}", lab_style))
+            else:
+                segs.append(Segment(" " * lw, _BLANK))
             marker = Segment("▶", Style(bold=True)) if selected else Segment(" ", _BLANK)
             segs.append(marker)
         segs.extend(self._cells(r, keys, finite, mono))
@@ -314,7 +323,8 @@ class Heatmap:
         finite = np.isfinite(self.data)
         t = self.data / self.vmax
         keys = _glyph_keys(t, self.signed) if mono else _levels(t, self.signed)
-        lines += [self._row(r, keys, finite, mono) for r in range(self.data.shape[0])]
+        lines += [self._row(r, keys, finite, mono, first=k == 0)
+                  for r in range(self.data.shape[0]) for k in range(self.row_height)]  # fmt: skip
         if self.legend:
             lines.append(self._legend(mono))
         # every line ends in a newline: Textual sizes `height: auto` by counting them

@@ -51,7 +51,7 @@ from rich.style import Style
 from lstm_tui.renderables._canvas import crop_line
 from lstm_tui.renderables.palette import fmt, gate_style, nonfinite_style, signed_style
 
-__all__ = ["UnitHistory", "TimeAxis", "time_axis", "summarize", "resample", "axis_segments"]
+__all__ = ["UnitHistory", "series_scales", "TimeAxis", "time_axis", "summarize", "resample", "axis_segments"]
 
 BARS = "▁▂▃▄▅▆▇█"
 RANGE = "┃"
@@ -206,25 +206,48 @@ def axis_segments(axis: TimeAxis, cursor: int, step_base: int = 1, width: int | 
     first, end = "", ""
     if axis.T and axis.columns:
         first = str(axis.t0 + step_base)
-        put(0, first, False)
         end = str(axis.t1 - 1 + step_base)
-        if len(end) + len(first) + 1 < axis.columns:
-            put(axis.columns - len(end), end, False)
+        if len(end) + len(first) + 1 >= axis.columns:
+            end = ""
     cur = axis.columns_of(cursor)
     if cur:
+        # ▼ over the cursor and t=N beside it, right if it fits, else left, always two
+        # blank cells away from the first and last step numbers (one would read "▼ 840"
+        # as the cursor's step); where neither side has room, the number it would come
+        # near gives way (t=N says the step), never half of it; with no room for t=N
+        # on either side (a 3-step axis), the marker alone
         x = cur.start + (len(cur) - 1) // 2
         label = f"t={cursor + step_base}"
-        # right of the marker unless that runs into the last step's number; then left
-        right_room = axis.columns - len(end) - 1
-        left = x - 1 - len(label)
-        if x + 2 + len(label) <= right_room or left < len(first) + 1:
-            start = x + 2 if x + 2 + len(label) <= axis.columns else max(left, 0)
-        else:
-            start = left
-        lo, hi = max(min(start, x) - 1, 0), max(start + len(label), x + 1)
-        put(lo, " " * (hi - lo + 1), False)
-        put(start, label, True)
+        end_lo = axis.columns - len(end) if end else axis.columns + 1
+        first_hi = len(first)
+
+        def block(start: int) -> tuple[int, int]:
+            return min(start, x), max(start + len(label), x + 1)
+
+        def fits(start: int) -> bool:
+            lo, hi = block(start)
+            return lo >= 0 and hi <= axis.columns
+
+        def clear(start: int) -> bool:
+            lo, hi = block(start)
+            return fits(start) and hi + 2 <= end_lo and lo - 2 >= first_hi
+
+        right, left = x + 2, x - 1 - len(label)
+        start = next((s for s in (right, left) if clear(s)), None)
+        if start is None:
+            start = next((s for s in (right, left) if fits(s)), None)
+        lo, hi = block(start) if start is not None else (x, x + 1)
+        if end and hi + 2 > end_lo:
+            end = ""
+        if first and lo - 2 < first_hi:
+            first = ""
+        if start is not None:
+            put(start, label, True)
         put(x, "▼", True)
+    if first:
+        put(0, first, False)
+    if end:
+        put(axis.columns - len(end), end, False)
     segs: list[Segment] = []
     strong, dimmed = Style(bold=True), Style(dim=True)
     run = 0
@@ -233,6 +256,25 @@ def axis_segments(axis: TimeAxis, cursor: int, step_base: int = 1, width: int | 
             segs.append(Segment("".join(chars[run:x]), strong if bold[run] else dimmed))
             run = x
     return segs
+
+
+def series_scales(series: dict[str, np.ndarray],
+                  unsigned: Iterable[str] = ("f", "i", "o")) -> dict[str, tuple[float, float, float]]:  # fmt: skip
+    """(lo, hi, mid) per series: [0, 1] for the ``unsigned`` (gates), else [-m, m] with m the
+    largest finite |value| of the whole series (1 when there is none), so heights mean the
+    same at every step."""
+    unsigned = set(unsigned)
+    out = {}
+    for name, values in series.items():
+        if name in unsigned:
+            out[name] = (0.0, 1.0, 0.5)
+            continue
+        arr = np.asarray(values, dtype=float).reshape(-1)
+        finite = arr[np.isfinite(arr)]
+        m = float(np.abs(finite).max()) if finite.size else 1.0
+        m = m if m > 0 else 1.0
+        out[name] = (-m, m, 0.0)
+    return out
 
 
 class UnitHistory:
@@ -253,6 +295,9 @@ class UnitHistory:
         step_base: the number printed for step 0 (1 to match the 1-based header).
         color: False draws without colour (the cursor then shows in reverse video).
         dark: dark terminal background.
+        scales: ``series_scales`` of these series, when the caller keeps them: a view
+            draws the same series at every step, and the scales cost a pass over
+            each whole series.
     """
 
     def __init__(
@@ -269,6 +314,7 @@ class UnitHistory:
         step_base: int = 0,
         color: bool = True,
         dark: bool = True,
+        scales: dict[str, tuple[float, float, float]] | None = None,
     ) -> None:
         self.series = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in series.items()}
         lengths = {v.shape[0] for v in self.series.values()}
@@ -285,18 +331,11 @@ class UnitHistory:
         self.step_base = step_base
         self.color = color
         self.dark = dark
-        self._scales = {name: self._compute_scale(name) for name in self.series}
+        if scales is None:
+            scales = series_scales(self.series, self.unsigned)
+        self._scales = {name: scales[name] for name in self.series}
 
     # ------------------------------------------------------------ layout
-
-    def _compute_scale(self, name: str) -> tuple[float, float, float]:
-        if name in self.unsigned:
-            return 0.0, 1.0, 0.5
-        arr = self.series[name]
-        finite = arr[np.isfinite(arr)]
-        m = float(np.abs(finite).max()) if finite.size else 1.0
-        m = m if m > 0 else 1.0
-        return -m, m, 0.0
 
     def lines_of(self, name: str) -> int:
         """Text lines of one series' sparkline."""

@@ -47,6 +47,8 @@ from ..widgets.heatmap_view import HeatmapView
 from ..widgets.sequence_strip import SequenceStrip
 from ..widgets.status_header import StatusHeader
 from ..widgets.unit_table import UnitTable
+from .corpus_actions import KEYS as CORPUS_KEYS
+from .corpus_actions import NEXT_INPUT, CorpusActions
 from .dialogs import EditInputDialog, GoToStepDialog
 from .explain_actions import KEYS as EXPLAIN_KEYS
 from .explain_actions import ExplainActions
@@ -75,7 +77,9 @@ KEYS = [
     Binding("v", "heatmap(1)", "Heatmap", tooltip="Cycle the heatmap quantity: c, h, f, i, o, Δc"),
     Binding("u", "goto_unit", "Unit", tooltip="Go to a unit by number or name"),
     Binding("z", "overview", "Zoom", show=False, tooltip="History and heatmap: a window around the cursor, or the whole sequence"),
-    Binding("x", "next_example", "Example", tooltip="Open the model's next example input"),
+    Binding("J", "heatmap_scroll(1)", "Heatmap ↓", show=False, tooltip="Scroll the heatmap's units down half a panel (the mouse wheel too)"),
+    Binding("K", "heatmap_scroll(-1)", "Heatmap ↑", show=False, tooltip="Scroll the heatmap's units up half a panel"),
+    NEXT_INPUT,
     Binding("home", "first", "First", show=False, tooltip="First step"),
     Binding("end", "last", "Last", show=False, tooltip="Last step"),
     Binding("down,j", "unit(1)", "Unit ↓", show=False, tooltip="Select the next unit in the table"),
@@ -86,6 +90,7 @@ KEYS = [
     *WATCH_KEYS,
     *EXPLAIN_KEYS,
     *WHATIF_KEYS,
+    *CORPUS_KEYS,
 ]  # fmt: skip
 
 
@@ -103,7 +108,7 @@ def _action_key(action: str) -> tuple[str, tuple]:
     return name, tuple(params)
 
 
-class DebuggerScreen(ExplainActions, WatchActions, WhatIfActions, Screen):
+class DebuggerScreen(CorpusActions, ExplainActions, WatchActions, WhatIfActions, Screen):
     """Step through one trace: header, sequence strip, unit table, cell, history, heatmap."""
 
     #: How often the whole-sequence panels (history, heatmap) follow a held arrow key;
@@ -168,7 +173,8 @@ class DebuggerScreen(ExplainActions, WatchActions, WhatIfActions, Screen):
         )  # fmt: skip
         yield Static(id="too-small")
         shared = (S.lstm_layer, S.direction, S.unit, S.sort, S.descending, S.panel, S.overview,
-                  S.heat, S.watches, S.comparison, S.difference, S.bar, S.names)  # fmt: skip
+                  S.heat, S.watches, S.comparison, S.difference, S.bar, S.names, S.marked,
+                  S.marked_note)  # fmt: skip
         with CompareView(id="views").data_bind(S.paired, S.side):
             # search matches and bookmarks are positions of the trace in view: the first's
             yield TraceView(id="main").data_bind(S.source, S.t, S.context_t, S.markers, *shared)
@@ -238,7 +244,7 @@ class DebuggerScreen(ExplainActions, WatchActions, WhatIfActions, Screen):
             idle.add("e")
         if self._plots_fit:
             idle.add("p")
-        if getattr(self.source, "example_reason", "no") is not None:
+        if self.input_reason() is not None:
             idle.add("x")
         return idle | self.whatif_idle_keys()
 
@@ -362,6 +368,7 @@ class DebuggerScreen(ExplainActions, WatchActions, WhatIfActions, Screen):
         self._update_footer()
         self._watching_source(source)
         self._explaining_source(source)
+        self._span_source(source)
 
     def _goto(self, t: int) -> None:
         self.session.goto(t)
@@ -425,6 +432,14 @@ class DebuggerScreen(ExplainActions, WatchActions, WhatIfActions, Screen):
             self.panel = "heatmap"
         # the heatmap's title names the quantity: a toast per `v` would stack over the map
 
+    def action_heatmap_scroll(self, n: int) -> None:
+        """J/K: the heatmap's rows, half a panel at a time (the selected unit stays)."""
+        heatmap = self.view.query_one(HeatmapView)
+        if not heatmap.display or not heatmap.parent.display:
+            self.note("The heatmap is not on screen (p shows it)", timeout=2)
+            return
+        heatmap.scroll_units(n * heatmap.page())
+
     def action_overview(self) -> None:
         self.overview = not self.overview
         what = "the whole sequence" if self.overview else "a window around the cursor"
@@ -439,13 +454,6 @@ class DebuggerScreen(ExplainActions, WatchActions, WhatIfActions, Screen):
         names = {"cell": "cell view and output", "history": "unit history", "heatmap": "heatmap",
                  layout.WATCHES: "watches"}  # fmt: skip
         self.note(f"Showing the {names[self.panel]} (p: next)", timeout=2)
-
-    def action_next_example(self) -> None:
-        reason = getattr(self.source, "example_reason", "This version cannot open examples.")
-        if reason is not None:
-            self.note(reason, title="No other example", severity="warning", timeout=4)
-            return
-        self._open_example(self.source.next_example())
 
     @work(thread=True, exclusive=True, group="retrace", exit_on_error=False)
     def _open_example(self, n: int) -> None:

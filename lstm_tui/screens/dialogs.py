@@ -20,13 +20,15 @@ from textual.widgets import Input, Label, Static, TextArea
 from lstm_engine import EngineError
 
 from ..source import Source
-from ..text import safe_line
+from ..text import display, safe_line
 
 #: The longest input the edit dialog re-runs the model on, in characters: a pasted
 #: book would need gigabytes for its trace (every quantity at every step).
 MAX_INPUT_CHARS = 20_000
 #: How much of an error message the dialog shows (it quotes the user's text).
 MESSAGE_LIMIT = 400
+#: Up to this many tokens, the edit dialog lists the whole vocabulary it accepts.
+SMALL_VOCAB = 60
 
 
 class EditInputDialog(ModalScreen[str | None]):
@@ -52,10 +54,9 @@ class EditInputDialog(ModalScreen[str | None]):
 
     @property
     def chars(self) -> bool:
-        return getattr(self.source.model, "tokenizer", "words") == "chars"
+        return self.source.tokenizer == "chars"
 
     def compose(self) -> ComposeResult:
-        model = self.source.model
         with Vertical(id="dialog", classes="dialog"):
             title = self.title_text or f"Edit the input of {safe_line(self.source.name, 60)} and re-run"
             yield Label(Text(title), classes="dialog-title")
@@ -69,21 +70,16 @@ class EditInputDialog(ModalScreen[str | None]):
             select = _key_for(TextArea if self.chars else Input, "select_all")
             clear = f"   {select} then Backspace: select all and clear" if select else ""
             hint = f"{keys}   Esc: cancel{clear}"
-            vocab = getattr(model, "vocab", None)
-            if vocab:
-                unk = getattr(model, "unk", None)
-                what = "characters" if self.chars else "words"
-                hint += f"   vocabulary: {len(vocab)} {what}" + (
-                    f", unknown {what} become {safe_line(unk, 40)}" if unk
-                    else f", unknown {what} are refused"
-                )  # fmt: skip
             yield Static(Text(hint), classes="dialog-hint")
+            words = vocabulary_hint(self.source)
+            if words:
+                yield Static(Text(words), id="vocabulary", classes="dialog-hint")
 
     def initial_text(self) -> str:
         if self.source.text is not None:
             return self.source.text
         tokens = self.source.trace.tokens or ()
-        sep = "" if getattr(self.source.model, "tokenizer", "words") == "chars" else " "
+        sep = "" if self.chars else " "
         return sep.join(tokens)
 
     @on(Input.Submitted, "#text")
@@ -102,7 +98,7 @@ class EditInputDialog(ModalScreen[str | None]):
             )
             return
         try:
-            self.source.model.tokenize(text)
+            self.source.check_text(text)
         except EngineError as e:
             self._error(str(e))
             return
@@ -164,6 +160,27 @@ class GoToStepDialog(_NumberDialog):
 
     def __init__(self, T: int, t: int) -> None:
         super().__init__(T, t, first=1)
+
+
+def vocabulary_hint(source: Source) -> str:
+    """What the input may hold, for the edit dialog: every token of a small vocabulary
+    (shown as the strip shows them: ⏎, ␣), or for a large one the count and where the
+    whole list is; what an unknown word becomes. "" without a vocabulary."""
+    vocab = source.vocab
+    if not vocab:
+        return ""
+    what = "characters" if source.tokenizer == "chars" else "words"
+    unk = source.unk
+    unknown = (f"unknown {what} become {safe_line(display(unk), 40)}" if unk
+               else f"unknown {what} are refused")  # fmt: skip
+    if len(vocab) <= SMALL_VOCAB:
+        listed = " ".join(safe_line(display(w), 24) for w in vocab)
+        return f"accepts {len(vocab)} {what}: {listed}  ({unknown})"
+    if source.live is not None:  # debug(): the vocabulary is the caller's own vocab=
+        where = "the vocab= you passed to debug() lists them"
+    else:
+        where = "`lstm-tui info MODEL --list-vocab` lists them all, ? (help) the first few"
+    return f"vocabulary: {len(vocab)} {what} ({unknown}); {where}"
 
 
 def _key_for(widget: type, action: str) -> str | None:

@@ -37,6 +37,7 @@ model's prediction under each step (a bidirectional model's predictions use
 the whole sentence). Click a token to go there.
 
 Unit table: one row per unit j of the layer and direction in view, at step t.
+  h_t-1      what the step read besides x_t (shown where it fits)
   f, i, o    forget, input and output gates (0 = closed, 1 = open)
   g          the candidate value, tanh of the cell input
   c_t-1      the memory before this step
@@ -51,18 +52,24 @@ Unit table: one row per unit j of the layer and direction in view, at step t.
   a new ranking is selected. ↑/↓, PgUp/PgDn and u move the selection.
 
 Cell view: the selected unit's LSTM cell with this step's numbers on its
-wires. The cell state runs along the top (c_t-1 → ×f → + i·g → c_t), the four
-gates sit below, fed from [h_t-1, x_t]; tanh(c_t) × o is h_t. A saturated gate
-says what it does ("keeps", "forgets", "writes", "blocks"). With peepholes,
-dashed wires carry p·c into the gates (p_f·c_t-1, p_i·c_t-1, p_o·c_t), with the
-weight p beside them, dimmer.
+wires. The cell state runs along the top (c_t-1 → ×f → + written (i·g) → c_t),
+the four gates sit below, fed from the bus [h_t-1, x_t] (h_t-1 with its value);
+tanh(c_t) × o is h_t, which goes two ways: to the output (or the layer above)
+and to the next step, as its h_t-1. A saturated gate says what it does
+("keeps", "forgets", "writes", "blocks"). With peepholes, dashed wires carry
+p·c into the gates (p_f·c_t-1, p_i·c_t-1, p_o·c_t), and the unit's weights p
+are listed below the cell. From 184 columns the cell is drawn larger, each
+gate named in its box.
 
 History: the selected unit over time (c_t, h_t and the gates), the cursor
 marked ▼, the values at t at the right; each row states its scale (f 0–1,
 c_t ±max|c| of the unit).
 
 Heatmap: units (rows) × steps (columns), for the quantity v picks (c, h, f,
-i, o, Δc); click a cell to go to that unit and step.
+i, o, Δc); click a cell to go to that unit and step. When not all units fit,
+the title says which are in view ("units 0–47 of 256"), and J and K (or the
+mouse wheel over the map) scroll them; selecting a unit brings it back into
+view. A few units in a tall panel get several rows each.
 
 History and heatmap share one time axis: a window of steps around the
 cursor, or with z the whole sequence. There a column stands for a bucket of
@@ -94,8 +101,9 @@ watches, where they do not fit beside the plots), and v shows the heatmap. The f
 The reverse direction of a bidirectional LSTM reads right to left, so its
 previous step is t + 1: its columns and wires say c_t+1, h_t+1, and the
 tokens it has read are at and right of t. Colours are fixed per layer and
-direction over the whole sequence, so the same colour means the same size at
-every step.""".format(small=f"{BESIDE_FROM}×{PLOTS_ALWAYS_FROM}")
+direction over the whole sequence, in the table, the cell view and the
+heatmap alike, so the same colour means the same size at every step and for
+every unit.""".format(small=f"{BESIDE_FROM}×{PLOTS_ALWAYS_FROM}")
 
 
 WHAT_IF = """\
@@ -133,7 +141,7 @@ Comparing: B asks for a second input and shows it against the one in view,
 aligned by position (B again ends it); `lstm-tui MODEL --text A --compare B`
 opens on it, and `lstm-tui MODEL --compare-model OTHER` compares two models
 on one input (a .pt and its ONNX export: the first step, layer and gates
-where they diverge, where a gate-order mistake shows). From 160 columns both
+where they diverge, where a gate-order mistake shows). From 161 columns both
 sides are shown; below, one at a time: | switches, D shows the difference.
 
 Walk-through, france.pt: its first example is "I grew up in France … I
@@ -146,6 +154,36 @@ Then end the comparison (B), go to step 5 (g 5) and press a: the debugger
 opened on the model's focus unit (1), and the branch forgets it from
 "France" on. At "fluent" (End) the output says Italian, not French, and ≠
 marks every step whose prediction changed: that unit carries the country."""
+
+
+CORPUS = """\
+Many inputs: `lstm-tui MODEL --text-file FILE` records one input per line
+(--whole: the whole file as one, for a character model), with a progress
+bar; ctrl+c while it records keeps the inputs recorded so far and says how
+many. `lstm-tui corpus.npz` opens a recorded corpus. The header says which
+input is in view (input 3 of 120); x and X go to the next and previous one,
+i lists them (Enter opens one). Without a corpus, x, X and i walk the
+model's example inputs.
+
+Select, as LSTMVis does it: shift+→ and shift+← grow and shrink a token span
+from the cursor (or drag the mouse over the strip); its tokens are marked ▏.
+The selected units are those "on" (tanh of the heatmap's quantity ≥ θ: v
+picks c, h, a gate or Δc) on every step of the span and off on the step
+read just before it (for the reverse direction, the step after it). The
+unit table marks them ◆ and its title lists them; t sets θ (0.3, LSTMVis's
+default); Esc drops the span.
+
+Match: M lists the other places (in a corpus, in every input) where the
+selected units switch on together, ranked as LSTMVis ranks them: most
+selected units on, then fewest other units on, then the longest span; each
+with its context, the place in ⟦ ⟧. Enter goes there (to that input and
+step); its steps are marked ≈ and the selected units stay marked. "No
+other place" when there is none.
+
+Export: ctrl+e writes the unit table at t, or one quantity over the whole
+trace, as CSV, or the screen as an SVG screenshot: to the current folder
+under the name offered, or to the file or folder typed. A file that exists
+is never replaced; the note says where the file went."""
 
 
 class HelpScreen(ModalScreen[None]):
@@ -187,6 +225,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text(READING))
             yield Static(Text("\nWhat if: edits, branches and comparisons", style="bold"))
             yield Static(Text(WHAT_IF))
+            yield Static(Text("\nMany inputs: select, match and export", style="bold"))
+            yield Static(Text(CORPUS))
             if self.source is not None:
                 yield Static(Text("\nThis model", style="bold"))
                 yield Static(model_table(self.source))
@@ -222,13 +262,12 @@ def model_rows(source: Source) -> list[tuple[str, str]]:
         for what, name in zip(("embedding", "head"), parts):
             if isinstance(name, str):
                 rows.append((what, safe_line(name, 60)))
-        vocab = getattr(model, "vocab", None)
-        if vocab:
-            rows.append(("vocabulary", f"{len(vocab)}: " + _listed(vocab)))
-        unk = getattr(model, "unk", None)
-        if unk is not None:
-            rows.append(("unknown token", display(unk)))
-    elif tr.meta.get("unk") is not None:
+    vocab = source.vocab  # a model's, or the vocab= given to debug()
+    if vocab:
+        rows.append(("vocabulary", f"{len(vocab)}: " + _listed(vocab)))
+    if source.unk is not None:
+        rows.append(("unknown token", display(source.unk)))
+    elif model is None and tr.meta.get("unk") is not None:
         rows.append(("unknown token", display(tr.meta.get("unk"))))
     if tr.labels is not None:
         rows.append(("labels", f"{len(tr.labels)}: " + _listed(tr.labels)))

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, LoadingIndicator, Static
+from textual.widgets import Footer, LoadingIndicator, ProgressBar, Static
 
 from ..text import safe_line
 
@@ -25,18 +25,25 @@ MESSAGE_LIMIT = 2000
 
 
 class LoadingScreen(Screen):
-    """Shown while the model loads and the input is traced.
+    """Shown while the model loads and the input is traced, or a corpus is recorded.
 
     Keys typed meanwhile (a user who knows the model presses → three times
     before it has loaded) are kept, and the app replays them on the debugger.
+    A corpus recording shows a progress bar (`progress`), and ctrl+c sets
+    `stop`: the recorder ends after the input it is on, and the debugger
+    opens on what was recorded.
     """
+
+    BINDINGS = [Binding("ctrl+c", "stop", "Stop recording", priority=True)]
 
     #: Beyond this many, the keys were not meant for the debugger (a stuck key).
     MAX_KEYS = 64
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, stop=None) -> None:
+        """`stop`: the threading.Event a corpus recording watches (None: nothing to stop)."""
         super().__init__()
         self.what = what
+        self.stop = stop
         self.pending_keys: list[str] = []
 
     def on_key(self, event: events.Key) -> None:
@@ -47,7 +54,32 @@ class LoadingScreen(Screen):
         with Vertical(id="loading-box"):
             yield Static(Text(f"Loading {safe_line(self.what, 50)} …"), id="loading-label")
             yield LoadingIndicator()
+            yield ProgressBar(show_eta=True, id="loading-progress")
         yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """ctrl+c stops a recording; while there is none it is the app's (how to quit)."""
+        return action != "stop" or self.stop is not None
+
+    def progress(self, done: int, total: int) -> None:
+        """`done` of `total` inputs recorded (the recorder's progress, on the UI thread)."""
+        self.add_class("-progress")
+        self.query_one(ProgressBar).update(total=max(total, 1), progress=done)
+        if self.stop is None or not self.stop.is_set():
+            self.query_one("#loading-label", Static).update(Text(
+                f"Recording {safe_line(self.what, 30)}: {done:,} of {total:,} inputs "
+                "· ctrl+c stops, keeping them"))  # fmt: skip
+
+    def on_unmount(self) -> None:
+        """Leaving the screen (q quits while it records) stops a recording too: the worker
+        thread would otherwise record to the end before the process could exit."""
+        if self.stop is not None:
+            self.stop.set()
+
+    def action_stop(self) -> None:
+        self.stop.set()
+        self.query_one("#loading-label", Static).update(Text(
+            "Stopping: the inputs recorded so far are kept …"))  # fmt: skip
 
 
 class ErrorScreen(Screen):

@@ -3,9 +3,10 @@
 The screen mounts two TraceViews in it (the trace in view, and the second
 input or model it is compared with), each bound to the same cursor, so the
 same step, layer, direction and unit are on both. Which of them fit is
-`layout.compare_sides`, a pure function of the width: side by side from 160
-columns, else the `side` the user picked (`|`), whose own panels show the
-difference from the other.
+`layout.compare_sides`, a pure function of the width: side by side from 161
+columns (two views of 80 and a blank column between them, so that the first's table
+never runs into the second's), else the `side` the user picked (`|`), whose
+own panels show the difference from the other.
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ class CompareView(Horizontal):
         views = self.views()
         if len(views) < 2 or self.size.width == 0:
             return
-        for view, show in zip(views, compare_sides(self.size.width, self.paired, self.side)):
+        shows = compare_sides(self.size.width, self.paired, self.side)
+        for view, show in zip(views, shows):
             if view.display != show:  # an unchanged display must not cost a layout pass
                 view.display = show
+        self.set_class(all(shows), "-side-by-side")  # the gap between them (tcss)
 
     def on_resize(self) -> None:
         self._arrange()

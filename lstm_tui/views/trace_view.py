@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -83,6 +84,10 @@ class TraceView(Vertical):
     with `difference` the table's and heatmap's numbers (lstm_tui.whatif)."""
     difference: var[bool] = var(False, init=False)
     """Table and heatmap show this trace minus the one it is compared with."""
+    marked: var[frozenset[int]] = var(frozenset(), init=False)
+    """Units the table marks ◆ (LSTMVis's select: the units on over the selected span)."""
+    marked_note: var[str] = var("", init=False)
+    """What the table's title says of the marked units ("" none)."""
 
     # --- what the view derives and passes down
     data: var[TraceData | None] = var(None, init=False)
@@ -123,7 +128,7 @@ class TraceView(Vertical):
                                                  V.lstm_layer, V.unit, V.bar, V.names,
                                                  markers=V.strip_markers)  # fmt: skip
         with Horizontal(id="body"):
-            yield UnitTable(id="table").data_bind(V.columns, V.unit, V.names)
+            yield UnitTable(id="table").data_bind(V.columns, V.unit, V.names, V.marked)
             with Vertical(id="side"):
                 yield CellView(id="cell").data_bind(*cursor, V.data)
                 yield OutputPanel(id="output").data_bind(V.source, V.t)
@@ -195,6 +200,26 @@ class TraceView(Vertical):
     def _update_columns(self) -> None:
         if self.data is not None:
             self.columns = self.columns_at(self.sort, self.descending)
+            if self.is_mounted:
+                self._measure_later(self.data)
+
+    # --- statistics of a long trace, measured off the UI thread (TraceData.take_wanted)
+    def _measure_later(self, data: TraceData) -> None:
+        wanted = data.take_wanted()
+        if wanted:  # after the frame that shows them pending: not competing with its paint
+            self.call_after_refresh(self.run_worker, partial(self._measure, data, wanted),
+                                    thread=True, group="statistics", exit_on_error=False)  # fmt: skip
+
+    def _measure(self, data: TraceData, wanted: set[tuple[int, int]]) -> None:
+        for layer, direction in sorted(wanted):
+            data.measure_half_lives(layer, direction)
+        if self.app.is_running:  # not after a quit: the column is no one's to show
+            self.app.call_from_thread(self._measured, data)
+
+    def _measured(self, data: TraceData) -> None:
+        data.forget_columns()
+        if data is self.data:
+            self._update_columns()
 
     def watch_t(self) -> None:
         self._update_columns()
@@ -231,6 +256,9 @@ class TraceView(Vertical):
     def watch_names(self) -> None:
         self._set_titles()
 
+    def watch_marked_note(self) -> None:
+        self._set_titles()
+
     def page_rows(self) -> int:
         """Units one page of the table shows (what PageUp/PageDown move by)."""
         return max(self.query_one(UnitTable).size.height - 2, 1)
@@ -244,7 +272,8 @@ class TraceView(Vertical):
         against = " · Δ " + self._against() if diff else ""
         # the table's colour key on screen: which ramp is a gate, which a sign
         key = legend(dark=self.app.current_theme.dark, color=not self.app.no_color)
-        table.border_title = Text.assemble(f"units ({tr.hidden_size}){against}  ", key)
+        marked = f" · {self.marked_note}" if self.marked_note else ""
+        table.border_title = Text.assemble(f"units ({tr.hidden_size}){against}{marked}  ", key)
         reverse = tr.reads_reversed(self.direction)
         table.border_subtitle = f"sort: {sort_label(self.sort, reverse, self.descending)}  (s, S)"
         # a Text, never a str: a unit's name is the file's or the user's
@@ -257,9 +286,10 @@ class TraceView(Vertical):
             if self.source.warnings else Text("output")
         )
         self.query_one("#history").border_title = Text(f"{unit_label(self.unit, self.names)} over time")
-        heat = self.query_one("#heatmap")
-        heat.border_title = f"heatmap · {HEATMAP_NAMES.get(self.heat, self.heat)}" + (" Δ " + self._against() if diff else "")
-        heat.border_subtitle = "v: quantity"
+        # the heatmap adds which units are in view to its heading (HeatmapView._retitle)
+        self.query_one(HeatmapView).heading = (
+            f"heatmap · {HEATMAP_NAMES.get(self.heat, self.heat)}"
+            + (" Δ " + self._against() if diff else ""))  # fmt: skip
 
     def _against(self) -> str:
         """What a difference is taken against, as the titles say it."""
@@ -300,6 +330,9 @@ class TraceView(Vertical):
         body, bottom = self.query_one("#body"), self.query_one("#bottom")
         history, heatmap = self.query_one("#history"), self.query_one("#heatmap")
         body.styles.height = new.body_rows
+        # the side column's and cell view's widths are the layout's (the diagram they hold)
+        side.styles.width = new.side_width if new.side_width is not None else "100%"
+        self.query_one("#cell").styles.width = new.cell_width
         if new.show_bottom:
             bottom.styles.height = new.bottom_rows
             history.display, heatmap.display = new.show_history, new.show_heatmap
@@ -320,11 +353,20 @@ class TraceView(Vertical):
         if self.is_mounted:
             self.call_later(self._share_axis)
 
-    def _share_axis(self) -> None:
+    def _share_axis(self, retries: int = 3) -> None:
         """Give the history and heatmap the smaller of their plot rooms, so the same
-        column shows the same steps in both (each says what it has: `plot_room`)."""
+        column shows the same steps in both (each says what it has: `plot_room`).
+
+        A panel just shown (the plots' row appearing on a tall terminal) has no size
+        until the next refresh: its room is not known yet, not one column, so the
+        sharing waits for it rather than squeezing both axes into one column.
+        """
         if self.source is None:
             return
         panels = [w for w in (self.query_one(UnitHistoryView), self.query_one(HeatmapView))
                   if w.display and w.data is not None]  # fmt: skip
+        if self.query_one("#bottom").display and any(w.content_size.width == 0 for w in panels):
+            if retries > 0:
+                self.call_after_refresh(self._share_axis, retries - 1)
+            return
         self.axis_room = min((w.plot_room() for w in panels), default=0)

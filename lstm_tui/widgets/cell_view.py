@@ -33,6 +33,8 @@ def cell_values(source: Source, layer: int, direction: int, t: int, unit: int) -
     v = {q: float(a[0, unit]) for q, a in tr.windows(WIRES, layer, direction, t, t + 1).items()}
     projected = source.projected
     h = None if projected else float(tr.value("h", layer, direction, t)[unit])
+    # a projected LSTM's h_{t-1} is proj_size wide and mixes every unit: no per-unit value
+    h_prev = None if projected else float(tr.value("h_prev", layer, direction, t)[unit])
     peephole = None
     spec = tr.spec
     if spec is not None and spec.peephole:
@@ -50,6 +52,7 @@ def cell_values(source: Source, layer: int, direction: int, t: int, unit: int) -
         unit=unit, c_prev=v["c_prev"], f=v["f"], i=v["i"], g=v["g"], o=v["o"],
         kept=v["kept"], written=v["written"], c=v["c"], tanh_c=v["tanh_c"],
         h_cell=v["h_cell"], h=h, x_label=x_label, peephole=peephole, projected=projected,
+        h_prev=h_prev, h_to=f"layer {layer + 2}" if layer + 1 < tr.num_layers else "output",
         h_prev_label=REGISTRY["h_prev"].label_for(tr.reads_reversed(direction)),
         c_prev_label=REGISTRY["c_prev"].label_for(tr.reads_reversed(direction)),
     )  # fmt: skip
@@ -74,26 +77,27 @@ class CellView(Widget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._scale_key: tuple | None = None
-        self._scale = 1.0
+        self._scale: dict[str, float] = {}
 
     def render(self) -> RenderableType:
         if self.source is None:
             return Text("")
         values = cell_values(self.source, self.lstm_layer, self.direction, self.t, self.unit)
         return CellDiagram(values, color=not self.app.no_color, dark=self.app.current_theme.dark,
-                           c_scale=self._c_scale())  # fmt: skip
+                           scales=self._scales())  # fmt: skip
 
-    def _c_scale(self) -> float:
-        """The layer's |c| over the whole sequence (the unit table's scale), so a colour on
-        the belt means the same size at every step and for every unit, as help says."""
+    def _scales(self) -> dict[str, float]:
+        """The unit table's colour scales for the layer and direction, fixed over the whole
+        sequence, so a colour on a wire means the same size at every step, for every unit
+        and in the table, as the help says."""
         key = (self.source, self.lstm_layer, self.direction)
         if self._scale_key is None or any(a is not b for a, b in zip(key, self._scale_key)):
             data = self.data
             if data is not None and data.difference:
                 data = data.plain  # the diagram shows the trace's own values
             if data is not None and data.trace is self.source.trace:
-                self._scale = data.scales(self.lstm_layer, self.direction)["c"]
+                self._scale = data.scales(self.lstm_layer, self.direction)
             else:
-                self._scale = scales(self.source.trace, self.lstm_layer, self.direction)["c"]
+                self._scale = scales(self.source.trace, self.lstm_layer, self.direction)
             self._scale_key = key
         return self._scale

@@ -5,8 +5,10 @@ Only the window on screen is computed (TraceData.window), so a 1024-unit,
 history beside it uses (both are given the same ``room``): a window of steps around the
 cursor, or with ``overview`` the whole sequence, where a column shows the value
 of its bucket of steps furthest from the bucket median (so a one-step event
-stays visible). The rows follow the selected unit; the drawing is the pure
-Heatmap renderable.
+stays visible). The rows follow the selected unit until the map is scrolled
+(mouse wheel, or J and K: the screen's keys), and the title says which units
+are in view when not all fit ("units 0–47 of 256"); a few units in a tall
+panel get several rows each. The drawing is the pure Heatmap renderable.
 """
 
 from __future__ import annotations
@@ -46,6 +48,12 @@ def follow(start: int, cursor: int, span: int, total: int, page: bool = False) -
     return max(0, min(start, total - span))
 
 
+#: Most text rows one unit gets when a few units have a tall panel to themselves.
+MAX_ROW_HEIGHT = 4
+#: Units one turn of the mouse wheel scrolls.
+WHEEL_UNITS = 3
+
+
 class HeatmapView(Widget):
     """The heatmap panel: one row per unit, one column per step (or bucket of steps)."""
 
@@ -62,6 +70,8 @@ class HeatmapView(Widget):
     """Show the whole sequence (buckets of steps per column) instead of a window around t."""
     room: reactive[int] = reactive(0)
     """Plot columns shared with the history beside it (0: this panel's own plot_room)."""
+    heading: reactive[str] = reactive("")
+    """The title's text (the quantity); the units in view are added when not all fit."""
 
     @dataclass
     class CellClicked(Message):
@@ -71,8 +81,9 @@ class HeatmapView(Widget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._u0 = 0
+        self._scrolled = False  # the user scrolled: the rows no longer follow the unit
         self._axis = TimeAxis(0, 0, 0, 1, 0)
-        self._geometry = (0, 1, 0)  # gutter, cell width, unit rows shown
+        self._geometry = (0, 1, 0, 1)  # gutter, cell width, units shown, rows per unit
         self._base_key: tuple | None = None
         self._base: list[Strip] = []
         self._frame_key: tuple | None = None
@@ -85,25 +96,90 @@ class HeatmapView(Widget):
         """Columns left for the cells after the unit labels and the ◀ marker."""
         return max(self.content_size.width - self._gutter() - 1, 1)
 
-    def _window(self) -> tuple[TimeAxis, int, int]:
-        """The shared time axis, and units [u0, u1) that fit, following the selected unit."""
+    def units_in_view(self) -> tuple[int, int, int]:
+        """Units [u0, u1) that fit, and the text rows each gets: following the selected
+        unit, unless the map was scrolled since it was chosen."""
+        H = self.source.trace.hidden_size
+        avail = max(self.content_size.height - 2, 1)  # a header row and a legend row
+        per_unit = max(1, min(MAX_ROW_HEIGHT, avail // max(H, 1)))
+        rows = max(avail // per_unit, 1)
+        if self._scrolled:
+            self._u0 = max(0, min(self._u0, H - rows))
+        else:
+            self._u0 = follow(self._u0, self.unit, rows, H)
+        return self._u0, min(self._u0 + rows, H), per_unit
+
+    def scroll_units(self, n: int) -> None:
+        """Scroll the rows by n units (negative: up), leaving the selected unit where it is."""
+        if self.source is None:
+            return
+        self._scrolled = True
+        self._u0 += n
+        self.units_in_view()  # clamps
+        self._retitle()
+        self.refresh()
+
+    def watch_unit(self) -> None:
+        self._scrolled = False  # a unit chosen is a unit to show
+        self._retitle()
+
+    def watch_source(self) -> None:
+        self._retitle()
+
+    def page(self) -> int:
+        """Units half the panel shows: what J and K scroll by."""
+        if self.source is None:
+            return 1
+        u0, u1, _ = self.units_in_view()
+        return max((u1 - u0) // 2, 1)
+
+    def watch_heading(self) -> None:
+        self._retitle()
+
+    def on_resize(self) -> None:
+        self._retitle()
+
+    def _retitle(self) -> None:
+        """The heading, and which units are in view when not all fit."""
+        if self.source is None or not self.is_mounted:
+            return
+        H = self.source.trace.hidden_size
+        u0, u1, _ = self.units_in_view()
+        title = self.heading
+        if u1 - u0 < H:
+            title += f" · units {u0}–{u1 - 1} of {H}"
+            self.border_subtitle = "v: quantity · J/K, wheel: scroll"
+        else:
+            self.border_subtitle = "v: quantity"
+        if self.border_title != title:
+            self.border_title = title
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self.scroll_units(WHEEL_UNITS)
+        event.stop()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self.scroll_units(-WHEEL_UNITS)
+        event.stop()
+
+    def _window(self) -> tuple[TimeAxis, int, int, int]:
+        """The shared time axis, units [u0, u1) in view and the rows each unit gets."""
         tr = self.source.trace
         axis = time_axis(tr.T, self.t, self.room or self.plot_room(), overview=self.overview)
-        rows = max(self.content_size.height - 2, 1)  # a header row and a legend row
-        self._u0 = follow(self._u0, self.unit, rows, tr.hidden_size)
+        u0, u1, per_unit = self.units_in_view()
         self._axis = axis
-        self._geometry = (self._gutter(), axis.cell, rows)
-        return axis, self._u0, min(self._u0 + rows, tr.hidden_size)
+        self._geometry = (self._gutter(), axis.cell, u1 - u0, per_unit)
+        return axis, u0, u1, per_unit
 
     def _heatmap(self, data: np.ndarray, u0: int, cursor_col: int | None, legend: bool,
-                 cell: int) -> Heatmap:  # fmt: skip
+                 cell: int, per_unit: int = 1) -> Heatmap:  # fmt: skip
         q = self.quantity
         signed = self.data.difference or not is_gate(q)  # a difference is signed, gates too
         vmax = self.data.scales(self.lstm_layer, self.direction)[q] if signed else None
         # columns are counted from 0 here; the widget draws the time axis itself
         return Heatmap(
             data, col_offset=0, cursor_col=cursor_col, selected_row=self.unit, row_offset=u0,
-            signed=signed, vmax=vmax, cell_width=cell, legend=legend,
+            signed=signed, vmax=vmax, cell_width=cell, row_height=per_unit, legend=legend,
             color=not self.app.no_color, dark=self.app.current_theme.dark,
         )  # fmt: skip
 
@@ -116,32 +192,34 @@ class HeatmapView(Widget):
         """
         src = self.source
         width, height = self.content_size
-        axis, u0, u1 = self._window()
+        axis, u0, u1, per_unit = self._window()
         cell = axis.cell
         tr, q, units = src.trace, self.quantity, np.arange(u0, u1)
         label_w = len(str(u1 - 1)) + 1
         cur = axis.columns_of(self.t)
         data = self.data
-        common = (data.serial, q, self.lstm_layer, self.direction, axis, u0, u1, self.unit,
-                  width, height, self.app.theme, self.app.no_color)  # fmt: skip
+        common = (data.serial, q, self.lstm_layer, self.direction, axis, u0, u1, per_unit,
+                  self.unit, width, height, self.app.theme, self.app.no_color)  # fmt: skip
         if axis.bucketed:
             base_key = (*common, cur.start if cur else None)
             if base_key != self._base_key:
                 values = data.window(q, self.lstm_layer, self.direction, 0, tr.T, units)
                 values = summarize(values, axis.edges).value
-                hm = self._heatmap(values, u0, cur.start if cur else None, True, 1)
+                hm = self._heatmap(values, u0, cur.start if cur else None, True, 1, per_unit)
                 self._base = render_strips(self, hm, width)
                 self._base_key = base_key
             lines = list(self._base)
         else:
             if common != self._base_key:
                 values = data.window(q, self.lstm_layer, self.direction, axis.t0, axis.t1, units)
-                self._base = render_strips(self, self._heatmap(values, u0, None, True, cell), width)
+                self._base = render_strips(
+                    self, self._heatmap(values, u0, None, True, cell, per_unit), width)
                 self._base_key = common
             lines = list(self._base)
             if cur:
                 col = data.window(q, self.lstm_layer, self.direction, self.t, self.t + 1, units)
-                narrow = render_strips(self, self._heatmap(col, u0, 0, False, cell), width)
+                narrow = render_strips(self, self._heatmap(col, u0, 0, False, cell, per_unit),
+                                       width)  # fmt: skip
                 base = self.rich_style
                 x = label_w + cur.start
                 for r in range(1, min(len(narrow), len(lines) - 1)):
@@ -157,20 +235,20 @@ class HeatmapView(Widget):
             return Strip.blank(width, self.rich_style)
         key = (self.data.serial, self.t, self.quantity, self.lstm_layer, self.direction,
                self.unit, self.overview, self.content_size, self.app.theme, self.app.no_color,
-               self.room)  # fmt: skip
+               self.room, self.units_in_view())  # fmt: skip
         if key != self._frame_key:
             self._frame, self._frame_key = self._lines(), key
         return self._frame[y] if y < len(self._frame) else Strip.blank(width, self.rich_style)
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
-        gutter, cell, rows = self._geometry
-        if self.source is None or offset is None or not 1 <= offset.y <= rows:
+        gutter, cell, units, per_unit = self._geometry
+        if self.source is None or offset is None or not 1 <= offset.y <= units * per_unit:
             return
         if offset.x < gutter:
             return
         tr = self.source.trace
         t = self._axis.step_at(offset.x - gutter)
-        unit = self._u0 + offset.y - 1
+        unit = self._u0 + (offset.y - 1) // per_unit
         if t is not None and 0 <= t < tr.T and 0 <= unit < tr.hidden_size:
             self.post_message(self.CellClicked(unit, t))

@@ -15,7 +15,9 @@ unknown token are marked `word→<unk>`. A numeric input shows each step's value
 Per-step markers: `markers` maps a position (0..T-1) to a marker kind, one of
 MARKERS (`"match"`: a search match, `"mark"`: a bookmark; against a parent
 or another input, `"changed"`: the top prediction differs, `"diverge"`: the
-first divergent step). A marked token gets
+first divergent step; `"span"`: a step of the token span selected for
+LSTMVis's select, shift+arrows or a mouse drag; `"found"`: a step of the
+match in view). A marked token gets
 the kind's glyph just left of it, in its cell's margin, and the kind's component class
 (`sequence-strip--<kind>`) on its cell, so a marker shows without colour too
 (NO_COLOR). A new kind (say "prediction changed here") is one entry in
@@ -25,8 +27,10 @@ wins where two fall on one step, since a position has one marker.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import numpy as np
 from rich.cells import cell_len
@@ -48,7 +52,8 @@ MAX_CELL = 14
 #: the "‹ " on the left (always reserved) and the " ›" on the right
 MARK = 2
 #: marker kind → the one-cell glyph drawn in a marked token's left margin
-MARKERS: Mapping[str, str] = {"match": "›", "mark": "•", "changed": "≠", "diverge": "◆"}
+MARKERS: Mapping[str, str] = {"match": "›", "mark": "•", "changed": "≠", "diverge": "◆",
+                              "span": "▏", "found": "≈"}
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,8 @@ def token_labels(source: Source) -> list[str]:
     """What the token row shows for each step: the displayed token, or step:value."""
     tr = source.trace
     if tr.tokens is not None:
-        labels = [display(t) for t in tr.tokens]
+        shown: dict[str, str] = {}  # a text repeats its words: each is displayed once
+        labels = [shown[t] if t in shown else shown.setdefault(t, display(t)) for t in tr.tokens]
         unk = tr.meta.get("unk")
         if unk is not None:
             mark = "→" + display(unk)
@@ -121,8 +127,8 @@ def predictions(source: Source) -> list[tuple[str, float]] | None:
     p = probabilities(tr.output, shown_kind(source))  # (T, n), all steps at once; the panel's kind
     best = np.argmax(p, axis=1)
     top = p[np.arange(len(p)), best]
-    names = [display(tr.labels[k]) if tr.labels is not None and k < len(tr.labels) else f"#{k}"
-             for k in best.tolist()]  # fmt: skip
+    shown = [display(label) for label in tr.labels or ()]  # once per label, not per step
+    names = [shown[k] if k < len(shown) else f"#{k}" for k in best.tolist()]
     return list(zip(names, top.tolist()))
 
 
@@ -136,35 +142,77 @@ def processed(t: int, k: int, reverse: bool) -> bool:
     return (t - k) * (t - previous_step(t, reverse)) >= 0
 
 
-def visible_range(widths: list[int], t: int, width: int) -> tuple[int, int]:
-    """The slice of tokens [a, b) whose widths sum to at most `width`, keeping t in view."""
-    a = b = t
-    used = widths[t] if widths else 0
-    while True:
-        grew = False
-        if b + 1 < len(widths) and used + widths[b + 1] <= width:
-            b += 1
-            used += widths[b]
-            grew = True
-        if a - 1 >= 0 and used + widths[a - 1] <= width:
-            a -= 1
-            used += widths[a]
-            grew = True
-        if not grew:
-            return a, b + 1
+def visible_range(widths: Sequence[int], t: int, width: int,
+                  cum: Sequence[int] | None = None) -> tuple[int, int]:  # fmt: skip
+    """The slice of tokens [a, b) whose widths sum to at most `width`, keeping t in view.
+
+    The window grows from t one token at a time, right then left, while the
+    next token fits; once a side does not fit it never will (the sum only
+    grows), so the growth is two runs: both sides together, then the one side
+    still growing. Each run is a bisection over the running sums `cum`
+    (cum[k] = widths[0] + … + widths[k-1]), so a step costs O(log T) whatever
+    the sequence's length.
+    """
+    n = len(widths)
+    if n == 0:
+        return t, t + 1
+    if cum is None:
+        cum = [0, *accumulate(widths)]
+    # rounds in which both sides grew: the largest k with tokens t-k .. t+k inside `width`
+    top = min(t, n - 1 - t)
+    k = bisect_right(range(top + 1), width, key=lambda j: cum[t + j + 1] - cum[t - j]) - 1
+    a, b = t - max(k, 0), t + max(k, 0) + 1
+    if b < n and cum[b + 1] - cum[a] <= width:  # the right grew once more, the left did not:
+        b = max(bisect_right(cum, cum[a] + width) - 1, b)  # from here only the right grows
+    else:  # the right is done: only the left grows
+        a = min(bisect_left(cum, cum[b] - width), a)
+    return a, b
 
 
-def window(widths: list[int], t: int, width: int) -> tuple[int, int, list[int]]:
+class CellWidths(tuple):
+    """Every token's cell width (a tuple of ints), and what the strip's window is found from.
+
+    For each strip width, the widths as drawn (none wider than the strip) and
+    their running sums are made once (on a resize, not at a step), so the
+    window at a step is a bisection (`visible_range`), never a pass over every
+    token. A few strip widths are kept: the widget's own, and a snapshot's.
+    """
+
+    #: Strip widths whose drawn widths and running sums are kept.
+    KEEP = 4
+
+    def __new__(cls, widths=()):
+        out = super().__new__(cls, widths)
+        out._drawn = {}
+        return out
+
+    def drawn(self, budget: int) -> tuple[list[int], list[int]]:
+        """The drawn widths in a window `budget` cells wide, and their running sums."""
+        got = self._drawn.get(budget)
+        if got is None:
+            drawn = np.minimum(np.fromiter(self, np.int64, len(self)), budget)
+            got = (drawn.tolist(), [0, *np.cumsum(drawn).tolist()])
+            if len(self._drawn) >= self.KEEP:
+                self._drawn.pop(next(iter(self._drawn)))
+            self._drawn[budget] = got
+        return got
+
+
+def window(widths: Sequence[int], t: int, width: int) -> tuple[int, int, Sequence[int]]:
     """The tokens [a, b) drawn in a strip `width` cells wide, and their drawn widths.
 
     Both markers are reserved ("‹ " and " ›"), and a cell wider than what is
     left is narrowed to fit, so the rows never exceed `width` and never wrap.
+    Give `widths` as CellWidths (what `cell_widths` returns) so that repeated
+    calls reuse its running sums.
     """
     budget = max(width - 2 * MARK, 1)
-    drawn = [min(w, budget) for w in widths]
+    if not isinstance(widths, CellWidths):
+        widths = CellWidths(widths)
+    drawn, cum = widths.drawn(budget)
     if not drawn:
         return 0, 0, drawn
-    a, b = visible_range(drawn, t, budget)
+    a, b = visible_range(drawn, t, budget, cum)
     return a, b, drawn
 
 
@@ -188,15 +236,23 @@ def _center(s: str, w: int) -> str:
     return " " * (pad // 2) + s + " " * (pad - pad // 2)
 
 
-def cell_widths(tokens: list[str], preds: list[tuple[str, float]] | None) -> list[int]:
+def cell_widths(tokens: list[str], preds: list[tuple[str, float]] | None) -> CellWidths:
     """Each token's column width: wide enough for the token and its predicted label."""
+    cells: dict[str, int] = {}  # tokens and labels repeat: each is measured once
+
+    def cells_of(s: str) -> int:
+        got = cells.get(s)
+        if got is None:
+            got = cells[s] = min(cell_len(s), MAX_CELL)
+        return got
+
     widths = []
     for k, tok in enumerate(tokens):
-        w = min(cell_len(tok), MAX_CELL)
+        w = cells_of(tok)
         if preds is not None:
-            w = max(w, min(cell_len(preds[k][0]), MAX_CELL), 4)
+            w = max(w, cells_of(preds[k][0]), 4)
         widths.append(w + 2)
-    return widths
+    return CellWidths(widths)
 
 
 def render_strip(
@@ -287,6 +343,8 @@ class SequenceStrip(Widget):
     SequenceStrip > .sequence-strip--mark { text-style: bold; }
     SequenceStrip > .sequence-strip--changed { color: $warning; text-style: bold; }
     SequenceStrip > .sequence-strip--diverge { color: $warning; text-style: bold reverse; }
+    SequenceStrip > .sequence-strip--span { text-style: bold underline; background: $secondary 40%; }
+    SequenceStrip > .sequence-strip--found { text-style: italic underline; }
     """
     COMPONENT_CLASSES = {
         "sequence-strip--current", "sequence-strip--processed", "sequence-strip--future",
@@ -308,14 +366,32 @@ class SequenceStrip(Widget):
 
         t: int
 
+    @dataclass
+    class SpanDragged(Message):
+        """The mouse was dragged over the tokens from `start` to `end` (positions, in the order
+        dragged, `end` where the pointer is now): select that span. `done`: the button is up
+        (the cursor may move to `end` now; while dragging it stays, or the tokens would
+        scroll under the pointer)."""
+
+        start: int
+        end: int
+        done: bool = False
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, SequenceStrip.SpanDragged) and not message.done
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._tokens: list[str] = []
         self._preds: list[tuple[str, float]] | None = None
-        self._widths: list[int] = []
+        self._widths = CellWidths()
         self._unk: set[int] = set()
         self._all_preds = False
         self._numeric: str | None = None
+        self._drag_from: int | None = None
+        """The token a mouse drag started on (None when no button is held over the strip)."""
+        self._dragged: int | None = None
+        """The token the drag last reached."""
 
     def watch_source(self, source: Source | None) -> None:
         self._tokens = token_labels(source) if source is not None else []
@@ -379,14 +455,50 @@ class SequenceStrip(Widget):
             markers=self.markers,
         )  # fmt: skip
 
+    def token_at(self, x: int) -> int | None:
+        """The position of the token drawn at content column x, or None (a margin, a gap)."""
+        if self.source is None:
+            return None
+        a, b, drawn = window(self._widths, self.t, self.content_size.width)
+        edge = MARK
+        for k in range(a, b):
+            if edge <= x < edge + drawn[k]:
+                return k
+            edge += drawn[k]
+        return None
+
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
-        if self.source is None or offset is None or offset.y != 0:
+        if offset is None or offset.y != 0:
             return
-        a, b, drawn = window(self._widths, self.t, self.content_size.width)
-        x = MARK
-        for k in range(a, b):
-            if x <= offset.x < x + drawn[k]:
-                self.post_message(self.StepClicked(k))
-                return
-            x += drawn[k]
+        k = self.token_at(offset.x)
+        if k is not None:
+            self.post_message(self.StepClicked(k))
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        k = self._token_under(event)
+        if event.button == 1 and k is not None:
+            self._drag_from = k
+            self.capture_mouse()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._drag_from is None:  # the button went down on a token, and is not up yet
+            return
+        k = self._token_under(event)
+        if k is not None and k != self._drag_from:
+            self._dragged = k
+            self.post_message(self.SpanDragged(self._drag_from, k))
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._drag_from is None:
+            return
+        start, end = self._drag_from, self._token_under(event)
+        end = self._dragged if end is None else end
+        self._drag_from = self._dragged = None
+        self.release_mouse()
+        if end is not None and end != start:
+            self.post_message(self.SpanDragged(start, end, done=True))
+
+    def _token_under(self, event: events.MouseEvent) -> int | None:
+        offset = event.get_content_offset(self)
+        return self.token_at(offset.x) if offset is not None else None

@@ -64,6 +64,11 @@ class StatusHeader(Widget):
             warn = self.get_component_rich_style("status-header--warning")
             text.append(f" ⚠ {n} warning{'s' if n > 1 else ''} (?) ", warn)
             text.append(" ")
+        if src.corpus is not None:  # one input of a corpus: which (an edited text is none)
+            which = f"input {src.input + 1} of {len(src.corpus)}" if src.input is not None \
+                else f"edited input (corpus of {len(src.corpus)})"  # fmt: skip
+            text.append(f" {which} ", self.get_component_rich_style("status-header--step"))
+            text.append(" ")
         if self.branch_label:
             text.append(f" {self.branch_label} ", self.get_component_rich_style(
                 "status-header--branch"))

@@ -16,7 +16,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ..renderables.history import TimeAxis, UnitHistory, axis_segments, time_axis
+from ..renderables.history import TimeAxis, UnitHistory, axis_segments, series_scales, time_axis
 from ..source import Source
 from ..stepdata import TraceData, series_label
 from ._lines import render_strips
@@ -73,6 +73,7 @@ class UnitHistoryView(Widget):
         super().__init__(**kwargs)
         self._key: tuple | None = None
         self._series: dict = {}
+        self._scales: dict = {}
         self._base_key: tuple | None = None
         self._base: list[Strip] = []
         self._cells: list[list[Segment]] = []
@@ -85,6 +86,7 @@ class UnitHistoryView(Widget):
         key = (self.data.serial, self.lstm_layer, self.direction, self.unit)
         if key != self._key:
             self._series = self.data.unit_series(self.lstm_layer, self.direction, self.unit)
+            self._scales = series_scales(self._series)  # once per series, not at every step
             self._key = key
         return self._series
 
@@ -96,7 +98,7 @@ class UnitHistoryView(Widget):
         return UnitHistory(
             series, cursor, axis=axis, labels=labels, heights=series_heights(series, rows),
             header=False, step_base=1, color=not self.app.no_color,
-            dark=self.app.current_theme.dark,
+            dark=self.app.current_theme.dark, scales=self._scales,
         )  # fmt: skip
 
     def plot_room(self) -> int:

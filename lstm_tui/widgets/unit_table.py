@@ -32,9 +32,10 @@ from ..renderables.palette import (
     signed_style,
 )
 from ..stepdata import TABLE_COLUMNS as COLUMNS
-from ..stepdata import UNIT_COLUMNS, StepColumns, column_label, is_gate
+from ..stepdata import NOT_PER_UNIT_WHEN_PROJECTED, UNIT_COLUMNS, StepColumns, column_label, is_gate
 
-UNIT_W = 6
+#: Fewest cells of the unit column ("▶" or a space, then the number; "unit↓" over it).
+UNIT_W = 5
 #: Most cells a unit's name takes in the unit column (names are cut with …).
 NAME_W = 10
 #: Which columns are gates, in column order (looked up once: rows are drawn at every step).
@@ -44,6 +45,8 @@ _SIGNED = (False,) * len(COLUMNS)
 
 
 _BOLD = Style(bold=True)
+#: The glyph after a marked unit's number (UnitTable.marked), in the space before its name.
+MARKED = "◆"
 
 
 @lru_cache(maxsize=16384)
@@ -71,23 +74,35 @@ def cell_style(v: float, gate: bool, scale: float, dark: bool, under: Style) -> 
     return _signed(round(v / scale, 3) * scale, scale, dark, under)
 
 
-def fmt(v: float, width: int, gate: bool) -> str:
-    """v in at most `width` characters, with two decimals whenever they fit.
+def fmt(v: float, width: int, gate: bool, digits: int = 2) -> str:
+    """v in at most `width` characters, with `digits` decimals (the column's precision).
 
-    The palette's `fmt` spells the value; this only drops decimals (then the
-    exponent's digits) to fit the column. Non-finite values are spelled as the
-    palette spells them ("nan", "+inf"); a finite value never prints as infinity.
+    The palette's `fmt` spells the value; a column gives all its numbers one
+    precision (`column_digits`), so ``-13.0`` never stands over ``-12.30``. A value
+    wider than its column at that precision (only when the column was measured for
+    another trace) drops decimals, then prints as a bare exponent. Non-finite values
+    are spelled as the palette spells them ("nan", "+inf"); a finite value never
+    prints as infinity.
     """
     if not is_finite(v):
         return palette_fmt(v).rjust(width)
     if gate and 0.0 <= v <= 1.0:
-        return palette_fmt(v, signed=False).rjust(width)
+        return palette_fmt(v, signed=False, digits=digits).rjust(width)
     mantissa, exponent = f"{v:+.0e}".split("e")
     short = f"{mantissa}e{int(exponent)}"  # +1e6: what is left when no decimal fits
-    for text in (palette_fmt(v), palette_fmt(v, digits=1), palette_fmt(v, digits=0)):
+    for d in range(digits, -1, -1):
+        text = palette_fmt(v, digits=d)
         if len(text) <= width:
             return text.rjust(width)
     return short.rjust(width)
+
+
+def column_digits(need: int, width: int) -> int:
+    """The decimals one column prints: 2 where its widest number (`need` characters at two
+    decimals, over the whole sequence) fits `width`, else 1, else none ("+12")."""
+    if width >= need:
+        return 2
+    return 1 if width >= need - 1 else 0
 
 
 def fmt_steps(v: float, width: int) -> str:
@@ -102,13 +117,23 @@ def fmt_steps(v: float, width: int) -> str:
     return f"{v:.0e}".rjust(width)
 
 
+#: Columns dropped where they would cost the step's quantities a decimal, first first.
+OPTIONAL = (*UNIT_COLUMNS, "h_prev")
+
+
+def _shown(widths: list[int]) -> int:
+    """How many columns are shown (a width of 0 is a hidden column)."""
+    return sum(1 for w in widths if w)
+
+
 class UnitTable(ScrollView, can_focus=False):
     """The unit table: rows in the screen's sort order, the selected unit marked."""
 
     DEFAULT_CSS = """
     UnitTable { scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0; }
     """
-    COMPONENT_CLASSES = {"unit-table--header", "unit-table--sorted", "unit-table--cursor"}
+    COMPONENT_CLASSES = {"unit-table--header", "unit-table--sorted", "unit-table--cursor",
+                         "unit-table--marked"}
 
     columns: reactive[StepColumns | None] = reactive(None, always_update=True)
     """The step in view: values of every column and the display order (set by the screen)."""
@@ -116,6 +141,9 @@ class UnitTable(ScrollView, can_focus=False):
     """The selected unit (its index in the LSTM, not its row)."""
     names: reactive[Mapping[int, str]] = reactive(dict)
     """Unit → name, shown after the unit's number (the unit column widens to fit them)."""
+    marked: reactive[frozenset[int]] = reactive(frozenset)
+    """Units to mark (LSTMVis's select: the units on over the selected span): MARKED after the
+    unit's number, in the unit-table--marked style, so the mark shows without colour too."""
 
     @dataclass
     class UnitClicked(Message):
@@ -131,7 +159,9 @@ class UnitTable(ScrollView, can_focus=False):
         self._style_key: tuple | None = None
         self._styles: dict[str, Style] = {}
         self._widths: tuple[int, ...] = (7,) * len(COLUMNS)
+        self._digits: tuple[int, ...] = (2,) * len(COLUMNS)
         self._unit_w = UNIT_W
+        self._num_w = UNIT_W  # the unit column without names: wide enough for the largest unit
         self._name_w = 0
         self._glyphs = False  # NO_COLOR and room for a glyph before each number
 
@@ -143,51 +173,65 @@ class UnitTable(ScrollView, can_focus=False):
             cursor = base + self.get_component_rich_style("unit-table--cursor")
             head = base + self.get_component_rich_style("unit-table--header")
             sorted_ = head + self.get_component_rich_style("unit-table--sorted")
-            self._styles = {"base": base, "cursor": cursor, "head": head, "sorted": sorted_}
+            marked = self.get_component_rich_style("unit-table--marked")
+            self._styles = {"base": base, "cursor": cursor, "head": head, "sorted": sorted_,
+                            "marked": marked}  # fmt: skip
             self._style_key = key
         return self._styles
 
+    def _number_needs(self) -> list[int]:
+        """Characters each column's numbers need at two decimals (0: a column not shown,
+        h_t-1 of a projected LSTM, which has no per-unit value)."""
+        cols = self.columns
+        hidden = NOT_PER_UNIT_WHEN_PROJECTED if cols is not None and cols.projected else ()
+        return [0 if q in hidden else (cols.widths or {}).get(q, 5) if cols is not None else 5
+                for q in COLUMNS]  # fmt: skip
+
     def _needs(self) -> list[int]:
         """Characters each column's numbers (or its label) need, two decimals each."""
-        cols = self.columns
-        return [
-            max((cols.widths or {}).get(q, 5) if cols is not None else 5, len(self._label(q)), 3)
-            for q in COLUMNS
-        ]
+        return [max(n, len(self._label(q)), 3) if n else 0
+                for q, n in zip(COLUMNS, self._number_needs())]  # fmt: skip
 
     def column_widths(self) -> tuple[int, ...]:
         """Each column's width (a gap, then the number), from what its values need.
 
         Every number gets two decimals whenever the columns fit the table: gate
-        columns need 4 characters, signed ones 5 until |x| ≥ 10. If they do not
-        fit (a huge c at 80 columns), the widest columns give up a character and
-        their numbers lose a decimal; spare room widens every column by one.
-        The per-unit columns (retention) are shown where everything fits with two
-        decimals, or when the table is sorted by them (width 0 otherwise): only a
-        sort by retention costs the step's numbers a decimal.
+        columns need 4 characters, signed ones 5 until |x| ≥ 10. The columns that
+        are not one of the step's twelve quantities (OPTIONAL: the retention t½,
+        then h_t-1, which the cell view shows for the selected unit) are dropped,
+        in that order, where they would cost those numbers a decimal, unless the
+        table is sorted by them. If the rest still does not fit (a huge c at 80
+        columns), the widest columns give up a character and their numbers lose a
+        decimal, one precision per column; spare room widens every column by one.
         """
         need = self._needs()
-        room = self.size.width - self._unit_w - 1  # the scrollbar
-        extra = len(UNIT_COLUMNS)
+        cols = self.columns
+        overflows = cols is not None and cols.H + 1 > self.size.height
+        room = self.size.width - self._unit_w - (1 if overflows else 0)  # the scrollbar
+        sorted_by = cols.sort if cols is not None else None
+        optional = [COLUMNS.index(q) for q in OPTIONAL if q != sorted_by]
         # without colour a glyph stands between two spaces before each number
-        # (``0.68 ▓ 0.91 ≡ -0.83``); where that would cost decimals, the numbers alone
-        step = need[:-extra]
-        self._glyphs = self.app.no_color and sum(step) + 3 * len(step) <= room
+        # (``0.68 ▓ 0.91 ≡ -0.83``); where that would cost the quantities decimals, none
+        step = [0 if k in optional else w for k, w in enumerate(need)]
+        self._glyphs = self.app.no_color and sum(step) + 3 * _shown(step) <= room
         gap = 3 if self._glyphs else 1
-        sorted_by = self.columns.sort if self.columns is not None else None
-        if sum(need) + gap * len(need) > room and sorted_by not in UNIT_COLUMNS:
-            return (*self._squeeze(step, room, gap), *(0,) * extra)  # sorted by it: shown
+        for k in [None, *optional]:
+            if k is not None:
+                need[k] = 0
+            if sum(need) + gap * _shown(need) <= room:
+                break
         return self._squeeze(need, room, gap)
 
     @staticmethod
     def _squeeze(need: list[int], room: int, gap: int) -> tuple[int, ...]:
         text = list(need)
-        while sum(text) + gap * len(text) > room and max(text) > 4:
+        n = _shown(text)
+        while sum(text) + gap * n > room and max(text) > 4:
             k = text.index(max(text))
             text[k] -= 1
-        if sum(text) + (gap + 1) * len(text) <= room:
-            text = [w + 1 for w in text]
-        return tuple(w + gap for w in text)
+        if sum(text) + (gap + 1) * n <= room:
+            text = [w + 1 if w else 0 for w in text]
+        return tuple(w + gap if w else 0 for w in text)
 
     def _label(self, q: str) -> str:
         cols = self.columns
@@ -198,14 +242,27 @@ class UnitTable(ScrollView, can_focus=False):
     def _set_virtual_size(self) -> None:
         # names take only the room the step's numbers leave at two decimals (3 cells at least)
         need = self._needs()[: len(COLUMNS) - len(UNIT_COLUMNS)]
-        spare = self.size.width - UNIT_W - 1 - sum(need) - len(need) - 1
+        self._num_w = max(UNIT_W, len(str(self.columns.H - 1)) + 1)
+        spare = self.size.width - self._num_w - 1 - sum(need) - _shown(need) - 1
         longest = max((cell_len(n) for n in self.names.values()), default=0)
         self._name_w = min(longest, NAME_W, spare)
         if self._name_w < 3:
             self._name_w = 0
-        self._unit_w = UNIT_W + (self._name_w + 1 if self._name_w else 0)
+        # the space after the number holds a mark (◆) and then the name; without names it is
+        # there only while units are marked
+        after = self._name_w + 1 if self._name_w else (1 if self.marked else 0)
+        self._unit_w = self._num_w + after
         self._widths = self.column_widths()
+        gap = 3 if self._glyphs else 1
+        self._digits = tuple(column_digits(n, w - gap)
+                             for n, w in zip(self._number_needs(), self._widths))  # fmt: skip
         self.virtual_size = Size(self._unit_w + sum(self._widths), self.columns.H + 1)
+
+    def watch_marked(self) -> None:
+        self._cache.clear()
+        if self.columns is not None:
+            self._set_virtual_size()  # the first marks make room after the numbers
+        self.refresh()
 
     def watch_names(self) -> None:
         self._cache.clear()
@@ -270,7 +327,7 @@ class UnitTable(ScrollView, can_focus=False):
         head, sorted_style = self._row_styles()["head"], self._row_styles()["sorted"]
         arrow = "↓" if cols.descending else "↑"
         label = "unit" + (arrow if cols.sort == "unit" else " ")
-        segs = [Segment(label.rjust(UNIT_W).ljust(self._unit_w), sorted_style if cols.sort == "unit" else head)]
+        segs = [Segment(label.rjust(self._num_w).ljust(self._unit_w), sorted_style if cols.sort == "unit" else head)]
         for q, w in zip(COLUMNS, cw):
             if not w:  # a per-unit column with no room
                 continue
@@ -294,11 +351,18 @@ class UnitTable(ScrollView, can_focus=False):
         name = self.names.get(unit, "") if self._name_w else ""
         if cell_len(name) > self._name_w:
             name = name[: self._name_w - 1] + "…"
-        label = ("▶" if selected else " ") + f"{unit:>{UNIT_W - 2}} " + name
-        segs = [Segment(label + " " * (self._unit_w - cell_len(label)), under)]
+        number = ("▶" if selected else " ") + f"{unit:>{self._num_w - 1}}"
+        # a mark stands in the space after the number, before the name
+        mark = unit in self.marked
+        gap = Segment(MARKED, under + self._row_styles()["marked"]) if mark else Segment(" ", under)
+        segs = [Segment(number, under)]
+        if self._unit_w > len(number):
+            tail = name + " " * (self._unit_w - cell_len(number) - 1 - cell_len(name))
+            segs += [gap, Segment(tail, under)]
         dark = self.app.current_theme.dark
         mono = self.app.no_color
-        for q, w, gate in zip(COLUMNS, cw, _SIGNED if cols.difference else _GATES):
+        kinds = _SIGNED if cols.difference else _GATES
+        for q, w, gate, digits in zip(COLUMNS, cw, kinds, self._digits):
             if not w:  # a per-unit column with no room
                 continue
             v = float(cols.values[q][unit])
@@ -312,7 +376,7 @@ class UnitTable(ScrollView, can_focus=False):
             if q in UNIT_COLUMNS:
                 text = fmt_steps(v, w - len(glyph))
             else:
-                text = fmt(v, w - len(glyph), gate)
+                text = fmt(v, w - len(glyph), gate, digits)
             segs.append(Segment(text, style))
         return Strip(segs)
 

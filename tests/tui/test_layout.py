@@ -34,8 +34,8 @@ def test_too_small_below_80_by_24(size, small):
 
 
 @pytest.mark.parametrize(("width", "shape"), [
-    (80, "stacked"), (119, "stacked"), (120, "beside"), (155, "beside"), (156, "wide"),
-    (300, "wide"),
+    (80, "stacked"), (119, "stacked"), (120, "beside"), (159, "beside"), (160, "wide"),
+    (183, "wide"), (184, "large"), (300, "large"),
 ])  # fmt: skip
 def test_arrangement_by_width(width, shape):
     assert arrangement(width) == shape

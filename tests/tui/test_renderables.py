@@ -147,6 +147,7 @@ from rich.console import Console  # noqa: E402
 from rich.segment import Segment  # noqa: E402
 
 from lstm_tui.renderables import CellDiagram, CellValues  # noqa: E402
+from lstm_tui.renderables.cell_diagram import COMPACT_WIDTH, FULL_WIDTH, LARGE_WIDTH  # noqa: E402
 
 
 def _cell(peephole=None, projected=False, **over):
@@ -178,8 +179,8 @@ def _segments(renderable, width, color_system="truecolor"):
 
 def test_cell_diagram_shows_live_values_on_the_right_wires():
     v = _cell()
-    lines = _text(CellDiagram(v), 60)
-    assert len(lines) <= 14 and max(len(ln) for ln in lines) <= 60
+    lines = _text(CellDiagram(v), FULL_WIDTH)
+    assert len(lines) <= 14 and max(len(ln) for ln in lines) <= FULL_WIDTH
     text = "\n".join(lines)
     # the conveyor belt: c_{t-1} ... (×) kept ... (+) ... c_t, in that order on one line
     belt = next(ln for ln in lines if "(+)" in ln)
@@ -194,7 +195,7 @@ def test_cell_diagram_shows_live_values_on_the_right_wires():
     for label in labels:
         assert label in text
     # the reverse direction reads its previous state from t+1, and says so
-    rev = "\n".join(_text(CellDiagram(_cell(c_prev_label="c_t+1", h_prev_label="h_t+1")), 60))
+    rev = "\n".join(_text(CellDiagram(_cell(c_prev_label="c_t+1", h_prev_label="h_t+1")), FULL_WIDTH))
     assert "c_t+1" in rev and "h_t+1" in rev and "t-1" not in rev
     # gates labelled in their boxes, the four boxes side by side on one row
     gates_row = next(ln for ln in lines if "σ f" in ln)
@@ -209,8 +210,8 @@ def test_cell_diagram_shows_live_values_on_the_right_wires():
 
 
 def test_cell_diagram_peephole_wires_only_when_set():
-    plain = "\n".join(_text(CellDiagram(_cell()), 60))
-    peep = "\n".join(_text(CellDiagram(_cell(peephole=(0.0512, -0.2391, 0.3377))), 60))
+    plain = "\n".join(_text(CellDiagram(_cell()), FULL_WIDTH))
+    peep = "\n".join(_text(CellDiagram(_cell(peephole=(0.0512, -0.2391, 0.3377))), FULL_WIDTH))
     for s in ("p_f", "p_i", "p_o", "╎", "┯"):
         assert s not in plain and s in peep
     # each wire carries the term its gate receives, p·c (c_t-1 for f and i, c_t for o)
@@ -220,7 +221,7 @@ def test_cell_diagram_peephole_wires_only_when_set():
     for label in ("p_f·c", "p_i·c", "p_o·c"):
         assert label in peep
     # and the weights themselves, dimmer, where they fit
-    assert "p-0.24" in peep
+    assert "p_f -0.24" in peep and "p_i +0.05" in peep and "p_o +0.34" in peep
     # the dashed wires enter the f, i and o boxes from the side, not g's
     entry = next(ln for ln in peep.split("\n") if "σ f" in ln)
     assert entry.count("┤") == 3
@@ -229,63 +230,63 @@ def test_cell_diagram_peephole_wires_only_when_set():
 
 def test_cell_diagram_projection_only_when_projected():
     v = _cell(projected=True)
-    text = "\n".join(_text(CellDiagram(v), 60))
+    text = "\n".join(_text(CellDiagram(v), FULL_WIDTH))
     assert "W_hr" in text and "h_cell" in text and fmt(v.h_cell) in text
     assert "(proj)" in text
-    plain = "\n".join(_text(CellDiagram(_cell()), 60))
+    plain = "\n".join(_text(CellDiagram(_cell()), FULL_WIDTH))
     assert "W_hr" not in plain and "(proj)" not in plain
 
 
 def test_cell_diagram_compact_at_small_width():
     v = _cell(peephole=(0.05, -0.24, 0.34))
-    lines = _text(CellDiagram(v), 36)
-    assert max(len(ln.rstrip()) for ln in lines) <= 36
+    lines = _text(CellDiagram(v), COMPACT_WIDTH)
+    assert max(len(ln.rstrip()) for ln in lines) <= COMPACT_WIDTH
     assert len(lines) <= 10
     text = "\n".join(lines)
     assert "╭" not in text  # no boxes in the compact form
     for s in (fmt(v.c_prev), fmt(v.kept), fmt(v.c), fmt(v.f, signed=False), fmt(v.i, signed=False),
               fmt(v.g), fmt(v.written), fmt(v.tanh_c), fmt(v.o, signed=False), fmt(v.h),
               f"pf·c {fmt(-0.24 * v.c_prev)}", f"pi·c {fmt(0.05 * v.c_prev)}",
-              f"po·c {fmt(0.34 * v.c)}", "unit 7"):
+              f"po·c {fmt(0.34 * v.c)}"):
         assert s in text, s
     # between compact and full it stays compact; full needs 60 columns
     assert "╭" not in "\n".join(_text(CellDiagram(v), 59))
-    assert "╭" in "\n".join(_text(CellDiagram(v), 60))
+    assert "╭" in "\n".join(_text(CellDiagram(v), FULL_WIDTH))
 
 
 def test_cell_diagram_measure_and_every_segment_styled():
     con = Console(width=100, file=open("/dev/null", "w"))
     m = CellDiagram(_cell()).__rich_measure__(con, con.options)
-    assert (m.minimum, m.maximum) == (36, 60)
+    assert (m.minimum, m.maximum) == (COMPACT_WIDTH, LARGE_WIDTH)
     for color in (True, False):
-        for width in (60, 36, 20):
+        for width in (LARGE_WIDTH, FULL_WIDTH, COMPACT_WIDTH, 20):
             segs = _segments(CellDiagram(_cell(peephole=(0.1, 0.2, 0.3)), color=color), width)
             assert all(s.style is not None for s in segs if s.text != "\n")
 
 
 def test_cell_diagram_colours_values_with_the_palette():
     v = _cell()
-    segs = _segments(CellDiagram(v, c_scale=4.0), 60)
+    segs = _segments(CellDiagram(v, c_scale=4.0), FULL_WIDTH)
     by_text = {s.text: s.style for s in segs}
     assert by_text[fmt(v.f, signed=False)] == gate_style(v.f)
     assert by_text[fmt(v.g)] == signed_style(v.g, 1.0)
     assert by_text[fmt(v.c)] == signed_style(v.c, 4.0)
     # colour off: same attributes, no colour
-    mono = {s.text: s.style for s in _segments(CellDiagram(v, color=False), 60)}
+    mono = {s.text: s.style for s in _segments(CellDiagram(v, color=False), FULL_WIDTH)}
     assert mono[fmt(v.f, signed=False)].color is None and mono[fmt(v.f, signed=False)].bold
 
 
 def test_cell_diagram_nan_is_spelled_out_and_loud():
     v = _cell(c=float("nan"), tanh_c=float("nan"), h_cell=float("nan"), h=float("nan"))
-    segs = _segments(CellDiagram(v), 60)
+    segs = _segments(CellDiagram(v), FULL_WIDTH)
     nans = [s for s in segs if s.text == "nan"]
     # c_t, tanh c_t and h_t (h_cell is only drawn separately for projected LSTMs)
     assert len(nans) == 3 and all(s.style.bold and s.style.bgcolor is not None for s in nans)
 
 
 def test_cell_diagram_long_token_is_cut_not_overflowing():
-    lines = _text(CellDiagram(_cell(x_label="Donaudampfschifffahrtsgesellschaft")), 60)
-    assert max(len(ln) for ln in lines) <= 60
+    lines = _text(CellDiagram(_cell(x_label="Donaudampfschifffahrtsgesellschaft")), FULL_WIDTH)
+    assert max(len(ln) for ln in lines) <= FULL_WIDTH
     assert any('"Donau' in ln and '…"' in ln for ln in lines)
 
 
@@ -552,8 +553,8 @@ def test_heatmap_fast_paths_agree_with_the_palette():
 @pytest.mark.parametrize(
     "make, width",
     [
-        (lambda: CellDiagram(_cell()), 60),
-        (lambda: CellDiagram(_cell(peephole=(0.1, 0.2, 0.3))), 36),
+        (lambda: CellDiagram(_cell()), FULL_WIDTH),
+        (lambda: CellDiagram(_cell(peephole=(0.1, 0.2, 0.3))), COMPACT_WIDTH),
         (lambda: Heatmap(_grid(5, 12)), 40),
         (lambda: UnitHistory(_france(), 3, height=2), 60),
     ],
@@ -579,10 +580,10 @@ def test_renderables_never_import_textual():
 
 
 def test_cell_diagram_names_saturated_gates_in_words():
-    held = "\n".join(_text(CellDiagram(_cell()), 60))  # f = 0.9931, i = 0.41
+    held = "\n".join(_text(CellDiagram(_cell()), FULL_WIDTH))  # f = 0.9931, i = 0.41
     assert "keeps" in held and "forgets" not in held and "writes" not in held
-    shut = "\n".join(_text(CellDiagram(_cell(f=0.004, i=0.991)), 60))
+    shut = "\n".join(_text(CellDiagram(_cell(f=0.004, i=0.991)), FULL_WIDTH))
     assert "forgets" in shut and "writes" in shut and "keeps" not in shut
-    mid = "\n".join(_text(CellDiagram(_cell(f=0.5, i=0.5)), 60))
+    mid = "\n".join(_text(CellDiagram(_cell(f=0.5, i=0.5)), FULL_WIDTH))
     assert not any(w in mid for w in ("keeps", "forgets", "writes", "blocks"))
-    assert "blocks" in "\n".join(_text(CellDiagram(_cell(i=0.0)), 60))
+    assert "blocks" in "\n".join(_text(CellDiagram(_cell(i=0.0)), FULL_WIDTH))

@@ -110,10 +110,10 @@ async def test_no_color_glyphs_stand_apart_from_the_numbers(monkeypatch):
             for row in rows:
                 words = row.split()
                 marks = [w for w in words if w in list("░▒▓█·=≡-")]
-                # the 12 quantities; at 200 columns the retention column (t½) follows them
-                numbers = [w for w in words[1:] if w not in marks][:12]
-                assert len(numbers) == 12 and all(len(n.split(".")[-1]) == 2 for n in numbers), row
-                assert (len(marks) > 0) == glyphs and len(marks) <= 13, row  # a zero has no glyph
+                # h_t-1 and the 12 quantities; at 200 columns the retention column (t½) follows
+                numbers = [w for w in words[1:] if w not in marks][:13]
+                assert len(numbers) == 13 and all(len(n.split(".")[-1]) == 2 for n in numbers), row
+                assert (len(marks) > 0) == glyphs and len(marks) <= 14, row  # a zero has no glyph
                 for k, ch in enumerate(row):
                     if ch in "░▒▓█·=≡" and k > 8:
                         assert row[k - 1] == " " and row[k + 1] == " ", row

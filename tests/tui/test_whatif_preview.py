@@ -109,7 +109,7 @@ async def test_the_preview_shows_first_marked_then_the_full_branch_replaces_it(s
         assert np.isnan(data.columns(0, 0, EDIT_AT, "unit").values["half_life"]).all()
         # the diagram's colour scale is the one the view measured (the parent's), not a new scan
         cell = screen.view.query_one("#cell")
-        assert cell._c_scale() == data.base.scales(0, 0)["c"]
+        assert cell._scales() == data.base.scales(0, 0)
         screen._goto(until + 5)  # the user moves on while the rest is re-run
         await pilot.pause()
         # no model to run the head again: the preview says what the full branch will say

@@ -50,15 +50,20 @@ def widget_text(widget) -> str:
     return "\n".join(strip.text.rstrip() for strip in widget.render_lines(Region(0, 0, w, h)))
 
 
-def table_rows(table) -> list[tuple[int, list[float]]]:
+def table_rows(table, h_prev: bool = False) -> list[tuple[int, list[float]]]:
     """The unit table's visible rows as (unit, [the 12 quantities]) read back from the text
-    (a name after the unit and the retention column after the quantities are skipped)."""
+    (a name after the unit, the h_t-1 column before the quantities and the retention column
+    after them are skipped; `h_prev`: keep h_t-1, first, where the table shows it)."""
+    header = table.render_line(0).text
+    shows_h_prev = "h_t-1" in header or "h_t+1" in header  # dropped where it does not fit
+    skip = 1 if shows_h_prev and not h_prev else 0
+    count = 12 + (1 if shows_h_prev else 0)
     rows = []
     for y in range(1, table.size.height):
         text = table.render_line(y).text.replace("▶", " ").split()
         numbers = [v for v in text[1:] if _is_number(v)]  # a unit's name is not one
-        if text and text[0].isdigit() and len(numbers) >= 12:
-            rows.append((int(text[0]), [float(v) for v in numbers[:12]]))
+        if text and text[0].isdigit() and len(numbers) >= count:
+            rows.append((int(text[0]), [float(v) for v in numbers[skip:count]]))
     return rows
 
 
