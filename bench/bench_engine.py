@@ -21,8 +21,9 @@ Columns per path: "auto" is record() as a user gets it (torch's fused kernel for
 recurrence where torch computes the cell and is imported: recorder.fused), "numpy" the numpy
 cell every step (what ONNX, Keras and trace files get, and what branch() re-runs with).
 
---memory runs each recording in a fresh process and samples its RssAnon (anonymous memory:
-not the trace file's pages) every 5 ms; it reports the peak above the process just before
+--memory runs each recording in a fresh process and samples its RssAnon + RssShmem (memory
+of its own: not the trace file's pages; a large in-memory recording is a sealed memfd, which
+Linux counts as shared) every 5 ms; it reports the peak above the process just before
 record(), for the trace in memory and streamed to a file (core/store.TraceFile).
 """
 
@@ -188,11 +189,15 @@ def curves(repeat: int) -> None:
 
 # --- memory ---------------------------------------------------------------------------------
 def rss_anon() -> int:
+    """Anonymous memory, and shared memory that is not a file's (a recording's sealed memfd
+    buffers, recorder._SharedBuffer, are RssShmem): what the process holds of RAM, not the
+    trace file's pages, which the kernel can drop and read again."""
+    total = 0
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
-    return 0
+            if line.startswith(("RssAnon:", "RssShmem:")):
+                total += int(line.split()[1]) * 1024
+    return total
 
 
 def memory_child(layers: int, bi: bool, T: int, where: str) -> None:
@@ -232,8 +237,8 @@ def memory_child(layers: int, bi: bool, T: int, where: str) -> None:
 
 
 def memory() -> None:
-    print("\npeak anonymous memory (RssAnon) of a recording, above the process before it; "
-          "H=1024 float32, a fresh process each")
+    print("\npeak memory of its own (RssAnon + RssShmem) of a recording, above the process "
+          "before it; H=1024 float32, a fresh process each")
     print(f"  {'config':22} {'where':7} {'trace':>9} {'peak above':>11} {'bytes/step':>11} "
           f"{'time':>7}  torch path")  # fmt: skip
     for layers, bi, T in ((1, False, 100_000), (2, True, 20_000)):

@@ -619,9 +619,8 @@ FUSED_MIN_T = 16
 #: block's z, gates and c stay in the cache between the passes over them.
 FUSED_BLOCK = 1024
 
-#: torch's copies of a spec's weights, made once per spec (the spec's are sealed numpy arrays,
-#: which torch will not wrap without a warning, and a copy per record() would cost more
-#: than a short sequence's steps).
+#: torch's views of a spec's weights and the side-by-side [W_ih, W_hh, b] of `_run_fused`,
+#: made once per spec (for a short sequence they cost more than its steps).
 _TORCH_WEIGHTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -649,8 +648,9 @@ def _torch_weights(torch, spec: LSTMSpec, layer: int, d: int) -> tuple[list, np.
     if (layer, d) not in per_spec:
         w = spec.weights[layer][d]
         names = ("W_ih", "W_hh", "b_ih", "b_hh", "W_hr")  # torch's order for one layer
-        params = [torch.tensor(np.array(getattr(w, n))) for n in names
-                  if getattr(w, n) is not None]  # fmt: skip
+        with warnings.catch_warnings():  # the weights are sealed, and torch only reads them
+            warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+            params = [torch.from_numpy(getattr(w, n)) for n in names if getattr(w, n) is not None]
         parts = [w.W_ih, w.W_hh] + ([] if w.b_ih is None else [(w.b_ih + w.b_hh)[:, None]])
         per_spec[layer, d] = params, np.ascontiguousarray(np.concatenate(parts, axis=1))
     return per_spec[layer, d]
@@ -671,36 +671,45 @@ def _linear_scan(f: np.ndarray, c: np.ndarray, c_prev: np.ndarray) -> np.ndarray
     rows are cut into chunks of SCAN_CHUNK, every chunk's recurrence runs from zero at once
     (one call per position in a chunk, over all chunks), each chunk's incoming c follows from
     the previous chunk's end (one step per chunk), and c = local + (∏ f) ⊙ incoming fixes
-    every row at once. The same sums in another order: equal to the loop to rounding.
+    every row at once. The same sums in another order: equal to the loop to rounding. A
+    last, shorter chunk takes the same operations as a whole one, so a row's bits do not
+    depend on how many rows follow it (a recording's first N steps are the recording of
+    its first N inputs, bit for bit).
     """
     n, H = c.shape
+    if H > SCAN_MAX_H:
+        fc = np.empty(H, c.dtype)
+        for f_t, c_t in zip(f, c):
+            np.multiply(f_t, c_prev, out=fc)
+            np.add(c_t, fc, out=c_t)
+            c_prev = c_t
+        return c_prev
     k = SCAN_CHUNK
-    m = n // k if H <= SCAN_MAX_H else 0
-    if m >= 2:
-        s0, s1 = c.strides
-        c3 = np.lib.stride_tricks.as_strided(c, (m, k, H), (k * s0, s0, s1))
-        f3 = np.lib.stride_tricks.as_strided(f, (m, k, H), (k * f.strides[0], *f.strides))
-        p3 = np.empty((m, k, H), c.dtype)  # ∏ f from each chunk's start
+    m, r = divmod(n, k)
+    groups = []  # (chunks, k, H) views: the whole chunks, then the shorter last one
+    if m:
+        groups.append((np.lib.stride_tricks.as_strided(c, (m, k, H), (k * c.strides[0], *c.strides)),
+                       np.lib.stride_tricks.as_strided(f, (m, k, H), (k * f.strides[0], *f.strides))))  # fmt: skip
+    if r:
+        groups.append((c[m * k :][None], f[m * k :][None]))
+    for c3, f3 in groups:
+        q, kk = c3.shape[:2]
+        p3 = np.empty((q, kk, H), c.dtype)  # ∏ f from each chunk's start
         p3[:, 0] = f3[:, 0]
-        for j in range(1, k):
+        for j in range(1, kk):
             np.multiply(p3[:, j - 1], f3[:, j], out=p3[:, j])
-        tmp = np.empty((m, H), c.dtype)
-        for j in range(1, k):  # every chunk's recurrence from 0, all chunks at once
+        tmp = np.empty((q, H), c.dtype)
+        for j in range(1, kk):  # every chunk's recurrence from 0, all chunks at once
             np.multiply(f3[:, j], c3[:, j - 1], out=tmp)
             np.add(c3[:, j], tmp, out=c3[:, j])
-        incoming = np.empty((m, H), c.dtype)
+        incoming = np.empty((q, H), c.dtype)
         incoming[0] = c_prev
-        for q in range(1, m):
-            np.multiply(p3[q - 1, k - 1], incoming[q - 1], out=incoming[q])
-            np.add(incoming[q], c3[q - 1, k - 1], out=incoming[q])
+        for i in range(1, q):
+            np.multiply(p3[i - 1, kk - 1], incoming[i - 1], out=incoming[i])
+            np.add(incoming[i], c3[i - 1, kk - 1], out=incoming[i])
         np.multiply(p3, incoming[:, None], out=p3)
         np.add(c3, p3, out=c3)
-        c_prev, f, c = c3[m - 1, k - 1], f[m * k :], c[m * k :]
-    fc = np.empty(H, c.dtype)
-    for f_t, c_t in zip(f, c):  # what is left, or every step of a wide cell
-        np.multiply(f_t, c_prev, out=fc)
-        np.add(c_t, fc, out=c_t)
-        c_prev = c_t
+        c_prev = c3[q - 1, kk - 1]  # = what `incoming` would hold next, to the bit
     return c_prev
 
 
@@ -727,7 +736,7 @@ def _run_fused(
     dt, H, P, n_in = spec.dtype, spec.hidden_size, h.shape[-1], w.W_ih.shape[1]
     one = np.ones((), dt)
     nb = min(FUSED_BLOCK, T)
-    inp = np.empty((nb, W_cat.shape[1]), dt)  # [x_t, h_{t−1}, 1] of each step of a block
+    inp = np.empty((max(nb, 2), W_cat.shape[1]), dt)  # [x_t, h_{t−1}, 1] of a block's steps
     inp[:, n_in + P :] = 1
     z_scratch = np.empty((nb, 4 * H), dt) if z is None else None
     state = (torch.from_numpy(np.array(h_prev).reshape(1, 1, -1)),
@@ -754,7 +763,10 @@ def _run_fused(
                 hp[1:], hp[0] = h_blk[:-1], first
             state = (h_n, c_n)
             zb = z_scratch[:n] if z is None else z[s:e].reshape(n, 4 * H)
-            np.matmul(inp[:n], W_cat.T, out=zb)
+            if n > 1:
+                np.matmul(inp[:n], W_cat.T, out=zb)
+            else:  # one row alone is a vector product to numpy, which rounds unlike GEMM rows
+                zb[...] = np.matmul(inp[:2], W_cat.T)[:1]
             g_blk = gates[s:e]
             gf = g_blk.reshape(n, 4 * H)
             np.negative(zb, out=gf)  # σ as the cell computes it: 1 / (1 + exp(−z))

@@ -194,3 +194,16 @@ def test_the_numpy_steps_in_a_row_are_the_cells_bits(kw, dtype, monkeypatch):
         for name in ARRAYS:
             a, b = getattr(rows, name), getattr(steps, name)
             assert (a is None and b is None) or a.tobytes() == b.tobytes(), (name, keep_z)
+
+
+@pytest.mark.parametrize("n", [1, 31, 33, 120, 255, 257, 700])
+def test_a_recordings_first_steps_do_not_depend_on_what_follows(n, monkeypatch):
+    """The torch path's blocks and scan chunks are counted from position 0, and a shorter last
+    one computes as a whole one: the first n steps of a recording are, bit for bit, the
+    recording of the first n inputs (what a trace file's valid_steps prefix relies on)."""
+    monkeypatch.setattr(recorder, "FUSED_MIN_T", 1)
+    spec = LSTMSpec.random(4, 6, 2, seed=2, dtype=np.float32)
+    x = np.random.default_rng(4).standard_normal((800, 4))
+    full, part = record(spec, x, keep_z=True), record(spec, x[:n], keep_z=True)
+    for name in ARRAYS:
+        assert getattr(full, name)[:, :, :n].tobytes() == getattr(part, name).tobytes(), name
