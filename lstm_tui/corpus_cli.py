@@ -135,12 +135,22 @@ def cmd_record_corpus(args) -> int:
     if _names_given(args):
         apply_names(model, **_names_given(args))
     lengths = [len(model.tokenize(t)) for t in texts]  # also refuses an unknown word up front
+    compress = getattr(args, "compress", False)
+    if compress and out.exists() and not args.force:  # before the recording, not after it
+        raise UsageError(f"{safe_line(out)} already exists; not overwriting it "
+                         "(pass --force to replace it)")  # fmt: skip
     bar = _Progress(sum(lengths), lengths)
     try:
-        corpus = record_corpus(model, texts, progress=bar, path=out, overwrite=args.force,
-                               exists_hint="pass --force to replace it")  # fmt: skip
+        # uncompressed, the corpus is recorded straight into its file; --compress records it
+        # (into memory, or a temporary file when large) and then writes it compressed
+        corpus = record_corpus(model, texts, progress=bar, path=None if compress else out,
+                               overwrite=args.force, exists_hint="pass --force to replace it")
     finally:
         bar.clear()
+    if compress:
+        from .cli import _save_trace
+
+        _save_trace(corpus.whole, out, args.force, compress=True)
     n, steps = len(corpus), corpus.whole.T
     what = f"{n} input{'s' if n != 1 else ''} ({steps:,} steps)"
     sys.stdout.write(f"recorded {what} of {safe_line(model.lstm_name or 'the LSTM')} "

@@ -231,3 +231,23 @@ def test_a_damaged_corpus_or_hostile_tokens_are_one_safe_line(tmp_path, capsys):
     code, stdout, _ = run(capsys, "match", good, "--units", "2", "--min-length", 1, "--json")
     assert "\x1b" not in stdout and "\u202e" not in stdout
     assert [json.loads(line)["span"] for line in stdout.splitlines()][0] == ["\x1b[31mred", "\u202eevil"]
+
+
+def test_record_text_file_compress_writes_the_same_corpus_compressed(tmp_path, text_file,
+                                                                     corpus_file, capsys):
+    import zipfile
+
+    out = tmp_path / "small.npz"
+    code, _, err = run(capsys, "record", CHARLM, "--text-file", text_file, "-o", out,
+                       "--compress")
+    assert code == 0, err
+    with zipfile.ZipFile(out) as zf:
+        assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_DEFLATED}
+    small, plain = open_corpus(out), open_corpus(corpus_file)
+    assert len(small) == len(plain) == len(TEXTS)
+    for k in range(len(TEXTS)):
+        np.testing.assert_array_equal(small.trace(k).c, plain.trace(k).c)
+    code, _, err = run(capsys, "record", CHARLM, "--text-file", text_file, "-o", out,
+                       "--compress")
+    assert code == 2 and "already exists" in err  # refused before recording, kept
+    assert open_corpus(out).whole.identity == small.whole.identity
