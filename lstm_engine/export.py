@@ -33,7 +33,7 @@ from .core.errors import InputError
 from .core.files import write_file
 from .core.quantities import QUANTITIES, resolve
 from .core.trace import Trace, step_index
-from .select import parts
+from .select import check_layer_direction, parts
 
 #: The most numbers a JSON export holds (about 20 MB of text); larger traces: npz or csv.
 JSON_MAX_NUMBERS = 1_000_000
@@ -65,22 +65,11 @@ def _writer(path, write_text, overwrite: bool, exists_hint: str) -> Path:
     return write_file(path, write, overwrite=overwrite, exists_hint=exists_hint)
 
 
-def _check_place(whole: Trace, layer, direction) -> tuple[int, int]:
-    layer, direction = step_index(layer), step_index(direction)
-    if not 0 <= layer < whole.num_layers:
-        raise InputError(f"layer {layer + 1} does not exist (the LSTM has {whole.num_layers}; "
-                         "layers are numbered from 1)")  # fmt: skip
-    if not 0 <= direction < whole.num_directions:
-        raise InputError(f"direction {direction} does not exist (the LSTM has "
-                         f"{whole.num_directions})")  # fmt: skip
-    return layer, direction
-
-
 def unit_table(source, t: int, layer: int = 0, direction: int = 0) -> tuple[list[str], list[list]]:
     """(header, rows) of the unit table at position t: one row per unit, QUANTITIES' columns
     (h is empty for units past its width when the LSTM projects)."""
     whole, starts, windows = parts(source)
-    layer, direction = _check_place(whole, layer, direction)
+    layer, direction = check_layer_direction(whole, layer, direction)
     t = step_index(t)
     if not 0 <= t < whole.T:
         raise InputError(f"step {t + 1} is outside the trace (1..{whole.T})")
@@ -115,7 +104,7 @@ def export_csv(
         raise InputError("a CSV export is either the unit table at one step (t) or one "
                          "quantity over the whole trace (quantity)")  # fmt: skip
     whole, starts, windows = parts(source)
-    layer, direction = _check_place(whole, layer, direction)
+    layer, direction = check_layer_direction(whole, layer, direction)
     fmt = number_format(whole.c.dtype)
     if t is not None:
         header, rows = unit_table(source, t, layer, direction)

@@ -155,12 +155,9 @@ def input_of(starts: np.ndarray, position) -> int:
     return int(np.searchsorted(starts, position, side="right")) - 1
 
 
-def _check_place(whole: Trace, quantity: str, layer, direction) -> tuple[str, int, int, int]:
-    try:
-        q = resolve(quantity)
-    except KeyError:
-        names = ", ".join(sorted({*REGISTRY, *ALIASES}))
-        raise InputError(f"unknown quantity {quantity!r}; expected one of {names}") from None
+def check_layer_direction(whole: Trace, layer, direction) -> tuple[int, int]:
+    """(layer, direction) as indices of `whole`, or an InputError a user can read (layers
+    counted from 1, as on screen)."""
     layer, direction = step_index(layer), step_index(direction)
     if not 0 <= layer < whole.num_layers:
         raise InputError(f"layer {layer + 1} does not exist (the LSTM has {whole.num_layers}; "
@@ -168,6 +165,16 @@ def _check_place(whole: Trace, quantity: str, layer, direction) -> tuple[str, in
     if not 0 <= direction < whole.num_directions:
         raise InputError(f"direction {direction} does not exist (the LSTM has "
                          f"{whole.num_directions})")  # fmt: skip
+    return layer, direction
+
+
+def _check_place(whole: Trace, quantity: str, layer, direction) -> tuple[str, int, int, int]:
+    try:
+        q = resolve(quantity)
+    except KeyError:
+        names = ", ".join(sorted({*REGISTRY, *ALIASES}))
+        raise InputError(f"unknown quantity {quantity!r}; expected one of {names}") from None
+    layer, direction = check_layer_direction(whole, layer, direction)
     width = whole.out_size if q.width == "out" else whole.hidden_size
     return q.name, layer, direction, width
 

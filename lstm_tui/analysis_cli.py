@@ -20,8 +20,8 @@ import math
 import os
 import sys
 
-from .cli import PROG, UsageError, _add_model_args, _Parser, _whole_number
-from .find import _direction_index, _layer_number
+from .cli import PROG, UsageError, _add_model_args, _layer_number, _Parser, _whole_number
+from .find import _direction_index
 from .text import display, safe_line
 
 EXIT_CLEAN, EXIT_FOUND = 0, 1

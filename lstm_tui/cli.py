@@ -113,6 +113,11 @@ def _positive(s: str) -> int:
     return _whole_number(s, 1, "examples are numbered from 1")
 
 
+def _layer_number(s: str) -> int:
+    """--layer as every command reads it: from 1, as the screen numbers layers."""
+    return _whole_number(s, 1, "layers are numbered from 1")
+
+
 def version() -> str:
     """The installed package's version (pyproject.toml's), or why there is none."""
     from importlib.metadata import PackageNotFoundError

@@ -20,7 +20,10 @@ import re
 import sys
 import time
 
-from .cli import PROG, UsageError, _add_model_args, _names_given, _Parser, _same_file
+from .cli import (
+    PROG, UsageError, _add_model_args, _layer_number, _names_given, _non_negative, _Parser,
+    _same_file, _whole_number,
+)  # fmt: skip
 from .text import display, safe_line
 
 EXIT_MATCH, EXIT_NONE = 0, 1
@@ -49,16 +52,6 @@ def check_text_file_args(args) -> None:
                         ("--compare-model", getattr(args, "compare_model", None))):  # fmt: skip
         if given:
             raise UsageError(f"argument {flag}: not allowed with argument --text-file")
-
-
-def _layer_number(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a layer number, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"layers are numbered from 1, got {v}")
-    return v
 
 
 def _direction_index(trace, name: str | None) -> int:
@@ -188,9 +181,9 @@ def match_parser() -> argparse.ArgumentParser:
                    help="a unit is on where tanh of its value is at least θ (default 0.3)")
     p.add_argument("--transform", choices=("tanh", "raw"), default="tanh",
                    help="compare tanh of the value (default, as LSTMVis) or the value itself")
-    p.add_argument("--left", type=_count, default=1, metavar="N",
+    p.add_argument("--left", type=_non_negative, default=1, metavar="N",
                    help="steps read just before the span on which a unit must be off (default 1)")
-    p.add_argument("--right", type=_count, default=0, metavar="N",
+    p.add_argument("--right", type=_non_negative, default=0, metavar="N",
                    help="steps read just after the span on which a unit must be off (default 0)")
     p.add_argument("--quantity", default="c", metavar="NAME",
                    help="what is compared: c (default, as LSTMVis shows states), h, a gate, or "
@@ -203,9 +196,9 @@ def match_parser() -> argparse.ArgumentParser:
                    help="only spans of exactly N steps")
     p.add_argument("--min-length", type=_positive_count, default=2, metavar="N",
                    help="the shortest span otherwise (default 2, as LSTMVis)")
-    p.add_argument("--limit", type=_count, default=50, metavar="N",
+    p.add_argument("--limit", type=_non_negative, default=50, metavar="N",
                    help="at most N matches (default 50; 0 for all)")
-    p.add_argument("--context", type=_count, default=5, metavar="N",
+    p.add_argument("--context", type=_non_negative, default=5, metavar="N",
                    help="tokens of context shown on each side (default 5)")
     p.add_argument("--json", action="store_true",
                    help='one JSON object per match: {"rank", "input", "first_step", "last_step", '
@@ -213,21 +206,8 @@ def match_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _count(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {v}")
-    return v
-
-
 def _positive_count(s: str) -> int:
-    v = _count(s)
-    if v < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return v
+    return _whole_number(s, 1, "must be 1 or more")
 
 
 def _units(text: str) -> list[int]:

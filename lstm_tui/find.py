@@ -19,7 +19,7 @@ import math
 import os
 import sys
 
-from .cli import PROG, UsageError, _add_model_args, _Parser
+from .cli import PROG, UsageError, _add_model_args, _layer_number, _Parser
 from .text import display, safe_line
 
 EXIT_MATCH, EXIT_NONE, EXIT_ERROR = 0, 1, 2
@@ -51,16 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help='one JSON object per matching step: {"t", "token", "values"} '
                    '(non-finite numbers as the strings "nan", "inf", "-inf")')  # fmt: skip
     return p
-
-
-def _layer_number(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a layer number, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"layers are numbered from 1, got {v}")
-    return v
 
 
 def _direction_index(trace, name: str | None) -> int:

@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from .cli import PROG, UsageError, _add_model_args, _Parser, _save_trace
+from .cli import PROG, UsageError, _add_model_args, _layer_number, _Parser, _save_trace
 from .text import display, safe_line
 
 EXIT_SAME, EXIT_DIFFERENT, EXIT_ERROR = 0, 1, 2
@@ -33,21 +33,11 @@ def add_edit_args(record: argparse.ArgumentParser) -> None:
                         help="a what-if edit, e.g. 'c[11] = 0 at 6', 'f[3] = 1 from 6', "
                         "'ablate 11 from 6', 'token 6 = Spain' (steps as on screen, 1..T); "
                         "repeat for several; the trace saved is the branch")  # fmt: skip
-    record.add_argument("--layer", type=_layer, default=1, metavar="N",
+    record.add_argument("--layer", type=_layer_number, default=1, metavar="N",
                         help="the layer (from 1, as on screen) of edits without an L prefix")
     record.add_argument("--direction", choices=("forward", "reverse"), default=None,
                         help="the direction of edits without a direction prefix "
                         "(default the LSTM's first)")  # fmt: skip
-
-
-def _layer(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a layer number, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"layers are numbered from 1, got {v}")
-    return v
 
 
 class EditSyntaxError(Exception):
