@@ -329,19 +329,25 @@ class _Private:
 _MPROTECT: list = []
 
 
-def _protect(a: np.ndarray) -> bool:
-    """Make the pages of a (page-aligned, mmap'd) array read-only: a write through any alias
-    of them faults instead of changing a trace."""
-    if not _MPROTECT:
+def _libc(name: str, cache: list):
+    """libc's `name(addr, length, flags)` (mprotect, madvise) as a ctypes function, looked up
+    once into `cache`; None where the C library has none (the callers then do without)."""
+    if not cache:
         try:
             import ctypes
 
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-            _MPROTECT.append(libc.mprotect)
+            fn = getattr(ctypes.CDLL(None, use_errno=True), name)
+            fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            cache.append(fn)
         except (OSError, AttributeError):
-            _MPROTECT.append(None)
-    if _MPROTECT[0] is None or a.ctypes.data % mmap.PAGESIZE:
+            cache.append(None)
+    return cache[0]
+
+
+def _protect(a: np.ndarray) -> bool:
+    """Make the pages of a (page-aligned, mmap'd) array read-only: a write through any alias
+    of them faults instead of changing a trace."""
+    if _libc("mprotect", _MPROTECT) is None or a.ctypes.data % mmap.PAGESIZE:
         return False
     return _MPROTECT[0](a.ctypes.data, a.nbytes, mmap.PROT_READ) == 0
 
@@ -388,16 +394,7 @@ def _huge_pages(a: np.ndarray) -> None:
     huge = 2**21
     if a.nbytes < 4 * huge or not sys.platform.startswith("linux"):
         return
-    if not _MADVISE:
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-            _MADVISE.append(libc.madvise)
-        except (OSError, AttributeError):
-            _MADVISE.append(None)
-    if _MADVISE[0] is not None:
+    if _libc("madvise", _MADVISE) is not None:
         start = a.ctypes.data
         lo, hi = -(-start // huge) * huge, (start + a.nbytes) // huge * huge
         _MADVISE[0](lo, hi - lo, 14)  # MADV_HUGEPAGE; a refusal only costs the speed-up
