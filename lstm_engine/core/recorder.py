@@ -6,8 +6,9 @@ with what-if edits (core/edits.py) from the state at the edited step, only
 where the edits can reach. All three advance with the same cell (core/cell.py), and
 record and branch share the input projection and the step loop too. Where torch
 computes the cell and is already imported, record lets torch's kernel run the
-recurrence and recovers the rest from its h (`_run_fused`), equal to the cell to
-rounding; a branch re-runs only from the first step that can come out other than
+recurrence (`_run_fused`) and takes the gates and c from the workspace its oneDNN kernel
+keeps for backward (core/onednn_workspace.py), or recovers them from its h, equal to
+the cell to rounding either way; a branch re-runs only from the first step that can come out other than
 its parent's, so a branch whose edits change nothing is its parent bit for bit
 either way. Large recordings live in sealed shared memory that a branch maps
 copy-on-write (`_SharedBuffer`), and `record(buffers=...)` writes a trace where
@@ -736,8 +737,10 @@ def _run_fused(
 
     At small H a step is a dozen numpy calls of a microsecond each, and torch's whole step
     costs about two: so torch runs the recurrence, FUSED_BLOCK steps at a time from the
-    state the block reads, and gives h. Everything else follows from h exactly, without a
-    step loop over the nonlinear part: z_t = W_ih x_t + W_hh h_{t−1} + b for the whole
+    state the block reads, and gives h. In float32 without z its oneDNN kernel also hands
+    over the block's gates and c (onednn_workspace.read, checked on every block). Otherwise,
+    or where that check fails, everything follows from h exactly, without a step loop over
+    the nonlinear part (`_recover`): z_t = W_ih x_t + W_hh h_{t−1} + b for the whole
     block in one matrix product (of [x_t, h_{t−1}, 1] with [W_ih, W_hh, b], cached), the
     gates by one call per operation, and c by the linear recurrence c_t = f_t c_{t−1} +
     i_t g_t in chunks (`_linear_scan`). So h is torch's own and the rest agrees with the
