@@ -22,6 +22,7 @@ out otherwise costs speed, never a wrong number.
 
 from __future__ import annotations
 
+import functools
 import sys
 import warnings
 
@@ -83,10 +84,13 @@ def _leading(n: int) -> int:
     return ld + 16 if ld % 256 == 0 else ld
 
 
+@functools.lru_cache(maxsize=64)
 def _sample(H: int) -> np.ndarray:
     """Rows of [i; f; g; o] to check: each gate's first, last and six units between."""
     units = np.unique(np.linspace(0, H - 1, min(H, 8)).astype(np.intp))
-    return (units + H * np.arange(4)[:, None]).reshape(-1)
+    rows = (units + H * np.arange(4)[:, None]).reshape(-1)
+    rows.flags.writeable = False  # shared by every call
+    return rows
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
