@@ -419,11 +419,12 @@ class MemoryBuffers:
 
     def __init__(self) -> None:
         self._sealed: dict[str, Any] = {}
+        self._small: dict[str, np.ndarray] = {}  # sealed together, by one copy, when done
 
     def allocate(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
         dtype = np.dtype(dtype)
-        if dtype.itemsize * math.prod(shape) < SMALL_BUFFER:  # sealed by a copy, when done
-            self._sealed[name] = writable = np.empty(shape, dtype)
+        if dtype.itemsize * math.prod(shape) < SMALL_BUFFER:
+            self._small[name] = writable = np.empty(shape, dtype)
             return writable
         # (off Linux there is no memfd_create, and fcntl is None off Unix: no F_ADD_SEALS)
         if dtype.itemsize * math.prod(shape) >= SHARED_MIN and hasattr(os, "memfd_create") \
@@ -435,11 +436,8 @@ class MemoryBuffers:
         return writable
 
     def finish(self) -> dict[str, np.ndarray]:
-        small = [name for name, b in self._sealed.items() if isinstance(b, np.ndarray)]
-        done = dict(zip(small, seal_all([self._sealed[name] for name in small])))
+        done = dict(zip(self._small, seal_all(list(self._small.values()))))
         for name, sealed in self._sealed.items():
-            if name in done:
-                continue
             if isinstance(sealed, _SharedBuffer):
                 array = sealed.seal()
                 if array is None:  # a writable view outlived the run: sealed by a copy
@@ -791,6 +789,10 @@ def _run_fused(
                 c_read = in_order(c_blk)
                 c_read[: n - 1], c_read[n - 1] = read[1], c_n_np
                 c_last = c_read[n - 1]
+                # let the workspace go before the next block's: torch frees it, and the
+                # allocator hands the same pages to the next one (two alive at once cost
+                # fresh pages, a fifth of torch's time at H=256)
+                ran = read = ws = None
             else:
                 c_last = _recover(zb=z_scratch[:n] if z is None else z[s:e].reshape(n, 4 * H),
                                   inp=inp, W_cat=W_cat, g_blk=g_blk, c_blk=c_blk, one=one,
