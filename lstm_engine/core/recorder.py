@@ -25,7 +25,7 @@ import os
 import sys
 import warnings
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -249,22 +249,26 @@ def _first_nonfinite(
     return best[1] if best else None
 
 
-#: Each spec's (config, dtype name) for the meta: a frozen spec's config cannot change, and
-#: building it was a tenth of recording a five-word sentence. (The Trace copies the meta as
-#: it freezes it, so no trace shares this dict.)
+#: Each spec's (config, dtype name) for the meta, and its all-finite meta by source, frozen
+#: (core/trace.frozen_json): a frozen spec's config cannot change, and building and checking
+#: it was a tenth of recording a five-word sentence.
 _CONFIGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _meta(spec: LSTMSpec, source: str | None, nonfinite: dict | None) -> dict:
+def _meta(spec: LSTMSpec, source: str | None, nonfinite: dict | None) -> Mapping:
+    """The engine's meta of a recording: read-only (a caller adds its keys to a copy)."""
     known = _CONFIGS.get(spec)
     if known is None:
-        known = _CONFIGS[spec] = (frozen_json(spec.config(), "meta['config']"), str(spec.dtype))
-    return {
-        "config": known[0],
-        "dtype": known[1],
-        "source": source,
-        "first_nonfinite": nonfinite,
-    }
+        config = frozen_json(spec.config(), "meta['config']")
+        known = _CONFIGS[spec] = (config, str(spec.dtype), {})
+    cache = nonfinite is None and (source is None or isinstance(source, str))
+    meta = known[2].get(source) if cache else None
+    if meta is None:
+        meta = frozen_json({"config": known[0], "dtype": known[1], "source": source,
+                            "first_nonfinite": nonfinite}, "meta")  # fmt: skip
+        if cache and len(known[2]) < 64:  # a few sources per spec, in practice
+            known[2][source] = meta
+    return meta
 
 
 #: Buffers from this size on live in sealed shared memory (a memfd, Linux), so that a branch
@@ -524,6 +528,8 @@ def record(
     nonfinite = _first_nonfinite(spec, x, h0 if given_h0 else None, c0 if given_c0 else None,
                                  arrays, (gates, c, h), finite=finite)  # fmt: skip
     full_meta = _meta(spec, source, nonfinite)
+    if meta:
+        full_meta = dict(full_meta)
     for key, value in (meta or {}).items():
         if key == "branch" or key in full_meta and value != full_meta[key]:
             raise InputError(
