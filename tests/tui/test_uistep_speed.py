@@ -24,3 +24,74 @@ def test_fast_fmt_prints_what_fmt_prints(gate, digits, width):
     specs = fmt_specs(width, gate, digits)
     for v in values:
         assert fast_fmt(v, width, gate, digits, specs) == fmt(v, width, gate, digits), v
+
+
+# --- on screen: what the caches keep is what a fresh screen draws
+import asyncio  # noqa: E402
+
+from textual.geometry import Region  # noqa: E402
+
+from lstm_tui.app import LstmTuiApp  # noqa: E402
+from lstm_tui.screens.debugger import DebuggerScreen  # noqa: E402
+from lstm_tui.widgets.sequence_strip import SequenceStrip  # noqa: E402
+from lstm_tui.widgets.status_header import StatusHeader  # noqa: E402
+from lstm_tui.widgets.unit_table import UnitTable  # noqa: E402
+
+from tui_helpers import synthetic_source  # noqa: E402
+
+SIZE = (120, 36)
+
+
+def lines_of(widget) -> list[list[tuple[str, str]]]:
+    """The widget's lines as (text, style) segments: what the compositor is given."""
+    w, h = widget.outer_size
+    return [[(seg.text, str(seg.style)) for seg in strip]
+            for strip in widget.render_lines(Region(0, 0, w, h))]  # fmt: skip
+
+
+async def _table_at(source, keys: tuple[str, ...], t: int):
+    app = LstmTuiApp(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DebuggerScreen)
+        screen.CONTEXT_HZ = 0
+        await pilot.press(*keys)
+        screen._goto(t)
+        screen.unit = 6  # the sorts select their top unit, which depends on where they were
+        await pilot.pause()
+        return lines_of(app.screen.query_one(UnitTable))
+
+
+def test_table_rows_after_a_walk_equal_a_fresh_screens():
+    """The remembered cell styles are the ones cell_style gives: a table reached after
+    stepping over other steps, sorting and switching direction draws what a new one draws."""
+    source = synthetic_source(layers=2, bidirectional=True, hidden=40, T=30, seed=4)
+    walk = ("right",) * 12 + ("s", "d") + ("left",) * 5 + ("d", "s") * 1
+    walked = asyncio.run(_table_at(source, walk, 17))
+    fresh = asyncio.run(_table_at(source, ("s", "d", "d", "s"), 17))
+    assert walked == fresh
+
+
+def test_a_theme_change_restyles_the_strip_and_header():
+    """The cached component styles are dropped when Textual restyles the widgets."""
+    source = synthetic_source(hidden=6, T=10, seed=5)
+
+    async def run():
+        app = LstmTuiApp(source)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            strip, header = app.screen.query_one(SequenceStrip), app.screen.query_one(StatusHeader)
+            before = lines_of(strip), lines_of(header)
+            app.theme = "textual-light"
+            await pilot.pause()
+            for widget in (strip, header):
+                for name in widget.COMPONENT_CLASSES:
+                    assert widget.component_style(name) == widget.get_component_rich_style(name)
+            after = lines_of(strip), lines_of(header)
+            assert after != before
+            app.theme = "textual-dark"
+            await pilot.pause()
+            assert (lines_of(strip), lines_of(header)) == before
+
+    asyncio.run(run())
