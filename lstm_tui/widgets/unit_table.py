@@ -342,7 +342,7 @@ class UnitTable(ScrollView, can_focus=False):
         row = None if y == 0 else y - 1 + round(scroll_y)
         cw = self._widths
         key = (row, cw, self.unit if row is not None else (cols.sort, cols.descending),
-               self.app.current_theme.name)  # fmt: skip
+               self.app.theme)  # fmt: skip
         strip = self._cache.get(key)
         if strip is None:
             strip = self._header(cols, cw, base) if row is None else self._row(cols, row, cw, base)
@@ -370,10 +370,11 @@ class UnitTable(ScrollView, can_focus=False):
 
     def _row_context(self, cols: StepColumns, cw: tuple[int, ...]) -> tuple:
         """What every row of this frame shares, looked up once a frame rather than once a
-        row or a cell: the shown columns with their scales, kinds and number formats, and
-        the step's values as one (columns, H) array (a row is then one `tolist`)."""
-        key = (cols, cw, self._digits, self._glyphs, self.app.current_theme.name,
-               self.app.no_color)  # fmt: skip
+        row or a cell: the shown columns with their scales, kinds and number formats, the
+        step's values as one (columns, H) array (a row is then one `tolist`), and each
+        column's style memo for the other rows and the selected one (`_style_memos`)."""
+        key = (cols, cw, self._digits, self._glyphs, self.app.theme, self.app.no_color,
+               self.size.width)  # fmt: skip
         if self._row_key is not None and all(a is b or a == b for a, b in
                                                  zip(key, self._row_key)):  # fmt: skip
             return self._row_shared
@@ -387,7 +388,8 @@ class UnitTable(ScrollView, can_focus=False):
             specs = fmt_specs(w - glyph_w, gate, digits)
             cells.append((q, w - glyph_w, gate, digits, cols.scales[q], q in UNIT_COLUMNS, specs))
         values = np.array([cols.values[q] for q, *_ in shown], dtype=np.float64)
-        self._row_shared = (cells, values, mono, self.app.current_theme.dark)
+        memos = (self._style_memos(False, cells), self._style_memos(True, cells))
+        self._row_shared = (cells, values, mono, self.app.current_theme.dark, memos)
         self._row_key = key
         return self._row_shared
 
@@ -395,7 +397,7 @@ class UnitTable(ScrollView, can_focus=False):
         """Per shown column, the cell styles met so far by rounded value (`cell_style`'s own
         rounding), for the selected row or the others, in this theme: a dict lookup per cell
         where `cell_style` hashes a Style. Bounded (STYLE_MEMO entries a column)."""
-        theme = (self.app.current_theme.name, self.app.no_color, selected)
+        theme = (self.app.theme, self.app.no_color, selected)
         memos = self._memos
         if len(memos) > 4 * len(COLUMNS) * 2:  # scales of other layers, directions, traces
             memos.clear()
@@ -417,11 +419,13 @@ class UnitTable(ScrollView, can_focus=False):
         mark = unit in self.marked
         gap = Segment(MARKED, under + styles["marked"]) if mark else Segment(" ", under)
         segs = [Segment(number, under)]
+        length = len(number)  # cells so far (the numbers are ASCII; a name may not be)
         if self._unit_w > len(number):
             tail = name + " " * (self._unit_w - cell_len(number) - 1 - cell_len(name))
             segs += [gap, Segment(tail, under)]
-        cells, values, mono, dark = self._row_context(cols, cw)
-        memos = self._style_memos(selected, cells)
+            length += cell_len(gap.text) + cell_len(tail)
+        cells, values, mono, dark, memos = self._row_context(cols, cw)
+        memos = memos[selected]
         space = Segment(" ", under)
         for (q, width, gate, digits, scale, steps, specs), memo, v in zip(
                 cells, memos, values[:, unit].tolist()):  # fmt: skip
@@ -436,14 +440,22 @@ class UnitTable(ScrollView, can_focus=False):
             if mono:
                 glyph = " " + (gate_glyph(v) if gate else signed_glyph(v, scale)) + " "
                 segs.append(Segment(glyph, under))
+                length += cell_len(glyph)
             else:
                 segs.append(space)
+                length += 1
             if steps:
                 text = fmt_steps(v, width)
             else:
                 text = fast_fmt(v, width, gate, digits, specs)
             segs.append(Segment(text, style))
-        return Strip(segs)
+            length += len(text)
+        # padded here as render_line's crop_extend would pad it, with its length known
+        width = self.size.width
+        if length < width:
+            segs.append(Segment(" " * (width - length), base))
+            length = width
+        return Strip(segs, length)
 
     # --- messages up
     def on_click(self, event: events.Click) -> None:
