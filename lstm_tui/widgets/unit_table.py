@@ -188,6 +188,7 @@ class UnitTable(ScrollView, can_focus=False):
         self._name_w = 0
         self._glyphs = False  # NO_COLOR and room for a glyph before each number
         self._row_key: tuple | None = None
+        self._layout_key: tuple | None = None
         self._memos: dict[tuple, dict[float, Style]] = {}
         self._row_shared: tuple = ()
 
@@ -266,6 +267,14 @@ class UnitTable(ScrollView, can_focus=False):
         return column_label(q, cols.reverse, cols.projected)
 
     def _set_virtual_size(self) -> None:
+        """Lay the columns out for what they depend on, which a step does not change (the
+        widths are the sequence's, measured per layer and direction)."""
+        cols = self.columns
+        key = (cols.H, cols.sort, cols.projected, cols.reverse, cols.widths, self.names,
+               self.marked, self.size, self.app.no_color)  # fmt: skip
+        if key == self._layout_key:
+            return
+        self._layout_key = key
         # names take only the room the step's numbers leave at two decimals (3 cells at least)
         need = self._needs()[: len(COLUMNS) - len(UNIT_COLUMNS)]
         self._num_w = max(UNIT_W, len(str(self.columns.H - 1)) + 1)
