@@ -28,6 +28,7 @@ from textual.screen import Screen
 from lstm_engine import EngineError
 
 from .screens.status import ErrorScreen, LoadingScreen
+from .threads import share_cores
 from .text import safe_line
 
 if TYPE_CHECKING:
@@ -189,43 +190,6 @@ class LstmTuiApp(App[int]):
                     b.tooltip or b.description, f"Debugger key: {keys}",
                     partial(screen.run_action, always(b.action)),
                 )
-
-
-def share_cores() -> Callable[[], None]:
-    """One BLAS thread and one torch thread while the screen is up; returns what puts them back.
-
-    What records while the UI runs (the loading worker, an edit's branch, another example,
-    a corpus) shares the machine with the UI thread, and a library's second thread on a busy
-    two-core machine mostly spins: a 600-step H=1024 record() under a load of 12 took 5–6 s
-    with one OpenBLAS thread and 19–21 s with two (4 s of its CPU spent spinning). OpenBLAS is
-    limited at run time through threadpoolctl when it is installed (numpy reads
-    OPENBLAS_NUM_THREADS only when it loads); torch with set_num_threads, or through
-    OMP_NUM_THREADS if it is imported later (a model file the loading worker opens).
-    A variable the user set is left alone.
-    """
-    undo: list[Callable[[], None]] = []
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        pass
-    else:
-        if "OPENBLAS_NUM_THREADS" not in os.environ:
-            undo.append(threadpool_limits(1, user_api="blas").restore_original_limits)
-    torch = sys.modules.get("torch")
-    if torch is not None and "OMP_NUM_THREADS" not in os.environ:
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        undo.append(lambda: torch.set_num_threads(before))
-    elif "OMP_NUM_THREADS" not in os.environ:
-        os.environ["OMP_NUM_THREADS"] = "1"
-        undo.append(lambda: os.environ.pop("OMP_NUM_THREADS", None))
-
-    def back() -> None:
-        for step in reversed(undo):
-            step()
-        undo.clear()
-
-    return back
 
 
 def screenshot_name(title: str, when: datetime) -> str:

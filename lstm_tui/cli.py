@@ -537,9 +537,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .corpus_cli import cmd_export, cmd_match
         from .find import cmd_find
 
-        return {"ui": cmd_ui, "record": cmd_record, "info": cmd_info, "diff": _cmd_diff, "find": cmd_find,
-                "explain": cmd_explain, "stats": cmd_stats, "doctor": cmd_doctor,
-                "match": cmd_match, "export": cmd_export}[command](args)
+        from .threads import share_cores
+
+        # the screen sets them while it is up (app.py); a command, while it runs
+        threads_back = share_cores() if command != "ui" else (lambda: None)
+        try:
+            return {"ui": cmd_ui, "record": cmd_record, "info": cmd_info, "diff": _cmd_diff,
+                    "find": cmd_find, "explain": cmd_explain, "stats": cmd_stats,
+                    "doctor": cmd_doctor, "match": cmd_match, "export": cmd_export}[command](args)
+        finally:
+            threads_back()
     except (UsageError, EngineError) as e:
         _fail(str(e))
         return EXIT_USAGE

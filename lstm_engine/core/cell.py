@@ -181,6 +181,8 @@ def lstm_steps(
     one = _ONE[gates.dtype.char]
 
     def flat(a):  # (n, 4, H) rows as (n, 4H), a view (the rows are C-ordered)
+        if a.flags.c_contiguous:  # as_strided costs more than a short recording's steps
+            return a.reshape(a.shape[0], 4 * H)
         return np.lib.stride_tricks.as_strided(a, (a.shape[0], 4 * H), (a.strides[0], a.strides[2]))
 
     if z is None:

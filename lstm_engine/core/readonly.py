@@ -41,6 +41,29 @@ def seal(a: np.ndarray, *, freeze_owner: bool = True) -> np.ndarray:
     return alias
 
 
+def seal_all(arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """`seal` of several small arrays with one copy: one immutable bytes object holds them
+    all (each 64 bytes on from the last, so aligned as its own would be), and each sealed
+    array views its part.
+
+    For a five-word sentence a recording's seven small arrays cost seven copies and seven
+    aliases, a tenth of the recording; the shared bytes live as long as any of them.
+    """
+    parts, offsets, end = [], [], 0
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        offsets.append(end)
+        parts.append(a.reshape(-1).view(np.uint8))
+        pad = -a.nbytes % 64
+        end += a.nbytes + pad
+        parts.append(bytes(pad))
+    data = b"".join(parts)
+    return [
+        np.frombuffer(data, a.dtype, a.size, off).reshape(a.shape) if a.size else seal(a)
+        for a, off in zip(arrays, offsets)
+    ]
+
+
 def sealed_buffer(shape: tuple[int, ...], dtype) -> tuple[np.ndarray, np.ndarray]:
     """(writable, sealed): one new block of memory, seen as a writable and a sealed array.
 
@@ -94,9 +117,11 @@ def _owned_by_bytes(a: np.ndarray) -> bool:
 
 def _is_sealed(a: np.ndarray) -> bool:
     """True when nobody can write through `a`: a view of a `seal` alias or of bytes."""
+    if _owned_by_bytes(a):  # the common case (a recording's buffers), without the lookups
+        return True
     probe = a
     while isinstance(probe, np.ndarray):
         if _SEALED.get(id(probe)) is probe:
             return True
         probe = probe.base
-    return _owned_by_bytes(a)
+    return False

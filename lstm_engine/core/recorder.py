@@ -6,8 +6,9 @@ with what-if edits (core/edits.py) from the state at the edited step, only
 where the edits can reach. All three advance with the same cell (core/cell.py), and
 record and branch share the input projection and the step loop too. Where torch
 computes the cell and is already imported, record lets torch's kernel run the
-recurrence and recovers the rest from its h (`_run_fused`), equal to the cell to
-rounding; a branch re-runs only from the first step that can come out other than
+recurrence (`_run_fused`) and takes the gates and c from the workspace its oneDNN kernel
+keeps for backward (core/onednn_workspace.py), or recovers them from its h, equal to
+the cell to rounding either way; a branch re-runs only from the first step that can come out other than
 its parent's, so a branch whose edits change nothing is its parent bit for bit
 either way. Large recordings live in sealed shared memory that a branch maps
 copy-on-write (`_SharedBuffer`), and `record(buffers=...)` writes a trace where
@@ -34,13 +35,14 @@ try:  # sealed shared memory for large recordings (_SharedBuffer) is Linux's
 except ImportError:  # Windows
     fcntl = None
 
+from . import onednn_workspace
 from .cell import Override, lstm_step, lstm_steps, plain_cell
 from .edits import Edit, ReplaceInput, check_edits, overrides, reach
 from .errors import InputError, SpecError
 from .quantities import previous_step
 from .spec import GATES, LSTMSpec
-from .readonly import finished, sealed_buffer
-from .trace import Trace, seal, step_index
+from .readonly import finished, seal_all, sealed_buffer
+from .trace import Trace, frozen_json, seal, step_index
 
 
 #: How a branch's missing output is announced (meta["output_not_recomputed"] starts with it).
@@ -254,7 +256,7 @@ _CONFIGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def _meta(spec: LSTMSpec, source: str | None, nonfinite: dict | None) -> dict:
     known = _CONFIGS.get(spec)
     if known is None:
-        known = _CONFIGS[spec] = (spec.config(), str(spec.dtype))
+        known = _CONFIGS[spec] = (frozen_json(spec.config(), "meta['config']"), str(spec.dtype))
     return {
         "config": known[0],
         "dtype": known[1],
@@ -417,11 +419,12 @@ class MemoryBuffers:
 
     def __init__(self) -> None:
         self._sealed: dict[str, Any] = {}
+        self._small: dict[str, np.ndarray] = {}  # sealed together, by one copy, when done
 
     def allocate(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
         dtype = np.dtype(dtype)
-        if dtype.itemsize * math.prod(shape) < SMALL_BUFFER:  # sealed by a copy, when done
-            self._sealed[name] = writable = np.empty(shape, dtype)
+        if dtype.itemsize * math.prod(shape) < SMALL_BUFFER:
+            self._small[name] = writable = np.empty(shape, dtype)
             return writable
         # (off Linux there is no memfd_create, and fcntl is None off Unix: no F_ADD_SEALS)
         if dtype.itemsize * math.prod(shape) >= SHARED_MIN and hasattr(os, "memfd_create") \
@@ -433,7 +436,7 @@ class MemoryBuffers:
         return writable
 
     def finish(self) -> dict[str, np.ndarray]:
-        done = {}
+        done = dict(zip(self._small, seal_all(list(self._small.values()))))
         for name, sealed in self._sealed.items():
             if isinstance(sealed, _SharedBuffer):
                 array = sealed.seal()
@@ -441,7 +444,7 @@ class MemoryBuffers:
                     array = seal(np.frombuffer(sealed._map, sealed.dtype).reshape(sealed.shape))
                 done[name] = array
             else:
-                done[name] = seal(sealed) if isinstance(sealed, np.ndarray) else finished(sealed)
+                done[name] = finished(sealed)
         return done
 
 
@@ -472,7 +475,9 @@ def record(
     below's output), so a file-backed recording's memory stays that of a few blocks.
 
     The pre-activations z are kept where they are cheap: by default when they
-    take at most Z_KEEP_LIMIT bytes (`keep_z=True`/`False` decides outright).
+    take at most Z_KEEP_LIMIT bytes and the recording computes them anyway (not where
+    torch's oneDNN kernel hands over the gates: core/onednn_workspace.py);
+    `keep_z=True`/`False` decides outright.
     They are 4 of the 10·H numbers a step stores, and for long sequences of
     wide models it is the memory, more than the arithmetic, that a full trace
     costs (see bench/bench_engine.py). Without them trace.z is None.
@@ -481,8 +486,10 @@ def record(
     h0, c0 = initial_state(spec, h0, c0)
     L, D, T = spec.num_layers, spec.num_directions, seq.shape[0]
     H, P, dt = spec.hidden_size, spec.out_size, spec.dtype
-    if keep_z is None:
-        keep_z = L * D * T * 4 * H * dt.itemsize <= Z_KEEP_LIMIT
+    finite, fast = True, fused(spec, T)
+    if keep_z is None:  # where torch's workspace gives the gates, z would cost a GEMM more
+        keep_z = L * D * T * 4 * H * dt.itemsize <= Z_KEEP_LIMIT and not (
+            fast and onednn_workspace.available(spec))
     # the trace's buffers, written here and sealed (or flushed to their file) once the run is done
     store = MemoryBuffers() if buffers is None else buffers
     x = store.allocate("x", (T, spec.input_size), dt)
@@ -494,7 +501,6 @@ def record(
     h = store.allocate("h", (L, D, T, P), dt)
     z = store.allocate("z", (L, D, T, 4, H), dt) if keep_z else None
 
-    finite, fast = True, fused(spec, T)
     with np.errstate(over="ignore", invalid="ignore"):
         for layer in range(L):
             layer_in = _LayerInput(x, h, layer)
@@ -508,7 +514,7 @@ def record(
     del layer_in, rows, x, gates, c, h, z
     done = store.finish()
     x, gates, c, h, z = done["x"], done["gates"], done["c"], done["h"], done.get("z")
-    h0, c0 = seal(h0), seal(c0)
+    h0, c0 = seal_all([h0, c0])
     arrays = dict(
         i=gates[:, :, :, 0], f=gates[:, :, :, 1], g=gates[:, :, :, 2], o=gates[:, :, :, 3],
         c=c, h=h,
@@ -544,6 +550,14 @@ class _LayerInput:
         if self.below.shape[0] == 1:
             return self.below[0, lo:hi]
         return np.concatenate([self.below[0, lo:hi], self.below[1, lo:hi]], -1)
+
+    def rows_into(self, lo: int, hi: int, out: np.ndarray) -> None:
+        """`rows(lo, hi)` written into `out`, without the concatenation's copy."""
+        if self.below is None or self.below.shape[0] == 1:
+            out[...] = self.rows(lo, hi)
+        else:
+            P = self.below.shape[2]
+            out[:, :P], out[:, P:] = self.below[0, lo:hi], self.below[1, lo:hi]
 
 
 def _run(
@@ -603,8 +617,10 @@ def _run(
                 lstm_step(w, act, zx_t, h_prev, c_prev, z_t, gates_t, c_t, h_t, clip,
                           input_forget, edited.get(t))  # fmt: skip
                 h_prev, c_prev = h_t, c_t
-        # checked while the block is still in the cache: no pass over the trace afterwards
-        finite = finite and all(_all_finite(r) for r in rows[1:4])
+        # checked while the block is still in the cache: no pass over the trace afterwards.
+        # Unedited, a NaN gate makes c_t or h_t NaN, so those two say it; an edit can set
+        # c or h back to a number after a NaN gate, so then the gates are looked at too
+        finite = finite and all(_all_finite(r) for r in rows[1 if edited else 2 : 4])
     return finite
 
 
@@ -719,8 +735,10 @@ def _run_fused(
 
     At small H a step is a dozen numpy calls of a microsecond each, and torch's whole step
     costs about two: so torch runs the recurrence, FUSED_BLOCK steps at a time from the
-    state the block reads, and gives h. Everything else follows from h exactly, without a
-    step loop over the nonlinear part: z_t = W_ih x_t + W_hh h_{t−1} + b for the whole
+    state the block reads, and gives h. In float32 without z its oneDNN kernel also hands
+    over the block's gates and c (onednn_workspace.read, checked on every block). Otherwise,
+    or where that check fails, everything follows from h exactly, without a step loop over
+    the nonlinear part (`_recover`): z_t = W_ih x_t + W_hh h_{t−1} + b for the whole
     block in one matrix product (of [x_t, h_{t−1}, 1] with [W_ih, W_hh, b], cached), the
     gates by one call per operation, and c by the linear recurrence c_t = f_t c_{t−1} +
     i_t g_t in chunks (`_linear_scan`). So h is torch's own and the rest agrees with the
@@ -736,6 +754,8 @@ def _run_fused(
     inp = np.empty((max(nb, 2), W_cat.shape[1]), dt)  # [x_t, h_{t−1}, 1] of a block's steps
     inp[:, n_in + P :] = 1
     z_scratch = np.empty((nb, 4 * H), dt) if z is None else None
+    # the gates and c straight from the kernel's workspace, when z is not wanted
+    workspace = z is None and onednn_workspace.available(spec)
     state = (torch.from_numpy(np.array(h_prev).reshape(1, 1, -1)),
              torch.from_numpy(np.array(c_prev).reshape(1, 1, -1)))  # fmt: skip
     c_last, finite = c_prev, True
@@ -746,42 +766,84 @@ def _run_fused(
             e = min(s + nb, T)
             n = e - s
             x_blk, h_blk, hp = inp[:n, :n_in], h[s:e], inp[:n, n_in : n_in + P]
-            x_blk[...] = layer_in.rows(s, e)
-            seq = torch.from_numpy(np.ascontiguousarray(x_blk[::-1]) if reverse else x_blk)
-            out, h_n, c_n = torch.lstm(seq[:, None], state, params, w.b_ih is not None,
-                                       1, 0.0, False, False, False)  # fmt: skip
-            out = out[:, 0].numpy()
-            h_blk[...] = out[::-1] if reverse else out
-            # the h_{t−1} each step read, in sequence order: the block's first read is the state
-            first = state[0].reshape(-1).numpy()
-            if reverse:
-                hp[:-1], hp[-1] = h_blk[1:], first
-            else:
-                hp[1:], hp[0] = h_blk[:-1], first
+            layer_in.rows_into(s, e, x_blk)
+            seq = torch.from_numpy(x_blk[::-1].copy() if reverse else x_blk)
+            read = None
+            ran = workspace and onednn_workspace.forward(torch, params, seq, state)
+            if ran:
+                out, h_n, c_n, ws = ran
+                out = out.numpy()
+                _fill_h(h_blk, hp, out, state[0], reverse, ends=True)
+                c_n_np = c_n.reshape(-1).numpy()
+                read = onednn_workspace.read(ws, inp[:n][::-1] if reverse else inp[:n], W_cat,
+                                             out, c_last, c_n_np)  # fmt: skip
+            if read is None:  # torch's own forward gives h, and the rest is recovered from it
+                out, h_n, c_n = torch.lstm(seq[:, None], state, params, w.b_ih is not None,
+                                           1, 0.0, False, False, False)  # fmt: skip
+                _fill_h(h_blk, hp, out[:, 0].numpy(), state[0], reverse)
             state = (h_n, c_n)
-            zb = z_scratch[:n] if z is None else z[s:e].reshape(n, 4 * H)
-            if n > 1:
-                np.matmul(inp[:n], W_cat.T, out=zb)
-            else:  # one row alone is a vector product to numpy, which rounds unlike GEMM rows
-                zb[...] = np.matmul(inp[:2], W_cat.T)[:1]
-            g_blk = gates[s:e]
-            gf = g_blk.reshape(n, 4 * H)
-            np.negative(zb, out=gf)  # σ as the cell computes it: 1 / (1 + exp(−z))
-            np.exp(gf, out=gf)
-            np.add(gf, one, out=gf)
-            np.divide(one, gf, out=gf)
-            np.tanh(zb.reshape(n, 4, H)[:, 2], out=g_blk[:, 2])
-            c_blk = c[s:e]
-            np.multiply(g_blk[:, 0], g_blk[:, 2], out=c_blk)  # i ⊙ g, then + f ⊙ c_{t−1}
-            f_rows = g_blk[:, 1]
-            if reverse:
-                c_last = _linear_scan(f_rows[::-1], c_blk[::-1], c_last)
+            g_blk, c_blk = gates[s:e], c[s:e]
+            if read is not None:
+                in_order = (lambda a: a[::-1]) if reverse else (lambda a: a)
+                in_order(g_blk.reshape(n, 4 * H))[...] = read[0]
+                c_read = in_order(c_blk)
+                c_read[: n - 1], c_read[n - 1] = read[1], c_n_np
+                c_last = c_read[n - 1]
+                # let the workspace go before the next block's: torch frees it, and the
+                # allocator hands the same pages to the next one (two alive at once cost
+                # fresh pages, a fifth of torch's time at H=256)
+                ran = read = ws = None
             else:
-                c_last = _linear_scan(f_rows, c_blk, c_last)
+                c_last = _recover(zb=z_scratch[:n] if z is None else z[s:e].reshape(n, 4 * H),
+                                  inp=inp, W_cat=W_cat, g_blk=g_blk, c_blk=c_blk, one=one,
+                                  reverse=reverse, c_last=c_last)  # fmt: skip
             # a gate is NaN only where its z is, and a NaN gate makes c_t or h_t NaN (no edit
             # here sets them back), so c and h alone say whether the block is all finite
             finite = finite and _all_finite(c_blk) and _all_finite(h_blk)
     return finite
+
+
+def _fill_h(h_blk: np.ndarray, hp: np.ndarray, out: np.ndarray, h_first, reverse: bool,
+            ends: bool = False) -> None:  # fmt: skip
+    """A block's h (sequence order) from torch's out (reading order), and in `hp` the
+    h_{t−1} each step read: the block's first read is the state it started from. `ends`:
+    only the first and last row of `hp`, all that reading the workspace checks."""
+    h_blk[...] = out[::-1] if reverse else out
+    first = h_first.reshape(-1).numpy()
+    if reverse:
+        hp[-1] = first
+        if ends and len(h_blk) > 1:
+            hp[0] = h_blk[1]
+        elif not ends:
+            hp[:-1] = h_blk[1:]
+    else:
+        hp[0] = first
+        if ends and len(h_blk) > 1:
+            hp[-1] = h_blk[-2]
+        elif not ends:
+            hp[1:] = h_blk[:-1]
+
+
+def _recover(zb, inp, W_cat, g_blk, c_blk, one, reverse, c_last) -> np.ndarray:
+    """A block's z, gates and c from the h torch gave (`inp` holds its [x_t, h_{t−1}, 1]):
+    z in one product, the gates by one call per operation, c by the linear recurrence;
+    returns the c its last step in reading order wrote."""
+    n, H = c_blk.shape
+    if n > 1:
+        np.matmul(inp[:n], W_cat.T, out=zb)
+    else:  # one row alone is a vector product to numpy, which rounds unlike GEMM rows
+        zb[...] = np.matmul(inp[:2], W_cat.T)[:1]
+    gf = g_blk.reshape(n, 4 * H)
+    np.negative(zb, out=gf)  # σ as the cell computes it: 1 / (1 + exp(−z))
+    np.exp(gf, out=gf)
+    np.add(gf, one, out=gf)
+    np.divide(one, gf, out=gf)
+    np.tanh(zb.reshape(n, 4, H)[:, 2], out=g_blk[:, 2])
+    np.multiply(g_blk[:, 0], g_blk[:, 2], out=c_blk)  # i ⊙ g, then + f ⊙ c_{t−1}
+    f_rows = g_blk[:, 1]
+    if reverse:
+        return _linear_scan(f_rows[::-1], c_blk[::-1], c_last)
+    return _linear_scan(f_rows, c_blk, c_last)
 
 
 def _gate_block(trace: Trace) -> np.ndarray | None:

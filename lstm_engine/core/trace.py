@@ -21,11 +21,11 @@ import hashlib
 import json
 import operator
 import os
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 
@@ -92,13 +92,40 @@ class FrozenList(list):
     append = extend = insert = pop = remove = clear = sort = reverse = _refuse
 
 
+class FrozenDict(dict):
+    """A dict that refuses changes: trace meta stays equal to plain dicts and JSON-able."""
+
+    _refuse = FrozenList._refuse
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+
+#: What `_deep_freeze` made, by id: JSON data already checked and frozen, which `_json_value`
+#: and `_deep_freeze` hand back as they are. A model's config, frozen once per spec by the
+#: recorder, is then not walked again by every trace made from it (for the seed tagger that
+#: walk was a third of a recording).
+_FROZEN: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def _is_frozen(v) -> bool:
+    return _FROZEN.get(id(v)) is v
+
+
 def _deep_freeze(v):
-    """JSON data (from `_json_value`) made read-only: dicts as MappingProxyType, lists as FrozenList."""
-    if isinstance(v, dict):
-        return MappingProxyType({k: _deep_freeze(item) for k, item in v.items()})
-    if isinstance(v, list):
-        return FrozenList(_deep_freeze(item) for item in v)
+    """JSON data (from `_json_value`) made read-only: dicts as FrozenDict, lists as FrozenList."""
+    if isinstance(v, (dict, list)) and not _is_frozen(v):
+        if isinstance(v, dict):
+            v = FrozenDict({k: _deep_freeze(item) for k, item in v.items()})
+        else:
+            v = FrozenList(_deep_freeze(item) for item in v)
+        _FROZEN[id(v)] = v
     return v
+
+
+def frozen_json(v, where: str):
+    """v as checked, read-only JSON data (`_json_value`, then `_deep_freeze`), for meta
+    that many traces share."""
+    return _deep_freeze(_json_value(v, where))
 
 
 @dataclass(frozen=True, eq=False)
@@ -441,7 +468,7 @@ class Trace:
     def __reduce__(self):
         """Pickle (and copy.deepcopy) a trace as its fields, meta as plain JSON data.
 
-        Frozen meta (MappingProxyType, FrozenList) cannot be pickled as it is;
+        Frozen meta (FrozenDict, FrozenList) cannot be pickled as it is;
         the rebuilt trace validates, seals and freezes everything again.
         """
         fields = {f: getattr(self, f) for f in self.__dataclass_fields__}
@@ -838,7 +865,7 @@ def _json_value(v, where: str):
     """
     if isinstance(v, np.generic) and v.dtype.kind in "biufU":
         v = v.item()
-    if v is None or isinstance(v, (str, bool, int)):
+    if v is None or isinstance(v, (str, bool, int)) or _is_frozen(v):
         return v
     if isinstance(v, float):
         return v if np.isfinite(v) else None

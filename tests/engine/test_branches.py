@@ -209,7 +209,7 @@ def test_a_long_sequence_reprojects_whole_blocks_and_matches():
     rows of a bigger GEMM (gemv and small-M kernels sum in another order), so the re-run
     must re-project their whole block to match."""
     spec = LSTMSpec.random(64, 32, 2, bidirectional=True, seed=8, dtype=np.float32)
-    parent = record(spec, np.random.default_rng(1).standard_normal((2100, 64)))
+    parent = record(spec, np.random.default_rng(1).standard_normal((2100, 64)), keep_z=True)
     for t in (2096, 1500, 700):
         e = SetState(name="h", t=t, unit=2, value=float(parent.h[0, 0, t, 2]))
         b = branch(parent, [e])

@@ -146,7 +146,7 @@ def test_feed_step_by_step_equals_record(dtype, tol, proj):
     x = rng.standard_normal((23, 3)).astype(dtype)
     h0 = rng.standard_normal((2, proj or 5)).astype(dtype)
     c0 = rng.standard_normal((2, 5)).astype(dtype)
-    whole = record(spec, x, h0, c0)
+    whole = record(spec, x, h0, c0, keep_z=True)  # z too: the Recorder keeps it
     rec = Recorder(spec, h0, c0)
     for t, row in enumerate(x):
         fed = rec.feed(row)
