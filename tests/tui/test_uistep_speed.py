@@ -59,18 +59,45 @@ async def _table_at(source, keys: tuple[str, ...], t: int):
         await pilot.press(*keys)
         screen._goto(t)
         screen.unit = 6  # the sorts select their top unit, which depends on where they were
+        table = app.screen.query_one(UnitTable)
+        table.scroll_to_top()  # and the scroll position depends on the way there
         await pilot.pause()
-        return lines_of(app.screen.query_one(UnitTable))
+        return lines_of(table)
 
 
 def test_table_rows_after_a_walk_equal_a_fresh_screens():
     """The remembered cell styles are the ones cell_style gives: a table reached after
     stepping over other steps, sorting and switching direction draws what a new one draws."""
     source = synthetic_source(layers=2, bidirectional=True, hidden=40, T=30, seed=4)
-    walk = ("right",) * 12 + ("s", "d") + ("left",) * 5 + ("d", "s") * 1
+    walk = ("right",) * 12 + ("s", "d", "right_square_bracket") + ("left",) * 5
+    walk += ("left_square_bracket", "d", "s", "right_square_bracket")
     walked = asyncio.run(_table_at(source, walk, 17))
-    fresh = asyncio.run(_table_at(source, ("s", "d", "d", "s"), 17))
+    fresh = asyncio.run(_table_at(source, ("s", "s", "right_square_bracket"), 17))
     assert walked == fresh
+
+
+def test_table_after_a_new_trace_equals_a_fresh_screens():
+    """A new trace in the same view (an edit's re-run, another example) gets its own
+    columns, layout and colours: what a screen opened on it draws."""
+    first = synthetic_source(hidden=40, T=30, seed=6)
+    second = synthetic_source(hidden=40, T=30, seed=7)
+
+    async def replaced():
+        app = LstmTuiApp(first)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            screen.CONTEXT_HZ = 0
+            await pilot.press(*("right",) * 9)
+            screen._install(second)
+            screen._goto(17)
+            screen.unit = 6
+            table = screen.query_one(UnitTable)
+            table.scroll_to_top()
+            await pilot.pause()
+            return lines_of(table)
+
+    assert asyncio.run(replaced()) == asyncio.run(_table_at(second, (), 17))
 
 
 def test_a_theme_change_restyles_the_strip_and_header():
