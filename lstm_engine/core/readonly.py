@@ -50,18 +50,22 @@ def seal_all(arrays: list[np.ndarray]) -> list[np.ndarray]:
     aliases, a tenth of the recording; the shared bytes live as long as any of them.
     """
     parts, offsets, end = [], [], 0
+    arrays = [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in arrays]
     for a in arrays:
-        a = np.ascontiguousarray(a)
         offsets.append(end)
-        parts.append(a.reshape(-1).view(np.uint8))
+        parts.append(a)
         pad = -a.nbytes % 64
+        if pad:
+            parts.append(_PAD[:pad])
         end += a.nbytes + pad
-        parts.append(bytes(pad))
     data = b"".join(parts)
     return [
         np.frombuffer(data, a.dtype, a.size, off).reshape(a.shape) if a.size else seal(a)
         for a, off in zip(arrays, offsets)
     ]
+
+
+_PAD = bytes(64)
 
 
 def sealed_buffer(shape: tuple[int, ...], dtype) -> tuple[np.ndarray, np.ndarray]:

@@ -177,6 +177,8 @@ def _all_finite(a: np.ndarray) -> bool:
     one reduction settles the common, all-finite case; only a sum that is not finite
     (something is, or finite values overflowed) is looked at closely, a block at a time.
     """
+    if a.size <= 4096:  # small: one look costs less than the sum and its errstate
+        return bool(np.isfinite(a).all())
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(np.add.reduce(a, axis=None)):
             return True
@@ -208,13 +210,13 @@ def _first_nonfinite(
     branch of an all-finite parent, lists the (layer, d, lo, hi) rows it re-ran: every
     other row is the parent's, so only those need the all-finite pass (a preview of a
     long trace must not scan all of it). None of these passes allocates a temporary the
-    size of the trace.
+    size of the trace. h0 or c0 None: the zeros nobody gave, which need no look.
     """
     if not _all_finite(x):
         t, unit = map(int, np.argwhere(~np.isfinite(x))[0])
         return {"where": "x", "t": t, "unit": unit}
     for name, a in (("h0", h0), ("c0", c0)):
-        if not np.isfinite(a).all():
+        if a is not None and not np.isfinite(a).all():
             layer, d, unit = map(int, np.argwhere(~np.isfinite(a))[0])
             return {"where": name, "layer": layer, "direction": d, "unit": unit}
     bad_weights = _nonfinite_weights(spec)
@@ -483,6 +485,7 @@ def record(
     costs (see bench/bench_engine.py). Without them trace.z is None.
     """
     seq = _sequence(spec, x)
+    given_h0, given_c0 = h0 is not None, c0 is not None
     h0, c0 = initial_state(spec, h0, c0)
     L, D, T = spec.num_layers, spec.num_directions, seq.shape[0]
     H, P, dt = spec.hidden_size, spec.out_size, spec.dtype
@@ -493,15 +496,14 @@ def record(
     # the trace's buffers, written here and sealed (or flushed to their file) once the run is done
     store = MemoryBuffers() if buffers is None else buffers
     x = store.allocate("x", (T, spec.input_size), dt)
-    with np.errstate(over="ignore", invalid="ignore"):  # as _cast: too big becomes ±inf
-        np.copyto(x, seq, casting="unsafe")
-    del seq
     gates = store.allocate("gates", (L, D, T, 4, H), dt)
     c = store.allocate("c", (L, D, T, H), dt)
     h = store.allocate("h", (L, D, T, P), dt)
     z = store.allocate("z", (L, D, T, 4, H), dt) if keep_z else None
 
     with np.errstate(over="ignore", invalid="ignore"):
+        np.copyto(x, seq, casting="unsafe")  # as _cast: too big becomes ±inf
+        del seq
         for layer in range(L):
             layer_in = _LayerInput(x, h, layer)
             for d in range(D):
@@ -519,7 +521,8 @@ def record(
         i=gates[:, :, :, 0], f=gates[:, :, :, 1], g=gates[:, :, :, 2], o=gates[:, :, :, 3],
         c=c, h=h,
     )  # fmt: skip
-    nonfinite = _first_nonfinite(spec, x, h0, c0, arrays, (gates, c, h), finite=finite)
+    nonfinite = _first_nonfinite(spec, x, h0 if given_h0 else None, c0 if given_c0 else None,
+                                 arrays, (gates, c, h), finite=finite)  # fmt: skip
     full_meta = _meta(spec, source, nonfinite)
     for key, value in (meta or {}).items():
         if key == "branch" or key in full_meta and value != full_meta[key]:
@@ -528,7 +531,7 @@ def record(
                 "(name your own value differently)"
             )
         full_meta[key] = value
-    return Trace(
+    return Trace._adopt(
         x=x, h0=h0, c0=c0, z=z, spec=spec, tokens=tokens, labels=labels,
         output=None if output is None else _to_numpy(output, "output"),
         meta=full_meta, **arrays,
@@ -586,7 +589,7 @@ def _run(
     clip, input_forget = spec.clip, spec.input_forget
     hi, T, reverse = lo + gates.shape[0], layer_in.T, spec.reads_reversed(d)
     starts = range(lo, hi, ZX_BLOCK) if exact else range(lo - lo % ZX_BLOCK, hi, ZX_BLOCK)
-    bias = None if w.b_ih is None else w.b_ih + w.b_hh
+    bias = _bias(spec, layer, d)
     scratch = np.empty((min(ZX_BLOCK, T), w.W_ih.shape[0]), spec.dtype)
     z_scratch = itertools.repeat(np.empty((4, spec.hidden_size), spec.dtype))
     finite, plain = True, batched and plain_cell(w, act, clip)
@@ -622,6 +625,21 @@ def _run(
         # c or h back to a number after a NaN gate, so then the gates are looked at too
         finite = finite and all(_all_finite(r) for r in rows[1 if edited else 2 : 4])
     return finite
+
+
+#: b_ih + b_hh of each spec's layers and directions (the weights are sealed): made once.
+_BIASES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _bias(spec: LSTMSpec, layer: int, d: int) -> np.ndarray | None:
+    per_spec = _BIASES.get(spec)
+    if per_spec is None:
+        w_all = spec.weights
+        per_spec = _BIASES[spec] = {
+            (k, j): None if w.b_ih is None else seal(w.b_ih + w.b_hh)
+            for k, dirs in enumerate(w_all) for j, w in enumerate(dirs)
+        }  # fmt: skip
+    return per_spec[layer, d]
 
 
 #: record() lets torch's own LSTM kernel run the recurrence (see `_run_fused`) from this many

@@ -84,3 +84,26 @@ def test_a_nan_is_found_where_it_is_whatever_the_buffers(tmp_path):
     disk = record(spec, x, buffers=NpyBuffers(tmp_path))
     assert mem.meta["first_nonfinite"] is not None
     assert disk.meta["first_nonfinite"] == mem.meta["first_nonfinite"]
+
+
+def test_small_buffers_are_sealed_together_and_large_ones_adopted_uncopied():
+    """MemoryBuffers seals its small arrays with one copy (seal_all) and adopts its large
+    ones as they are: every array keeps its values, shape and dtype, none is writable, and
+    a large one is the very memory the recording wrote."""
+    from lstm_engine.core.readonly import _is_sealed, seal_all
+
+    store = MemoryBuffers()
+    small = store.allocate("x", (5, 6), np.float32)
+    big = store.allocate("c", (1, 1, 4000, 256), np.float32)
+    small[...], big[...] = 1.5, 2.5
+    where = big.__array_interface__["data"][0]
+    del small, big
+    done = store.finish()
+    assert done["c"].__array_interface__["data"][0] == where
+    for name, value in (("x", 1.5), ("c", 2.5)):
+        assert _is_sealed(done[name]) and not done[name].flags.writeable
+        assert (done[name] == value).all()
+    odd = [np.array(3.5), np.zeros((0, 4)), np.arange(6.0)[::2], np.ones((3, 4), np.int8).T]
+    for a, b in zip(odd, seal_all(odd)):
+        assert b.shape == a.shape and b.dtype == a.dtype and np.array_equal(a, b)
+        assert _is_sealed(b) and not b.flags.writeable
