@@ -133,7 +133,7 @@ class ExplainStrip(SequenceStrip):
         finite = np.abs(got.values[np.isfinite(got.values)])
         scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
         dark = self.app.current_theme.dark
-        dim = self.get_component_rich_style("sequence-strip--dim")
+        dim = self.component_style("sequence-strip--dim")
         bars, values = Text(" " * MARK, dim), Text(" " * MARK, dim)
         for k in range(a, b):
             v = float(got.values[k])

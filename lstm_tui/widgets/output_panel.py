@@ -32,6 +32,7 @@ from lstm_engine import output_kind_of
 
 from ..source import Source, probabilities
 from ..text import display, safe_line
+from ._styles import CachedStyles
 
 _KIND = {
     "log_prob": "p = exp(log-prob)",
@@ -149,7 +150,7 @@ def render_warnings(warnings: tuple[str, ...], width: int, style: Style) -> Text
     return lines
 
 
-class OutputPanel(Widget):
+class OutputPanel(CachedStyles, Widget):
     """The top-k outputs at the cursor."""
 
     DEFAULT_CSS = """
@@ -168,11 +169,11 @@ class OutputPanel(Widget):
         width = self.size.width
         output = render_output(
             self.source, self.t, self.top_k, width,
-            self.get_component_rich_style("output-panel--winner"),
-            self.get_component_rich_style("output-panel--dim"),
+            self.component_style("output-panel--winner"),
+            self.component_style("output-panel--dim"),
         )  # fmt: skip
         warnings = self.source.warnings
         if not warnings:
             return output
-        style = self.get_component_rich_style("output-panel--warning")
+        style = self.component_style("output-panel--warning")
         return render_warnings(warnings, width, style) + output

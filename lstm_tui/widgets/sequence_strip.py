@@ -46,6 +46,7 @@ from lstm_engine import previous_step
 from ..source import Source, probabilities
 from .output_panel import shown_kind
 from ..text import display
+from ._styles import CachedStyles
 
 #: widest a token or label is drawn, in cells, before it is cut with …
 MAX_CELL = 14
@@ -333,7 +334,7 @@ def strip_title(n_tokens: int, t: int, reverse: bool, width: int, widths: list[i
     return title
 
 
-class SequenceStrip(Widget):
+class SequenceStrip(CachedStyles, Widget):
     """The tokens of the sequence with the cursor on one of them."""
 
     DEFAULT_CSS = """
@@ -439,7 +440,13 @@ class SequenceStrip(Widget):
         self._update_title()
 
     def _styles(self) -> StripStyles:
-        s = self.get_component_rich_style
+        got = self._style_memo().get("strip")
+        if got is None:
+            got = self._style_memo()["strip"] = self._make_styles()
+        return got
+
+    def _make_styles(self) -> StripStyles:
+        s = self.component_style
         return StripStyles(
             s("sequence-strip--current"), s("sequence-strip--processed"),
             s("sequence-strip--future"), s("sequence-strip--pred"), s("sequence-strip--dim"),

@@ -16,6 +16,7 @@ from textual.widget import Widget
 
 from ..source import Source
 from ..text import safe_line
+from ._styles import CachedStyles
 
 #: Longest model name the header shows, in characters (the rest is cut with …).
 NAME_LIMIT = 40
@@ -23,7 +24,7 @@ NAME_LIMIT = 40
 STOP_LIMIT = 60
 
 
-class StatusHeader(Widget):
+class StatusHeader(CachedStyles, Widget):
     """Model name, architecture, the step counter and the layer/direction in view."""
 
     DEFAULT_CSS = """
@@ -52,25 +53,25 @@ class StatusHeader(Widget):
         if src is None:
             return Text("lstm-tui")
         tr = src.trace
-        name = self.get_component_rich_style("status-header--name")
-        step = self.get_component_rich_style("status-header--step")
-        dim = self.get_component_rich_style("status-header--dim")
+        name = self.component_style("status-header--name")
+        step = self.component_style("status-header--step")
+        dim = self.component_style("status-header--dim")
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f" {safe_line(src.name, NAME_LIMIT)} ", name)
         text.append(" ")
         warnings = src.warnings
         if warnings:
             n = len(warnings)
-            warn = self.get_component_rich_style("status-header--warning")
+            warn = self.component_style("status-header--warning")
             text.append(f" ⚠ {n} warning{'s' if n > 1 else ''} (?) ", warn)
             text.append(" ")
         if src.corpus is not None:  # one input of a corpus: which (an edited text is none)
             which = f"input {src.input + 1} of {len(src.corpus)}" if src.input is not None \
                 else f"edited input (corpus of {len(src.corpus)})"  # fmt: skip
-            text.append(f" {which} ", self.get_component_rich_style("status-header--step"))
+            text.append(f" {which} ", self.component_style("status-header--step"))
             text.append(" ")
         if self.branch_label:
-            text.append(f" {self.branch_label} ", self.get_component_rich_style(
+            text.append(f" {self.branch_label} ", self.component_style(
                 "status-header--branch"))
             text.append(" ")
         text.append(src.summary(), dim)
@@ -81,7 +82,7 @@ class StatusHeader(Widget):
         if self.stop_label:  # beside the step it explains
             text.append("  ")
             text.append(f" {safe_line(self.stop_label, STOP_LIMIT)} ",
-                        self.get_component_rich_style("status-header--stop"))
+                        self.component_style("status-header--stop"))
         text.append(f"   layer {self.lstm_layer + 1}/{tr.num_layers}")
         if tr.num_directions == 2:
             text.append("  ← reverse" if tr.reads_reversed(self.direction) else "  → forward")

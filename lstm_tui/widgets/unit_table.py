@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
@@ -45,6 +46,8 @@ _SIGNED = (False,) * len(COLUMNS)
 
 
 _BOLD = Style(bold=True)
+#: Cell styles remembered per column (UnitTable._style_memos).
+STYLE_MEMO = 8192
 #: The glyph after a marked unit's number (UnitTable.marked), in the space before its name.
 MARKED = "◆"
 
@@ -95,6 +98,26 @@ def fmt(v: float, width: int, gate: bool, digits: int = 2) -> str:
         if len(text) <= width:
             return text.rjust(width)
     return short.rjust(width)
+
+
+def fmt_specs(width: int, gate: bool, digits: int) -> tuple[str, str]:
+    """`format` specs that print what `fmt` prints for the common values of one column, in one
+    call: (a gate's value in [0, 1], any other finite value at the column's precision). A
+    text longer than `width` is not what `fmt` prints: `fast_fmt` then asks `fmt`."""
+    return (f">{width}.{digits}f" if gate else "", f">+{width}.{digits}f")
+
+
+def fast_fmt(v: float, width: int, gate: bool, digits: int, specs: tuple[str, str]) -> str:
+    """`fmt(v, width, gate, digits)`, with `specs` (`fmt_specs`) for the values that need no
+    choice: a row of the table formats a dozen numbers at every step."""
+    if v - v == 0:  # finite (nan and ±inf give nan)
+        if gate and 0.0 <= v <= 1.0:
+            text = format(v, specs[0])
+        else:
+            text = format(v, specs[1])
+        if len(text) <= width:
+            return text
+    return fmt(v, width, gate, digits)
 
 
 def column_digits(need: int, width: int) -> int:
@@ -164,6 +187,10 @@ class UnitTable(ScrollView, can_focus=False):
         self._num_w = UNIT_W  # the unit column without names: wide enough for the largest unit
         self._name_w = 0
         self._glyphs = False  # NO_COLOR and room for a glyph before each number
+        self._row_key: tuple | None = None
+        self._layout_key: tuple | None = None
+        self._memos: dict[tuple, dict[float, Style]] = {}
+        self._row_shared: tuple = ()
 
     def _row_styles(self) -> dict[str, Style]:
         """The few styles every row combines, looked up once per theme, not once per cell."""
@@ -240,6 +267,14 @@ class UnitTable(ScrollView, can_focus=False):
         return column_label(q, cols.reverse, cols.projected)
 
     def _set_virtual_size(self) -> None:
+        """Lay the columns out for what they depend on, which a step does not change (the
+        widths are the sequence's, measured per layer and direction)."""
+        cols = self.columns
+        key = (cols.H, cols.sort, cols.projected, cols.reverse, cols.widths, self.names,
+               self.marked, self.size, self.app.no_color)  # fmt: skip
+        if key == self._layout_key:
+            return
+        self._layout_key = key
         # names take only the room the step's numbers leave at two decimals (3 cells at least)
         need = self._needs()[: len(COLUMNS) - len(UNIT_COLUMNS)]
         self._num_w = max(UNIT_W, len(str(self.columns.H - 1)) + 1)
@@ -316,7 +351,7 @@ class UnitTable(ScrollView, can_focus=False):
         row = None if y == 0 else y - 1 + round(scroll_y)
         cw = self._widths
         key = (row, cw, self.unit if row is not None else (cols.sort, cols.descending),
-               self.app.current_theme.name)  # fmt: skip
+               self.app.theme)  # fmt: skip
         strip = self._cache.get(key)
         if strip is None:
             strip = self._header(cols, cw, base) if row is None else self._row(cols, row, cw, base)
@@ -342,43 +377,94 @@ class UnitTable(ScrollView, can_focus=False):
             segs.append(Segment(text[:w - 1].rjust(w), head))
         return Strip(segs)
 
+    def _row_context(self, cols: StepColumns, cw: tuple[int, ...]) -> tuple:
+        """What every row of this frame shares, looked up once a frame rather than once a
+        row or a cell: the shown columns with their scales, kinds and number formats, the
+        step's values as one (columns, H) array (a row is then one `tolist`), and each
+        column's style memo for the other rows and the selected one (`_style_memos`)."""
+        key = (cols, cw, self._digits, self._glyphs, self.app.theme, self.app.no_color,
+               self.size.width)  # fmt: skip
+        if self._row_key is not None and all(a is b or a == b for a, b in
+                                                 zip(key, self._row_key)):  # fmt: skip
+            return self._row_shared
+        kinds = _SIGNED if cols.difference else _GATES
+        shown = [(q, w, gate, digits) for q, w, gate, digits
+                 in zip(COLUMNS, cw, kinds, self._digits) if w]  # fmt: skip
+        mono = self.app.no_color and self._glyphs
+        cells = []
+        for q, w, gate, digits in shown:
+            glyph_w = 3 if mono else 1
+            specs = fmt_specs(w - glyph_w, gate, digits)
+            cells.append((q, w - glyph_w, gate, digits, cols.scales[q], q in UNIT_COLUMNS, specs))
+        values = np.array([cols.values[q] for q, *_ in shown], dtype=np.float64)
+        memos = (self._style_memos(False, cells), self._style_memos(True, cells))
+        self._row_shared = (cells, values, mono, self.app.current_theme.dark, memos)
+        self._row_key = key
+        return self._row_shared
+
+    def _style_memos(self, selected: bool, cells: list[tuple]) -> list[dict[float, Style]]:
+        """Per shown column, the cell styles met so far by rounded value (`cell_style`'s own
+        rounding), for the selected row or the others, in this theme: a dict lookup per cell
+        where `cell_style` hashes a Style. Bounded (STYLE_MEMO entries a column)."""
+        theme = (self.app.theme, self.app.no_color, selected)
+        memos = self._memos
+        if len(memos) > 4 * len(COLUMNS) * 2:  # scales of other layers, directions, traces
+            memos.clear()
+        return [memos.setdefault((*theme, gate, scale), {})
+                for _q, _w, gate, _d, scale, *_ in cells]  # fmt: skip
+
     def _row(self, cols: StepColumns, row: int, cw: tuple[int, ...], base: Style) -> Strip:
         if row >= cols.H:
             return Strip([Segment(" " * (self._unit_w + sum(cw)), base)])
         unit = int(cols.order[row])
         selected = unit == self.unit
-        under = self._row_styles()["cursor" if selected else "base"]
+        styles = self._row_styles()
+        under = styles["cursor" if selected else "base"]
         name = self.names.get(unit, "") if self._name_w else ""
         if cell_len(name) > self._name_w:
             name = name[: self._name_w - 1] + "…"
         number = ("▶" if selected else " ") + f"{unit:>{self._num_w - 1}}"
         # a mark stands in the space after the number, before the name
         mark = unit in self.marked
-        gap = Segment(MARKED, under + self._row_styles()["marked"]) if mark else Segment(" ", under)
+        gap = Segment(MARKED, under + styles["marked"]) if mark else Segment(" ", under)
         segs = [Segment(number, under)]
+        length = len(number)  # cells so far (the numbers are ASCII; a name may not be)
         if self._unit_w > len(number):
             tail = name + " " * (self._unit_w - cell_len(number) - 1 - cell_len(name))
             segs += [gap, Segment(tail, under)]
-        dark = self.app.current_theme.dark
-        mono = self.app.no_color
-        kinds = _SIGNED if cols.difference else _GATES
-        for q, w, gate, digits in zip(COLUMNS, cw, kinds, self._digits):
-            if not w:  # a per-unit column with no room
-                continue
-            v = float(cols.values[q][unit])
-            style = cell_style(v, gate, cols.scales[q], dark, under)
+            length += cell_len(gap.text) + cell_len(tail)
+        cells, values, mono, dark, memos = self._row_context(cols, cw)
+        memos = memos[selected]
+        space = Segment(" ", under)
+        for (q, width, gate, digits, scale, steps, specs), memo, v in zip(
+                cells, memos, values[:, unit].tolist()):  # fmt: skip
+            # cell_style depends on v only through this rounding (nan never hits: nan != nan)
+            key = round(v, 3) if gate else round(v / scale, 3)
+            style = memo.get(key)
+            if style is None:
+                style = cell_style(v, gate, scale, dark, under)
+                if len(memo) < STYLE_MEMO:
+                    memo[key] = style
             # Without colour, the gap before each number carries a glyph for its size.
-            if mono and self._glyphs:
-                glyph = " " + (gate_glyph(v) if gate else signed_glyph(v, cols.scales[q])) + " "
+            if mono:
+                glyph = " " + (gate_glyph(v) if gate else signed_glyph(v, scale)) + " "
+                segs.append(Segment(glyph, under))
+                length += cell_len(glyph)
             else:
-                glyph = " "
-            segs.append(Segment(glyph, under))
-            if q in UNIT_COLUMNS:
-                text = fmt_steps(v, w - len(glyph))
+                segs.append(space)
+                length += 1
+            if steps:
+                text = fmt_steps(v, width)
             else:
-                text = fmt(v, w - len(glyph), gate, digits)
+                text = fast_fmt(v, width, gate, digits, specs)
             segs.append(Segment(text, style))
-        return Strip(segs)
+            length += len(text)
+        # padded here as render_line's crop_extend would pad it, with its length known
+        width = self.size.width
+        if length < width:
+            segs.append(Segment(" " * (width - length), base))
+            length = width
+        return Strip(segs, length)
 
     # --- messages up
     def on_click(self, event: events.Click) -> None:

@@ -27,6 +27,7 @@ from lstm_engine import WatchError
 from ..source import Source
 from ..text import display, safe_line
 from ..watching import compiled
+from ._styles import CachedStyles
 
 
 def _value(v: object) -> str:
@@ -53,7 +54,7 @@ def watch_row(text: str, enabled: bool, got, t: int, width: int) -> tuple[str, s
     return switch, text, "holds" if holds else "  –  ", f"{count:>5} {steps}  {values}"
 
 
-class WatchPanel(Widget, can_focus=False):
+class WatchPanel(CachedStyles, Widget, can_focus=False):
     """The watches at the cursor; ↑/↓ select, space turns one on or off, Delete removes it.
 
     Focusable only between `take_focus` and leaving it (Esc): otherwise the screen's
@@ -148,7 +149,7 @@ class WatchPanel(Widget, can_focus=False):
         if not self.watches:
             return Text("No watches: w adds one (say f[3] < 0.1, or token == \"France\").",
                         self.get_component_rich_style("watch-panel--dim"))  # fmt: skip
-        style = self.get_component_rich_style
+        style = self.component_style
         holds, off = style("watch-panel--holds"), style("watch-panel--off")
         dim = style("watch-panel--dim")
         cursor, error = style("watch-panel--cursor"), style("watch-panel--error")
