@@ -14,10 +14,10 @@ The workspace's layout is oneDNN's private business (found by reading it; oneDNN
   - further on, at an offset found once per shape (`_c_offset`) and then remembered,
     c_1 … c_{n−1} in reading order, H floats apart (c_n is the kernel's final state).
 So nothing here trusts it: `read` checks every block against the LSTM equations on its
-first and last steps (gates of units across each gate recomputed from [x_t, h_{t−1}, 1]
-by the numpy cell's formula, c_t = f_t c_{t−1} + i_t g_t and h_t = o_t tanh(c_t) against torch's h), and a block
-that does not check out is recovered from h as before. A oneDNN that lays its workspace
-out otherwise costs speed, never a wrong number.
+first and last steps (the gates of units across each gate recomputed from [x_t, h_{t−1},
+1] by the numpy cell's formula; c_t = f_t c_{t−1} + i_t g_t and h_t = o_t tanh(c_t)
+against torch's h), and a block that does not check out is recovered from h as before:
+a oneDNN that lays its workspace out otherwise costs speed, never a wrong number.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ def forward(torch, params: list, x: "torch.Tensor", state: tuple) -> tuple:
         with torch.enable_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out, h_n, c_n, ws = torch.mkldnn_rnn_layer(
-                x.contiguous()[:, None], W_ih, W_hh, b_ih, b_hh, state[0], state[1], False, [], 2, H, 1,
-                True, False, False, True,
+                x.contiguous()[:, None], W_ih, W_hh, b_ih, b_hh, state[0], state[1],
+                False, [], 2, H, 1, True, False, False, True,
             )  # fmt: skip
     except (RuntimeError, TypeError):
         return None

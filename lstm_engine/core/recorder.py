@@ -8,8 +8,8 @@ record and branch share the input projection and the step loop too. Where torch
 computes the cell and is already imported, record lets torch's kernel run the
 recurrence (`_run_fused`) and takes the gates and c from the workspace its oneDNN kernel
 keeps for backward (core/onednn_workspace.py), or recovers them from its h, equal to
-the cell to rounding either way; a branch re-runs only from the first step that can come out other than
-its parent's, so a branch whose edits change nothing is its parent bit for bit
+the cell to rounding either way; a branch re-runs only from the first step that can
+come out other than its parent's, so a branch whose edits change nothing is its parent bit for bit
 either way. Large recordings live in sealed shared memory that a branch maps
 copy-on-write (`_SharedBuffer`), and `record(buffers=...)` writes a trace where
 the caller says (a file: core/store.TraceFile), holding nothing else that grows

@@ -791,7 +791,9 @@ def _validate(trace: Trace, arrays: bool = True) -> None:
     if output is not None and output.dtype.kind not in "fiu":
         raise InputError(f"output must hold real numbers, got dtype {output.dtype}")
     if output is not None and (output.ndim != 2 or output.shape[0] != T):
-        raise InputError(f"output has shape {output.shape}, expected ({T}, n_out): one row per step")
+        raise InputError(
+            f"output has shape {output.shape}, expected ({T}, n_out): one row per step"
+        )
     for name in ("tokens", "labels"):
         seq = getattr(trace, name)
         if seq is None:

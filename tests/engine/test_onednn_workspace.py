@@ -76,7 +76,8 @@ def test_the_workspace_gives_torchs_numbers(config, T, reads):
     assert tr.z is None  # z would cost the product the workspace saves
     with torch.no_grad():
         out, (h_n, c_n) = m(x, (h0, c0))
-    np.testing.assert_allclose(np.concatenate(list(tr.h[-1]), -1), out[:, 0].numpy(), atol=1e-5, rtol=0)
+    h_last = np.concatenate(list(tr.h[-1]), -1)
+    np.testing.assert_allclose(h_last, out[:, 0].numpy(), atol=1e-5, rtol=0)
     for layer in range(L):
         for d in range(D):
             k = layer * D + d
