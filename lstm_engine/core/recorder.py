@@ -802,6 +802,7 @@ def _run_fused(
                 read = onednn_workspace.read(ws, inp[:n][::-1] if reverse else inp[:n], W_cat,
                                              out, c_last, c_n_np)  # fmt: skip
             if read is None:  # torch's own forward gives h, and the rest is recovered from it
+                workspace = False  # a workspace that did not check out: not asked again
                 out, h_n, c_n = torch.lstm(seq[:, None], state, params, w.b_ih is not None,
                                            1, 0.0, False, False, False)  # fmt: skip
                 _fill_h(h_blk, hp, out[:, 0].numpy(), state[0], reverse)
