@@ -33,6 +33,13 @@ class Canvas:
         if not 0 <= y < self.height:
             return x + len(text)
         st = style if style is not None else self.base
+        if (text.isascii() and text.isprintable()
+                or all(cell_len(ch) == 1 for ch in set(text))):  # one cell each: a slice
+            a, b = max(x, 0), min(x + len(text), self.width)
+            if a < b:
+                self.chars[y][a:b] = text[a - x:b - x]
+                self.styles[y][a:b] = [st] * (b - a)
+            return x + len(text)
         for k, ch in enumerate(text):
             xx = x + k
             if 0 <= xx < self.width:
@@ -47,8 +54,7 @@ class Canvas:
 
     def hline(self, x0: int, x1: int, y: int, ch: str, style: Style | None = None) -> None:
         """Fill cells x0..x1 (inclusive) on row y with ``ch``."""
-        for x in range(min(x0, x1), max(x0, x1) + 1):
-            self.put(x, y, ch, style)
+        self.put(min(x0, x1), y, ch * (abs(x1 - x0) + 1), style)
 
     def vline(self, x: int, y0: int, y1: int, ch: str, style: Style | None = None) -> None:
         """Fill rows y0..y1 (inclusive) in column x with ``ch``."""
@@ -77,16 +83,14 @@ class Canvas:
             chars = self.chars[y][:w]
             styles = self.styles[y][:w]
             segs: list[Segment] = []
-            run: list[str] = []
-            run_style: Style | None = None
-            for ch, st in zip(chars, styles):
-                if st is not run_style and st != run_style:
-                    if run:
-                        segs.append(Segment("".join(run), run_style))
-                    run, run_style = [], st
-                run.append(ch)
-            if run:
-                segs.append(Segment("".join(run), run_style))
+            start = 0
+            for x in range(1, len(styles)):
+                # a run ends where the style object changes (most cells share their ink's)
+                if styles[x] is not styles[start]:
+                    segs.append(Segment("".join(chars[start:x]), styles[start]))
+                    start = x
+            if chars:
+                segs.append(Segment("".join(chars[start:]), styles[start]))
             if w > len(chars):
                 segs.append(Segment(" " * (w - len(chars)), self.base))
             out.append(segs)

@@ -562,17 +562,20 @@ class CellDiagram:
 
     # ------------------------------------------------------------ Rich protocol
 
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        width = options.max_width
+    def lines(self, width: int) -> list[list[Segment]]:
+        """The drawing for `width` cells (its layout chosen by the width), one list of
+        Segments per line, none wider than `width`."""
         if width >= LARGE_WIDTH:
             cv = self._full(large=True)
         elif width >= COMPACT_BELOW:
             cv = self._full()
         else:
             cv = self._compact()
-        lines = cv.lines(min(width, cv.width))
+        return cv.lines(min(width, cv.width))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         # every line ends in a newline: Textual sizes `height: auto` by counting them
-        for line in lines:
+        for line in self.lines(options.max_width):
             yield from line
             yield Segment.line()
 

@@ -1,4 +1,5 @@
-"""Rendering pure Rich renderables once into Strips, so a widget can splice and reuse them.
+"""Rendering pure Rich renderables into Strips, so a widget can splice and reuse them, and
+drawing the panels that change at every step straight to Strips (StripLines).
 
 The whole-sequence panels change very little between two steps (a cursor
 column, a value); rendering their renderable again at every step would cost
@@ -37,3 +38,99 @@ def splice(strip: Strip, x: int, piece: Strip, base: Style) -> Strip:
     end = min(x + piece.cell_length, width)
     joined = Strip.join([strip.crop(0, x), piece.crop(0, end - x), strip.crop(end, width)])
     return joined.crop_extend(0, width, base)
+
+
+def flat_lines(text: Text) -> list[list[tuple[str, Style | None]]] | None:
+    """The lines of a Text built by appending styled pieces, as (text, style) pieces; None
+    for any other Text (overlapping or out-of-order spans, style names)."""
+    style = text.style
+    if isinstance(style, str):
+        if style:
+            return None
+        style = None
+    plain = text.plain
+    pieces: list[tuple[str, Style | None]] = []
+    pos = 0
+    for start, end, span_style in text.spans:
+        if isinstance(span_style, str) or start < pos:
+            return None
+        if start > pos:
+            pieces.append((plain[pos:start], style))
+        if end > start:
+            pieces.append((plain[start:end], span_style if style is None else style + span_style))
+        pos = max(pos, end)
+    if pos < len(plain):
+        pieces.append((plain[pos:], style))
+    lines: list[list[tuple[str, Style | None]]] = [[]]
+    for piece, piece_style in pieces:
+        first, *rest = piece.split("\n")
+        if first:
+            lines[-1].append((first, piece_style))
+        for part in rest:
+            lines.append([(part, piece_style)] if part else [])
+    return lines
+
+
+def text_strips(text: Text, width: int, base: Style) -> list[Strip] | None:
+    """The Text as lines `width` cells wide, for a Text of appended pieces whose lines fit
+    or are cropped; None for any other (wrapped, ellipsised, justified), which Textual draws."""
+    if text.justify not in (None, "default", "left") or "\t" in text.plain:
+        return None
+    lines = flat_lines(text)
+    if lines is None:
+        return None
+    out = []
+    for pieces in lines:
+        strip = Strip([Segment(s, base if st is None else base + st) for s, st in pieces])
+        if strip.cell_length > width and not (text.no_wrap and text.overflow == "crop"):
+            return None
+        out.append(strip.crop_extend(0, width, base))
+    return out
+
+
+class StripLines:
+    """Mixin for a Widget: its content drawn once per refresh as Strips (`content_strips`)
+    and handed to Textual through the Line API.
+
+    Textual's own path converts the Rich Text that `render()` returns into its
+    Content objects, lays it out again and gives every segment a style of its
+    own (the offsets text selection reads). For the panels redrawn at every
+    step (strip, header, output, cell) that cost more than building their
+    Text: 2-4 ms of a step. Any repaint (a reactive, a title, a restyle)
+    draws them again; what the flat path does not draw, Textual still does.
+    """
+
+    def content_strips(self, width: int, height: int) -> list[Strip] | None:
+        """The content, `width` cells wide (lines beyond `height` are not shown); None to
+        have Textual draw `render()` itself."""
+        renderable = self.render()
+        if isinstance(renderable, Text):
+            return text_strips(renderable, width, self._strip_base())
+        return None
+
+    def _strip_base(self) -> Style:
+        base_style = getattr(self, "base_style", None)  # CachedStyles remembers it
+        return base_style() if base_style is not None else self.rich_style
+
+    def render_line(self, y: int) -> Strip:
+        size = self.size
+        got = self.__dict__.get("_content_strips")
+        if got is None or got[0] != size:
+            got = self.__dict__["_content_strips"] = (
+                size, self.content_strips(size.width, size.height))
+        lines = got[1]
+        if lines is None:
+            return super().render_line(y)
+        if 0 <= y < len(lines):
+            return lines[y]
+        return Strip.blank(size.width, self._strip_base())
+
+    def refresh(self, *regions, repaint: bool = True, layout: bool = False,
+                recompose: bool = False):  # fmt: skip
+        if repaint:
+            self.__dict__.pop("_content_strips", None)
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def notify_style_update(self) -> None:
+        self.__dict__.pop("_content_strips", None)
+        super().notify_style_update()

@@ -10,8 +10,10 @@ unit's numbers from the trace.
 from __future__ import annotations
 
 from rich.console import RenderableType
+from rich.segment import Segment
 from rich.text import Text
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 
 from lstm_engine import REGISTRY
@@ -20,6 +22,7 @@ from ..renderables.cell_diagram import CellDiagram, CellValues
 from ..source import Source
 from ..stepdata import TraceData, scales
 from ..text import display
+from ._lines import StripLines
 
 #: The registry quantities on the diagram's wires.
 WIRES = ("c_prev", "f", "i", "g", "o", "kept", "written", "c", "tanh_c", "h_cell")
@@ -58,7 +61,7 @@ def cell_values(source: Source, layer: int, direction: int, t: int, unit: int) -
     )  # fmt: skip
 
 
-class CellView(Widget):
+class CellView(StripLines, Widget):
     """The cell diagram for the selected unit."""
 
     DEFAULT_CSS = """
@@ -85,6 +88,15 @@ class CellView(Widget):
         values = cell_values(self.source, self.lstm_layer, self.direction, self.t, self.unit)
         return CellDiagram(values, color=not self.app.no_color, dark=self.app.current_theme.dark,
                            scales=self._scales())  # fmt: skip
+
+    def content_strips(self, width: int, height: int) -> list[Strip] | None:
+        diagram = self.render()
+        if not isinstance(diagram, CellDiagram):
+            return super().content_strips(width, height)
+        base = self.rich_style
+        # the canvas's glyphs are one cell each: a line's length is its characters
+        return [Strip(list(Segment.apply_style(line, base)), sum(len(seg.text) for seg in line))
+                .crop_extend(0, width, base) for line in diagram.lines(width)]  # fmt: skip
 
     def _scales(self) -> dict[str, float]:
         """The unit table's colour scales for the layer and direction, fixed over the whole

@@ -32,6 +32,7 @@ from lstm_engine import output_kind_of
 
 from ..source import Source, probabilities
 from ..text import display, safe_line
+from ._lines import StripLines
 from ._styles import CachedStyles
 
 _KIND = {
@@ -150,7 +151,7 @@ def render_warnings(warnings: tuple[str, ...], width: int, style: Style) -> Text
     return lines
 
 
-class OutputPanel(CachedStyles, Widget):
+class OutputPanel(StripLines, CachedStyles, Widget):
     """The top-k outputs at the cursor."""
 
     DEFAULT_CSS = """

@@ -46,6 +46,7 @@ from lstm_engine import previous_step
 from ..source import Source, probabilities
 from .output_panel import shown_kind
 from ..text import display
+from ._lines import StripLines
 from ._styles import CachedStyles
 
 #: widest a token or label is drawn, in cells, before it is cut with …
@@ -334,7 +335,7 @@ def strip_title(n_tokens: int, t: int, reverse: bool, width: int, widths: list[i
     return title
 
 
-class SequenceStrip(CachedStyles, Widget):
+class SequenceStrip(StripLines, CachedStyles, Widget):
     """The tokens of the sequence with the cursor on one of them."""
 
     DEFAULT_CSS = """

@@ -16,6 +16,7 @@ from textual.widget import Widget
 
 from ..source import Source
 from ..text import safe_line
+from ._lines import StripLines
 from ._styles import CachedStyles
 
 #: Longest model name the header shows, in characters (the rest is cut with …).
@@ -24,7 +25,7 @@ NAME_LIMIT = 40
 STOP_LIMIT = 60
 
 
-class StatusHeader(CachedStyles, Widget):
+class StatusHeader(StripLines, CachedStyles, Widget):
     """Model name, architecture, the step counter and the layer/direction in view."""
 
     DEFAULT_CSS = """
