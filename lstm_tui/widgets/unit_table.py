@@ -18,7 +18,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -75,6 +75,15 @@ def cell_style(v: float, gate: bool, scale: float, dark: bool, under: Style) -> 
     if gate:
         return _gate(round(v, 3), dark, under)
     return _signed(round(v / scale, 3) * scale, scale, dark, under)
+
+
+def blank_as(style: Style, under: Style) -> bool:
+    """Does a space drawn in `style` look like one drawn in `under`? Only a background and
+    the line-like attributes show on a blank; colour, bold and italic do not."""
+    def shown(st: Style) -> tuple:
+        return (st.bgcolor, st.reverse, st.underline, st.underline2, st.strike, st.overline)
+
+    return shown(style) == shown(under) and not any(shown(under)[1:])
 
 
 def fmt(v: float, width: int, gate: bool, digits: int = 2) -> str:
@@ -189,8 +198,10 @@ class UnitTable(ScrollView, can_focus=False):
         self._glyphs = False  # NO_COLOR and room for a glyph before each number
         self._row_key: tuple | None = None
         self._layout_key: tuple | None = None
-        self._memos: dict[tuple, dict[float, Style]] = {}
+        self._memos: dict[tuple, dict[float, tuple[Style, bool]]] = {}
         self._row_shared: tuple = ()
+        self._frame_width = 0
+        """The table's width while a frame is drawn (render_lines), else 0."""
 
     def _row_styles(self) -> dict[str, Style]:
         """The few styles every row combines, looked up once per theme, not once per cell."""
@@ -345,8 +356,9 @@ class UnitTable(ScrollView, can_focus=False):
     def render_line(self, y: int) -> Strip:
         cols = self.columns
         base = self._row_styles()["base"]
+        width = self._frame_width or self.size.width
         if cols is None:
-            return Strip([Segment(" " * self.size.width, base)], self.size.width)
+            return Strip([Segment(" " * width, base)], width)
         scroll_x, scroll_y = self.scroll_offset
         row = None if y == 0 else y - 1 + round(scroll_y)
         cw = self._widths
@@ -354,9 +366,21 @@ class UnitTable(ScrollView, can_focus=False):
                self.app.theme)  # fmt: skip
         strip = self._cache.get(key)
         if strip is None:
-            strip = self._header(cols, cw, base) if row is None else self._row(cols, row, cw, base)
+            strip = (self._header(cols, cw, base) if row is None
+                     else self._row(cols, row, cw, base, width))  # fmt: skip
             self._cache[key] = strip
-        return strip.crop_extend(round(scroll_x), round(scroll_x) + self.size.width, base)
+        x = round(scroll_x)
+        if x == 0 and strip.cell_length == width:  # a row is drawn as wide as the table
+            return strip
+        return strip.crop_extend(x, x + width, base)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # the width is a walk up the DOM: looked up once a frame, not once a line
+        self._frame_width = self.size.width
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_width = 0
 
     def _header(self, cols: StepColumns, cw: tuple[int, ...], base: Style) -> Strip:
         head, sorted_style = self._row_styles()["head"], self._row_styles()["sorted"]
@@ -377,13 +401,12 @@ class UnitTable(ScrollView, can_focus=False):
             segs.append(Segment(text[:w - 1].rjust(w), head))
         return Strip(segs)
 
-    def _row_context(self, cols: StepColumns, cw: tuple[int, ...]) -> tuple:
+    def _row_context(self, cols: StepColumns, cw: tuple[int, ...], width: int) -> tuple:
         """What every row of this frame shares, looked up once a frame rather than once a
         row or a cell: the shown columns with their scales, kinds and number formats, the
         step's values as one (columns, H) array (a row is then one `tolist`), and each
         column's style memo for the other rows and the selected one (`_style_memos`)."""
-        key = (cols, cw, self._digits, self._glyphs, self.app.theme, self.app.no_color,
-               self.size.width)  # fmt: skip
+        key = (cols, cw, self._digits, self._glyphs, self._style_key, width)  # theme, NO_COLOR
         if self._row_key is not None and all(a is b or a == b for a, b in
                                                  zip(key, self._row_key)):  # fmt: skip
             return self._row_shared
@@ -402,10 +425,12 @@ class UnitTable(ScrollView, can_focus=False):
         self._row_key = key
         return self._row_shared
 
-    def _style_memos(self, selected: bool, cells: list[tuple]) -> list[dict[float, Style]]:
+    def _style_memos(self, selected: bool,
+                     cells: list[tuple]) -> list[dict[float, tuple[Style, bool]]]:
         """Per shown column, the cell styles met so far by rounded value (`cell_style`'s own
-        rounding), for the selected row or the others, in this theme: a dict lookup per cell
-        where `cell_style` hashes a Style. Bounded (STYLE_MEMO entries a column)."""
+        rounding), each with `blank_as` for the gap before it, for the selected row or the
+        others, in this theme: a dict lookup per cell where `cell_style` hashes a Style.
+        Bounded (STYLE_MEMO entries a column)."""
         theme = (self.app.theme, self.app.no_color, selected)
         memos = self._memos
         if len(memos) > 4 * len(COLUMNS) * 2:  # scales of other layers, directions, traces
@@ -413,7 +438,8 @@ class UnitTable(ScrollView, can_focus=False):
         return [memos.setdefault((*theme, gate, scale), {})
                 for _q, _w, gate, _d, scale, *_ in cells]  # fmt: skip
 
-    def _row(self, cols: StepColumns, row: int, cw: tuple[int, ...], base: Style) -> Strip:
+    def _row(self, cols: StepColumns, row: int, cw: tuple[int, ...], base: Style,
+             width: int) -> Strip:  # fmt: skip
         if row >= cols.H:
             return Strip([Segment(" " * (self._unit_w + sum(cw)), base)])
         unit = int(cols.order[row])
@@ -433,34 +459,34 @@ class UnitTable(ScrollView, can_focus=False):
             tail = name + " " * (self._unit_w - cell_len(number) - 1 - cell_len(name))
             segs += [gap, Segment(tail, under)]
             length += cell_len(gap.text) + cell_len(tail)
-        cells, values, mono, dark, memos = self._row_context(cols, cw)
+        cells, values, mono, dark, memos = self._row_context(cols, cw, width)
         memos = memos[selected]
         space = Segment(" ", under)
         for (q, width, gate, digits, scale, steps, specs), memo, v in zip(
                 cells, memos, values[:, unit].tolist()):  # fmt: skip
             # cell_style depends on v only through this rounding (nan never hits: nan != nan)
             key = round(v, 3) if gate else round(v / scale, 3)
-            style = memo.get(key)
-            if style is None:
+            got = memo.get(key)
+            if got is None:
                 style = cell_style(v, gate, scale, dark, under)
+                got = (style, blank_as(style, under))
                 if len(memo) < STYLE_MEMO:
-                    memo[key] = style
+                    memo[key] = got
+            style, gap_in_cell = got
+            text = fmt_steps(v, width) if steps else fast_fmt(v, width, gate, digits, specs)
             # Without colour, the gap before each number carries a glyph for its size.
             if mono:
                 glyph = " " + (gate_glyph(v) if gate else signed_glyph(v, scale)) + " "
                 segs.append(Segment(glyph, under))
                 length += cell_len(glyph)
+            elif gap_in_cell:  # one segment fewer a cell for Textual to carry to the terminal
+                text = " " + text
             else:
                 segs.append(space)
                 length += 1
-            if steps:
-                text = fmt_steps(v, width)
-            else:
-                text = fast_fmt(v, width, gate, digits, specs)
             segs.append(Segment(text, style))
             length += len(text)
         # padded here as render_line's crop_extend would pad it, with its length known
-        width = self.size.width
         if length < width:
             segs.append(Segment(" " * (width - length), base))
             length = width
