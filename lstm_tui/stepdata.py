@@ -259,6 +259,8 @@ WINDOW_BLOCK = 1 << 20
 
 #: The sparklines of the unit history, top to bottom.
 SERIES = ("c", "h", "f", "i", "o", "g")
+#: Those drawn on a scale of the unit's own largest |value| (the gates' is 0–1).
+SIGNED_SERIES = ("c", "h", "g")
 
 
 def unit_series(trace: Trace, layer: int, direction: int, unit: int) -> dict[str, np.ndarray]:
@@ -266,6 +268,37 @@ def unit_series(trace: Trace, layer: int, direction: int, unit: int) -> dict[str
     # float64 once here, as the sparklines draw it, rather than a conversion at every step
     return {q: np.ascontiguousarray(window(trace, q, layer, direction, 0, trace.T, [unit])[0],
                                     dtype=np.float64) for q in SERIES}  # fmt: skip
+
+
+def unit_extents(trace: Trace, layer: int, direction: int) -> dict[str, np.ndarray]:
+    """Every unit's largest finite |value| over the whole sequence, per signed series of the
+    history (0 where it has none): one pass over the steps in order, in blocks.
+
+    One unit's whole series is a page of memory per step (25 ms for the six
+    series at T = 100,000, H = 1,024); with these, a unit change reads only the
+    steps the history draws, and its scales are `unit_scales`.
+    """
+    rows = max(1, WINDOW_BLOCK // max(trace.hidden_size, 1))
+    out = {}
+    for q in SIGNED_SERIES:
+        m = np.zeros(trace.hidden_size)
+        for a in range(0, trace.T, rows):
+            part = np.abs(window(trace, q, layer, direction, a, min(a + rows, trace.T),
+                                 slice(None)))  # fmt: skip
+            part[~np.isfinite(part)] = 0
+            np.maximum(m, part.max(axis=1, initial=0), out=m)
+        out[q] = m
+    return out
+
+
+def unit_scales(extents: dict[str, np.ndarray], unit: int) -> dict[str, tuple[float, float, float]]:
+    """The history's scales for one unit from `unit_extents`: what `series_scales` makes of
+    the unit's whole series ([0, 1] for the gates, ±m else, 1 where m is 0)."""
+    out = {}
+    for q in SERIES:
+        m = float(extents[q][unit]) if q in SIGNED_SERIES else 0.0
+        out[q] = (-(m or 1.0), m or 1.0, 0.0) if q in SIGNED_SERIES else (0.0, 1.0, 0.5)
+    return out
 
 
 class _LRU(OrderedDict):
@@ -316,6 +349,7 @@ class TraceData:
         self._scales: dict[tuple[int, int], dict[str, float]] = {}
         self._widths: dict[tuple[int, int], dict[str, int]] = {}
         self._half: dict[tuple[int, int], np.ndarray] = {}
+        self._unit_extents: dict[tuple[int, int], dict[str, np.ndarray]] = {}
         self._wanted: set[tuple[int, int]] = set()
 
     def half_lives(self, layer: int, direction: int) -> np.ndarray:
@@ -334,15 +368,37 @@ class TraceData:
             got = self._half[key] = half_life(self.trace, layer, direction)
         return got
 
+    def unit_extents(self, layer: int, direction: int) -> dict[str, np.ndarray] | None:
+        """`unit_extents` of one (layer, direction) of a trace longer than BACKGROUND, or None:
+        for a shorter trace (a unit's whole series is cheap to read), and while a long one's
+        are pending (measured off the UI thread with the half-lives, `take_wanted`)."""
+        key = (layer, direction)
+        got = self._unit_extents.get(key)
+        if got is None and self.trace.T * self.trace.hidden_size > self.BACKGROUND:
+            self._wanted.add(key)
+        return got
+
+    def unit_window(self, layer: int, direction: int, unit: int, t0: int,
+                    t1: int) -> dict[str, np.ndarray]:  # fmt: skip
+        """The history's series of one unit over steps [t0, t1), as float64."""
+        return {q: np.asarray(window(self.trace, q, layer, direction, t0, t1, [unit])[0],
+                              dtype=np.float64) for q in SERIES}  # fmt: skip
+
     def take_wanted(self) -> set[tuple[int, int]]:
-        """The (layer, direction)s whose half-lives were asked for and are pending (once each)."""
-        wanted, self._wanted = self._wanted - set(self._half), set()
+        """The (layer, direction)s whose half-lives or unit extents were asked for and are
+        pending (once each)."""
+        wanted = {key for key in self._wanted
+                  if key not in self._half or key not in self._unit_extents}  # fmt: skip
+        self._wanted = set()
         return wanted
 
     def measure_half_lives(self, layer: int, direction: int) -> None:
-        """Measure a pending retention column (from any thread; `forget_columns` after it)."""
+        """Measure a pending retention column and the history's unit extents (from any
+        thread; `forget_columns` after it)."""
         if (layer, direction) not in self._half:
             self._half[(layer, direction)] = half_life(self.trace, layer, direction)
+        if (layer, direction) not in self._unit_extents:
+            self._unit_extents[(layer, direction)] = unit_extents(self.trace, layer, direction)
 
     def forget_columns(self) -> None:
         """Drop the cached tables, e.g. once a pending retention column has been measured."""

@@ -95,6 +95,11 @@ class PreviewData(TraceData):
         them (measuring it would also cost the preview a pass over the whole trace)."""
         return np.full(self.trace.hidden_size, np.nan)
 
+    def unit_extents(self, layer: int, direction: int) -> None:
+        """None: the history reads the unit's whole series (`unit_series`, pending steps nan)
+        rather than cost the preview a pass over the whole trace."""
+        return None
+
     def step_values(self, layer: int, direction: int, t: int) -> dict[str, np.ndarray]:
         got = step_values(self.trace, layer, direction, t)
         until = self._pending(direction)
@@ -278,6 +283,10 @@ class DifferenceData(TraceData):
         """The trace's widths, with room for a sign on the gate columns (a gate's difference
         is signed)."""
         return {q: max(w, 5) for q, w in self.plain.number_widths(layer, direction).items()}
+
+    def unit_extents(self, layer: int, direction: int) -> None:
+        """None: the history reads the unit's whole series of the trace (`unit_series`)."""
+        return None
 
 
 def parse(text: str, source: Source, *, layer: int = 0, direction: int = 0):

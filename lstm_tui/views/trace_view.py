@@ -200,6 +200,8 @@ class TraceView(Vertical):
     def _update_columns(self) -> None:
         if self.data is not None:
             self.columns = self.columns_at(self.sort, self.descending)
+            # a long trace's history scales: asked for here, measured with the half-lives
+            self.data.unit_extents(self.lstm_layer, self.direction)
             if self.is_mounted:
                 self._measure_later(self.data)
 

@@ -10,6 +10,7 @@ they are cached; a step moves the cursor mark and rewrites the values.
 
 from __future__ import annotations
 
+import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from textual.reactive import reactive
@@ -18,7 +19,7 @@ from textual.widget import Widget
 
 from ..renderables.history import TimeAxis, UnitHistory, axis_segments, series_scales, time_axis
 from ..source import Source
-from ..stepdata import TraceData, series_label
+from ..stepdata import SERIES, TraceData, series_label, unit_scales
 from ._lines import render_strips
 
 
@@ -54,6 +55,10 @@ def series_heights(series: dict, rows: int, gates: tuple[str, ...] = ("f", "i", 
     return out
 
 
+#: Steps of a unit's series read at a time once only the drawn steps are read.
+HISTORY_BLOCK = 512
+
+
 class UnitHistoryView(Widget):
     """Sparklines of c, h, f, i, o, g for the selected unit."""
 
@@ -74,6 +79,8 @@ class UnitHistoryView(Widget):
         self._key: tuple | None = None
         self._series: dict = {}
         self._scales: dict = {}
+        self._unread: set[int] | None = None
+        """The first steps of the blocks of `_series` not read yet; None: all were read."""
         self._base_key: tuple | None = None
         self._base: list[Strip] = []
         self._cells: list[list[Segment]] = []
@@ -82,16 +89,45 @@ class UnitHistoryView(Widget):
         self._room_key: tuple | None = None
         self._room = 1
 
-    def _current_series(self) -> dict:
+    def _current_series(self, axis: TimeAxis | None = None) -> dict:
+        """The unit's series, (T,) each, holding at least the steps `axis` shows.
+
+        With the trace's unit extents (a long trace's, once measured) the scales
+        come from them and only the steps drawn are read, in blocks of
+        HISTORY_BLOCK steps (the overview reads them all); else the whole series
+        is read at once.
+        """
         key = (self.data.serial, self.lstm_layer, self.direction, self.unit)
         if key != self._key:
-            self._series = self.data.unit_series(self.lstm_layer, self.direction, self.unit)
-            self._scales = series_scales(self._series)  # once per series, not at every step
+            extents = self.data.unit_extents(self.lstm_layer, self.direction)
+            if extents is None:
+                self._series = self.data.unit_series(self.lstm_layer, self.direction, self.unit)
+                self._scales = series_scales(self._series)  # once per series, not per step
+                self._unread = None
+            else:
+                T = self.source.trace.T
+                self._series = {q: np.full(T, np.nan) for q in SERIES}
+                self._scales = unit_scales(extents, self.unit)
+                self._unread = set(range(0, T, HISTORY_BLOCK))
             self._key = key
+        if self._unread and axis is not None:
+            self._read(axis.t0, axis.t1)  # an overview's axis is the whole sequence
         return self._series
 
+    def _read(self, t0: int, t1: int) -> None:
+        """Fill steps [t0, t1) of the unit's series, a block at a time, each block once."""
+        T = self.source.trace.T
+        first = t0 - t0 % HISTORY_BLOCK
+        for a in range(first, t1, HISTORY_BLOCK):
+            if a in self._unread:
+                b = min(a + HISTORY_BLOCK, T)
+                got = self.data.unit_window(self.lstm_layer, self.direction, self.unit, a, b)
+                for q, values in got.items():
+                    self._series[q][a:b] = values
+                self._unread.discard(a)
+
     def history(self, cursor: int | None = None, axis: TimeAxis | None = None) -> UnitHistory:
-        series = self._current_series()
+        series = self._current_series(axis)
         height = self.content_size.height
         rows = max(height - 1, len(series))  # one line for the time axis
         labels = {q: series_label(q, self.source.projected) for q in ("c", "h")}
