@@ -39,7 +39,9 @@ Method (honest about what is and is not timed):
   update timer), so it is what a user holding the key would feel. The cursor
   walks forward through steps 1..N, then the same number of steps backward
   (rewinding hits the per-step cache); a sorted table (|Δc|, re-sorted at each
-  step) is timed separately, as is the reverse direction of layer 2.
+  step) is timed separately, as is the reverse direction of layer 2. A unit
+  change (down then up, 40 each) redraws the history and heatmap too; it is
+  timed once the workers have measured the trace's statistics.
 * --synthetic: gates drawn at random and c, h by the cell's own recurrence
   (c = f·c_prev + i·g, h = o·tanh c), so every number on screen is what an
   LSTM could have computed, without minutes of recording; the weights in the
@@ -190,27 +192,33 @@ async def first_paint(source: Source, size) -> tuple[float, float, float]:
     return t_debugger - t0, t_loading - t1, cpu
 
 
-async def step_latencies(source: Source, size, steps: int,
-                         setup: tuple[str, ...]) -> tuple[list[float], list[float]]:  # fmt: skip
+async def step_latencies(source: Source, size, steps: int, setup: tuple[str, ...],
+                         keys: tuple[str, str] = ("right", "left"), moves: str = "t",
+                         settle: bool = False) -> tuple[list[float], list[float]]:  # fmt: skip
     """Wall-clock ms from each key to its frame, and the process's CPU ms over the same span
-    (all threads; on a shared machine the CPU time is what the neighbours disturb least)."""
+    (all threads; on a shared machine the CPU time is what the neighbours disturb least).
+    `keys`: forward and back, `steps` times each; `moves`: the screen's variable they move.
+    `settle`: wait for the workers (a long trace's statistics) before the first key."""
     app = LstmTuiApp(source)
     frames = Frames(app, size)
     out, cpu = [], []
     async with app.run_test(size=size) as pilot:
         await pilot.press(*setup)
         await pilot.pause()
+        if settle:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
         screen = app.screen
         assert isinstance(screen, DebuggerScreen)
-        for key in ["right"] * steps + ["left"] * steps:
-            before = screen.t
+        for key in [keys[0]] * steps + [keys[1]] * steps:
+            before = getattr(screen, moves)
             c0 = time.process_time()
             t0 = time.perf_counter()
             # What the terminal driver does when a key arrives.
             app.post_message(events.Key(key, None))
             done = await frames.wait_after(t0, pilot)
             cpu.append((time.process_time() - c0) * 1000)
-            assert screen.t != before, "the cursor did not move"
+            assert getattr(screen, moves) != before, f"{key} did not move {moves}"
             out.append((done - t0) * 1000)
             await pilot.pause()  # let the next key start from a settled screen
     return out, cpu
@@ -349,6 +357,9 @@ def run_one(T: int, args, size) -> None:
     last = ("right_square_bracket",) * (tr.num_layers - 1) + (("d",) if tr.num_directions == 2 else ())
     report(f"step →/← (layer {tr.num_layers}, {'reverse' if tr.num_directions == 2 else 'forward'})",
            asyncio.run(step_latencies(source, size, args.steps, last)))  # fmt: skip
+    report("unit ↓/↑ (history, heatmap redrawn)",
+           asyncio.run(step_latencies(source, size, min(args.steps, 40), (), ("down", "up"),
+                                      "unit", settle=True)))  # fmt: skip
     print(f"  {load()}")
 
 
