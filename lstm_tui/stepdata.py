@@ -351,6 +351,8 @@ class TraceData:
         self._half: dict[tuple[int, int], np.ndarray] = {}
         self._unit_extents: dict[tuple[int, int], dict[str, np.ndarray]] = {}
         self._wanted: set[tuple[int, int]] = set()
+        self._taken: set[tuple[int, int]] = set()
+        """Handed out by take_wanted and not measured yet: not handed out again."""
 
     def half_lives(self, layer: int, direction: int) -> np.ndarray:
         """The retention column of one (layer, direction): the engine's half-life per unit.
@@ -387,18 +389,23 @@ class TraceData:
     def take_wanted(self) -> set[tuple[int, int]]:
         """The (layer, direction)s whose half-lives or unit extents were asked for and are
         pending (once each)."""
-        wanted = {key for key in self._wanted
+        wanted = {key for key in self._wanted - self._taken
                   if key not in self._half or key not in self._unit_extents}  # fmt: skip
         self._wanted = set()
+        self._taken |= wanted
         return wanted
 
     def measure_half_lives(self, layer: int, direction: int) -> None:
         """Measure a pending retention column and the history's unit extents (from any
         thread; `forget_columns` after it)."""
-        if (layer, direction) not in self._half:
-            self._half[(layer, direction)] = half_life(self.trace, layer, direction)
-        if (layer, direction) not in self._unit_extents:
-            self._unit_extents[(layer, direction)] = unit_extents(self.trace, layer, direction)
+        key = (layer, direction)
+        try:
+            if key not in self._half:
+                self._half[key] = half_life(self.trace, layer, direction)
+            if key not in self._unit_extents:
+                self._unit_extents[key] = unit_extents(self.trace, layer, direction)
+        finally:
+            self._taken.discard(key)
 
     def forget_columns(self) -> None:
         """Drop the cached tables, e.g. once a pending retention column has been measured."""

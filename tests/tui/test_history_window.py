@@ -144,3 +144,21 @@ def test_previews_and_differences_keep_reading_the_whole_series(kind):
     data.BACKGROUND = 0
     assert data.unit_extents(0, 0) is None
     assert data.take_wanted() == set()
+
+
+def test_a_pending_measurement_is_handed_out_once():
+    """Every key and step asks for the statistics again while they are pending: the view's
+    worker gets each (layer, direction) once, not once per ask (each measures everything)."""
+    source = synthetic_source(layers=2, hidden=6, T=30, seed=8)
+    data = TraceData(source.trace)
+    data.BACKGROUND = 0
+    for _ in range(3):
+        assert data.unit_extents(1, 0) is None
+        data.half_lives(1, 0)
+    assert data.take_wanted() == {(1, 0)}
+    data.unit_extents(1, 0)  # asked again while the worker measures
+    assert data.take_wanted() == set()
+    data.measure_half_lives(1, 0)
+    assert data.unit_extents(1, 0) is not None
+    assert np.isfinite(data.half_lives(1, 0)).any()
+    assert data.take_wanted() == set()
